@@ -1,0 +1,192 @@
+//! `davgate user …`: create, list, change and delete accounts.
+
+use std::io::BufRead;
+
+use clap::Subcommand;
+use davgate_storage::{Account, Store};
+
+use super::CliError;
+use crate::auth::password::hash_now;
+use crate::config::{MAX_UPLOAD_LIMIT, Settings};
+use crate::secret::Secret;
+use crate::units::ByteSize;
+
+/// Account passwords shorter than this are refused.
+const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum UserCommand {
+    /// Create an account; the password is asked for, or read from stdin.
+    Add {
+        /// The user name.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts with their usage and limits.
+    List,
+    /// Change an account's password; every sign-in with the old one ends.
+    Passwd {
+        /// The user name.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete an account with all its files.
+    Delete {
+        /// The user name.
+        name: String,
+    },
+    /// Set the storage quota: a size like 10GiB, or "none".
+    SetQuota {
+        /// The user name.
+        name: String,
+        /// Size, or "none" for unlimited.
+        size: String,
+    },
+    /// Set the per-file upload limit (at most 100GiB), or "default" for the server's.
+    SetUploadLimit {
+        /// The user name.
+        name: String,
+        /// Size, or "default".
+        size: String,
+    },
+}
+
+impl UserCommand {
+    pub(super) async fn run(self, settings: &Settings) -> Result<(), CliError> {
+        let store = crate::server::open_store(settings).await?;
+        match self {
+            UserCommand::Add {
+                name,
+                password_stdin,
+            } => {
+                let password = read_password(password_stdin, &format!("Password for {name}: "))?;
+                let hash = hash_on_blocking_pool(password).await?;
+                let account = store
+                    .create_account(&name, &hash)
+                    .await
+                    .map_err(|e| match e {
+                        davgate_storage::StorageError::Conflict(_) => {
+                            CliError::Usage(format!("an account named {name:?} exists already"))
+                        }
+                        e => e.into(),
+                    })?;
+                println!("created account {}", account.username);
+            }
+            UserCommand::List => {
+                println!(
+                    "{:<24} {:>12} {:>12} {:>14}  status",
+                    "name", "used", "quota", "upload limit"
+                );
+                for a in store.accounts().await? {
+                    println!(
+                        "{:<24} {:>12} {:>12} {:>14}  {}",
+                        a.username,
+                        ByteSize(a.used_bytes).to_string(),
+                        a.quota_bytes
+                            .map_or("none".into(), |q| ByteSize(q).to_string()),
+                        a.upload_limit_bytes.map_or(
+                            format!("{} (default)", ByteSize(settings.upload_limit)),
+                            |l| ByteSize(l).to_string()
+                        ),
+                        if a.disabled { "disabled" } else { "active" }
+                    );
+                }
+            }
+            UserCommand::Passwd {
+                name,
+                password_stdin,
+            } => {
+                let account = existing(&store, &name).await?;
+                let password =
+                    read_password(password_stdin, &format!("New password for {name}: "))?;
+                let hash = hash_on_blocking_pool(password).await?;
+                store.set_password_hash(account.id, &hash).await?;
+                println!(
+                    "changed the password of {name}; existing sign-ins with the old one end now"
+                );
+            }
+            UserCommand::Delete { name } => {
+                let account = existing(&store, &name).await?;
+                store.delete_account(account.id).await?;
+                println!("deleted account {name} and all its files");
+            }
+            UserCommand::SetQuota { name, size } => {
+                let account = existing(&store, &name).await?;
+                let quota = parse_size_or(&size, "none")?;
+                store.set_quota(account.id, quota).await?;
+                match quota {
+                    Some(q) => println!("quota of {name} set to {}", ByteSize(q)),
+                    None => println!("quota of {name} removed"),
+                }
+            }
+            UserCommand::SetUploadLimit { name, size } => {
+                let account = existing(&store, &name).await?;
+                let limit = parse_size_or(&size, "default")?;
+                if let Some(l) = limit
+                    && (l == 0 || l > MAX_UPLOAD_LIMIT)
+                {
+                    return Err(CliError::Usage(format!(
+                        "the upload limit must be between 1 byte and {}",
+                        ByteSize(MAX_UPLOAD_LIMIT)
+                    )));
+                }
+                store.set_upload_limit(account.id, limit).await?;
+                match limit {
+                    Some(l) => println!("upload limit of {name} set to {}", ByteSize(l)),
+                    None => println!("upload limit of {name} follows the server default"),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn existing(store: &Store, name: &str) -> Result<Account, CliError> {
+    store.account_by_name(name).await?.ok_or_else(|| {
+        CliError::Usage(format!(
+            "there is no account named {name:?}; see `davgate user list`"
+        ))
+    })
+}
+
+fn parse_size_or(text: &str, keyword: &str) -> Result<Option<u64>, CliError> {
+    if text.eq_ignore_ascii_case(keyword) {
+        return Ok(None);
+    }
+    text.parse::<ByteSize>()
+        .map(|s| Some(s.0))
+        .map_err(|e| CliError::Usage(format!("{e}, or \"{keyword}\"")))
+}
+
+fn read_password(from_stdin: bool, prompt: &str) -> Result<Secret<String>, CliError> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password(prompt)?;
+        let again = rpassword::prompt_password("Repeat it: ")?;
+        if first != again {
+            return Err(CliError::Usage(
+                "the two passwords differ; nothing was changed".into(),
+            ));
+        }
+        first
+    };
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(CliError::Usage(format!(
+            "the password is too short: use at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(Secret::new(password))
+}
+
+async fn hash_on_blocking_pool(password: Secret<String>) -> Result<String, CliError> {
+    tokio::task::spawn_blocking(move || hash_now(password.expose()))
+        .await
+        .map_err(|e| CliError::Io(std::io::Error::other(e.to_string())))
+}

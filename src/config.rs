@@ -1,0 +1,241 @@
+//! Configuration: a TOML file, then `DAVGATE_*` environment variables, then flags,
+//! validated into the [`Settings`] every part of the server is handed explicitly.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::auth::AuthSettings;
+use crate::secret::Secret;
+use crate::units::{ByteSize, Span};
+
+/// The largest per-file upload limit an administrator may set.
+pub const MAX_UPLOAD_LIMIT: u64 = 100 << 30;
+
+/// The configuration file, every field optional; documented in `deploy/davgate.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: Option<SocketAddr>,
+    /// Directory for the database, blobs and server key (default `./data`).
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` or `postgres://…` (default: SQLite in the data directory).
+    pub database_url: Option<Secret<String>>,
+    /// PEM certificate chain; with `tls_key`, davgate serves HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// A reverse proxy on a trusted network terminates TLS in front of davgate, so plain
+    /// HTTP on a non-loopback address is intended.
+    pub trusted_proxy: Option<bool>,
+    /// Per-file upload limit for accounts without their own (default 50GiB, at most 100GiB).
+    pub upload_limit: Option<ByteSize>,
+    /// How long deleted items stay in the trash (default 30d).
+    pub trash_retention: Option<Span>,
+    /// How long a successful credential check is cached (default 10m).
+    pub auth_cache_ttl: Option<Span>,
+    /// How many credential checks the cache holds (default 100000).
+    pub auth_cache_capacity: Option<u64>,
+    /// How long a sign-in waits for a hashing slot before 503 (default 5s).
+    pub auth_hash_wait: Option<Span>,
+}
+
+impl ConfigFile {
+    /// Reads a configuration file.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// Values given on the command line (or in `DAVGATE_*`) win over the file.
+    pub fn overlay(mut self, flags: ConfigFile) -> Self {
+        macro_rules! take {
+            ($($field:ident),*) => { $(if flags.$field.is_some() { self.$field = flags.$field; })* };
+        }
+        take!(
+            listen,
+            data_dir,
+            database_url,
+            tls_cert,
+            tls_key,
+            trusted_proxy,
+            upload_limit,
+            trash_retention,
+            auth_cache_ttl,
+            auth_cache_capacity,
+            auth_hash_wait
+        );
+        self
+    }
+}
+
+/// A configuration that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// How connections are secured.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// HTTPS with these PEM files.
+    Tls {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+    /// Plain HTTP on a loopback address.
+    PlainLoopback,
+    /// Plain HTTP behind a proxy that terminates TLS.
+    PlainBehindProxy,
+}
+
+/// Validated settings of a server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL (may hold a password).
+    pub database_url: Secret<String>,
+    /// Directory of the local blob store.
+    pub blob_dir: PathBuf,
+    /// TLS or plain HTTP.
+    pub transport: Transport,
+    /// Default per-file upload limit in bytes.
+    pub upload_limit: u64,
+    /// Trash retention.
+    pub trash_retention: Duration,
+    /// Authentication settings.
+    pub auth: AuthSettings,
+}
+
+impl Settings {
+    /// Validates a configuration.
+    pub fn from_config(config: ConfigFile) -> Result<Self, ConfigError> {
+        let listen = config
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default"));
+        let data_dir = config.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = config
+            .database_url
+            .unwrap_or_else(|| Secret::new(default_database_url(&data_dir)));
+        let transport = match (config.tls_cert, config.tls_key) {
+            (Some(cert), Some(key)) => Transport::Tls { cert, key },
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError(
+                    "tls_cert and tls_key must be given together".into(),
+                ));
+            }
+            (None, None) if listen.ip().is_loopback() => Transport::PlainLoopback,
+            (None, None) if config.trusted_proxy.unwrap_or(false) => Transport::PlainBehindProxy,
+            (None, None) => {
+                return Err(ConfigError(format!(
+                    "refusing to serve plain HTTP on {listen}: passwords would cross the network \
+                     unencrypted. Set tls_cert and tls_key (or --tls-cert/--tls-key), listen on \
+                     127.0.0.1, or set trusted_proxy = true if a reverse proxy terminates TLS"
+                )));
+            }
+        };
+        let upload_limit = config.upload_limit.map_or(50 << 30, |s| s.0);
+        if upload_limit > MAX_UPLOAD_LIMIT || upload_limit == 0 {
+            return Err(ConfigError(format!(
+                "upload_limit must be between 1 byte and {}, not {}",
+                ByteSize(MAX_UPLOAD_LIMIT),
+                ByteSize(upload_limit)
+            )));
+        }
+        Ok(Settings {
+            listen,
+            blob_dir: data_dir.join("blobs"),
+            data_dir,
+            database_url,
+            transport,
+            upload_limit,
+            trash_retention: config
+                .trash_retention
+                .map_or(Duration::from_secs(30 * 86400), |s| s.0),
+            auth: AuthSettings {
+                cache_ttl: config
+                    .auth_cache_ttl
+                    .map_or(Duration::from_secs(600), |s| s.0),
+                cache_capacity: config.auth_cache_capacity.unwrap_or(100_000),
+                hash_wait: config
+                    .auth_hash_wait
+                    .map_or(Duration::from_secs(5), |s| s.0),
+            },
+        })
+    }
+}
+
+/// SQLite in the data directory, created on first use.
+pub fn default_database_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("davgate.db").display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml: &str) -> Result<Settings, ConfigError> {
+        Settings::from_config(toml::from_str(toml).unwrap())
+    }
+
+    #[test]
+    fn defaults_are_loopback_sqlite_and_50_gib() {
+        let s = settings("").unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert!(matches!(s.transport, Transport::PlainLoopback));
+        assert_eq!(s.upload_limit, 50 << 30);
+        assert!(
+            s.database_url
+                .expose()
+                .starts_with("sqlite://./data/davgate.db")
+        );
+        assert_eq!(s.trash_retention, Duration::from_secs(30 * 86400));
+    }
+
+    #[test]
+    fn plain_http_off_loopback_needs_a_proxy_or_tls() {
+        let err = settings("listen = \"0.0.0.0:8080\"").unwrap_err();
+        assert!(err.0.contains("tls_cert"), "{err}");
+        assert!(settings("listen = \"0.0.0.0:8080\"\ntrusted_proxy = true").is_ok());
+        assert!(
+            settings("listen = \"0.0.0.0:8443\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"")
+                .is_ok()
+        );
+        assert!(settings("tls_cert = \"c.pem\"").is_err());
+    }
+
+    #[test]
+    fn upload_limit_is_bounded() {
+        assert_eq!(
+            settings("upload_limit = \"100GiB\"").unwrap().upload_limit,
+            100 << 30
+        );
+        assert!(settings("upload_limit = \"101GiB\"").is_err());
+        assert!(toml::from_str::<ConfigFile>("upload_limit = \"lots\"").is_err());
+    }
+
+    #[test]
+    fn flags_override_the_file_and_unknown_keys_are_refused() {
+        let file: ConfigFile =
+            toml::from_str("listen = \"127.0.0.1:1\"\nupload_limit = \"1GiB\"").unwrap();
+        let flags = ConfigFile {
+            listen: Some("127.0.0.1:2".parse().unwrap()),
+            ..ConfigFile::default()
+        };
+        let merged = file.overlay(flags);
+        assert_eq!(merged.listen.unwrap().port(), 2);
+        assert_eq!(merged.upload_limit, Some(ByteSize(1 << 30)));
+        assert!(toml::from_str::<ConfigFile>("lisen = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! Open files: streaming, size-limited uploads and ranged reads of immutable blobs.
+//!
+//! An upload counts bytes as they arrive and stops the moment the per-file limit or the
+//! quota is passed; nothing is written to the tree until the body has ended, been made
+//! durable and committed in one transaction. Dropping an upload at any earlier point
+//! (refusal, client disconnect, server shutdown) drops its blob writer, which deletes
+//! the staged bytes.
+
+use std::fmt;
+use std::io::SeekFrom;
+
+use bytes::{Buf, Bytes};
+use dav_server::fs::{DavFile, DavMetaData, FsError, FsFuture, FsResult};
+use davgate_storage::blob::{BlobReader, BlobWriter};
+use davgate_storage::{CreateMode, NewContent, NodeId, QuotaOverrun};
+use futures_util::FutureExt;
+
+use super::errors::Refusal;
+use super::fs::AccountFs;
+use super::meta::NodeMeta;
+
+/// Where an upload goes and what bounds it.
+#[derive(Debug)]
+pub(crate) struct UploadPlan {
+    pub(crate) parent: NodeId,
+    pub(crate) name: String,
+    pub(crate) mode: CreateMode,
+    /// Per-file limit in bytes.
+    pub(crate) limit: u64,
+    /// The account's quota, if it has one.
+    pub(crate) quota: Option<QuotaRoom>,
+    /// Length the client announced (`Content-Length` or `X-Expected-Entity-Length`).
+    pub(crate) expected: Option<u64>,
+    pub(crate) mtime_ms: Option<i64>,
+    pub(crate) content_type: Option<String>,
+}
+
+impl UploadPlan {
+    /// Refuses an announced length over a limit before a byte of the body is read.
+    pub(crate) fn check_announced(&self) -> Result<(), Refusal> {
+        match self.expected {
+            Some(len) => self.check(len),
+            None => Ok(()),
+        }
+    }
+
+    fn check(&self, len: u64) -> Result<(), Refusal> {
+        if len > self.limit {
+            return Err(Refusal::UploadTooLarge { limit: self.limit });
+        }
+        if let Some(q) = &self.quota
+            && q.used + len > q.quota + q.replaced
+        {
+            return Err(Refusal::QuotaExceeded(QuotaOverrun {
+                quota: q.quota,
+                used: q.used,
+                needed: len.saturating_sub(q.replaced),
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// What an upload may use of the account's quota.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuotaRoom {
+    pub(crate) quota: u64,
+    pub(crate) used: u64,
+    /// Size of the file the upload replaces: its bytes are freed by the commit.
+    pub(crate) replaced: u64,
+}
+
+/// A PUT body on its way into a blob.
+pub(crate) struct UploadFile {
+    fs: AccountFs,
+    plan: UploadPlan,
+    writer: Option<Box<dyn BlobWriter>>,
+    committed: Option<NodeMeta>,
+}
+
+impl UploadFile {
+    pub(crate) fn new(fs: AccountFs, plan: UploadPlan, writer: Box<dyn BlobWriter>) -> Self {
+        UploadFile {
+            fs,
+            plan,
+            writer: Some(writer),
+            committed: None,
+        }
+    }
+
+    fn refuse(&mut self, refusal: Refusal) -> FsError {
+        // Dropping the writer deletes what was staged so far.
+        self.writer = None;
+        let err = match refusal {
+            Refusal::UploadTooLarge { .. } => FsError::TooLarge,
+            Refusal::QuotaExceeded(_) => FsError::InsufficientStorage,
+            _ => FsError::GeneralFailure,
+        };
+        self.fs.refuse(refusal);
+        err
+    }
+
+    async fn write(&mut self, data: Bytes) -> FsResult<()> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(FsError::GeneralFailure);
+        };
+        let total = writer.written() + data.len() as u64;
+        if let Err(refusal) = self.plan.check(total) {
+            return Err(self.refuse(refusal));
+        }
+        let result = writer.write(data).await;
+        result.map_err(|e| {
+            self.writer = None;
+            self.fs.fail(e)
+        })
+    }
+
+    async fn commit(&mut self) -> FsResult<()> {
+        let Some(writer) = self.writer.take() else {
+            return Err(FsError::GeneralFailure);
+        };
+        if let Some(expected) = self.plan.expected
+            && writer.written() != expected
+        {
+            let received = writer.written();
+            self.fs.refuse(Refusal::ShortBody { expected, received });
+            return Err(FsError::GeneralFailure);
+        }
+        let blob = writer.finish().await.map_err(|e| self.fs.fail(e))?;
+        let content = NewContent {
+            blob,
+            mtime_ms: self.plan.mtime_ms,
+            content_type: self.plan.content_type.clone(),
+        };
+        let account = self.fs.account().id;
+        let store = self.fs.store();
+        let result = store
+            .commit_upload(
+                account,
+                self.plan.parent,
+                &self.plan.name,
+                content,
+                self.plan.mode,
+            )
+            .await;
+        self.fs.changed();
+        let node = result.map_err(|e| match e {
+            davgate_storage::StorageError::QuotaExceeded(o) => {
+                self.fs.refuse(Refusal::QuotaExceeded(o));
+                FsError::InsufficientStorage
+            }
+            e => self.fs.fail(e),
+        })?;
+        self.committed = Some(NodeMeta::new(&node, self.fs.account().used_bytes));
+        Ok(())
+    }
+}
+
+impl fmt::Debug for UploadFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadFile")
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DavFile for UploadFile {
+    fn metadata(&mut self) -> FsFuture<'_, Box<dyn DavMetaData>> {
+        let meta = self.committed.clone();
+        async move {
+            meta.map(|m| Box::new(m) as Box<dyn DavMetaData>)
+                .ok_or(FsError::GeneralFailure)
+        }
+        .boxed()
+    }
+
+    fn write_buf(&mut self, mut buf: Box<dyn Buf + Send>) -> FsFuture<'_, ()> {
+        let data = buf.copy_to_bytes(buf.remaining());
+        self.write(data).boxed()
+    }
+
+    fn write_bytes(&mut self, buf: Bytes) -> FsFuture<'_, ()> {
+        self.write(buf).boxed()
+    }
+
+    fn read_bytes(&mut self, _count: usize) -> FsFuture<'_, Bytes> {
+        async { Err(FsError::Forbidden) }.boxed()
+    }
+
+    fn seek(&mut self, _pos: SeekFrom) -> FsFuture<'_, u64> {
+        // Partial PUTs are refused before dav-server sees them (see files::precheck).
+        async { Err(FsError::NotImplemented) }.boxed()
+    }
+
+    /// dav-server calls `flush` once, after the whole body arrived: the commit point.
+    fn flush(&mut self) -> FsFuture<'_, ()> {
+        self.commit().boxed()
+    }
+}
+
+/// A committed file opened for GET, or the empty stand-in a LOCK creates.
+pub(crate) struct ReadFile {
+    reader: Option<Box<dyn BlobReader>>,
+    meta: Option<NodeMeta>,
+    position: u64,
+}
+
+impl ReadFile {
+    pub(crate) fn new(reader: Box<dyn BlobReader>, meta: NodeMeta) -> Self {
+        ReadFile {
+            reader: Some(reader),
+            meta: Some(meta),
+            position: 0,
+        }
+    }
+
+    pub(crate) fn empty() -> Self {
+        ReadFile {
+            reader: None,
+            meta: None,
+            position: 0,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.reader.as_ref().map_or(0, |r| r.len())
+    }
+}
+
+impl fmt::Debug for ReadFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadFile")
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DavFile for ReadFile {
+    fn metadata(&mut self) -> FsFuture<'_, Box<dyn DavMetaData>> {
+        let meta = self.meta.clone();
+        async move {
+            meta.map(|m| Box::new(m) as Box<dyn DavMetaData>)
+                .ok_or(FsError::NotFound)
+        }
+        .boxed()
+    }
+
+    fn write_buf(&mut self, _buf: Box<dyn Buf + Send>) -> FsFuture<'_, ()> {
+        async { Err(FsError::Forbidden) }.boxed()
+    }
+
+    fn write_bytes(&mut self, _buf: Bytes) -> FsFuture<'_, ()> {
+        async { Err(FsError::Forbidden) }.boxed()
+    }
+
+    fn read_bytes(&mut self, count: usize) -> FsFuture<'_, Bytes> {
+        async move {
+            let Some(reader) = self.reader.as_ref() else {
+                return Ok(Bytes::new());
+            };
+            let data = reader.read_at(self.position, count).await.map_err(|e| {
+                tracing::error!(error = %e, "blob read failed");
+                FsError::GeneralFailure
+            })?;
+            self.position += data.len() as u64;
+            Ok(data)
+        }
+        .boxed()
+    }
+
+    fn seek(&mut self, pos: SeekFrom) -> FsFuture<'_, u64> {
+        let len = self.len() as i128;
+        let target = match pos {
+            SeekFrom::Start(n) => n as i128,
+            SeekFrom::End(n) => len + n as i128,
+            SeekFrom::Current(n) => self.position as i128 + n as i128,
+        };
+        let result = if (0..=len).contains(&target) {
+            self.position = target as u64;
+            Ok(self.position)
+        } else {
+            Err(FsError::GeneralFailure)
+        };
+        async move { result }.boxed()
+    }
+
+    fn flush(&mut self) -> FsFuture<'_, ()> {
+        async { Ok(()) }.boxed()
+    }
+}

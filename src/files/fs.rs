@@ -1,0 +1,554 @@
+//! dav-server's filesystem over the storage crate, for one account and one request.
+//!
+//! A fresh [`AccountFs`] is built per request: it carries the account, which of its two
+//! trees (files or trash) the request addresses, and facts about the request that the
+//! filesystem calls alone cannot know (the DELETE target, `X-OC-Mtime`, the upload
+//! limit). Deleting in the files tree moves to the trash; deleting in the trash purges.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dav_server::davpath::DavPath;
+use dav_server::fs::{
+    DavDirEntry, DavFile, DavFileSystem, DavMetaData, DavProp, FsError, FsFuture, FsResult,
+    FsStream, OpenOptions, ReadDirMeta,
+};
+use davgate_storage::{Account, CreateMode, DeadProp, Node, PropChange, Store, TreeRoot, name_key};
+use futures_util::{FutureExt, StreamExt};
+use http::StatusCode;
+
+use super::errors::{Refusal, fs_error};
+use super::file::{QuotaRoom, ReadFile, UploadFile, UploadPlan};
+use super::meta::{NodeEntry, NodeMeta};
+
+/// What the request says that the filesystem calls do not.
+#[derive(Debug, Default)]
+pub(crate) struct RequestFacts {
+    /// Path key of the item a DELETE (or an overwriting COPY/MOVE) removes: dav-server
+    /// lists a folder before deleting it piece by piece, and an empty listing lets the
+    /// whole subtree go to the trash as one item.
+    pub(crate) delete_root: Option<String>,
+    /// Modification time requested by `X-OC-Mtime`.
+    pub(crate) mtime_ms: Option<i64>,
+    /// `Content-Type` of an upload.
+    pub(crate) content_type: Option<String>,
+    /// Largest upload allowed for this account.
+    pub(crate) upload_limit: u64,
+    /// PROPFIND: fetch the children's dead properties with the listing.
+    pub(crate) prefetch_props: bool,
+}
+
+/// One account's tree as dav-server sees it during one request.
+#[derive(Clone)]
+pub(crate) struct AccountFs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    account: Account,
+    tree: TreeRoot,
+    facts: RequestFacts,
+    /// Nodes resolved during this request, by path key; cleared by every change.
+    resolved: Mutex<HashMap<String, Option<Node>>>,
+    /// Dead properties of listed children, by path key.
+    child_props: Mutex<HashMap<String, Vec<DeadProp>>>,
+    refusal: Mutex<Option<Refusal>>,
+}
+
+impl AccountFs {
+    pub(crate) fn new(store: Store, account: Account, tree: TreeRoot, facts: RequestFacts) -> Self {
+        AccountFs {
+            inner: Arc::new(Inner {
+                store,
+                account,
+                tree,
+                facts,
+                resolved: Mutex::new(HashMap::new()),
+                child_props: Mutex::new(HashMap::new()),
+                refusal: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// What the user should be told about a refused request, if anything.
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        self.inner.refusal.lock().expect("refusal lock").clone()
+    }
+
+    pub(crate) fn refuse(&self, refusal: Refusal) {
+        *self.inner.refusal.lock().expect("refusal lock") = Some(refusal);
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn account(&self) -> &Account {
+        &self.inner.account
+    }
+
+    /// Turns a storage error into dav-server's, remembering what to tell the user.
+    pub(crate) fn fail(&self, err: davgate_storage::StorageError) -> FsError {
+        let (fs, refusal) = fs_error(err);
+        if let Some(r) = refusal {
+            self.refuse(r);
+        }
+        fs
+    }
+
+    fn root(&self) -> davgate_storage::NodeId {
+        self.inner.tree.of(&self.inner.account)
+    }
+
+    fn meta(&self, node: &Node) -> NodeMeta {
+        NodeMeta::new(node, self.inner.account.used_bytes)
+    }
+
+    /// The node at `path`, or `NotFound`.
+    pub(crate) async fn node(&self, path: &DavPath) -> FsResult<Node> {
+        let segments = segments(path)?;
+        self.resolve(&segments).await?.ok_or(FsError::NotFound)
+    }
+
+    /// The folder that would contain `path`, and the name `path` has in it.
+    pub(crate) async fn parent_and_name(&self, path: &DavPath) -> FsResult<(Node, String)> {
+        let mut segments = segments(path)?;
+        let name = segments.pop().ok_or(FsError::Forbidden)?;
+        let parent = self.resolve(&segments).await?.ok_or(FsError::NotFound)?;
+        if !parent.is_dir() {
+            return Err(FsError::NotFound);
+        }
+        Ok((parent, name))
+    }
+
+    /// Walks the path down from the tree's root, reusing what this request resolved.
+    async fn resolve(&self, segments: &[String]) -> FsResult<Option<Node>> {
+        let keys: Vec<String> = (0..=segments.len())
+            .map(|n| path_key(&segments[..n]))
+            .collect();
+        let (mut start, mut node) = {
+            let cache = self.inner.resolved.lock().expect("cache lock");
+            match (0..keys.len())
+                .rev()
+                .find_map(|n| cache.get(&keys[n]).map(|node| (n, node.clone())))
+            {
+                Some((n, None)) if n == segments.len() => return Ok(None),
+                Some((n, Some(node))) => (n, Some(node)),
+                _ => (0, None),
+            }
+        };
+        if node.is_none() {
+            node = self
+                .inner
+                .store
+                .node(self.root())
+                .await
+                .map_err(|e| self.fail(e))?;
+            start = 0;
+        }
+        for (depth, segment) in segments.iter().enumerate().skip(start) {
+            let Some(current) = node.take() else { break };
+            if !current.is_dir() {
+                break;
+            }
+            node = self
+                .inner
+                .store
+                .child(current.id, segment)
+                .await
+                .map_err(|e| self.fail(e))?;
+            self.inner
+                .resolved
+                .lock()
+                .expect("cache lock")
+                .insert(keys[depth + 1].clone(), node.clone());
+        }
+        Ok(node)
+    }
+
+    /// Forgets what this request resolved: the tree just changed.
+    pub(crate) fn changed(&self) {
+        self.inner.resolved.lock().expect("cache lock").clear();
+    }
+
+    async fn remove(&self, path: &DavPath) -> FsResult<()> {
+        let node = self.node(path).await?;
+        if node.parent.is_none() {
+            return Err(FsError::Forbidden);
+        }
+        let store = &self.inner.store;
+        let account = self.inner.account.id;
+        let result = match self.inner.tree {
+            TreeRoot::Files => {
+                let origin = path_key(&segments(path)?);
+                store
+                    .trash(account, self.inner.account.trash_root, node.id, &origin)
+                    .await
+                    .map(drop)
+            }
+            TreeRoot::Trash => store.purge(account, node.id).await,
+        };
+        self.changed();
+        result.map_err(|e| self.fail(e))
+    }
+
+    async fn open_for_upload(
+        &self,
+        path: &DavPath,
+        options: &OpenOptions,
+    ) -> FsResult<Box<dyn DavFile>> {
+        let (parent, name) = self.parent_and_name(path).await?;
+        let existing = self
+            .inner
+            .store
+            .child(parent.id, &name)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if existing.as_ref().is_some_and(Node::is_dir) {
+            return Err(FsError::Forbidden);
+        }
+        if options.create_new && existing.is_some() {
+            return Err(FsError::Exists);
+        }
+        if !options.create && existing.is_none() {
+            return Err(FsError::NotFound);
+        }
+        if !options.truncate {
+            // LOCK on an unmapped URL: RFC 4918 §7.3 creates an empty resource.
+            if existing.is_none() {
+                let store = &self.inner.store;
+                store
+                    .create_empty_file(self.inner.account.id, parent.id, &name)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                self.changed();
+            }
+            return Ok(Box::new(ReadFile::empty()));
+        }
+        let mode = if options.create_new {
+            CreateMode::CreateNew
+        } else if !options.create {
+            CreateMode::ReplaceExisting
+        } else {
+            CreateMode::CreateOrReplace
+        };
+        let plan = UploadPlan {
+            parent: parent.id,
+            name,
+            mode,
+            limit: self.inner.facts.upload_limit,
+            quota: self.inner.account.quota_bytes.map(|quota| QuotaRoom {
+                quota,
+                used: self.inner.account.used_bytes,
+                replaced: existing.as_ref().map_or(0, |n| n.size),
+            }),
+            expected: options.size,
+            mtime_ms: self.inner.facts.mtime_ms,
+            content_type: self.inner.facts.content_type.clone(),
+        };
+        if let Err(refusal) = plan.check_announced() {
+            let err = match refusal {
+                Refusal::UploadTooLarge { .. } => FsError::TooLarge,
+                _ => FsError::InsufficientStorage,
+            };
+            self.refuse(refusal);
+            return Err(err);
+        }
+        let writer = self
+            .inner
+            .store
+            .blobs()
+            .create()
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(Box::new(UploadFile::new(self.clone(), plan, writer)))
+    }
+
+    /// Sets the modification time of the node at `segments`, if it exists.
+    pub(crate) async fn set_mtime_at(&self, segments: &[String], mtime_ms: i64) {
+        let Ok(Some(node)) = self.resolve(segments).await else {
+            return;
+        };
+        if let Err(e) = self
+            .inner
+            .store
+            .set_mtime(self.inner.account.id, node.id, mtime_ms)
+            .await
+        {
+            tracing::warn!(error = %e, "could not set the modification time");
+        }
+        self.changed();
+    }
+
+    fn cached_props(&self, path: &DavPath) -> Option<Vec<DeadProp>> {
+        let key = path_key(&segments(path).ok()?);
+        self.inner
+            .child_props
+            .lock()
+            .expect("props lock")
+            .get(&key)
+            .cloned()
+    }
+
+    async fn props(&self, path: &DavPath) -> FsResult<Vec<DeadProp>> {
+        if let Some(props) = self.cached_props(path) {
+            return Ok(props);
+        }
+        let node = self.node(path).await?;
+        self.inner
+            .store
+            .dead_props(node.id)
+            .await
+            .map_err(|e| self.fail(e))
+    }
+}
+
+impl DavFileSystem for AccountFs {
+    fn open<'a>(
+        &'a self,
+        path: &'a DavPath,
+        options: OpenOptions,
+    ) -> FsFuture<'a, Box<dyn DavFile>> {
+        async move {
+            if options.write {
+                return self.open_for_upload(path, &options).await;
+            }
+            let node = self.node(path).await?;
+            let Some(key) = node.blob.as_ref().filter(|_| !node.is_dir()) else {
+                return Err(FsError::Forbidden);
+            };
+            let reader = self
+                .inner
+                .store
+                .blobs()
+                .open(key)
+                .await
+                .map_err(|e| self.fail(e))?;
+            Ok(Box::new(ReadFile::new(reader, self.meta(&node))) as Box<dyn DavFile>)
+        }
+        .boxed()
+    }
+
+    fn read_dir<'a>(
+        &'a self,
+        path: &'a DavPath,
+        _meta: ReadDirMeta,
+    ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
+        async move {
+            let segments = segments(path)?;
+            let key = path_key(&segments);
+            if self.inner.facts.delete_root.as_deref() == Some(key.as_str()) {
+                return Ok(futures_util::stream::empty().boxed());
+            }
+            let node = self.resolve(&segments).await?.ok_or(FsError::NotFound)?;
+            if !node.is_dir() {
+                return Err(FsError::Forbidden);
+            }
+            let store = &self.inner.store;
+            let children = store.children(node.id).await.map_err(|e| self.fail(e))?;
+            if self.inner.facts.prefetch_props {
+                let props = store
+                    .dead_props_of_children(node.id)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                let mut by_id: HashMap<_, Vec<DeadProp>> = HashMap::new();
+                for (id, prop) in props {
+                    by_id.entry(id).or_default().push(prop);
+                }
+                let mut cache = self.inner.child_props.lock().expect("props lock");
+                for child in &children {
+                    let mut child_path = segments.clone();
+                    child_path.push(child.name.clone());
+                    cache.insert(
+                        path_key(&child_path),
+                        by_id.remove(&child.id).unwrap_or_default(),
+                    );
+                }
+            }
+            let entries: Vec<FsResult<Box<dyn DavDirEntry>>> = children
+                .iter()
+                .map(|child| {
+                    Ok(Box::new(NodeEntry {
+                        name: child.name.clone(),
+                        meta: self.meta(child),
+                    }) as Box<dyn DavDirEntry>)
+                })
+                .collect();
+            Ok(futures_util::stream::iter(entries).boxed())
+        }
+        .boxed()
+    }
+
+    fn metadata<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, Box<dyn DavMetaData>> {
+        async move {
+            let node = self.node(path).await?;
+            Ok(Box::new(self.meta(&node)) as Box<dyn DavMetaData>)
+        }
+        .boxed()
+    }
+
+    fn create_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let (parent, name) = self.parent_and_name(path).await?;
+            let store = &self.inner.store;
+            let result = store
+                .create_dir(self.inner.account.id, parent.id, &name)
+                .await;
+            self.changed();
+            result.map(drop).map_err(|e| self.fail(e))
+        }
+        .boxed()
+    }
+
+    fn remove_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        self.remove(path).boxed()
+    }
+
+    fn remove_file<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        self.remove(path).boxed()
+    }
+
+    fn rename<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let node = self.node(from).await?;
+            let (parent, name) = self.parent_and_name(to).await?;
+            let store = &self.inner.store;
+            let result = store
+                .rename(self.inner.account.id, node.id, parent.id, &name)
+                .await;
+            self.changed();
+            result.map_err(|e| self.fail(e))
+        }
+        .boxed()
+    }
+
+    fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let node = self.node(from).await?;
+            let (parent, name) = self.parent_and_name(to).await?;
+            let store = &self.inner.store;
+            let result = store
+                .copy_file(self.inner.account.id, node.id, parent.id, &name)
+                .await;
+            self.changed();
+            result.map(drop).map_err(|e| self.fail(e))
+        }
+        .boxed()
+    }
+
+    fn set_modified<'a>(&'a self, path: &'a DavPath, tm: SystemTime) -> FsFuture<'a, ()> {
+        async move {
+            let node = self.node(path).await?;
+            let ms = tm
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let result = self
+                .inner
+                .store
+                .set_mtime(self.inner.account.id, node.id, ms)
+                .await;
+            self.changed();
+            result.map_err(|e| self.fail(e))
+        }
+        .boxed()
+    }
+
+    fn have_props<'a>(
+        &'a self,
+        _path: &'a DavPath,
+    ) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(std::future::ready(true))
+    }
+
+    fn patch_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        patch: Vec<(bool, DavProp)>,
+    ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
+        async move {
+            let node = self.node(path).await?;
+            let changes: Vec<PropChange> = patch
+                .iter()
+                .map(|(set, prop)| {
+                    let namespace = prop.namespace.clone().unwrap_or_default();
+                    match set {
+                        true => PropChange::Set(DeadProp {
+                            namespace,
+                            name: prop.name.clone(),
+                            prefix: prop.prefix.clone(),
+                            xml: prop.xml.clone().unwrap_or_default(),
+                        }),
+                        false => PropChange::Remove {
+                            namespace,
+                            name: prop.name.clone(),
+                        },
+                    }
+                })
+                .collect();
+            let store = &self.inner.store;
+            store
+                .patch_dead_props(self.inner.account.id, node.id, &changes)
+                .await
+                .map_err(|e| self.fail(e))?;
+            Ok(patch
+                .into_iter()
+                .map(|(_, p)| (StatusCode::OK, DavProp { xml: None, ..p }))
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn get_props<'a>(&'a self, path: &'a DavPath, do_content: bool) -> FsFuture<'a, Vec<DavProp>> {
+        async move {
+            let props = self.props(path).await?;
+            Ok(props
+                .into_iter()
+                .map(|p| DavProp {
+                    name: p.name,
+                    prefix: p.prefix,
+                    namespace: Some(p.namespace).filter(|ns| !ns.is_empty()),
+                    xml: do_content.then_some(p.xml),
+                })
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn get_prop<'a>(&'a self, path: &'a DavPath, prop: DavProp) -> FsFuture<'a, Vec<u8>> {
+        async move {
+            let namespace = prop.namespace.unwrap_or_default();
+            self.props(path)
+                .await?
+                .into_iter()
+                .find(|p| p.name == prop.name && p.namespace == namespace)
+                .map(|p| p.xml)
+                .ok_or(FsError::NotFound)
+        }
+        .boxed()
+    }
+
+    fn get_quota(&self) -> FsFuture<'_, (u64, Option<u64>)> {
+        let account = &self.inner.account;
+        let quota = (account.used_bytes, account.quota_bytes);
+        async move { Ok(quota) }.boxed()
+    }
+}
+
+/// The decoded segments of a path below the tree's root.
+pub(crate) fn segments(path: &DavPath) -> FsResult<Vec<String>> {
+    path.as_bytes()
+        .split(|b| *b == b'/')
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8(s.to_vec()).map_err(|_| FsError::NotFound))
+        .collect()
+}
+
+/// The key a path is cached and compared by: NFC, one leading slash, no trailing one.
+pub(crate) fn path_key(segments: &[String]) -> String {
+    let mut key = String::from("/");
+    key.push_str(&segments.join("/"));
+    name_key(&key)
+}

@@ -1,0 +1,466 @@
+//! WebDAV locks (RFC 4918 §6-7) over the database, with dav-server's lock semantics.
+//!
+//! The rules follow dav-server's in-memory lock system, so litmus and Finder see the
+//! same behaviour, but every lock is a row: all nodes, and a restarted server, agree on
+//! who holds what. Locks of one account are few; one request reads them once.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dav_server::davpath::DavPath;
+use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
+use davgate_storage::{AccountId, LockRecord, Store, now_ms};
+use futures_util::FutureExt;
+use tokio::sync::Mutex;
+use xmltree::Element;
+
+use super::fs::{path_key, segments};
+
+/// One account's locks, as seen by one request.
+#[derive(Clone)]
+pub(crate) struct DbLocks {
+    store: Store,
+    account: AccountId,
+    prefix: &'static str,
+    /// The locks read for this request; `None` until first needed or after a change.
+    snapshot: Arc<Mutex<Option<Vec<LockRecord>>>>,
+}
+
+impl fmt::Debug for DbLocks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbLocks")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbLocks {
+    pub(crate) fn new(store: Store, account: AccountId, prefix: &'static str) -> Self {
+        DbLocks {
+            store,
+            account,
+            prefix,
+            snapshot: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    async fn current(&self) -> Vec<LockRecord> {
+        let mut snapshot = self.snapshot.lock().await;
+        if let Some(locks) = &*snapshot {
+            return locks.clone();
+        }
+        match self.store.locks(self.account).await {
+            Ok(locks) => {
+                *snapshot = Some(locks.clone());
+                locks
+            }
+            Err(e) => {
+                // Failing closed would lock users out of their files over a transient
+                // database error; the write that follows will fail on its own.
+                tracing::error!(error = %e, "could not read locks");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn forget(&self) {
+        *self.snapshot.lock().await = None;
+    }
+
+    fn dav_lock(&self, record: &LockRecord) -> DavLock {
+        let encoded: String = record
+            .path
+            .split('/')
+            .map(crate::route::encode_segment)
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut path = DavPath::new(&format!("{}{encoded}", self.prefix))
+            .unwrap_or_else(|_| DavPath::new(self.prefix).expect("the prefix is a valid path"));
+        let _ = path.set_prefix(self.prefix);
+        let now = now_ms();
+        DavLock {
+            token: record.token.clone(),
+            path: Box::new(path),
+            principal: record.principal.clone(),
+            owner: record
+                .owner_xml
+                .as_deref()
+                .and_then(|xml| Element::parse(xml).ok())
+                .map(Box::new),
+            timeout_at: record
+                .expires_ms
+                .map(|ms| UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)),
+            timeout: record
+                .expires_ms
+                .map(|ms| Duration::from_millis((ms - now).max(0) as u64)),
+            shared: record.shared,
+            deep: record.deep,
+        }
+    }
+}
+
+/// The owner element as XML that parses on its own. dav-server renames it to `D:owner`,
+/// so `D` must be declared even when the client used a default namespace (litmus does).
+fn serialize_owner(owner: &Element) -> Option<Vec<u8>> {
+    let mut owner = owner.clone();
+    owner
+        .namespaces
+        .get_or_insert_with(xmltree::Namespace::empty)
+        .put("D", "DAV:");
+    let mut xml = Vec::new();
+    owner.write(&mut xml).ok().map(|_| xml)
+}
+
+fn key(path: &DavPath) -> String {
+    path_key(&segments(path).unwrap_or_default())
+}
+
+/// True when `ancestor` is `path` or one of its parents.
+fn covers(ancestor: &str, path: &str) -> bool {
+    ancestor == "/"
+        || path == ancestor
+        || path
+            .strip_prefix(ancestor)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Who is asking, and with which tokens.
+struct Asker<'a> {
+    principal: Option<&'a str>,
+    ignore_principal: bool,
+    tokens: &'a [String],
+}
+
+impl Asker<'_> {
+    fn holds(&self, lock: &LockRecord) -> bool {
+        self.tokens.contains(&lock.token)
+            && (self.ignore_principal || self.principal == lock.principal.as_deref())
+    }
+}
+
+/// Locks on `path` and on its ancestors with depth infinity must all be held, except
+/// that shared locks only need one of them held (or none, when `shared_ok`).
+fn check_to_path(
+    locks: &[LockRecord],
+    path: &str,
+    asker: &Asker,
+    shared_ok: bool,
+) -> Result<(), LockRecord> {
+    let mut holds = false;
+    let mut first_shared = None;
+    for lock in locks
+        .iter()
+        .filter(|l| l.path == path || (l.deep && covers(&l.path, path)))
+    {
+        if asker.holds(lock) {
+            holds = true;
+        } else if !lock.shared {
+            return Err(lock.clone());
+        } else if !shared_ok {
+            first_shared.get_or_insert(lock);
+        }
+    }
+    match first_shared {
+        Some(lock) if !holds => Err(lock.clone()),
+        _ => Ok(()),
+    }
+}
+
+/// Every lock on `path` or below it must be held (shared ones may be ignored when
+/// `shared_ok`).
+fn check_from_path(
+    locks: &[LockRecord],
+    path: &str,
+    asker: &Asker,
+    shared_ok: bool,
+) -> Result<(), LockRecord> {
+    match locks
+        .iter()
+        .filter(|l| covers(path, &l.path))
+        .find(|l| (!l.shared || !shared_ok) && !asker.holds(l))
+    {
+        Some(lock) => Err(lock.clone()),
+        None => Ok(()),
+    }
+}
+
+/// The lock with `token` that covers `path`.
+fn find_covering<'a>(locks: &'a [LockRecord], path: &str, token: &str) -> Option<&'a LockRecord> {
+    locks
+        .iter()
+        .find(|l| l.token == token && covers(&l.path, path))
+}
+
+fn new_token() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+fn expires(timeout: Option<Duration>) -> Option<i64> {
+    timeout.map(|d| {
+        let at = SystemTime::now() + d;
+        at.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(i64::MAX)
+    })
+}
+
+impl DavLockSystem for DbLocks {
+    fn lock(
+        &self,
+        path: &DavPath,
+        principal: Option<&str>,
+        owner: Option<&Element>,
+        timeout: Option<Duration>,
+        shared: bool,
+        deep: bool,
+    ) -> LsFuture<'_, Result<DavLock, DavLock>> {
+        let path = key(path);
+        let owner_xml = owner.and_then(serialize_owner);
+        let record = LockRecord {
+            token: new_token(),
+            path: path.clone(),
+            principal: principal.map(str::to_owned),
+            owner_xml,
+            expires_ms: expires(timeout),
+            shared,
+            deep,
+        };
+        async move {
+            let nobody = Asker {
+                principal: None,
+                ignore_principal: true,
+                tokens: &[],
+            };
+            let result = self
+                .store
+                .add_lock(self.account, record, |locks| {
+                    check_to_path(locks, &path, &nobody, shared)
+                        .and_then(|()| {
+                            if deep {
+                                check_from_path(locks, &path, &nobody, shared)
+                            } else {
+                                Ok(())
+                            }
+                        })
+                        .err()
+                })
+                .await;
+            self.forget().await;
+            match result {
+                Ok(Ok(lock)) => Ok(self.dav_lock(&lock)),
+                Ok(Err(clash)) => Err(self.dav_lock(&clash)),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not store a lock");
+                    Err(DavLock {
+                        token: String::new(),
+                        path: Box::new(DavPath::new("/").expect("root is a path")),
+                        principal: None,
+                        owner: None,
+                        timeout_at: None,
+                        timeout: None,
+                        shared: false,
+                        deep: false,
+                    })
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn unlock(&self, path: &DavPath, token: &str) -> LsFuture<'_, Result<(), ()>> {
+        let path = key(path);
+        let token = token.to_owned();
+        async move {
+            let locks = self.current().await;
+            if find_covering(&locks, &path, &token).is_none() {
+                return Err(());
+            }
+            let removed = self.store.remove_locks(self.account, &[token]).await;
+            self.forget().await;
+            match removed {
+                Ok(n) if n > 0 => Ok(()),
+                _ => Err(()),
+            }
+        }
+        .boxed()
+    }
+
+    fn refresh(
+        &self,
+        path: &DavPath,
+        token: &str,
+        timeout: Option<Duration>,
+    ) -> LsFuture<'_, Result<DavLock, ()>> {
+        let path = key(path);
+        let token = token.to_owned();
+        async move {
+            let locks = self.current().await;
+            if find_covering(&locks, &path, &token).is_none() {
+                return Err(());
+            }
+            let refreshed = self
+                .store
+                .refresh_lock(self.account, &token, expires(timeout))
+                .await;
+            self.forget().await;
+            match refreshed {
+                Ok(Some(lock)) => Ok(self.dav_lock(&lock)),
+                _ => Err(()),
+            }
+        }
+        .boxed()
+    }
+
+    fn check(
+        &self,
+        path: &DavPath,
+        principal: Option<&str>,
+        ignore_principal: bool,
+        deep: bool,
+        submitted_tokens: &[String],
+    ) -> LsFuture<'_, Result<(), DavLock>> {
+        let path = key(path);
+        let principal = principal.map(str::to_owned);
+        let tokens = submitted_tokens.to_vec();
+        async move {
+            let locks = self.current().await;
+            let asker = Asker {
+                principal: principal.as_deref(),
+                ignore_principal,
+                tokens: &tokens,
+            };
+            check_to_path(&locks, &path, &asker, false)
+                .and_then(|()| {
+                    if deep {
+                        check_from_path(&locks, &path, &asker, false)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .map_err(|l| self.dav_lock(&l))
+        }
+        .boxed()
+    }
+
+    fn discover(&self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
+        let path = key(path);
+        async move {
+            self.current()
+                .await
+                .iter()
+                .filter(|l| l.path == path || (l.deep && covers(&l.path, &path)))
+                .map(|l| self.dav_lock(l))
+                .collect()
+        }
+        .boxed()
+    }
+
+    fn delete(&self, path: &DavPath) -> LsFuture<'_, Result<(), ()>> {
+        let path = key(path);
+        async move {
+            let tokens: Vec<String> = self
+                .current()
+                .await
+                .into_iter()
+                .filter(|l| covers(&path, &l.path))
+                .map(|l| l.token)
+                .collect();
+            let result = self.store.remove_locks(self.account, &tokens).await;
+            self.forget().await;
+            result.map(drop).map_err(drop)
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(token: &str, path: &str, shared: bool, deep: bool) -> LockRecord {
+        LockRecord {
+            token: token.into(),
+            path: path.into(),
+            principal: Some("alice".into()),
+            owner_xml: None,
+            expires_ms: None,
+            shared,
+            deep,
+        }
+    }
+
+    fn asker<'a>(tokens: &'a [String]) -> Asker<'a> {
+        Asker {
+            principal: Some("alice"),
+            ignore_principal: false,
+            tokens,
+        }
+    }
+
+    #[test]
+    fn deep_locks_cover_descendants_only() {
+        assert!(covers("/a", "/a/b"));
+        assert!(covers("/", "/anything"));
+        assert!(!covers("/a", "/ab"));
+        let locks = [lock("t1", "/a", false, true)];
+        assert!(check_to_path(&locks, "/a/b/c", &asker(&[]), false).is_err());
+        assert!(check_to_path(&locks, "/a/b/c", &asker(&["t1".into()]), false).is_ok());
+        assert!(check_to_path(&locks, "/other", &asker(&[]), false).is_ok());
+        let shallow = [lock("t2", "/a", false, false)];
+        assert!(check_to_path(&shallow, "/a/b", &asker(&[]), false).is_ok());
+    }
+
+    #[test]
+    fn a_folder_with_a_locked_child_cannot_be_deleted_without_the_token() {
+        let locks = [lock("t1", "/a/b", false, false)];
+        assert!(check_from_path(&locks, "/a", &asker(&[]), false).is_err());
+        assert!(check_from_path(&locks, "/a", &asker(&["t1".into()]), false).is_ok());
+    }
+
+    #[test]
+    fn shared_locks_coexist_but_block_writers_without_a_token() {
+        let locks = [lock("s1", "/f", true, false)];
+        assert!(
+            check_to_path(&locks, "/f", &asker(&[]), true).is_ok(),
+            "another shared lock may be taken"
+        );
+        assert!(
+            check_to_path(&locks, "/f", &asker(&[]), false).is_err(),
+            "a write needs the token"
+        );
+    }
+
+    #[test]
+    fn tokens_are_uuids() {
+        let t = new_token();
+        assert!(t.starts_with("urn:uuid:") && t.len() == 45, "{t}");
+        assert_ne!(t, new_token());
+    }
+
+    #[test]
+    fn owners_in_a_default_namespace_round_trip() {
+        for body in [
+            &b"<D:lockinfo xmlns:D='DAV:'><D:owner>litmus test suite</D:owner></D:lockinfo>"[..],
+            b"<lockinfo xmlns='DAV:'><owner><href>mailto:a@b</href></owner></lockinfo>",
+        ] {
+            let tree = Element::parse(body).unwrap();
+            let mut owner = tree.get_child("owner").unwrap().clone();
+            owner.prefix = Some("D".to_owned());
+            let xml = serialize_owner(&owner).unwrap();
+            let back = Element::parse(&xml[..]).expect("the stored owner parses");
+            assert_eq!(back.name, "owner");
+        }
+    }
+}

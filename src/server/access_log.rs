@@ -1,0 +1,128 @@
+//! One log line per request: method, path, account, status, bytes in and out, duration.
+//!
+//! The line is written when the response body is done (or dropped by a disconnect), so
+//! the duration and byte counts cover the whole transfer. Credentials never appear: the
+//! account is the authenticated name, never the header.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+/// What the log line says about one request.
+pub struct AccessLog {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) account: Option<String>,
+    pub(crate) status: StatusCode,
+    pub(crate) started: Instant,
+    pub(crate) bytes_in: Arc<AtomicU64>,
+    pub(crate) bytes_out: u64,
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        tracing::info!(
+            target: "davgate::access",
+            method = %self.method,
+            path = %self.path,
+            account = self.account.as_deref().unwrap_or("-"),
+            status = self.status.as_u16(),
+            bytes_in = self.bytes_in.load(Ordering::Relaxed),
+            bytes_out = self.bytes_out,
+            ms = self.started.elapsed().as_millis() as u64,
+        );
+    }
+}
+
+pin_project! {
+    /// A request body that counts the bytes read from it.
+    pub struct CountedBody<B> {
+        #[pin]
+        inner: B,
+        count: Arc<AtomicU64>,
+    }
+}
+
+impl<B> CountedBody<B> {
+    /// Wraps `inner`, adding to `count`.
+    pub fn new(inner: B, count: Arc<AtomicU64>) -> Self {
+        CountedBody { inner, count }
+    }
+}
+
+impl<B: HttpBody<Data = Bytes>> HttpBody for CountedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            this.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// A response body that writes the access log line when it is done.
+    pub struct LoggedBody<B> {
+        #[pin]
+        inner: B,
+        log: AccessLog,
+    }
+}
+
+impl<B> LoggedBody<B> {
+    /// Wraps `inner`; `log` is written when the body is dropped.
+    pub fn new(inner: B, log: AccessLog) -> Self {
+        LoggedBody { inner, log }
+    }
+}
+
+impl<B: HttpBody<Data = Bytes>> HttpBody for LoggedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            this.log.bytes_out += data.len() as u64;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,281 @@
+//! Listening, TLS, HTTP/1.1 and HTTP/2, background upkeep, and graceful shutdown.
+//!
+//! [`start`] opens the store, binds (or adopts) the listener and returns a [`Running`]
+//! server; [`run`] adds signal handling for the `serve` command. Tests start servers
+//! in-process on `127.0.0.1:0` through [`start_on`].
+
+mod access_log;
+mod service;
+mod tls;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use davgate_storage::{StorageError, Store, StoreConfig};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+pub use self::service::App;
+use crate::auth::Authenticator;
+use crate::auth::cache::load_or_create_server_key;
+use crate::config::{Settings, Transport};
+use crate::files::Files;
+
+/// How long shutdown waits for open requests to finish.
+const DRAIN: Duration = Duration::from_secs(30);
+/// How often expired trash is purged and unreferenced blobs collected.
+const UPKEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory or listener could not be set up.
+    #[error("{0}")]
+    Io(String),
+    /// The database or blob store could not be opened.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StorageError),
+    /// The TLS certificate or key is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A server accepting connections until told to stop.
+pub struct Running {
+    addr: SocketAddr,
+    scheme: &'static str,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Stops accepting, lets open requests finish (up to a bound), and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the store and binds `settings.listen`.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", settings.listen)))?;
+    start_on(settings, listener).await
+}
+
+/// Opens the store and serves on an already bound listener.
+pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    let store = open_store(&settings).await?;
+    let server_key = load_or_create_server_key(&settings.data_dir)
+        .map_err(|e| StartError::Io(format!("server key: {e}")))?;
+    let app = App {
+        auth: Authenticator::new(store.clone(), server_key, &settings.auth),
+        files: Files::new(store.clone(), settings.upload_limit),
+    };
+    let (tls, scheme) = match &settings.transport {
+        Transport::Tls { cert, key } => (Some(tls::acceptor(cert, key)?), "https"),
+        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, "http"),
+    };
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Io(e.to_string()))?;
+    narrate(&settings, &store, scheme, addr).await;
+
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
+    let task = tokio::spawn(accept_loop(listener, tls, app, stopped));
+    Ok(Running {
+        addr,
+        scheme,
+        stop,
+        task,
+    })
+}
+
+/// Runs until SIGINT or SIGTERM, then drains.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let running = start(settings).await?;
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing open requests");
+    running.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens the store the settings describe, creating the data directory and running
+/// migrations.
+pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    Store::open(&StoreConfig {
+        database_url: settings.database_url.expose().clone(),
+        blob_dir: settings.blob_dir.clone(),
+        max_connections: 16,
+    })
+    .await
+}
+
+async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketAddr) {
+    let transport = match settings.transport {
+        Transport::Tls { .. } => "TLS, HTTP/2 and HTTP/1.1",
+        Transport::PlainLoopback => "plain HTTP on loopback",
+        Transport::PlainBehindProxy => "plain HTTP behind a TLS-terminating proxy",
+    };
+    tracing::info!(
+        "davgate {} listening on {scheme}://{addr} ({transport})",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("davgate listening on {scheme}://{addr}");
+    tracing::info!(
+        "data in {} ({:?} database, blobs in {}); files at {scheme}://{addr}/files/",
+        settings.data_dir.display(),
+        store.backend(),
+        settings.blob_dir.display()
+    );
+    if let Ok(accounts) = store.accounts().await
+        && accounts.is_empty()
+    {
+        tracing::info!(
+            "no accounts yet: create the first one with `davgate user add NAME --data-dir {}`",
+            settings.data_dir.display()
+        );
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: App,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(64);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(app.handle(req).await) }
+        });
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let result = match tls {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        watcher
+                            .watch(
+                                builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .into_owned(),
+                            )
+                            .await
+                    }
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
+                None => {
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some requests were still running after {DRAIN:?}; closing them");
+    }
+}
+
+/// Purges expired trash and collects unreferenced blobs, at start and then hourly.
+async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let cutoff = davgate_storage::now_ms() - retention.as_millis() as i64;
+        match store.purge_trash_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "purged {n} trashed items older than {}",
+                humantime::format_duration(retention)
+            ),
+            Err(e) => tracing::warn!(error = %e, "trash purge failed; will retry"),
+        }
+        match store.collect_garbage().await {
+            Ok(report) if report.deleted > 0 => {
+                tracing::info!("deleted {} unreferenced blobs", report.deleted)
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "garbage collection failed; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(UPKEEP_EVERY) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,348 @@
+//! Accounts: who may sign in, their password hash, credential generation and quota.
+//!
+//! The credential generation is bumped by every change that must end cached sign-ins
+//! (a new password, disabling the account); servers compare it on every request, so a
+//! change made by any process takes effect on the next request everywhere.
+
+use sqlx::FromRow;
+
+use crate::Store;
+use crate::blob::BlobKey;
+use crate::db::{WriteTx, now_ms};
+use crate::error::{QuotaOverrun, Result, StorageError};
+use crate::names::name_key;
+use crate::tree::NodeId;
+
+/// An account's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AccountId(pub i64);
+
+/// One account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Database id.
+    pub id: AccountId,
+    /// The sign-in name.
+    pub username: String,
+    /// argon2id PHC string of the account password.
+    pub password_hash: String,
+    /// Bumped whenever cached credentials of this account must stop working.
+    pub credential_generation: i64,
+    /// A disabled account cannot sign in.
+    pub disabled: bool,
+    /// Storage quota in bytes; `None` means unlimited.
+    pub quota_bytes: Option<u64>,
+    /// Largest single upload in bytes; `None` means the server default.
+    pub upload_limit_bytes: Option<u64>,
+    /// Bytes held by the account's files, live and trashed.
+    pub used_bytes: u64,
+    /// Root folder of the account's files.
+    pub files_root: NodeId,
+    /// Root folder of the account's trash.
+    pub trash_root: NodeId,
+    /// When the account was created.
+    pub created_ms: i64,
+}
+
+impl Account {
+    /// Bytes the account may still add, `None` when it has no quota.
+    pub fn available_bytes(&self) -> Option<u64> {
+        self.quota_bytes.map(|q| q.saturating_sub(self.used_bytes))
+    }
+}
+
+#[derive(FromRow)]
+struct AccountRow {
+    id: i64,
+    username: String,
+    password_hash: String,
+    credential_generation: i64,
+    disabled: i64,
+    quota_bytes: Option<i64>,
+    upload_limit_bytes: Option<i64>,
+    used_bytes: i64,
+    files_root: Option<i64>,
+    trash_root: Option<i64>,
+    created_ms: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Account {
+            id: AccountId(r.id),
+            username: r.username,
+            password_hash: r.password_hash,
+            credential_generation: r.credential_generation,
+            disabled: r.disabled != 0,
+            quota_bytes: r.quota_bytes.map(|q| q.max(0) as u64),
+            upload_limit_bytes: r.upload_limit_bytes.map(|q| q.max(0) as u64),
+            used_bytes: r.used_bytes.max(0) as u64,
+            files_root: NodeId(r.files_root.unwrap_or_default()),
+            trash_root: NodeId(r.trash_root.unwrap_or_default()),
+            created_ms: r.created_ms,
+        }
+    }
+}
+
+/// `SELECT <every account column> FROM accounts <rest>`, as one static string.
+macro_rules! select_accounts {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, username, password_hash, credential_generation, disabled, quota_bytes, ",
+            "upload_limit_bytes, used_bytes, files_root, trash_root, created_ms FROM accounts ",
+            $rest
+        )
+    };
+}
+
+/// Refuses user names that Basic auth or a URL could not carry unambiguously.
+pub fn validate_username(name: &str) -> Result<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        return Ok(());
+    }
+    Err(StorageError::Invalid(format!(
+        "user name {name:?} is not valid: use 1 to 64 letters, digits, '.', '_', '-' or '@', \
+         starting with a letter or digit"
+    )))
+}
+
+impl Store {
+    /// Creates an account with empty files and trash folders.
+    pub async fn create_account(&self, username: &str, password_hash: &str) -> Result<Account> {
+        validate_username(username)?;
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (username, password_hash, created_ms) VALUES ($1, $2, $3) \
+             RETURNING id",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(|e| StorageError::from_unique(e, "an account with that name exists"))?;
+        let files = insert_root(&mut tx, id, "files", now).await?;
+        let trash = insert_root(&mut tx, id, "trash", now).await?;
+        sqlx::query("UPDATE accounts SET files_root = $1, trash_root = $2 WHERE id = $3")
+            .bind(files)
+            .bind(trash)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        self.account(AccountId(id))
+            .await?
+            .ok_or(StorageError::NotFound)
+    }
+
+    /// The account with this id, if it exists.
+    pub async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        let row: Option<AccountRow> = sqlx::query_as(select_accounts!("WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(row.map(Account::from))
+    }
+
+    /// The account with this user name, if it exists.
+    pub async fn account_by_name(&self, username: &str) -> Result<Option<Account>> {
+        let row: Option<AccountRow> = sqlx::query_as(select_accounts!("WHERE username = $1"))
+            .bind(username)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(row.map(Account::from))
+    }
+
+    /// Every account, by name.
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        let rows: Vec<AccountRow> = sqlx::query_as(select_accounts!("ORDER BY username"))
+            .fetch_all(&self.db.pool)
+            .await?;
+        Ok(rows.into_iter().map(Account::from).collect())
+    }
+
+    /// Replaces the password hash and ends every cached sign-in of the account.
+    pub async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> Result<()> {
+        self.update_account(
+            "UPDATE accounts SET password_hash = $1, \
+             credential_generation = credential_generation + 1 WHERE id = $2",
+            id,
+            Some(password_hash),
+        )
+        .await
+    }
+
+    /// Disables or enables sign-in; either way cached sign-ins end.
+    pub async fn set_disabled(&self, id: AccountId, disabled: bool) -> Result<()> {
+        let sql = if disabled {
+            "UPDATE accounts SET disabled = 1, credential_generation = credential_generation + 1 \
+             WHERE id = $1"
+        } else {
+            "UPDATE accounts SET disabled = 0, credential_generation = credential_generation + 1 \
+             WHERE id = $1"
+        };
+        self.update_account(sql, id, None).await
+    }
+
+    /// Sets the quota; `None` removes it.
+    pub async fn set_quota(&self, id: AccountId, quota: Option<u64>) -> Result<()> {
+        self.update_limit(
+            "UPDATE accounts SET quota_bytes = $1 WHERE id = $2",
+            id,
+            quota,
+        )
+        .await
+    }
+
+    /// Sets the per-file upload limit; `None` falls back to the server default.
+    pub async fn set_upload_limit(&self, id: AccountId, limit: Option<u64>) -> Result<()> {
+        self.update_limit(
+            "UPDATE accounts SET upload_limit_bytes = $1 WHERE id = $2",
+            id,
+            limit,
+        )
+        .await
+    }
+
+    /// Deletes the account with all its files, trash, properties and locks.
+    pub async fn delete_account(&self, id: AccountId) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT blob_key FROM nodes WHERE account_id = $1 AND blob_key IS NOT NULL",
+        )
+        .bind(id.0)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        let deleted = sqlx::query("DELETE FROM accounts WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx.tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        let keys: Vec<BlobKey> = keys.iter().filter_map(|k| BlobKey::parse(k)).collect();
+        let freed = release_blobs(&mut tx, &keys).await?;
+        tx.commit().await?;
+        self.delete_blobs(&freed).await;
+        Ok(())
+    }
+
+    async fn update_account(
+        &self,
+        sql: &'static str,
+        id: AccountId,
+        text: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        let mut query = sqlx::query(sql);
+        if let Some(text) = text {
+            query = query.bind(text);
+        }
+        let done = query.bind(id.0).execute(&mut *tx.tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        tx.commit().await
+    }
+
+    async fn update_limit(
+        &self,
+        sql: &'static str,
+        id: AccountId,
+        bytes: Option<u64>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        let bytes = bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+        let done = sqlx::query(sql)
+            .bind(bytes)
+            .bind(id.0)
+            .execute(&mut *tx.tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        tx.commit().await
+    }
+
+    /// Deletes blob bytes after the commit that released them. A failure only leaves
+    /// garbage for the collector, so it is logged, not returned.
+    pub(crate) async fn delete_blobs(&self, keys: &[BlobKey]) {
+        for key in keys {
+            if let Err(e) = self.blobs.delete(key).await {
+                tracing::warn!(blob = key.as_str(), error = %e, "could not delete a released blob; garbage collection will retry");
+            }
+        }
+    }
+}
+
+async fn insert_root(tx: &mut WriteTx, account: i64, name: &str, now: i64) -> Result<i64> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO nodes (account_id, parent_id, name, name_key, kind, etag, mtime_ms, created_ms) \
+         VALUES ($1, NULL, $2, $3, 1, $4, $5, $5) RETURNING id",
+    )
+    .bind(account)
+    .bind(name)
+    .bind(name_key(name))
+    .bind(BlobKey::random().as_str())
+    .bind(now)
+    .fetch_one(&mut *tx.tx)
+    .await?;
+    Ok(id)
+}
+
+/// Adds `delta` bytes to the account's usage, refusing to pass its quota.
+/// Shrinking always succeeds.
+pub(crate) async fn charge(tx: &mut WriteTx, account: AccountId, delta: i64) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let done = sqlx::query(
+        "UPDATE accounts SET used_bytes = used_bytes + $1 \
+         WHERE id = $2 AND ($1 <= 0 OR quota_bytes IS NULL OR used_bytes + $1 <= quota_bytes)",
+    )
+    .bind(delta)
+    .bind(account.0)
+    .execute(&mut *tx.tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    let row: Option<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT used_bytes, quota_bytes FROM accounts WHERE id = $1")
+            .bind(account.0)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+    match row {
+        Some((used, Some(quota))) => Err(StorageError::QuotaExceeded(QuotaOverrun {
+            quota: quota.max(0) as u64,
+            used: used.max(0) as u64,
+            needed: delta as u64,
+        })),
+        _ => Err(StorageError::NotFound),
+    }
+}
+
+/// Drops the `blobs` rows of keys no node references any more and returns them,
+/// so their bytes can be deleted once the transaction commits.
+pub(crate) async fn release_blobs(tx: &mut WriteTx, keys: &[BlobKey]) -> Result<Vec<BlobKey>> {
+    let mut freed = Vec::new();
+    for key in keys {
+        let gone: Option<String> = sqlx::query_scalar(
+            "DELETE FROM blobs WHERE key = $1 \
+             AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $1) RETURNING key",
+        )
+        .bind(key.as_str())
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+        if gone.is_some() {
+            freed.push(key.clone());
+        }
+    }
+    Ok(freed)
+}

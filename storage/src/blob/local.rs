@@ -1,0 +1,303 @@
+//! Blobs as files in a local directory, sharded by the first two hex digits of the key.
+//!
+//! A writer holds an exclusive `flock` on its file from creation until the commit that
+//! references it; garbage collection only considers files whose lock it can take, so it
+//! never races a live upload, and a process that died mid-upload leaves a file nobody
+//! holds.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+
+use super::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, StagedBlob};
+use crate::error::Result;
+
+/// Bytes gathered before one write system call: big enough that the hop to the
+/// blocking pool is amortised, small enough that memory per upload stays fixed.
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+/// Blob files under one directory.
+#[derive(Debug, Clone)]
+pub struct LocalBlobStore {
+    root: Arc<PathBuf>,
+}
+
+impl LocalBlobStore {
+    /// Uses (and creates) `root` for blob files.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        Ok(LocalBlobStore {
+            root: Arc::new(root),
+        })
+    }
+
+    fn path(&self, key: &BlobKey) -> PathBuf {
+        self.root.join(&key.as_str()[..2]).join(key.as_str())
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn create(&self) -> Result<Box<dyn BlobWriter>> {
+        let key = BlobKey::random();
+        let path = self.path(&key);
+        let file = blocking(move || {
+            std::fs::create_dir_all(path.parent().expect("blob paths have a shard directory"))?;
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            file.try_lock().map_err(lock_error)?;
+            Ok((file, path))
+        })
+        .await?;
+        Ok(Box::new(LocalWriter {
+            file: Some(Arc::new(file.0)),
+            path: file.1,
+            key,
+            buffer: BytesMut::with_capacity(WRITE_BUFFER),
+            written: 0,
+        }))
+    }
+
+    async fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobReader>> {
+        let path = self.path(key);
+        let (file, len) = blocking(move || {
+            let file = File::open(&path)?;
+            let len = file.metadata()?.len();
+            Ok((file, len))
+        })
+        .await?;
+        Ok(Box::new(LocalReader {
+            file: Arc::new(file),
+            len,
+        }))
+    }
+
+    async fn delete(&self, key: &BlobKey) -> Result<()> {
+        let path = self.path(key);
+        blocking(move || remove_if_present(&path)).await
+    }
+
+    async fn idle(&self) -> Result<Vec<Box<dyn IdleBlob>>> {
+        let root = self.root.clone();
+        blocking(move || {
+            let mut idle: Vec<Box<dyn IdleBlob>> = Vec::new();
+            for shard in std::fs::read_dir(&*root)? {
+                let shard = shard?;
+                if !shard.file_type()?.is_dir() {
+                    continue;
+                }
+                for entry in std::fs::read_dir(shard.path())? {
+                    let entry = entry?;
+                    let Some(key) = entry.file_name().to_str().and_then(BlobKey::parse) else {
+                        continue;
+                    };
+                    let Ok(file) = File::open(entry.path()) else {
+                        continue;
+                    };
+                    if file.try_lock().is_ok() {
+                        idle.push(Box::new(LocalIdle {
+                            _file: file,
+                            path: entry.path(),
+                            key,
+                        }));
+                    }
+                }
+            }
+            Ok(idle)
+        })
+        .await
+    }
+}
+
+struct LocalWriter {
+    file: Option<Arc<File>>,
+    path: PathBuf,
+    key: BlobKey,
+    buffer: BytesMut,
+    written: u64,
+}
+
+impl LocalWriter {
+    async fn flush_buffer(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let buffer = std::mem::take(&mut self.buffer);
+        let mut buffer = self.write_out(buffer).await?;
+        buffer.clear();
+        self.buffer = buffer;
+        Ok(())
+    }
+
+    async fn write_out<B: AsRef<[u8]> + Send + 'static>(&self, data: B) -> Result<B> {
+        let file = self
+            .file
+            .clone()
+            .expect("a writer has its file until finish");
+        blocking(move || {
+            (&*file).write_all(data.as_ref())?;
+            Ok(data)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl BlobWriter for LocalWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.written += data.len() as u64;
+        if self.buffer.len() + data.len() <= WRITE_BUFFER {
+            self.buffer.extend_from_slice(&data);
+            return Ok(());
+        }
+        self.flush_buffer().await?;
+        if data.len() >= WRITE_BUFFER {
+            self.write_out(data).await?;
+        } else {
+            self.buffer.extend_from_slice(&data);
+        }
+        Ok(())
+    }
+
+    fn written(&self) -> u64 {
+        self.written
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<Box<dyn StagedBlob>> {
+        self.flush_buffer().await?;
+        let file = self
+            .file
+            .take()
+            .expect("a writer has its file until finish");
+        // fdatasync on the file; on ext4 and xfs this also commits the journal entry
+        // that created the file, so the directory entry is durable too.
+        let file = blocking(move || {
+            file.sync_data()?;
+            Ok(file)
+        })
+        .await?;
+        Ok(Box::new(LocalStaged {
+            file: Some(file),
+            path: std::mem::take(&mut self.path),
+            key: self.key.clone(),
+            size: self.written,
+        }))
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            // The upload was abandoned: refused, failed or disconnected.
+            let _ = remove_if_present(&self.path);
+        }
+    }
+}
+
+struct LocalStaged {
+    file: Option<Arc<File>>,
+    path: PathBuf,
+    key: BlobKey,
+    size: u64,
+}
+
+impl StagedBlob for LocalStaged {
+    fn key(&self) -> &BlobKey {
+        &self.key
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn committed(mut self: Box<Self>) {
+        // Closing the file releases the lock; the blob now belongs to the database.
+        self.file = None;
+    }
+}
+
+impl Drop for LocalStaged {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = remove_if_present(&self.path);
+        }
+    }
+}
+
+struct LocalReader {
+    file: Arc<File>,
+    len: u64,
+}
+
+#[async_trait]
+impl BlobReader for LocalReader {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    async fn read_at(&self, offset: u64, max: usize) -> Result<Bytes> {
+        let want = max.min(self.len.saturating_sub(offset) as usize);
+        if want == 0 {
+            return Ok(Bytes::new());
+        }
+        let file = self.file.clone();
+        blocking(move || {
+            let mut buf = vec![0u8; want];
+            let mut filled = 0;
+            while filled < want {
+                let n = file.read_at(&mut buf[filled..], offset + filled as u64)?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            buf.truncate(filled);
+            Ok(Bytes::from(buf))
+        })
+        .await
+    }
+}
+
+struct LocalIdle {
+    _file: File,
+    path: PathBuf,
+    key: BlobKey,
+}
+
+impl IdleBlob for LocalIdle {
+    fn key(&self) -> &BlobKey {
+        &self.key
+    }
+
+    fn delete(self: Box<Self>) -> Result<()> {
+        remove_if_present(&self.path)
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn lock_error(err: TryLockError) -> io::Error {
+    match err {
+        TryLockError::Error(e) => e,
+        TryLockError::WouldBlock => io::Error::other("a fresh blob file is locked by someone else"),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| io::Error::other(format!("blob task failed: {e}")))?
+}

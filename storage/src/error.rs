@@ -1,0 +1,72 @@
+//! The storage error type: what went wrong in terms a caller can map to a status.
+
+use std::fmt;
+
+/// Everything a storage operation can fail with.
+///
+/// Callers map these to protocol statuses in one table (see `src/files/errors.rs`);
+/// `Backend` and `Io` are internal failures whose detail belongs in logs only.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The named account, node, lock or blob does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The operation collides with existing state (a name already taken, a moved source).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The caller asked for something the model does not allow.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// Committing would take the account past its quota.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(QuotaOverrun),
+    /// A blob grew past its size limit while streaming.
+    #[error("too large: limit is {limit} bytes")]
+    TooLarge {
+        /// The limit that was passed, in bytes.
+        limit: u64,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Backend(#[from] sqlx::Error),
+    /// The blob store failed.
+    #[error("blob store error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A migration failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// How far a write would take an account past its quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaOverrun {
+    /// The account's quota in bytes.
+    pub quota: u64,
+    /// Bytes in use before the write.
+    pub used: u64,
+    /// Bytes the write needed on top of `used`.
+    pub needed: u64,
+}
+
+impl fmt::Display for QuotaOverrun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes needed, {} of {} bytes in use",
+            self.needed, self.used, self.quota
+        )
+    }
+}
+
+impl StorageError {
+    /// True when a database constraint said the name or key is already taken.
+    pub(crate) fn from_unique(err: sqlx::Error, what: &'static str) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what),
+            _ => StorageError::Backend(err),
+        }
+    }
+}
+
+/// Result alias for storage operations.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,170 @@
+//! WebDAV locks, kept in the database so every node and every restart sees them.
+//!
+//! Locks are keyed by path, as RFC 4918 defines them (a lock can cover an unmapped URL).
+//! The rules for which locks conflict live with the protocol code; this module makes
+//! "check for conflicts, then insert" one atomic step.
+
+use sqlx::FromRow;
+
+use crate::Store;
+use crate::accounts::AccountId;
+use crate::db::now_ms;
+use crate::error::Result;
+
+/// One lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockRecord {
+    /// The lock token URI.
+    pub token: String,
+    /// The locked path below the account's files root, NFC-normalised.
+    pub path: String,
+    /// Who took the lock.
+    pub principal: Option<String>,
+    /// The client's `DAV:owner` element, as sent.
+    pub owner_xml: Option<Vec<u8>>,
+    /// When the lock expires, ms since the epoch; `None` never.
+    pub expires_ms: Option<i64>,
+    /// Shared or exclusive.
+    pub shared: bool,
+    /// Depth infinity.
+    pub deep: bool,
+}
+
+#[derive(FromRow)]
+struct LockRow {
+    token: String,
+    path: String,
+    principal: Option<String>,
+    owner_xml: Option<Vec<u8>>,
+    timeout_ms: Option<i64>,
+    shared: i64,
+    deep: i64,
+}
+
+impl From<LockRow> for LockRecord {
+    fn from(r: LockRow) -> Self {
+        LockRecord {
+            token: r.token,
+            path: r.path,
+            principal: r.principal,
+            owner_xml: r.owner_xml,
+            expires_ms: r.timeout_ms,
+            shared: r.shared != 0,
+            deep: r.deep != 0,
+        }
+    }
+}
+
+/// The columns of a lock, in `LockRow` order.
+macro_rules! lock_columns {
+    () => {
+        "token, path, principal, owner_xml, timeout_ms, shared, deep"
+    };
+}
+
+impl Store {
+    /// The account's locks that have not expired.
+    pub async fn locks(&self, account: AccountId) -> Result<Vec<LockRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            lock_columns!(),
+            " FROM locks WHERE account_id = $1 AND (timeout_ms IS NULL OR timeout_ms > $2) \
+             ORDER BY path"
+        );
+        let rows: Vec<LockRow> = sqlx::query_as(sql)
+            .bind(account.0)
+            .bind(now_ms())
+            .fetch_all(&self.db.pool)
+            .await?;
+        Ok(rows.into_iter().map(LockRecord::from).collect())
+    }
+
+    /// Inserts `lock` unless `conflict` finds a clash among the current locks, which
+    /// it returns instead. Check and insert are one transaction.
+    pub async fn add_lock(
+        &self,
+        account: AccountId,
+        lock: LockRecord,
+        conflict: impl FnOnce(&[LockRecord]) -> Option<LockRecord> + Send,
+    ) -> Result<Result<LockRecord, LockRecord>> {
+        let mut tx = self.db.begin_write().await?;
+        let now = now_ms();
+        sqlx::query("DELETE FROM locks WHERE account_id = $1 AND timeout_ms <= $2")
+            .bind(account.0)
+            .bind(now)
+            .execute(&mut *tx.tx)
+            .await?;
+        let sql = concat!(
+            "SELECT ",
+            lock_columns!(),
+            " FROM locks WHERE account_id = $1"
+        );
+        let rows: Vec<LockRow> = sqlx::query_as(sql)
+            .bind(account.0)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+        let current: Vec<LockRecord> = rows.into_iter().map(LockRecord::from).collect();
+        if let Some(clash) = conflict(&current) {
+            return Ok(Err(clash));
+        }
+        sqlx::query(
+            "INSERT INTO locks (token, account_id, path, principal, owner_xml, timeout_ms, shared, deep) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&lock.token)
+        .bind(account.0)
+        .bind(&lock.path)
+        .bind(lock.principal.as_deref())
+        .bind(lock.owner_xml.as_deref())
+        .bind(lock.expires_ms)
+        .bind(i64::from(lock.shared))
+        .bind(i64::from(lock.deep))
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(lock))
+    }
+
+    /// Sets a lock's expiry; `None` when no live lock has that token.
+    pub async fn refresh_lock(
+        &self,
+        account: AccountId,
+        token: &str,
+        expires_ms: Option<i64>,
+    ) -> Result<Option<LockRecord>> {
+        let mut tx = self.db.begin_write().await?;
+        let sql = concat!(
+            "UPDATE locks SET timeout_ms = $1 WHERE account_id = $2 AND token = $3 \
+             AND (timeout_ms IS NULL OR timeout_ms > $4) RETURNING ",
+            lock_columns!()
+        );
+        let row: Option<LockRow> = sqlx::query_as(sql)
+            .bind(expires_ms)
+            .bind(account.0)
+            .bind(token)
+            .bind(now_ms())
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.map(LockRecord::from))
+    }
+
+    /// Removes locks by token; returns how many existed.
+    pub async fn remove_locks(&self, account: AccountId, tokens: &[String]) -> Result<u64> {
+        if tokens.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.db.begin_write().await?;
+        let mut removed = 0;
+        for token in tokens {
+            let done = sqlx::query("DELETE FROM locks WHERE account_id = $1 AND token = $2")
+                .bind(account.0)
+                .bind(token)
+                .execute(&mut *tx.tx)
+                .await?;
+            removed += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+}

@@ -1,0 +1,599 @@
+//! One storage suite for every backend: SQLite always, PostgreSQL when `DATABASE_URL`
+//! points at a server (each test then gets a database of its own, dropped afterwards).
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use davgate_storage::{
+    Account, CreateMode, DeadProp, LockRecord, NewContent, NodeId, PropChange, StorageError, Store,
+    StoreConfig,
+};
+use sqlx::Executor;
+
+/// A store on a fresh database, cleaned up on drop.
+struct Fixture {
+    store: Store,
+    blob_dir: PathBuf,
+    _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl Fixture {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+        Self::open(dir, url, None).await
+    }
+
+    async fn postgres(admin_url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("davgate_test_{:016x}", rand::random::<u64>());
+        sqlx::any::install_default_drivers();
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
+            .await
+            .unwrap();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        let (path, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
+        let (base, _) = path
+            .rsplit_once('/')
+            .expect("DATABASE_URL names a database");
+        let url = format!("{base}/{name}?{query}");
+        Self::open(dir, url, Some((admin_url.to_owned(), name))).await
+    }
+
+    async fn open(dir: tempfile::TempDir, url: String, postgres: Option<(String, String)>) -> Self {
+        let blob_dir = dir.path().join("blobs");
+        let store = Store::open(&StoreConfig {
+            database_url: url,
+            blob_dir: blob_dir.clone(),
+            max_connections: 4,
+        })
+        .await
+        .unwrap();
+        Fixture {
+            store,
+            blob_dir,
+            _dir: dir,
+            postgres,
+        }
+    }
+
+    async fn close(self) {
+        let Fixture {
+            store, postgres, ..
+        } = self;
+        drop(store);
+        if let Some((admin_url, name)) = postgres {
+            let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .unwrap();
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await
+                .unwrap();
+        }
+    }
+
+    fn blob_files(&self) -> usize {
+        count_files(&self.blob_dir)
+    }
+
+    async fn account(&self, name: &str) -> Account {
+        self.store
+            .create_account(name, "$argon2id$placeholder")
+            .await
+            .unwrap()
+    }
+
+    async fn fresh(&self, id: davgate_storage::AccountId) -> Account {
+        self.store.account(id).await.unwrap().unwrap()
+    }
+
+    async fn upload(
+        &self,
+        account: &Account,
+        parent: NodeId,
+        name: &str,
+        data: &[u8],
+    ) -> davgate_storage::Result<davgate_storage::Node> {
+        let mut writer = self.store.blobs().create().await?;
+        writer.write(Bytes::copy_from_slice(data)).await?;
+        let blob = writer.finish().await?;
+        let content = NewContent {
+            blob,
+            mtime_ms: None,
+            content_type: None,
+        };
+        self.store
+            .commit_upload(
+                account.id,
+                parent,
+                name,
+                content,
+                CreateMode::CreateOrReplace,
+            )
+            .await
+    }
+
+    async fn read(&self, node: &davgate_storage::Node) -> Vec<u8> {
+        let reader = self
+            .store
+            .blobs()
+            .open(node.blob.as_ref().unwrap())
+            .await
+            .unwrap();
+        reader.read_at(0, 1 << 20).await.unwrap().to_vec()
+    }
+}
+
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                count_files(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Runs each case on SQLite, and on PostgreSQL when `DATABASE_URL` is set.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let f = super::Fixture::sqlite().await;
+                super::$name(&f).await;
+                f.close().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                let Ok(url) = std::env::var("DATABASE_URL") else {
+                    eprintln!("DATABASE_URL is not set: PostgreSQL run skipped");
+                    return;
+                };
+                let f = super::Fixture::postgres(&url).await;
+                super::$name(&f).await;
+                f.close().await;
+            })*
+        }
+    };
+}
+
+suite!(
+    accounts_are_unique_and_versioned,
+    uploads_commit_replace_and_release,
+    create_new_refuses_an_existing_name,
+    abandoned_and_refused_uploads_leave_nothing,
+    names_compare_in_nfc,
+    rename_moves_one_row_and_refuses_cycles,
+    copies_share_blobs_and_count_quota,
+    trash_restore_purge_and_retention,
+    dead_props_patch_atomically,
+    locks_check_and_insert_atomically,
+    garbage_collection_spares_live_and_referenced_blobs,
+    deleting_an_account_deletes_its_bytes,
+);
+
+async fn accounts_are_unique_and_versioned(f: &Fixture) {
+    let a = f.account("alice").await;
+    assert!(matches!(
+        f.store.create_account("alice", "x").await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(matches!(
+        f.store.create_account("bad:name", "x").await,
+        Err(StorageError::Invalid(_))
+    ));
+    f.store
+        .set_password_hash(a.id, "$argon2id$new")
+        .await
+        .unwrap();
+    let after = f.fresh(a.id).await;
+    assert_eq!(after.credential_generation, a.credential_generation + 1);
+    assert_eq!(after.password_hash, "$argon2id$new");
+    f.store.set_disabled(a.id, true).await.unwrap();
+    let disabled = f.fresh(a.id).await;
+    assert!(disabled.disabled);
+    assert_eq!(
+        disabled.credential_generation,
+        after.credential_generation + 1
+    );
+    f.store.set_quota(a.id, Some(1000)).await.unwrap();
+    f.store.set_upload_limit(a.id, Some(500)).await.unwrap();
+    let limited = f.fresh(a.id).await;
+    assert_eq!(
+        (limited.quota_bytes, limited.upload_limit_bytes),
+        (Some(1000), Some(500))
+    );
+    assert_eq!(f.store.accounts().await.unwrap().len(), 1);
+}
+
+async fn uploads_commit_replace_and_release(f: &Fixture) {
+    let a = f.account("alice").await;
+    let first = f
+        .upload(&a, a.files_root, "note.txt", b"hello")
+        .await
+        .unwrap();
+    assert_eq!(f.read(&first).await, b"hello");
+    assert_eq!(f.fresh(a.id).await.used_bytes, 5);
+    let second = f
+        .upload(&a, a.files_root, "note.txt", b"hello, world")
+        .await
+        .unwrap();
+    assert_eq!(second.id, first.id);
+    assert_ne!(
+        second.etag, first.etag,
+        "a content change must change the ETag"
+    );
+    assert_eq!(f.read(&second).await, b"hello, world");
+    assert_eq!(f.fresh(a.id).await.used_bytes, 12);
+    assert_eq!(f.blob_files(), 1, "the replaced blob is deleted");
+}
+
+async fn create_new_refuses_an_existing_name(f: &Fixture) {
+    let a = f.account("alice").await;
+    f.upload(&a, a.files_root, "x", b"1").await.unwrap();
+    let mut w = f.store.blobs().create().await.unwrap();
+    w.write(Bytes::from_static(b"2")).await.unwrap();
+    let content = NewContent {
+        blob: w.finish().await.unwrap(),
+        mtime_ms: None,
+        content_type: None,
+    };
+    let err = f
+        .store
+        .commit_upload(a.id, a.files_root, "x", content, CreateMode::CreateNew)
+        .await;
+    assert!(matches!(err, Err(StorageError::Conflict(_))));
+    assert_eq!(f.blob_files(), 1, "the refused blob is gone");
+}
+
+async fn abandoned_and_refused_uploads_leave_nothing(f: &Fixture) {
+    let a = f.account("alice").await;
+    let mut w = f.store.blobs().create().await.unwrap();
+    w.write(Bytes::from(vec![7u8; 3 << 20])).await.unwrap();
+    assert_eq!(f.blob_files(), 1);
+    drop(w);
+    assert_eq!(f.blob_files(), 0, "a dropped writer deletes its bytes");
+
+    f.store.set_quota(a.id, Some(10)).await.unwrap();
+    let err = f.upload(&a, a.files_root, "big", &[1u8; 11]).await;
+    match err {
+        Err(StorageError::QuotaExceeded(o)) => assert_eq!((o.quota, o.used, o.needed), (10, 0, 11)),
+        other => panic!("expected QuotaExceeded, got {other:?}"),
+    }
+    assert_eq!(f.blob_files(), 0);
+    assert_eq!(f.fresh(a.id).await.used_bytes, 0);
+    assert!(f.store.child(a.files_root, "big").await.unwrap().is_none());
+}
+
+async fn names_compare_in_nfc(f: &Fixture) {
+    let a = f.account("alice").await;
+    f.store
+        .create_dir(a.id, a.files_root, "Cafe\u{301}")
+        .await
+        .unwrap();
+    let found = f
+        .store
+        .child(a.files_root, "Caf\u{e9}")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.name, "Cafe\u{301}", "the name is kept as sent");
+    assert!(matches!(
+        f.store.create_dir(a.id, a.files_root, "Caf\u{e9}").await,
+        Err(StorageError::Conflict(_))
+    ));
+    let resolved = f.store.resolve(a.files_root, &["Caf\u{e9}"]).await.unwrap();
+    assert_eq!(resolved.map(|n| n.id), Some(found.id));
+}
+
+async fn rename_moves_one_row_and_refuses_cycles(f: &Fixture) {
+    let a = f.account("alice").await;
+    let dir = f.store.create_dir(a.id, a.files_root, "a").await.unwrap();
+    let sub = f.store.create_dir(a.id, dir.id, "b").await.unwrap();
+    f.upload(&a, sub.id, "f", b"data").await.unwrap();
+    assert!(matches!(
+        f.store.rename(a.id, dir.id, sub.id, "loop").await,
+        Err(StorageError::Invalid(_))
+    ));
+    f.store
+        .rename(a.id, dir.id, a.files_root, "renamed")
+        .await
+        .unwrap();
+    let moved = f
+        .store
+        .resolve(a.files_root, &["renamed", "b", "f"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.read(&moved).await, b"data");
+    let other = f
+        .store
+        .create_dir(a.id, a.files_root, "other")
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .rename(a.id, other.id, a.files_root, "renamed")
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+}
+
+async fn copies_share_blobs_and_count_quota(f: &Fixture) {
+    let a = f.account("alice").await;
+    let src = f.upload(&a, a.files_root, "src", b"12345").await.unwrap();
+    f.store
+        .patch_dead_props(
+            a.id,
+            src.id,
+            &[PropChange::Set(prop(
+                "urn:x",
+                "p",
+                b"<p xmlns=\"urn:x\">v</p>",
+            ))],
+        )
+        .await
+        .unwrap();
+    let copy = f
+        .store
+        .copy_file(a.id, src.id, a.files_root, "copy")
+        .await
+        .unwrap();
+    assert_eq!(f.read(&copy).await, b"12345");
+    assert_eq!(f.fresh(a.id).await.used_bytes, 10);
+    assert_eq!(
+        f.store.dead_props(copy.id).await.unwrap().len(),
+        1,
+        "COPY keeps dead properties"
+    );
+    assert_eq!(f.blob_files(), 1, "a copy shares the immutable blob");
+    let trash = f
+        .store
+        .trash(a.id, a.trash_root, src.id, "/src")
+        .await
+        .unwrap();
+    f.store.purge(a.id, trash.id).await.unwrap();
+    assert_eq!(
+        f.blob_files(),
+        1,
+        "the blob lives while the copy references it"
+    );
+    assert_eq!(f.read(&copy).await, b"12345");
+    let t2 = f
+        .store
+        .trash(a.id, a.trash_root, copy.id, "/copy")
+        .await
+        .unwrap();
+    f.store.purge(a.id, t2.id).await.unwrap();
+    assert_eq!(f.blob_files(), 0);
+    assert_eq!(f.fresh(a.id).await.used_bytes, 0);
+}
+
+async fn trash_restore_purge_and_retention(f: &Fixture) {
+    let a = f.account("alice").await;
+    let dir = f
+        .store
+        .create_dir(a.id, a.files_root, "docs")
+        .await
+        .unwrap();
+    f.upload(&a, dir.id, "a.txt", b"aaa").await.unwrap();
+    let trashed = f
+        .store
+        .trash(a.id, a.trash_root, dir.id, "/docs/")
+        .await
+        .unwrap();
+    assert!(trashed.name.starts_with("docs.d"));
+    assert_eq!(trashed.trash_origin.as_deref(), Some("/docs/"));
+    assert!(f.store.child(a.files_root, "docs").await.unwrap().is_none());
+    assert_eq!(
+        f.fresh(a.id).await.used_bytes,
+        3,
+        "trashed bytes still count"
+    );
+    let listed = f.store.children(a.trash_root).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    f.store
+        .rename(a.id, trashed.id, a.files_root, "docs")
+        .await
+        .unwrap();
+    let restored = f
+        .store
+        .resolve(a.files_root, &["docs", "a.txt"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.read(&restored).await, b"aaa");
+    assert_eq!(
+        f.store.node(dir.id).await.unwrap().unwrap().trashed_ms,
+        None
+    );
+
+    let again = f
+        .store
+        .trash(a.id, a.trash_root, dir.id, "/docs/")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .purge_trash_before(again.trashed_ms.unwrap())
+            .await
+            .unwrap(),
+        0,
+        "not old enough"
+    );
+    assert_eq!(
+        f.store
+            .purge_trash_before(davgate_storage::now_ms() + 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(f.store.children(a.trash_root).await.unwrap().is_empty());
+    assert_eq!(f.fresh(a.id).await.used_bytes, 0);
+    assert_eq!(f.blob_files(), 0);
+}
+
+async fn dead_props_patch_atomically(f: &Fixture) {
+    let a = f.account("alice").await;
+    let dir = f.store.create_dir(a.id, a.files_root, "d").await.unwrap();
+    let file = f.upload(&a, dir.id, "f", b"x").await.unwrap();
+    f.store
+        .patch_dead_props(
+            a.id,
+            file.id,
+            &[
+                PropChange::Set(prop("urn:a", "one", b"<one xmlns=\"urn:a\">1</one>")),
+                PropChange::Set(prop("urn:a", "two", b"<two xmlns=\"urn:a\">2</two>")),
+            ],
+        )
+        .await
+        .unwrap();
+    f.store
+        .patch_dead_props(
+            a.id,
+            file.id,
+            &[
+                PropChange::Set(prop("urn:a", "one", b"<one xmlns=\"urn:a\">uno</one>")),
+                PropChange::Remove {
+                    namespace: "urn:a".into(),
+                    name: "two".into(),
+                },
+                PropChange::Remove {
+                    namespace: "urn:a".into(),
+                    name: "absent".into(),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let props = f.store.dead_props(file.id).await.unwrap();
+    assert_eq!(props.len(), 1);
+    assert_eq!(props[0].xml, b"<one xmlns=\"urn:a\">uno</one>");
+    let batch = f.store.dead_props_of_children(dir.id).await.unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].0, file.id);
+    let other = f.account("bob").await;
+    assert!(matches!(
+        f.store.patch_dead_props(other.id, file.id, &[]).await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+async fn locks_check_and_insert_atomically(f: &Fixture) {
+    let a = f.account("alice").await;
+    let lock = LockRecord {
+        token: "opaquelocktoken:1".into(),
+        path: "/a".into(),
+        principal: Some("alice".into()),
+        owner_xml: None,
+        expires_ms: Some(davgate_storage::now_ms() + 60_000),
+        shared: false,
+        deep: true,
+    };
+    assert!(
+        f.store
+            .add_lock(a.id, lock.clone(), |_| None)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let second = LockRecord {
+        token: "opaquelocktoken:2".into(),
+        ..lock.clone()
+    };
+    let clash = f
+        .store
+        .add_lock(a.id, second, |current| current.first().cloned())
+        .await
+        .unwrap();
+    assert_eq!(clash.unwrap_err().token, "opaquelocktoken:1");
+    assert_eq!(f.store.locks(a.id).await.unwrap().len(), 1);
+    let refreshed = f
+        .store
+        .refresh_lock(a.id, "opaquelocktoken:1", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refreshed.expires_ms, None);
+    assert_eq!(
+        f.store
+            .remove_locks(a.id, &["opaquelocktoken:1".into()])
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(f.store.locks(a.id).await.unwrap().is_empty());
+    let expired = LockRecord {
+        token: "opaquelocktoken:3".into(),
+        expires_ms: Some(1),
+        ..lock
+    };
+    f.store
+        .add_lock(a.id, expired, |_| None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        f.store.locks(a.id).await.unwrap().is_empty(),
+        "expired locks are not returned"
+    );
+}
+
+async fn garbage_collection_spares_live_and_referenced_blobs(f: &Fixture) {
+    let a = f.account("alice").await;
+    f.upload(&a, a.files_root, "kept", b"kept").await.unwrap();
+    let mut live = f.store.blobs().create().await.unwrap();
+    live.write(Bytes::from_static(b"in progress"))
+        .await
+        .unwrap();
+    // What a crash leaves: a blob file nobody holds and nothing references.
+    let orphan = f.blob_dir.join("ab").join(format!("ab{}", "0".repeat(30)));
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"orphan").unwrap();
+    let report = f.store.collect_garbage().await.unwrap();
+    assert_eq!(report.deleted, 1);
+    assert!(!orphan.exists());
+    assert_eq!(
+        f.blob_files(),
+        2,
+        "the referenced and the in-progress blob stay"
+    );
+    drop(live);
+}
+
+async fn deleting_an_account_deletes_its_bytes(f: &Fixture) {
+    let a = f.account("alice").await;
+    f.upload(&a, a.files_root, "f", b"bytes").await.unwrap();
+    f.store.delete_account(a.id).await.unwrap();
+    assert!(f.store.account(a.id).await.unwrap().is_none());
+    assert_eq!(f.blob_files(), 0);
+    assert!(matches!(
+        f.store.delete_account(a.id).await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+fn prop(namespace: &str, name: &str, xml: &[u8]) -> DeadProp {
+    DeadProp {
+        namespace: namespace.into(),
+        name: name.into(),
+        prefix: None,
+        xml: xml.to_vec(),
+    }
+}

@@ -1,0 +1,1 @@
+//! Black-box tests: one binary (see tests/common).
