@@ -1,1 +1,14 @@
-//! Black-box tests: one binary (see tests/common).
+//! Black-box tests: each starts davgate on an ephemeral loopback port and speaks HTTP
+//! to it; interop tests drive real clients (litmus, rclone).
+
+mod common;
+
+mod auth;
+mod cli;
+mod files;
+mod interop;
+mod locks;
+mod paths;
+mod server;
+mod trash;
+mod uploads;

@@ -35,8 +35,6 @@ pub(crate) struct RequestFacts {
     pub(crate) content_type: Option<String>,
     /// Largest upload allowed for this account.
     pub(crate) upload_limit: u64,
-    /// PROPFIND: fetch the children's dead properties with the listing.
-    pub(crate) prefetch_props: bool,
 }
 
 /// One account's tree as dav-server sees it during one request.
@@ -52,8 +50,6 @@ struct Inner {
     facts: RequestFacts,
     /// Nodes resolved during this request, by path key; cleared by every change.
     resolved: Mutex<HashMap<String, Option<Node>>>,
-    /// Dead properties of listed children, by path key.
-    child_props: Mutex<HashMap<String, Vec<DeadProp>>>,
     refusal: Mutex<Option<Refusal>>,
 }
 
@@ -66,7 +62,6 @@ impl AccountFs {
                 tree,
                 facts,
                 resolved: Mutex::new(HashMap::new()),
-                child_props: Mutex::new(HashMap::new()),
                 refusal: Mutex::new(None),
             }),
         }
@@ -282,20 +277,7 @@ impl AccountFs {
         self.changed();
     }
 
-    fn cached_props(&self, path: &DavPath) -> Option<Vec<DeadProp>> {
-        let key = path_key(&segments(path).ok()?);
-        self.inner
-            .child_props
-            .lock()
-            .expect("props lock")
-            .get(&key)
-            .cloned()
-    }
-
     async fn props(&self, path: &DavPath) -> FsResult<Vec<DeadProp>> {
-        if let Some(props) = self.cached_props(path) {
-            return Ok(props);
-        }
         let node = self.node(path).await?;
         self.inner
             .store
@@ -348,25 +330,6 @@ impl DavFileSystem for AccountFs {
             }
             let store = &self.inner.store;
             let children = store.children(node.id).await.map_err(|e| self.fail(e))?;
-            if self.inner.facts.prefetch_props {
-                let props = store
-                    .dead_props_of_children(node.id)
-                    .await
-                    .map_err(|e| self.fail(e))?;
-                let mut by_id: HashMap<_, Vec<DeadProp>> = HashMap::new();
-                for (id, prop) in props {
-                    by_id.entry(id).or_default().push(prop);
-                }
-                let mut cache = self.inner.child_props.lock().expect("props lock");
-                for child in &children {
-                    let mut child_path = segments.clone();
-                    child_path.push(child.name.clone());
-                    cache.insert(
-                        path_key(&child_path),
-                        by_id.remove(&child.id).unwrap_or_default(),
-                    );
-                }
-            }
             let entries: Vec<FsResult<Box<dyn DavDirEntry>>> = children
                 .iter()
                 .map(|child| {

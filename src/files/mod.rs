@@ -12,6 +12,7 @@ mod fs;
 mod locks;
 mod meta;
 mod precheck;
+mod propfind;
 mod respond;
 mod trash;
 
@@ -73,6 +74,26 @@ impl Files {
         } else {
             (RequestBody::Stream(body), None)
         };
+
+        if parts.method.as_str() == "PROPFIND" {
+            let RequestBody::Xml(xml) = &body else {
+                unreachable!("needs_xml covers PROPFIND, so its body was read above")
+            };
+            let segments = crate::route::decode_path(parts.uri.path()).unwrap_or_default();
+            let target = propfind::Target {
+                store: &self.store,
+                account: &principal.account,
+                tree,
+                segments: segments.get(1..).unwrap_or_default(),
+            };
+            let depth = match precheck::depth(&parts) {
+                Some(precheck::Depth::Zero) => propfind::Depth::Zero,
+                // A missing Depth means infinity in RFC 4918, which is refused; clients
+                // that omit it want a listing, so it is read as 1.
+                _ => propfind::Depth::One,
+            };
+            return propfind::propfind(target, depth, xml).await;
+        }
 
         let account = principal.account.clone();
         let username = account.username.clone();

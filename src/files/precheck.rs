@@ -75,7 +75,6 @@ pub(crate) fn prepare(
         route::decode_path(parts.uri.path()).map_err(|e| bad_path(e, "request path"))?;
     let mut facts = RequestFacts {
         upload_limit: account.upload_limit_bytes.unwrap_or(default_limit),
-        prefetch_props: method.as_str() == "PROPFIND",
         ..RequestFacts::default()
     };
     let mut oc_mtime = false;
@@ -126,14 +125,15 @@ fn bad_path(e: PathError, what: &str) -> Box<http::Response<Body>> {
     ))
 }
 
+/// The Depth header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Depth {
+pub(crate) enum Depth {
     Zero,
     One,
     Infinity,
 }
 
-fn depth(parts: &Parts) -> Option<Depth> {
+pub(crate) fn depth(parts: &Parts) -> Option<Depth> {
     match header_text(parts, "depth")?.trim() {
         "0" => Some(Depth::Zero),
         "1" => Some(Depth::One),

@@ -25,8 +25,11 @@ pub(crate) fn finish(
     if status.is_client_error() || status.is_server_error() {
         if let Some(refusal) = fs.refusal() {
             let mut resp = response::text(refusal.status(), refusal.message());
-            if refusal.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                // The rest of the body was never read; the connection cannot be reused.
+            if matches!(
+                refusal.status(),
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::INSUFFICIENT_STORAGE
+            ) {
+                // The rest of the body is only drained, bounded; the connection ends after.
                 resp.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }

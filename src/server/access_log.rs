@@ -8,9 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http::{Method, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -32,7 +32,7 @@ impl Drop for AccessLog {
             target: "davgate::access",
             method = %self.method,
             path = %self.path,
-            account = self.account.as_deref().unwrap_or("-"),
+            account = %self.account.as_deref().unwrap_or("-"),
             status = self.status.as_u16(),
             bytes_in = self.bytes_in.load(Ordering::Relaxed),
             bytes_out = self.bytes_out,
@@ -41,23 +41,31 @@ impl Drop for AccessLog {
     }
 }
 
-pin_project! {
-    /// A request body that counts the bytes read from it.
-    pub struct CountedBody<B> {
-        #[pin]
-        inner: B,
-        count: Arc<AtomicU64>,
-    }
+/// Unread request bytes discarded after an early answer, at most: enough for a client
+/// that keeps sending after a 413, 507 or 401 to finish and read the answer, as nginx's
+/// lingering close allows, without letting it pin the connection.
+const LINGER_BYTES: u64 = 64 << 20;
+const LINGER_TIME: Duration = Duration::from_secs(10);
+
+/// A request body that counts the bytes read from it and, when the handler answers
+/// without reading it all, drains the rest (bounded) so the client sees the answer
+/// instead of a connection reset.
+pub struct CountedBody<B: HttpBody + Unpin + Send + 'static> {
+    inner: Option<B>,
+    count: Arc<AtomicU64>,
 }
 
-impl<B> CountedBody<B> {
+impl<B: HttpBody + Unpin + Send + 'static> CountedBody<B> {
     /// Wraps `inner`, adding to `count`.
     pub fn new(inner: B, count: Arc<AtomicU64>) -> Self {
-        CountedBody { inner, count }
+        CountedBody {
+            inner: Some(inner),
+            count,
+        }
     }
 }
 
-impl<B: HttpBody<Data = Bytes>> HttpBody for CountedBody<B> {
+impl<B: HttpBody<Data = Bytes> + Unpin + Send + 'static> HttpBody for CountedBody<B> {
     type Data = Bytes;
     type Error = B::Error;
 
@@ -65,8 +73,11 @@ impl<B: HttpBody<Data = Bytes>> HttpBody for CountedBody<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        let this = self.get_mut();
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
@@ -76,11 +87,41 @@ impl<B: HttpBody<Data = Bytes>> HttpBody for CountedBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(HttpBody::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), HttpBody::size_hint)
+    }
+}
+
+impl<B: HttpBody + Unpin + Send + 'static> Drop for CountedBody<B> {
+    fn drop(&mut self) {
+        let Some(mut inner) = self.inner.take() else {
+            return;
+        };
+        if inner.is_end_stream() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let drain = async {
+                let mut drained = 0u64;
+                while drained < LINGER_BYTES {
+                    match std::future::poll_fn(|cx| Pin::new(&mut inner).poll_frame(cx)).await {
+                        Some(Ok(frame)) => {
+                            drained += frame.data_ref().map_or(0, |d| d.remaining() as u64)
+                        }
+                        _ => break,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+        });
     }
 }
 

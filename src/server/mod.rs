@@ -30,7 +30,7 @@ use crate::files::Files;
 
 /// How long shutdown waits for open requests to finish.
 const DRAIN: Duration = Duration::from_secs(30);
-/// How often expired trash is purged and unreferenced blobs collected.
+/// How often expired trash is purged and unreferenced blobs collected, at most.
 const UPKEEP_EVERY: Duration = Duration::from_secs(3600);
 
 /// Why the server could not start.
@@ -142,9 +142,8 @@ async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketA
         "davgate {} listening on {scheme}://{addr} ({transport})",
         env!("CARGO_PKG_VERSION")
     );
-    println!("davgate listening on {scheme}://{addr}");
     tracing::info!(
-        "data in {} ({:?} database, blobs in {}); files at {scheme}://{addr}/files/",
+        "data in {} ({} database, blobs in {}); files at {scheme}://{addr}/files/",
         settings.data_dir.display(),
         store.backend(),
         settings.blob_dir.display()
@@ -157,6 +156,8 @@ async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketA
             settings.data_dir.display()
         );
     }
+    // Last, on stdout: scripts and tests wait for this line to know the port.
+    println!("davgate listening on {scheme}://{addr}");
 }
 
 async fn accept_loop(
@@ -241,6 +242,8 @@ async fn accept_loop(
 
 /// Purges expired trash and collects unreferenced blobs, at start and then hourly.
 async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<bool>) {
+    // A short retention (tests, or an administrator who wants it) is honoured promptly.
+    let every = (retention / 4).clamp(Duration::from_secs(1), UPKEEP_EVERY);
     loop {
         let cutoff = davgate_storage::now_ms() - retention.as_millis() as i64;
         match store.purge_trash_before(cutoff).await {
@@ -259,7 +262,7 @@ async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<
             Err(e) => tracing::warn!(error = %e, "garbage collection failed; will retry"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(UPKEEP_EVERY) => {}
+            _ = tokio::time::sleep(every) => {}
             _ = stopped.changed() => return,
         }
     }

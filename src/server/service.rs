@@ -26,7 +26,7 @@ impl App {
     /// Answers one request.
     pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
     where
-        B: HttpBody<Data = Bytes> + Send + 'static,
+        B: HttpBody<Data = Bytes> + Unpin + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let started = Instant::now();

@@ -1,0 +1,80 @@
+//! Basic auth with cached checks: changes made by the CLI take effect on the next request.
+
+use crate::common::TestServer;
+use crate::common::bin::davgate_ok;
+use crate::common::raw;
+use crate::common::server::PASSWORD;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_changed_by_the_cli_ends_cached_sign_ins_at_once() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.get("/files/").await.status(200);
+    dav.get("/files/").await.status(200); // now cached
+    davgate_ok(
+        srv.data_dir(),
+        &["user", "passwd", "alice", "--password-stdin"],
+        "a brand new password\n",
+    );
+    dav.get("/files/").await.status(401);
+    dav.as_user("alice", "a brand new password")
+        .get("/files/")
+        .await
+        .status(200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_is_refused_at_once() {
+    let srv = TestServer::start().await;
+    srv.add_account("bob").await;
+    let bob = srv.alice().as_user("bob", PASSWORD);
+    bob.put("/files/b.txt", "b").await.status(201);
+    davgate_ok(srv.data_dir(), &["user", "delete", "bob"], "");
+    bob.get("/files/b.txt").await.status(401);
+    srv.alice().get("/files/b.txt").await.status(404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_see_only_their_own_files() {
+    let srv = TestServer::start().await;
+    srv.add_account("bob").await;
+    srv.alice()
+        .put("/files/secret.txt", "alice's")
+        .await
+        .status(201);
+    let bob = srv.alice().as_user("bob", PASSWORD);
+    bob.get("/files/secret.txt").await.status(404);
+    bob.propfind("/files/", "1")
+        .await
+        .status(207)
+        .href_set(&["/files/"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_credentials_get_a_clear_401_and_huge_headers_431() {
+    let srv = TestServer::start().await;
+    for value in [
+        "Basic",
+        "Basic %%%",
+        "Basic bm9jb2xvbg==",
+        "Basic OnBhc3N3b3Jk",
+        "Basic YWxpY2U6",
+    ] {
+        let request = format!(
+            "GET /files/ HTTP/1.1\r\nHost: x\r\nAuthorization: {value}\r\nConnection: close\r\n\r\n"
+        );
+        let resp = raw::send(srv.addr(), request.as_bytes()).await;
+        assert_eq!(resp.status, 401, "{value}: {resp:?}");
+        assert!(
+            resp.body.contains("authentication failed"),
+            "{value}: {}",
+            resp.body
+        );
+    }
+    let huge = "A".repeat(10 * 1024 * 1024);
+    let request = format!(
+        "GET /files/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {huge}\r\nConnection: close\r\n\r\n"
+    );
+    let resp = raw::send(srv.addr(), request.as_bytes()).await;
+    assert!(resp.status == 431 || resp.status == 400, "{}", resp.head);
+}

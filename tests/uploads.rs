@@ -1,0 +1,281 @@
+//! Uploads that stream with limits: refused early when announced too large, stopped the
+//! moment a chunked body passes the limit, and never leaving anything behind.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::common::bin::{ServerProcess, davgate_ok};
+use crate::common::raw::{self, alice_auth};
+use crate::common::{TestServer, count_files};
+
+const MIB: usize = 1 << 20;
+
+/// A chunked body of `total` bytes in 64 KiB chunks, produced as it is sent.
+fn chunked(total: usize) -> reqwest::Body {
+    let chunks = (0..total.div_ceil(64 * 1024)).map(move |i| {
+        let len = (total - i * 64 * 1024).min(64 * 1024);
+        Ok::<_, std::io::Error>(Bytes::from(vec![(i % 251) as u8; len]))
+    });
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
+}
+
+/// Nothing of a refused upload is left: no node, no blob, no quota charged.
+async fn assert_nothing_left(srv: &TestServer, path: &str, blobs_before: usize, used_before: u64) {
+    srv.alice().get(path).await.status(404);
+    assert_eq!(srv.blob_files(), blobs_before, "no blob is left behind");
+    assert_eq!(
+        srv.account("alice").await.used_bytes,
+        used_before,
+        "quota unchanged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_upload_past_the_limit_gets_413_and_leaves_nothing() {
+    let srv = TestServer::start_with("upload_limit = \"10MiB\"").await;
+    let dav = srv.alice();
+    dav.put("/files/keep.txt", "kept").await.status(201);
+    let (blobs, used) = (srv.blob_files(), srv.account("alice").await.used_bytes);
+    let resp = dav
+        .req("PUT", "/files/big.bin")
+        .body(chunked(20 * MIB))
+        .send()
+        .await;
+    let resp = resp
+        .status(413)
+        .says("upload limit of 10MiB")
+        .says("10485760 bytes");
+    assert_eq!(resp.header("connection").as_deref(), Some("close"));
+    assert_nothing_left(&srv, "/files/big.bin", blobs, used).await;
+
+    // Exactly at the limit is fine.
+    dav.req("PUT", "/files/exact.bin")
+        .body(chunked(10 * MIB))
+        .send()
+        .await
+        .status(201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_length_over_the_limit_is_refused_before_the_body() {
+    let srv = TestServer::start_with("upload_limit = \"10MiB\"").await;
+    let mut stream = tokio::net::TcpStream::connect(srv.addr()).await.unwrap();
+    let head = format!(
+        "PUT /files/huge.bin HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        alice_auth(),
+        20 * MIB
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The answer comes without a byte of the body having been sent, and it is not 100.
+    let head = raw::read_head(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("a response head");
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(!head.contains("100 Continue"), "{head}");
+    assert_eq!(srv.blob_files(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_account_limits_override_the_server_default() {
+    let srv = TestServer::start_with("upload_limit = \"1MiB\"").await;
+    let dav = srv.alice();
+    dav.put("/files/a.bin", vec![1u8; 2 * MIB])
+        .await
+        .status(413)
+        .says("1MiB");
+    let alice = srv.account("alice").await;
+    srv.store
+        .set_upload_limit(alice.id, Some(4 * MIB as u64))
+        .await
+        .unwrap();
+    dav.put("/files/a.bin", vec![1u8; 2 * MIB])
+        .await
+        .status(201);
+    dav.put("/files/b.bin", vec![1u8; 5 * MIB])
+        .await
+        .status(413)
+        .says("4MiB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_overrun_is_507_and_a_failed_replace_keeps_the_old_content() {
+    let srv = TestServer::start().await;
+    let alice = srv.account("alice").await;
+    srv.store
+        .set_quota(alice.id, Some(3 * MIB as u64))
+        .await
+        .unwrap();
+    let dav = srv.alice();
+    dav.put("/files/doc.bin", vec![7u8; 2 * MIB])
+        .await
+        .status(201);
+    let (blobs, used) = (srv.blob_files(), srv.account("alice").await.used_bytes);
+
+    // Announced: refused up front. Replacing counts the freed bytes: 2 MiB → 3 MiB fits.
+    dav.put("/files/other.bin", vec![1u8; 2 * MIB])
+        .await
+        .status(507)
+        .says("quota of 3MiB");
+    // Streamed: refused mid-body; the file being replaced keeps its old content.
+    let resp = dav
+        .req("PUT", "/files/doc.bin")
+        .body(chunked(4 * MIB))
+        .send()
+        .await
+        .status(507);
+    assert!(
+        resp.text().contains("3MiB") && resp.text().contains("trash"),
+        "{}",
+        resp.text()
+    );
+    let old = dav.get("/files/doc.bin").await.status(200);
+    assert_eq!(old.body.len(), 2 * MIB);
+    assert!(old.body.iter().all(|b| *b == 7));
+    assert_eq!(srv.blob_files(), blobs);
+    assert_eq!(srv.account("alice").await.used_bytes, used);
+    dav.put("/files/doc.bin", vec![9u8; 3 * MIB])
+        .await
+        .status(204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
+    let srv = TestServer::start().await;
+    let mut stream = tokio::net::TcpStream::connect(srv.addr()).await.unwrap();
+    let head = format!(
+        "PUT /files/partial.bin HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        alice_auth()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..32 {
+        stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(&chunk).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    stream.flush().await.unwrap();
+    // Wait until the upload is staged, then vanish.
+    wait_for(|| srv.blob_files() == 1, "the upload to be staged").await;
+    drop(stream);
+    wait_for(|| srv.blob_files() == 0, "the staged blob to be deleted").await;
+    srv.alice().get("/files/partial.bin").await.status(404);
+    assert_eq!(srv.account("alice").await.used_bytes, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_body_is_refused_and_stores_nothing() {
+    let srv = TestServer::start().await;
+    // macOS Finder announces the length of a chunked body in X-Expected-Entity-Length.
+    let request = format!(
+        "PUT /files/short.bin HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\nX-Expected-Entity-Length: 100\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        alice_auth()
+    );
+    let resp = raw::send(srv.addr(), request.as_bytes()).await;
+    assert_eq!(resp.status, 400, "{resp:?}");
+    assert!(resp.body.contains("5 of the 100 bytes"), "{}", resp.body);
+    srv.alice().get("/files/short.bin").await.status(404);
+    assert_eq!(srv.blob_files(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_see_the_old_or_the_new_content_never_a_mix() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.put("/files/r.bin", vec![b'a'; 4 * MIB])
+        .await
+        .status(201);
+    let writer = {
+        let dav = dav.clone();
+        tokio::spawn(async move {
+            for round in 0..4u8 {
+                let fill = b'b' + round;
+                dav.req("PUT", "/files/r.bin")
+                    .body(chunked_fill(4 * MIB, fill))
+                    .send()
+                    .await
+                    .status(204);
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() || reads == 0 {
+        let body = dav.get("/files/r.bin").await.status(200).body;
+        assert_eq!(body.len(), 4 * MIB);
+        assert!(
+            body.iter().all(|b| *b == body[0]),
+            "a read mixed two versions"
+        );
+        reads += 1;
+        assert!(reads < 1000);
+    }
+    writer.await.unwrap();
+}
+
+fn chunked_fill(total: usize, fill: u8) -> reqwest::Body {
+    let stream = futures_util::stream::iter(0..total / (256 * 1024)).then(move |_| async move {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        Ok::<_, std::io::Error>(Bytes::from(vec![fill; 256 * 1024]))
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_upload_leaves_nothing_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    davgate_ok(
+        dir.path(),
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{}\n", crate::common::server::PASSWORD),
+    );
+    let server = ServerProcess::start(dir.path(), &[]);
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "PUT /files/crash.bin HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        alice_auth()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'z'; 256 * 1024];
+    for _ in 0..8 {
+        stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(&chunk).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    let blobs = dir.path().join("blobs");
+    wait_for(|| count_files(&blobs) == 1, "the upload to be staged").await;
+    server.kill();
+    assert_eq!(
+        count_files(&blobs),
+        1,
+        "a killed server cannot clean up by itself"
+    );
+
+    // The next start collects what nothing references.
+    let server = ServerProcess::start(dir.path(), &[]);
+    wait_for(|| count_files(&blobs) == 0, "garbage collection at start").await;
+    let dav = crate::common::Dav::new(
+        server.addr,
+        Some(("alice".into(), crate::common::server::PASSWORD.into())),
+    );
+    dav.get("/files/crash.bin").await.status(404);
+    let listed = davgate_ok(dir.path(), &["user", "list"], "");
+    assert!(listed.contains("0 bytes"), "quota unchanged: {listed}");
+}
+
+async fn wait_for(mut condition: impl FnMut() -> bool, what: &str) {
+    for _ in 0..200 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
