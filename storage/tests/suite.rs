@@ -162,6 +162,10 @@ macro_rules! suite {
             $(#[tokio::test]
             async fn $name() {
                 let Ok(url) = std::env::var("DATABASE_URL") else {
+                    assert!(
+                        std::env::var("DAVGATE_REQUIRE_POSTGRES").is_err(),
+                        "DAVGATE_REQUIRE_POSTGRES is set but DATABASE_URL is not"
+                    );
                     eprintln!("DATABASE_URL is not set: PostgreSQL run skipped");
                     return;
                 };
