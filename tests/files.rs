@@ -383,6 +383,43 @@ async fn copy_and_move_honour_overwrite_and_depth() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksums_are_served_and_verified() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.put("/files/h.txt", "hello").await.status(201);
+    let body = r#"<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><oc:checksums/></d:prop></d:propfind>"#;
+    let resp = dav
+        .req("PROPFIND", "/files/h.txt")
+        .header("Depth", "0")
+        .body(body)
+        .send()
+        .await
+        .status(207);
+    assert_eq!(
+        resp.prop("checksum"),
+        "SHA1:aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d MD5:5d41402abc4b2a76b9719d911017c592"
+    );
+    // A checksum sent with the upload is verified before anything is stored.
+    let good = "SHA1:aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d";
+    dav.req("PUT", "/files/ok.txt")
+        .header("OC-Checksum", good)
+        .body("hello")
+        .send()
+        .await
+        .status(201);
+    let blobs = srv.blob_files();
+    dav.req("PUT", "/files/bad.txt")
+        .header("OC-Checksum", "MD5:00000000000000000000000000000000")
+        .body("hello")
+        .send()
+        .await
+        .status(400)
+        .says("does not match the checksum");
+    dav.get("/files/bad.txt").await.status(404);
+    assert_eq!(srv.blob_files(), blobs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_properties_follow_usage() {
     let srv = TestServer::start().await;
     let alice = srv.account("alice").await;

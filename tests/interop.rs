@@ -134,6 +134,10 @@ async fn rclone_copies_checks_streams_reports_moves_and_purges() {
         r.run(&["copy", &src2, "dg:tree"]);
         let check = r.run(&["check", &src2, "dg:tree"]);
         assert!(check.contains("0 differences found"), "{check}");
+        assert!(
+            !check.contains("could not be checked"),
+            "hashes are compared: {check}"
+        );
         // Modification times survive the trip (X-OC-Mtime).
         let listed = r.run(&["lsl", "dg:tree"]);
         for stamp in [

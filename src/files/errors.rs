@@ -19,6 +19,8 @@ pub(crate) enum Refusal {
     QuotaExceeded(QuotaOverrun),
     /// The body was shorter than the length the client announced.
     ShortBody { expected: u64, received: u64 },
+    /// The content does not match the checksum the client sent with it.
+    ChecksumMismatch { claim: String },
     /// The store refused the change for a reason the client can act on.
     Invalid(String),
 }
@@ -28,7 +30,7 @@ impl Refusal {
         match self {
             Refusal::UploadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::QuotaExceeded(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Refusal::ShortBody { .. } => StatusCode::BAD_REQUEST,
+            Refusal::ShortBody { .. } | Refusal::ChecksumMismatch { .. } => StatusCode::BAD_REQUEST,
             Refusal::Invalid(_) => StatusCode::FORBIDDEN,
         }
     }
@@ -52,6 +54,10 @@ impl Refusal {
             Refusal::ShortBody { expected, received } => format!(
                 "upload refused: the body ended after {received} of the {expected} bytes \
                  announced; nothing was stored, send the file again.\n"
+            ),
+            Refusal::ChecksumMismatch { claim } => format!(
+                "upload refused: the content does not match the checksum sent with it ({claim}); \
+                 it was damaged on the way and nothing was stored, send the file again.\n"
             ),
             Refusal::Invalid(reason) => format!("request refused: {reason}.\n"),
         }

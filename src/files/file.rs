@@ -33,6 +33,8 @@ pub(crate) struct UploadPlan {
     pub(crate) expected: Option<u64>,
     pub(crate) mtime_ms: Option<i64>,
     pub(crate) content_type: Option<String>,
+    /// The client's `OC-Checksum` ("SHA1:hex"), verified before the commit.
+    pub(crate) checksum: Option<String>,
 }
 
 impl UploadPlan {
@@ -127,6 +129,15 @@ impl UploadFile {
             return Err(FsError::GeneralFailure);
         }
         let blob = writer.finish().await.map_err(|e| self.fs.fail(e))?;
+        if let Some(claim) = &self.plan.checksum
+            && blob.digests().and_then(|d| d.verify(claim)) == Some(false)
+        {
+            // Dropping the staged blob deletes it: nothing of a corrupted upload stays.
+            self.fs.refuse(Refusal::ChecksumMismatch {
+                claim: claim.clone(),
+            });
+            return Err(FsError::GeneralFailure);
+        }
         let content = NewContent {
             blob,
             mtime_ms: self.plan.mtime_ms,

@@ -242,6 +242,7 @@ impl AccountFs {
             expected: options.size,
             mtime_ms: self.inner.facts.mtime_ms,
             content_type: self.inner.facts.content_type.clone(),
+            checksum: options.checksum.clone(),
         };
         if let Err(refusal) = plan.check_announced() {
             let err = match refusal {
@@ -251,13 +252,7 @@ impl AccountFs {
             self.refuse(refusal);
             return Err(err);
         }
-        let writer = self
-            .inner
-            .store
-            .blobs()
-            .create()
-            .await
-            .map_err(|e| self.fail(e))?;
+        let writer = self.inner.store.upload().await.map_err(|e| self.fail(e))?;
         Ok(Box::new(UploadFile::new(self.clone(), plan, writer)))
     }
 

@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use accounts::{Account, AccountId};
-pub use blob::{BlobKey, BlobStore, LocalBlobStore};
+pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore};
 pub use db::{Backend, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
 pub use gc::GarbageReport;
@@ -74,8 +74,14 @@ impl Store {
         self.db.backend
     }
 
-    /// The blob store, for streaming reads and writes.
+    /// The blob store, for streaming reads.
     pub fn blobs(&self) -> &dyn BlobStore {
         &*self.blobs
+    }
+
+    /// Starts an upload: a new blob whose MD5 and SHA-1 are computed as it streams in.
+    pub async fn upload(&self) -> Result<Box<dyn blob::BlobWriter>> {
+        let inner = self.blobs.create().await?;
+        Ok(Box::new(blob::DigestingWriter::new(inner)))
     }
 }

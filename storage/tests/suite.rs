@@ -101,7 +101,7 @@ impl Fixture {
         name: &str,
         data: &[u8],
     ) -> davgate_storage::Result<davgate_storage::Node> {
-        let mut writer = self.store.blobs().create().await?;
+        let mut writer = self.store.upload().await?;
         writer.write(Bytes::copy_from_slice(data)).await?;
         let blob = writer.finish().await?;
         let content = NewContent {
@@ -232,6 +232,9 @@ async fn uploads_commit_replace_and_release(f: &Fixture) {
         .upload(&a, a.files_root, "note.txt", b"hello")
         .await
         .unwrap();
+    let digests = first.digests.clone().expect("uploads record digests");
+    assert_eq!(digests.md5, "5d41402abc4b2a76b9719d911017c592");
+    assert_eq!(digests.sha1, "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
     assert_eq!(f.read(&first).await, b"hello");
     assert_eq!(f.fresh(a.id).await.used_bytes, 5);
     let second = f

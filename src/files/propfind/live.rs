@@ -42,13 +42,15 @@ pub(crate) enum Live {
     OcId,
     OcFileId,
     OcPermissions,
+    /// ownCloud's content checksums: "SHA1:… MD5:…", compared by rclone.
+    OcChecksums,
     /// Nextcloud's trash properties, on items at the top of the trash.
     TrashFilename,
     TrashOriginalLocation,
     TrashDeletionTime,
 }
 
-const ALL: [(Live, &str, &str); 19] = [
+const ALL: [(Live, &str, &str); 20] = [
     (Live::ResourceType, DAV, "resourcetype"),
     (Live::ContentLength, DAV, "getcontentlength"),
     (Live::ContentType, DAV, "getcontenttype"),
@@ -65,6 +67,7 @@ const ALL: [(Live, &str, &str); 19] = [
     (Live::OcId, OWNCLOUD, "id"),
     (Live::OcFileId, OWNCLOUD, "fileid"),
     (Live::OcPermissions, OWNCLOUD, "permissions"),
+    (Live::OcChecksums, OWNCLOUD, "checksums"),
     (Live::TrashFilename, NEXTCLOUD, "trashbin-filename"),
     (
         Live::TrashOriginalLocation,
@@ -155,6 +158,10 @@ pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
         Live::OcPermissions if s.tree == davgate_storage::TreeRoot::Trash => "D".into(),
         Live::OcPermissions if dir => "GDNVCK".into(),
         Live::OcPermissions => "GDNVW".into(),
+        Live::OcChecksums => match &node.digests {
+            Some(d) if !dir => format!("<oc:checksum>SHA1:{} MD5:{}</oc:checksum>", d.sha1, d.md5),
+            _ => return false,
+        },
         Live::TrashFilename => match origin_name(node) {
             Some(n) => escape(n),
             None => return false,

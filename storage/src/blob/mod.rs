@@ -6,11 +6,14 @@
 //! bytes, so an aborted or refused upload leaves nothing behind. Whatever a crash leaves
 //! is found by [`crate::Store::collect_garbage`].
 
+mod digest;
 mod local;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub(crate) use digest::DigestingWriter;
+pub use digest::Digests;
 pub use local::LocalBlobStore;
 
 use crate::error::Result;
@@ -72,6 +75,10 @@ pub trait StagedBlob: Send + Sync {
     fn key(&self) -> &BlobKey;
     /// Its size in bytes.
     fn size(&self) -> u64;
+    /// Digests of its content, when they were computed while it was written.
+    fn digests(&self) -> Option<&Digests> {
+        None
+    }
     /// The database now references the blob: keep it.
     fn committed(self: Box<Self>);
 }

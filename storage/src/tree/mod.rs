@@ -15,7 +15,7 @@ pub use write::{CreateMode, NewContent};
 
 use crate::Store;
 use crate::accounts::{Account, AccountId};
-use crate::blob::BlobKey;
+use crate::blob::{BlobKey, Digests};
 use crate::error::Result;
 use crate::names::name_key;
 
@@ -97,6 +97,8 @@ pub struct Node {
     pub trashed_ms: Option<i64>,
     /// The path it was deleted from (set with `trashed_ms`).
     pub trash_origin: Option<String>,
+    /// Digests of the content (files uploaded since digests were kept).
+    pub digests: Option<Digests>,
 }
 
 impl Node {
@@ -121,6 +123,8 @@ pub(crate) struct NodeRow {
     blob_key: Option<String>,
     trashed_ms: Option<i64>,
     trash_origin: Option<String>,
+    md5: Option<String>,
+    sha1: Option<String>,
 }
 
 impl From<NodeRow> for Node {
@@ -139,6 +143,7 @@ impl From<NodeRow> for Node {
             blob: r.blob_key.as_deref().and_then(BlobKey::parse),
             trashed_ms: r.trashed_ms,
             trash_origin: r.trash_origin,
+            digests: r.md5.zip(r.sha1).map(|(md5, sha1)| Digests { md5, sha1 }),
         }
     }
 }
@@ -147,8 +152,9 @@ impl From<NodeRow> for Node {
 macro_rules! select_nodes {
     ($rest:literal) => {
         concat!(
-            "SELECT id, account_id, parent_id, name, kind, size, etag, mtime_ms, created_ms, ",
-            "content_type, blob_key, trashed_ms, trash_origin FROM nodes ",
+            "SELECT n.id, n.account_id, n.parent_id, n.name, n.kind, n.size, n.etag, n.mtime_ms, ",
+            "n.created_ms, n.content_type, n.blob_key, n.trashed_ms, n.trash_origin, b.md5, b.sha1 ",
+            "FROM nodes n LEFT JOIN blobs b ON b.key = n.blob_key ",
             $rest
         )
     };
@@ -162,7 +168,7 @@ pub const MAX_DEPTH: usize = 256;
 impl Store {
     /// The node with this id.
     pub async fn node(&self, id: NodeId) -> Result<Option<Node>> {
-        let row: Option<NodeRow> = sqlx::query_as(select_nodes!("WHERE id = $1"))
+        let row: Option<NodeRow> = sqlx::query_as(select_nodes!("WHERE n.id = $1"))
             .bind(id.0)
             .fetch_optional(&self.db.pool)
             .await?;
@@ -172,7 +178,7 @@ impl Store {
     /// The child of `parent` called `name` (compared in NFC).
     pub async fn child(&self, parent: NodeId, name: &str) -> Result<Option<Node>> {
         let row: Option<NodeRow> =
-            sqlx::query_as(select_nodes!("WHERE parent_id = $1 AND name_key = $2"))
+            sqlx::query_as(select_nodes!("WHERE n.parent_id = $1 AND n.name_key = $2"))
                 .bind(parent.0)
                 .bind(name_key(name))
                 .fetch_optional(&self.db.pool)
@@ -183,7 +189,7 @@ impl Store {
     /// The children of a folder, by name.
     pub async fn children(&self, parent: NodeId) -> Result<Vec<Node>> {
         let rows: Vec<NodeRow> =
-            sqlx::query_as(select_nodes!("WHERE parent_id = $1 ORDER BY name_key"))
+            sqlx::query_as(select_nodes!("WHERE n.parent_id = $1 ORDER BY n.name_key"))
                 .bind(parent.0)
                 .fetch_all(&self.db.pool)
                 .await?;

@@ -64,7 +64,7 @@ impl Store {
         name: &str,
     ) -> Result<Node> {
         validate_name(name)?;
-        let staged = self.blobs.create().await?.finish().await?;
+        let staged = self.upload().await?.finish().await?;
         let content = NewContent {
             blob: staged,
             mtime_ms: None,
@@ -92,6 +92,7 @@ impl Store {
         } = content;
         let key = blob.key().clone();
         let size = blob.size();
+        let digests = blob.digests().cloned();
         let size_db = i64::try_from(size).map_err(|_| StorageError::TooLarge {
             limit: i64::MAX as u64,
         })?;
@@ -111,12 +112,16 @@ impl Store {
             (None, CreateMode::ReplaceExisting) => return Err(StorageError::NotFound),
             _ => {}
         }
-        sqlx::query("INSERT INTO blobs (key, size, created_ms) VALUES ($1, $2, $3)")
-            .bind(key.as_str())
-            .bind(size_db)
-            .bind(now)
-            .execute(&mut *tx.tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO blobs (key, size, created_ms, md5, sha1) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key.as_str())
+        .bind(size_db)
+        .bind(now)
+        .bind(digests.as_ref().map(|d| d.md5.as_str()))
+        .bind(digests.as_ref().map(|d| d.sha1.as_str()))
+        .execute(&mut *tx.tx)
+        .await?;
         let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
         charge(&mut tx, account, size_db - old_size).await?;
         let (id, freed) = match existing {
@@ -291,7 +296,7 @@ pub(crate) async fn insert_node(
 }
 
 pub(crate) async fn fetch_node(tx: &mut WriteTx, id: NodeId) -> Result<Node> {
-    let row: Option<NodeRow> = sqlx::query_as(select_nodes!("WHERE id = $1"))
+    let row: Option<NodeRow> = sqlx::query_as(select_nodes!("WHERE n.id = $1"))
         .bind(id.0)
         .fetch_optional(&mut *tx.tx)
         .await?;
@@ -300,7 +305,7 @@ pub(crate) async fn fetch_node(tx: &mut WriteTx, id: NodeId) -> Result<Node> {
 
 async fn fetch_child(tx: &mut WriteTx, parent: NodeId, name: &str) -> Result<Option<Node>> {
     let row: Option<NodeRow> =
-        sqlx::query_as(select_nodes!("WHERE parent_id = $1 AND name_key = $2"))
+        sqlx::query_as(select_nodes!("WHERE n.parent_id = $1 AND n.name_key = $2"))
             .bind(parent.0)
             .bind(name_key(name))
             .fetch_optional(&mut *tx.tx)

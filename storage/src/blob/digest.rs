@@ -1,0 +1,188 @@
+//! Content digests (MD5 and SHA-1) computed while a blob streams in, for every store.
+//!
+//! Sync clients compare them instead of downloading (rclone reads ownCloud's
+//! `oc:checksums`). Hashing runs on the blocking pool and overlaps with the write of
+//! the next bytes, so an upload is not slowed by the sum of both, only by the slower.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use md5::Md5;
+use sha1::{Digest, Sha1};
+use tokio::task::JoinHandle;
+
+use super::{BlobKey, BlobWriter, StagedBlob};
+use crate::error::{Result, StorageError};
+
+/// Bytes gathered before a hashing job is handed to the blocking pool.
+const HASH_BATCH: usize = 1024 * 1024;
+
+/// Hex digests of a blob's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digests {
+    /// MD5, lowercase hex.
+    pub md5: String,
+    /// SHA-1, lowercase hex.
+    pub sha1: String,
+}
+
+impl Digests {
+    /// Digests of bytes at hand.
+    pub fn of(data: &[u8]) -> Self {
+        let mut hashers = Hashers::default();
+        hashers.update(data);
+        hashers.finish()
+    }
+
+    /// Whether `claim` ("SHA1:hex" or "MD5:hex", as in ownCloud's `OC-Checksum`)
+    /// matches; `None` when it names an algorithm not computed here.
+    pub fn verify(&self, claim: &str) -> Option<bool> {
+        let (algorithm, hex) = claim.trim().split_once(':')?;
+        let ours = match algorithm.to_ascii_uppercase().as_str() {
+            "SHA1" => &self.sha1,
+            "MD5" => &self.md5,
+            _ => return None,
+        };
+        Some(ours.eq_ignore_ascii_case(hex.trim()))
+    }
+}
+
+#[derive(Default)]
+struct Hashers {
+    md5: Md5,
+    sha1: Sha1,
+}
+
+impl Hashers {
+    fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        self.sha1.update(data);
+    }
+
+    fn finish(self) -> Digests {
+        Digests {
+            md5: hex(&self.md5.finalize()),
+            sha1: hex(&self.sha1.finalize()),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A writer that hashes what passes through it.
+pub(crate) struct DigestingWriter {
+    inner: Box<dyn BlobWriter>,
+    pending: Vec<Bytes>,
+    pending_len: usize,
+    /// The hashers, unless a job holds them.
+    idle: Option<Box<Hashers>>,
+    job: Option<JoinHandle<Box<Hashers>>>,
+}
+
+impl DigestingWriter {
+    pub(crate) fn new(inner: Box<dyn BlobWriter>) -> Self {
+        DigestingWriter {
+            inner,
+            pending: Vec::new(),
+            pending_len: 0,
+            idle: Some(Box::default()),
+            job: None,
+        }
+    }
+
+    async fn hashers(&mut self) -> Result<Box<Hashers>> {
+        if let Some(h) = self.idle.take() {
+            return Ok(h);
+        }
+        let job = self.job.take().expect("hashers are idle or in a job");
+        job.await
+            .map_err(|e| StorageError::Io(std::io::Error::other(format!("hashing failed: {e}"))))
+    }
+
+    /// Hands the pending bytes to a hashing job; waits only for the previous job.
+    async fn dispatch(&mut self) -> Result<()> {
+        let mut hashers = self.hashers().await?;
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_len = 0;
+        self.job = Some(tokio::task::spawn_blocking(move || {
+            for chunk in &batch {
+                hashers.update(chunk);
+            }
+            hashers
+        }));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BlobWriter for DigestingWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.pending_len += data.len();
+        self.pending.push(data.clone());
+        if self.pending_len >= HASH_BATCH {
+            self.dispatch().await?;
+        }
+        self.inner.write(data).await
+    }
+
+    fn written(&self) -> u64 {
+        self.inner.written()
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<Box<dyn StagedBlob>> {
+        self.dispatch().await?;
+        let hashers = self.hashers().await?;
+        let digests = hashers.finish();
+        let staged = self.inner.finish().await?;
+        Ok(Box::new(DigestedBlob {
+            inner: staged,
+            digests,
+        }))
+    }
+}
+
+struct DigestedBlob {
+    inner: Box<dyn StagedBlob>,
+    digests: Digests,
+}
+
+impl StagedBlob for DigestedBlob {
+    fn key(&self) -> &BlobKey {
+        self.inner.key()
+    }
+
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    fn digests(&self) -> Option<&Digests> {
+        Some(&self.digests)
+    }
+
+    fn committed(self: Box<Self>) {
+        self.inner.committed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_digests_and_claims() {
+        let d = Digests::of(b"hello");
+        assert_eq!(d.md5, "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(d.sha1, "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
+        assert_eq!(
+            d.verify("SHA1:AAF4C61DDCC5E8A2DABEDE0F3B482CD9AEA9434D"),
+            Some(true)
+        );
+        assert_eq!(
+            d.verify("MD5:00000000000000000000000000000000"),
+            Some(false)
+        );
+        assert_eq!(d.verify("ADLER32:062c0215"), None);
+        assert_eq!(d.verify("nonsense"), None);
+    }
+}
