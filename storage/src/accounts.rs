@@ -42,6 +42,37 @@ pub struct Account {
     pub trash_root: NodeId,
     /// When the account was created.
     pub created_ms: i64,
+    /// Two-factor authentication.
+    pub totp: TotpState,
+}
+
+/// Whether an account has two-factor authentication, and its sealed TOTP secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TotpState {
+    /// No second factor.
+    Off,
+    /// Enrolled, waiting for the first code to confirm it.
+    Pending {
+        /// The secret, sealed with a key only davgate holds.
+        sealed: Vec<u8>,
+    },
+    /// On: the account password no longer signs sync clients in.
+    On {
+        /// The secret, sealed.
+        sealed: Vec<u8>,
+        /// The last time step accepted; older or equal ones are replays.
+        last_step: i64,
+    },
+}
+
+impl std::fmt::Debug for TotpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TotpState::Off => "Off",
+            TotpState::Pending { .. } => "Pending",
+            TotpState::On { .. } => "On",
+        })
+    }
 }
 
 impl Account {
@@ -64,6 +95,9 @@ struct AccountRow {
     files_root: Option<i64>,
     trash_root: Option<i64>,
     created_ms: i64,
+    totp_state: i64,
+    totp_secret: Option<Vec<u8>>,
+    totp_last_step: i64,
 }
 
 impl From<AccountRow> for Account {
@@ -80,6 +114,14 @@ impl From<AccountRow> for Account {
             files_root: NodeId(r.files_root.unwrap_or_default()),
             trash_root: NodeId(r.trash_root.unwrap_or_default()),
             created_ms: r.created_ms,
+            totp: match (r.totp_state, r.totp_secret) {
+                (1, Some(sealed)) => TotpState::Pending { sealed },
+                (2, Some(sealed)) => TotpState::On {
+                    sealed,
+                    last_step: r.totp_last_step,
+                },
+                _ => TotpState::Off,
+            },
         }
     }
 }
@@ -89,7 +131,8 @@ macro_rules! select_accounts {
     ($rest:literal) => {
         concat!(
             "SELECT id, username, password_hash, credential_generation, disabled, quota_bytes, ",
-            "upload_limit_bytes, used_bytes, files_root, trash_root, created_ms FROM accounts ",
+            "upload_limit_bytes, used_bytes, files_root, trash_root, created_ms, totp_state, ",
+            "totp_secret, totp_last_step FROM accounts ",
             $rest
         )
     };
@@ -169,13 +212,27 @@ impl Store {
 
     /// Replaces the password hash and ends every cached sign-in of the account.
     pub async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> Result<()> {
-        self.update_account(
+        let mut tx = self.db.begin_write().await?;
+        let done = sqlx::query(
             "UPDATE accounts SET password_hash = $1, \
              credential_generation = credential_generation + 1 WHERE id = $2",
-            id,
-            Some(password_hash),
         )
-        .await
+        .bind(password_hash)
+        .bind(id.0)
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        crate::audit::record(
+            &mut tx,
+            id,
+            crate::audit::AuditEvent::PasswordChanged,
+            "",
+            None,
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Disables or enables sign-in; either way cached sign-ins end.

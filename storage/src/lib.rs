@@ -18,7 +18,9 @@
 #![warn(missing_docs)]
 
 mod accounts;
+mod audit;
 pub mod blob;
+mod credentials;
 pub mod db;
 mod error;
 mod gc;
@@ -30,8 +32,10 @@ mod tree;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use accounts::{Account, AccountId};
+pub use accounts::{Account, AccountId, TotpState};
+pub use audit::{AuditEntry, AuditEvent};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore};
+pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
 pub use db::{Backend, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
 pub use gc::GarbageReport;

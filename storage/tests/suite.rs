@@ -190,6 +190,9 @@ suite!(
     locks_check_and_insert_atomically,
     garbage_collection_spares_live_and_referenced_blobs,
     deleting_an_account_deletes_its_bytes,
+    app_passwords_are_created_listed_and_revoked,
+    second_factor_steps_and_backup_codes_work_once,
+    addresses_and_the_audit_log,
 );
 
 async fn accounts_are_unique_and_versioned(f: &Fixture) {
@@ -594,6 +597,158 @@ async fn deleting_an_account_deletes_its_bytes(f: &Fixture) {
         f.store.delete_account(a.id).await,
         Err(StorageError::NotFound)
     ));
+}
+
+async fn app_passwords_are_created_listed_and_revoked(f: &Fixture) {
+    let a = f.account("alice").await;
+    let new = |public_id: &str, name: &str| davgate_storage::NewAppPassword {
+        public_id: public_id.into(),
+        name: name.into(),
+        scopes: 1,
+        read_only: false,
+        secret_hash: "$argon2id$x".into(),
+        expires_ms: None,
+    };
+    let one = f
+        .store
+        .create_app_password(a.id, new("aaaa1111", "rclone"))
+        .await
+        .unwrap();
+    f.store
+        .create_app_password(a.id, new("bbbb2222", "nas"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .create_app_password(a.id, new("aaaa1111", "dup"))
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert_eq!(
+        f.store.app_password("aaaa1111").await.unwrap().unwrap().id,
+        one.id
+    );
+    assert_eq!(f.store.app_passwords(a.id).await.unwrap().len(), 2);
+
+    let generation = f.fresh(a.id).await.credential_generation;
+    f.store.revoke_app_password(a.id, "aaaa1111").await.unwrap();
+    assert_eq!(f.fresh(a.id).await.credential_generation, generation + 1);
+    assert!(
+        f.store
+            .app_password("aaaa1111")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_ms
+            .is_some()
+    );
+    assert!(matches!(
+        f.store.revoke_app_password(a.id, "aaaa1111").await,
+        Err(StorageError::NotFound)
+    ));
+    assert_eq!(f.store.revoke_all_app_passwords(a.id).await.unwrap(), 1);
+    assert_eq!(f.fresh(a.id).await.credential_generation, generation + 2);
+
+    f.store
+        .record_uses(&[davgate_storage::UseRecord {
+            id: one.id,
+            last: davgate_storage::LastUse {
+                at_ms: 42,
+                addr: "127.0.0.1".into(),
+                agent: "rclone/v1".into(),
+            },
+        }])
+        .await
+        .unwrap();
+    let used = f.store.app_password("aaaa1111").await.unwrap().unwrap();
+    assert_eq!(used.last_used.unwrap().agent, "rclone/v1");
+}
+
+async fn second_factor_steps_and_backup_codes_work_once(f: &Fixture) {
+    let a = f.account("alice").await;
+    f.store.set_totp_pending(a.id, b"sealed").await.unwrap();
+    assert!(matches!(
+        f.fresh(a.id).await.totp,
+        davgate_storage::TotpState::Pending { .. }
+    ));
+    let generation = f.fresh(a.id).await.credential_generation;
+    f.store
+        .enable_totp(a.id, 100, &["h1".into(), "h2".into()])
+        .await
+        .unwrap();
+    let on = f.fresh(a.id).await;
+    assert!(matches!(
+        on.totp,
+        davgate_storage::TotpState::On { last_step: 100, .. }
+    ));
+    assert_eq!(on.credential_generation, generation + 1);
+    assert!(matches!(
+        f.store.set_totp_pending(a.id, b"x").await,
+        Err(StorageError::Conflict(_))
+    ));
+
+    assert!(
+        !f.store.accept_totp_step(a.id, 100).await.unwrap(),
+        "a step is accepted once"
+    );
+    assert!(!f.store.accept_totp_step(a.id, 99).await.unwrap());
+    assert!(f.store.accept_totp_step(a.id, 101).await.unwrap());
+
+    let codes = f.store.unused_backup_codes(a.id).await.unwrap();
+    assert_eq!(codes.len(), 2);
+    assert!(f.store.use_backup_code(a.id, codes[0].0).await.unwrap());
+    assert!(
+        !f.store.use_backup_code(a.id, codes[0].0).await.unwrap(),
+        "a backup code works once"
+    );
+    assert_eq!(f.store.unused_backup_codes(a.id).await.unwrap().len(), 1);
+
+    f.store.disable_totp(a.id).await.unwrap();
+    assert!(matches!(
+        f.fresh(a.id).await.totp,
+        davgate_storage::TotpState::Off
+    ));
+    assert!(f.store.unused_backup_codes(a.id).await.unwrap().is_empty());
+}
+
+async fn addresses_and_the_audit_log(f: &Fixture) {
+    let a = f.account("alice").await;
+    assert!(
+        f.store
+            .note_address(a.id, "aaaa1111", "192.0.2.1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .note_address(a.id, "aaaa1111", "192.0.2.1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .note_address(a.id, "aaaa1111", "192.0.2.2")
+            .await
+            .unwrap()
+    );
+    f.store
+        .audit(
+            a.id,
+            davgate_storage::AuditEvent::RepeatedFailures,
+            "5 failures",
+            Some("198.51.100.7"),
+        )
+        .await
+        .unwrap();
+    let log = f.store.audit_log(a.id, 10).await.unwrap();
+    assert_eq!(log.len(), 3);
+    assert_eq!(
+        log[0].event,
+        Some(davgate_storage::AuditEvent::RepeatedFailures),
+        "newest first"
+    );
+    assert_eq!(log[2].event, Some(davgate_storage::AuditEvent::NewAddress));
+    assert_eq!(f.store.audit_log(a.id, 1).await.unwrap().len(), 1);
 }
 
 fn prop(namespace: &str, name: &str, xml: &[u8]) -> DeadProp {
