@@ -41,6 +41,13 @@ pub struct ConfigFile {
     pub auth_cache_capacity: Option<u64>,
     /// How long a sign-in waits for a hashing slot before 503 (default 5s).
     pub auth_hash_wait: Option<Span>,
+    /// Password hashes computed at once (default: one per core).
+    pub auth_hash_slots: Option<usize>,
+    /// Refuse account passwords from sync clients even without a second factor.
+    pub require_app_passwords: Option<bool>,
+    /// Header a trusted proxy puts the client address in (e.g. X-Forwarded-For; its
+    /// right-most address is used). Unset: the connection's address.
+    pub client_address_header: Option<String>,
 }
 
 impl ConfigFile {
@@ -67,7 +74,10 @@ impl ConfigFile {
             trash_retention,
             auth_cache_ttl,
             auth_cache_capacity,
-            auth_hash_wait
+            auth_hash_wait,
+            auth_hash_slots,
+            require_app_passwords,
+            client_address_header
         );
         self
     }
@@ -113,6 +123,17 @@ pub struct Settings {
     pub trash_retention: Duration,
     /// Authentication settings.
     pub auth: AuthSettings,
+    /// Where the client address comes from.
+    pub client_address: ClientAddress,
+}
+
+/// Where a request's client address is read.
+#[derive(Debug, Clone)]
+pub enum ClientAddress {
+    /// The TCP peer.
+    Peer,
+    /// The right-most address in this header, set by a trusted proxy.
+    Header(http::HeaderName),
 }
 
 impl Settings {
@@ -142,6 +163,16 @@ impl Settings {
                 )));
             }
         };
+        let client_address = match &config.client_address_header {
+            None => ClientAddress::Peer,
+            Some(name) => {
+                ClientAddress::Header(http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                    ConfigError(format!(
+                        "client_address_header {name:?} is not a valid header name"
+                    ))
+                })?)
+            }
+        };
         let upload_limit = config.upload_limit.map_or(50 << 30, |s| s.0);
         if upload_limit > MAX_UPLOAD_LIMIT || upload_limit == 0 {
             return Err(ConfigError(format!(
@@ -168,7 +199,11 @@ impl Settings {
                 hash_wait: config
                     .auth_hash_wait
                     .map_or(Duration::from_secs(5), |s| s.0),
+                hash_slots: config.auth_hash_slots.filter(|n| *n > 0),
+                require_app_passwords: config.require_app_passwords.unwrap_or(false),
+                throttle: crate::auth::throttle::ThrottleSettings::default(),
             },
+            client_address,
         })
     }
 }

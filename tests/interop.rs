@@ -44,9 +44,9 @@ struct Rclone {
 }
 
 impl Rclone {
-    fn new(bin: std::path::PathBuf, srv: &TestServer, config_dir: &Path) -> Self {
+    fn new(bin: std::path::PathBuf, srv: &TestServer, config_dir: &Path, password: &str) -> Self {
         let obscured = Command::new(&bin)
-            .args(["obscure", PASSWORD])
+            .args(["obscure", password])
             .output()
             .expect("rclone obscure");
         let pass = String::from_utf8(obscured.stdout)
@@ -124,7 +124,9 @@ async fn rclone_copies_checks_streams_reports_moves_and_purges() {
             .unwrap();
         assert!(status.success());
     }
-    let rclone = Rclone::new(bin, &srv, work.path());
+    // rclone signs in with an app password limited to files, as a user would set it up.
+    let (_, app_password) = crate::app_passwords::create(&srv, &["--scope", "files"]);
+    let rclone = Rclone::new(bin, &srv, work.path(), &app_password);
     let src_arg = src.display().to_string();
     let rclone = std::sync::Arc::new(rclone);
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod app_passwords;
 mod auth;
 mod cli;
 mod files;
@@ -11,4 +12,5 @@ mod locks;
 mod paths;
 mod server;
 mod trash;
+mod two_factor;
 mod uploads;

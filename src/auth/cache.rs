@@ -18,6 +18,7 @@ use moka::future::Cache;
 use sha2::Sha256;
 
 use super::basic::BasicCredentials;
+use super::scope::Access;
 use super::{AuthError, Credential};
 
 /// What a successful check established.
@@ -29,6 +30,10 @@ pub struct CachedCheck {
     pub generation: i64,
     /// Which kind of credential matched.
     pub credential: Credential,
+    /// What it may do.
+    pub access: Access,
+    /// When an app password stops working.
+    pub expires_ms: Option<i64>,
 }
 
 /// The cache of successful checks.
@@ -163,5 +168,48 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(load_or_create_server_key(dir.path()).unwrap(), first);
+    }
+}
+
+#[cfg(test)]
+mod coalescing_tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::auth::scope::Access;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_share_one_check() {
+        let cache = CredentialCache::new([3; 32], Duration::from_secs(60), 100);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let key = [9u8; 32];
+        let checks = (0..16).map(|_| {
+            let cache = cache.clone();
+            let runs = runs.clone();
+            tokio::spawn(async move {
+                cache
+                    .check_with(key, async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(CachedCheck {
+                            account: AccountId(1),
+                            generation: 1,
+                            credential: Credential::AccountPassword,
+                            access: Access::FULL,
+                            expires_ms: None,
+                        })
+                    })
+                    .await
+            })
+        });
+        for check in futures_util::future::join_all(checks).await {
+            assert!(check.unwrap().is_ok());
+        }
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "16 concurrent misses, one hash"
+        );
     }
 }

@@ -1,25 +1,37 @@
 //! Who is asking: HTTP Basic credentials turned into a [`Principal`].
 //!
-//! Owns credential parsing ([`basic`]), argon2id verification on a bounded pool
-//! ([`password`]) and the cache of successful checks ([`cache`]). Does not own what a
-//! principal may do with a resource: that is each room's business.
+//! Owns credential parsing ([`basic`]), the app password format ([`app_password`]),
+//! argon2id verification on a bounded pool ([`password`]), the cache of successful checks
+//! ([`cache`]), throttling of failures ([`throttle`]), batched last-use records
+//! ([`usage`]), scopes ([`scope`]) and the second factor ([`totp`], [`two_factor`],
+//! sealed with [`seal`]). Does not own what a request does once allowed.
 //!
-//! A request costs one HMAC and one account read when its credentials are cached; the
-//! account read is what makes a password change or a disabled account take effect on
-//! the very next request, whichever process made the change.
+//! A request with cached credentials costs one HMAC and one account read; the read
+//! carries the account's credential generation, so a revocation, a new password or a
+//! second factor turned on by any process ends the credential on the very next request.
 
+pub mod app_password;
 pub mod basic;
 pub mod cache;
 pub mod password;
+pub mod scope;
+pub mod seal;
+pub mod throttle;
+pub mod totp;
+pub mod two_factor;
+pub mod usage;
 
 use std::time::Duration;
 
-use davgate_storage::{Account, Store};
+use davgate_storage::{Account, AuditEvent, Store, TotpState, now_ms};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
 use self::basic::BasicCredentials;
 use self::cache::{CachedCheck, CredentialCache};
 use self::password::{HashError, Hasher};
+use self::scope::{Access, Scopes};
+use self::throttle::{Crossing, Throttle, ThrottleSettings};
+use self::usage::{ClientInfo, UsageTracker};
 use crate::response::{self, Body};
 
 /// An authenticated caller.
@@ -29,6 +41,8 @@ pub struct Principal {
     pub account: Account,
     /// Which credential signed in.
     pub credential: Credential,
+    /// What it may do.
+    pub access: Access,
 }
 
 /// The kind of credential that matched.
@@ -36,6 +50,13 @@ pub struct Principal {
 pub enum Credential {
     /// The account's own password.
     AccountPassword,
+    /// An app password.
+    AppPassword {
+        /// Its database id.
+        id: i64,
+        /// Its public id.
+        public_id: String,
+    },
 }
 
 /// Why a request is not authenticated.
@@ -47,9 +68,18 @@ pub enum AuthError {
     /// The credentials could not be read.
     #[error("malformed credentials: {0}")]
     Malformed(&'static str),
-    /// Wrong user name or password, or a disabled account.
+    /// Wrong user name or password, a revoked or expired app password, or a disabled account.
     #[error("invalid credentials")]
     Invalid,
+    /// The account password is right, but the account has a second factor.
+    #[error("two-factor authentication is on")]
+    TwoFactorOn,
+    /// The account password is right, but the server takes only app passwords.
+    #[error("app passwords are required")]
+    AppPasswordRequired,
+    /// Too many failures from this address.
+    #[error("too many failed sign-ins")]
+    Throttled(Duration),
     /// Every hashing slot is busy.
     #[error("too many sign-ins at once")]
     Busy,
@@ -58,23 +88,42 @@ pub enum AuthError {
     Backend,
 }
 
+const APP_PASSWORD_HINT: &str = "create an app password for this client (davgate app-password create USER --name NAME) and sign in with it";
+
 impl AuthError {
     /// The one place an authentication failure becomes a response.
     pub fn into_response(self) -> Response<Body> {
         let (status, message) = match &self {
             AuthError::Missing => (
                 StatusCode::UNAUTHORIZED,
-                "authentication required: sign in with your user name and password".to_owned(),
+                "authentication required: sign in with your user name and an app password".to_owned(),
             ),
             AuthError::Malformed(why) => (
                 StatusCode::UNAUTHORIZED,
-                format!(
-                    "authentication failed: {why}; send HTTP Basic credentials as user:password"
-                ),
+                format!("authentication failed: {why}; send HTTP Basic credentials as user:password"),
             ),
             AuthError::Invalid => (
                 StatusCode::UNAUTHORIZED,
-                "authentication failed: wrong user name or password".to_owned(),
+                "authentication failed: wrong user name or password, or the app password was revoked or expired"
+                    .to_owned(),
+            ),
+            AuthError::TwoFactorOn => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "two-factor authentication is on for this account, so its password cannot sign in \
+                     sync clients: {APP_PASSWORD_HINT}"
+                ),
+            ),
+            AuthError::AppPasswordRequired => (
+                StatusCode::UNAUTHORIZED,
+                format!("this server accepts only app passwords from sync clients: {APP_PASSWORD_HINT}"),
+            ),
+            AuthError::Throttled(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed sign-ins from this address: wait {} seconds, then check the password",
+                    retry_secs(*wait)
+                ),
             ),
             AuthError::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -91,6 +140,9 @@ impl AuthError {
             AuthError::Busy => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
+            AuthError::Throttled(wait) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(wait)));
+            }
             AuthError::Backend => {}
             _ => {
                 headers.insert(
@@ -101,6 +153,10 @@ impl AuthError {
         }
         response
     }
+}
+
+fn retry_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 impl From<HashError> for AuthError {
@@ -117,7 +173,7 @@ impl From<HashError> for AuthError {
 
 impl From<davgate_storage::StorageError> for AuthError {
     fn from(e: davgate_storage::StorageError) -> Self {
-        tracing::error!(error = %e, "account lookup failed");
+        tracing::error!(error = %e, "credential lookup failed");
         AuthError::Backend
     }
 }
@@ -127,10 +183,16 @@ impl From<davgate_storage::StorageError> for AuthError {
 pub struct AuthSettings {
     /// How long a successful check stays cached.
     pub cache_ttl: Duration,
-    /// How many checks the cache holds.
+    /// How many checks the cache holds; 0 disables the cache (benchmarks of cold checks).
     pub cache_capacity: u64,
     /// How long a sign-in may wait for a hashing slot before 503.
     pub hash_wait: Duration,
+    /// Concurrent hashes; `None` means one per core.
+    pub hash_slots: Option<usize>,
+    /// Refuse account passwords from sync clients, second factor or not.
+    pub require_app_passwords: bool,
+    /// Failure throttling.
+    pub throttle: ThrottleSettings,
 }
 
 /// Turns credentials into principals.
@@ -139,40 +201,106 @@ pub struct Authenticator {
     store: Store,
     cache: CredentialCache,
     hasher: Hasher,
+    throttle: std::sync::Arc<Throttle>,
+    usage: UsageTracker,
+    require_app_passwords: bool,
 }
 
 impl Authenticator {
     /// An authenticator over `store`, with the cache keyed by `server_key`.
     pub fn new(store: Store, server_key: [u8; 32], settings: &AuthSettings) -> Self {
+        let hasher = match settings.hash_slots {
+            Some(slots) => Hasher::new(slots, settings.hash_wait),
+            None => Hasher::per_core(settings.hash_wait),
+        };
         Authenticator {
-            store,
             cache: CredentialCache::new(server_key, settings.cache_ttl, settings.cache_capacity),
-            hasher: Hasher::per_core(settings.hash_wait),
+            hasher,
+            throttle: std::sync::Arc::new(Throttle::new(settings.throttle.clone())),
+            usage: UsageTracker::new(store.clone()),
+            require_app_passwords: settings.require_app_passwords,
+            store,
         }
     }
 
-    /// Authenticates a request from its headers.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+    /// The batched record of credential use.
+    pub fn usage(&self) -> &UsageTracker {
+        &self.usage
+    }
+
+    /// Authenticates a request from its headers and client.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        client: &ClientInfo,
+    ) -> Result<Principal, AuthError> {
         let creds = basic::parse(headers)?;
         let key = self.cache.key(&creds);
+        // Only a miss costs a hash, so only a miss meets the throttle; a hit never
+        // touches it, neither to wait nor to clear it.
+        let cached = self.cache.cached(&key).await.is_some();
+        if !cached && let Some(wait) = self.throttle.wait(client.addr, &creds.user, now_ms()) {
+            return Err(AuthError::Throttled(wait));
+        }
         // A stale entry is dropped and the credentials checked once more: the account
         // password may still be valid after an unrelated credential change.
         for _ in 0..2 {
-            let check = self.cache.check_with(key, self.check(&creds)).await?;
+            let check = match self.cache.check_with(key, self.check(&creds)).await {
+                Ok(check) => check,
+                Err(e) => return Err(self.failed(e, &creds, client).await),
+            };
             let account = self.store.account(check.account).await?;
             match account {
-                Some(account)
-                    if !account.disabled && account.credential_generation == check.generation =>
-                {
-                    return Ok(Principal {
+                Some(account) if still_valid(&account, &check) => {
+                    if !cached {
+                        self.throttle.succeeded(client.addr, &creds.user);
+                    }
+                    let principal = Principal {
                         account,
+                        access: check.access,
                         credential: check.credential,
-                    });
+                    };
+                    self.usage.record(&principal, client);
+                    return Ok(principal);
                 }
                 _ => self.cache.forget(&key).await,
             }
         }
         Err(AuthError::Invalid)
+    }
+
+    /// Counts a failure against the throttle (once for all waiters of a coalesced check).
+    async fn failed(
+        &self,
+        err: AuthError,
+        creds: &BasicCredentials,
+        client: &ClientInfo,
+    ) -> AuthError {
+        if matches!(
+            err,
+            AuthError::Invalid | AuthError::TwoFactorOn | AuthError::AppPasswordRequired
+        ) && self.throttle.failed(client.addr, &creds.user, now_ms()) == Crossing::Now
+            && let Ok(Some(account)) = self.store.account_by_name(&creds.user).await
+        {
+            let detail = format!(
+                "sign-ins from {} throttled after repeated failures",
+                client.addr
+            );
+            let addr = client.addr.to_string();
+            if let Err(e) = self
+                .store
+                .audit(
+                    account.id,
+                    AuditEvent::RepeatedFailures,
+                    &detail,
+                    Some(&addr),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "could not audit repeated failures");
+            }
+        }
+        err
     }
 
     async fn check(&self, creds: &BasicCredentials) -> Result<CachedCheck, AuthError> {
@@ -183,6 +311,34 @@ impl Authenticator {
         if account.disabled {
             return Err(AuthError::Invalid);
         }
+        if let Some((public_id, secret)) = app_password::parse(creds.password.expose())
+            && let Some(app) = self.store.app_password(&public_id).await?
+            && app.account == account.id
+        {
+            if app.revoked_ms.is_some() || app.expires_ms.is_some_and(|t| t <= now_ms()) {
+                return Err(AuthError::Invalid);
+            }
+            let ok = self
+                .hasher
+                .verify(crate::secret::Secret::new(secret), app.secret_hash.clone())
+                .await?;
+            if !ok {
+                return Err(AuthError::Invalid);
+            }
+            return Ok(CachedCheck {
+                account: account.id,
+                generation: account.credential_generation,
+                credential: Credential::AppPassword {
+                    id: app.id,
+                    public_id: app.public_id,
+                },
+                access: Access {
+                    scopes: Scopes::from_bits(app.scopes),
+                    read_only: app.read_only,
+                },
+                expires_ms: app.expires_ms,
+            });
+        }
         let ok = self
             .hasher
             .verify(creds.password.clone(), account.password_hash.clone())
@@ -190,10 +346,26 @@ impl Authenticator {
         if !ok {
             return Err(AuthError::Invalid);
         }
+        if matches!(account.totp, TotpState::On { .. }) {
+            return Err(AuthError::TwoFactorOn);
+        }
+        if self.require_app_passwords {
+            return Err(AuthError::AppPasswordRequired);
+        }
         Ok(CachedCheck {
             account: account.id,
             generation: account.credential_generation,
             credential: Credential::AccountPassword,
+            access: Access::FULL,
+            expires_ms: None,
         })
     }
+}
+
+/// A cached check holds while the account is enabled, nothing that ends sign-ins has
+/// happened since (the generation), and an app password has not expired.
+fn still_valid(account: &Account, check: &CachedCheck) -> bool {
+    !account.disabled
+        && account.credential_generation == check.generation
+        && check.expires_ms.is_none_or(|t| t > now_ms())
 }

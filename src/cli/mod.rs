@@ -1,5 +1,7 @@
 //! The command line: `serve` and the administration commands, all on one configuration.
 
+mod app_password;
+mod two_factor;
 mod user;
 
 use std::path::PathBuf;
@@ -41,6 +43,20 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage app passwords: one per sync client, shown once, revocable.
+    #[command(subcommand)]
+    AppPassword(app_password::AppPasswordCommand),
+    /// Two-factor authentication (TOTP) for an account.
+    #[command(name = "2fa", subcommand)]
+    TwoFactor(two_factor::TwoFactorCommand),
+    /// Show an account's audit log, newest first.
+    Audit {
+        /// The account.
+        user: String,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +139,27 @@ impl Cli {
         match self.command {
             Command::Serve(_) => Ok(crate::server::run(settings).await?),
             Command::User(cmd) => cmd.run(&settings).await,
+            Command::AppPassword(cmd) => cmd.run(&settings).await,
+            Command::TwoFactor(cmd) => cmd.run(&settings).await,
+            Command::Audit { user, limit } => two_factor::audit(&settings, &user, limit).await,
         }
     }
+}
+
+/// The account called `name`, or a usage error that says how to find the right name.
+async fn existing(
+    store: &davgate_storage::Store,
+    name: &str,
+) -> Result<davgate_storage::Account, CliError> {
+    store.account_by_name(name).await?.ok_or_else(|| {
+        CliError::Usage(format!(
+            "there is no account named {name:?}; see `davgate user list`"
+        ))
+    })
+}
+
+/// A timestamp as UTC, to the second.
+fn format_time(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(time).to_string()
 }

@@ -3,9 +3,8 @@
 use std::io::BufRead;
 
 use clap::Subcommand;
-use davgate_storage::{Account, Store};
 
-use super::CliError;
+use super::{CliError, existing};
 use crate::auth::password::hash_now;
 use crate::config::{MAX_UPLOAD_LIMIT, Settings};
 use crate::secret::Secret;
@@ -143,14 +142,6 @@ impl UserCommand {
         }
         Ok(())
     }
-}
-
-async fn existing(store: &Store, name: &str) -> Result<Account, CliError> {
-    store.account_by_name(name).await?.ok_or_else(|| {
-        CliError::Usage(format!(
-            "there is no account named {name:?}; see `davgate user list`"
-        ))
-    })
 }
 
 fn parse_size_or(text: &str, keyword: &str) -> Result<Option<u64>, CliError> {

@@ -53,6 +53,7 @@ pub struct Running {
     scheme: &'static str,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    flush: JoinHandle<()>,
 }
 
 impl Running {
@@ -70,6 +71,7 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let _ = self.flush.await;
     }
 }
 
@@ -89,6 +91,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let app = App {
         auth: Authenticator::new(store.clone(), server_key, &settings.auth),
         files: Files::new(store.clone(), settings.upload_limit),
+        client_address: settings.client_address.clone(),
     };
     let (tls, scheme) = match &settings.transport {
         Transport::Tls { cert, key } => (Some(tls::acceptor(cert, key)?), "https"),
@@ -101,12 +104,14 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
 
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
+    let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
     let task = tokio::spawn(accept_loop(listener, tls, app, stopped));
     Ok(Running {
         addr,
         scheme,
         stop,
         task,
+        flush,
     })
 }
 
@@ -194,7 +199,7 @@ async fn accept_loop(
         let app = app.clone();
         let service = service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(req).await) }
+            async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
         });
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -264,6 +269,19 @@ async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Writes batched credential use every 30 seconds, and once more at shutdown.
+async fn flush_usage(usage: crate::auth::usage::UsageTracker, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => usage.flush().await,
+            _ = stopped.changed() => {
+                usage.flush().await;
+                return;
+            }
         }
     }
 }

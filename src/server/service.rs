@@ -1,16 +1,20 @@
-//! The request path, top to bottom: route → authenticate → dispatch → log.
+//! The request path, top to bottom: route → authenticate → authorize → dispatch → log.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 
 use super::access_log::{AccessLog, CountedBody, LoggedBody};
 use crate::auth::Authenticator;
+use crate::auth::scope::{MethodClass, Scope};
+use crate::auth::usage::ClientInfo;
+use crate::config::ClientAddress;
 use crate::files::{self, Files};
 use crate::response::{self, Body};
 use crate::route::Route;
@@ -20,11 +24,12 @@ use crate::route::Route;
 pub struct App {
     pub(crate) auth: Authenticator,
     pub(crate) files: Files,
+    pub(crate) client_address: ClientAddress,
 }
 
 impl App {
-    /// Answers one request.
-    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    /// Answers one request from `peer`.
+    pub async fn handle<B>(&self, req: Request<B>, peer: SocketAddr) -> Response<Body>
     where
         B: HttpBody<Data = Bytes> + Unpin + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -48,13 +53,22 @@ impl App {
                 response::text(StatusCode::BAD_REQUEST, format!("invalid path: {e}"))
             }
             Route::Options(tree) => files::options(tree),
-            Route::Files(tree) => match self.auth.authenticate(req.headers()).await {
-                Err(e) => e.into_response(),
-                Ok(principal) => {
-                    account = Some(principal.account.username.clone());
-                    self.files.handle(&principal, tree, req).await
+            Route::Files(tree) => {
+                let client = self.client(req.headers(), peer);
+                match self.auth.authenticate(req.headers(), &client).await {
+                    Err(e) => e.into_response(),
+                    Ok(principal) => {
+                        account = Some(principal.account.username.clone());
+                        match principal
+                            .access
+                            .permit(Scope::Files, MethodClass::of(&method))
+                        {
+                            Err(denied) => denied.into_response(),
+                            Ok(()) => self.files.handle(&principal, tree, req).await,
+                        }
+                    }
                 }
-            },
+            }
         };
 
         let log = AccessLog {
@@ -68,5 +82,24 @@ impl App {
         };
         let (parts, body) = response.into_parts();
         Response::from_parts(parts, LoggedBody::new(body, log).boxed_unsync())
+    }
+
+    /// The client's address and user agent, as far as they can be trusted.
+    fn client(&self, headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
+        let addr = match &self.client_address {
+            ClientAddress::Peer => peer.ip(),
+            // The right-most entry is the one the trusted proxy added itself.
+            ClientAddress::Header(name) => headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+                .unwrap_or(peer.ip()),
+        };
+        let agent = headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        ClientInfo::new(addr, agent)
     }
 }

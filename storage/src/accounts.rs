@@ -237,14 +237,19 @@ impl Store {
 
     /// Disables or enables sign-in; either way cached sign-ins end.
     pub async fn set_disabled(&self, id: AccountId, disabled: bool) -> Result<()> {
-        let sql = if disabled {
-            "UPDATE accounts SET disabled = 1, credential_generation = credential_generation + 1 \
-             WHERE id = $1"
-        } else {
-            "UPDATE accounts SET disabled = 0, credential_generation = credential_generation + 1 \
-             WHERE id = $1"
-        };
-        self.update_account(sql, id, None).await
+        let mut tx = self.db.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE accounts SET disabled = $1, credential_generation = credential_generation + 1 \
+             WHERE id = $2",
+        )
+        .bind(i64::from(disabled))
+        .bind(id.0)
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        tx.commit().await
     }
 
     /// Sets the quota; `None` removes it.
@@ -288,24 +293,6 @@ impl Store {
         tx.commit().await?;
         self.delete_blobs(&freed).await;
         Ok(())
-    }
-
-    async fn update_account(
-        &self,
-        sql: &'static str,
-        id: AccountId,
-        text: Option<&str>,
-    ) -> Result<()> {
-        let mut tx = self.db.begin_write().await?;
-        let mut query = sqlx::query(sql);
-        if let Some(text) = text {
-            query = query.bind(text);
-        }
-        let done = query.bind(id.0).execute(&mut *tx.tx).await?;
-        if done.rows_affected() == 0 {
-            return Err(StorageError::NotFound);
-        }
-        tx.commit().await
     }
 
     async fn update_limit(

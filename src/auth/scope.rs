@@ -1,0 +1,225 @@
+//! What a credential may do: scopes (files, calendars, contacts) and read-only.
+
+use std::fmt;
+use std::str::FromStr;
+
+use http::{Method, Response, StatusCode};
+
+use crate::response::{self, Body};
+
+/// One area a credential can be allowed into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// WebDAV files and the trash.
+    Files,
+    /// CalDAV calendars and task lists.
+    Calendars,
+    /// CardDAV address books.
+    Contacts,
+}
+
+impl Scope {
+    const ALL: [Scope; 3] = [Scope::Files, Scope::Calendars, Scope::Contacts];
+
+    fn bit(self) -> i64 {
+        match self {
+            Scope::Files => 1,
+            Scope::Calendars => 2,
+            Scope::Contacts => 4,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scope::Files => "files",
+            Scope::Calendars => "calendars",
+            Scope::Contacts => "contacts",
+        }
+    }
+}
+
+/// A set of scopes, stored as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scopes(i64);
+
+impl Scopes {
+    /// Every scope.
+    pub const ALL: Scopes = Scopes(7);
+
+    /// From stored bits (unknown bits ignored).
+    pub fn from_bits(bits: i64) -> Self {
+        Scopes(bits & Self::ALL.0)
+    }
+
+    /// The stored bits.
+    pub fn bits(self) -> i64 {
+        self.0
+    }
+
+    /// Whether `scope` is in the set.
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+}
+
+impl FromStr for Scopes {
+    type Err = String;
+
+    /// Parses `files,calendars,contacts` (any subset, any order).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut bits = 0;
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let scope = Scope::ALL
+                .into_iter()
+                .find(|sc| sc.name() == part)
+                .ok_or_else(|| {
+                    format!("unknown scope {part:?}: use files, calendars or contacts")
+                })?;
+            bits |= scope.bit();
+        }
+        if bits == 0 {
+            return Err("name at least one scope: files, calendars or contacts".into());
+        }
+        Ok(Scopes(bits))
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Scope::ALL
+            .into_iter()
+            .filter(|s| self.contains(*s))
+            .map(Scope::name)
+            .collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// Reading or changing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodClass {
+    /// GET, HEAD, OPTIONS, PROPFIND, REPORT.
+    Read,
+    /// Everything that can change state.
+    Write,
+}
+
+impl MethodClass {
+    /// The class of an HTTP method; unknown methods count as writes.
+    pub fn of(method: &Method) -> Self {
+        match method.as_str() {
+            "GET" | "HEAD" | "OPTIONS" | "PROPFIND" | "REPORT" => MethodClass::Read,
+            _ => MethodClass::Write,
+        }
+    }
+}
+
+/// What a signed-in credential may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Where it may go.
+    pub scopes: Scopes,
+    /// Whether it may only read.
+    pub read_only: bool,
+}
+
+impl Access {
+    /// Everything: the account password.
+    pub const FULL: Access = Access {
+        scopes: Scopes::ALL,
+        read_only: false,
+    };
+
+    /// Whether a request of `class` into `scope` is allowed.
+    pub fn permit(&self, scope: Scope, class: MethodClass) -> Result<(), Denied> {
+        if !self.scopes.contains(scope) {
+            return Err(Denied::MissingScope(scope));
+        }
+        if self.read_only && class == MethodClass::Write {
+            return Err(Denied::ReadOnly);
+        }
+        Ok(())
+    }
+}
+
+/// Why a signed-in request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The app password does not cover this area.
+    MissingScope(Scope),
+    /// The app password may only read.
+    ReadOnly,
+}
+
+impl Denied {
+    /// 403 with the missing permission named.
+    pub fn into_response(self) -> Response<Body> {
+        let message = match self {
+            Denied::MissingScope(scope) => format!(
+                "forbidden: this app password lacks the {0} scope; create one that includes it \
+                 (davgate app-password create USER --name NAME --scope {0})",
+                scope.name()
+            ),
+            Denied::ReadOnly => "forbidden: this app password is read-only; create one without \
+                                 --read-only to make changes"
+                .to_owned(),
+        };
+        response::text(StatusCode::FORBIDDEN, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_parse_and_print() {
+        let s: Scopes = "contacts, files".parse().unwrap();
+        assert!(
+            s.contains(Scope::Files)
+                && s.contains(Scope::Contacts)
+                && !s.contains(Scope::Calendars)
+        );
+        assert_eq!(s.to_string(), "files,contacts");
+        assert!("".parse::<Scopes>().is_err());
+        assert!("mail".parse::<Scopes>().is_err());
+        assert_eq!(Scopes::from_bits(s.bits()), s);
+    }
+
+    #[test]
+    fn access_checks_scope_then_writes() {
+        let calendars = Access {
+            scopes: "calendars".parse().unwrap(),
+            read_only: false,
+        };
+        assert_eq!(
+            calendars.permit(Scope::Files, MethodClass::Read),
+            Err(Denied::MissingScope(Scope::Files))
+        );
+        let read_only = Access {
+            scopes: Scopes::ALL,
+            read_only: true,
+        };
+        assert_eq!(read_only.permit(Scope::Files, MethodClass::Read), Ok(()));
+        assert_eq!(
+            read_only.permit(Scope::Files, MethodClass::Write),
+            Err(Denied::ReadOnly)
+        );
+        for m in [
+            "PUT",
+            "DELETE",
+            "MOVE",
+            "COPY",
+            "MKCOL",
+            "PROPPATCH",
+            "LOCK",
+            "UNLOCK",
+        ] {
+            assert_eq!(
+                MethodClass::of(&Method::from_bytes(m.as_bytes()).unwrap()),
+                MethodClass::Write,
+                "{m}"
+            );
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! When and from where credentials are used, without a database write per request.
+//!
+//! Last use is kept in memory and written in batches by [`UsageTracker::flush`] (the
+//! server calls it every 30 seconds and at shutdown). An address is written, and
+//! audited, only the first time a credential is seen from it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use davgate_storage::{AccountId, LastUse, Store, UseRecord};
+use moka::sync::Cache;
+
+use super::{Credential, Principal};
+
+/// Longest user agent kept.
+const MAX_AGENT: usize = 200;
+
+/// Who is on the other end of a request.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// The client's address (from the connection, or the trusted proxy's header).
+    pub addr: IpAddr,
+    /// Its `User-Agent`, shortened.
+    pub agent: String,
+}
+
+impl ClientInfo {
+    /// Shortens the agent to what is worth keeping.
+    pub fn new(addr: IpAddr, agent: &str) -> Self {
+        let agent: String = agent
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_AGENT)
+            .collect();
+        ClientInfo { addr, agent }
+    }
+}
+
+/// Batches last-use records and notices new addresses.
+#[derive(Clone)]
+pub struct UsageTracker {
+    store: Store,
+    pending: Arc<Mutex<HashMap<i64, LastUse>>>,
+    seen: Cache<(AccountId, String, IpAddr), ()>,
+}
+
+impl UsageTracker {
+    /// A tracker writing to `store`.
+    pub fn new(store: Store) -> Self {
+        UsageTracker {
+            store,
+            pending: Arc::new(Mutex::new(HashMap::new())),
+            seen: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(86_400))
+                .build(),
+        }
+    }
+
+    /// Notes a successful sign-in: in memory, plus one write the first time a
+    /// credential is seen from an address.
+    pub fn record(&self, principal: &Principal, client: &ClientInfo) {
+        let credential = match &principal.credential {
+            Credential::AccountPassword => "account password".to_owned(),
+            Credential::AppPassword { id, public_id } => {
+                let last = LastUse {
+                    at_ms: davgate_storage::now_ms(),
+                    addr: client.addr.to_string(),
+                    agent: client.agent.clone(),
+                };
+                self.pending.lock().expect("usage lock").insert(*id, last);
+                format!("app password {public_id}")
+            }
+        };
+        let key = (principal.account.id, credential, client.addr);
+        if self.seen.contains_key(&key) {
+            return;
+        }
+        self.seen.insert(key.clone(), ());
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let (account, credential, addr) = key;
+            if let Err(e) = store
+                .note_address(account, &credential, &addr.to_string())
+                .await
+            {
+                tracing::warn!(error = %e, "could not record a new client address");
+            }
+        });
+    }
+
+    /// Writes the batched last-use records.
+    pub async fn flush(&self) {
+        let batch: Vec<UseRecord> = {
+            let mut pending = self.pending.lock().expect("usage lock");
+            pending
+                .drain()
+                .map(|(id, last)| UseRecord { id, last })
+                .collect()
+        };
+        if let Err(e) = self.store.record_uses(&batch).await {
+            tracing::warn!(error = %e, "could not record credential use; it is kept for the next try");
+            let mut pending = self.pending.lock().expect("usage lock");
+            for record in batch {
+                pending.entry(record.id).or_insert(record.last);
+            }
+        }
+    }
+}
