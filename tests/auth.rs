@@ -35,6 +35,22 @@ async fn a_deleted_account_is_refused_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_account_is_refused_at_once_and_comes_back_when_enabled() {
+    let srv = TestServer::start().await;
+    let (_, app) = crate::app_passwords::create(&srv, &[]);
+    let app = srv.alice().as_user("alice", &app);
+    srv.alice().get("/files/").await.status(200);
+    app.get("/files/").await.status(200);
+    davgate_ok(srv.data_dir(), &["user", "disable", "alice"], "");
+    srv.alice().get("/files/").await.status(401);
+    app.get("/files/").await.status(401);
+    assert!(davgate_ok(srv.data_dir(), &["user", "list"], "").contains("disabled"));
+    davgate_ok(srv.data_dir(), &["user", "enable", "alice"], "");
+    srv.alice().get("/files/").await.status(200);
+    app.get("/files/").await.status(200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_see_only_their_own_files() {
     let srv = TestServer::start().await;
     srv.add_account("bob").await;

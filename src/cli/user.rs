@@ -33,6 +33,16 @@ pub(super) enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Disable an account: nothing signs in until it is enabled again; files are kept.
+    Disable {
+        /// The user name.
+        name: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        /// The user name.
+        name: String,
+    },
     /// Delete an account with all its files.
     Delete {
         /// The user name.
@@ -107,6 +117,16 @@ impl UserCommand {
                 println!(
                     "changed the password of {name}; existing sign-ins with the old one end now"
                 );
+            }
+            UserCommand::Disable { name } => {
+                let account = existing(&store, &name).await?;
+                store.set_disabled(account.id, true).await?;
+                println!("disabled {name}: every sign-in is refused from its next request on");
+            }
+            UserCommand::Enable { name } => {
+                let account = existing(&store, &name).await?;
+                store.set_disabled(account.id, false).await?;
+                println!("enabled {name}");
             }
             UserCommand::Delete { name } => {
                 let account = existing(&store, &name).await?;
