@@ -69,7 +69,11 @@ impl Refusal {
 pub(crate) fn fs_error(err: StorageError) -> (FsError, Option<Refusal>) {
     match err {
         StorageError::NotFound => (FsError::NotFound, None),
-        StorageError::Conflict(_) => (FsError::Exists, None),
+        // The groupware-only outcomes never come from file operations; Exists is what
+        // dav-server turns into 412 / 405 should they ever.
+        StorageError::Conflict(_)
+        | StorageError::UidConflict { .. }
+        | StorageError::PreconditionFailed => (FsError::Exists, None),
         StorageError::Invalid(reason) => (FsError::Forbidden, Some(Refusal::Invalid(reason))),
         StorageError::QuotaExceeded(o) => (
             FsError::InsufficientStorage,

@@ -14,6 +14,15 @@ pub enum StorageError {
     /// The operation collides with existing state (a name already taken, a moved source).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// Another resource in the collection already has this UID (RFC 4791 no-uid-conflict).
+    #[error("the UID is used by {name}")]
+    UidConflict {
+        /// The name of the resource holding the UID.
+        name: String,
+    },
+    /// An If-Match or If-None-Match condition did not hold.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// The caller asked for something the model does not allow.
     #[error("invalid: {0}")]
     Invalid(String),

@@ -24,6 +24,7 @@ mod credentials;
 pub mod db;
 mod error;
 mod gc;
+mod groupware;
 mod locks;
 mod names;
 mod props;
@@ -39,6 +40,10 @@ pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
 pub use db::{Backend, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
 pub use gc::GarbageReport;
+pub use groupware::{
+    Change, Changes, Collection, CollectionChange, CollectionId, CollectionKind, DavObject,
+    NewCollection, NewObject, ObjectMeta, Precondition, Share, Written,
+};
 pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};

@@ -193,6 +193,10 @@ suite!(
     app_passwords_are_created_listed_and_revoked,
     second_factor_steps_and_backup_codes_work_once,
     addresses_and_the_audit_log,
+    collections_are_created_defaulted_and_changed,
+    objects_keep_one_uid_and_honour_preconditions,
+    sync_reports_changes_and_deletions_since_a_token,
+    collections_are_shared_read_only_or_read_write,
 );
 
 async fn accounts_are_unique_and_versioned(f: &Fixture) {
@@ -749,6 +753,363 @@ async fn addresses_and_the_audit_log(f: &Fixture) {
     );
     assert_eq!(log[2].event, Some(davgate_storage::AuditEvent::NewAddress));
     assert_eq!(f.store.audit_log(a.id, 1).await.unwrap().len(), 1);
+}
+
+fn calendar(slug: &str) -> davgate_storage::NewCollection {
+    davgate_storage::NewCollection {
+        slug: slug.into(),
+        components: 3,
+        ..Default::default()
+    }
+}
+
+fn event(name: &str, uid: &str, span: (i64, i64)) -> davgate_storage::NewObject {
+    davgate_storage::NewObject {
+        name: name.into(),
+        uid: uid.into(),
+        component: 1,
+        data: format!("BEGIN:VCALENDAR\r\nUID:{uid}\r\nEND:VCALENDAR\r\n"),
+        first_start: Some(span.0),
+        last_end: Some(span.1),
+    }
+}
+
+async fn collections_are_created_defaulted_and_changed(f: &Fixture) {
+    use davgate_storage::{CollectionChange, CollectionKind};
+    let a = f.account("alice").await;
+    let book = davgate_storage::NewCollection {
+        slug: "contacts".into(),
+        ..Default::default()
+    };
+    assert!(
+        f.store
+            .ensure_default_collections(a.id, calendar("personal"), book.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .ensure_default_collections(a.id, calendar("personal"), book)
+            .await
+            .unwrap()
+    );
+    let cals = f
+        .store
+        .collections(a.id, CollectionKind::Calendar)
+        .await
+        .unwrap();
+    assert_eq!(cals.len(), 1);
+    assert!(cals[0].is_default);
+    assert_eq!(
+        f.store
+            .collections(a.id, CollectionKind::AddressBook)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        f.store
+            .create_collection(a.id, CollectionKind::Calendar, calendar("personal"))
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(matches!(
+        f.store
+            .create_collection(a.id, CollectionKind::Calendar, calendar("bad/slug"))
+            .await,
+        Err(StorageError::Invalid(_))
+    ));
+    let work = f
+        .store
+        .create_collection(a.id, CollectionKind::Calendar, calendar("work"))
+        .await
+        .unwrap();
+    f.store
+        .update_collection(
+            work.id,
+            &[
+                CollectionChange::DisplayName(Some("Work".into())),
+                CollectionChange::Color(Some("#FF0000FF".into())),
+                CollectionChange::Order(Some(3)),
+                CollectionChange::Dead(PropChange::Set(prop(
+                    "urn:x",
+                    "y",
+                    b"<y xmlns=\"urn:x\"/>",
+                ))),
+            ],
+        )
+        .await
+        .unwrap();
+    let work2 = f
+        .store
+        .collection(a.id, CollectionKind::Calendar, "work")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            work2.displayname.as_deref(),
+            work2.color.as_deref(),
+            work2.sort_order
+        ),
+        (Some("Work"), Some("#FF0000FF"), Some(3))
+    );
+    assert!(
+        work2.sync_seq > work.sync_seq,
+        "property changes move the CTag"
+    );
+    assert_eq!(
+        f.store.collection_dead_props(work.id).await.unwrap().len(),
+        1
+    );
+    f.store.delete_collection(work.id).await.unwrap();
+    assert!(f.store.collection_by_id(work.id).await.unwrap().is_none());
+}
+
+async fn objects_keep_one_uid_and_honour_preconditions(f: &Fixture) {
+    use davgate_storage::{CollectionKind, Precondition};
+    let a = f.account("alice").await;
+    let cal = f
+        .store
+        .create_collection(a.id, CollectionKind::Calendar, calendar("c"))
+        .await
+        .unwrap();
+    let w = f
+        .store
+        .put_object(
+            cal.id,
+            event("a.ics", "uid-a", (0, 10)),
+            Precondition::Absent,
+        )
+        .await
+        .unwrap();
+    assert!(w.created);
+    assert!(matches!(
+        f.store
+            .put_object(
+                cal.id,
+                event("a.ics", "uid-a", (0, 10)),
+                Precondition::Absent
+            )
+            .await,
+        Err(StorageError::PreconditionFailed)
+    ));
+    match f
+        .store
+        .put_object(cal.id, event("b.ics", "uid-a", (0, 10)), Precondition::None)
+        .await
+    {
+        Err(StorageError::UidConflict { name }) => assert_eq!(name, "a.ics"),
+        other => panic!("expected a UID conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        f.store
+            .put_object(
+                cal.id,
+                event("a.ics", "uid-a", (0, 10)),
+                Precondition::IfMatch("stale".into())
+            )
+            .await,
+        Err(StorageError::PreconditionFailed)
+    ));
+    let w2 = f
+        .store
+        .put_object(
+            cal.id,
+            event("a.ics", "uid-a", (5, 20)),
+            Precondition::IfMatch(w.etag.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(!w2.created);
+    assert_ne!(w2.etag, w.etag);
+    f.store
+        .put_object(
+            cal.id,
+            event("b.ics", "uid-b", (100, 200)),
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    let got = f.store.object(cal.id, "a.ics").await.unwrap().unwrap();
+    assert_eq!(got.uid, "uid-a");
+    assert!(got.data.contains("UID:uid-a"));
+    let names = |objs: Vec<davgate_storage::DavObject>| {
+        objs.into_iter().map(|o| o.meta.name).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(
+            f.store
+                .objects_overlapping(cal.id, Some(0), Some(50))
+                .await
+                .unwrap()
+        ),
+        ["a.ics"]
+    );
+    assert_eq!(
+        names(
+            f.store
+                .objects_overlapping(cal.id, Some(150), None)
+                .await
+                .unwrap()
+        ),
+        ["b.ics"]
+    );
+    assert_eq!(
+        names(
+            f.store
+                .objects_overlapping(cal.id, None, None)
+                .await
+                .unwrap()
+        )
+        .len(),
+        2
+    );
+    assert_eq!(f.store.object_list(cal.id).await.unwrap().len(), 2);
+    assert!(matches!(
+        f.store
+            .delete_object(cal.id, "a.ics", Precondition::IfMatch(w.etag))
+            .await,
+        Err(StorageError::PreconditionFailed)
+    ));
+    f.store
+        .delete_object(cal.id, "a.ics", Precondition::None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .delete_object(cal.id, "a.ics", Precondition::None)
+            .await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+async fn sync_reports_changes_and_deletions_since_a_token(f: &Fixture) {
+    use davgate_storage::{CollectionKind, Precondition};
+    let a = f.account("alice").await;
+    let cal = f
+        .store
+        .create_collection(a.id, CollectionKind::Calendar, calendar("c"))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        f.store
+            .put_object(
+                cal.id,
+                event(&format!("{i}.ics"), &format!("u{i}"), (0, 1)),
+                Precondition::None,
+            )
+            .await
+            .unwrap();
+    }
+    let all = f.store.changes_since(cal.id, 0, None).await.unwrap();
+    assert_eq!(all.changes.len(), 3);
+    let token = all.seq;
+    f.store
+        .put_object(cal.id, event("1.ics", "u1", (0, 2)), Precondition::None)
+        .await
+        .unwrap();
+    f.store
+        .delete_object(cal.id, "2.ics", Precondition::None)
+        .await
+        .unwrap();
+    f.store
+        .put_object(cal.id, event("3.ics", "u3", (0, 1)), Precondition::None)
+        .await
+        .unwrap();
+    let delta = f.store.changes_since(cal.id, token, None).await.unwrap();
+    let summary: Vec<(String, bool)> = delta
+        .changes
+        .iter()
+        .map(|c| (c.name.clone(), c.etag.is_some()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("1.ics".into(), true),
+            ("2.ics".into(), false),
+            ("3.ics".into(), true)
+        ]
+    );
+    assert!(!delta.truncated);
+    assert!(
+        f.store
+            .changes_since(cal.id, delta.seq, None)
+            .await
+            .unwrap()
+            .changes
+            .is_empty()
+    );
+
+    let first = f.store.changes_since(cal.id, token, Some(2)).await.unwrap();
+    assert!(first.truncated);
+    assert_eq!(first.changes.len(), 2);
+    let rest = f
+        .store
+        .changes_since(cal.id, first.seq, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(rest.changes.len(), 1);
+    assert_eq!(rest.changes[0].name, "3.ics");
+    assert!(!rest.truncated);
+    assert!(matches!(
+        f.store.changes_since(cal.id, 999, None).await,
+        Err(StorageError::Invalid(_))
+    ));
+    // Re-creating a deleted name clears its tombstone.
+    f.store
+        .put_object(cal.id, event("2.ics", "u2", (0, 1)), Precondition::None)
+        .await
+        .unwrap();
+    let again = f.store.changes_since(cal.id, token, None).await.unwrap();
+    assert!(again.changes.iter().all(|c| c.etag.is_some()));
+}
+
+async fn collections_are_shared_read_only_or_read_write(f: &Fixture) {
+    use davgate_storage::CollectionKind;
+    let a = f.account("alice").await;
+    let b = f.account("bob").await;
+    let cal = f
+        .store
+        .create_collection(a.id, CollectionKind::Calendar, calendar("team"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store.share(cal.id, a.id, true).await,
+        Err(StorageError::Invalid(_))
+    ));
+    f.store.share(cal.id, b.id, true).await.unwrap();
+    let shared = f
+        .store
+        .shared_with(b.id, CollectionKind::Calendar)
+        .await
+        .unwrap();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(
+        (shared[0].owner.as_str(), shared[0].read_only),
+        ("alice", true)
+    );
+    f.store.share(cal.id, b.id, false).await.unwrap();
+    assert!(
+        !f.store
+            .shared_with(b.id, CollectionKind::Calendar)
+            .await
+            .unwrap()[0]
+            .read_only
+    );
+    assert!(
+        f.store
+            .shared_with(b.id, CollectionKind::AddressBook)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    f.store.unshare(cal.id, b.id).await.unwrap();
+    assert!(matches!(
+        f.store.unshare(cal.id, b.id).await,
+        Err(StorageError::NotFound)
+    ));
 }
 
 fn prop(namespace: &str, name: &str, xml: &[u8]) -> DeadProp {
