@@ -125,6 +125,10 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Where the client address comes from.
     pub client_address: ClientAddress,
+    /// Pooled database connections. Each SQLite connection is a thread of its own, so
+    /// a few suffice (WAL readers run in parallel, writers queue anyway); PostgreSQL
+    /// connections are cheap on our side and serve several nodes' load.
+    pub db_connections: u32,
 }
 
 /// Where a request's client address is read.
@@ -181,6 +185,11 @@ impl Settings {
                 ByteSize(upload_limit)
             )));
         }
+        let db_connections = if database_url.expose().starts_with("sqlite:") {
+            4
+        } else {
+            16
+        };
         Ok(Settings {
             listen,
             blob_dir: data_dir.join("blobs"),
@@ -204,6 +213,7 @@ impl Settings {
                 throttle: crate::auth::throttle::ThrottleSettings::default(),
             },
             client_address,
+            db_connections,
         })
     }
 }

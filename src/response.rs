@@ -55,6 +55,20 @@ pub fn dav_error(status: StatusCode, condition: &str, hint: &str) -> Response<Bo
 /// Escapes text for XML content and attributes.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
+/// Appends `text` escaped for XML; most text needs no escaping and is copied as is.
+pub fn escape_into(out: &mut String, text: &str) {
+    let clean = text.bytes().all(|b| {
+        !matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'')
+            && (b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r')
+    });
+    if clean {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '<' => out.push_str("&lt;"),
@@ -67,7 +81,6 @@ pub fn escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 #[cfg(test)]

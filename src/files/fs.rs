@@ -118,48 +118,25 @@ impl AccountFs {
         Ok((parent, name))
     }
 
-    /// Walks the path down from the tree's root, reusing what this request resolved.
+    /// The node at `segments` below the tree's root: one query, remembered for the
+    /// rest of the request (dav-server asks for the same path several times).
     async fn resolve(&self, segments: &[String]) -> FsResult<Option<Node>> {
-        let keys: Vec<String> = (0..=segments.len())
-            .map(|n| path_key(&segments[..n]))
-            .collect();
-        let (mut start, mut node) = {
-            let cache = self.inner.resolved.lock().expect("cache lock");
-            match (0..keys.len())
-                .rev()
-                .find_map(|n| cache.get(&keys[n]).map(|node| (n, node.clone())))
-            {
-                Some((n, None)) if n == segments.len() => return Ok(None),
-                Some((n, Some(node))) => (n, Some(node)),
-                _ => (0, None),
-            }
-        };
-        if node.is_none() {
-            node = self
-                .inner
-                .store
-                .node(self.root())
-                .await
-                .map_err(|e| self.fail(e))?;
-            start = 0;
+        let key = path_key(segments);
+        if let Some(node) = self.inner.resolved.lock().expect("cache lock").get(&key) {
+            return Ok(node.clone());
         }
-        for (depth, segment) in segments.iter().enumerate().skip(start) {
-            let Some(current) = node.take() else { break };
-            if !current.is_dir() {
-                break;
-            }
-            node = self
-                .inner
-                .store
-                .child(current.id, segment)
-                .await
-                .map_err(|e| self.fail(e))?;
-            self.inner
-                .resolved
-                .lock()
-                .expect("cache lock")
-                .insert(keys[depth + 1].clone(), node.clone());
-        }
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let node = self
+            .inner
+            .store
+            .resolve(self.root(), &segs)
+            .await
+            .map_err(|e| self.fail(e))?;
+        self.inner
+            .resolved
+            .lock()
+            .expect("cache lock")
+            .insert(key, node.clone());
         Ok(node)
     }
 

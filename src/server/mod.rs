@@ -132,7 +132,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
     Store::open(&StoreConfig {
         database_url: settings.database_url.expose().clone(),
         blob_dir: settings.blob_dir.clone(),
-        max_connections: 16,
+        max_connections: settings.db_connections,
     })
     .await
 }

@@ -314,6 +314,47 @@ async fn names_compare_in_nfc(f: &Fixture) {
     ));
     let resolved = f.store.resolve(a.files_root, &["Caf\u{e9}"]).await.unwrap();
     assert_eq!(resolved.map(|n| n.id), Some(found.id));
+    f.upload(&a, found.id, "b.txt", b"b").await.unwrap();
+    f.upload(&a, found.id, "a.txt", b"a").await.unwrap();
+    f.store.create_dir(a.id, found.id, "c").await.unwrap();
+    let names: Vec<String> = f
+        .store
+        .children(found.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["a.txt", "b.txt", "c"],
+        "children come sorted by name"
+    );
+    let leaf = f
+        .store
+        .resolve(a.files_root, &["Cafe\u{301}", "a.txt"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        leaf.digests.unwrap().md5,
+        "0cc175b9c0f1b6a831c399e269772661"
+    );
+    assert!(
+        f.store
+            .resolve(a.files_root, &["Caf\u{e9}", "a.txt", "below-a-file"])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.store
+            .resolve(a.files_root, &["nope", "a.txt"])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(f.store.children(a.trash_root).await.unwrap().is_empty());
 }
 
 async fn rename_moves_one_row_and_refuses_cycles(f: &Fixture) {

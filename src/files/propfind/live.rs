@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use davgate_storage::{Account, LockRecord, Node, TreeRoot, now_ms};
 
 use super::request::PropName;
-use crate::response::escape;
+use crate::response::{escape, escape_into};
 
 pub(crate) const DAV: &str = "DAV:";
 pub(crate) const OWNCLOUD: &str = "http://owncloud.org/ns";
@@ -101,16 +101,29 @@ impl Live {
     }
 
     /// The element name with its declared prefix.
-    pub(crate) fn qualified(self) -> String {
-        let (_, ns, local) = ALL
-            .iter()
-            .find(|(l, _, _)| *l == self)
-            .expect("every Live is listed");
-        let prefix = PREFIXES
-            .iter()
-            .find(|(_, uri)| uri == ns)
-            .map_or("D", |(p, _)| p);
-        format!("{prefix}:{local}")
+    pub(crate) fn qualified(self) -> &'static str {
+        match self {
+            Live::ResourceType => "D:resourcetype",
+            Live::ContentLength => "D:getcontentlength",
+            Live::ContentType => "D:getcontenttype",
+            Live::ETag => "D:getetag",
+            Live::LastModified => "D:getlastmodified",
+            Live::CreationDate => "D:creationdate",
+            Live::LockDiscovery => "D:lockdiscovery",
+            Live::SupportedLock => "D:supportedlock",
+            Live::QuotaUsed => "D:quota-used-bytes",
+            Live::QuotaAvailable => "D:quota-available-bytes",
+            Live::Win32LastModified => "Z:Win32LastModifiedTime",
+            Live::Win32Creation => "Z:Win32CreationTime",
+            Live::Win32Attributes => "Z:Win32FileAttributes",
+            Live::OcId => "oc:id",
+            Live::OcFileId => "oc:fileid",
+            Live::OcPermissions => "oc:permissions",
+            Live::OcChecksums => "oc:checksums",
+            Live::TrashFilename => "nc:trashbin-filename",
+            Live::TrashOriginalLocation => "nc:trashbin-original-location",
+            Live::TrashDeletionTime => "nc:trashbin-deletion-time",
+        }
     }
 }
 
@@ -127,61 +140,104 @@ pub(crate) struct Subject<'a> {
 }
 
 /// Writes the value of `prop` for `subject` into `out`; `false` if it has none here.
+///
+/// Values go straight into the listing's buffer: a folder of 10,000 entries writes
+/// 50,000 of them, so no value gets a `String` of its own unless it must.
 pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
     let node = s.node;
     let dir = node.is_dir();
+    let applies = match prop {
+        Live::ContentLength => !dir,
+        Live::QuotaUsed => dir,
+        Live::QuotaAvailable => dir && s.account.available_bytes().is_some(),
+        Live::OcChecksums => !dir && node.digests.is_some(),
+        Live::TrashFilename => origin_name(node).is_some(),
+        Live::TrashOriginalLocation => node.trash_origin.is_some(),
+        Live::TrashDeletionTime => node.trashed_ms.is_some(),
+        _ => true,
+    };
+    if !applies {
+        return false;
+    }
     let name = prop.qualified();
-    let value: String = match prop {
-        Live::ResourceType if dir => "<D:collection/>".into(),
-        Live::ResourceType => String::new(),
-        Live::ContentLength if !dir => node.size.to_string(),
-        Live::ContentType if dir => "httpd/unix-directory".into(),
-        Live::ContentType => escape(&content_type(node)),
-        Live::ETag => format!("\"{}\"", escape(&node.etag)),
-        Live::LastModified => httpdate::fmt_http_date(time(node.mtime_ms)),
-        Live::CreationDate => humantime::format_rfc3339_seconds(time(node.created_ms)).to_string(),
-        Live::LockDiscovery => lock_discovery(s),
-        Live::SupportedLock => SUPPORTED_LOCK.into(),
-        Live::QuotaUsed if dir => s.account.used_bytes.to_string(),
-        Live::QuotaAvailable if dir => match s.account.available_bytes() {
-            Some(free) => free.to_string(),
-            None => return false,
-        },
-        Live::Win32LastModified => httpdate::fmt_http_date(time(node.mtime_ms)),
-        Live::Win32Creation => httpdate::fmt_http_date(time(node.created_ms)),
+    if prop == Live::ResourceType && !dir {
+        let _ = write!(out, "<{name}/>");
+        return true;
+    }
+    let _ = write!(out, "<{name}>");
+    match prop {
+        Live::ResourceType => out.push_str("<D:collection/>"),
+        Live::ContentLength => {
+            let _ = write!(out, "{}", node.size);
+        }
+        Live::ContentType if dir => out.push_str("httpd/unix-directory"),
+        Live::ContentType => content_type(out, node),
+        Live::ETag => {
+            out.push('"');
+            escape_into(out, &node.etag);
+            out.push('"');
+        }
+        Live::LastModified | Live::Win32LastModified => http_date(out, node.mtime_ms),
+        Live::Win32Creation => http_date(out, node.created_ms),
+        Live::CreationDate => {
+            let _ = write!(
+                out,
+                "{}",
+                humantime::format_rfc3339_seconds(time(node.created_ms))
+            );
+        }
+        Live::LockDiscovery => lock_discovery(out, s),
+        Live::SupportedLock => out.push_str(SUPPORTED_LOCK),
+        Live::QuotaUsed => {
+            let _ = write!(out, "{}", s.account.used_bytes);
+        }
+        Live::QuotaAvailable => {
+            let _ = write!(out, "{}", s.account.available_bytes().unwrap_or(0));
+        }
         Live::Win32Attributes => {
             let hidden = if node.name.starts_with('.') { 0x2 } else { 0 };
-            format!("{:08x}", if dir { 0x10 } else { 0x20 } | hidden)
+            let _ = write!(out, "{:08x}", if dir { 0x10 } else { 0x20 } | hidden);
         }
-        Live::OcId => format!("{:08}davgate", node.id.0),
-        Live::OcFileId => node.id.0.to_string(),
-        Live::OcPermissions if s.tree == davgate_storage::TreeRoot::Trash => "D".into(),
-        Live::OcPermissions if dir => "GDNVCK".into(),
-        Live::OcPermissions => "GDNVW".into(),
-        Live::OcChecksums => match &node.digests {
-            Some(d) if !dir => format!("<oc:checksum>SHA1:{} MD5:{}</oc:checksum>", d.sha1, d.md5),
-            _ => return false,
-        },
-        Live::TrashFilename => match origin_name(node) {
-            Some(n) => escape(n),
-            None => return false,
-        },
-        Live::TrashOriginalLocation => match &node.trash_origin {
-            Some(origin) => escape(origin.trim_start_matches('/')),
-            None => return false,
-        },
-        Live::TrashDeletionTime => match node.trashed_ms {
-            Some(ms) => (ms / 1000).to_string(),
-            None => return false,
-        },
-        _ => return false,
-    };
-    if value.is_empty() {
-        let _ = write!(out, "<{name}/>");
-    } else {
-        let _ = write!(out, "<{name}>{value}</{name}>");
+        Live::OcId => {
+            let _ = write!(out, "{:08}davgate", node.id.0);
+        }
+        Live::OcFileId => {
+            let _ = write!(out, "{}", node.id.0);
+        }
+        Live::OcPermissions => out.push_str(match (s.tree, dir) {
+            (davgate_storage::TreeRoot::Trash, _) => "D",
+            (_, true) => "GDNVCK",
+            (_, false) => "GDNVW",
+        }),
+        Live::OcChecksums => {
+            if let Some(d) = &node.digests {
+                let _ = write!(
+                    out,
+                    "<oc:checksum>SHA1:{} MD5:{}</oc:checksum>",
+                    d.sha1, d.md5
+                );
+            }
+        }
+        Live::TrashFilename => escape_into(out, origin_name(node).unwrap_or_default()),
+        Live::TrashOriginalLocation => {
+            escape_into(
+                out,
+                node.trash_origin
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim_start_matches('/'),
+            );
+        }
+        Live::TrashDeletionTime => {
+            let _ = write!(out, "{}", node.trashed_ms.unwrap_or(0) / 1000);
+        }
     }
+    let _ = write!(out, "</{name}>");
     true
+}
+
+fn http_date(out: &mut String, ms: i64) {
+    let _ = write!(out, "{}", httpdate::HttpDate::from(time(ms)));
 }
 
 const SUPPORTED_LOCK: &str = "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>\
@@ -191,15 +247,15 @@ fn time(ms: i64) -> std::time::SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
-fn content_type(node: &Node) -> String {
-    if let Some(ct) = &node.content_type
-        && !ct.is_empty()
-    {
-        return ct.clone();
+fn content_type(out: &mut String, node: &Node) {
+    match &node.content_type {
+        Some(ct) if !ct.is_empty() => escape_into(out, ct),
+        _ => out.push_str(
+            mime_guess::from_path(&node.name)
+                .first_raw()
+                .unwrap_or("application/octet-stream"),
+        ),
     }
-    mime_guess::from_path(&node.name)
-        .first_or_octet_stream()
-        .to_string()
 }
 
 /// The name an item had before it was deleted (its origin's last segment).
@@ -208,9 +264,8 @@ fn origin_name(node: &Node) -> Option<&str> {
     origin.rsplit('/').next().filter(|n| !n.is_empty())
 }
 
-fn lock_discovery(s: &Subject) -> String {
+fn lock_discovery(out: &mut String, s: &Subject) {
     let now = now_ms();
-    let mut out = String::new();
     let applies = |l: &&LockRecord| {
         l.path == s.path
             || (l.deep && (l.path == "/" || s.path.starts_with(&format!("{}/", l.path))))
@@ -243,5 +298,4 @@ fn lock_discovery(s: &Subject) -> String {
             escape(&root)
         );
     }
-    out
 }

@@ -17,7 +17,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use self::live::{ALLPROP, Live, PREFIXES, Subject};
 use self::request::{PropName, PropfindRequest};
-use crate::response::{self, Body, escape};
+use crate::response::{self, Body, escape, escape_into};
 
 /// How deep a PROPFIND goes (infinity is refused earlier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,8 @@ async fn listing(
         prefix,
         request,
         dead: &dead,
+        found: String::new(),
+        missing: String::new(),
     };
     writer.open();
     let path = format!("/{}", t.segments.join("/"));
@@ -160,6 +162,8 @@ struct Writer<'a> {
     prefix: &'a str,
     request: &'a PropfindRequest,
     dead: &'a HashMap<NodeId, Vec<DeadProp>>,
+    found: String,
+    missing: String,
 }
 
 impl Writer<'_> {
@@ -190,9 +194,14 @@ impl Writer<'_> {
             .get(&node.id)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let _ = write!(self.out, "<D:response><D:href>{}</D:href>", escape(href));
-        let mut found = String::new();
-        let mut missing = String::new();
+        self.out.push_str("<D:response><D:href>");
+        escape_into(&mut self.out, href);
+        self.out.push_str("</D:href>");
+        // Reused buffers: one allocation per listing, not two per entry.
+        let mut found = std::mem::take(&mut self.found);
+        let mut missing = std::mem::take(&mut self.missing);
+        found.clear();
+        missing.clear();
         match self.request {
             PropfindRequest::AllProp { include } => {
                 for live in ALLPROP {
@@ -242,15 +251,19 @@ impl Writer<'_> {
                 }
             }
         }
-        for (props, status) in [(found, "200 OK"), (missing, "404 Not Found")] {
+        for (props, status) in [(&found, "200 OK"), (&missing, "404 Not Found")] {
             if !props.is_empty() {
+                self.out.push_str("<D:propstat><D:prop>");
+                self.out.push_str(props);
                 let _ = write!(
                     self.out,
-                    "<D:propstat><D:prop>{props}</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>"
+                    "</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>"
                 );
             }
         }
         self.out.push_str("</D:response>");
+        self.found = found;
+        self.missing = missing;
     }
 }
 
