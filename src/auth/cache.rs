@@ -40,7 +40,8 @@ pub struct CachedCheck {
 #[derive(Clone)]
 pub struct CredentialCache {
     key: Arc<[u8; 32]>,
-    entries: Cache<[u8; 32], CachedCheck>,
+    /// `None` when the capacity is 0: every request is checked (for measuring cold checks).
+    entries: Option<Cache<[u8; 32], CachedCheck>>,
 }
 
 impl CredentialCache {
@@ -48,10 +49,12 @@ impl CredentialCache {
     pub fn new(server_key: [u8; 32], ttl: Duration, capacity: u64) -> Self {
         CredentialCache {
             key: Arc::new(server_key),
-            entries: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
+            entries: (capacity > 0).then(|| {
+                Cache::builder()
+                    .max_capacity(capacity)
+                    .time_to_live(ttl)
+                    .build()
+            }),
         }
     }
 
@@ -73,7 +76,10 @@ impl CredentialCache {
         key: [u8; 32],
         check: impl Future<Output = Result<CachedCheck, AuthError>>,
     ) -> Result<CachedCheck, AuthError> {
-        self.entries
+        let Some(entries) = &self.entries else {
+            return check.await;
+        };
+        entries
             .try_get_with(key, check)
             .await
             .map_err(|e: Arc<AuthError>| (*e).clone())
@@ -81,12 +87,17 @@ impl CredentialCache {
 
     /// Whether `key` is cached, without running anything.
     pub async fn cached(&self, key: &[u8; 32]) -> Option<CachedCheck> {
-        self.entries.get(key).await
+        match &self.entries {
+            Some(entries) => entries.get(key).await,
+            None => None,
+        }
     }
 
     /// Drops one entry.
     pub async fn forget(&self, key: &[u8; 32]) {
-        self.entries.invalidate(key).await;
+        if let Some(entries) = &self.entries {
+            entries.invalidate(key).await;
+        }
     }
 }
 
