@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod dav;
 pub mod files;
 pub mod response;
 pub mod route;

@@ -7,6 +7,7 @@ mod app_passwords;
 mod auth;
 mod cli;
 mod files;
+mod ical;
 mod interop;
 mod locks;
 mod paths;

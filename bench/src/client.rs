@@ -28,6 +28,7 @@ pub struct Target {
     addr: SocketAddr,
     authority: HeaderValue,
     base_path: String,
+    user: String,
     authorization: HeaderValue,
 }
 
@@ -79,18 +80,32 @@ impl Target {
         if !base_path.ends_with('/') {
             base_path.push('/');
         }
-        let credentials = STANDARD.encode(format!("{user}:{password}"));
-        let mut authorization = HeaderValue::try_from(format!("Basic {credentials}"))
-            .map_err(|_| bad("the user name or password cannot go in a header"))?;
-        authorization.set_sensitive(true);
+        let authorization = basic_authorization(user, password);
         let authority =
             HeaderValue::try_from(authority.as_str()).map_err(|_| bad("bad host header"))?;
         Ok(Target {
             addr,
             authority,
             base_path,
+            user: user.to_owned(),
             authorization,
         })
+    }
+
+    /// The same server and user with another password (an app password, say).
+    pub fn with_password(&self, password: &str) -> Target {
+        Target {
+            addr: self.addr,
+            authority: self.authority.clone(),
+            base_path: self.base_path.clone(),
+            user: self.user.clone(),
+            authorization: basic_authorization(&self.user, password),
+        }
+    }
+
+    /// The user name every request signs in as.
+    pub fn user(&self) -> &str {
+        &self.user
     }
 
     /// `host:port` as the URL gave it.
@@ -101,11 +116,21 @@ impl Target {
 
     /// A request for `rel` (relative to the base URL) with Host and Basic auth set.
     pub fn request(&self, method: Method, rel: &str) -> http::request::Builder {
+        self.request_signed(method, rel, self.authorization.clone())
+    }
+
+    /// A request for `rel` signed with other credentials (see [`basic_authorization`]).
+    pub fn request_signed(
+        &self,
+        method: Method,
+        rel: &str,
+        authorization: HeaderValue,
+    ) -> http::request::Builder {
         Request::builder()
             .method(method)
             .uri(format!("{}{rel}", self.base_path))
             .header(HOST, self.authority.clone())
-            .header(AUTHORIZATION, self.authorization.clone())
+            .header(AUTHORIZATION, authorization)
     }
 
     /// A connection, opened lazily by the first request (or [`Conn::open`]).
@@ -115,6 +140,16 @@ impl Target {
             sender: None,
         }
     }
+}
+
+/// An HTTP Basic `Authorization` value, marked sensitive so it stays out of debug output.
+pub fn basic_authorization(user: &str, password: &str) -> HeaderValue {
+    let credentials = STANDARD.encode(format!("{user}:{password}"));
+    // Invariant: "Basic " and base64 are visible ASCII, which every header value may hold.
+    let mut value =
+        HeaderValue::try_from(format!("Basic {credentials}")).expect("base64 is visible ASCII");
+    value.set_sensitive(true);
+    value
 }
 
 /// MKCOL (RFC 4918 §9.3), which `http::Method` has no constant for.
@@ -348,6 +383,23 @@ mod tests {
             assert_eq!(req.uri().path(), "/files/a.txt");
             assert!(req.headers()[AUTHORIZATION].is_sensitive());
         }
+    }
+
+    #[tokio::test]
+    async fn another_password_keeps_the_server_and_user() {
+        let target = Target::new("http://127.0.0.1:8080/files/", "alice", "pw", false)
+            .await
+            .unwrap();
+        let app = target.with_password("k7q2m9xa-3vd7hzp");
+        assert_eq!(app.user(), "alice");
+        assert_eq!(app.authority(), "127.0.0.1:8080");
+        let req = app.request(Method::GET, "a.txt").body(()).unwrap();
+        // base64("alice:k7q2m9xa-3vd7hzp")
+        assert_eq!(
+            req.headers()[AUTHORIZATION],
+            "Basic YWxpY2U6azdxMm05eGEtM3ZkN2h6cA=="
+        );
+        assert_eq!(req.headers().get_all(AUTHORIZATION).iter().count(), 1);
     }
 
     #[tokio::test]

@@ -2,12 +2,13 @@
 //!
 //! The same binary measures davgate and its peers (nginx, …), so every workload uses only
 //! plain RFC 4918 requests with HTTP Basic auth against a base URL. One run prints a table or,
-//! with `--json`, a machine-readable report; `--compare` turns two such reports into the
+//! with `--json`, a machine-readable report; `--compare` turns such reports into the
 //! side-by-side markdown table that `run.sh` prints. The driver talks plain HTTP/1.1 and only
 //! to loopback unless `--allow-remote` says otherwise.
 
 mod body;
 mod client;
+mod cpu;
 mod report;
 mod rss;
 mod stats;
@@ -69,9 +70,15 @@ struct Cli {
     /// Name of the server in the report [default: the URL's host and port].
     #[arg(long)]
     label: Option<String>,
-    /// Workloads to run, comma-separated, in this order.
-    #[arg(long, value_delimiter = ',', default_values = Workload::NAMES)]
+    /// Workloads to run, comma-separated, in this order. auth_cold needs a server with its
+    /// credential cache off and auth_flood one that reads X-Forwarded-For, so they (and
+    /// small_get_auth, the old name of auth_cached) run only when named.
+    #[arg(long, value_delimiter = ',', default_values = Workload::DEFAULT)]
     workloads: Vec<Workload>,
+    /// File holding an app password of --user, for the valid client of auth_flood (a file,
+    /// not a flag value: argv is world-readable).
+    #[arg(long, value_name = "FILE")]
+    app_password_file: Option<PathBuf>,
     /// Print the report as JSON (all raw runs included) instead of a table.
     #[arg(long)]
     json: bool,
@@ -81,13 +88,14 @@ struct Cli {
     /// Runs of each upload/download and of small_files; the report gives the median.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
-    /// How long small_get_auth keeps its connections busy.
+    /// How long auth_cached and auth_cold keep their connections busy, and the length of
+    /// each of auth_flood's two windows.
     #[arg(long, default_value = "10s")]
     duration: humantime::Duration,
     /// Number of files small_files uploads.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     files: u32,
-    /// Size of each small file (small_files, small_get_auth).
+    /// Size of each small file (small_files, auth_cached, auth_cold, auth_flood).
     #[arg(long, default_value = "4KiB")]
     small_size: ByteSize,
     /// Entries in the folder that propfind_10k lists.
@@ -99,10 +107,17 @@ struct Cli {
     /// Concurrent clients uploading in small_files (and the propfind_10k setup).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     put_clients: u32,
-    /// Keep-alive connections in small_get_auth.
+    /// Keep-alive connections in auth_cached.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     get_connections: u32,
-    /// Server process to watch: its peak RSS (with its children's) is reported for the big files.
+    /// Keep-alive connections in auth_cold (each request there costs a password hash).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    cold_connections: u32,
+    /// Connections sending wrong passwords in auth_flood.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    flood_connections: u32,
+    /// Server process to watch: its peak RSS (with its children's) is reported for the big
+    /// files, and its CPU time during auth_flood's flood.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
     /// Allow a base URL whose host is not loopback.
@@ -112,16 +127,21 @@ struct Cli {
     #[arg(long)]
     cleanup: bool,
     /// Instead of running: print BASELINE.json and CANDIDATE.json side by side as markdown.
-    #[arg(long, num_args = 2, value_names = ["BASELINE", "CANDIDATE"], conflicts_with_all = ["url", "user", "json"])]
+    /// Further CANDIDATE reports (the same server measured on other instances) join the
+    /// candidate's column.
+    #[arg(long, num_args = 2.., value_name = "REPORT", conflicts_with_all = ["url", "user", "json"])]
     compare: Vec<PathBuf>,
 }
 
 impl Cli {
     async fn run(self) -> anyhow::Result<()> {
-        if let [baseline, candidate] = self.compare.as_slice() {
+        if let [baseline, candidates @ ..] = self.compare.as_slice() {
             let baseline = read_report(baseline)?;
-            let candidate = read_report(candidate)?;
-            print!("{}", report::render_comparison(&baseline, &candidate));
+            let candidates = candidates
+                .iter()
+                .map(|path| read_report(path))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            print!("{}", report::render_comparison(&baseline, &candidates));
             return Ok(());
         }
         let (Some(url), Some(user), Some(password)) = (&self.url, &self.user, &self.password)
@@ -139,13 +159,17 @@ impl Cli {
             Some(label) => label.clone(),
             None => target.authority().to_owned(),
         };
+        let app = match &self.app_password_file {
+            Some(path) => Some(Arc::new(target.with_password(&read_secret(path)?))),
+            None => None,
+        };
         let target = Arc::new(target);
 
         let mut report = Report::new(label, url.clone(), plan.clone());
         workloads::prepare(&target).await?;
         for &workload in &self.workloads {
             eprintln!("davgate-bench: {} on {}", workload.name(), report.label);
-            let result = workloads::run(&target, &plan, workload)
+            let result = workloads::run(&target, app.as_ref(), &plan, workload)
                 .await
                 .with_context(|| format!("workload {} failed", workload.name()))?;
             report.workloads.push(result);
@@ -175,6 +199,9 @@ impl Cli {
         if self.small_size.0 > 64 << 20 {
             bail!("--small-size is held in memory: keep it at 64MiB or less");
         }
+        if self.workloads.contains(&Workload::AuthFlood) && self.app_password_file.is_none() {
+            bail!("auth_flood needs --app-password-file: its valid client signs in with one");
+        }
         Ok(Plan {
             size: self.size.0,
             repeat: self.repeat,
@@ -185,13 +212,79 @@ impl Cli {
             propfind_runs: self.propfind_runs,
             put_clients: self.put_clients,
             get_connections: self.get_connections,
+            cold_connections: self.cold_connections,
+            flood_connections: self.flood_connections,
             server_pid: self.server_pid,
         })
     }
+}
+
+/// The first line of a secret file, without its line break; the secret is never echoed.
+fn read_secret(path: &Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let secret = text.lines().next().unwrap_or_default().trim();
+    if secret.is_empty() {
+        bail!(
+            "{} is empty: it should hold an app password",
+            path.display()
+        );
+    }
+    Ok(secret.to_owned())
 }
 
 fn read_report(path: &Path) -> anyhow::Result<Report> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a report", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn compare_takes_extra_candidate_reports() {
+        let cli = Cli::try_parse_from(["b", "--compare", "n.json", "d.json", "c.json"]).unwrap();
+        assert_eq!(cli.compare.len(), 3);
+        assert!(Cli::try_parse_from(["b", "--compare", "n.json"]).is_err());
+    }
+
+    #[test]
+    fn auth_flood_needs_an_app_password_file() {
+        let args = [
+            "b",
+            "--url",
+            "http://127.0.0.1:1/",
+            "--user",
+            "u",
+            "--password",
+            "p",
+        ];
+        let flood = Cli::try_parse_from(args.iter().chain(&["--workloads", "auth_flood"])).unwrap();
+        assert!(flood.plan().is_err());
+        let defaults = Cli::try_parse_from(args).unwrap();
+        assert!(defaults.plan().is_ok());
+        assert!(!defaults.workloads.contains(&Workload::AuthFlood));
+    }
+
+    #[test]
+    fn secret_files_give_their_first_line() {
+        let path =
+            std::env::temp_dir().join(format!("davgate-bench-secret-{}", std::process::id()));
+        std::fs::write(&path, "  abcdefgh-1234567 \nignored\n").unwrap();
+        let secret = read_secret(&path);
+        std::fs::write(&path, "\n").unwrap();
+        let empty = read_secret(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(secret.unwrap(), "abcdefgh-1234567");
+        assert!(empty.is_err());
+    }
 }

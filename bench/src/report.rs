@@ -1,9 +1,11 @@
 //! What a run found, and the two ways it is shown: a plain table for one server, and a
-//! markdown table putting two saved reports side by side.
+//! markdown table putting two servers' saved reports side by side.
 //!
 //! A report keeps every raw run; the summary of a workload is the median of each metric over
 //! its runs. The JSON form is the contract between the driver and `run.sh`, so fields that
-//! a skipped server's stub lacks all have defaults.
+//! a skipped server's stub lacks all have defaults. The candidate's column may gather
+//! several reports: workloads that need their own server configuration (auth_cold,
+//! auth_flood) are measured on separate instances, one after the other.
 
 use std::fmt::Write as _;
 
@@ -104,6 +106,12 @@ impl Measure {
         Measure::new(metric, unit, Better::Lower, value)
     }
 
+    /// A metric that explains the others but is neither good nor bad when it moves: how a
+    /// flood was answered, how busy the server was.
+    pub fn context(metric: &str, unit: &str, value: f64) -> Self {
+        Measure::new(metric, unit, Better::Neither, value)
+    }
+
     fn new(metric: &str, unit: &str, better: Better, value: f64) -> Self {
         Measure {
             metric: metric.to_owned(),
@@ -120,6 +128,8 @@ impl Measure {
 pub enum Better {
     Higher,
     Lower,
+    /// Context, not a score: no ratio is shown.
+    Neither,
 }
 
 /// The plain-text table of one report.
@@ -148,21 +158,32 @@ pub fn render_table(report: &Report) -> String {
     out
 }
 
-/// The markdown table putting `baseline` and `candidate` side by side, with the ratio.
-pub fn render_comparison(baseline: &Report, candidate: &Report) -> String {
-    let (base, cand) = (md(&baseline.label), md(&candidate.label));
+/// The markdown table putting `baseline` and the candidate side by side, with the ratio.
+///
+/// `candidates` are the candidate's reports, one per server instance; their workloads fill
+/// one column, headed by the first one's label.
+pub fn render_comparison(baseline: &Report, candidates: &[Report]) -> String {
+    let mut left_column = baseline.clone();
+    add_derived(&mut left_column);
+    let right_column = merge(candidates);
+    let (base, cand) = (md(&left_column.label), md(&right_column.label));
     let mut out = format!("| workload | metric | {base} | {cand} | ratio |\n");
     out.push_str("|---|---|---:|---:|---:|\n");
-    for (workload, measure) in keys(baseline, candidate) {
-        let left = lookup(baseline, workload, &measure.metric);
-        let right = lookup(candidate, workload, &measure.metric);
+    let mut any_context = false;
+    for (workload, measure) in keys(&left_column, &right_column) {
+        let left = lookup(&left_column, workload, &measure.metric);
+        let right = lookup(&right_column, workload, &measure.metric);
         let direction = match measure.better {
-            Better::Higher => "higher is better",
-            Better::Lower => "lower is better",
+            Better::Higher => ", higher is better",
+            Better::Lower => ", lower is better",
+            Better::Neither => {
+                any_context = true;
+                ""
+            }
         };
         let _ = writeln!(
             out,
-            "| {} | {} ({}, {direction}) | {} | {} | {} |",
+            "| {} | {} ({}{direction}) | {} | {} | {} |",
             md(workload),
             md(&measure.metric),
             md(&measure.unit),
@@ -177,17 +198,69 @@ pub fn render_comparison(baseline: &Report, candidate: &Report) -> String {
          {base} ÷ {cand} where lower is better (latency, memory), so above 1 means {cand} \
          did better.\n"
     );
-    for report in [baseline, candidate] {
+    if any_context {
+        out.push_str(
+            "Rows without a direction are context for the rows around them and get no ratio.\n",
+        );
+    }
+    for report in std::iter::once(baseline).chain(candidates) {
         if let Some(reason) = &report.skipped {
             let _ = writeln!(out, "\n{}: not measured: {}", md(&report.label), md(reason));
         }
     }
-    let measured = baseline.skipped.is_none() && candidate.skipped.is_none();
     let settings = |report: &Report| report.plan.as_ref().map(Plan::without_server);
-    if measured && settings(baseline) != settings(candidate) {
-        out.push_str("\nWarning: the two runs used different settings; see the JSON reports.\n");
+    let differs = candidates
+        .iter()
+        .filter(|c| c.skipped.is_none())
+        .any(|c| settings(c) != settings(baseline));
+    if baseline.skipped.is_none() && differs {
+        out.push_str("\nWarning: the runs used different settings; see the JSON reports.\n");
     }
     out
+}
+
+/// One column from several reports of the same server: the first one's label, every
+/// measured report's workloads in order, and the ratios between workloads.
+fn merge(reports: &[Report]) -> Report {
+    let mut merged = match reports.first() {
+        Some(first) => first.clone(),
+        None => Report {
+            version: String::new(),
+            label: "candidate".to_owned(),
+            url: String::new(),
+            plan: None,
+            workloads: Vec::new(),
+            skipped: Some("no report given".to_owned()),
+        },
+    };
+    for report in reports.iter().skip(1) {
+        merged.workloads.extend(report.workloads.iter().cloned());
+    }
+    add_derived(&mut merged);
+    merged
+}
+
+/// Ratios between workloads that ran separately: how much a cached sign-in saves over a
+/// full password check, put on the auth_cold row where it is read.
+fn add_derived(report: &mut Report) {
+    const RATE: &str = "requests per second";
+    let (Some(cached), Some(cold)) = (
+        lookup(report, "auth_cached", RATE),
+        lookup(report, "auth_cold", RATE),
+    ) else {
+        return;
+    };
+    let speedup = cached / cold;
+    if !speedup.is_finite() {
+        return;
+    }
+    if let Some(workload) = report.workloads.iter_mut().find(|w| w.name == "auth_cold") {
+        workload.summary.push(Measure::higher(
+            "auth_cached ÷ auth_cold requests per second",
+            "×",
+            speedup,
+        ));
+    }
 }
 
 /// (workload, measure) pairs in the baseline's order, then any the candidate alone has.
@@ -224,6 +297,7 @@ fn ratio(better: Better, baseline: Option<f64>, candidate: Option<f64>) -> Optio
     let r = match better {
         Better::Higher => cand / base,
         Better::Lower => base / cand,
+        Better::Neither => return None,
     };
     r.is_finite().then_some(r)
 }
@@ -309,6 +383,8 @@ mod tests {
             propfind_runs: 7,
             put_clients: 8,
             get_connections: 16,
+            cold_connections: 4,
+            flood_connections: 16,
             server_pid: None,
         }
     }
@@ -343,7 +419,7 @@ mod tests {
     fn comparison_orients_ratios_so_above_one_is_better() {
         let nginx = report("nginx", &[800.0], 10.0);
         let davgate = report("davgate", &[400.0], 5.0);
-        let md = render_comparison(&nginx, &davgate);
+        let md = render_comparison(&nginx, &[davgate]);
         let lines: Vec<&str> = md.lines().collect();
         assert_eq!(lines[0], "| workload | metric | nginx | davgate | ratio |");
         assert_eq!(
@@ -355,6 +431,7 @@ mod tests {
             "| propfind_10k | latency (ms, lower is better) | 10.0 | 5.00 | 2.00 |"
         );
         assert!(!md.contains("Warning"));
+        assert!(!md.contains("without a direction"));
     }
 
     #[test]
@@ -363,7 +440,7 @@ mod tests {
         let stub: Report =
             serde_json::from_str(r#"{"label":"davgate","skipped":"DAVGATE_BIN is unset"}"#)
                 .unwrap();
-        let md = render_comparison(&nginx, &stub);
+        let md = render_comparison(&nginx, &[stub]);
         assert!(
             md.contains("| put_stream_1g | throughput (MB/s, higher is better) | 800 | — | — |")
         );
@@ -377,7 +454,7 @@ mod tests {
         if let Some(plan) = &mut davgate.plan {
             plan.files = 10;
         }
-        assert!(render_comparison(&nginx, &davgate).contains("Warning: the two runs"));
+        assert!(render_comparison(&nginx, &[davgate]).contains("Warning: the runs"));
     }
 
     #[test]
@@ -386,7 +463,69 @@ mod tests {
         let mut davgate = report("davgate", &[400.0], 5.0);
         nginx.plan.as_mut().unwrap().server_pid = Some(1);
         davgate.plan.as_mut().unwrap().server_pid = Some(2);
-        assert!(!render_comparison(&nginx, &davgate).contains("Warning"));
+        assert!(!render_comparison(&nginx, &[davgate]).contains("Warning"));
+    }
+
+    fn auth_report(label: &str, workload: &str, measures: Vec<Measure>) -> Report {
+        let mut report = Report::new(label.into(), "http://127.0.0.1:1/files/".into(), plan());
+        report.workloads = vec![WorkloadReport::from_runs(workload, vec![measures], vec![])];
+        report
+    }
+
+    #[test]
+    fn extra_candidate_reports_join_its_column_with_the_cached_to_cold_ratio() {
+        let rate = |value| Measure::higher("requests per second", "req/s", value);
+        let nginx = auth_report("nginx", "auth_cached", vec![rate(20_000.0)]);
+        let davgate = auth_report("davgate", "auth_cached", vec![rate(30_000.0)]);
+        let cold = auth_report("davgate-nocache", "auth_cold", vec![rate(60.0)]);
+        let flood = auth_report(
+            "davgate-xff",
+            "auth_flood",
+            vec![
+                Measure::lower("p99 under flood ÷ baseline p99", "×", 1.5),
+                Measure::context("flood answered 401", "%", 100.0),
+            ],
+        );
+        let md = render_comparison(&nginx, &[davgate, cold, flood]);
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines[0], "| workload | metric | nginx | davgate | ratio |");
+        assert_eq!(
+            lines[2..7],
+            [
+                "| auth_cached | requests per second (req/s, higher is better) | 20000 | 30000 | 1.50 |",
+                "| auth_cold | requests per second (req/s, higher is better) | — | 60.0 | — |",
+                "| auth_cold | auth_cached ÷ auth_cold requests per second (×, higher is better) | — | 500 | — |",
+                "| auth_flood | p99 under flood ÷ baseline p99 (×, lower is better) | — | 1.50 | — |",
+                "| auth_flood | flood answered 401 (%) | — | 100 | — |",
+            ]
+        );
+        assert!(md.contains("Rows without a direction are context"));
+        assert!(!md.contains("Warning"));
+    }
+
+    #[test]
+    fn a_skipped_extra_report_is_named_and_the_rest_still_shows() {
+        let rate = |value| Measure::higher("requests per second", "req/s", value);
+        let nginx = auth_report("nginx", "auth_cached", vec![rate(20_000.0)]);
+        let davgate = auth_report("davgate", "auth_cached", vec![rate(30_000.0)]);
+        let stub: Report =
+            serde_json::from_str(r#"{"label":"davgate-nocache","skipped":"did not start"}"#)
+                .unwrap();
+        let md = render_comparison(&nginx, &[davgate, stub]);
+        assert!(md.contains(
+            "| auth_cached | requests per second (req/s, higher is better) | 20000 | 30000 | 1.50 |"
+        ));
+        assert!(!md.contains("auth_cold"));
+        assert!(md.contains("davgate-nocache: not measured: did not start"));
+    }
+
+    #[test]
+    fn context_rows_have_no_ratio_and_read_back_from_json() {
+        assert_eq!(ratio(Better::Neither, Some(1.0), Some(2.0)), None);
+        let measure = Measure::context("server CPU during flood", "% of 2 cores", 99.0);
+        let json = serde_json::to_string(&measure).unwrap();
+        assert!(json.contains(r#""better":"neither""#));
+        assert_eq!(serde_json::from_str::<Measure>(&json).unwrap(), measure);
     }
 
     #[test]

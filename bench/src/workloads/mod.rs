@@ -3,8 +3,12 @@
 //! Everything the driver writes lives under `davgate-bench/` below the base URL, created with
 //! MKCOL first because not every server creates parents on PUT (nginx's
 //! `create_full_put_path` does; RFC 4918 says 409). Each workload is one module:
-//! [`big`] (1 GiB up and down), [`small_files`], [`propfind`], [`small_get`].
+//! [`big`] (1 GiB up and down), [`small_files`], [`propfind`], [`small_get`] (auth_cached,
+//! auth_cold) and [`auth_flood`]. auth_cold and auth_flood only mean something against a
+//! server configured for them (credential cache off; client address from X-Forwarded-For),
+//! so they run only when named.
 
+mod auth_flood;
 mod big;
 mod propfind;
 mod small_files;
@@ -38,19 +42,40 @@ pub enum Workload {
     SmallFiles,
     #[value(name = "propfind_10k")]
     Propfind10k,
+    #[value(name = "auth_cached")]
+    AuthCached,
+    /// auth_cached under the name older reports use.
     #[value(name = "small_get_auth")]
     SmallGetAuth,
+    #[value(name = "auth_cold")]
+    AuthCold,
+    #[value(name = "auth_flood")]
+    AuthFlood,
 }
 
 impl Workload {
-    /// Every workload's name, in the default order.
-    pub const NAMES: [&str; 6] = [
+    /// Every workload's name: the defaults first, in their order.
+    pub const NAMES: [&str; 9] = [
         "put_stream_1g",
         "put_length_1g",
         "get_1g",
         "small_files",
         "propfind_10k",
+        "auth_cached",
         "small_get_auth",
+        "auth_cold",
+        "auth_flood",
+    ];
+
+    /// What runs when `--workloads` is not given: every workload any WebDAV server can be
+    /// measured on as it is. small_get_auth would repeat auth_cached.
+    pub const DEFAULT: [&str; 6] = [
+        "put_stream_1g",
+        "put_length_1g",
+        "get_1g",
+        "small_files",
+        "propfind_10k",
+        "auth_cached",
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,7 +85,10 @@ impl Workload {
             Workload::Get1g => Self::NAMES[2],
             Workload::SmallFiles => Self::NAMES[3],
             Workload::Propfind10k => Self::NAMES[4],
-            Workload::SmallGetAuth => Self::NAMES[5],
+            Workload::AuthCached => Self::NAMES[5],
+            Workload::SmallGetAuth => Self::NAMES[6],
+            Workload::AuthCold => Self::NAMES[7],
+            Workload::AuthFlood => Self::NAMES[8],
         }
     }
 }
@@ -72,7 +100,7 @@ pub struct Plan {
     pub size: u64,
     /// Runs of the big-file workloads and of small_files.
     pub repeat: u32,
-    /// How long small_get_auth runs.
+    /// How long auth_cached and auth_cold run, and each half of auth_flood.
     pub duration: Duration,
     /// Files small_files uploads.
     pub files: u32,
@@ -84,10 +112,26 @@ pub struct Plan {
     pub propfind_runs: u32,
     /// Concurrent uploaders in small_files.
     pub put_clients: u32,
-    /// Connections in small_get_auth.
+    /// Connections in auth_cached.
     pub get_connections: u32,
-    /// The server process whose memory is sampled.
+    /// Connections in auth_cold.
+    #[serde(default = "default_cold_connections")]
+    pub cold_connections: u32,
+    /// Connections sending wrong passwords in auth_flood.
+    #[serde(default = "default_flood_connections")]
+    pub flood_connections: u32,
+    /// The server process whose memory (and, in auth_flood, CPU time) is sampled.
     pub server_pid: Option<u32>,
+}
+
+// Reports saved before auth_cold and auth_flood existed lack these; their defaults keep
+// such reports comparable.
+fn default_cold_connections() -> u32 {
+    4
+}
+
+fn default_flood_connections() -> u32 {
+    16
 }
 
 impl Plan {
@@ -106,19 +150,31 @@ impl Plan {
     }
 }
 
-/// Runs one workload.
+/// Runs one workload. `app` is the same server signed in with an app password, which only
+/// auth_flood needs.
 pub async fn run(
     target: &Arc<Target>,
+    app: Option<&Arc<Target>>,
     plan: &Plan,
     workload: Workload,
 ) -> Result<WorkloadReport, WorkloadError> {
+    let name = workload.name();
     match workload {
-        Workload::PutStream1g => big::put(target, plan, workload.name(), false).await,
-        Workload::PutLength1g => big::put(target, plan, workload.name(), true).await,
-        Workload::Get1g => big::get(target, plan, workload.name()).await,
-        Workload::SmallFiles => small_files::run(target, plan, workload.name()).await,
-        Workload::Propfind10k => propfind::run(target, plan, workload.name()).await,
-        Workload::SmallGetAuth => small_get::run(target, plan, workload.name()).await,
+        Workload::PutStream1g => big::put(target, plan, name, false).await,
+        Workload::PutLength1g => big::put(target, plan, name, true).await,
+        Workload::Get1g => big::get(target, plan, name).await,
+        Workload::SmallFiles => small_files::run(target, plan, name).await,
+        Workload::Propfind10k => propfind::run(target, plan, name).await,
+        Workload::AuthCached | Workload::SmallGetAuth => {
+            small_get::run(target, plan, name, plan.get_connections).await
+        }
+        Workload::AuthCold => small_get::run(target, plan, name, plan.cold_connections).await,
+        Workload::AuthFlood => {
+            let app = app.ok_or_else(|| {
+                WorkloadError::Verify("auth_flood needs --app-password-file".to_owned())
+            })?;
+            auth_flood::run(target, app, plan, name).await
+        }
     }
 }
 
@@ -183,6 +239,8 @@ pub enum WorkloadError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Rss(#[from] crate::rss::RssError),
+    #[error(transparent)]
+    Cpu(#[from] crate::cpu::CpuError),
     #[error("{0}")]
     Verify(String),
     #[error("a worker task failed: {0}")]
@@ -200,5 +258,25 @@ mod tests {
             assert_eq!(parsed, *workload);
         }
         assert_eq!(Workload::value_variants().len(), Workload::NAMES.len());
+    }
+
+    #[test]
+    fn defaults_leave_out_the_workloads_that_need_their_own_server() {
+        assert_eq!(
+            Workload::DEFAULT,
+            Workload::NAMES[..Workload::DEFAULT.len()]
+        );
+        for name in ["auth_cold", "auth_flood", "small_get_auth"] {
+            assert!(!Workload::DEFAULT.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn old_plans_without_the_auth_connections_still_read() {
+        let json = r#"{"size":1,"repeat":1,"duration":{"secs":2,"nanos":0},"files":1,
+            "small_size":1,"entries":1,"propfind_runs":1,"put_clients":1,
+            "get_connections":16,"server_pid":null}"#;
+        let plan: Plan = serde_json::from_str(json).unwrap();
+        assert_eq!((plan.cold_connections, plan.flood_connections), (4, 16));
     }
 }

@@ -1,11 +1,19 @@
-//! small_get_auth: GET one small file over `--get-connections` keep-alive connections for
-//! `--duration`, with Basic auth on every request.
+//! auth_cached (alias small_get_auth) and auth_cold: GET one small file over keep-alive
+//! connections for `--duration`, with Basic auth on every request.
 //!
-//! This is the cost of authentication on the hot path: a sync client polling or fetching many
-//! small files sends the same credentials with each request, so a server has to answer from a
-//! cache (davgate) or a cheap check (nginx's htpasswd file) rather than a fresh password hash.
-//! Connections are opened before the clock starts; one run, as ten seconds already hold tens
-//! of thousands of samples.
+//! auth_cached is the cost of authentication on the hot path: a sync client polling or
+//! fetching many small files sends the same credentials with each request, so a server has to
+//! answer from a cache (davgate) or a cheap check (nginx's htpasswd file) rather than a fresh
+//! password hash. It runs on `--get-connections`.
+//!
+//! auth_cold is the same loop on `--cold-connections` against a server whose credential cache
+//! is off (davgate's `auth_cache_capacity = 0`, which also stops concurrent identical checks
+//! from sharing a hash), so each request pays a full argon2id check: the price a cache miss
+//! costs, and the reason the cache exists. The driver cannot switch a server's cache off, so
+//! `run.sh` starts a separate instance for it.
+//!
+//! Connections are opened before the clock starts; one run, as ten seconds already hold
+//! thousands of samples.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,10 +31,12 @@ use crate::stats::{Latencies, per_second};
 /// Per-connection cap, so even a broken clock cannot keep a worker going forever.
 const MAX_REQUESTS_PER_CONNECTION: usize = 10_000_000;
 
+/// Runs the GET loop on `connections` connections.
 pub async fn run(
     target: &Arc<Target>,
     plan: &Plan,
     name: &str,
+    connections: u32,
 ) -> Result<WorkloadReport, WorkloadError> {
     let path = format!("{ROOT}small.bin");
     let body = payload(plan.small_len());
@@ -39,7 +49,7 @@ pub async fn run(
     target.conn().ok(req).await?;
 
     let mut conns = Vec::new();
-    for _ in 0..plan.get_connections {
+    for _ in 0..connections {
         let mut conn = target.conn();
         conn.open().await?;
         conns.push(conn);
@@ -70,14 +80,14 @@ pub async fn run(
         latencies.len()
     );
     let notes = vec![format!(
-        "one run of {:?} on {} connections",
-        plan.duration, plan.get_connections
+        "one run of {:?} on {connections} connections",
+        plan.duration
     )];
     Ok(WorkloadReport::from_runs(name, vec![run], notes))
 }
 
 /// GETs `path` on `conn` until `deadline`, checking each body's length.
-async fn fetch_until(
+pub(super) async fn fetch_until(
     target: Arc<Target>,
     mut conn: Conn,
     path: String,

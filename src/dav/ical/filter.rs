@@ -1,0 +1,442 @@
+//! calendar-query filters (RFC 4791 §9.7) as plain data, and their
+//! evaluation against a [`CalendarObject`].
+//!
+//! The XML layer maps `CALDAV:filter` onto these types one element to one
+//! value; nothing here knows about XML.
+
+use calcard::icalendar::{ICalendarComponentType, ICalendarEntry, ICalendarValue};
+
+use super::IcalError;
+use super::collation::TextMatch;
+use super::component::ComponentKind;
+use super::object::CalendarObject;
+use super::recur::{self, Occurrence, Options};
+use super::time::{Clock, Time, TimeRange};
+use super::timerange::Triggers;
+
+/// `CALDAV:comp-filter`. The top-level filter is the one for "VCALENDAR".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompFilter {
+    pub name: String,
+    pub test: CompTest,
+}
+
+/// `(is-not-defined | (time-range?, prop-filter*, comp-filter*))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompTest {
+    IsNotDefined,
+    Matches {
+        time_range: Option<TimeRange>,
+        props: Vec<PropFilter>,
+        comps: Vec<CompFilter>,
+    },
+}
+
+/// `CALDAV:prop-filter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropFilter {
+    pub name: String,
+    pub test: PropTest,
+}
+
+/// `(is-not-defined | ((time-range | text-match)?, param-filter*))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropTest {
+    IsNotDefined,
+    Matches {
+        value: Option<ValueTest>,
+        params: Vec<ParamFilter>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueTest {
+    TimeRange(TimeRange),
+    Text(TextMatch),
+}
+
+/// `CALDAV:param-filter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamFilter {
+    pub name: String,
+    pub test: ParamTest,
+}
+
+/// `(is-not-defined | text-match)?`; empty means "is defined".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamTest {
+    IsDefined,
+    IsNotDefined,
+    Text(TextMatch),
+}
+
+impl CompFilter {
+    /// An empty comp-filter: matches if the component exists.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            test: CompTest::Matches {
+                time_range: None,
+                props: Vec::new(),
+                comps: Vec::new(),
+            },
+        }
+    }
+
+    pub fn is_not_defined(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            test: CompTest::IsNotDefined,
+        }
+    }
+
+    pub fn with_time_range(mut self, range: TimeRange) -> Self {
+        if let CompTest::Matches { time_range, .. } = &mut self.test {
+            *time_range = Some(range);
+        }
+        self
+    }
+
+    pub fn with_prop(mut self, filter: PropFilter) -> Self {
+        if let CompTest::Matches { props, .. } = &mut self.test {
+            props.push(filter);
+        }
+        self
+    }
+
+    pub fn with_comp(mut self, filter: CompFilter) -> Self {
+        if let CompTest::Matches { comps, .. } = &mut self.test {
+            comps.push(filter);
+        }
+        self
+    }
+}
+
+impl PropFilter {
+    /// An empty prop-filter: matches if the property exists.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self::with(name, None)
+    }
+
+    pub fn is_not_defined(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            test: PropTest::IsNotDefined,
+        }
+    }
+
+    pub fn text(name: impl Into<String>, text: TextMatch) -> Self {
+        Self::with(name, Some(ValueTest::Text(text)))
+    }
+
+    pub fn time_range(name: impl Into<String>, range: TimeRange) -> Self {
+        Self::with(name, Some(ValueTest::TimeRange(range)))
+    }
+
+    pub fn with_param(mut self, filter: ParamFilter) -> Self {
+        if let PropTest::Matches { params, .. } = &mut self.test {
+            params.push(filter);
+        }
+        self
+    }
+
+    fn with(name: impl Into<String>, value: Option<ValueTest>) -> Self {
+        Self {
+            name: name.into(),
+            test: PropTest::Matches {
+                value,
+                params: Vec::new(),
+            },
+        }
+    }
+}
+
+/// A recurrence instance as seen by a time-range query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instance {
+    /// Effective DTSTART in UTC seconds (`None`: a VTODO without one).
+    pub start: Option<i64>,
+    /// Effective DTEND or DUE.
+    pub end: Option<i64>,
+    /// The instance's original start, for members of a recurrence set.
+    pub recurrence_id: Option<i64>,
+    /// True if a RECURRENCE-ID component defines this instance.
+    pub overridden: bool,
+}
+
+impl CalendarObject {
+    /// Evaluates a calendar-query filter (its top-level comp-filter).
+    pub fn matches(&self, filter: &CompFilter, options: &Options) -> Result<bool, IcalError> {
+        let mut window = None;
+        widest_range(filter, &mut window);
+        let mut eval = Evaluator {
+            object: self,
+            options,
+            clock: self.clock(&options.floating),
+            window: window.unwrap_or_default(),
+            occurrences: None,
+        };
+        eval.comp(None, filter)
+    }
+
+    /// The instances that overlap `range` by the rules of RFC 4791 §9.9,
+    /// ordered by start.
+    pub fn instances(
+        &self,
+        range: &TimeRange,
+        options: &Options,
+    ) -> Result<Vec<Instance>, IcalError> {
+        let window = self.window(range, options);
+        let mut list: Vec<Instance> = self
+            .occurrences(range, options)?
+            .into_iter()
+            .filter(|occ| occ.shape.overlaps(&window))
+            .map(|occ| Instance {
+                start: occ.start.map(|m| m.utc),
+                end: occ.end.map(|m| m.utc),
+                recurrence_id: occ.recurrence_id.map(|m| m.utc),
+                overridden: self.comps[occ.comp].is_override(),
+            })
+            .collect();
+        list.sort_by_key(|instance| instance.start);
+        Ok(list)
+    }
+}
+
+/// The union of all time ranges in a filter: one expansion serves them all.
+fn widest_range(filter: &CompFilter, acc: &mut Option<TimeRange>) {
+    let CompTest::Matches {
+        time_range,
+        props,
+        comps,
+    } = &filter.test
+    else {
+        return;
+    };
+    let ranges = time_range
+        .iter()
+        .chain(props.iter().filter_map(|p| match &p.test {
+            PropTest::Matches {
+                value: Some(ValueTest::TimeRange(range)),
+                ..
+            } => Some(range),
+            _ => None,
+        }));
+    for range in ranges {
+        *acc = Some(match acc.take() {
+            None => *range,
+            Some(seen) => TimeRange {
+                start: seen.start.zip(range.start).map(|(a, b)| a.min(b)),
+                end: seen.end.zip(range.end).map(|(a, b)| a.max(b)),
+            },
+        });
+    }
+    comps.iter().for_each(|comp| widest_range(comp, acc));
+}
+
+struct Evaluator<'a> {
+    object: &'a CalendarObject,
+    options: &'a Options,
+    clock: Clock<'a>,
+    window: TimeRange,
+    occurrences: Option<Vec<Occurrence>>,
+}
+
+impl Evaluator<'_> {
+    /// `scope` is the enclosing component (calcard index), `None` above
+    /// VCALENDAR.
+    fn comp(&mut self, scope: Option<usize>, filter: &CompFilter) -> Result<bool, IcalError> {
+        let candidates: Vec<usize> = match scope {
+            None if filter.name.eq_ignore_ascii_case("VCALENDAR") => vec![0],
+            None => Vec::new(),
+            Some(scope) => self.object.calendar.components[scope]
+                .component_ids
+                .iter()
+                .map(|&id| id as usize)
+                .filter(|&id| {
+                    self.object.calendar.components[id]
+                        .component_type
+                        .as_str()
+                        .eq_ignore_ascii_case(&filter.name)
+                })
+                .collect(),
+        };
+        let CompTest::Matches {
+            time_range,
+            props,
+            comps,
+        } = &filter.test
+        else {
+            return Ok(candidates.is_empty());
+        };
+        for candidate in candidates {
+            if let Some(range) = time_range
+                && !self.in_range(candidate, scope, range)?
+            {
+                continue;
+            }
+            if !props.iter().all(|prop| self.prop(candidate, prop)) {
+                continue;
+            }
+            let mut all = true;
+            for sub in comps {
+                if !self.comp(Some(candidate), sub)? {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn occurrences(&mut self) -> Result<&[Occurrence], IcalError> {
+        if self.occurrences.is_none() {
+            self.occurrences = Some(self.object.occurrences(&self.window, self.options)?);
+        }
+        Ok(self.occurrences.as_deref().unwrap_or_default())
+    }
+
+    fn timing_of(&self, component: usize) -> Option<usize> {
+        self.object.comps.iter().position(|t| t.index == component)
+    }
+
+    /// Whether any instance of `component` (or, for a VALARM, any trigger
+    /// for an instance of its parent) overlaps `range`.
+    fn in_range(
+        &mut self,
+        component: usize,
+        parent: Option<usize>,
+        range: &TimeRange,
+    ) -> Result<bool, IcalError> {
+        let range = &self.object.window(range, self.options);
+        let kind = &self.object.calendar.components[component].component_type;
+        if *kind == ICalendarComponentType::VAlarm {
+            let Some(timing) = parent.and_then(|p| self.timing_of(p)) else {
+                return Ok(false);
+            };
+            let Some(alarm) = self.object.comps[timing]
+                .alarms
+                .iter()
+                .find(|a| a.index == component)
+                .copied()
+            else {
+                return Ok(false);
+            };
+            let clock = self.clock;
+            return Ok(self
+                .occurrences()?
+                .iter()
+                .filter(|occ| occ.comp == timing)
+                .any(|occ| {
+                    Triggers::of(&alarm, occ.start, occ.end, &clock)
+                        .is_some_and(|t| t.overlaps(range))
+                }));
+        }
+        let Some(timing) = self.timing_of(component) else {
+            // §9.9 defines no time-range for other components.
+            return Ok(false);
+        };
+        Ok(self
+            .occurrences()?
+            .iter()
+            .any(|occ| occ.comp == timing && occ.shape.overlaps(range)))
+    }
+
+    fn prop(&self, component: usize, filter: &PropFilter) -> bool {
+        let entries: Vec<&ICalendarEntry> = self.object.calendar.components[component]
+            .entries
+            .iter()
+            .filter(|entry| entry.name.as_str().eq_ignore_ascii_case(&filter.name))
+            .collect();
+        let PropTest::Matches { value, params } = &filter.test else {
+            return entries.is_empty();
+        };
+        if entries.is_empty() {
+            // §9.9: a missing DTEND or DUE is tested as DTSTART+DURATION.
+            return params.is_empty()
+                && matches!(value, Some(ValueTest::TimeRange(range)) if self.effective_end_in(component, &filter.name, range));
+        }
+        entries.into_iter().any(|entry| {
+            let value_ok = match value {
+                None => true,
+                Some(ValueTest::Text(text)) => {
+                    text.matches_any(value_texts(entry).iter().map(String::as_str))
+                }
+                Some(ValueTest::TimeRange(range)) => {
+                    self.times(entry).iter().any(|&at| range.contains(at))
+                }
+            };
+            value_ok && params.iter().all(|param| param_matches(entry, param))
+        })
+    }
+
+    /// UTC instants of a date property's values.
+    fn times(&self, entry: &ICalendarEntry) -> Vec<i64> {
+        let zone = entry
+            .tz_id()
+            .and_then(|tzid| self.object.zones.lookup(tzid));
+        entry
+            .values
+            .iter()
+            .filter_map(ICalendarValue::as_partial_date_time)
+            .filter_map(|value| Time::from_partial(value, zone))
+            .map(|time| self.clock.moment(time).utc)
+            .collect()
+    }
+
+    fn effective_end_in(&self, component: usize, name: &str, range: &TimeRange) -> bool {
+        let Some(timing) = self.timing_of(component).map(|t| &self.object.comps[t]) else {
+            return false;
+        };
+        let wanted = match timing.kind {
+            ComponentKind::Todo => "DUE",
+            _ => "DTEND",
+        };
+        if !name.eq_ignore_ascii_case(wanted) || timing.duration.is_none() {
+            return false;
+        }
+        timing
+            .dtstart
+            .map(|start| self.clock.moment(start))
+            .and_then(|start| recur::effective_end(timing, start, &self.clock))
+            .is_some_and(|end| range.contains(end.utc))
+    }
+}
+
+/// The texts a text-match is tried against: each value of the property.
+fn value_texts(entry: &ICalendarEntry) -> Vec<String> {
+    entry
+        .values
+        .iter()
+        .filter_map(|value| value.clone().into_text().map(|text| text.into_owned()))
+        .collect()
+}
+
+fn param_matches(entry: &ICalendarEntry, filter: &ParamFilter) -> bool {
+    let params: Vec<_> = entry
+        .params
+        .iter()
+        .filter(|param| param.name.as_str().eq_ignore_ascii_case(&filter.name))
+        .collect();
+    match &filter.test {
+        ParamTest::IsDefined => !params.is_empty(),
+        ParamTest::IsNotDefined => params.is_empty(),
+        // A text-match needs a parameter to test, negated or not.
+        ParamTest::Text(text) => {
+            let values: Vec<String> = params
+                .iter()
+                .filter_map(|param| {
+                    param
+                        .value
+                        .clone()
+                        .into_text()
+                        .map(|text| text.into_owned())
+                })
+                .collect();
+            !params.is_empty() && text.matches_any(values.iter().map(String::as_str))
+        }
+    }
+}

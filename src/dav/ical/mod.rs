@@ -1,0 +1,58 @@
+//! iCalendar semantics for CalDAV: everything davgate must know about the
+//! *content* of a calendar object resource, from bytes in to bytes out.
+//!
+//! Owns:
+//! - PUT validation ([`validate`]): RFC 5545 syntax, the calendar object
+//!   resource rules of RFC 4791 §4.1, and errors that name the CalDAV
+//!   precondition to report ([`IcalError::precondition`]).
+//! - The stored index data: UID, component type, time span
+//!   ([`CalendarObject`]).
+//! - Recurrence: RRULE, RDATE, EXDATE, RECURRENCE-ID overrides including
+//!   RANGE=THISANDFUTURE, in IANA zones, VTIMEZONE-defined zones and
+//!   floating time, under hard limits ([`ExpandLimits`]).
+//! - calendar-query filters (RFC 4791 §9.7) with the time-range rules of
+//!   §9.9 and text collations ([`CompFilter`], [`TextMatch`]).
+//! - calendar-data output (§9.6): expand, limit-recurrence-set,
+//!   component and property selection ([`CalendarDataRequest`]).
+//! - free-busy-query results (§7.10) ([`vfreebusy`]).
+//!
+//! Does not own: XML (the `dav/xml` layer maps elements onto the plain
+//! types here), storage, HTTP, or the clock (callers pass "now" where it
+//! matters). No I/O: everything works on `&[u8]` and `&str`.
+//!
+//! Parsing is calcard's; this module adds a content-line skeleton
+//! (`raw`) so that output copies untouched lines byte for byte, and drives
+//! calcard's RRULE engine itself (`rule`) to get RFC 4791 semantics and
+//! bounded work. DECISIONS.md in the crate root explains why.
+//!
+//! RFCs: 5545 (iCalendar), 4791 (CalDAV), 7809 (time zones by
+//! reference, for TZIDs without VTIMEZONE), 4790 and 5051 (collations).
+
+mod collation;
+mod component;
+mod error;
+mod expand;
+mod filter;
+mod freebusy;
+mod object;
+mod output;
+pub(crate) mod raw;
+mod recur;
+mod rule;
+mod time;
+mod timerange;
+mod zone;
+
+pub use collation::{Collation, MatchType, TextMatch};
+pub use component::ComponentKind;
+pub use error::{IcalError, Precondition};
+pub use expand::{CalendarDataRequest, RecurrenceRequest};
+pub use filter::{
+    CompFilter, CompTest, Instance, ParamFilter, ParamTest, PropFilter, PropTest, ValueTest,
+};
+pub use freebusy::{BusyKind, BusyPeriod, merge_busy, vfreebusy};
+pub use object::{CalendarObject, validate, validate_with};
+pub use output::{CompRequest, CompsRequest, PropRequest, PropsRequest, ValueMode};
+pub use recur::{ExpandLimits, Options};
+pub use time::{TimeRange, format_utc, parse_utc};
+pub use zone::Zone;
