@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # Benchmarks davgate against nginx's WebDAV module with davgate-bench, one server after the
 # other, and prints a markdown report (command, machine, date, side-by-side table) to stdout,
-# ready for bench/RESULTS.md. Progress and logs go to stderr.
+# ready for bench/RESULTS.md. Progress and logs go to stderr. Two more davgate instances, again
+# one at a time, measure what nginx has no equivalent for: auth_cold (credential cache off) and
+# auth_flood (client address from X-Forwarded-For); their rows join davgate's column.
 #
 # usage: bench/run.sh [--quick]
 #   --quick       small sizes and counts: a smoke run that takes seconds
 #   DAVGATE_BIN   the davgate binary to measure (default: build this workspace's release binary)
 #   BENCH_JSON_DIR  if set, the raw JSON reports (every run) are copied there
 #
-# Both servers listen on 127.0.0.1 only, run as the invoking user with every path (config,
-# pid, logs, data) in one temp dir, and are stopped, and the temp dir removed, on any exit.
+# Every server listens on 127.0.0.1 only, runs as the invoking user with every path (config,
+# pid, logs, data) in one temp dir, and is stopped, and the temp dir removed, on any exit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DAV_EXT_MODULE=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
 BENCH_USER=bench
 
-usage() { sed -n '6,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '8,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 log() { echo "run.sh: $*" >&2; }
 
 QUICK=0
@@ -39,6 +41,8 @@ fi
 BENCH_PASS="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 export DAVGATE_BENCH_PASSWORD=$BENCH_PASS
 
+# The temp dir holds an app password file too: nothing in it is for other users.
+umask 077
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/davgate-bench.XXXXXX")
 NGINX_PID=
 DAVGATE_PID=
@@ -57,8 +61,12 @@ trap 'exit 130' INT TERM
 # ---- helpers ---------------------------------------------------------------------------------
 
 # A background child that has exited stays a zombie until waited for, so `kill -0` alone would
-# call it alive.
-alive() { [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+# call it alive. One read of the state, so a process vanishing mid-check counts as gone.
+alive() {
+    local state
+    state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z* ]]
+}
 
 stop_server() { # PID: TERM, up to 10 s to exit, then KILL
     local pid=$1
@@ -100,11 +108,12 @@ stub_report() { # LABEL REASON > JSON: a report the driver's --compare shows as 
     python3 -c 'import json, sys; print(json.dumps({"label": sys.argv[1], "skipped": sys.argv[2]}))' "$1" "$2"
 }
 
-run_driver() { # LABEL URL PID: the workloads against one server, into $WORK/LABEL.json
+run_driver() { # LABEL URL PID [DRIVER ARGS…]: workloads against one server, into $WORK/LABEL.json
     local label=$1 url=$2 pid=$3 rc=0
+    shift 3
     log "running the workloads on $label ($url)"
     "$BENCH" --url "$url" --user "$BENCH_USER" --label "$label" --server-pid "$pid" --json \
-        "${BENCH_ARGS[@]}" >"$WORK/$label.json" || rc=$?
+        "${BENCH_ARGS[@]}" "$@" >"$WORK/$label.json" || rc=$?
     if ((rc != 0)); then
         FAILED=1
         stub_report "$label" "davgate-bench failed (exit $rc); see its error on stderr" >"$WORK/$label.json"
@@ -207,10 +216,9 @@ start_nginx() { # sets NGINX_PID, NGINX_URL, NGINX_HASH
 
 # ---- davgate ---------------------------------------------------------------------------------
 
-# Starts "$DAVGATE_BIN" (default: this workspace's release build) on a fresh data dir holding
-# one account; sets DAVGATE_PID and DAVGATE_URL. davgate binds 127.0.0.1:0 itself and reports
-# the port on stdout, so there is no port race. Returns 2 when the server does not come up.
-start_davgate() {
+# Sets DAVGATE_BIN, building this workspace's release binary unless it is given. Returns 1
+# (with DAVGATE_SKIP) when there is no binary to run.
+ensure_davgate_bin() {
     if [[ -z ${DAVGATE_BIN:-} ]]; then
         log "building davgate (release)"
         cargo build --release --quiet --bin davgate --manifest-path "$HERE/../Cargo.toml" >&2
@@ -220,17 +228,32 @@ start_davgate() {
         DAVGATE_SKIP="DAVGATE_BIN=$DAVGATE_BIN does not exist or is not executable"
         return 1
     fi
-    local data=$WORK/davgate addr i
+}
+
+# NAME [CONFIG]: starts "$DAVGATE_BIN" on a fresh data dir $WORK/NAME holding one account, with
+# CONFIG (TOML text) as its config file if given; sets DAVGATE_PID, DAVGATE_URL and
+# DAVGATE_DATA. davgate binds 127.0.0.1:0 itself and reports the port on stdout, so there is no
+# port race. Returns 2 when the server does not come up.
+start_davgate() {
+    local name=$1 config=${2:-} addr i
+    local data=$WORK/$name config_args=()
+    ensure_davgate_bin || return 1
     mkdir -p "$data"
+    if [[ -n $config ]]; then
+        printf '# Generated by bench/run.sh for %s.\n%s\n' "$name" "$config" >"$WORK/$name.toml"
+        config_args=(--config "$WORK/$name.toml")
+    fi
     # --data-dir is a global flag: the account must land where serve will look.
     if ! "$DAVGATE_BIN" user add "$BENCH_USER" --password-stdin --data-dir "$data" <<<"$BENCH_PASS" >&2; then
         DAVGATE_SKIP="davgate user add failed"
         return 2
     fi
-    "$DAVGATE_BIN" serve --listen 127.0.0.1:0 --data-dir "$data" >"$WORK/davgate.out" 2>>"$WORK/davgate.log" &
+    DAVGATE_DATA=$data
+    "$DAVGATE_BIN" "${config_args[@]}" serve --listen 127.0.0.1:0 --data-dir "$data" \
+        >"$WORK/$name.out" 2>>"$WORK/$name.log" &
     DAVGATE_PID=$!
     for i in $(seq 1 100); do
-        addr=$(sed -n 's|^davgate listening on http://||p' "$WORK/davgate.out")
+        addr=$(sed -n 's|^davgate listening on http://||p' "$WORK/$name.out")
         if [[ -n $addr ]]; then
             DAVGATE_URL="http://$addr/files/"
             return 0
@@ -238,11 +261,48 @@ start_davgate() {
         kill -0 "$DAVGATE_PID" 2>/dev/null || break
         sleep 0.1
     done
-    tail -n 5 "$WORK/davgate.log" >&2 || true
+    tail -n 5 "$WORK/$name.log" >&2 || true
     stop_server "$DAVGATE_PID"
     DAVGATE_PID=
     DAVGATE_SKIP="davgate did not start; its log is on stderr"
     return 2
+}
+
+# Creates an app password for the bench account in $DAVGATE_DATA and writes it to
+# $WORK/app-password (mode 0600 by the umask), never to the terminal or a command line. The
+# CLI prints it alone on an indented line: 8 characters of id, then 4 groups of 7.
+create_app_password() {
+    local out
+    out=$("$DAVGATE_BIN" app-password create "$BENCH_USER" --name "davgate-bench valid client" \
+        --data-dir "$DAVGATE_DATA" 2>>"$WORK/app-password.log") || return 1
+    sed -n 's/^[[:space:]]*\([a-z2-7]\{8\}\(-[a-z2-7]\{7\}\)\{4\}\)[[:space:]]*$/\1/p' <<<"$out" |
+        head -n 1 >"$WORK/app-password"
+    [[ -s $WORK/app-password ]]
+}
+
+# NAME CONFIG SETUP DRIVER_ARGS…: one more davgate instance with its own config, for workloads
+# whose rows join davgate's column; SETUP (a command, `:` for none) runs once it is up. Writes
+# $WORK/NAME.json, a stub if it could not run.
+run_davgate_instance() {
+    local name=$1 config=$2 setup=$3 rc=0
+    shift 3
+    DAVGATE_SKIP=
+    start_davgate "$name" "$config" || rc=$?
+    if ((rc != 0)); then
+        log "skipping $name: $DAVGATE_SKIP"
+        ((rc == 1)) || FAILED=1
+        stub_report "$name" "$DAVGATE_SKIP" >"$WORK/$name.json"
+        return
+    fi
+    log "$name $DAVGATE_URL (pid $DAVGATE_PID): $config"
+    if "$setup"; then
+        run_driver "$name" "$DAVGATE_URL" "$DAVGATE_PID" "$@"
+    else
+        FAILED=1
+        stub_report "$name" "$setup failed; see stderr" >"$WORK/$name.json"
+    fi
+    stop_server "$DAVGATE_PID"
+    DAVGATE_PID=
 }
 
 # ---- main ------------------------------------------------------------------------------------
@@ -264,7 +324,7 @@ rm -rf "$WORK/nginx/root" "$WORK/nginx/body" # free the big file before davgate 
 
 DAVGATE_SKIP=
 davgate_rc=0
-start_davgate || davgate_rc=$?
+start_davgate davgate || davgate_rc=$?
 if ((davgate_rc == 0)); then
     log "davgate $DAVGATE_URL (pid $DAVGATE_PID)"
     run_driver davgate "$DAVGATE_URL" "$DAVGATE_PID"
@@ -275,6 +335,15 @@ else
     ((davgate_rc == 1)) || FAILED=1
     stub_report davgate "$DAVGATE_SKIP" >"$WORK/davgate.json"
 fi
+rm -rf "$WORK/davgate" # its big file too
+
+# Every request a full argon2id check: the cache off also stops identical concurrent checks
+# from sharing one hash.
+run_davgate_instance davgate-nocache 'auth_cache_capacity = 0' : --workloads auth_cold
+# The flood's fresh X-Forwarded-For addresses must reach the throttle, as behind a proxy.
+run_davgate_instance davgate-xff 'client_address_header = "X-Forwarded-For"' create_app_password \
+    --workloads auth_flood --app-password-file "$WORK/app-password"
+rm -f "$WORK/app-password"
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 davgate_version=
@@ -298,12 +367,21 @@ $(free -h)
 - davgate: ${davgate_version:-not measured: $DAVGATE_SKIP}
 - Peak server RSS: the largest sum of VmRSS over the server and its child processes, sampled
   every 20 ms during each big-file run (nginx works in child processes).
+- auth_cached: authenticated GETs of one small file, the credentials cached after the first.
+  auth_cold: the same GETs on a second davgate with \`auth_cache_capacity = 0\`, so each
+  request is a full argon2id check. auth_flood: on a third davgate with
+  \`client_address_header = "X-Forwarded-For"\`, a client signed in with an app password GETs
+  alone and then while the other connections send wrong passwords for the same user, each from
+  a new address in 198.18.0.0/15 (never throttled, so every guess costs a hash); server CPU is
+  utime+stime from /proc over the flood. nginx has no equivalent of the last two.
 
 EOF
-"$BENCH" --compare "$WORK/nginx.json" "$WORK/davgate.json"
+"$BENCH" --compare "$WORK/nginx.json" "$WORK/davgate.json" "$WORK/davgate-nocache.json" \
+    "$WORK/davgate-xff.json"
 if [[ -n ${BENCH_JSON_DIR:-} ]]; then
     mkdir -p "$BENCH_JSON_DIR"
-    cp "$WORK/nginx.json" "$WORK/davgate.json" "$BENCH_JSON_DIR/"
+    cp "$WORK/nginx.json" "$WORK/davgate.json" "$WORK/davgate-nocache.json" \
+        "$WORK/davgate-xff.json" "$BENCH_JSON_DIR/"
 fi
 
 exit "$FAILED"

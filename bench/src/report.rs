@@ -306,6 +306,8 @@ fn ratio(better: Better, baseline: Option<f64>, candidate: Option<f64>) -> Optio
 fn format_value(value: f64) -> String {
     let magnitude = value.abs();
     match magnitude {
+        // A share of none (no 429s, say) reads better as 0 than as 0.000.
+        0.0 => "0".to_owned(),
         m if m >= 100.0 => format!("{value:.0}"),
         m if m >= 10.0 => format!("{value:.1}"),
         m if m >= 1.0 => format!("{value:.2}"),
@@ -541,6 +543,7 @@ mod tests {
     fn values_keep_about_three_digits_and_cells_stay_in_their_column() {
         assert_eq!(format_value(1234.56), "1235");
         assert_eq!(format_value(0.1234), "0.123");
+        assert_eq!(format_value(0.0), "0");
         assert_eq!(md("a|b\nc"), "a\\|b c");
     }
 }

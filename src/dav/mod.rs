@@ -6,3 +6,4 @@
 
 pub mod ical;
 pub mod vcard;
+pub mod xml;

@@ -5,21 +5,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use davgate_storage::{Account, LockRecord, Node, TreeRoot, now_ms};
 
-use super::request::PropName;
+use crate::dav::xml::names::{DAV, MICROSOFT, NEXTCLOUD, OWNCLOUD, PropName};
 use crate::response::{escape, escape_into};
-
-pub(crate) const DAV: &str = "DAV:";
-pub(crate) const OWNCLOUD: &str = "http://owncloud.org/ns";
-pub(crate) const NEXTCLOUD: &str = "http://nextcloud.org/ns";
-pub(crate) const MICROSOFT: &str = "urn:schemas-microsoft-com:";
-
-/// Prefixes declared once on the multistatus root.
-pub(crate) const PREFIXES: [(&str, &str); 4] = [
-    ("D", DAV),
-    ("oc", OWNCLOUD),
-    ("nc", NEXTCLOUD),
-    ("Z", MICROSOFT),
-];
 
 /// A property davgate computes rather than stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +79,7 @@ pub(crate) const ALLPROP: [Live; 8] = [
 impl Live {
     pub(crate) fn from_name(name: &PropName) -> Option<Live> {
         ALL.iter()
-            .find(|(_, ns, local)| *ns == name.namespace && *local == name.local)
+            .find(|(_, ns, local)| *ns == name.ns && *local == name.name)
             .map(|(live, _, _)| *live)
     }
 

@@ -7,7 +7,6 @@
 //! locks, whatever the folder's size.
 
 mod live;
-mod request;
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -15,9 +14,11 @@ use std::fmt::Write;
 use davgate_storage::{Account, DeadProp, LockRecord, Node, NodeId, StorageError, Store, TreeRoot};
 use http::{HeaderValue, Response, StatusCode, header};
 
-use self::live::{ALLPROP, Live, PREFIXES, Subject};
-use self::request::{PropName, PropfindRequest};
-use crate::response::{self, Body, escape, escape_into};
+use self::live::{ALLPROP, Live, Subject};
+use crate::dav::xml::names::PropName;
+use crate::dav::xml::request::{self as xml_request, PropFind as PropfindRequest};
+use crate::dav::xml::response::Multistatus;
+use crate::response::{self, Body};
 
 /// How deep a PROPFIND goes (infinity is refused earlier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub(crate) struct Target<'a> {
 
 /// Answers a PROPFIND.
 pub(crate) async fn propfind(target: Target<'_>, depth: Depth, body: &[u8]) -> Response<Body> {
-    let request = match request::parse(body) {
+    let request = match xml_request::propfind(body) {
         Ok(r) => r,
         Err(reason) => {
             return response::text(
@@ -116,7 +117,7 @@ async fn listing(
         TreeRoot::Trash => "/trash",
     };
     let mut writer = Writer {
-        out: String::with_capacity(512 * (children.len() + 1)),
+        out: Multistatus::new(),
         account: t.account,
         tree: t.tree,
         locks: &locks,
@@ -124,9 +125,7 @@ async fn listing(
         request,
         dead: &dead,
         found: String::new(),
-        missing: String::new(),
     };
-    writer.open();
     let path = format!("/{}", t.segments.join("/"));
     let mut href = String::from(prefix);
     for segment in t.segments {
@@ -150,36 +149,22 @@ async fn listing(
         }
         writer.resource(child, &child_href, &format!("{base}/{}", child.name));
     }
-    writer.close();
-    Ok(Some(writer.out))
+    Ok(Some(writer.out.finish()))
 }
 
 struct Writer<'a> {
-    out: String,
+    out: Multistatus,
     account: &'a Account,
     tree: TreeRoot,
     locks: &'a [LockRecord],
     prefix: &'a str,
     request: &'a PropfindRequest,
     dead: &'a HashMap<NodeId, Vec<DeadProp>>,
+    /// Reused for every entry: one allocation per listing, not one per entry.
     found: String,
-    missing: String,
 }
 
 impl Writer<'_> {
-    fn open(&mut self) {
-        self.out
-            .push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus");
-        for (prefix, uri) in PREFIXES {
-            let _ = write!(self.out, " xmlns:{prefix}=\"{uri}\"");
-        }
-        self.out.push('>');
-    }
-
-    fn close(&mut self) {
-        self.out.push_str("</D:multistatus>\n");
-    }
-
     fn resource(&mut self, node: &Node, href: &str, path: &str) {
         let subject = Subject {
             node,
@@ -194,14 +179,9 @@ impl Writer<'_> {
             .get(&node.id)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        self.out.push_str("<D:response><D:href>");
-        escape_into(&mut self.out, href);
-        self.out.push_str("</D:href>");
-        // Reused buffers: one allocation per listing, not two per entry.
         let mut found = std::mem::take(&mut self.found);
-        let mut missing = std::mem::take(&mut self.missing);
         found.clear();
-        missing.clear();
+        let mut missing = Vec::new();
         match self.request {
             PropfindRequest::AllProp { include } => {
                 for live in ALLPROP {
@@ -227,7 +207,10 @@ impl Writer<'_> {
                     }
                 }
                 for prop in dead {
-                    empty_element(&mut found, &PropName::new(&prop.namespace, &prop.name));
+                    crate::dav::xml::response::empty_element(
+                        &mut found,
+                        &PropName::new(&prop.namespace, &prop.name),
+                    );
                 }
             }
             PropfindRequest::Props(names) => {
@@ -236,7 +219,7 @@ impl Writer<'_> {
                         Some(live) => live::write(&mut found, live, &subject),
                         None => match dead
                             .iter()
-                            .find(|p| p.namespace == name.namespace && p.name == name.local)
+                            .find(|p| p.namespace == name.ns && p.name == name.name)
                         {
                             Some(prop) => {
                                 found.push_str(embeddable(&prop.xml));
@@ -246,36 +229,13 @@ impl Writer<'_> {
                         },
                     };
                     if !hit {
-                        empty_element(&mut missing, name);
+                        missing.push(name.clone());
                     }
                 }
             }
         }
-        for (props, status) in [(&found, "200 OK"), (&missing, "404 Not Found")] {
-            if !props.is_empty() {
-                self.out.push_str("<D:propstat><D:prop>");
-                self.out.push_str(props);
-                let _ = write!(
-                    self.out,
-                    "</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>"
-                );
-            }
-        }
-        self.out.push_str("</D:response>");
+        self.out.propstat(href, &found, &missing, &[]);
         self.found = found;
-        self.missing = missing;
-    }
-}
-
-/// An empty element for a property name, declaring its namespace where needed.
-fn empty_element(out: &mut String, name: &PropName) {
-    let local = escape(&name.local);
-    if let Some((prefix, _)) = PREFIXES.iter().find(|(_, uri)| *uri == name.namespace) {
-        let _ = write!(out, "<{prefix}:{local}/>");
-    } else if name.namespace.is_empty() {
-        let _ = write!(out, "<{local} xmlns=\"\"/>");
-    } else {
-        let _ = write!(out, "<x:{local} xmlns:x=\"{}\"/>", escape(&name.namespace));
     }
 }
 
