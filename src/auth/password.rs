@@ -4,7 +4,7 @@
 //! cores only makes every one slower, so a semaphore admits one per core and a caller
 //! that would wait longer than the configured bound is told to come back later.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -39,7 +39,16 @@ pub struct Hasher {
     wait: Duration,
     /// Verified against when the user does not exist, so the answer takes as long.
     decoy: Arc<String>,
+    workers: Arc<Mutex<std::sync::mpsc::Sender<Job>>>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Nice value of the hashing threads. A flood of wrong passwords keeps every hashing
+/// thread busy; at the default priority they would take turns with the threads that
+/// answer signed-in clients and multiply their latency. Niced, they use what the
+/// request threads leave, which on an idle server is everything.
+const HASH_NICE: i32 = 10;
 
 fn argon2() -> Argon2<'static> {
     let params =
@@ -68,10 +77,33 @@ pub fn hash_now(password: &str) -> String {
 impl Hasher {
     /// A pool of `slots` concurrent hashes; callers wait at most `wait` for a slot.
     pub fn new(slots: usize, wait: Duration) -> Self {
+        let slots = slots.max(1);
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..slots {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = receiver.lock().expect("hash queue lock").recv();
+                        match job {
+                            Ok(job) => job(),
+                            // The Hasher is gone: the server is shutting down.
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
         Hasher {
-            slots: Arc::new(Semaphore::new(slots.max(1))),
+            slots: Arc::new(Semaphore::new(slots)),
             wait,
             decoy: Arc::new(hash_now("decoy password, never matches")),
+            workers: Arc::new(Mutex::new(sender)),
         }
     }
 
@@ -111,13 +143,27 @@ impl Hasher {
             .await
             .map_err(|_| HashError::Busy)?
             .map_err(|_| HashError::Task)?;
-        tokio::task::spawn_blocking(move || {
-            let result = work();
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
             drop(permit);
-            result
-        })
-        .await
-        .map_err(|_| HashError::Task)?
+        });
+        self.workers
+            .lock()
+            .expect("hash queue lock")
+            .send(job)
+            .map_err(|_| HashError::Task)?;
+        result.await.map_err(|_| HashError::Task)?
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (Linux keeps nice values per thread).
+fn lower_priority() {
+    // SAFETY: setpriority with PRIO_PROCESS and who = 0 only changes the calling
+    // thread's nice value; it reads and writes no memory of ours.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HASH_NICE) };
+    if rc != 0 {
+        tracing::debug!("could not lower the priority of a hashing thread");
     }
 }
 

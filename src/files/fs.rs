@@ -14,7 +14,9 @@ use dav_server::fs::{
     DavDirEntry, DavFile, DavFileSystem, DavMetaData, DavProp, FsError, FsFuture, FsResult,
     FsStream, OpenOptions, ReadDirMeta,
 };
-use davgate_storage::{Account, CreateMode, DeadProp, Node, PropChange, Store, TreeRoot, name_key};
+use davgate_storage::{
+    Account, CreateMode, DeadProp, Node, PropChange, Store, Streamed, TreeRoot, name_key,
+};
 use futures_util::{FutureExt, StreamExt};
 use http::StatusCode;
 
@@ -229,7 +231,20 @@ impl AccountFs {
             self.refuse(refusal);
             return Err(err);
         }
-        let writer = self.inner.store.upload().await.map_err(|e| self.fail(e))?;
+        // An MD5 the client sent must be checked before the commit; otherwise MD5 is
+        // computed after it (see davgate_storage::blob::digest).
+        let streamed = match &options.checksum {
+            Some(claim) if claim.trim().to_ascii_uppercase().starts_with("MD5:") => {
+                Streamed::Sha1AndMd5
+            }
+            _ => Streamed::Sha1,
+        };
+        let writer = self
+            .inner
+            .store
+            .upload(streamed)
+            .await
+            .map_err(|e| self.fail(e))?;
         Ok(Box::new(UploadFile::new(self.clone(), plan, writer)))
     }
 

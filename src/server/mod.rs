@@ -259,6 +259,13 @@ async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<
             ),
             Err(e) => tracing::warn!(error = %e, "trash purge failed; will retry"),
         }
+        match store.fill_missing_md5().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("computed the missing MD5 of {n} blobs"),
+            Err(e) => {
+                tracing::warn!(error = %e, "filling in missing MD5 digests failed; will retry")
+            }
+        }
         match store.collect_garbage().await {
             Ok(report) if report.deleted > 0 => {
                 tracing::info!("deleted {} unreferenced blobs", report.deleted)

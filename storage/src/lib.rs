@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 pub use accounts::{Account, AccountId, TotpState};
 pub use audit::{AuditEntry, AuditEvent};
-pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore};
+pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, Streamed};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
 pub use db::{Backend, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
@@ -88,9 +88,58 @@ impl Store {
         &*self.blobs
     }
 
-    /// Starts an upload: a new blob whose MD5 and SHA-1 are computed as it streams in.
-    pub async fn upload(&self) -> Result<Box<dyn blob::BlobWriter>> {
+    /// Starts an upload: a new blob whose SHA-1 (and, if asked, MD5) is computed as it
+    /// streams in.
+    pub async fn upload(&self, streamed: Streamed) -> Result<Box<dyn blob::BlobWriter>> {
         let inner = self.blobs.create().await?;
-        Ok(Box::new(blob::DigestingWriter::new(inner)))
+        Ok(Box::new(blob::DigestingWriter::new(inner, streamed)))
+    }
+
+    /// Computes and stores the MD5 of a committed blob that lacks one.
+    pub async fn fill_md5(&self, key: &BlobKey) -> Result<()> {
+        let reader = self.blobs.open(key).await?;
+        let mut offset = 0u64;
+        // Chunks are hashed as they come, so memory stays one chunk whatever the size.
+        let mut hasher = blob::Md5Stream::default();
+        loop {
+            let chunk = reader.read_at(offset, 1 << 20).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            offset += chunk.len() as u64;
+            hasher = tokio::task::spawn_blocking(move || {
+                hasher.update(&chunk);
+                hasher
+            })
+            .await
+            .map_err(|e| std::io::Error::other(format!("hashing failed: {e}")))?;
+        }
+        let md5 = hasher.finish();
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE blobs SET md5 = $1 WHERE key = $2 AND md5 IS NULL")
+            .bind(&md5)
+            .bind(key.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Fills in the MD5 of blobs that lack one (uploads a crash interrupted before it);
+    /// returns how many.
+    pub async fn fill_missing_md5(&self) -> Result<usize> {
+        let keys: Vec<String> =
+            sqlx::query_scalar("SELECT key FROM blobs WHERE md5 IS NULL LIMIT 1000")
+                .fetch_all(&self.db.pool)
+                .await?;
+        let mut filled = 0;
+        for key in keys.iter().filter_map(|k| BlobKey::parse(k)) {
+            match self.fill_md5(&key).await {
+                Ok(()) => filled += 1,
+                // Released meanwhile.
+                Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
     }
 }

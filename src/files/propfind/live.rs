@@ -198,11 +198,11 @@ pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
         }),
         Live::OcChecksums => {
             if let Some(d) = &node.digests {
-                let _ = write!(
-                    out,
-                    "<oc:checksum>SHA1:{} MD5:{}</oc:checksum>",
-                    d.sha1, d.md5
-                );
+                let _ = write!(out, "<oc:checksum>SHA1:{}", d.sha1);
+                if let Some(md5) = &d.md5 {
+                    let _ = write!(out, " MD5:{md5}");
+                }
+                out.push_str("</oc:checksum>");
             }
         }
         Live::TrashFilename => escape_into(out, origin_name(node).unwrap_or_default()),

@@ -1,8 +1,11 @@
-//! Content digests (MD5 and SHA-1) computed while a blob streams in, for every store.
+//! Content digests (SHA-1 and MD5) of blobs, for every store.
 //!
 //! Sync clients compare them instead of downloading (rclone reads ownCloud's
-//! `oc:checksums`). Hashing runs on the blocking pool and overlaps with the write of
-//! the next bytes, so an upload is not slowed by the sum of both, only by the slower.
+//! `oc:checksums`). SHA-1 is computed while a blob streams in, on the blocking pool and
+//! overlapping the write of the next bytes; with the CPU's SHA extensions it costs
+//! little. MD5 has no such help and would cost half a core at disk speed, so it is
+//! computed while streaming only when the client sent an MD5 to verify, and otherwise
+//! right after the commit from the freshly written (cached) bytes.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -19,16 +22,25 @@ const HASH_BATCH: usize = 1024 * 1024;
 /// Hex digests of a blob's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digests {
-    /// MD5, lowercase hex.
-    pub md5: String,
+    /// MD5, lowercase hex; `None` until computed after the commit.
+    pub md5: Option<String>,
     /// SHA-1, lowercase hex.
     pub sha1: String,
 }
 
+/// Which digests to compute while a blob streams in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streamed {
+    /// SHA-1 only; MD5 follows after the commit.
+    Sha1,
+    /// SHA-1 and MD5, because the client sent an MD5 to verify.
+    Sha1AndMd5,
+}
+
 impl Digests {
-    /// Digests of bytes at hand.
+    /// Both digests of bytes at hand.
     pub fn of(data: &[u8]) -> Self {
-        let mut hashers = Hashers::default();
+        let mut hashers = Hashers::new(Streamed::Sha1AndMd5);
         hashers.update(data);
         hashers.finish()
     }
@@ -39,30 +51,54 @@ impl Digests {
         let (algorithm, hex) = claim.trim().split_once(':')?;
         let ours = match algorithm.to_ascii_uppercase().as_str() {
             "SHA1" => &self.sha1,
-            "MD5" => &self.md5,
+            "MD5" => self.md5.as_ref()?,
             _ => return None,
         };
         Some(ours.eq_ignore_ascii_case(hex.trim()))
     }
 }
 
-#[derive(Default)]
 struct Hashers {
-    md5: Md5,
+    md5: Option<Md5>,
     sha1: Sha1,
 }
 
 impl Hashers {
+    fn new(streamed: Streamed) -> Self {
+        Hashers {
+            md5: (streamed == Streamed::Sha1AndMd5).then(Md5::default),
+            sha1: Sha1::default(),
+        }
+    }
+
     fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
+        if let Some(md5) = &mut self.md5 {
+            md5.update(data);
+        }
         self.sha1.update(data);
     }
 
     fn finish(self) -> Digests {
         Digests {
-            md5: hex(&self.md5.finalize()),
+            md5: self.md5.map(|m| hex(&m.finalize())),
             sha1: hex(&self.sha1.finalize()),
         }
+    }
+}
+
+/// MD5 fed chunk by chunk (for filling it in after the commit).
+#[derive(Default)]
+pub struct Md5Stream(Md5);
+
+impl Md5Stream {
+    /// Hashes a chunk.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The digest, lowercase hex.
+    pub fn finish(self) -> String {
+        hex(&self.0.finalize())
     }
 }
 
@@ -81,12 +117,12 @@ pub(crate) struct DigestingWriter {
 }
 
 impl DigestingWriter {
-    pub(crate) fn new(inner: Box<dyn BlobWriter>) -> Self {
+    pub(crate) fn new(inner: Box<dyn BlobWriter>, streamed: Streamed) -> Self {
         DigestingWriter {
             inner,
             pending: Vec::new(),
             pending_len: 0,
-            idle: Some(Box::default()),
+            idle: Some(Box::new(Hashers::new(streamed))),
             job: None,
         }
     }
@@ -172,7 +208,11 @@ mod tests {
     #[test]
     fn known_digests_and_claims() {
         let d = Digests::of(b"hello");
-        assert_eq!(d.md5, "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(d.md5.as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
+        let mut stream = Md5Stream::default();
+        stream.update(b"hel");
+        stream.update(b"lo");
+        assert_eq!(stream.finish(), "5d41402abc4b2a76b9719d911017c592");
         assert_eq!(d.sha1, "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
         assert_eq!(
             d.verify("SHA1:AAF4C61DDCC5E8A2DABEDE0F3B482CD9AEA9434D"),

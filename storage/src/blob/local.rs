@@ -65,6 +65,9 @@ impl BlobStore for LocalBlobStore {
             key,
             buffer: BytesMut::with_capacity(WRITE_BUFFER),
             written: 0,
+            flushed: 0,
+            synced: 0,
+            background: None,
         }))
     }
 
@@ -133,7 +136,17 @@ struct LocalWriter {
     key: BlobKey,
     buffer: BytesMut,
     written: u64,
+    /// Bytes handed to the kernel so far, and the bytes a background sync covered.
+    flushed: u64,
+    synced: u64,
+    /// A sync of what was written so far, running while more arrives.
+    background: Option<tokio::task::JoinHandle<io::Result<()>>>,
 }
+
+/// Bytes between background syncs. The upload must be durable before its commit;
+/// syncing as it streams overlaps the disk's work with the network's, so the final
+/// sync only waits for the tail instead of the whole file.
+const SYNC_EVERY: u64 = 32 * 1024 * 1024;
 
 impl LocalWriter {
     async fn flush_buffer(&mut self) -> Result<()> {
@@ -147,16 +160,49 @@ impl LocalWriter {
         Ok(())
     }
 
-    async fn write_out<B: AsRef<[u8]> + Send + 'static>(&self, data: B) -> Result<B> {
+    async fn write_out<B: AsRef<[u8]> + Send + 'static>(&mut self, data: B) -> Result<B> {
         let file = self
             .file
             .clone()
             .expect("a writer has its file until finish");
-        blocking(move || {
+        let len = data.as_ref().len() as u64;
+        let data = blocking(move || {
             (&*file).write_all(data.as_ref())?;
             Ok(data)
         })
-        .await
+        .await?;
+        self.flushed += len;
+        self.sync_in_background().await?;
+        Ok(data)
+    }
+
+    /// Starts syncing what was written so far, unless a sync still runs.
+    async fn sync_in_background(&mut self) -> Result<()> {
+        if self.flushed - self.synced < SYNC_EVERY {
+            return Ok(());
+        }
+        if let Some(running) = &self.background {
+            if !running.is_finished() {
+                return Ok(());
+            }
+            self.finish_background().await?;
+        }
+        let file = self
+            .file
+            .clone()
+            .expect("a writer has its file until finish");
+        self.synced = self.flushed;
+        self.background = Some(tokio::task::spawn_blocking(move || file.sync_data()));
+        Ok(())
+    }
+
+    async fn finish_background(&mut self) -> Result<()> {
+        if let Some(running) = self.background.take() {
+            running
+                .await
+                .map_err(|e| io::Error::other(format!("blob sync task failed: {e}")))??;
+        }
+        Ok(())
     }
 }
 
@@ -183,6 +229,7 @@ impl BlobWriter for LocalWriter {
 
     async fn finish(mut self: Box<Self>) -> Result<Box<dyn StagedBlob>> {
         self.flush_buffer().await?;
+        self.finish_background().await?;
         let file = self
             .file
             .take()

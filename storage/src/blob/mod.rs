@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub(crate) use digest::DigestingWriter;
-pub use digest::Digests;
+pub use digest::{Digests, Md5Stream, Streamed};
 pub use local::LocalBlobStore;
 
 use crate::error::Result;

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use super::collections::{CollectionId, fetch};
 use crate::Store;
 use crate::blob::BlobKey;
-use crate::db::{WriteTx, now_ms};
+use crate::db::{Backend, WriteTx, now_ms};
 use crate::error::{Result, StorageError};
 
 /// What listings need of an object, without its text.
@@ -122,6 +122,44 @@ impl From<MetaRow> for ObjectMeta {
     }
 }
 
+/// Which objects a bulk read wants.
+enum Filter<'a> {
+    All,
+    Named(&'a [String]),
+    Overlapping(Option<i64>, Option<i64>),
+}
+
+/// An object row as JSON array elements, in `aggregate!` order.
+type ObjectTuple = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+);
+
+impl From<ObjectTuple> for ObjectRow {
+    fn from(t: ObjectTuple) -> Self {
+        ObjectRow {
+            name: t.0,
+            etag: t.1,
+            size: t.2,
+            component: t.3,
+            modified_ms: t.4,
+            sync_seq: t.5,
+            uid: t.6,
+            data: t.7,
+            first_start: t.8,
+            last_end: t.9,
+        }
+    }
+}
+
 #[derive(FromRow)]
 struct ObjectRow {
     name: String,
@@ -192,12 +230,19 @@ impl Store {
 
     /// Every object with its text.
     pub async fn objects(&self, collection: CollectionId) -> Result<Vec<DavObject>> {
-        let rows: Vec<ObjectRow> =
-            sqlx::query_as(select_objects!("WHERE collection_id = $1 ORDER BY name"))
-                .bind(collection.0)
-                .fetch_all(&self.db.pool)
-                .await?;
-        Ok(rows.into_iter().map(DavObject::from).collect())
+        self.objects_where(collection, Filter::All).await
+    }
+
+    /// The objects with these names (a multiget); missing names are skipped.
+    pub async fn objects_named(
+        &self,
+        collection: CollectionId,
+        names: &[String],
+    ) -> Result<Vec<DavObject>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.objects_where(collection, Filter::Named(names)).await
     }
 
     /// Objects whose indexed span may overlap [start, end) (either bound open): the
@@ -208,17 +253,64 @@ impl Store {
         start: Option<i64>,
         end: Option<i64>,
     ) -> Result<Vec<DavObject>> {
-        let rows: Vec<ObjectRow> = sqlx::query_as(select_objects!(
-            "WHERE collection_id = $1 \
-             AND (first_start IS NULL OR $3 IS NULL OR first_start < $3) \
-             AND (last_end IS NULL OR $2 IS NULL OR last_end > $2) ORDER BY name"
-        ))
-        .bind(collection.0)
-        .bind(start)
-        .bind(end)
-        .fetch_all(&self.db.pool)
-        .await?;
-        Ok(rows.into_iter().map(DavObject::from).collect())
+        self.objects_where(collection, Filter::Overlapping(start, end))
+            .await
+    }
+
+    /// Objects as one row holding a JSON array: sqlx hands every SQLite row to its
+    /// worker thread separately, and a report may read thousands.
+    async fn objects_where(
+        &self,
+        collection: CollectionId,
+        filter: Filter<'_>,
+    ) -> Result<Vec<DavObject>> {
+        let sqlite = self.db.backend == Backend::Sqlite;
+        macro_rules! aggregate {
+            ($where:literal) => {
+                if sqlite {
+                    concat!(
+                        "SELECT COALESCE(json_group_array(json_array(name, etag, size, component, modified_ms, \
+                         sync_seq, uid, data, first_start, last_end)), '[]') FROM dav_objects WHERE collection_id = $1 ",
+                        $where
+                    )
+                } else {
+                    concat!(
+                        "SELECT COALESCE(json_agg(json_build_array(name, etag, size, component, modified_ms, \
+                         sync_seq, uid, data, first_start, last_end))::text, '[]') FROM dav_objects WHERE collection_id = $1 ",
+                        $where
+                    )
+                }
+            };
+        }
+        let query = match filter {
+            Filter::All => sqlx::query_scalar(aggregate!("")).bind(collection.0),
+            Filter::Named(names) => {
+                let sql = if sqlite {
+                    aggregate!("AND name IN (SELECT value FROM json_each($2))")
+                } else {
+                    aggregate!("AND name IN (SELECT json_array_elements_text($2::json))")
+                };
+                let names = serde_json::to_string(names).expect("strings serialise");
+                sqlx::query_scalar(sql).bind(collection.0).bind(names)
+            }
+            Filter::Overlapping(start, end) => sqlx::query_scalar(aggregate!(
+                "AND (first_start IS NULL OR $3::bigint IS NULL OR first_start < $3) \
+                 AND (last_end IS NULL OR $2::bigint IS NULL OR last_end > $2)"
+            ))
+            .bind(collection.0)
+            .bind(start)
+            .bind(end),
+        };
+        let json: String = query.fetch_one(&self.db.pool).await?;
+        let rows: Vec<ObjectTuple> = serde_json::from_str(&json).map_err(|e| {
+            StorageError::Invalid(format!("the database returned unreadable objects: {e}"))
+        })?;
+        let mut objects: Vec<DavObject> = rows
+            .into_iter()
+            .map(|t| DavObject::from(ObjectRow::from(t)))
+            .collect();
+        objects.sort_unstable_by(|a, b| a.meta.name.cmp(&b.meta.name));
+        Ok(objects)
     }
 
     /// Writes an object, creating or replacing it, under `precondition`.

@@ -144,7 +144,7 @@ impl From<NodeRow> for Node {
             blob: r.blob_key.as_deref().and_then(BlobKey::parse),
             trashed_ms: r.trashed_ms,
             trash_origin: r.trash_origin,
-            digests: r.md5.zip(r.sha1).map(|(md5, sha1)| Digests { md5, sha1 }),
+            digests: r.sha1.map(|sha1| Digests { md5: r.md5, sha1 }),
         }
     }
 }

@@ -64,7 +64,11 @@ impl Store {
         name: &str,
     ) -> Result<Node> {
         validate_name(name)?;
-        let staged = self.upload().await?.finish().await?;
+        let staged = self
+            .upload(crate::blob::Streamed::Sha1AndMd5)
+            .await?
+            .finish()
+            .await?;
         let content = NewContent {
             blob: staged,
             mtime_ms: None,
@@ -118,7 +122,7 @@ impl Store {
         .bind(key.as_str())
         .bind(size_db)
         .bind(now)
-        .bind(digests.as_ref().map(|d| d.md5.as_str()))
+        .bind(digests.as_ref().and_then(|d| d.md5.as_deref()))
         .bind(digests.as_ref().map(|d| d.sha1.as_str()))
         .execute(&mut *tx.tx)
         .await?;
@@ -162,6 +166,14 @@ impl Store {
         tx.commit().await?;
         blob.committed();
         self.delete_blobs(&freed).await;
+        if digests.as_ref().is_some_and(|d| d.md5.is_none()) {
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.fill_md5(&key).await {
+                    tracing::warn!(blob = key.as_str(), error = %e, "could not compute an MD5; upkeep retries");
+                }
+            });
+        }
         Ok(node)
     }
 
