@@ -15,3 +15,5 @@ mod server;
 mod trash;
 mod two_factor;
 mod uploads;
+mod xml_golden;
+mod xml_robustness;

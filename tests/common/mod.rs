@@ -5,6 +5,7 @@
 
 pub mod bin;
 pub mod client;
+pub mod golden;
 pub mod raw;
 pub mod server;
 

@@ -1,44 +1,31 @@
-//! The WebDAV family's XML, pure: request bodies into typed requests, multistatus and
-//! error bodies out. No I/O; every function takes or returns bytes or strings.
+//! The protocol XML layer: request bodies in, response bodies out, nothing else.
 //!
-//! Requests are read into a bounded element tree ([`tree`]) and then into types
-//! ([`request`] for PROPFIND, PROPPATCH and MKCOL/MKCALENDAR; [`report`] for the REPORTs
-//! of RFC 4791, RFC 6352 and RFC 6578). Responses are written with fixed prefixes and
-//! one escaping helper ([`response`]).
+//! Owns: turning PROPFIND, PROPPATCH, MKCALENDAR, extended MKCOL and REPORT bodies
+//! (`&[u8]`) into typed requests ([`request`]), writing `D:multistatus` and `D:error`
+//! bodies ([`response`]), the typed names both sides share ([`names`]), the bounded,
+//! namespace-resolving tree reader under them ([`reader`]), small value types such as
+//! UTC timestamps ([`value`]), and href ⇄ path conversion ([`href`]).
+//!
+//! Does not own: HTTP (status lines, headers, Depth), storage, authorization, iCalendar
+//! or vCard parsing, filter evaluation, or deciding which status an error becomes —
+//! [`XmlError`] and [`response::Precondition`] carry the facts, and the server maps
+//! them to a response in one place. No I/O, no async: everything is testable from a
+//! byte slice.
+//!
+//! RFCs: 4918 (WebDAV), 3253 §3.6 (REPORT), 3744 (ACL privileges), 4331 (quota),
+//! 4791 (CalDAV), 5397 (current-user-principal), 5689 (extended MKCOL), 5995
+//! (add-member), 6352 (CardDAV), 6578 (sync-collection), 6638 (scheduling
+//! properties), 7809 (timezone-id); RFC 4790/5051 collation names; RFC 3986 for
+//! hrefs. Apple's CalendarServer (getctag) and iCal (calendar-color, calendar-order)
+//! namespaces are treated as first-class because every Apple client relies on them.
 
+pub mod error;
+pub mod href;
 pub mod names;
-pub mod report;
+pub mod reader;
 pub mod request;
 pub mod response;
-pub mod tree;
+pub mod value;
 
-use std::fmt;
-
-/// Why a request body could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum XmlError {
-    /// Not well-formed XML.
-    Malformed(String),
-    /// Well-formed, but too deep or too big to be a real request.
-    TooLarge(String),
-    /// Well-formed, but not the element this request needs.
-    Invalid(String),
-    /// A REPORT this server does not implement.
-    UnsupportedReport(String),
-}
-
-impl fmt::Display for XmlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            XmlError::Malformed(why) => write!(f, "the request body is not well-formed XML: {why}"),
-            XmlError::TooLarge(why) => write!(f, "the request body is too large: {why}"),
-            XmlError::Invalid(why) => write!(f, "the request body is not understood: {why}"),
-            XmlError::UnsupportedReport(name) => write!(
-                f,
-                "the REPORT {name} is not supported here; see DAV:supported-report-set on the collection"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for XmlError {}
+pub use error::{Family, Limit, XmlError};
+pub use reader::{Limits, RawXml};

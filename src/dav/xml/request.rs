@@ -1,243 +1,267 @@
-//! PROPFIND (RFC 4918 §14.20), PROPPATCH (§14.19) and MKCOL / MKCALENDAR bodies
-//! (RFC 5689, RFC 4791 §5.3.1).
+//! Request bodies → typed requests: PROPFIND here, PROPPATCH/MKCALENDAR/MKCOL in
+//! `proppatch`, and the REPORTs in `calendar`, `addressbook` and `sync`.
+//!
+//! Rule for unknown content (RFC 4918 §17): unknown elements are ignored, except
+//! inside filters, where ignoring one would widen the result, so they are refused
+//! with the RFC's supported-filter precondition.
 
-use super::XmlError;
-use super::names::{CALDAV, DAV, PropName};
-use super::tree::{self, Element};
+mod addressbook;
+mod calendar;
+mod filter;
+mod proppatch;
+mod sync;
 
-/// Most properties one request may name.
-const MAX_PROPS: usize = 512;
+pub use addressbook::{
+    AddressDataRequest, AddressbookQuery, CardFilter, CardPropFilter, CardPropTest, FilterTest,
+};
+pub use calendar::{
+    CalendarDataRequest, CalendarQuery, CompFilter, CompSelection, CompTest, FreeBusyQuery,
+    PropCondition, PropFilter, PropTest,
+};
+pub use filter::{
+    Collation, MatchType, ParamFilter, ParamTest, PropSelector, Selection, TextMatch, TimeRange,
+};
+pub use proppatch::{
+    Instruction, MkCol, MkColKind, PropertyUpdate, PropertyValue, SetProperty, parse_mkcalendar,
+    parse_mkcol, parse_proppatch,
+};
+pub use sync::{SyncCollection, SyncLevel};
 
-/// What a PROPFIND asks for.
+use super::error::XmlError;
+use super::names::{CalDavProperty, CardDavProperty, Namespace, Property, ReportName};
+use super::reader::{Element, Limits, parse_document};
+
+/// What a PROPFIND (or a REPORT's property part) asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PropFind {
-    /// Every dead property and the live ones RFC 4918 lists, plus `include`d extras.
+    /// Every dead property and the RFC 4918 live ones, plus `include`d extras.
     AllProp {
-        /// Extra properties from `DAV:include`.
-        include: Vec<PropName>,
+        /// Properties named in `D:include` (RFC 4918 §14.8).
+        include: Vec<Property>,
     },
-    /// Names only.
+    /// Every property name, without values.
     PropName,
-    /// These properties.
-    Props(Vec<PropName>),
+    /// These properties, in request order, duplicates removed.
+    Prop(Vec<Property>),
 }
 
-impl PropFind {
-    /// Whether the answer needs `name` (allprop asks for the standard set).
-    pub fn wants(&self, name: &PropName) -> bool {
+/// The property part of a REPORT, with the data selections that ride inside
+/// `D:prop` (a `C:calendar-data` or `CR:address-data` with children).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportProps {
+    /// What to return for each resource; `Prop([])` when the body names nothing.
+    pub props: PropFind,
+    /// The calendar-data request, if calendar-data was asked for.
+    pub calendar_data: Option<CalendarDataRequest>,
+    /// The address-data request, if address-data was asked for.
+    pub address_data: Option<AddressDataRequest>,
+}
+
+/// A calendar-multiget or addressbook-multiget (RFC 4791 §7.9, RFC 6352 §8.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Multiget {
+    /// What to return for each resource.
+    pub props: ReportProps,
+    /// The hrefs as sent (trimmed); decode with [`super::href::decode_href`].
+    pub hrefs: Vec<String>,
+}
+
+/// A REPORT body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// `C:calendar-query`.
+    CalendarQuery(CalendarQuery),
+    /// `C:calendar-multiget`.
+    CalendarMultiget(Multiget),
+    /// `C:free-busy-query`.
+    FreeBusyQuery(FreeBusyQuery),
+    /// `CR:addressbook-query`.
+    AddressbookQuery(AddressbookQuery),
+    /// `CR:addressbook-multiget`.
+    AddressbookMultiget(Multiget),
+    /// `D:sync-collection`.
+    SyncCollection(SyncCollection),
+}
+
+impl Report {
+    /// Which report this is.
+    pub fn name(&self) -> ReportName {
         match self {
-            PropFind::AllProp { include } => include.contains(name),
-            PropFind::PropName => false,
-            PropFind::Props(names) => names.contains(name),
+            Self::CalendarQuery(_) => ReportName::CalendarQuery,
+            Self::CalendarMultiget(_) => ReportName::CalendarMultiget,
+            Self::FreeBusyQuery(_) => ReportName::FreeBusyQuery,
+            Self::AddressbookQuery(_) => ReportName::AddressbookQuery,
+            Self::AddressbookMultiget(_) => ReportName::AddressbookMultiget,
+            Self::SyncCollection(_) => ReportName::SyncCollection,
         }
     }
 }
 
 /// Parses a PROPFIND body; an empty body means allprop (RFC 4918 §9.1).
-pub fn propfind(body: &[u8]) -> Result<PropFind, XmlError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(PropFind::AllProp {
-            include: Vec::new(),
-        });
-    }
-    let root = tree::parse(body)?;
-    expect(&root, DAV, "propfind")?;
-    prop_selection(&root)?
-        .ok_or_else(|| XmlError::Invalid("DAV:propfind needs allprop, propname or prop".into()))
-}
-
-/// The allprop/propname/prop choice inside a PROPFIND or a REPORT.
-pub(crate) fn prop_selection(parent: &Element) -> Result<Option<PropFind>, XmlError> {
-    let allprop = parent.child(DAV, "allprop").is_some();
-    let propname = parent.child(DAV, "propname").is_some();
-    let prop = parent.child(DAV, "prop");
-    if [allprop, propname, prop.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count()
-        > 1
-    {
-        return Err(XmlError::Invalid(
-            "allprop, propname and prop cannot be combined".into(),
-        ));
-    }
-    if allprop {
-        let include = parent
-            .child(DAV, "include")
-            .map(names_of)
-            .unwrap_or_default();
-        return Ok(Some(PropFind::AllProp { include }));
-    }
-    if propname {
-        return Ok(Some(PropFind::PropName));
-    }
-    match prop {
-        Some(p) => {
-            if p.children.len() > MAX_PROPS {
-                return Err(XmlError::TooLarge(format!(
-                    "more than {MAX_PROPS} properties"
-                )));
-            }
-            Ok(Some(PropFind::Props(names_of(p))))
+pub fn parse_propfind(body: &[u8], limits: &Limits) -> Result<PropFind, XmlError> {
+    let root = match parse_document(body, limits) {
+        Err(XmlError::EmptyBody) => {
+            return Ok(PropFind::AllProp {
+                include: Vec::new(),
+            });
         }
-        None => Ok(None),
-    }
-}
-
-fn names_of(parent: &Element) -> Vec<PropName> {
-    parent
-        .children
-        .iter()
-        .map(|c| PropName::new(&c.ns, &c.name))
-        .collect()
-}
-
-/// One operation of a PROPPATCH, in document order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PropOp {
-    /// Set a property to this element (name, value and all).
-    Set(Element),
-    /// Remove a property.
-    Remove(PropName),
-}
-
-/// Parses a PROPPATCH body (`DAV:propertyupdate`).
-pub fn propertyupdate(body: &[u8]) -> Result<Vec<PropOp>, XmlError> {
-    let root = tree::parse(body)?;
-    expect(&root, DAV, "propertyupdate")?;
-    let mut ops = Vec::new();
-    for action in &root.children {
-        let set = if action.is(DAV, "set") {
-            true
-        } else if action.is(DAV, "remove") {
-            false
-        } else {
-            continue;
+        other => other?,
+    };
+    expect_root(&root, &Namespace::Dav, "propfind", "{DAV:}propfind")?;
+    let mut found: Option<PropFind> = None;
+    let mut include = Vec::new();
+    for child in root.elements() {
+        let next = match (&child.namespace, child.name.as_str()) {
+            (Namespace::Dav, "allprop") => PropFind::AllProp {
+                include: Vec::new(),
+            },
+            (Namespace::Dav, "propname") => PropFind::PropName,
+            (Namespace::Dav, "prop") => PropFind::Prop(prop_names(child)),
+            (Namespace::Dav, "include") => {
+                include.extend(prop_names(child));
+                continue;
+            }
+            _ => continue,
         };
-        for prop in action.children_named(DAV, "prop") {
-            for p in &prop.children {
-                ops.push(if set {
-                    PropOp::Set(p.clone())
-                } else {
-                    PropOp::Remove(PropName::new(&p.ns, &p.name))
-                });
-            }
+        if found.is_some() {
+            return Err(XmlError::invalid(
+                "{DAV:}propfind",
+                "allprop, propname and prop are mutually exclusive",
+            ));
         }
+        found = Some(next);
     }
-    if ops.is_empty() {
-        return Err(XmlError::Invalid(
-            "DAV:propertyupdate sets or removes nothing".into(),
-        ));
+    match found {
+        Some(PropFind::AllProp { .. }) => Ok(PropFind::AllProp { include }),
+        Some(_) if !include.is_empty() => Err(XmlError::invalid(
+            "{DAV:}propfind",
+            "include is only allowed with allprop",
+        )),
+        Some(other) => Ok(other),
+        // `<D:propfind/>` with nothing inside: sabre/dav and Apache read it as allprop,
+        // and so do we rather than fail a client that trusts them.
+        None => Ok(PropFind::AllProp { include }),
     }
-    if ops.len() > MAX_PROPS {
-        return Err(XmlError::TooLarge(format!(
-            "more than {MAX_PROPS} properties"
-        )));
-    }
-    Ok(ops)
 }
 
-/// What an MKCALENDAR or extended MKCOL asks to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MkCol {
-    /// The resource types named in `DAV:resourcetype` (extended MKCOL), e.g.
-    /// `{urn:ietf:params:xml:ns:caldav}calendar`.
-    pub resourcetype: Vec<PropName>,
-    /// The initial properties, as PROPPATCH sets them.
-    pub props: Vec<Element>,
-}
-
-/// Parses an MKCALENDAR body (`CALDAV:mkcalendar`) or an extended MKCOL body
-/// (`DAV:mkcol`); an empty body creates with defaults.
-pub fn mkcol(body: &[u8]) -> Result<MkCol, XmlError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(MkCol {
-            resourcetype: Vec::new(),
-            props: Vec::new(),
+/// Parses a REPORT body, dispatching on its root element.
+pub fn parse_report(body: &[u8], limits: &Limits) -> Result<Report, XmlError> {
+    let root = parse_document(body, limits)?;
+    let Some(name) = ReportName::from_qname(&root.namespace, &root.name) else {
+        return Err(XmlError::UnsupportedReport {
+            namespace: root.namespace.uri().to_owned(),
+            name: root.name,
         });
-    }
-    let root = tree::parse(body)?;
-    if !root.is(CALDAV, "mkcalendar") && !root.is(DAV, "mkcol") {
-        return Err(XmlError::Invalid(
-            "the body must be CALDAV:mkcalendar or DAV:mkcol".into(),
-        ));
-    }
-    let mut resourcetype = Vec::new();
-    let mut props = Vec::new();
-    for set in root.children_named(DAV, "set") {
-        for prop in set.children_named(DAV, "prop") {
-            for p in &prop.children {
-                if p.is(DAV, "resourcetype") {
-                    resourcetype = names_of(p);
-                } else {
-                    props.push(p.clone());
-                }
-            }
-        }
-    }
-    Ok(MkCol {
-        resourcetype,
-        props,
+    };
+    Ok(match name {
+        ReportName::CalendarQuery => Report::CalendarQuery(calendar::parse_query(&root)?),
+        ReportName::CalendarMultiget => Report::CalendarMultiget(parse_multiget(&root)?),
+        ReportName::FreeBusyQuery => Report::FreeBusyQuery(calendar::parse_free_busy(&root)?),
+        ReportName::AddressbookQuery => Report::AddressbookQuery(addressbook::parse_query(&root)?),
+        ReportName::AddressbookMultiget => Report::AddressbookMultiget(parse_multiget(&root)?),
+        ReportName::SyncCollection => Report::SyncCollection(sync::parse(&root)?),
     })
 }
 
-pub(crate) fn expect(root: &Element, ns: &str, name: &str) -> Result<(), XmlError> {
-    if root.is(ns, name) {
+fn parse_multiget(root: &Element) -> Result<Multiget, XmlError> {
+    let hrefs = root
+        .elements()
+        .filter(|e| e.is(&Namespace::Dav, "href"))
+        .map(|e| e.text().trim().to_owned())
+        .filter(|href| !href.is_empty())
+        .collect();
+    Ok(Multiget {
+        props: parse_report_props(root)?,
+        hrefs,
+    })
+}
+
+pub(crate) fn expect_root(
+    root: &Element,
+    namespace: &Namespace,
+    name: &str,
+    expected: &'static str,
+) -> Result<(), XmlError> {
+    if root.is(namespace, name) {
         return Ok(());
     }
-    Err(XmlError::Invalid(format!(
-        "the root element must be {{{ns}}}{name}, not {{{}}}{}",
-        root.ns, root.name
-    )))
+    Err(XmlError::UnexpectedRoot {
+        expected,
+        found: root.clark(),
+    })
+}
+
+/// The properties named inside a `D:prop`, in order, each once: Nextcloud's
+/// cdav-library asks for resourcetype three times in one PROPFIND.
+pub(crate) fn prop_names(prop: &Element) -> Vec<Property> {
+    let mut names: Vec<Property> = Vec::new();
+    for child in prop.elements() {
+        let property = Property::from_parts(child.namespace.clone(), &child.name);
+        if !names.contains(&property) {
+            names.push(property);
+        }
+    }
+    names
+}
+
+/// The `(allprop | propname | prop)?` part of a REPORT, with data selections.
+pub(crate) fn parse_report_props(root: &Element) -> Result<ReportProps, XmlError> {
+    let mut props = None;
+    let mut calendar_data = None;
+    let mut address_data = None;
+    for child in root.elements() {
+        let next = match (&child.namespace, child.name.as_str()) {
+            (Namespace::Dav, "allprop") => PropFind::AllProp {
+                include: Vec::new(),
+            },
+            (Namespace::Dav, "propname") => PropFind::PropName,
+            (Namespace::Dav, "prop") => {
+                for selector in child.elements() {
+                    let property = Property::from_parts(selector.namespace.clone(), &selector.name);
+                    match property {
+                        Property::CalDav(CalDavProperty::CalendarData) => {
+                            calendar_data = Some(calendar::parse_calendar_data(selector)?);
+                        }
+                        Property::CardDav(CardDavProperty::AddressData) => {
+                            address_data = Some(addressbook::parse_address_data(selector)?);
+                        }
+                        _ => {}
+                    }
+                }
+                PropFind::Prop(prop_names(child))
+            }
+            _ => continue,
+        };
+        if props.is_some() {
+            return Err(XmlError::invalid(
+                "{DAV:}prop",
+                "a REPORT names its properties once (allprop, propname or prop)",
+            ));
+        }
+        props = Some(next);
+    }
+    Ok(ReportProps {
+        props: props.unwrap_or(PropFind::Prop(Vec::new())),
+        calendar_data,
+        address_data,
+    })
+}
+
+/// `<limit><nresults>N</nresults></limit>` in the given namespace.
+pub(crate) fn parse_nresults(
+    limit: &Element,
+    namespace: &Namespace,
+    clark: &'static str,
+) -> Result<Option<u32>, XmlError> {
+    let Some(nresults) = limit.child(namespace, "nresults") else {
+        return Ok(None);
+    };
+    let text = nresults.text();
+    text.trim()
+        .parse::<u32>()
+        .map(Some)
+        .map_err(|_| XmlError::invalid(clark, format!("nresults {text:?} is not a count")))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn propfind_forms() {
-        assert_eq!(
-            propfind(b" ").unwrap(),
-            PropFind::AllProp { include: vec![] }
-        );
-        assert_eq!(
-            propfind(br#"<propfind xmlns="DAV:"><propname/></propfind>"#).unwrap(),
-            PropFind::PropName
-        );
-        let thunderbird = br#"<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:resourcetype/><D:owner/><D:current-user-principal/><D:supported-report-set/><C:supported-calendar-component-set/><CS:getctag/></D:prop></D:propfind>"#;
-        let PropFind::Props(props) = propfind(thunderbird).unwrap() else {
-            panic!()
-        };
-        assert_eq!(props.len(), 6);
-        assert!(props[5].is("http://calendarserver.org/ns/", "getctag"));
-        assert!(
-            propfind(br#"<D:propfind xmlns:D="DAV:"><D:propname/><D:prop/></D:propfind>"#).is_err()
-        );
-        assert!(propfind(b"<x/>").is_err());
-    }
-
-    #[test]
-    fn proppatch_keeps_order_and_whole_elements() {
-        let body = br#"<D:propertyupdate xmlns:D="DAV:" xmlns:I="http://apple.com/ns/ical/"><D:set><D:prop><D:displayname>Work</D:displayname><I:calendar-color>#FF0000FF</I:calendar-color></D:prop></D:set><D:remove><D:prop><I:calendar-order/></D:prop></D:remove></D:propertyupdate>"#;
-        let ops = propertyupdate(body).unwrap();
-        assert!(matches!(&ops[0], PropOp::Set(e) if e.is(DAV, "displayname") && e.text == "Work"));
-        assert!(
-            matches!(&ops[2], PropOp::Remove(n) if n.is("http://apple.com/ns/ical/", "calendar-order"))
-        );
-        assert!(propertyupdate(br#"<D:propertyupdate xmlns:D="DAV:"/>"#).is_err());
-    }
-
-    #[test]
-    fn mkcalendar_and_extended_mkcol() {
-        let mk = mkcol(br#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>Tasks</D:displayname><C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"#).unwrap();
-        assert_eq!(mk.props.len(), 2);
-        let ext = mkcol(br#"<D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype><D:displayname>Friends</D:displayname></D:prop></D:set></D:mkcol>"#).unwrap();
-        assert!(
-            ext.resourcetype
-                .iter()
-                .any(|r| r.is("urn:ietf:params:xml:ns:carddav", "addressbook"))
-        );
-        assert_eq!(mkcol(b"").unwrap().props.len(), 0);
-    }
-}
+mod tests;

@@ -1,15 +1,273 @@
-//! Multistatus (RFC 4918 §13) and error bodies (§16), written with fixed prefixes.
+//! Response bodies: `D:multistatus` (PROPFIND, PROPPATCH, REPORT, sync-collection) and
+//! `D:error` (failed preconditions).
+//!
+//! Writers take decoded paths and percent-encode them once ([`super::href`]), so
+//! callers never juggle two forms of a path. A [`Response`] buffers its properties
+//! grouped by status (one `D:propstat` per status, first-seen order); the
+//! [`Multistatus`] streams finished responses into one buffer.
 
-use std::fmt::Write;
+mod condition;
+mod writer;
 
-use http::StatusCode;
+use std::fmt;
 
-use super::names::{PREFIXES, PropName, prefix};
-use crate::response::escape_into;
+pub use condition::{NeededPrivilege, Precondition, error_body};
+pub use writer::{DAVGATE_NAMESPACE, Escape, XmlWriter, escape};
 
-/// A multistatus being written.
+use super::href::encode_path;
+use super::names::{
+    CardDavProperty, ComponentType, Namespace, Privilege, Property, ReportName, ResourceType,
+};
+use super::reader::RawXml;
+
+/// An HTTP status as it appears in `D:status` (no dependency on the `http` crate here).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Status(u16);
+
+impl Status {
+    /// 200.
+    pub const OK: Self = Self(200);
+    /// 401.
+    pub const UNAUTHORIZED: Self = Self(401);
+    /// 403.
+    pub const FORBIDDEN: Self = Self(403);
+    /// 404: a missing property, or a resource gone since the sync token.
+    pub const NOT_FOUND: Self = Self(404);
+    /// 409: a property value the server cannot accept (PROPPATCH).
+    pub const CONFLICT: Self = Self(409);
+    /// 412.
+    pub const PRECONDITION_FAILED: Self = Self(412);
+    /// 424: the other properties of a PROPPATCH that failed as a whole.
+    pub const FAILED_DEPENDENCY: Self = Self(424);
+    /// 500.
+    pub const INTERNAL_SERVER_ERROR: Self = Self(500);
+    /// 507: quota, or too many results.
+    pub const INSUFFICIENT_STORAGE: Self = Self(507);
+
+    /// Any status code.
+    pub const fn from_code(code: u16) -> Self {
+        Self(code)
+    }
+
+    /// The numeric code.
+    pub const fn code(self) -> u16 {
+        self.0
+    }
+
+    /// The standard reason phrase ("" for codes we never write).
+    pub fn reason(self) -> &'static str {
+        match self.0 {
+            200 => "OK",
+            201 => "Created",
+            204 => "No Content",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            409 => "Conflict",
+            412 => "Precondition Failed",
+            413 => "Payload Too Large",
+            423 => "Locked",
+            424 => "Failed Dependency",
+            500 => "Internal Server Error",
+            501 => "Not Implemented",
+            507 => "Insufficient Storage",
+            _ => "",
+        }
+    }
+}
+
+impl fmt::Debug for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Status({})", self.0)
+    }
+}
+
+/// `HTTP/1.1 404 Not Found`, the form `D:status` carries.
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP/1.1 {} {}", self.0, self.reason())
+    }
+}
+
+/// A media type a collection accepts, for supported-calendar-data and
+/// supported-address-data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataType<'a> {
+    /// `text/calendar`, `text/vcard`, …
+    pub content_type: &'a str,
+    /// `2.0`, `3.0`, `4.0`.
+    pub version: &'a str,
+}
+
+/// The value of one property in a response.
+#[derive(Clone, Copy)]
+pub enum Value<'a> {
+    /// `<p/>`: a 404 entry, a propname listing, or an empty value.
+    Empty,
+    /// Escaped text: displayname, getetag, calendar-data, address-data, …
+    Text(&'a str),
+    /// A number: getcontentlength, quota-*, max-resource-size.
+    Number(u64),
+    /// One `D:href` from a decoded path: current-user-principal, owner, …
+    Href(&'a str),
+    /// Several `D:href`s from decoded paths: calendar-home-set, …
+    Hrefs(&'a [String]),
+    /// `D:href`s holding URIs written as given: calendar-user-address-set (`mailto:`).
+    Uris(&'a [String]),
+    /// A dead property's stored inner XML.
+    Raw(&'a RawXml),
+    /// resourcetype.
+    ResourceType(&'a [ResourceType]),
+    /// supported-calendar-component-set.
+    Components(&'a [ComponentType]),
+    /// supported-report-set.
+    Reports(&'a [ReportName]),
+    /// current-user-privilege-set.
+    Privileges(&'a [Privilege]),
+    /// supported-calendar-data / supported-address-data.
+    DataTypes(&'a [DataType<'a>]),
+    /// Anything else (lockdiscovery, supportedlock): the caller writes the content.
+    Xml(&'a dyn Fn(&mut XmlWriter)),
+}
+
+/// One `D:response`: an href and its properties grouped by status.
+#[derive(Debug, Clone)]
+pub struct Response {
+    path: String,
+    groups: Vec<(Status, XmlWriter)>,
+    error: Option<Precondition>,
+    description: Option<String>,
+}
+
+impl Response {
+    /// A response for a resource, by decoded path.
+    pub fn new(path: &str) -> Self {
+        Self {
+            path: path.to_owned(),
+            groups: Vec::new(),
+            error: None,
+            description: None,
+        }
+    }
+
+    /// Adds a property with its value under a status.
+    pub fn prop(&mut self, status: Status, property: &Property, value: Value<'_>) -> &mut Self {
+        let w = self.group(status);
+        write_property(w, property, value);
+        self
+    }
+
+    /// Attaches a condition (`D:error` inside the response).
+    pub fn error(&mut self, condition: Precondition) -> &mut Self {
+        self.error = Some(condition);
+        self
+    }
+
+    /// Attaches a `D:responsedescription`.
+    pub fn description(&mut self, text: &str) -> &mut Self {
+        self.description = Some(text.to_owned());
+        self
+    }
+
+    fn group(&mut self, status: Status) -> &mut XmlWriter {
+        let index = match self.groups.iter().position(|(s, _)| *s == status) {
+            Some(index) => index,
+            None => {
+                self.groups.push((status, XmlWriter::new()));
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[index].1
+    }
+}
+
+/// A `D:multistatus` being written.
+#[derive(Debug, Clone)]
 pub struct Multistatus {
-    out: String,
+    w: XmlWriter,
+}
+
+impl Multistatus {
+    /// Starts the document.
+    pub fn new() -> Self {
+        Self {
+            w: XmlWriter::document(&Namespace::Dav, "multistatus"),
+        }
+    }
+
+    /// Writes a finished response.
+    pub fn push(&mut self, response: Response) {
+        let dav = Namespace::Dav;
+        let w = &mut self.w;
+        w.open(&dav, "response");
+        w.text_element(&dav, "href", &encode_path(&response.path));
+        if response.groups.is_empty() {
+            // RFC 4918 §14.24 wants propstat+ or a status; a resource asked for no
+            // properties (an empty D:prop) gets an empty 200 group.
+            w.open(&dav, "propstat");
+            w.empty(&dav, "prop");
+            w.text_element(&dav, "status", &Status::OK.to_string());
+            w.close(&dav, "propstat");
+        }
+        for (status, props) in &response.groups {
+            w.open(&dav, "propstat");
+            w.open(&dav, "prop");
+            w.append(props);
+            w.close(&dav, "prop");
+            w.text_element(&dav, "status", &status.to_string());
+            w.close(&dav, "propstat");
+        }
+        Self::tail(w, response.error.as_ref(), response.description.as_deref());
+        w.close(&dav, "response");
+    }
+
+    /// Writes a response that is only an href and a status: a member deleted since
+    /// the sync token (404, RFC 6578 §3.5), or a multiget href that does not exist.
+    pub fn push_status(&mut self, path: &str, status: Status) {
+        self.push_status_with(path, status, None, None);
+    }
+
+    /// A status-only response with a condition and a description: how RFC 5323 §5.17
+    /// and RFC 6352 §8.6.1 report a result truncated by
+    /// [`Precondition::NumberOfMatchesWithinLimits`] (507 on the request URI).
+    pub fn push_status_with(
+        &mut self,
+        path: &str,
+        status: Status,
+        error: Option<&Precondition>,
+        description: Option<&str>,
+    ) {
+        let dav = Namespace::Dav;
+        let w = &mut self.w;
+        w.open(&dav, "response");
+        w.text_element(&dav, "href", &encode_path(path));
+        w.text_element(&dav, "status", &status.to_string());
+        Self::tail(w, error, description);
+        w.close(&dav, "response");
+    }
+
+    /// Closes the document; `sync_token` (sync-collection) goes last, as RFC 6578 §6.4
+    /// orders it.
+    pub fn finish(mut self, sync_token: Option<&str>) -> Vec<u8> {
+        if let Some(token) = sync_token {
+            self.w.text_element(&Namespace::Dav, "sync-token", token);
+        }
+        self.w.close(&Namespace::Dav, "multistatus");
+        self.w.into_bytes()
+    }
+
+    fn tail(w: &mut XmlWriter, error: Option<&Precondition>, description: Option<&str>) {
+        if let Some(condition) = error {
+            w.open(&Namespace::Dav, "error");
+            condition::write_condition(w, condition);
+            w.close(&Namespace::Dav, "error");
+        }
+        if let Some(text) = description {
+            w.text_element(&Namespace::Dav, "responsedescription", text);
+        }
+    }
 }
 
 impl Default for Multistatus {
@@ -18,187 +276,82 @@ impl Default for Multistatus {
     }
 }
 
-impl Multistatus {
-    /// Starts a multistatus with every known prefix declared.
-    pub fn new() -> Self {
-        let mut out = String::with_capacity(4096);
-        out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus");
-        for (p, uri) in PREFIXES {
-            let _ = write!(out, " xmlns:{p}=\"{uri}\"");
-        }
-        out.push('>');
-        Multistatus { out }
+/// Writes `<p:name>value</p:name>` for one property.
+fn write_property(w: &mut XmlWriter, property: &Property, value: Value<'_>) {
+    let ns = property.namespace();
+    let name = property.local_name();
+    let dav = Namespace::Dav;
+    match value {
+        Value::Empty => return w.empty(&ns, name),
+        Value::Text(text) => return w.text_element(&ns, name, text),
+        Value::Number(n) => return w.text_element(&ns, name, &n.to_string()),
+        Value::Raw(raw) if raw.is_empty() => return w.empty(&ns, name),
+        Value::Hrefs(list) | Value::Uris(list) if list.is_empty() => return w.empty(&ns, name),
+        _ => {}
     }
-
-    /// A response with properties: `found` (already written elements) under 200 and the
-    /// names in `missing` under 404, each group only if non-empty.
-    pub fn propstat(
-        &mut self,
-        href: &str,
-        found: &str,
-        missing: &[PropName],
-        extra: &[(StatusCode, &str)],
-    ) {
-        self.begin(href);
-        if !found.is_empty() {
-            self.group(found, StatusCode::OK);
-        }
-        if !missing.is_empty() {
-            let mut names = String::new();
-            for name in missing {
-                empty_element(&mut names, name);
+    w.open(&ns, name);
+    match value {
+        Value::Href(path) => w.text_element(&dav, "href", &encode_path(path)),
+        Value::Hrefs(paths) => {
+            for path in paths {
+                w.text_element(&dav, "href", &encode_path(path));
             }
-            self.group(&names, StatusCode::NOT_FOUND);
         }
-        for (status, props) in extra {
-            self.group(props, *status);
+        Value::Uris(uris) => {
+            for uri in uris {
+                w.text_element(&dav, "href", uri);
+            }
         }
-        self.out.push_str("</D:response>");
-    }
-
-    /// A response that is only a status (a deleted member in a sync, a missing href).
-    pub fn status(&mut self, href: &str, status: StatusCode) {
-        self.begin(href);
-        let _ = write!(
-            self.out,
-            "<D:status>{}</D:status></D:response>",
-            status_line(status)
-        );
-    }
-
-    /// The `DAV:sync-token` that closes a sync-collection answer.
-    pub fn sync_token(&mut self, token: &str) {
-        self.out.push_str("<D:sync-token>");
-        escape_into(&mut self.out, token);
-        self.out.push_str("</D:sync-token>");
-    }
-
-    /// The finished document.
-    pub fn finish(mut self) -> String {
-        self.out.push_str("</D:multistatus>\n");
-        self.out
-    }
-
-    fn begin(&mut self, href: &str) {
-        self.out.push_str("<D:response><D:href>");
-        escape_into(&mut self.out, href);
-        self.out.push_str("</D:href>");
-    }
-
-    fn group(&mut self, props: &str, status: StatusCode) {
-        let _ = write!(
-            self.out,
-            "<D:propstat><D:prop>{props}</D:prop><D:status>{}</D:status></D:propstat>",
-            status_line(status)
-        );
-    }
-}
-
-fn status_line(status: StatusCode) -> String {
-    format!(
-        "HTTP/1.1 {} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )
-}
-
-/// An empty element for a property name, declaring its namespace where it has no prefix.
-pub fn empty_element(out: &mut String, name: &PropName) {
-    match prefix(&name.ns) {
-        Some(p) => {
-            let _ = write!(out, "<{p}:");
-            escape_into(out, &name.name);
-            out.push_str("/>");
+        Value::Raw(raw) => w.raw(raw),
+        Value::ResourceType(types) => {
+            for kind in types {
+                let (kind_ns, kind_name) = kind.qname();
+                w.empty(&kind_ns, kind_name);
+            }
         }
-        None if name.ns.is_empty() => {
-            out.push('<');
-            escape_into(out, &name.name);
-            out.push_str(" xmlns=\"\"/>");
+        Value::Components(components) => {
+            for component in components {
+                w.empty_with(&Namespace::CalDav, "comp", &[("name", component.name())]);
+            }
         }
-        None => {
-            out.push_str("<x:");
-            escape_into(out, &name.name);
-            out.push_str(" xmlns:x=\"");
-            escape_into(out, &name.ns);
-            out.push_str("\"/>");
+        Value::Reports(reports) => {
+            for report in reports {
+                w.open(&dav, "supported-report");
+                w.open(&dav, "report");
+                w.empty(&report.namespace(), report.name());
+                w.close(&dav, "report");
+                w.close(&dav, "supported-report");
+            }
         }
+        Value::Privileges(privileges) => {
+            for privilege in privileges {
+                w.open(&dav, "privilege");
+                w.empty(&dav, privilege.name());
+                w.close(&dav, "privilege");
+            }
+        }
+        Value::DataTypes(types) => {
+            // RFC 6352 §6.2.2 names the element address-data-type; RFC 4791 §5.2.4
+            // reuses calendar-data.
+            let (type_ns, type_name) = match property {
+                Property::CardDav(CardDavProperty::SupportedAddressData) => {
+                    (Namespace::CardDav, "address-data-type")
+                }
+                _ => (Namespace::CalDav, "calendar-data"),
+            };
+            for t in types {
+                w.empty_with(
+                    &type_ns,
+                    type_name,
+                    &[("content-type", t.content_type), ("version", t.version)],
+                );
+            }
+        }
+        Value::Xml(content) => content(w),
+        Value::Empty | Value::Text(_) | Value::Number(_) => {}
     }
-}
-
-/// An element with text content, for a property with a declared prefix.
-pub fn text_element(out: &mut String, qualified: &str, text: &str) {
-    let _ = write!(out, "<{qualified}>");
-    escape_into(out, text);
-    let _ = write!(out, "</{qualified}>");
-}
-
-/// An error body naming the precondition that failed (RFC 4918 §16), with a hint for
-/// the user in `DAV:responsedescription`.
-pub fn error_body(ns: &str, condition: &str, hint: &str, inner: &str) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error");
-    for (p, uri) in PREFIXES {
-        let _ = write!(out, " xmlns:{p}=\"{uri}\"");
-    }
-    out.push('>');
-    match prefix(ns) {
-        Some(p) if inner.is_empty() => {
-            let _ = write!(out, "<{p}:{condition}/>");
-        }
-        Some(p) => {
-            let _ = write!(out, "<{p}:{condition}>{inner}</{p}:{condition}>");
-        }
-        None => {
-            let _ = write!(out, "<x:{condition} xmlns:x=\"");
-            escape_into(&mut out, ns);
-            out.push_str("\"/>");
-        }
-    }
-    out.push_str("<D:responsedescription>");
-    escape_into(&mut out, hint);
-    out.push_str("</D:responsedescription></D:error>\n");
-    out
+    w.close(&ns, name);
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_hrefs_and_groups_statuses() {
-        let mut ms = Multistatus::new();
-        ms.propstat(
-            "/dav/a&b<c>/",
-            "<D:displayname>x</D:displayname>",
-            &[PropName::new("urn:odd", "p\"q")],
-            &[],
-        );
-        ms.status("/dav/gone.ics", StatusCode::NOT_FOUND);
-        ms.sync_token("http://davgate.org/sync/7");
-        let xml = ms.finish();
-        assert!(xml.contains("<D:href>/dav/a&amp;b&lt;c&gt;/</D:href>"));
-        assert!(xml.contains("<x:p&quot;q xmlns:x=\"urn:odd\"/>"));
-        assert!(xml.contains("<D:status>HTTP/1.1 404 Not Found</D:status></D:response>"));
-        assert!(
-            xml.ends_with(
-                "<D:sync-token>http://davgate.org/sync/7</D:sync-token></D:multistatus>\n"
-            )
-        );
-        assert!(
-            crate::dav::xml::tree::parse(xml.as_bytes()).is_ok(),
-            "the output parses: {xml}"
-        );
-    }
-
-    #[test]
-    fn error_bodies_name_the_condition_and_escape_the_hint() {
-        let body = error_body(
-            "urn:ietf:params:xml:ns:caldav",
-            "no-uid-conflict",
-            "UID <x> is taken",
-            "<D:href>/a.ics</D:href>",
-        );
-        assert!(body.contains("<C:no-uid-conflict><D:href>/a.ics</D:href></C:no-uid-conflict>"));
-        assert!(body.contains("UID &lt;x&gt; is taken"));
-        assert!(crate::dav::xml::tree::parse(body.as_bytes()).is_ok());
-    }
-}
+mod tests;

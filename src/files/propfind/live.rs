@@ -5,7 +5,20 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use davgate_storage::{Account, LockRecord, Node, TreeRoot, now_ms};
 
-use crate::dav::xml::names::{DAV, MICROSOFT, NEXTCLOUD, OWNCLOUD, PropName};
+use crate::dav::xml::names::Property;
+
+const DAV: &str = "DAV:";
+const OWNCLOUD: &str = "http://owncloud.org/ns";
+const NEXTCLOUD: &str = "http://nextcloud.org/ns";
+const MICROSOFT: &str = "urn:schemas-microsoft-com:";
+
+/// Prefixes declared once on a file listing.
+pub(crate) const PREFIXES: [(&str, &str); 4] = [
+    ("D", DAV),
+    ("oc", OWNCLOUD),
+    ("nc", NEXTCLOUD),
+    ("Z", MICROSOFT),
+];
 use crate::response::{escape, escape_into};
 
 /// A property davgate computes rather than stores.
@@ -77,9 +90,10 @@ pub(crate) const ALLPROP: [Live; 8] = [
 ];
 
 impl Live {
-    pub(crate) fn from_name(name: &PropName) -> Option<Live> {
+    pub(crate) fn from_name(name: &Property) -> Option<Live> {
+        let (ns, local) = (name.namespace(), name.local_name());
         ALL.iter()
-            .find(|(_, ns, local)| *ns == name.ns && *local == name.name)
+            .find(|(_, n, l)| *n == ns.uri() && *l == local)
             .map(|(live, _, _)| *live)
     }
 
