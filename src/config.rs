@@ -45,6 +45,11 @@ pub struct ConfigFile {
     pub auth_hash_slots: Option<usize>,
     /// Refuse account passwords from sync clients even without a second factor.
     pub require_app_passwords: Option<bool>,
+    /// Largest calendar object or vCard accepted (default 10MiB).
+    pub dav_max_resource_size: Option<ByteSize>,
+    /// Most recurrence instances computed for one object in a query, expand or
+    /// free-busy (default 100000).
+    pub dav_max_instances: Option<usize>,
     /// Header a trusted proxy puts the client address in (e.g. X-Forwarded-For; its
     /// right-most address is used). Unset: the connection's address.
     pub client_address_header: Option<String>,
@@ -77,7 +82,9 @@ impl ConfigFile {
             auth_hash_wait,
             auth_hash_slots,
             require_app_passwords,
-            client_address_header
+            client_address_header,
+            dav_max_resource_size,
+            dav_max_instances
         );
         self
     }
@@ -125,6 +132,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Where the client address comes from.
     pub client_address: ClientAddress,
+    /// CalDAV and CardDAV settings.
+    pub dav: crate::dav::DavSettings,
     /// Pooled database connections. Each SQLite connection is a thread of its own, so
     /// a few suffice (WAL readers run in parallel, writers queue anyway); PostgreSQL
     /// connections are cheap on our side and serve several nodes' load.
@@ -214,6 +223,13 @@ impl Settings {
             },
             client_address,
             db_connections,
+            dav: crate::dav::DavSettings {
+                max_resource_size: config.dav_max_resource_size.map_or(10 << 20, |s| s.0),
+                limits: crate::dav::ical::ExpandLimits {
+                    max_instances: config.dav_max_instances.unwrap_or(100_000),
+                    ..crate::dav::ical::ExpandLimits::default()
+                },
+            },
         })
     }
 }

@@ -18,6 +18,13 @@ pub enum Route {
     Options(TreeRoot),
     /// The account's files (`/files/…`) or trash (`/trash/…`).
     Files(TreeRoot),
+    /// `/.well-known/caldav` or `/.well-known/carddav` (RFC 6764): a redirect to `/dav/`.
+    WellKnown,
+    /// `OPTIONS` under `/dav/`: CalDAV and CardDAV capabilities, no authentication needed.
+    DavOptions,
+    /// Calendars and contacts under `/dav/` (and a PROPFIND on `/`, where Apple's
+    /// clients start discovery).
+    Dav(DavArea),
     /// A path that is malformed or could escape its tree.
     BadPath(PathError),
     /// Nothing is served here.
@@ -30,6 +37,18 @@ impl Route {
         let path = parts.uri.path();
         if path == "/healthz" && (parts.method == Method::GET || parts.method == Method::HEAD) {
             return Route::Health;
+        }
+        if path == "/.well-known/caldav" || path == "/.well-known/carddav" {
+            return Route::WellKnown;
+        }
+        if under(path, "/dav") || (path == "/" && parts.method.as_str() == "PROPFIND") {
+            if let Err(e) = decode_path(path) {
+                return Route::BadPath(e);
+            }
+            if parts.method == Method::OPTIONS {
+                return Route::DavOptions;
+            }
+            return Route::Dav(DavArea::of(path));
         }
         let tree = if under(path, "/files") {
             TreeRoot::Files
@@ -49,7 +68,30 @@ impl Route {
 
     /// Whether the route needs an authenticated principal.
     pub fn needs_auth(&self) -> bool {
-        matches!(self, Route::Files(_))
+        matches!(self, Route::Files(_) | Route::Dav(_))
+    }
+}
+
+/// Which part of `/dav/` a request is for: it decides the scope an app password needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DavArea {
+    /// `/dav/calendars/…`.
+    Calendars,
+    /// `/dav/addressbooks/…`.
+    Contacts,
+    /// The root and principals: discovery, for either kind of client.
+    Discovery,
+}
+
+impl DavArea {
+    fn of(path: &str) -> Self {
+        if under(path, "/dav/calendars") {
+            DavArea::Calendars
+        } else if under(path, "/dav/addressbooks") {
+            DavArea::Contacts
+        } else {
+            DavArea::Discovery
+        }
     }
 }
 
@@ -183,6 +225,26 @@ mod tests {
             ("MOVE", "/trash/x.d1", Route::Files(TreeRoot::Trash)),
             ("OPTIONS", "/files/x", Route::Options(TreeRoot::Files)),
             ("GET", "/filesystem", Route::NotFound),
+            ("PROPFIND", "/.well-known/caldav", Route::WellKnown),
+            ("GET", "/.well-known/carddav", Route::WellKnown),
+            ("PROPFIND", "/", Route::Dav(DavArea::Discovery)),
+            ("PROPFIND", "/dav/", Route::Dav(DavArea::Discovery)),
+            (
+                "REPORT",
+                "/dav/calendars/alice/default/",
+                Route::Dav(DavArea::Calendars),
+            ),
+            (
+                "PUT",
+                "/dav/addressbooks/alice/default/x.vcf",
+                Route::Dav(DavArea::Contacts),
+            ),
+            ("OPTIONS", "/dav/calendars/alice/", Route::DavOptions),
+            (
+                "GET",
+                "/dav/calendars/%2e%2e/x",
+                Route::BadPath(PathError::DotSegment),
+            ),
             ("GET", "/", Route::NotFound),
             (
                 "GET",

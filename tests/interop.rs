@@ -233,3 +233,46 @@ async fn rclone_copies_checks_streams_reports_moves_and_purges() {
         trash.hrefs()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_caldav_library_syncs_calendars_and_contacts() {
+    let Some(python) = require_tool("python3") else {
+        return;
+    };
+    let has_caldav = Command::new(&python)
+        .args(["-c", "import caldav"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_caldav {
+        assert!(
+            !crate::common::interop_required(),
+            "the Python caldav library is required (DAVGATE_REQUIRE_INTEROP=1): pip install caldav"
+        );
+        eprintln!("the Python caldav library is not installed: skipping");
+        return;
+    }
+    let srv = TestServer::start().await;
+    // A calendar client gets an app password for calendars and contacts, as users set it up.
+    let (_, app_password) = crate::app_passwords::create(&srv, &["--scope", "calendars,contacts"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/caldav_client.py");
+    let url = srv.url("/");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .args([&url, "alice", &app_password])
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "the caldav scenario failed:\n{text}"
+    );
+    assert!(text.contains("caldav interop: all steps passed"), "{text}");
+}

@@ -5,7 +5,10 @@ mod common;
 
 mod app_passwords;
 mod auth;
+mod caldav;
+mod carddav;
 mod cli;
+mod dav_sync;
 mod files;
 mod ical;
 mod interop;

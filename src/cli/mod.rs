@@ -1,6 +1,7 @@
 //! The command line: `serve` and the administration commands, all on one configuration.
 
 mod app_password;
+mod share;
 mod two_factor;
 mod user;
 
@@ -49,6 +50,10 @@ enum Command {
     /// Two-factor authentication (TOTP) for an account.
     #[command(name = "2fa", subcommand)]
     TwoFactor(two_factor::TwoFactorCommand),
+    /// Share a calendar or address book with another account.
+    Share(share::ShareArgs),
+    /// Stop sharing a calendar or address book.
+    Unshare(share::UnshareArgs),
     /// Show an account's audit log, newest first.
     Audit {
         /// The account.
@@ -142,6 +147,8 @@ impl Cli {
             Command::AppPassword(cmd) => cmd.run(&settings).await,
             Command::TwoFactor(cmd) => cmd.run(&settings).await,
             Command::Audit { user, limit } => two_factor::audit(&settings, &user, limit).await,
+            Command::Share(args) => share::share(&settings, args).await,
+            Command::Unshare(args) => share::unshare(&settings, args).await,
         }
     }
 }

@@ -1,9 +1,262 @@
 //! Calendars and contacts: CalDAV (RFC 4791), CardDAV (RFC 6352), WebDAV sync
-//! (RFC 6578) and discovery (RFC 6764, RFC 5397) at `/dav/`.
+//! (RFC 6578), extended MKCOL (RFC 5689) and discovery (RFC 6764, RFC 5397) at `/dav/`.
 //!
-//! [`ical`] and [`vcard`] hold the pure semantics of the data (validation, time ranges,
-//! recurrence, filters, selection); they do no I/O.
+//! Owns the URL map ([`target`]), access to own and shared collections ([`access`]) and
+//! one handler file per method family: [`propfind`], [`object`] (GET, PUT, DELETE of
+//! calendar objects and vCards), [`collection`] (MKCALENDAR, MKCOL, PROPPATCH, DELETE)
+//! and [`report`]. [`ical`] and [`vcard`] hold the pure data semantics and [`xml`] the
+//! pure protocol XML; [`convert`] maps one onto the other. Does not own authentication
+//! or scopes (the server checks both before a request gets here).
 
+pub mod access;
+pub mod collection;
+pub mod convert;
+pub mod error;
 pub mod ical;
+pub mod object;
+pub mod propfind;
+pub mod props;
+pub mod report;
+pub mod target;
 pub mod vcard;
 pub mod xml;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use davgate_storage::{AccountId, NewCollection, Store};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Body as HttpBody;
+use http_body_util::BodyExt;
+
+use self::error::{DavError, DavResult};
+use self::target::Target;
+use crate::auth::Principal;
+use crate::response::{self, Body};
+
+/// Component bits stored with a calendar (`supported-calendar-component-set`).
+pub mod components {
+    /// VEVENT.
+    pub const EVENT: i64 = 1;
+    /// VTODO.
+    pub const TODO: i64 = 2;
+    /// VJOURNAL.
+    pub const JOURNAL: i64 = 4;
+    /// Every component a calendar may hold when a client does not restrict it.
+    pub const ALL: i64 = EVENT | TODO | JOURNAL;
+    /// A vCard (address books).
+    pub const VCARD: i64 = 8;
+}
+
+/// Largest request body for PROPFIND, PROPPATCH, MKCALENDAR and REPORT: a multiget of a
+/// few thousand hrefs fits; more is not a real client.
+const MAX_XML_BODY: usize = 1 << 20;
+
+/// Settings of the CalDAV/CardDAV service.
+#[derive(Debug, Clone)]
+pub struct DavSettings {
+    /// Largest calendar object or vCard (`max-resource-size`).
+    pub max_resource_size: u64,
+    /// Caps on recurrence expansion in queries, expand and free-busy.
+    pub limits: ical::ExpandLimits,
+}
+
+/// The CalDAV/CardDAV service.
+#[derive(Clone)]
+pub struct Dav {
+    store: Store,
+    settings: DavSettings,
+    /// Accounts whose default collections exist, so the check is not repeated per request.
+    ensured: moka::sync::Cache<AccountId, ()>,
+}
+
+/// One request: who asks, for what.
+pub struct Ctx<'a> {
+    dav: &'a Dav,
+    /// The signed-in principal.
+    pub principal: &'a Principal,
+    /// What the path names.
+    pub target: Target,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+}
+
+impl Ctx<'_> {
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.dav.store
+    }
+
+    /// The service settings.
+    pub fn settings(&self) -> &DavSettings {
+        &self.dav.settings
+    }
+
+    /// The principal's user name.
+    pub fn user(&self) -> &str {
+        &self.principal.account.username
+    }
+
+    /// The client's `User-Agent`.
+    pub fn user_agent(&self) -> &str {
+        self.headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// A request header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Dav {
+    /// The service over `store`.
+    pub fn new(store: Store, settings: DavSettings) -> Self {
+        Dav {
+            store,
+            settings,
+            ensured: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
+        }
+    }
+
+    /// Serves one request under `/dav/` (or a discovery PROPFIND on `/`).
+    pub async fn handle<B>(&self, principal: &Principal, req: Request<B>) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        match self.serve(principal, req).await {
+            Ok(resp) => resp,
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn serve<B>(&self, principal: &Principal, req: Request<B>) -> DavResult<Response<Body>>
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (parts, body) = req.into_parts();
+        let segments = crate::route::decode_path(parts.uri.path())
+            .map_err(|e| DavError::Status(StatusCode::BAD_REQUEST, format!("invalid path: {e}")))?;
+        let below: &[String] = match segments.first().map(String::as_str) {
+            Some("dav") => &segments[1..],
+            _ => &[],
+        };
+        let target = Target::parse(below).ok_or_else(|| {
+            DavError::not_found(
+                "nothing lives at this path: start from /dav/ or /.well-known/caldav",
+            )
+        })?;
+        if let Some(user) = target.user()
+            && user != principal.account.username
+        {
+            return Err(DavError::forbidden(format!(
+                "this belongs to {user:?}; you are signed in as {:?}. Collections shared with you \
+                 appear in your own home",
+                principal.account.username
+            )));
+        }
+        self.ensure_defaults(principal.account.id).await?;
+        let ctx = Ctx {
+            dav: self,
+            principal,
+            target,
+            headers: &parts.headers,
+        };
+        match parts.method.as_str() {
+            "OPTIONS" => Ok(options()),
+            "PROPFIND" => propfind::propfind(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            "REPORT" => report::report(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            "PROPPATCH" => collection::proppatch(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            "MKCALENDAR" => collection::mkcalendar(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            "MKCOL" => collection::mkcol(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            "GET" | "HEAD" => object::get(&ctx, parts.method == Method::HEAD).await,
+            "PUT" => {
+                let limit = usize::try_from(self.settings.max_resource_size).unwrap_or(usize::MAX);
+                object::put(&ctx, read_body(body, limit).await.map_err(|e| object::too_large(e, &ctx))?).await
+            }
+            "DELETE" => match ctx.target {
+                Target::Object(..) => object::delete(&ctx).await,
+                _ => collection::delete(&ctx).await,
+            },
+            "MOVE" | "COPY" => Err(DavError::Status(
+                StatusCode::NOT_IMPLEMENTED,
+                "moving or copying calendar objects is not supported: PUT the object into the other \
+                 collection and DELETE the original"
+                    .into(),
+            )),
+            other => Err(DavError::Status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{other} is not supported on calendars and address books"),
+            )),
+        }
+    }
+
+    /// Creates the account's default calendar (events and tasks) and address book on
+    /// its first CalDAV or CardDAV request.
+    async fn ensure_defaults(&self, account: AccountId) -> DavResult<()> {
+        if self.ensured.contains_key(&account) {
+            return Ok(());
+        }
+        let calendar = NewCollection {
+            slug: "default".into(),
+            displayname: Some("Calendar".into()),
+            components: components::EVENT | components::TODO,
+            ..NewCollection::default()
+        };
+        let book = NewCollection {
+            slug: "default".into(),
+            displayname: Some("Contacts".into()),
+            components: components::VCARD,
+            ..NewCollection::default()
+        };
+        self.store
+            .ensure_default_collections(account, calendar, book)
+            .await?;
+        self.ensured.insert(account, ());
+        Ok(())
+    }
+}
+
+/// What CalDAV and CardDAV clients look for in OPTIONS.
+pub fn options() -> Response<Body> {
+    let mut resp = Response::new(response::empty());
+    let headers = resp.headers_mut();
+    headers.insert(
+        "dav",
+        HeaderValue::from_static("1, 2, 3, calendar-access, addressbook, extended-mkcol"),
+    );
+    headers.insert(
+        header::ALLOW,
+        HeaderValue::from_static(
+            "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL, MKCALENDAR",
+        ),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    resp
+}
+
+/// Reads a request body, refusing more than `limit` bytes.
+async fn read_body<B>(body: B, limit: usize) -> DavResult<Bytes>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(DavError::Status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than the {limit} bytes accepted here"),
+        )),
+        Err(_) => Err(DavError::Status(
+            StatusCode::BAD_REQUEST,
+            "the request body ended early".into(),
+        )),
+    }
+}

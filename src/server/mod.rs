@@ -26,6 +26,7 @@ pub use self::service::App;
 use crate::auth::Authenticator;
 use crate::auth::cache::load_or_create_server_key;
 use crate::config::{Settings, Transport};
+use crate::dav::Dav;
 use crate::files::Files;
 
 /// How long shutdown waits for open requests to finish.
@@ -91,6 +92,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let app = App {
         auth: Authenticator::new(store.clone(), server_key, &settings.auth),
         files: Files::new(store.clone(), settings.upload_limit),
+        dav: Dav::new(store.clone(), settings.dav.clone()),
         client_address: settings.client_address.clone(),
     };
     let (tls, scheme) = match &settings.transport {

@@ -15,15 +15,17 @@ use crate::auth::Authenticator;
 use crate::auth::scope::{MethodClass, Scope};
 use crate::auth::usage::ClientInfo;
 use crate::config::ClientAddress;
+use crate::dav::{self, Dav};
 use crate::files::{self, Files};
 use crate::response::{self, Body};
-use crate::route::Route;
+use crate::route::{DavArea, Route};
 
 /// Everything a request may need, shared by all connections.
 #[derive(Clone)]
 pub struct App {
     pub(crate) auth: Authenticator,
     pub(crate) files: Files,
+    pub(crate) dav: Dav,
     pub(crate) client_address: ClientAddress,
 }
 
@@ -47,12 +49,55 @@ impl App {
             Route::Health => response::text(StatusCode::OK, "ok"),
             Route::NotFound => response::text(
                 StatusCode::NOT_FOUND,
-                "nothing is served at this path: files are under /files/, the trash under /trash/",
+                "nothing is served at this path: files are under /files/, the trash under /trash/, \
+                 calendars and contacts under /dav/",
             ),
             Route::BadPath(e) => {
                 response::text(StatusCode::BAD_REQUEST, format!("invalid path: {e}"))
             }
             Route::Options(tree) => files::options(tree),
+            Route::DavOptions => dav::options(),
+            Route::WellKnown => {
+                // RFC 6764 §5: the context path is /dav/; clients then PROPFIND it for
+                // current-user-principal.
+                let mut resp = response::text(
+                    StatusCode::MOVED_PERMANENTLY,
+                    "calendars and contacts are at /dav/",
+                );
+                resp.headers_mut().insert(
+                    http::header::LOCATION,
+                    http::HeaderValue::from_static("/dav/"),
+                );
+                resp
+            }
+            Route::Dav(area) => {
+                let client = self.client(req.headers(), peer);
+                match self.auth.authenticate(req.headers(), &client).await {
+                    Err(e) => e.into_response(),
+                    Ok(principal) => {
+                        account = Some(principal.account.username.clone());
+                        let class = MethodClass::of(&method);
+                        let allowed = match area {
+                            DavArea::Calendars => principal.access.permit(Scope::Calendars, class),
+                            DavArea::Contacts => principal.access.permit(Scope::Contacts, class),
+                            // Discovery serves either kind of client; a refusal names calendars.
+                            DavArea::Discovery => principal
+                                .access
+                                .permit(Scope::Calendars, class)
+                                .or_else(|e| {
+                                    principal
+                                        .access
+                                        .permit(Scope::Contacts, class)
+                                        .map_err(|_| e)
+                                }),
+                        };
+                        match allowed {
+                            Err(denied) => denied.into_response(),
+                            Ok(()) => self.dav.handle(&principal, req).await,
+                        }
+                    }
+                }
+            }
             Route::Files(tree) => {
                 let client = self.client(req.headers(), peer);
                 match self.auth.authenticate(req.headers(), &client).await {

@@ -207,14 +207,20 @@ pub fn elements(xml: &str, local: &str) -> Vec<String> {
             Ok(quick_xml::events::Event::Text(t)) if inside => current.push_str(&t.xml10_content()),
             Ok(quick_xml::events::Event::GeneralRef(r)) if inside => {
                 let name = r.into_inner();
-                current.push_str(match &*name {
-                    "lt" => "<",
-                    "gt" => ">",
-                    "amp" => "&",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "?",
-                });
+                let decoded = match &*name {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    reference => reference
+                        .strip_prefix("#x")
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .or_else(|| reference.strip_prefix('#').and_then(|d| d.parse().ok()))
+                        .and_then(char::from_u32)
+                        .unwrap_or('?'),
+                };
+                current.push(decoded);
             }
             Ok(quick_xml::events::Event::End(e)) if inside && e.local_name().as_ref() == local => {
                 inside = false;

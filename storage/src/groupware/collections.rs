@@ -344,14 +344,14 @@ fn validate_slug(slug: &str) -> Result<()> {
     let ok = (1..=128).contains(&slug.len())
         && slug
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@+".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
         && slug != "."
         && slug != "..";
     if ok {
         return Ok(());
     }
     Err(StorageError::Invalid(format!(
-        "{slug:?} cannot name a collection: use 1 to 128 letters, digits and - _ . @ +"
+        "{slug:?} cannot name a collection: use 1 to 128 letters, digits and - _ . + (no @: it marks shared collections)"
     )))
 }
 

@@ -1,0 +1,55 @@
+//! free-busy-query (RFC 4791 §7.10): busy periods of a range, merged, as VFREEBUSY.
+
+use http::{HeaderValue, Response, header};
+
+use super::options;
+use crate::dav::Ctx;
+use crate::dav::access::Opened;
+use crate::dav::convert;
+use crate::dav::error::{DavError, DavResult};
+use crate::dav::ical;
+use crate::dav::xml::request::FreeBusyQuery;
+use crate::response::{self, Body};
+
+/// Answers free-busy-query with a text/calendar VFREEBUSY.
+pub(super) async fn freebusy(
+    ctx: &Ctx<'_>,
+    opened: &Opened,
+    query: &FreeBusyQuery,
+) -> DavResult<Response<Body>> {
+    let range = convert::time_range(&query.time_range);
+    if range.start.is_none() || range.end.is_none() {
+        return Err(DavError::Status(
+            http::StatusCode::BAD_REQUEST,
+            "free-busy-query needs a time-range with both start and end".into(),
+        ));
+    }
+    let options = options(ctx, opened, None);
+    let mut periods = Vec::new();
+    for object in ctx
+        .store()
+        .objects_overlapping(opened.collection.id, range.start, range.end)
+        .await?
+    {
+        let Ok(parsed) = ical::validate_with(object.data.as_bytes(), &options) else {
+            continue;
+        };
+        match parsed.busy_periods(&range, &options) {
+            Ok(busy) => periods.extend(busy),
+            Err(e) => {
+                tracing::debug!(object = %object.meta.name, error = %e, "skipped in free-busy: past the instance caps")
+            }
+        }
+    }
+    let text = ical::vfreebusy(
+        ical::merge_busy(periods),
+        &range,
+        davgate_storage::now_ms() / 1000,
+    );
+    let mut resp = Response::new(response::full(text));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,50 @@
+//! calendar-multiget (RFC 4791 §7.9) and addressbook-multiget (RFC 6352 §8.7).
+
+use http::Response;
+
+use super::{member, named, options};
+use crate::dav::Ctx;
+use crate::dav::access::Opened;
+use crate::dav::error::DavResult;
+use crate::dav::propfind::multistatus;
+use crate::dav::xml::href::decode_href;
+use crate::dav::xml::request::Multiget;
+use crate::dav::xml::response::{Multistatus, Status};
+use crate::response::Body;
+
+/// Answers a multiget: each href that names a member gets its properties, any other a 404.
+pub(super) async fn multiget(
+    ctx: &Ctx<'_>,
+    opened: &Opened,
+    request: &Multiget,
+) -> DavResult<Response<Body>> {
+    let base = ctx.target.path();
+    let mut names = Vec::new();
+    let mut missing = Vec::new();
+    for href in &request.hrefs {
+        // Apple sends some hrefs over-encoded and some absolute; decode_href evens that out.
+        match decode_href(href, &base) {
+            Ok(path) => match path
+                .strip_prefix(&base)
+                .filter(|n| !n.is_empty() && !n.contains('/'))
+            {
+                Some(name) => names.push(name.to_owned()),
+                None => missing.push(path),
+            },
+            Err(_) => missing.push(href.clone()),
+        }
+    }
+    let options = options(ctx, opened, None);
+    let objects = named(ctx, opened.collection.id, &names).await?;
+    let mut ms = Multistatus::new();
+    for name in &names {
+        match objects.iter().find(|o| &o.meta.name == name) {
+            Some(object) => ms.push(member(ctx, opened, object, &request.props, &options)),
+            None => ms.push_status(&format!("{base}{name}"), Status::NOT_FOUND),
+        }
+    }
+    for path in &missing {
+        ms.push_status(path, Status::NOT_FOUND);
+    }
+    Ok(multistatus(ms.finish(None)))
+}

@@ -1,0 +1,504 @@
+//! CalDAV: discovery, calendars, objects with their preconditions, reports, bad input.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{Dav, TestServer};
+
+pub const CAL: &str = "/dav/calendars/alice/default/";
+
+/// A one-event calendar object.
+pub fn event(uid: &str, start: &str, end: &str, extra: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//davgate tests//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20260101T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\nSUMMARY:{uid}\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+pub async fn put(dav: &Dav, path: &str, body: &str) -> crate::common::client::Resp {
+    dav.req("PUT", path)
+        .header("Content-Type", "text/calendar")
+        .body(body.to_owned())
+        .send()
+        .await
+}
+
+fn query(start: &str, end: &str, expand: bool) -> String {
+    let data = if expand {
+        format!(r#"<C:calendar-data><C:expand start="{start}" end="{end}"/></C:calendar-data>"#)
+    } else {
+        String::new()
+    };
+    format!(
+        r#"<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+        <D:prop><D:getetag/>{data}</D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+        <C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_finds_the_principal_and_homes_from_the_bare_server() {
+    let srv = TestServer::start().await;
+    let anon = srv.anonymous();
+    for well_known in ["/.well-known/caldav", "/.well-known/carddav"] {
+        let resp = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .request(
+                reqwest::Method::from_bytes(b"PROPFIND").unwrap(),
+                anon.url(well_known),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 301, "{well_known}");
+        assert_eq!(resp.headers()["location"], "/dav/");
+    }
+    let dav = srv.alice();
+    for path in ["/", "/dav/", "/dav/principals/alice/", CAL] {
+        let resp = dav
+            .props(path, "0", &["current-user-principal"])
+            .await
+            .status(207);
+        assert_eq!(
+            resp.prop("current-user-principal"),
+            "/dav/principals/alice/",
+            "{path}"
+        );
+    }
+    let body = r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CR="urn:ietf:params:xml:ns:carddav">
+      <D:prop><C:calendar-home-set/><CR:addressbook-home-set/><D:displayname/><C:calendar-user-address-set/>
+      <D:principal-URL/><D:supported-report-set/><D:resourcetype/></D:prop></D:propfind>"#;
+    let principal = dav
+        .req("PROPFIND", "/dav/principals/alice/")
+        .header("Depth", "0")
+        .body(body)
+        .send()
+        .await
+        .status(207);
+    assert_eq!(principal.prop("calendar-home-set"), "/dav/calendars/alice/");
+    assert_eq!(
+        principal.prop("addressbook-home-set"),
+        "/dav/addressbooks/alice/"
+    );
+    assert_eq!(principal.prop("displayname"), "alice");
+    assert_eq!(principal.prop("principal-URL"), "/dav/principals/alice/");
+    assert!(
+        principal.text().contains("<D:principal/>"),
+        "{}",
+        principal.text()
+    );
+    assert!(
+        !principal.text().contains("404"),
+        "every asked property exists: {}",
+        principal.text()
+    );
+    // A default calendar (events and tasks) and address book exist on first access.
+    let homes = dav.propfind("/dav/calendars/alice/", "1").await.status(207);
+    assert!(
+        homes.hrefs().contains(&CAL.to_owned()),
+        "{:?}",
+        homes.hrefs()
+    );
+    let books = dav
+        .propfind("/dav/addressbooks/alice/", "1")
+        .await
+        .status(207);
+    assert!(
+        books
+            .hrefs()
+            .contains(&"/dav/addressbooks/alice/default/".to_owned())
+    );
+    // Someone else's home is not reachable.
+    srv.add_account("bob").await;
+    dav.propfind("/dav/calendars/bob/", "0").await.status(403);
+    dav.req("OPTIONS", "/dav/")
+        .send()
+        .await
+        .status(200)
+        .header("dav")
+        .unwrap()
+        .contains("calendar-access");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendars_are_created_changed_and_deleted() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let mk = r##"<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:I="http://apple.com/ns/ical/">
+      <D:set><D:prop><D:displayname>Work</D:displayname><C:calendar-description>Office</C:calendar-description>
+      <I:calendar-color>#FF0000FF</I:calendar-color><C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set>
+      </D:prop></D:set></C:mkcalendar>"##;
+    dav.req("MKCALENDAR", "/dav/calendars/alice/work/")
+        .body(mk)
+        .send()
+        .await
+        .status(201);
+    dav.req("MKCALENDAR", "/dav/calendars/alice/work/")
+        .body(mk)
+        .send()
+        .await
+        .status(405)
+        .says("resource-must-be-null");
+    let props = dav
+        .req("PROPFIND", "/dav/calendars/alice/work/")
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:I="http://apple.com/ns/ical/" xmlns:CS="http://calendarserver.org/ns/"><D:prop><D:displayname/><C:calendar-description/><I:calendar-color/><C:supported-calendar-component-set/><C:max-resource-size/><CS:getctag/><D:sync-token/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .status(207);
+    assert_eq!(props.prop("displayname"), "Work");
+    assert_eq!(props.prop("calendar-description"), "Office");
+    assert_eq!(props.prop("calendar-color"), "#FF0000FF");
+    assert!(props.text().contains(r#"<C:comp name="VEVENT"/>"#) && !props.text().contains("VTODO"));
+    assert_eq!(props.prop("max-resource-size"), (10 << 20).to_string());
+    let ctag = props.prop("getctag");
+
+    let patch = r##"<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:I="http://apple.com/ns/ical/">
+      <D:set><D:prop><D:displayname>Work (2026)</D:displayname><I:calendar-order>3</I:calendar-order>
+      <C:calendar-timezone>BEGIN:VCALENDAR&#13;
+VERSION:2.0&#13;
+BEGIN:VTIMEZONE&#13;
+TZID:Europe/Berlin&#13;
+BEGIN:STANDARD&#13;
+DTSTART:19701025T030000&#13;
+TZOFFSETFROM:+0200&#13;
+TZOFFSETTO:+0100&#13;
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU&#13;
+END:STANDARD&#13;
+BEGIN:DAYLIGHT&#13;
+DTSTART:19700329T020000&#13;
+TZOFFSETFROM:+0100&#13;
+TZOFFSETTO:+0200&#13;
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU&#13;
+END:DAYLIGHT&#13;
+END:VTIMEZONE&#13;
+END:VCALENDAR&#13;
+</C:calendar-timezone></D:prop></D:set></D:propertyupdate>"##;
+    dav.req("PROPPATCH", "/dav/calendars/alice/work/")
+        .body(patch)
+        .send()
+        .await
+        .status(207);
+    let after = dav
+        .props("/dav/calendars/alice/work/", "0", &["displayname"])
+        .await;
+    assert_eq!(after.prop("displayname"), "Work (2026)");
+    let ctag2 = dav
+        .req("PROPFIND", "/dav/calendars/alice/work/")
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:prop><CS:getctag/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .prop("getctag");
+    assert_ne!(ctag, ctag2, "property changes move the CTag");
+    // Protected properties are refused, and the whole PROPPATCH with them.
+    let protected = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>X</D:displayname><D:getetag>"x"</D:getetag></D:prop></D:set></D:propertyupdate>"#;
+    let resp = dav
+        .req("PROPPATCH", "/dav/calendars/alice/work/")
+        .body(protected)
+        .send()
+        .await
+        .status(207);
+    assert!(
+        resp.text().contains("403") && resp.text().contains("424"),
+        "{}",
+        resp.text()
+    );
+    assert_eq!(
+        dav.props("/dav/calendars/alice/work/", "0", &["displayname"])
+            .await
+            .prop("displayname"),
+        "Work (2026)"
+    );
+
+    // Extended MKCOL with a calendar resourcetype; unrestricted: VEVENT, VTODO and VJOURNAL.
+    let ext = r#"<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:resourcetype><D:collection/><C:calendar/></D:resourcetype><D:displayname>Journal</D:displayname></D:prop></D:set></D:mkcol>"#;
+    dav.req("MKCOL", "/dav/calendars/alice/journal/")
+        .body(ext)
+        .send()
+        .await
+        .status(201);
+    let journal = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VJOURNAL\r\nUID:j1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20261101\r\nSUMMARY:Notes\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n";
+    put(&dav, "/dav/calendars/alice/journal/j1.ics", journal)
+        .await
+        .status(201);
+    // The Work calendar only takes events.
+    put(&dav, "/dav/calendars/alice/work/j1.ics", journal)
+        .await
+        .status(403)
+        .says("supported-calendar-component");
+
+    dav.delete("/dav/calendars/alice/work/").await.status(204);
+    dav.propfind("/dav/calendars/alice/work/", "0")
+        .await
+        .status(404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_are_validated_and_stored_byte_for_byte() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let text = event(
+        "e1",
+        "20261201T100000Z",
+        "20261201T110000Z",
+        "X-CUSTOM;X-A=1:keep me exactly\r\n",
+    );
+    let created = put(&dav, &format!("{CAL}e1.ics"), &text).await.status(201);
+    let etag = created.header("etag").expect("an ETag");
+    let got = dav.get(&format!("{CAL}e1.ics")).await.status(200);
+    assert_eq!(got.text(), text, "returned byte for byte");
+    assert_eq!(got.header("etag"), Some(etag.clone()));
+    assert!(
+        got.header("content-type")
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+
+    // Safe creates and updates.
+    dav.req("PUT", &format!("{CAL}e1.ics"))
+        .header("If-None-Match", "*")
+        .body(text.clone())
+        .send()
+        .await
+        .status(412);
+    dav.req("PUT", &format!("{CAL}e1.ics"))
+        .header("If-Match", "\"stale\"")
+        .body(text.clone())
+        .send()
+        .await
+        .status(412);
+    dav.req("PUT", &format!("{CAL}e1.ics"))
+        .header("If-Match", &etag)
+        .body(text.clone())
+        .send()
+        .await
+        .status(204);
+
+    // Preconditions, each with a readable reason.
+    let cases = [
+        ("bad.ics", "this is not iCalendar".to_owned(), 403, "valid-calendar-data"),
+        (
+            "two.ics",
+            text.replace("END:VCALENDAR", "BEGIN:VEVENT\r\nUID:other\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261201T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR"),
+            403,
+            "valid-calendar-object-resource",
+        ),
+        ("dup.ics", text.clone(), 409, "no-uid-conflict"),
+        ("nostart.ics", text.replace("DTSTART:20261201T100000Z\r\n", ""), 403, "valid-calendar-data"),
+    ];
+    for (name, body, status, condition) in cases {
+        let resp = put(&dav, &format!("{CAL}{name}"), &body)
+            .await
+            .status(status)
+            .says(condition);
+        assert!(
+            resp.text().contains("responsedescription") || resp.text().contains("hint"),
+            "a readable reason: {}",
+            resp.text()
+        );
+        dav.get(&format!("{CAL}{name}")).await.status(404);
+    }
+    put(&dav, &format!("{CAL}dup.ics"), &text)
+        .await
+        .says("e1.ics");
+    let big = event(
+        "big",
+        "20261201T100000Z",
+        "20261201T110000Z",
+        &format!("DESCRIPTION:{}\r\n", "x".repeat(11 << 20)),
+    );
+    put(&dav, &format!("{CAL}big.ics"), &big)
+        .await
+        .status(413)
+        .says("max-resource-size");
+    put(
+        &dav,
+        "/dav/calendars/alice/nope/e.ics",
+        &text.replace("e1", "e9"),
+    )
+    .await
+    .status(409);
+
+    dav.delete(&format!("{CAL}e1.ics")).await.status(204);
+    dav.get(&format!("{CAL}e1.ics")).await.status(404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_expand_recurrences_across_zones_and_tasks() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    // Weekly in Berlin (CET/CEST), one instance excluded, one moved.
+    let weekly = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n\
+BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\n\
+BEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n\
+BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20261005T100000\r\nDTEND;TZID=Europe/Berlin:20261005T110000\r\n\
+RRULE:FREQ=WEEKLY\r\nEXDATE;TZID=Europe/Berlin:20261026T100000\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261102T100000\r\nDTSTART;TZID=Europe/Berlin:20261104T150000\r\nDTEND;TZID=Europe/Berlin:20261104T160000\r\nSUMMARY:Moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    put(&dav, &format!("{CAL}weekly.ics"), weekly)
+        .await
+        .status(201);
+    put(
+        &dav,
+        &format!("{CAL}far.ics"),
+        &event("far", "20300101T100000Z", "20300101T110000Z", ""),
+    )
+    .await
+    .status(201);
+    // Late October to mid-November: Oct 19 (CEST, 08:00Z), Oct 26 excluded, Nov 4 moved (14:00Z), Nov 9 (CET, 09:00Z).
+    let resp = dav
+        .req("REPORT", CAL)
+        .header("Depth", "1")
+        .body(query("20261019T000000Z", "20261110T000000Z", true))
+        .send()
+        .await
+        .status(207);
+    assert_eq!(
+        resp.hrefs(),
+        [format!("{CAL}weekly.ics")],
+        "the far event is not in range"
+    );
+    let data = resp.prop("calendar-data");
+    let starts: Vec<&str> = data.lines().filter(|l| l.starts_with("DTSTART")).collect();
+    assert_eq!(
+        starts,
+        [
+            "DTSTART:20261019T080000Z",
+            "DTSTART:20261104T140000Z",
+            "DTSTART:20261109T090000Z"
+        ],
+        "{data}"
+    );
+    assert!(
+        !data.contains("RRULE"),
+        "expanded instances carry no RRULE: {data}"
+    );
+    // A week with only the excluded instance matches nothing.
+    let none = dav
+        .req("REPORT", CAL)
+        .body(query("20261026T000000Z", "20261027T000000Z", false))
+        .send()
+        .await
+        .status(207);
+    assert!(none.hrefs().is_empty(), "{:?}", none.hrefs());
+
+    // Tasks: due in range matches; a todo completed outside does not.
+    let todo = |uid: &str, extra: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n{extra}SUMMARY:{uid}\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    put(
+        &dav,
+        &format!("{CAL}t1.ics"),
+        &todo("t1", "DUE:20261115T120000Z\r\n"),
+    )
+    .await
+    .status(201);
+    put(
+        &dav,
+        &format!("{CAL}t2.ics"),
+        &todo("t2", "COMPLETED:20260101T120000Z\r\nSTATUS:COMPLETED\r\n"),
+    )
+    .await
+    .status(201);
+    let todo_query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop>
+      <C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"><C:time-range start="20261101T000000Z" end="20261201T000000Z"/>
+      </C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#;
+    let tasks = dav
+        .req("REPORT", CAL)
+        .body(todo_query)
+        .send()
+        .await
+        .status(207);
+    assert_eq!(tasks.hrefs(), [format!("{CAL}t1.ics")]);
+
+    // Multiget, including Apple's over-encoded hrefs and a missing one.
+    let multiget = format!(
+        r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>
+        <D:href>{CAL}weekly.ics</D:href><D:href>/dav/calendars/alice/default/%66ar.ics</D:href><D:href>{CAL}missing.ics</D:href></C:calendar-multiget>"#
+    );
+    let got = dav
+        .req("REPORT", CAL)
+        .body(multiget)
+        .send()
+        .await
+        .status(207);
+    assert_eq!(got.values("calendar-data").len(), 2);
+    assert!(got.text().contains("404"), "{}", got.text());
+
+    // Free-busy: the moved instance is busy time.
+    let fb = r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20261103T000000Z" end="20261105T000000Z"/></C:free-busy-query>"#;
+    let busy = dav.req("REPORT", CAL).body(fb).send().await.status(200);
+    assert!(
+        busy.text().contains("BEGIN:VFREEBUSY")
+            && busy.text().contains("20261104T140000Z/20261104T150000Z"),
+        "{}",
+        busy.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_gets_a_bounded_answer() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.req("REPORT", CAL)
+        .body("<nope")
+        .send()
+        .await
+        .status(400)
+        .says("malformed XML");
+    let unknown = r#"<D:expand-property xmlns:D="DAV:"/>"#;
+    dav.req("REPORT", CAL)
+        .body(unknown)
+        .send()
+        .await
+        .status(403)
+        .says("supported-report");
+    dav.req("PROPFIND", "/dav/")
+        .header("Depth", "infinity")
+        .send()
+        .await
+        .status(403)
+        .says("propfind-finite-depth");
+    // Every second, forever: a query over 1,000 years must come back quickly.
+    let storm = event(
+        "storm",
+        "20260101T000000Z",
+        "20260101T000001Z",
+        "RRULE:FREQ=SECONDLY\r\n",
+    );
+    put(&dav, &format!("{CAL}storm.ics"), &storm)
+        .await
+        .status(201);
+    let started = Instant::now();
+    let resp = dav
+        .req("REPORT", CAL)
+        .body(query("20000101T000000Z", "30000101T000000Z", true))
+        .send()
+        .await;
+    assert!(
+        resp.status.as_u16() < 500,
+        "{}: {}",
+        resp.status,
+        resp.text()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    let fb = r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20000101T000000Z" end="30000101T000000Z"/></C:free-busy-query>"#;
+    let resp = dav.req("REPORT", CAL).body(fb).send().await;
+    assert!(resp.status.as_u16() < 500, "{}", resp.status);
+    let huge = format!(
+        "<D:propfind xmlns:D=\"DAV:\"><D:prop>{}</D:prop></D:propfind>",
+        "<D:x/>".repeat(300_000)
+    );
+    dav.req("PROPFIND", "/dav/")
+        .body(huge)
+        .send()
+        .await
+        .status(413);
+}
