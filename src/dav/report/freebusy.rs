@@ -9,6 +9,7 @@ use crate::dav::convert;
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::ical;
 use crate::dav::xml::request::FreeBusyQuery;
+use crate::dav::xml::response::Precondition;
 use crate::response::{self, Body};
 
 /// Answers free-busy-query with a text/calendar VFREEBUSY.
@@ -34,12 +35,17 @@ pub(super) async fn freebusy(
         let Ok(parsed) = ical::validate_with(object.data.as_bytes(), &options) else {
             continue;
         };
-        match parsed.busy_periods(&range, &options) {
-            Ok(busy) => periods.extend(busy),
-            Err(e) => {
-                tracing::debug!(object = %object.meta.name, error = %e, "skipped in free-busy: past the instance caps")
-            }
-        }
+        // Leaving the object out would report busy time as free: refuse instead.
+        let busy = parsed.busy_periods(&range, &options).map_err(|e| {
+            DavError::condition(
+                Precondition::NumberOfMatchesWithinLimits,
+                format!(
+                    "{}: {e}; ask for free-busy over a shorter range",
+                    object.meta.name
+                ),
+            )
+        })?;
+        periods.extend(busy);
     }
     let text = ical::vfreebusy(
         ical::merge_busy(periods),

@@ -1,7 +1,7 @@
 //! REPORT: calendar-query and addressbook-query ([`query`]), the multigets
 //! ([`multiget`]), free-busy-query ([`freebusy`]) and sync-collection ([`sync`]).
 //! Every report answers for members of one collection, through one way of writing a
-//! member ([`member`]).
+//! member ([`Members`]).
 
 mod freebusy;
 mod multiget;
@@ -16,12 +16,13 @@ use super::access::Opened;
 use super::convert;
 use super::error::{DavError, DavResult};
 use super::ical;
+use super::propfind::multistatus;
 use super::props::Resource;
 use super::target::Target;
 use super::vcard;
 use super::xml::Limits;
 use super::xml::request::{Report, ReportProps, parse_report};
-use super::xml::response::{Precondition, Response as XmlResponse};
+use super::xml::response::{Multistatus, Precondition, Response as XmlResponse, Status};
 use crate::response::Body;
 
 pub use sync::sync_token;
@@ -77,19 +78,86 @@ fn options(ctx: &Ctx, opened: &Opened, zone: Option<&str>) -> ical::Options {
     }
 }
 
-/// One member's response: its properties, with calendar-data or address-data shaped
-/// as the report asked.
-fn member(
-    ctx: &Ctx,
-    opened: &Opened,
-    object: &DavObject,
-    props: &ReportProps,
-    options: &ical::Options,
-) -> XmlResponse {
-    let data = shaped_data(opened.collection.kind, object, props, options);
-    let mut response = XmlResponse::new(&member_path(ctx, &object.meta.name));
-    Resource::Object(opened, &object.meta, Some(&data)).write(ctx, &props.props, &mut response);
-    response
+/// A report's multistatus: members written one way, and a closing 507 for those whose
+/// calendar data could not be expanded within the instance caps, so a client learns its
+/// answer is not what it asked for instead of silently getting the unexpanded text.
+struct Members<'c, 'r> {
+    ctx: &'c Ctx<'r>,
+    opened: &'c Opened,
+    options: ical::Options,
+    ms: Multistatus,
+    unshaped: Vec<String>,
+}
+
+impl<'c, 'r> Members<'c, 'r> {
+    fn new(ctx: &'c Ctx<'r>, opened: &'c Opened, options: ical::Options) -> Self {
+        Self {
+            ctx,
+            opened,
+            options,
+            ms: Multistatus::new(),
+            unshaped: Vec::new(),
+        }
+    }
+
+    /// One member's response: its properties, with calendar-data or address-data
+    /// shaped as the report asked.
+    fn push(&mut self, object: &DavObject, props: &ReportProps) {
+        let data = match shaped_data(self.opened.collection.kind, object, props, &self.options) {
+            Shaped::AsAsked(text) => text,
+            Shaped::Unshaped(text) => {
+                self.unshaped.push(object.meta.name.clone());
+                text
+            }
+        };
+        let mut response = XmlResponse::new(&member_path(self.ctx, &object.meta.name));
+        Resource::Object(self.opened, &object.meta, Some(&data)).write(
+            self.ctx,
+            &props.props,
+            &mut response,
+        );
+        self.ms.push(response);
+    }
+
+    fn push_status(&mut self, path: &str, status: Status) {
+        self.ms.push_status(path, status);
+    }
+
+    /// 507 on the request URI: the answer stops short of everything that matched.
+    fn push_truncated(&mut self, what_to_do: &str) {
+        self.ms.push_status_with(
+            &self.ctx.target.path(),
+            Status::INSUFFICIENT_STORAGE,
+            Some(&Precondition::NumberOfMatchesWithinLimits),
+            Some(what_to_do),
+        );
+    }
+
+    fn finish(mut self, sync_token: Option<&str>) -> Response<Body> {
+        if !self.unshaped.is_empty() {
+            let hint = format!(
+                "{} repeat{} more than {} times in the requested range and {} returned unexpanded: ask for a shorter range",
+                self.unshaped.join(", "),
+                if self.unshaped.len() == 1 { "s" } else { "" },
+                self.options.limits.max_instances,
+                if self.unshaped.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
+            );
+            self.push_truncated(&hint);
+        }
+        multistatus(self.ms.finish(sync_token))
+    }
+}
+
+/// Calendar or address data for a report.
+enum Shaped {
+    /// As the request's selection, expand or limit-recurrence-set asked.
+    AsAsked(String),
+    /// As stored, because shaping needed more recurrence instances than the caps allow.
+    Unshaped(String),
 }
 
 /// The object's text as the report wants it: as stored unless a selection, expand or
@@ -99,31 +167,30 @@ fn shaped_data(
     object: &DavObject,
     props: &ReportProps,
     options: &ical::Options,
-) -> String {
+) -> Shaped {
     match kind {
         CollectionKind::Calendar => {
             let Some(request) = props.calendar_data.as_ref().map(convert::calendar_data) else {
-                return object.data.clone();
+                return Shaped::AsAsked(object.data.clone());
             };
             if request.comp.is_none() && request.recurrence.is_none() {
-                return object.data.clone();
+                return Shaped::AsAsked(object.data.clone());
             }
             match ical::validate_with(object.data.as_bytes(), options).and_then(|parsed| {
                 parsed
                     .calendar_data(&request, options)
                     .map(|c| c.into_owned())
             }) {
-                Ok(text) => text,
+                Ok(text) => Shaped::AsAsked(text),
                 Err(e) => {
-                    // Past the instance caps: the stored text is a bounded, correct answer.
                     tracing::debug!(object = %object.meta.name, error = %e, "returning calendar data unshaped");
-                    object.data.clone()
+                    Shaped::Unshaped(object.data.clone())
                 }
             }
         }
         CollectionKind::AddressBook => {
             let request = props.address_data.as_ref().map(convert::address_data);
-            match request {
+            Shaped::AsAsked(match request {
                 Some(request @ vcard::AddressDataRequest::Props(_)) => {
                     match vcard::validate(object.data.as_bytes()) {
                         Ok(card) => card.address_data(&request).into_owned(),
@@ -131,7 +198,7 @@ fn shaped_data(
                     }
                 }
                 _ => object.data.clone(),
-            }
+            })
         }
     }
 }

@@ -2,14 +2,13 @@
 
 use http::Response;
 
-use super::{member, named, options};
+use super::{Members, named, options};
 use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::error::DavResult;
-use crate::dav::propfind::multistatus;
 use crate::dav::xml::href::decode_href;
 use crate::dav::xml::request::Multiget;
-use crate::dav::xml::response::{Multistatus, Status};
+use crate::dav::xml::response::Status;
 use crate::response::Body;
 
 /// Answers a multiget: each href that names a member gets its properties, any other a 404.
@@ -36,15 +35,15 @@ pub(super) async fn multiget(
     }
     let options = options(ctx, opened, None);
     let objects = named(ctx, opened.collection.id, &names).await?;
-    let mut ms = Multistatus::new();
+    let mut ms = Members::new(ctx, opened, options);
     for name in &names {
         match objects.iter().find(|o| &o.meta.name == name) {
-            Some(object) => ms.push(member(ctx, opened, object, &request.props, &options)),
+            Some(object) => ms.push(object, &request.props),
             None => ms.push_status(&format!("{base}{name}"), Status::NOT_FOUND),
         }
     }
     for path in &missing {
         ms.push_status(path, Status::NOT_FOUND);
     }
-    Ok(multistatus(ms.finish(None)))
+    Ok(ms.finish(None))
 }

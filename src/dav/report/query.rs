@@ -2,16 +2,14 @@
 
 use http::Response;
 
-use super::{member, options};
+use super::{Members, options};
 use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::convert;
 use crate::dav::error::DavResult;
 use crate::dav::ical::{self, CompTest};
-use crate::dav::propfind::multistatus;
 use crate::dav::vcard;
 use crate::dav::xml::request::{AddressbookQuery, CalendarQuery};
-use crate::dav::xml::response::{Multistatus, Precondition, Status};
 use crate::response::Body;
 
 /// Answers calendar-query: candidates from the time-span index, then the exact filter
@@ -32,7 +30,7 @@ pub(super) async fn calendar(
         }
         None => ctx.store().objects(opened.collection.id).await?,
     };
-    let mut ms = Multistatus::new();
+    let mut ms = Members::new(ctx, opened, options.clone());
     for object in &candidates {
         let matched = match &filter {
             None => true,
@@ -47,10 +45,10 @@ pub(super) async fn calendar(
             },
         };
         if matched {
-            ms.push(member(ctx, opened, object, &query.props, &options));
+            ms.push(object, &query.props);
         }
     }
-    Ok(multistatus(ms.finish(None)))
+    Ok(ms.finish(None))
 }
 
 /// The time range of the first component filter under VCALENDAR, which the index can
@@ -74,7 +72,7 @@ pub(super) async fn addressbook(
     let filter = convert::card_filter(&query.filter);
     let options = ical::Options::default();
     let limit = query.limit.map(|n| n as usize);
-    let mut ms = Multistatus::new();
+    let mut ms = Members::new(ctx, opened, options);
     let mut matched = 0usize;
     for object in ctx.store().objects(opened.collection.id).await? {
         let Ok(card) = vcard::validate(object.data.as_bytes()) else {
@@ -84,16 +82,13 @@ pub(super) async fn addressbook(
             continue;
         }
         if limit.is_some_and(|l| matched >= l) {
-            ms.push_status_with(
-                &ctx.target.path(),
-                Status::INSUFFICIENT_STORAGE,
-                Some(&Precondition::NumberOfMatchesWithinLimits),
-                Some("more contacts match than the limit asked for; narrow the query or raise nresults"),
+            ms.push_truncated(
+                "more contacts match than the limit asked for; narrow the query or raise nresults",
             );
             break;
         }
         matched += 1;
-        ms.push(member(ctx, opened, &object, &query.props, &options));
+        ms.push(&object, &query.props);
     }
-    Ok(multistatus(ms.finish(None)))
+    Ok(ms.finish(None))
 }

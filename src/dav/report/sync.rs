@@ -3,13 +3,12 @@
 use davgate_storage::{CollectionId, StorageError};
 use http::Response;
 
-use super::{member, member_path, named, options};
+use super::{Members, member_path, named, options};
 use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::error::{DavError, DavResult};
-use crate::dav::propfind::multistatus;
 use crate::dav::xml::request::SyncCollection;
-use crate::dav::xml::response::{Multistatus, Precondition, Status};
+use crate::dav::xml::response::{Precondition, Status};
 use crate::response::Body;
 
 /// Sync tokens are URIs (RFC 6578 §3.2) naming the collection and its change number.
@@ -63,24 +62,19 @@ pub(super) async fn sync(
         .collect();
     let objects = named(ctx, id, &live).await?;
     let options = options(ctx, opened, None);
-    let mut ms = Multistatus::new();
+    let mut ms = Members::new(ctx, opened, options);
     for change in &changes.changes {
         match objects.iter().find(|o| o.meta.name == change.name) {
-            Some(object) => ms.push(member(ctx, opened, object, &request.props, &options)),
+            Some(object) => ms.push(object, &request.props),
             // Deleted, or deleted again since the change log was read.
             None => ms.push_status(&member_path(ctx, &change.name), Status::NOT_FOUND),
         }
     }
     if changes.truncated {
-        ms.push_status_with(
-            &ctx.target.path(),
-            Status::INSUFFICIENT_STORAGE,
-            Some(&Precondition::NumberOfMatchesWithinLimits),
-            Some("more changes follow: sync again with the returned token"),
-        );
+        ms.push_truncated("more changes follow: sync again with the returned token");
     }
     let token = sync_token(id, changes.seq);
-    Ok(multistatus(ms.finish(Some(&token))))
+    Ok(ms.finish(Some(&token)))
 }
 
 #[cfg(test)]
