@@ -22,6 +22,10 @@ use http::StatusCode;
 
 use super::errors::{Refusal, fs_error};
 use super::file::{QuotaRoom, ReadFile, UploadFile, UploadPlan};
+
+/// Uploads announced at most this large hash MD5 as they stream (a few milliseconds);
+/// larger ones leave it to a background task so the upload runs at disk speed.
+const STREAMED_MD5_MAX: u64 = 16 << 20;
 use super::meta::{NodeEntry, NodeMeta};
 
 /// What the request says that the filesystem calls do not.
@@ -231,13 +235,18 @@ impl AccountFs {
             self.refuse(refusal);
             return Err(err);
         }
-        // An MD5 the client sent must be checked before the commit; otherwise MD5 is
-        // computed after it (see davgate_storage::blob::digest).
-        let streamed = match &options.checksum {
-            Some(claim) if claim.trim().to_ascii_uppercase().starts_with("MD5:") => {
-                Streamed::Sha1AndMd5
-            }
-            _ => Streamed::Sha1,
+        // An MD5 the client sent must be checked before the commit, and a small file's
+        // costs nothing while streaming (so a PROPFIND right after the PUT has it);
+        // otherwise MD5 is computed after the commit (see davgate_storage::blob::digest).
+        let md5_claimed = options
+            .checksum
+            .as_ref()
+            .is_some_and(|claim| claim.trim().to_ascii_uppercase().starts_with("MD5:"));
+        let small = options.size.is_some_and(|size| size <= STREAMED_MD5_MAX);
+        let streamed = if md5_claimed || small {
+            Streamed::Sha1AndMd5
+        } else {
+            Streamed::Sha1
         };
         let writer = self
             .inner
