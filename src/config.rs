@@ -299,4 +299,17 @@ mod tests {
         assert_eq!(merged.upload_limit, Some(ByteSize(1 << 30)));
         assert!(toml::from_str::<ConfigFile>("lisen = \"x\"").is_err());
     }
+
+    #[test]
+    fn the_example_configuration_shows_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/davgate.toml");
+        let example = ConfigFile {
+            data_dir: None,
+            ..ConfigFile::read(&path).unwrap()
+        };
+        assert_eq!(
+            format!("{:?}", Settings::from_config(example).unwrap()),
+            format!("{:?}", settings("").unwrap())
+        );
+    }
 }
