@@ -198,7 +198,9 @@ impl Multistatus {
     }
 
     /// Writes a finished response.
-    pub fn push(&mut self, response: Response) {
+    pub fn push(&mut self, mut response: Response) {
+        // What was found first, then what was not, whatever order the client asked in.
+        response.groups.sort_by_key(|(status, _)| status.code());
         let dav = Namespace::Dav;
         let w = &mut self.w;
         w.open(&dav, "response");
