@@ -176,7 +176,7 @@ enum Last {
 }
 
 /// Indents tags that are not next to text; text is left exactly as written.
-fn pretty(xml: &str) -> String {
+pub fn pretty(xml: &str) -> String {
     let mut reader = Reader::from_str(xml);
     let mut out = String::new();
     let mut depth = 0usize;
