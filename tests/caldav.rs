@@ -537,3 +537,94 @@ async fn hostile_input_gets_a_bounded_answer() {
         .await
         .status(413);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_filters_collations_and_limit_recurrence_set() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let lunch = event(
+        "lunch",
+        "20261201T120000Z",
+        "20261201T130000Z",
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:x@example.org\r\n",
+    )
+    .replace("SUMMARY:lunch", "SUMMARY:Team Lunch");
+    let dinner = event(
+        "dinner",
+        "20261201T190000Z",
+        "20261201T200000Z",
+        "ATTENDEE;PARTSTAT=DECLINED:mailto:x@example.org\r\n",
+    )
+    .replace("SUMMARY:dinner", "SUMMARY:team dinner");
+    put(&dav, &format!("{CAL}lunch.ics"), &lunch)
+        .await
+        .status(201);
+    put(&dav, &format!("{CAL}dinner.ics"), &dinner)
+        .await
+        .status(201);
+    let filtered = |inner: &str| {
+        format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop>
+            <C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">{inner}</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+        )
+    };
+    let cases = [
+        (
+            r#"<C:prop-filter name="ATTENDEE"><C:param-filter name="PARTSTAT"><C:text-match>ACCEPTED</C:text-match></C:param-filter></C:prop-filter>"#,
+            vec!["lunch.ics"],
+        ),
+        (
+            r#"<C:prop-filter name="SUMMARY"><C:text-match collation="i;ascii-casemap">TEAM</C:text-match></C:prop-filter>"#,
+            vec!["dinner.ics", "lunch.ics"],
+        ),
+        (
+            r#"<C:prop-filter name="SUMMARY"><C:text-match collation="i;octet">team</C:text-match></C:prop-filter>"#,
+            vec!["dinner.ics"],
+        ),
+        (
+            r#"<C:prop-filter name="SUMMARY"><C:text-match negate-condition="yes">lunch</C:text-match></C:prop-filter>"#,
+            vec!["dinner.ics"],
+        ),
+        (
+            r#"<C:prop-filter name="ATTENDEE"><C:param-filter name="ROLE"><C:is-not-defined/></C:param-filter></C:prop-filter>"#,
+            vec!["dinner.ics", "lunch.ics"],
+        ),
+    ];
+    for (inner, expected) in cases {
+        let mut got: Vec<String> = dav
+            .req("REPORT", CAL)
+            .body(filtered(inner))
+            .send()
+            .await
+            .status(207)
+            .hrefs();
+        got.sort();
+        let expected: Vec<String> = expected.iter().map(|n| format!("{CAL}{n}")).collect();
+        assert_eq!(got, expected, "{inner}");
+    }
+
+    // limit-recurrence-set: the master and only the overrides that touch the range.
+    let series = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n\
+BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261005T100000Z\r\nDTEND:20261005T110000Z\r\nRRULE:FREQ=WEEKLY\r\nSUMMARY:Series\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20261012T100000Z\r\nDTSTART:20261012T150000Z\r\nDTEND:20261012T160000Z\r\nSUMMARY:October move\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20261207T100000Z\r\nDTSTART:20261207T150000Z\r\nDTEND:20261207T160000Z\r\nSUMMARY:December move\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+    put(&dav, &format!("{CAL}series.ics"), series)
+        .await
+        .status(201);
+    let body = format!(
+        r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data>
+        <C:limit-recurrence-set start="20261201T000000Z" end="20270101T000000Z"/></C:calendar-data></D:prop>
+        <D:href>{CAL}series.ics</D:href></C:calendar-multiget>"#
+    );
+    let data = dav
+        .req("REPORT", CAL)
+        .body(body)
+        .send()
+        .await
+        .status(207)
+        .prop("calendar-data");
+    assert!(data.contains("RRULE:FREQ=WEEKLY"), "{data}");
+    assert!(data.contains("December move"), "{data}");
+    assert!(!data.contains("October move"), "{data}");
+}
