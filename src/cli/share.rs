@@ -24,17 +24,24 @@ impl From<Kind> for CollectionKind {
     }
 }
 
+/// Which collection, and which other account.
 #[derive(Debug, Args)]
-pub(super) struct ShareArgs {
+pub(super) struct Grant {
     /// calendar or addressbook.
     kind: Kind,
     /// The owner's user name.
     owner: String,
     /// The collection's name (its URL segment, e.g. "default").
     name: String,
-    /// The account to share it with.
+    /// The other account.
     #[arg(long = "with", value_name = "USER")]
     grantee: String,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ShareArgs {
+    #[command(flatten)]
+    grant: Grant,
     /// The grantee may read and sync, not change.
     #[arg(long, conflicts_with = "read_write")]
     read_only: bool,
@@ -45,15 +52,30 @@ pub(super) struct ShareArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct UnshareArgs {
-    /// calendar or addressbook.
-    kind: Kind,
-    /// The owner's user name.
-    owner: String,
-    /// The collection's name.
-    name: String,
-    /// The account to stop sharing with.
-    #[arg(long = "with", value_name = "USER")]
-    grantee: String,
+    #[command(flatten)]
+    grant: Grant,
+}
+
+/// The collection and the grantee's account id, or a usage error naming what is missing.
+async fn resolve(
+    store: &davgate_storage::Store,
+    grant: &Grant,
+) -> Result<(davgate_storage::CollectionId, davgate_storage::AccountId), CliError> {
+    let owner = existing(store, &grant.owner).await?;
+    let grantee = existing(store, &grant.grantee).await?;
+    let kind: CollectionKind = grant.kind.into();
+    let collection = store
+        .collection(owner.id, kind, &grant.name)
+        .await?
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "{} has no {} named {:?}: its collections are listed by PROPFIND of its home",
+                grant.owner,
+                kind_name(kind),
+                grant.name
+            ))
+        })?;
+    Ok((collection.id, grantee.id))
 }
 
 pub(super) async fn share(settings: &Settings, args: ShareArgs) -> Result<(), CliError> {
@@ -61,22 +83,9 @@ pub(super) async fn share(settings: &Settings, args: ShareArgs) -> Result<(), Cl
         return Err(CliError::Usage("say --read-only or --read-write".into()));
     }
     let store = crate::server::open_store(settings).await?;
-    let owner = existing(&store, &args.owner).await?;
-    let grantee = existing(&store, &args.grantee).await?;
-    let kind: CollectionKind = args.kind.into();
-    let collection = store
-        .collection(owner.id, kind, &args.name)
-        .await?
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "{} has no {} named {:?}: its collections are listed by PROPFIND of its home",
-                args.owner,
-                kind_name(kind),
-                args.name
-            ))
-        })?;
+    let (collection, grantee) = resolve(&store, &args.grant).await?;
     store
-        .share(collection.id, grantee.id, args.read_only)
+        .share(collection, grantee, args.read_only)
         .await
         .map_err(|e| match e {
             StorageError::Invalid(why) => CliError::Usage(why),
@@ -87,50 +96,39 @@ pub(super) async fn share(settings: &Settings, args: ShareArgs) -> Result<(), Cl
     } else {
         "read-write"
     };
+    let g = &args.grant;
     println!(
         "shared {}'s {} {:?} with {} ({mode}); it appears in {}'s home as {}@{}",
-        args.owner,
-        kind_name(kind),
-        args.name,
-        args.grantee,
-        args.grantee,
-        args.name,
-        args.owner
+        g.owner,
+        kind_name(g.kind.into()),
+        g.name,
+        g.grantee,
+        g.grantee,
+        g.name,
+        g.owner
     );
     Ok(())
 }
 
 pub(super) async fn unshare(settings: &Settings, args: UnshareArgs) -> Result<(), CliError> {
     let store = crate::server::open_store(settings).await?;
-    let owner = existing(&store, &args.owner).await?;
-    let grantee = existing(&store, &args.grantee).await?;
-    let kind: CollectionKind = args.kind.into();
-    let collection = store
-        .collection(owner.id, kind, &args.name)
-        .await?
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "{} has no {} named {:?}",
-                args.owner,
-                kind_name(kind),
-                args.name
-            ))
-        })?;
+    let g = &args.grant;
+    let (collection, grantee) = resolve(&store, g).await?;
     store
-        .unshare(collection.id, grantee.id)
+        .unshare(collection, grantee)
         .await
         .map_err(|e| match e {
             StorageError::NotFound => {
-                CliError::Usage(format!("it is not shared with {}", args.grantee))
+                CliError::Usage(format!("it is not shared with {}", g.grantee))
             }
             e => e.into(),
         })?;
     println!(
         "stopped sharing {}'s {} {:?} with {}",
-        args.owner,
-        kind_name(kind),
-        args.name,
-        args.grantee
+        g.owner,
+        kind_name(g.kind.into()),
+        g.name,
+        g.grantee
     );
     Ok(())
 }
