@@ -51,7 +51,7 @@ pub use filter::{
     CompFilter, CompTest, Instance, ParamFilter, ParamTest, PropFilter, PropTest, ValueTest,
 };
 pub use freebusy::{BusyKind, BusyPeriod, merge_busy, vfreebusy};
-pub use object::{CalendarObject, validate, validate_with};
+pub use object::{CalendarObject, parse_stored, validate, validate_with};
 pub use output::{CompRequest, CompsRequest, PropRequest, PropsRequest, ValueMode};
 pub use recur::{ExpandLimits, Options};
 pub use time::{TimeRange, format_utc, parse_utc};

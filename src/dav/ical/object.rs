@@ -48,6 +48,17 @@ pub fn validate(data: &[u8]) -> Result<CalendarObject, IcalError> {
 /// index span (`options.floating` is not used: the span is widened to
 /// cover floating times in any zone).
 pub fn validate_with(data: &[u8], options: &Options) -> Result<CalendarObject, IcalError> {
+    let mut object = parse_stored(data)?;
+    object.index_span(options)?;
+    Ok(object)
+}
+
+/// Parses an object for a read (a query, an expansion, free-busy): the same
+/// checks as [`validate_with`] but without the index span, which only a
+/// write stores and which costs a year of instances for an endless rule.
+/// [`CalendarObject::first_start`] and [`CalendarObject::last_end`] are
+/// then `None` (unbounded).
+pub fn parse_stored(data: &[u8]) -> Result<CalendarObject, IcalError> {
     let text = std::str::from_utf8(data).map_err(|e| IcalError::NotUtf8 {
         offset: e.valid_up_to(),
     })?;
@@ -103,7 +114,7 @@ pub fn validate_with(data: &[u8], options: &Options) -> Result<CalendarObject, I
         .collect::<Result<Vec<_>, _>>()?;
     let uid = check_recurrence_set(&comps, &zones.zones)?;
 
-    let mut object = CalendarObject {
+    Ok(CalendarObject {
         raw: text.to_owned(),
         doc,
         calendar,
@@ -114,9 +125,7 @@ pub fn validate_with(data: &[u8], options: &Options) -> Result<CalendarObject, I
         kind,
         first_start: None,
         last_end: None,
-    };
-    object.index_span(options)?;
-    Ok(object)
+    })
 }
 
 /// calcard and the skeleton must agree on the component list, because

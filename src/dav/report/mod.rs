@@ -84,26 +84,55 @@ fn options(ctx: &Ctx, opened: &Opened, zone: Option<&str>) -> ical::Options {
 struct Members<'c, 'r> {
     ctx: &'c Ctx<'r>,
     opened: &'c Opened,
+    props: &'c ReportProps,
     options: ical::Options,
+    /// How calendar-data is to be shaped; `None` when as stored.
+    calendar_request: Option<ical::CalendarDataRequest>,
     ms: Multistatus,
     unshaped: Vec<String>,
 }
 
 impl<'c, 'r> Members<'c, 'r> {
-    fn new(ctx: &'c Ctx<'r>, opened: &'c Opened, options: ical::Options) -> Self {
+    fn new(
+        ctx: &'c Ctx<'r>,
+        opened: &'c Opened,
+        props: &'c ReportProps,
+        options: ical::Options,
+    ) -> Self {
+        let calendar_request = match opened.collection.kind {
+            CollectionKind::Calendar => props
+                .calendar_data
+                .as_ref()
+                .map(convert::calendar_data)
+                .filter(|r| r.comp.is_some() || r.recurrence.is_some()),
+            CollectionKind::AddressBook => None,
+        };
         Self {
             ctx,
             opened,
+            props,
             options,
+            calendar_request,
             ms: Multistatus::new(),
             unshaped: Vec::new(),
         }
     }
 
+    /// The options every member is parsed, filtered and shaped with.
+    fn options(&self) -> &ical::Options {
+        &self.options
+    }
+
     /// One member's response: its properties, with calendar-data or address-data
     /// shaped as the report asked.
-    fn push(&mut self, object: &DavObject, props: &ReportProps) {
-        let data = match shaped_data(self.opened.collection.kind, object, props, &self.options) {
+    fn push(&mut self, object: &DavObject) {
+        self.push_parsed(object, None);
+    }
+
+    /// [`Self::push`] for a calendar object the report has already parsed (to filter
+    /// it), so it is not parsed again to shape its data.
+    fn push_parsed(&mut self, object: &DavObject, parsed: Option<&ical::CalendarObject>) {
+        let data = match self.shaped_data(object, parsed) {
             Shaped::AsAsked(text) => text,
             Shaped::Unshaped(text) => {
                 self.unshaped.push(object.meta.name.clone());
@@ -113,10 +142,49 @@ impl<'c, 'r> Members<'c, 'r> {
         let mut response = XmlResponse::new(&member_path(self.ctx, &object.meta.name));
         Resource::Object(self.opened, &object.meta, Some(&data)).write(
             self.ctx,
-            &props.props,
+            &self.props.props,
             &mut response,
         );
         self.ms.push(response);
+    }
+
+    /// The object's text as the report wants it: as stored unless a selection, expand
+    /// or limit-recurrence-set asks otherwise.
+    fn shaped_data(&self, object: &DavObject, parsed: Option<&ical::CalendarObject>) -> Shaped {
+        match self.opened.collection.kind {
+            CollectionKind::Calendar => {
+                let Some(request) = &self.calendar_request else {
+                    return Shaped::AsAsked(object.data.clone());
+                };
+                let shaped = match parsed {
+                    Some(parsed) => parsed.calendar_data(request, &self.options),
+                    None => ical::parse_stored(object.data.as_bytes()).and_then(|parsed| {
+                        parsed
+                            .calendar_data(request, &self.options)
+                            .map(|c| std::borrow::Cow::Owned(c.into_owned()))
+                    }),
+                };
+                match shaped {
+                    Ok(text) => Shaped::AsAsked(text.into_owned()),
+                    Err(e) => {
+                        tracing::debug!(object = %object.meta.name, error = %e, "returning calendar data unshaped");
+                        Shaped::Unshaped(object.data.clone())
+                    }
+                }
+            }
+            CollectionKind::AddressBook => {
+                let request = self.props.address_data.as_ref().map(convert::address_data);
+                Shaped::AsAsked(match request {
+                    Some(request @ vcard::AddressDataRequest::Props(_)) => {
+                        match vcard::validate(object.data.as_bytes()) {
+                            Ok(card) => card.address_data(&request).into_owned(),
+                            Err(_) => object.data.clone(),
+                        }
+                    }
+                    _ => object.data.clone(),
+                })
+            }
+        }
     }
 
     fn push_status(&mut self, path: &str, status: Status) {
@@ -158,49 +226,6 @@ enum Shaped {
     AsAsked(String),
     /// As stored, because shaping needed more recurrence instances than the caps allow.
     Unshaped(String),
-}
-
-/// The object's text as the report wants it: as stored unless a selection, expand or
-/// limit-recurrence-set asks otherwise.
-fn shaped_data(
-    kind: CollectionKind,
-    object: &DavObject,
-    props: &ReportProps,
-    options: &ical::Options,
-) -> Shaped {
-    match kind {
-        CollectionKind::Calendar => {
-            let Some(request) = props.calendar_data.as_ref().map(convert::calendar_data) else {
-                return Shaped::AsAsked(object.data.clone());
-            };
-            if request.comp.is_none() && request.recurrence.is_none() {
-                return Shaped::AsAsked(object.data.clone());
-            }
-            match ical::validate_with(object.data.as_bytes(), options).and_then(|parsed| {
-                parsed
-                    .calendar_data(&request, options)
-                    .map(|c| c.into_owned())
-            }) {
-                Ok(text) => Shaped::AsAsked(text),
-                Err(e) => {
-                    tracing::debug!(object = %object.meta.name, error = %e, "returning calendar data unshaped");
-                    Shaped::Unshaped(object.data.clone())
-                }
-            }
-        }
-        CollectionKind::AddressBook => {
-            let request = props.address_data.as_ref().map(convert::address_data);
-            Shaped::AsAsked(match request {
-                Some(request @ vcard::AddressDataRequest::Props(_)) => {
-                    match vcard::validate(object.data.as_bytes()) {
-                        Ok(card) => card.address_data(&request).into_owned(),
-                        Err(_) => object.data.clone(),
-                    }
-                }
-                _ => object.data.clone(),
-            })
-        }
-    }
 }
 
 /// Members of a collection by name, as the store returns them.

@@ -35,10 +35,10 @@ pub(super) async fn multiget(
     }
     let options = options(ctx, opened, None);
     let objects = named(ctx, opened.collection.id, &names).await?;
-    let mut ms = Members::new(ctx, opened, options);
+    let mut ms = Members::new(ctx, opened, &request.props, options);
     for name in &names {
         match objects.iter().find(|o| &o.meta.name == name) {
-            Some(object) => ms.push(object, &request.props),
+            Some(object) => ms.push(object),
             None => ms.push_status(&format!("{base}{name}"), Status::NOT_FOUND),
         }
     }

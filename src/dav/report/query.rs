@@ -30,22 +30,25 @@ pub(super) async fn calendar(
         }
         None => ctx.store().objects(opened.collection.id).await?,
     };
-    let mut ms = Members::new(ctx, opened, options.clone());
+    let mut ms = Members::new(ctx, opened, &query.props, options);
     for object in &candidates {
-        let matched = match &filter {
-            None => true,
-            Some(filter) => match ical::validate_with(object.data.as_bytes(), &options) {
-                Ok(parsed) => parsed.matches(filter, &options).unwrap_or_else(|e| {
-                    // Past the instance caps the object cannot be ruled out: a bounded
-                    // answer that may include it beats failing the whole query.
-                    tracing::debug!(object = %object.meta.name, error = %e, "unbounded object kept in the answer");
-                    true
-                }),
-                Err(_) => false,
-            },
+        let Some(filter) = &filter else {
+            ms.push(object);
+            continue;
         };
+        // Stored objects were valid when written; one that no longer parses (an older
+        // rule set) cannot match, and is left out rather than failing the query.
+        let Ok(parsed) = ical::parse_stored(object.data.as_bytes()) else {
+            continue;
+        };
+        let matched = parsed.matches(filter, ms.options()).unwrap_or_else(|e| {
+            // Past the instance caps the object cannot be ruled out: a bounded
+            // answer that may include it beats failing the whole query.
+            tracing::debug!(object = %object.meta.name, error = %e, "unbounded object kept in the answer");
+            true
+        });
         if matched {
-            ms.push(object, &query.props);
+            ms.push_parsed(object, Some(&parsed));
         }
     }
     Ok(ms.finish(None))
@@ -72,7 +75,7 @@ pub(super) async fn addressbook(
     let filter = convert::card_filter(&query.filter);
     let options = ical::Options::default();
     let limit = query.limit.map(|n| n as usize);
-    let mut ms = Members::new(ctx, opened, options);
+    let mut ms = Members::new(ctx, opened, &query.props, options);
     let mut matched = 0usize;
     for object in ctx.store().objects(opened.collection.id).await? {
         let Ok(card) = vcard::validate(object.data.as_bytes()) else {
@@ -88,7 +91,7 @@ pub(super) async fn addressbook(
             break;
         }
         matched += 1;
-        ms.push(&object, &query.props);
+        ms.push(&object);
     }
     Ok(ms.finish(None))
 }

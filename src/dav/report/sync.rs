@@ -62,10 +62,10 @@ pub(super) async fn sync(
         .collect();
     let objects = named(ctx, id, &live).await?;
     let options = options(ctx, opened, None);
-    let mut ms = Members::new(ctx, opened, options);
+    let mut ms = Members::new(ctx, opened, &request.props, options);
     for change in &changes.changes {
         match objects.iter().find(|o| o.meta.name == change.name) {
-            Some(object) => ms.push(object, &request.props),
+            Some(object) => ms.push(object),
             // Deleted, or deleted again since the change log was read.
             None => ms.push_status(&member_path(ctx, &change.name), Status::NOT_FOUND),
         }
