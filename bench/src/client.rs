@@ -114,6 +114,11 @@ impl Target {
         self.authority.to_str().unwrap_or("server")
     }
 
+    /// The absolute path of `rel` (relative to the base URL), as an href names it.
+    pub fn path(&self, rel: &str) -> String {
+        format!("{}{rel}", self.base_path)
+    }
+
     /// A request for `rel` (relative to the base URL) with Host and Basic auth set.
     pub fn request(&self, method: Method, rel: &str) -> http::request::Builder {
         self.request_signed(method, rel, self.authorization.clone())
@@ -128,7 +133,7 @@ impl Target {
     ) -> http::request::Builder {
         Request::builder()
             .method(method)
-            .uri(format!("{}{rel}", self.base_path))
+            .uri(self.path(rel))
             .header(HOST, self.authority.clone())
             .header(AUTHORIZATION, authorization)
     }
@@ -160,6 +165,16 @@ pub fn mkcol() -> Method {
 /// PROPFIND (RFC 4918 §9.1).
 pub fn propfind() -> Method {
     extension_method(b"PROPFIND")
+}
+
+/// MKCALENDAR (RFC 4791 §5.3.1).
+pub fn mkcalendar() -> Method {
+    extension_method(b"MKCALENDAR")
+}
+
+/// REPORT (RFC 3253 §3.6), which carries every CalDAV query and sync-collection.
+pub fn report() -> Method {
+    extension_method(b"REPORT")
 }
 
 fn extension_method(token: &'static [u8]) -> Method {
@@ -365,6 +380,8 @@ mod tests {
     fn dav_methods() {
         assert_eq!(mkcol().as_str(), "MKCOL");
         assert_eq!(propfind().as_str(), "PROPFIND");
+        assert_eq!(mkcalendar().as_str(), "MKCALENDAR");
+        assert_eq!(report().as_str(), "REPORT");
     }
 
     #[tokio::test]
@@ -381,6 +398,7 @@ mod tests {
             let target = Target::new(url, "u", "p", false).await.unwrap();
             let req = target.request(Method::GET, "a.txt").body(()).unwrap();
             assert_eq!(req.uri().path(), "/files/a.txt");
+            assert_eq!(target.path("a.txt"), "/files/a.txt");
             assert!(req.headers()[AUTHORIZATION].is_sensitive());
         }
     }

@@ -1,7 +1,8 @@
 //! `davgate-bench`: runs fixed WebDAV workloads against one server and reports the medians.
 //!
-//! The same binary measures davgate and its peers (nginx, …), so every workload uses only
-//! plain RFC 4918 requests with HTTP Basic auth against a base URL. One run prints a table or,
+//! The same binary measures davgate and its peers (nginx, Radicale, …), so every workload
+//! uses only plain RFC 4918 requests (RFC 4791 and RFC 6578 reports for the CalDAV ones) with
+//! HTTP Basic auth against a base URL or a calendar URL. One run prints a table or,
 //! with `--json`, a machine-readable report; `--compare` turns such reports into the
 //! side-by-side markdown table that `run.sh` prints. The driver talks plain HTTP/1.1 and only
 //! to loopback unless `--allow-remote` says otherwise.
@@ -26,7 +27,7 @@ use clap::Parser;
 use crate::client::Target;
 use crate::report::Report;
 use crate::units::ByteSize;
-use crate::workloads::{Plan, Workload};
+use crate::workloads::{Plan, Targets, Workload};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -54,8 +55,13 @@ fn main() -> ExitCode {
 #[command(name = "davgate-bench", version, about)]
 struct Cli {
     /// WebDAV base URL, e.g. http://127.0.0.1:8080/files/ (plain HTTP).
-    #[arg(long, required_unless_present = "compare")]
+    #[arg(long, required_unless_present_any = ["compare", "calendar_url"])]
     url: Option<String>,
+    /// Calendar collection for the caldav_* workloads, created if missing, e.g.
+    /// http://127.0.0.1:8080/dav/calendars/bench/bench/ (davgate) or
+    /// http://127.0.0.1:5232/bench/bench/ (Radicale).
+    #[arg(long, value_name = "URL")]
+    calendar_url: Option<String>,
     /// User name for HTTP Basic auth.
     #[arg(long, required_unless_present = "compare")]
     user: Option<String>,
@@ -72,7 +78,8 @@ struct Cli {
     label: Option<String>,
     /// Workloads to run, comma-separated, in this order. auth_cold needs a server with its
     /// credential cache off and auth_flood one that reads X-Forwarded-For, so they (and
-    /// small_get_auth, the old name of auth_cached) run only when named.
+    /// small_get_auth, the old name of auth_cached) run only when named, as do caldav_query,
+    /// caldav_multiget, caldav_sync and caldav_propfind, which need --calendar-url.
     #[arg(long, value_delimiter = ',', default_values = Workload::DEFAULT)]
     workloads: Vec<Workload>,
     /// File holding an app password of --user, for the valid client of auth_flood (a file,
@@ -104,7 +111,13 @@ struct Cli {
     /// Timed PROPFIND runs in propfind_10k.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
     propfind_runs: u32,
-    /// Concurrent clients uploading in small_files (and the propfind_10k setup).
+    /// Events in the caldav_* workloads' calendar (half of them weekly).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
+    events: u32,
+    /// Timed runs of each caldav_* workload (sync rounds for caldav_sync).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    caldav_runs: u32,
+    /// Concurrent clients uploading in small_files (and the propfind_10k and caldav setups).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     put_clients: u32,
     /// Keep-alive connections in auth_cached.
@@ -129,7 +142,7 @@ struct Cli {
     /// Instead of running: print BASELINE.json and CANDIDATE.json side by side as markdown.
     /// Further CANDIDATE reports (the same server measured on other instances) join the
     /// candidate's column.
-    #[arg(long, num_args = 2.., value_name = "REPORT", conflicts_with_all = ["url", "user", "json"])]
+    #[arg(long, num_args = 2.., value_name = "REPORT", conflicts_with_all = ["url", "calendar_url", "user", "json"])]
     compare: Vec<PathBuf>,
 }
 
@@ -144,38 +157,55 @@ impl Cli {
             print!("{}", report::render_comparison(&baseline, &candidates));
             return Ok(());
         }
-        let (Some(url), Some(user), Some(password)) = (&self.url, &self.user, &self.password)
-        else {
-            bail!("--url, --user and --password are required (or --compare)");
+        let (Some(user), Some(password)) = (&self.user, &self.password) else {
+            bail!("--user and --password are required (or --compare)");
+        };
+        let Some(url) = self.url.as_ref().or(self.calendar_url.as_ref()) else {
+            bail!("--url or --calendar-url is required (or --compare)");
         };
         let plan = self.plan()?;
         if let Some(pid) = plan.server_pid {
             rss::check(pid).context("--server-pid")?;
         }
-        let target = Target::new(url, user, password, self.allow_remote)
-            .await
-            .context("--url")?;
-        let label = match &self.label {
-            Some(label) => label.clone(),
-            None => target.authority().to_owned(),
+        let mut targets = Targets::default();
+        if let Some(url) = &self.url {
+            let target = Target::new(url, user, password, self.allow_remote)
+                .await
+                .context("--url")?;
+            if let Some(path) = &self.app_password_file {
+                targets.app = Some(Arc::new(target.with_password(&read_secret(path)?)));
+            }
+            targets.files = Some(Arc::new(target));
+        }
+        if let Some(url) = &self.calendar_url {
+            let target = Target::new(url, user, password, self.allow_remote)
+                .await
+                .context("--calendar-url")?;
+            targets.calendar = Some(Arc::new(target));
+        }
+        let any_target = targets.files.as_ref().or(targets.calendar.as_ref());
+        let label = match (&self.label, any_target) {
+            (Some(label), _) => label.clone(),
+            (None, Some(target)) => target.authority().to_owned(),
+            (None, None) => url.clone(),
         };
-        let app = match &self.app_password_file {
-            Some(path) => Some(Arc::new(target.with_password(&read_secret(path)?))),
-            None => None,
-        };
-        let target = Arc::new(target);
 
         let mut report = Report::new(label, url.clone(), plan.clone());
-        workloads::prepare(&target).await?;
+        // Only the WebDAV workloads write under davgate-bench/; a CalDAV-only run may have
+        // no WebDAV tree at all (Radicale).
+        let files = targets.files.as_ref().filter(|_| !self.caldav_only());
+        if let Some(target) = files {
+            workloads::prepare(target).await?;
+        }
         for &workload in &self.workloads {
             eprintln!("davgate-bench: {} on {}", workload.name(), report.label);
-            let result = workloads::run(&target, app.as_ref(), &plan, workload)
+            let result = workloads::run(&targets, &plan, workload)
                 .await
                 .with_context(|| format!("workload {} failed", workload.name()))?;
             report.workloads.push(result);
         }
-        if self.cleanup {
-            workloads::cleanup(&target).await?;
+        if let Some(target) = files.filter(|_| self.cleanup) {
+            workloads::cleanup(target).await?;
         }
 
         if self.json {
@@ -202,6 +232,19 @@ impl Cli {
         if self.workloads.contains(&Workload::AuthFlood) && self.app_password_file.is_none() {
             bail!("auth_flood needs --app-password-file: its valid client signs in with one");
         }
+        if let Some(w) = self.workloads.iter().find(|w| !w.is_caldav())
+            && self.url.is_none()
+        {
+            bail!(
+                "{} needs --url (name only caldav_* workloads to run without one)",
+                w.name()
+            );
+        }
+        if let Some(w) = self.workloads.iter().find(|w| w.is_caldav())
+            && self.calendar_url.is_none()
+        {
+            bail!("{} needs --calendar-url", w.name());
+        }
         Ok(Plan {
             size: self.size.0,
             repeat: self.repeat,
@@ -214,8 +257,14 @@ impl Cli {
             get_connections: self.get_connections,
             cold_connections: self.cold_connections,
             flood_connections: self.flood_connections,
+            events: self.events,
+            caldav_runs: self.caldav_runs,
             server_pid: self.server_pid,
         })
+    }
+
+    fn caldav_only(&self) -> bool {
+        self.workloads.iter().all(|w| w.is_caldav())
     }
 }
 
@@ -273,6 +322,30 @@ mod tests {
         let defaults = Cli::try_parse_from(args).unwrap();
         assert!(defaults.plan().is_ok());
         assert!(!defaults.workloads.contains(&Workload::AuthFlood));
+    }
+
+    #[test]
+    fn caldav_workloads_need_a_calendar_url_and_nothing_else() {
+        let args = ["b", "--user", "u", "--password", "p"];
+        let caldav = ["--workloads", "caldav_query,caldav_sync"];
+        let calendar = ["--calendar-url", "http://127.0.0.1:1/bench/bench/"];
+        let alone = Cli::try_parse_from(args.iter().chain(&caldav).chain(&calendar)).unwrap();
+        assert!(alone.plan().is_ok());
+        assert!(alone.caldav_only());
+        let no_calendar = Cli::try_parse_from(
+            args.iter()
+                .chain(&caldav)
+                .chain(&["--url", "http://127.0.0.1:1/"]),
+        )
+        .unwrap();
+        assert!(no_calendar.plan().is_err());
+        // The default file workloads still need --url.
+        let defaults = Cli::try_parse_from(args.iter().chain(&calendar)).unwrap();
+        assert!(defaults.plan().is_err());
+        assert!(Cli::try_parse_from(args).is_err());
+        assert!(
+            Cli::try_parse_from(args.iter().chain(&calendar).chain(&["--events", "99"])).is_err()
+        );
     }
 
     #[test]

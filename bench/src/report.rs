@@ -387,6 +387,8 @@ mod tests {
             get_connections: 16,
             cold_connections: 4,
             flood_connections: 16,
+            events: 5000,
+            caldav_runs: 10,
             server_pid: None,
         }
     }

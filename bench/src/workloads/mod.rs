@@ -6,10 +6,13 @@
 //! [`big`] (1 GiB up and down), [`small_files`], [`propfind`], [`small_get`] (auth_cached,
 //! auth_cold) and [`auth_flood`]. auth_cold and auth_flood only mean something against a
 //! server configured for them (credential cache off; client address from X-Forwarded-For),
-//! so they run only when named.
+//! so they run only when named. The CalDAV workloads of [`caldav`] also run only when named:
+//! they need a calendar URL (`--calendar-url`) rather than the WebDAV base URL, and write
+//! nothing under `davgate-bench/`.
 
 mod auth_flood;
 mod big;
+mod caldav;
 mod propfind;
 mod small_files;
 mod small_get;
@@ -51,11 +54,19 @@ pub enum Workload {
     AuthCold,
     #[value(name = "auth_flood")]
     AuthFlood,
+    #[value(name = "caldav_query")]
+    CaldavQuery,
+    #[value(name = "caldav_multiget")]
+    CaldavMultiget,
+    #[value(name = "caldav_sync")]
+    CaldavSync,
+    #[value(name = "caldav_propfind")]
+    CaldavPropfind,
 }
 
 impl Workload {
     /// Every workload's name: the defaults first, in their order.
-    pub const NAMES: [&str; 9] = [
+    pub const NAMES: [&str; 13] = [
         "put_stream_1g",
         "put_length_1g",
         "get_1g",
@@ -65,6 +76,18 @@ impl Workload {
         "small_get_auth",
         "auth_cold",
         "auth_flood",
+        "caldav_query",
+        "caldav_multiget",
+        "caldav_sync",
+        "caldav_propfind",
+    ];
+
+    /// Every CalDAV workload, in the order `bench/caldav.sh` runs them.
+    pub const CALDAV: [Workload; 4] = [
+        Workload::CaldavQuery,
+        Workload::CaldavMultiget,
+        Workload::CaldavSync,
+        Workload::CaldavPropfind,
     ];
 
     /// What runs when `--workloads` is not given: every workload any WebDAV server can be
@@ -89,7 +112,16 @@ impl Workload {
             Workload::SmallGetAuth => Self::NAMES[6],
             Workload::AuthCold => Self::NAMES[7],
             Workload::AuthFlood => Self::NAMES[8],
+            Workload::CaldavQuery => Self::NAMES[9],
+            Workload::CaldavMultiget => Self::NAMES[10],
+            Workload::CaldavSync => Self::NAMES[11],
+            Workload::CaldavPropfind => Self::NAMES[12],
         }
+    }
+
+    /// Whether it runs against the calendar URL rather than the WebDAV base URL.
+    pub fn is_caldav(self) -> bool {
+        Self::CALDAV.contains(&self)
     }
 }
 
@@ -120,6 +152,12 @@ pub struct Plan {
     /// Connections sending wrong passwords in auth_flood.
     #[serde(default = "default_flood_connections")]
     pub flood_connections: u32,
+    /// Events in the CalDAV workloads' calendar.
+    #[serde(default = "default_events")]
+    pub events: u32,
+    /// Timed runs of each CalDAV workload.
+    #[serde(default = "default_caldav_runs")]
+    pub caldav_runs: u32,
     /// The server process whose memory (and, in auth_flood, CPU time) is sampled.
     pub server_pid: Option<u32>,
 }
@@ -132,6 +170,15 @@ fn default_cold_connections() -> u32 {
 
 fn default_flood_connections() -> u32 {
     16
+}
+
+// Reports saved before the CalDAV workloads lack these.
+fn default_events() -> u32 {
+    5000
+}
+
+fn default_caldav_runs() -> u32 {
+    10
 }
 
 impl Plan {
@@ -150,31 +197,53 @@ impl Plan {
     }
 }
 
-/// Runs one workload. `app` is the same server signed in with an app password, which only
-/// auth_flood needs.
+/// Where the workloads send their requests; main checks that each named workload has its own.
+#[derive(Debug, Default)]
+pub struct Targets {
+    /// The WebDAV base URL (`--url`), for every workload but the CalDAV ones.
+    pub files: Option<Arc<Target>>,
+    /// `files` signed in with an app password, which only auth_flood needs.
+    pub app: Option<Arc<Target>>,
+    /// The calendar collection (`--calendar-url`), for the CalDAV workloads.
+    pub calendar: Option<Arc<Target>>,
+}
+
+/// Runs one workload.
 pub async fn run(
-    target: &Arc<Target>,
-    app: Option<&Arc<Target>>,
+    targets: &Targets,
     plan: &Plan,
     workload: Workload,
 ) -> Result<WorkloadReport, WorkloadError> {
     let name = workload.name();
+    let missing = |flag: &str| WorkloadError::Verify(format!("{name} needs {flag}"));
+    let files = || targets.files.as_ref().ok_or_else(|| missing("--url"));
+    let calendar = || {
+        targets
+            .calendar
+            .as_ref()
+            .ok_or_else(|| missing("--calendar-url"))
+    };
     match workload {
-        Workload::PutStream1g => big::put(target, plan, name, false).await,
-        Workload::PutLength1g => big::put(target, plan, name, true).await,
-        Workload::Get1g => big::get(target, plan, name).await,
-        Workload::SmallFiles => small_files::run(target, plan, name).await,
-        Workload::Propfind10k => propfind::run(target, plan, name).await,
+        Workload::PutStream1g => big::put(files()?, plan, name, false).await,
+        Workload::PutLength1g => big::put(files()?, plan, name, true).await,
+        Workload::Get1g => big::get(files()?, plan, name).await,
+        Workload::SmallFiles => small_files::run(files()?, plan, name).await,
+        Workload::Propfind10k => propfind::run(files()?, plan, name).await,
         Workload::AuthCached | Workload::SmallGetAuth => {
-            small_get::run(target, plan, name, plan.get_connections).await
+            small_get::run(files()?, plan, name, plan.get_connections).await
         }
-        Workload::AuthCold => small_get::run(target, plan, name, plan.cold_connections).await,
+        Workload::AuthCold => small_get::run(files()?, plan, name, plan.cold_connections).await,
         Workload::AuthFlood => {
-            let app = app.ok_or_else(|| {
-                WorkloadError::Verify("auth_flood needs --app-password-file".to_owned())
-            })?;
-            auth_flood::run(target, app, plan, name).await
+            let app = targets
+                .app
+                .as_ref()
+                .ok_or_else(|| missing("--app-password-file"))?;
+            auth_flood::run(files()?, app, plan, name).await
         }
+        Workload::CaldavQuery => caldav::query(calendar()?, plan, name).await,
+        Workload::CaldavMultiget => caldav::multiget(calendar()?, plan, name).await,
+        Workload::CaldavSync => caldav::sync(calendar()?, plan, name).await,
+        Workload::CaldavPropfind => caldav::propfind_listing(calendar()?, plan, name).await,
     }
 }
 
@@ -266,7 +335,15 @@ mod tests {
             Workload::DEFAULT,
             Workload::NAMES[..Workload::DEFAULT.len()]
         );
-        for name in ["auth_cold", "auth_flood", "small_get_auth"] {
+        for name in [
+            "auth_cold",
+            "auth_flood",
+            "small_get_auth",
+            "caldav_query",
+            "caldav_multiget",
+            "caldav_sync",
+            "caldav_propfind",
+        ] {
             assert!(!Workload::DEFAULT.contains(&name), "{name}");
         }
     }
@@ -278,5 +355,13 @@ mod tests {
             "get_connections":16,"server_pid":null}"#;
         let plan: Plan = serde_json::from_str(json).unwrap();
         assert_eq!((plan.cold_connections, plan.flood_connections), (4, 16));
+        assert_eq!((plan.events, plan.caldav_runs), (5000, 10));
+    }
+
+    #[test]
+    fn caldav_workloads_know_they_are() {
+        let caldav: Vec<&str> = Workload::CALDAV.iter().map(|w| w.name()).collect();
+        assert_eq!(caldav, Workload::NAMES[9..]);
+        assert!(!Workload::Propfind10k.is_caldav());
     }
 }
