@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::io::SeekFrom;
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use dav_server::fs::{DavFile, DavMetaData, FsError, FsFuture, FsResult};
@@ -211,17 +212,27 @@ impl DavFile for UploadFile {
 
 /// A committed file opened for GET, or the empty stand-in a LOCK creates.
 pub(crate) struct ReadFile {
-    reader: Option<Box<dyn BlobReader>>,
+    reader: Option<Arc<dyn BlobReader>>,
     meta: Option<NodeMeta>,
     position: u64,
+    /// The next chunk, being read while the previous one is sent: reading and sending
+    /// overlap, and a GET holds at most two chunks.
+    ahead: Option<ReadAhead>,
+}
+
+/// A chunk read in the background, from `offset`.
+struct ReadAhead {
+    offset: u64,
+    task: tokio::task::JoinHandle<davgate_storage::Result<Bytes>>,
 }
 
 impl ReadFile {
     pub(crate) fn new(reader: Box<dyn BlobReader>, meta: NodeMeta) -> Self {
         ReadFile {
-            reader: Some(reader),
+            reader: Some(Arc::from(reader)),
             meta: Some(meta),
             position: 0,
+            ahead: None,
         }
     }
 
@@ -230,7 +241,32 @@ impl ReadFile {
             reader: None,
             meta: None,
             position: 0,
+            ahead: None,
         }
+    }
+
+    /// The chunk at the current position: the one read ahead if it is that one.
+    async fn chunk(
+        &mut self,
+        reader: &Arc<dyn BlobReader>,
+        count: usize,
+    ) -> Result<Bytes, FsError> {
+        let read = match self.ahead.take() {
+            Some(ahead) if ahead.offset == self.position => match ahead.task.await {
+                Ok(read) => read,
+                Err(e) => Err(std::io::Error::other(format!("read-ahead failed: {e}")).into()),
+            },
+            stale => {
+                if let Some(stale) = stale {
+                    stale.task.abort();
+                }
+                reader.read_at(self.position, count).await
+            }
+        };
+        read.map_err(|e| {
+            tracing::error!(error = %e, "blob read failed");
+            FsError::GeneralFailure
+        })
     }
 
     fn len(&self) -> u64 {
@@ -243,6 +279,14 @@ impl fmt::Debug for ReadFile {
         f.debug_struct("ReadFile")
             .field("position", &self.position)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ReadFile {
+    fn drop(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            ahead.task.abort();
+        }
     }
 }
 
@@ -266,14 +310,18 @@ impl DavFile for ReadFile {
 
     fn read_bytes(&mut self, count: usize) -> FsFuture<'_, Bytes> {
         async move {
-            let Some(reader) = self.reader.as_ref() else {
+            let Some(reader) = self.reader.clone() else {
                 return Ok(Bytes::new());
             };
-            let data = reader.read_at(self.position, count).await.map_err(|e| {
-                tracing::error!(error = %e, "blob read failed");
-                FsError::GeneralFailure
-            })?;
+            let data = self.chunk(&reader, count).await?;
             self.position += data.len() as u64;
+            if !data.is_empty() && self.position < reader.len() {
+                let offset = self.position;
+                self.ahead = Some(ReadAhead {
+                    offset,
+                    task: tokio::spawn(async move { reader.read_at(offset, count).await }),
+                });
+            }
             Ok(data)
         }
         .boxed()

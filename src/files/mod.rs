@@ -29,7 +29,7 @@ use crate::auth::Principal;
 use crate::response::{self, Body};
 
 /// Bytes read from a blob per chunk of a GET response.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// The file service.
 #[derive(Clone)]
