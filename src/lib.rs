@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod dav;
 pub mod files;
+pub mod priority;
 pub mod response;
 pub mod route;
 pub mod secret;

@@ -44,12 +44,6 @@ pub struct Hasher {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Nice value of the hashing threads. A flood of wrong passwords keeps every hashing
-/// thread busy; at the default priority they would take turns with the threads that
-/// answer signed-in clients and multiply their latency. Niced, they use what the
-/// request threads leave, which on an idle server is everything.
-const HASH_NICE: i32 = 10;
-
 fn argon2() -> Argon2<'static> {
     let params =
         Params::new(MEMORY_KIB, PASSES, LANES, None).expect("constant parameters are valid");
@@ -85,7 +79,7 @@ impl Hasher {
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
-                    lower_priority();
+                    crate::priority::lower_priority();
                     loop {
                         let job = receiver.lock().expect("hash queue lock").recv();
                         match job {
@@ -154,16 +148,6 @@ impl Hasher {
             .send(job)
             .map_err(|_| HashError::Task)?;
         result.await.map_err(|_| HashError::Task)?
-    }
-}
-
-/// Lowers the calling thread's scheduling priority (Linux keeps nice values per thread).
-fn lower_priority() {
-    // SAFETY: setpriority with PRIO_PROCESS and who = 0 only changes the calling
-    // thread's nice value; it reads and writes no memory of ours.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HASH_NICE) };
-    if rc != 0 {
-        tracing::debug!("could not lower the priority of a hashing thread");
     }
 }
 

@@ -135,6 +135,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
         database_url: settings.database_url.expose().clone(),
         blob_dir: settings.blob_dir.clone(),
         max_connections: settings.db_connections,
+        background_thread_init: Some(crate::priority::lower_priority),
     })
     .await
 }

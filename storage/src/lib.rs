@@ -60,6 +60,9 @@ pub struct StoreConfig {
     pub blob_dir: PathBuf,
     /// Upper bound on pooled database connections.
     pub max_connections: u32,
+    /// Run first on each thread the store starts for background work (the MD5 of a
+    /// large upload), e.g. to lower its priority below the request threads'.
+    pub background_thread_init: Option<fn()>,
 }
 
 /// The database plus the blob store.
@@ -67,6 +70,7 @@ pub struct StoreConfig {
 pub struct Store {
     db: Db,
     blobs: Arc<dyn BlobStore>,
+    background_thread_init: Option<fn()>,
 }
 
 impl Store {
@@ -75,7 +79,11 @@ impl Store {
         let db = Db::connect(&config.database_url, config.max_connections).await?;
         db.migrate().await?;
         let blobs = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
-        Ok(Store { db, blobs })
+        Ok(Store {
+            db,
+            blobs,
+            background_thread_init: config.background_thread_init,
+        })
     }
 
     /// Which database is behind this store.
@@ -95,25 +103,39 @@ impl Store {
         Ok(Box::new(blob::DigestingWriter::new(inner, streamed)))
     }
 
-    /// Computes and stores the MD5 of a committed blob that lacks one.
+    /// Computes and stores the MD5 of a committed blob that lacks one. The hashing runs
+    /// on a thread of its own (set up by `background_thread_init`): it is background
+    /// work, and requests (a GET of the file just uploaded, say) should come first.
     pub async fn fill_md5(&self, key: &BlobKey) -> Result<()> {
         let reader = self.blobs.open(key).await?;
-        let mut offset = 0u64;
-        // Chunks are hashed as they come, so memory stays one chunk whatever the size.
-        let mut hasher = blob::Md5Stream::default();
-        loop {
-            let chunk = reader.read_at(offset, 1 << 20).await?;
-            if chunk.is_empty() {
-                break;
-            }
-            offset += chunk.len() as u64;
-            hasher = tokio::task::spawn_blocking(move || {
-                hasher.update(&chunk);
-                hasher
-            })
+        let runtime = tokio::runtime::Handle::current();
+        let (done, hashed) = tokio::sync::oneshot::channel();
+        let init = self.background_thread_init;
+        std::thread::Builder::new()
+            .name("md5".into())
+            .spawn(move || {
+                if let Some(init) = init {
+                    init();
+                }
+                // Chunks are hashed as they come, so memory stays one chunk whatever
+                // the size.
+                let result = runtime.block_on(async {
+                    let mut hasher = blob::Md5Stream::default();
+                    let mut offset = 0u64;
+                    loop {
+                        let chunk = reader.read_at(offset, 1 << 20).await?;
+                        if chunk.is_empty() {
+                            return Ok::<_, StorageError>(hasher);
+                        }
+                        offset += chunk.len() as u64;
+                        hasher.update(&chunk);
+                    }
+                });
+                let _ = done.send(result);
+            })?;
+        let hasher = hashed
             .await
-            .map_err(|e| std::io::Error::other(format!("hashing failed: {e}")))?;
-        }
+            .map_err(|_| std::io::Error::other("the MD5 thread stopped"))??;
         let md5 = hasher.finish();
         let mut tx = self.db.begin_write().await?;
         sqlx::query("UPDATE blobs SET md5 = $1 WHERE key = $2 AND md5 IS NULL")

@@ -50,6 +50,7 @@ impl Fixture {
             database_url: url,
             blob_dir: blob_dir.clone(),
             max_connections: 4,
+            background_thread_init: None,
         })
         .await
         .unwrap();
