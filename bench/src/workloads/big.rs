@@ -5,7 +5,7 @@
 //! counting every byte. With `--server-pid` each run also reports the server's peak RSS:
 //! the number that shows whether an upload is streamed or buffered.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, StatusCode};
@@ -53,6 +53,9 @@ pub async fn get(
         upload(&mut conn, target, &path, plan.size, true).await?;
         notes.push("uploaded the file first (untimed)".to_owned());
     }
+    if let Some(pid) = plan.server_pid {
+        notes.push(wait_until_quiet(pid).await);
+    }
     let mut runs = Vec::new();
     for run in 1..=plan.repeat {
         let req = target
@@ -74,6 +77,33 @@ pub async fn get(
         eprintln!("davgate-bench:   run {run}/{}: {rate:.1} MB/s", plan.repeat);
     }
     Ok(WorkloadReport::from_runs(name, runs, notes))
+}
+
+/// Waits (30 s at most) until the server has used under 3% of the cores for half a
+/// second, so background work left by earlier workloads (davgate hashes the MD5 of each
+/// big upload after it) is not timed as the download's; says how long it waited.
+async fn wait_until_quiet(pid: u32) -> String {
+    let started = Instant::now();
+    for _ in 0..60 {
+        let Ok(before) = crate::cpu::CpuReading::now(pid) else {
+            break;
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match before.percent_since(crate::cpu::cores()) {
+            Ok(busy) if busy < 3.0 => {
+                return format!(
+                    "waited {:.1} s for the server to go quiet before timing",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    format!(
+        "the server was still busy after {:.0} s; timed anyway",
+        started.elapsed().as_secs_f64()
+    )
 }
 
 fn big_path() -> String {
