@@ -24,14 +24,7 @@ log() { echo "caldav.sh: $*" >&2; }
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
-QUICK=0
-for arg in "$@"; do
-    case $arg in
-        --quick) QUICK=1 ;;
-        -h | --help) usage; exit 0 ;;
-        *) log "unknown argument $arg"; usage >&2; exit 2 ;;
-    esac
-done
+parse_args "$@"
 COMMAND_LINE="bench/caldav.sh${*:+ $*}"
 if ((QUICK)); then
     EVENTS=500 RUNS=3

@@ -9,6 +9,20 @@
 
 # A background child that has exited stays a zombie until waited for, so `kill -0` alone would
 # call it alive. One read of the state, so a process vanishing mid-check counts as gone.
+# Sets QUICK=1 for --quick; -h prints the caller's usage; anything else is an error. The
+# caller defines usage and log before sourcing this file.
+parse_args() {
+    QUICK=0
+    local arg
+    for arg in "$@"; do
+        case $arg in
+            --quick) QUICK=1 ;;
+            -h | --help) usage; exit 0 ;;
+            *) log "unknown argument $arg"; usage >&2; exit 2 ;;
+        esac
+    done
+}
+
 alive() {
     local state
     state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1

@@ -23,14 +23,7 @@ log() { echo "run.sh: $*" >&2; }
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
-QUICK=0
-for arg in "$@"; do
-    case $arg in
-        --quick) QUICK=1 ;;
-        -h | --help) usage; exit 0 ;;
-        *) log "unknown argument $arg"; usage >&2; exit 2 ;;
-    esac
-done
+parse_args "$@"
 COMMAND_LINE="bench/run.sh${*:+ $*}"
 if ((QUICK)); then
     BENCH_ARGS=(--size 64MiB --repeat 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s)
