@@ -7,7 +7,6 @@ use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::components;
 use crate::dav::report::sync_token;
-use crate::dav::target::principal_path;
 use crate::dav::xml::names::{
     AppleProperty, CalDavProperty, CalendarServerProperty, CardDavProperty, ComponentType,
     DavProperty, Property, ReportName, ResourceType,
@@ -80,15 +79,6 @@ pub(super) fn value(ctx: &Ctx, opened: &Opened, prop: &Property, out: &mut Respo
                     ADDRESSBOOK_REPORTS
                 }),
             );
-        }
-        Property::Dav(DavProperty::CurrentUserPrivilegeSet) => {
-            out.prop(ok, prop, Value::Privileges(opened.level.privileges()));
-        }
-        Property::Dav(DavProperty::Owner) => {
-            out.prop(ok, prop, Value::Href(&principal_path(&opened.owner)));
-        }
-        Property::Dav(DavProperty::CurrentUserPrincipal) => {
-            out.prop(ok, prop, Value::Href(&principal_path(ctx.user())));
         }
         Property::CalDav(CalDavProperty::CalendarDescription) if calendar => {
             return text(out, c.description.as_deref());

@@ -13,6 +13,7 @@ use davgate_storage::{CollectionKind, DeadProp, ObjectMeta};
 
 use super::Ctx;
 use super::access::Opened;
+use super::target::principal_path;
 use super::xml::Limits;
 use super::xml::names::{DavProperty, Namespace, Property};
 use super::xml::reader::RawXml;
@@ -88,9 +89,13 @@ impl Resource<'_> {
             Resource::Root | Resource::Principals | Resource::Principal(_) | Resource::Home(..) => {
                 principal::value(self, ctx, prop, response)
             }
-            Resource::Collection(opened, _) => collection::value(ctx, opened, prop, response),
+            Resource::Collection(opened, _) => {
+                access_value(ctx, opened, prop, response)
+                    || collection::value(ctx, opened, prop, response)
+            }
             Resource::Object(opened, meta, data) => {
-                object::value(ctx, opened, meta, *data, prop, response)
+                access_value(ctx, opened, prop, response)
+                    || object::value(opened, meta, *data, prop, response)
             }
         }
     }
@@ -115,6 +120,27 @@ impl Resource<'_> {
         ];
         dav.into_iter().map(Property::Dav).collect()
     }
+}
+
+/// What collections and objects share: who owns them, who asks, and what they may do.
+fn access_value(ctx: &Ctx, opened: &Opened, prop: &Property, response: &mut Response) -> bool {
+    let href;
+    let value = match prop {
+        Property::Dav(DavProperty::CurrentUserPrivilegeSet) => {
+            Value::Privileges(opened.level.privileges())
+        }
+        Property::Dav(DavProperty::Owner) => {
+            href = principal_path(&opened.owner);
+            Value::Href(&href)
+        }
+        Property::Dav(DavProperty::CurrentUserPrincipal) => {
+            href = principal_path(ctx.user());
+            Value::Href(&href)
+        }
+        _ => return false,
+    };
+    response.prop(Status::OK, prop, value);
+    true
 }
 
 fn dead_property(dead: &DeadProp) -> Property {

@@ -4,15 +4,12 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use davgate_storage::{CollectionKind, ObjectMeta};
 
-use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::components;
-use crate::dav::target::principal_path;
 use crate::dav::xml::names::{CalDavProperty, CardDavProperty, DavProperty, Property};
 use crate::dav::xml::response::{Response, Status, Value};
 
 pub(super) fn value(
-    ctx: &Ctx,
     opened: &Opened,
     meta: &ObjectMeta,
     data: Option<&str>,
@@ -41,15 +38,6 @@ pub(super) fn value(
         }
         Property::Dav(DavProperty::ResourceType) => {
             out.prop(ok, prop, Value::ResourceType(&[]));
-        }
-        Property::Dav(DavProperty::CurrentUserPrivilegeSet) => {
-            out.prop(ok, prop, Value::Privileges(opened.level.privileges()));
-        }
-        Property::Dav(DavProperty::Owner) => {
-            out.prop(ok, prop, Value::Href(&principal_path(&opened.owner)));
-        }
-        Property::Dav(DavProperty::CurrentUserPrincipal) => {
-            out.prop(ok, prop, Value::Href(&principal_path(ctx.user())));
         }
         Property::CalDav(CalDavProperty::CalendarData) if calendar => match data {
             Some(text) => {
