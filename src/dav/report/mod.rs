@@ -88,6 +88,8 @@ struct Members<'c, 'r> {
     options: ical::Options,
     /// How calendar-data is to be shaped; `None` when as stored.
     calendar_request: Option<ical::CalendarDataRequest>,
+    /// Which vCard properties address-data keeps; `None` when the whole card.
+    address_request: Option<vcard::AddressDataRequest>,
     ms: Multistatus,
     unshaped: Vec<String>,
 }
@@ -99,13 +101,23 @@ impl<'c, 'r> Members<'c, 'r> {
         props: &'c ReportProps,
         options: ical::Options,
     ) -> Self {
-        let calendar_request = match opened.collection.kind {
-            CollectionKind::Calendar => props
-                .calendar_data
-                .as_ref()
-                .map(convert::calendar_data)
-                .filter(|r| r.comp.is_some() || r.recurrence.is_some()),
-            CollectionKind::AddressBook => None,
+        let (calendar_request, address_request) = match opened.collection.kind {
+            CollectionKind::Calendar => (
+                props
+                    .calendar_data
+                    .as_ref()
+                    .map(convert::calendar_data)
+                    .filter(|r| r.comp.is_some() || r.recurrence.is_some()),
+                None,
+            ),
+            CollectionKind::AddressBook => (
+                None,
+                props
+                    .address_data
+                    .as_ref()
+                    .map(convert::address_data)
+                    .filter(|r| matches!(r, vcard::AddressDataRequest::Props(_))),
+            ),
         };
         Self {
             ctx,
@@ -113,6 +125,7 @@ impl<'c, 'r> Members<'c, 'r> {
             props,
             options,
             calendar_request,
+            address_request,
             ms: Multistatus::new(),
             unshaped: Vec::new(),
         }
@@ -173,15 +186,12 @@ impl<'c, 'r> Members<'c, 'r> {
                 }
             }
             CollectionKind::AddressBook => {
-                let request = self.props.address_data.as_ref().map(convert::address_data);
-                Shaped::AsAsked(match request {
-                    Some(request @ vcard::AddressDataRequest::Props(_)) => {
-                        match vcard::validate(object.data.as_bytes()) {
-                            Ok(card) => card.address_data(&request).into_owned(),
-                            Err(_) => object.data.clone(),
-                        }
-                    }
-                    _ => object.data.clone(),
+                let Some(request) = &self.address_request else {
+                    return Shaped::AsAsked(object.data.clone());
+                };
+                Shaped::AsAsked(match vcard::validate(object.data.as_bytes()) {
+                    Ok(card) => card.address_data(request).into_owned(),
+                    Err(_) => object.data.clone(),
                 })
             }
         }
