@@ -115,7 +115,7 @@ fn apply_initial(
     {
         if kind != CollectionKind::Calendar {
             return Err(DavError::forbidden(
-                "supported-calendar-component-set is for calendars",
+                "supported-calendar-component-set is for calendars: leave it out when creating an address book",
             ));
         }
         new.components = component_bits(comps)?;
@@ -159,7 +159,7 @@ fn component_bits(comps: &[ComponentType]) -> DavResult<i64> {
 pub async fn proppatch(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
     let Target::Collection(kind, _, cref) = &ctx.target else {
         return Err(DavError::forbidden(
-            "only calendars and address books take PROPPATCH here",
+            "only calendars and address books take PROPPATCH here: send it to a collection inside your home",
         ));
     };
     let update = parse_proppatch(body, &Limits::DEFAULT)?;
@@ -296,7 +296,7 @@ fn protected() -> Refusal {
 pub async fn delete(ctx: &Ctx<'_>) -> DavResult<Response<Body>> {
     let Target::Collection(kind, _, cref) = &ctx.target else {
         return Err(DavError::forbidden(
-            "homes and principals cannot be deleted",
+            "homes and principals cannot be deleted: delete the calendars and address books inside them instead",
         ));
     };
     let opened = ctx.open(*kind, cref).await?;

@@ -44,6 +44,13 @@ impl DavError {
         DavError::Status(StatusCode::NOT_FOUND, what.into())
     }
 
+    /// 404 for a calendar object or vCard that is not there.
+    pub fn no_object() -> Self {
+        Self::not_found(
+            "there is no such calendar object or contact: sync the collection (or PROPFIND it with Depth 1) to see what it holds",
+        )
+    }
+
     /// 403 with a message.
     pub fn forbidden(why: impl Into<String>) -> Self {
         DavError::Status(StatusCode::FORBIDDEN, why.into())

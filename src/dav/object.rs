@@ -33,7 +33,7 @@ pub async fn get(ctx: &Ctx<'_>, head: bool) -> DavResult<Response<Body>> {
         .store()
         .object(opened.collection.id, name)
         .await?
-        .ok_or_else(|| DavError::not_found("there is no such calendar object or contact"))?;
+        .ok_or_else(DavError::no_object)?;
     let etag = format!("\"{}\"", object.meta.etag);
     let not_modified = ctx
         .header("if-none-match")

@@ -35,72 +35,35 @@ pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
         }
     };
     let request = parse_propfind(body, &Limits::DEFAULT)?;
-    let mut ms = Multistatus::new();
+    let mut out = Listing {
+        ctx,
+        request: &request,
+        ms: Multistatus::new(),
+    };
     match &ctx.target {
         Target::Root => {
-            write(
-                ctx,
-                &mut ms,
-                &Target::Root.path(),
-                &Resource::Root,
-                &request,
-            );
+            out.add(&Target::Root.path(), &Resource::Root);
             if depth == Depth::One {
                 let me = ctx.user();
-                write(
-                    ctx,
-                    &mut ms,
-                    &Target::Principals.path(),
-                    &Resource::Principals,
-                    &request,
-                );
+                out.add(&Target::Principals.path(), &Resource::Principals);
                 for kind in [CollectionKind::Calendar, CollectionKind::AddressBook] {
-                    write(
-                        ctx,
-                        &mut ms,
-                        &home_path(kind, me),
-                        &Resource::Home(kind, me),
-                        &request,
-                    );
+                    out.add(&home_path(kind, me), &Resource::Home(kind, me));
                 }
             }
         }
         Target::Principals => {
-            write(
-                ctx,
-                &mut ms,
-                &Target::Principals.path(),
-                &Resource::Principals,
-                &request,
-            );
+            out.add(&Target::Principals.path(), &Resource::Principals);
             if depth == Depth::One {
                 let me = ctx.user();
-                write(
-                    ctx,
-                    &mut ms,
+                out.add(
                     &Target::Principal(me.to_owned()).path(),
                     &Resource::Principal(me),
-                    &request,
                 );
             }
         }
-        Target::Principal(user) => {
-            write(
-                ctx,
-                &mut ms,
-                &ctx.target.path(),
-                &Resource::Principal(user),
-                &request,
-            );
-        }
+        Target::Principal(user) => out.add(&ctx.target.path(), &Resource::Principal(user)),
         Target::Home(kind, user) => {
-            write(
-                ctx,
-                &mut ms,
-                &ctx.target.path(),
-                &Resource::Home(*kind, user),
-                &request,
-            );
+            out.add(&ctx.target.path(), &Resource::Home(*kind, user));
             if depth == Depth::One {
                 for opened in home_members(ctx, *kind).await? {
                     let dead = ctx
@@ -109,13 +72,7 @@ pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
                         .await?;
                     let segment = collection_segment(ctx, &opened);
                     let path = format!("{}{segment}/", home_path(*kind, user));
-                    write(
-                        ctx,
-                        &mut ms,
-                        &path,
-                        &Resource::Collection(&opened, &dead),
-                        &request,
-                    );
+                    out.add(&path, &Resource::Collection(&opened, &dead));
                 }
             }
         }
@@ -126,34 +83,22 @@ pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
                 .collection_dead_props(opened.collection.id)
                 .await?;
             let path = ctx.target.path();
-            write(
-                ctx,
-                &mut ms,
-                &path,
-                &Resource::Collection(&opened, &dead),
-                &request,
-            );
+            out.add(&path, &Resource::Collection(&opened, &dead));
             if depth == Depth::One {
+                // The objects' text is read only when calendar-data or address-data
+                // is asked for.
                 if wants_data(&request) {
                     for object in ctx.store().objects(opened.collection.id).await? {
-                        let resource = Resource::Object(&opened, &object.meta, Some(&object.data));
-                        write(
-                            ctx,
-                            &mut ms,
+                        out.add(
                             &format!("{path}{}", object.meta.name),
-                            &resource,
-                            &request,
+                            &Resource::Object(&opened, &object.meta, Some(&object.data)),
                         );
                     }
                 } else {
                     for meta in ctx.store().object_list(opened.collection.id).await? {
-                        let resource = Resource::Object(&opened, &meta, None);
-                        write(
-                            ctx,
-                            &mut ms,
+                        out.add(
                             &format!("{path}{}", meta.name),
-                            &resource,
-                            &request,
+                            &Resource::Object(&opened, &meta, None),
                         );
                     }
                 }
@@ -165,20 +110,29 @@ pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
                 .store()
                 .object(opened.collection.id, name)
                 .await?
-                .ok_or_else(|| {
-                    DavError::not_found("there is no such calendar object or contact")
-                })?;
-            let resource = Resource::Object(&opened, &object.meta, Some(&object.data));
-            write(ctx, &mut ms, &ctx.target.path(), &resource, &request);
+                .ok_or_else(DavError::no_object)?;
+            out.add(
+                &ctx.target.path(),
+                &Resource::Object(&opened, &object.meta, Some(&object.data)),
+            );
         }
     }
-    Ok(multistatus(ms.finish(None)))
+    Ok(multistatus(out.ms.finish(None)))
 }
 
-fn write(ctx: &Ctx, ms: &mut Multistatus, path: &str, resource: &Resource, request: &PropFind) {
-    let mut response = xml_response::Response::new(path);
-    resource.write(ctx, request, &mut response);
-    ms.push(response);
+/// A PROPFIND answer being written: one response per resource listed.
+struct Listing<'c, 'r> {
+    ctx: &'c Ctx<'r>,
+    request: &'c PropFind,
+    ms: Multistatus,
+}
+
+impl Listing<'_, '_> {
+    fn add(&mut self, path: &str, resource: &Resource) {
+        let mut response = xml_response::Response::new(path);
+        resource.write(self.ctx, self.request, &mut response);
+        self.ms.push(response);
+    }
 }
 
 fn wants_data(request: &PropFind) -> bool {
