@@ -229,6 +229,66 @@ async fn mkcol_get_head_and_ranges() {
         .status(416);
 }
 
+/// Bytes no shifted or repeated chunk can pass for: a linear congruential sequence.
+fn unrepeating(len: usize) -> Vec<u8> {
+    let mut x = 0x2545_f491u32;
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_gets_come_whole_over_http1_and_http2() {
+    // Plain HTTP/1 GETs of files past the small-blob size are sent with sendfile; every
+    // answer on one keep-alive connection, whole or ranged, must still be exact.
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let mib = 1 << 20;
+    let content = unrepeating(3 * mib + 12_345);
+    let other = unrepeating(2 * mib + 7);
+    dav.put("/files/big.bin", content.clone()).await.status(201);
+    dav.put("/files/other.bin", other[mib..].to_vec())
+        .await
+        .status(201);
+    for _ in 0..2 {
+        let got = dav.get("/files/big.bin").await.status(200);
+        assert_eq!(got.version, reqwest::Version::HTTP_11);
+        assert!(
+            got.body.as_ref() == content.as_slice(),
+            "whole file differs"
+        );
+        let head = dav.req("HEAD", "/files/big.bin").send().await.status(200);
+        assert!(head.body.is_empty());
+        let (from, to) = (mib - 100, 2 * mib + 100);
+        let range = dav
+            .req("GET", "/files/big.bin")
+            .header("Range", &format!("bytes={from}-{to}"))
+            .send()
+            .await
+            .status(206);
+        assert!(range.body.as_ref() == &content[from..=to], "range differs");
+        let got = dav.get("/files/other.bin").await.status(200);
+        assert!(got.body.as_ref() == &other[mib..], "second file differs");
+    }
+
+    // HTTP/2 without TLS (prior knowledge) takes the copying path: same bytes.
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let got = h2
+        .get(srv.url("/files/big.bin"))
+        .basic_auth("alice", Some(crate::common::server::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.version(), reqwest::Version::HTTP_2);
+    assert!(got.bytes().await.unwrap().as_ref() == content.as_slice());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etags_are_strong_and_change_with_content() {
     let srv = TestServer::start().await;

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::io::SeekFrom;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
@@ -15,10 +16,13 @@ use dav_server::fs::{DavFile, DavMetaData, FsError, FsFuture, FsResult};
 use davgate_storage::blob::{BlobReader, BlobWriter};
 use davgate_storage::{CreateMode, NewContent, NodeId, QuotaOverrun};
 use futures_util::FutureExt;
+use rustix::fs::Advice;
 
 use super::errors::Refusal;
 use super::fs::AccountFs;
 use super::meta::NodeMeta;
+use crate::server::FileRanges;
+use crate::server::sendfile::MAX_RANGE;
 
 /// Where an upload goes and what bounds it.
 #[derive(Debug)]
@@ -218,6 +222,9 @@ pub(crate) struct ReadFile {
     /// The next chunk, being read while the previous one is sent: reading and sending
     /// overlap, and a GET holds at most two chunks.
     ahead: Option<ReadAhead>,
+    /// Set on plain HTTP/1 GETs: chunks become placeholders the connection sends with
+    /// sendfile, so the bytes never pass through this process.
+    ranges: Option<FileRanges>,
 }
 
 /// A chunk read in the background, from `offset`.
@@ -227,12 +234,17 @@ struct ReadAhead {
 }
 
 impl ReadFile {
-    pub(crate) fn new(reader: Box<dyn BlobReader>, meta: NodeMeta) -> Self {
+    pub(crate) fn new(
+        reader: Box<dyn BlobReader>,
+        meta: NodeMeta,
+        ranges: Option<FileRanges>,
+    ) -> Self {
         ReadFile {
             reader: Some(Arc::from(reader)),
             meta: Some(meta),
             position: 0,
             ahead: None,
+            ranges,
         }
     }
 
@@ -242,7 +254,34 @@ impl ReadFile {
             meta: None,
             position: 0,
             ahead: None,
+            ranges: None,
         }
+    }
+
+    /// A placeholder for the next `count` bytes that the connection sends straight from
+    /// the blob's file, when both allow it.
+    fn placeholder(&mut self, reader: &Arc<dyn BlobReader>, count: usize) -> Option<Bytes> {
+        let ranges = self.ranges.as_ref()?;
+        let file = reader.local_file()?;
+        let left = reader.len().saturating_sub(self.position);
+        let len = count
+            .min(MAX_RANGE)
+            .min(left.try_into().unwrap_or(usize::MAX));
+        if len == 0 {
+            return None;
+        }
+        // sendfile runs on the connection's task: ask the kernel to read the next chunk
+        // now, so it finds the pages cached instead of waiting for the disk.
+        let next = self.position + len as u64;
+        if next < reader.len() {
+            let (file, ahead) = (file.clone(), NonZeroU64::new(count as u64));
+            tokio::task::spawn_blocking(move || {
+                let _ = rustix::fs::fadvise(&*file, next, ahead, Advice::WillNeed);
+            });
+        }
+        let chunk = ranges.chunk(file, self.position, len);
+        self.position += len as u64;
+        Some(chunk)
     }
 
     /// The chunk at the current position: the one read ahead if it is that one.
@@ -313,6 +352,9 @@ impl DavFile for ReadFile {
             let Some(reader) = self.reader.clone() else {
                 return Ok(Bytes::new());
             };
+            if let Some(placeholder) = self.placeholder(&reader, count) {
+                return Ok(placeholder);
+            }
             let data = self.chunk(&reader, count).await?;
             self.position += data.len() as u64;
             if !data.is_empty() && self.position < reader.len() {

@@ -27,6 +27,7 @@ use super::file::{QuotaRoom, ReadFile, UploadFile, UploadPlan};
 /// larger ones leave it to a background task so the upload runs at disk speed.
 const STREAMED_MD5_MAX: u64 = 16 << 20;
 use super::meta::{NodeEntry, NodeMeta};
+use crate::server::FileRanges;
 
 /// What the request says that the filesystem calls do not.
 #[derive(Debug, Default)]
@@ -41,6 +42,8 @@ pub(crate) struct RequestFacts {
     pub(crate) content_type: Option<String>,
     /// Largest upload allowed for this account.
     pub(crate) upload_limit: u64,
+    /// The connection's sendfile queue, when a GET may send straight from blob files.
+    pub(crate) file_ranges: Option<FileRanges>,
 }
 
 /// One account's tree as dav-server sees it during one request.
@@ -304,7 +307,8 @@ impl DavFileSystem for AccountFs {
                 .open(key)
                 .await
                 .map_err(|e| self.fail(e))?;
-            Ok(Box::new(ReadFile::new(reader, self.meta(&node))) as Box<dyn DavFile>)
+            let ranges = self.inner.facts.file_ranges.clone();
+            Ok(Box::new(ReadFile::new(reader, self.meta(&node), ranges)) as Box<dyn DavFile>)
         }
         .boxed()
     }

@@ -15,6 +15,7 @@ use quick_xml::name::ResolveResult;
 use super::fs::RequestFacts;
 use crate::response::{self, Body};
 use crate::route::{self, PathError};
+use crate::server::FileRanges;
 
 /// Largest XML request body read; dav-server refuses more than this too.
 pub(crate) const MAX_XML_BODY: usize = 64 * 1024;
@@ -75,6 +76,9 @@ pub(crate) fn prepare(
         route::decode_path(parts.uri.path()).map_err(|e| bad_path(e, "request path"))?;
     let mut facts = RequestFacts {
         upload_limit: account.upload_limit_bytes.unwrap_or(default_limit),
+        file_ranges: (*method == Method::GET)
+            .then(|| parts.extensions.get::<FileRanges>().cloned())
+            .flatten(),
         ..RequestFacts::default()
     };
     let mut oc_mtime = false;

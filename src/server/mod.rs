@@ -5,6 +5,7 @@
 //! in-process on `127.0.0.1:0` through [`start_on`].
 
 mod access_log;
+pub(crate) mod sendfile;
 mod service;
 mod tls;
 
@@ -22,6 +23,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+pub use self::sendfile::FileRanges;
+use self::sendfile::SendfileStream;
 pub use self::service::App;
 use crate::auth::Authenticator;
 use crate::auth::cache::load_or_create_server_key;
@@ -200,8 +203,16 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = service_fn(move |req| {
+        // Only plain HTTP/1 sends file ranges with sendfile: TLS and HTTP/2 reframe bodies.
+        let ranges = tls.is_none().then(FileRanges::default);
+        let service_ranges = ranges.clone();
+        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             let app = app.clone();
+            if let Some(ranges) = &service_ranges
+                && req.version() <= http::Version::HTTP_11
+            {
+                req.extensions_mut().insert(ranges.clone());
+            }
             async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
         });
         let builder = builder.clone();
@@ -225,6 +236,7 @@ async fn accept_loop(
                     }
                 },
                 None => {
+                    let stream = SendfileStream::new(stream, ranges.unwrap_or_default());
                     watcher
                         .watch(
                             builder

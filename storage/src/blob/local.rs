@@ -314,6 +314,11 @@ impl BlobReader for LocalReader {
         let file = self.file.clone();
         blocking(move || read_exact_at(&file, offset, want)).await
     }
+
+    fn local_file(&self) -> Option<Arc<File>> {
+        // A small blob was read whole at open; sending it needs no file.
+        self.head.is_none().then(|| self.file.clone())
+    }
 }
 
 struct LocalIdle {

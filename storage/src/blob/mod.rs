@@ -9,6 +9,8 @@
 mod digest;
 mod local;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -94,6 +96,12 @@ pub trait BlobReader: Send + Sync {
     }
     /// Reads up to `max` bytes at `offset`; an empty result means end of blob.
     async fn read_at(&self, offset: u64, max: usize) -> Result<Bytes>;
+    /// The local file holding the whole blob, for a server that can send straight from
+    /// it (sendfile); `None` when reading through [`Self::read_at`] is the only way.
+    /// The file is never written again while a reader holds it.
+    fn local_file(&self) -> Option<Arc<std::fs::File>> {
+        None
+    }
 }
 
 /// A blob held for a garbage-collection decision.
