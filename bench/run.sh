@@ -213,7 +213,8 @@ rm -rf "$WORK/davgate" # its big file too
 # Every request a full argon2id check: the cache off also stops identical concurrent checks
 # from sharing one hash.
 run_davgate_instance davgate-nocache 'auth_cache_capacity = 0' : --workloads auth_cold
-# The flood's fresh X-Forwarded-For addresses must reach the throttle, as behind a proxy.
+# The flood's fresh X-Forwarded-For addresses must reach the throttle, as behind a proxy:
+# each fails once, so only the account-wide throttle can trip.
 run_davgate_instance davgate-xff 'client_address_header = "X-Forwarded-For"' create_app_password \
     --workloads auth_flood --app-password-file "$WORK/app-password"
 rm -f "$WORK/app-password"
@@ -245,8 +246,10 @@ $(free -h)
   request is a full argon2id check. auth_flood: on a third davgate with
   \`client_address_header = "X-Forwarded-For"\`, a client signed in with an app password GETs
   alone and then while the other connections send wrong passwords for the same user, each from
-  a new address in 198.18.0.0/15 (never throttled, so every guess costs a hash); server CPU is
-  utime+stime from /proc over the flood. nginx has no equivalent of the last two.
+  a new address in 198.18.0.0/15, so no per-address limit trips; after 20 failures davgate's
+  account-wide throttle holds each guess up to a second and answers 429, checking (and
+  hashing) one guess per wait: the 401/429/503 shares show how the flood was answered. Server
+  CPU is utime+stime from /proc over the flood. nginx has no equivalent of the last two.
 
 EOF
 "$BENCH" --compare "$WORK/nginx.json" "$WORK/davgate.json" "$WORK/davgate-nocache.json" \

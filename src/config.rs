@@ -45,6 +45,10 @@ pub struct ConfigFile {
     pub auth_hash_slots: Option<usize>,
     /// Refuse account passwords from sync clients even without a second factor.
     pub require_app_passwords: Option<bool>,
+    /// Failed sign-ins to one account, from all addresses together, before its password
+    /// must wait on addresses it has not signed in from (default 20; app passwords never
+    /// wait for it).
+    pub auth_account_failures: Option<u32>,
     /// Largest calendar object or vCard accepted (default 10MiB).
     pub dav_max_resource_size: Option<ByteSize>,
     /// Most recurrence instances computed for one object in a query, expand or
@@ -82,6 +86,7 @@ impl ConfigFile {
             auth_hash_wait,
             auth_hash_slots,
             require_app_passwords,
+            auth_account_failures,
             client_address_header,
             dav_max_resource_size,
             dav_max_instances
@@ -194,6 +199,17 @@ impl Settings {
                 ByteSize(upload_limit)
             )));
         }
+        let mut throttle = crate::auth::throttle::ThrottleSettings::default();
+        if let Some(failures) = config.auth_account_failures {
+            if failures == 0 {
+                return Err(ConfigError(
+                    "auth_account_failures must be at least 1: with 0, no new address could \
+                     ever sign in with an account password"
+                        .into(),
+                ));
+            }
+            throttle.account_wide = f64::from(failures);
+        }
         let db_connections = if database_url.expose().starts_with("sqlite:") {
             4
         } else {
@@ -219,7 +235,7 @@ impl Settings {
                     .map_or(Duration::from_secs(5), |s| s.0),
                 hash_slots: config.auth_hash_slots.filter(|n| *n > 0),
                 require_app_passwords: config.require_app_passwords.unwrap_or(false),
-                throttle: crate::auth::throttle::ThrottleSettings::default(),
+                throttle,
             },
             client_address,
             db_connections,
@@ -298,6 +314,15 @@ mod tests {
         assert_eq!(merged.listen.unwrap().port(), 2);
         assert_eq!(merged.upload_limit, Some(ByteSize(1 << 30)));
         assert!(toml::from_str::<ConfigFile>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn the_account_wide_throttle_threshold_is_configurable_but_not_zero() {
+        assert_eq!(settings("").unwrap().auth.throttle.account_wide, 20.0);
+        let s = settings("auth_account_failures = 50").unwrap();
+        assert_eq!(s.auth.throttle.account_wide, 50.0);
+        let err = settings("auth_account_failures = 0").unwrap_err();
+        assert!(err.0.contains("at least 1"), "{err}");
     }
 
     #[test]

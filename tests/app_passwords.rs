@@ -1,9 +1,11 @@
 //! App passwords: scopes on every request, read-only, expiry, revocation by the CLI while
-//! the server runs, last use, throttling that spares the owner, and a saturated hash pool.
+//! the server runs, last use, throttling that spares the owner (per address, and per
+//! account against a flood from many addresses), and a saturated hash pool.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::common::bin::{davgate, davgate_ok};
+use crate::common::client::Resp;
 use crate::common::server::PASSWORD;
 use crate::common::{Dav, TestServer};
 
@@ -171,32 +173,54 @@ async fn last_use_is_recorded_in_batches_and_new_addresses_are_audited() {
     assert!(audit.contains("app-password-created"), "{audit}");
 }
 
+/// Sends `req`, returning the answer and how long it took.
+async fn timed(req: crate::common::client::Req) -> (Resp, Duration) {
+    let started = Instant::now();
+    let resp = req.send().await;
+    (resp, started.elapsed())
+}
+
+/// A throttled answer is held (by a timer) before it is sent, and says when to retry.
+#[track_caller]
+fn assert_held_429(resp: &Resp, took: Duration, says: &str) {
+    assert_eq!(resp.status, 429, "{}", resp.text());
+    assert!(
+        took >= Duration::from_millis(300),
+        "answered after {took:?}"
+    );
+    let retry: u64 = resp
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "{retry}");
+    assert!(resp.text().contains(says), "{}", resp.text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_wrong_passwords_throttles_the_attacker_not_the_owner() {
     // The attacker's address comes from X-Forwarded-For, as behind a proxy.
     let srv = TestServer::start_with("client_address_header = \"X-Forwarded-For\"").await;
     let (_, pw) = create(&srv, &[]);
     let attacker = srv.alice().as_user("alice", "guessing-password");
-    let mut statuses = Vec::new();
-    for i in 0..8 {
-        let resp = attacker
+    let guess = |i: u32| {
+        attacker
             .req("GET", "/files/")
-            .header("X-Forwarded-For", &format!("10.9.8.{}, 198.51.100.7", i))
-            .send()
-            .await;
-        statuses.push(resp.status.as_u16());
-        if resp.status == 429 {
-            let retry: u64 = resp
-                .header("retry-after")
-                .expect("Retry-After")
-                .parse()
-                .unwrap();
-            assert!(retry >= 1, "{retry}");
-            assert!(resp.text().contains("too many failed sign-ins"));
-        }
+            .header("X-Forwarded-For", &format!("10.9.8.{i}, 198.51.100.7"))
+    };
+    for i in 0..5 {
+        guess(i).send().await.status(401);
     }
-    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
-    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Past the threshold the answer is a 429, held until the wait (1 s) is over.
+    let (resp, took) = timed(guess(5)).await;
+    assert_held_429(&resp, took, "too many failed sign-ins from this address");
+    // Held that long, the wait has run out: the next guess is checked, fails, and the
+    // wait doubles.
+    let mut next = 6;
+    while guess(next).send().await.status != 401 {
+        next += 1;
+        assert!(next < 10, "the wait never ran out");
+    }
 
     // Meanwhile the owner, from another address, signs in with a fresh app password.
     let owner = as_app(&srv, &pw);
@@ -223,6 +247,74 @@ async fn a_flood_of_wrong_passwords_throttles_the_attacker_not_the_owner() {
     let audit = davgate_ok(srv.data_dir(), &["audit", "alice"], "");
     assert!(
         audit.contains("repeated-failures") && audit.contains("198.51.100.7"),
+        "{audit}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_many_addresses_holds_new_addresses_but_not_app_passwords_or_known_devices() {
+    // The cache is off so that every sign-in below meets the throttle: with it on, the
+    // correct account password from a new address would be a cache hit, which skips it.
+    let srv = TestServer::start_with(
+        "client_address_header = \"X-Forwarded-For\"\nauth_cache_capacity = 0",
+    )
+    .await;
+    let (_, app) = create(&srv, &[]);
+    let from = |dav: &Dav, addr: &str| dav.req("GET", "/files/").header("X-Forwarded-For", addr);
+    // The owner's laptop signed in from home before the flood.
+    from(&srv.alice(), "192.0.2.10").send().await.status(200);
+
+    // Each guess from a new address: no per-address score ever trips.
+    let mut bots = (1..).map(|i: u32| format!("198.18.{}.{}", i / 200, i % 200 + 1));
+    let mut guess = |n: u32| {
+        let addr = bots.next().expect("endless");
+        let dav = srv.alice().as_user("alice", &format!("guess-{n}"));
+        from(&dav, &addr)
+    };
+    for n in 0..20 {
+        guess(n).send().await.status(401);
+    }
+    // Past 20 failures from all addresses together, a new address waits: held, then 429.
+    let (resp, took) = timed(guess(20)).await;
+    assert_held_429(&resp, took, "from many addresses");
+    assert!(
+        resp.text()
+            .contains("App passwords and devices that signed in before"),
+        "{}",
+        resp.text()
+    );
+    // When the wait runs out one guess takes its turn, fails, and the wait doubles (2 s).
+    let mut n = 21;
+    while guess(n).send().await.status != 401 {
+        n += 1;
+        assert!(n < 25, "the wait never ran out");
+    }
+
+    // During the wait, at once: the flood goes on from new addresses, the owner's fresh
+    // app password and the laptop at home sign in, and the right account password from
+    // a new address must wait like any guess.
+    let flood: Vec<_> = (n + 1..n + 13).map(|n| timed(guess(n))).collect();
+    let fresh_app = from(&as_app(&srv, &app), "203.0.113.50").send();
+    let laptop = from(&srv.alice(), "192.0.2.10").send();
+    let new_device = timed(from(&srv.alice(), "203.0.113.51"));
+    let (flood, fresh_app, laptop, new_device) = tokio::join!(
+        futures_util::future::join_all(flood),
+        fresh_app,
+        laptop,
+        new_device
+    );
+    fresh_app.status(200);
+    laptop.status(200);
+    let (resp, took) = new_device;
+    assert_held_429(&resp, took, "from many addresses");
+    for (resp, took) in &flood {
+        assert_held_429(resp, *took, "from many addresses");
+    }
+
+    let audit = davgate_ok(srv.data_dir(), &["audit", "alice"], "");
+    assert!(
+        audit.contains("repeated-failures")
+            && audit.contains("throttled after repeated failures from many addresses"),
         "{audit}"
     );
 }

@@ -2,17 +2,26 @@
 //!
 //! Owns credential parsing ([`basic`]), the app password format ([`app_password`]),
 //! argon2id verification on a bounded pool ([`password`]), the cache of successful checks
-//! ([`cache`]), throttling of failures ([`throttle`]), batched last-use records
-//! ([`usage`]), scopes ([`scope`]) and the second factor ([`totp`], [`two_factor`],
-//! sealed with [`seal`]). Does not own what a request does once allowed.
+//! ([`cache`]), throttling of failures ([`throttle`]), holding throttled answers
+//! ([`hold`]), batched last-use records ([`usage`]), scopes ([`scope`]) and the second
+//! factor ([`totp`], [`two_factor`], sealed with [`seal`]). Does not own what a request
+//! does once allowed.
 //!
 //! A request with cached credentials costs one HMAC and one account read; the read
 //! carries the account's credential generation, so a revocation, a new password or a
 //! second factor turned on by any process ends the credential on the very next request.
+//!
+//! A cache miss meets the throttle before it costs a hash: the per-address scores for
+//! every credential, the account-wide score only for the account password (or an unknown
+//! name) from an address the account has not signed in from. An app password of the
+//! account is told apart by its public id, one database read and no hash, so during a
+//! flood spread over many addresses the owner's app passwords and known devices keep
+//! working; only account-password sign-ins from new addresses wait.
 
 pub mod app_password;
 pub mod basic;
 pub mod cache;
+pub mod hold;
 pub mod password;
 pub mod scope;
 pub mod seal;
@@ -28,9 +37,10 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
 use self::basic::BasicCredentials;
 use self::cache::{CachedCheck, CredentialCache};
+use self::hold::Holds;
 use self::password::{HashError, Hasher};
 use self::scope::{Access, Scopes};
-use self::throttle::{Crossing, Throttle, ThrottleSettings};
+use self::throttle::{Limit, Throttle, ThrottleSettings};
 use self::usage::{ClientInfo, UsageTracker};
 use crate::response::{self, Body};
 
@@ -77,9 +87,10 @@ pub enum AuthError {
     /// The account password is right, but the server takes only app passwords.
     #[error("app passwords are required")]
     AppPasswordRequired,
-    /// Too many failures from this address.
+    /// Too many failures from this address, or against this account from many addresses;
+    /// the wait still to go.
     #[error("too many failed sign-ins")]
-    Throttled(Duration),
+    Throttled(Limit, Duration),
     /// Every hashing slot is busy.
     #[error("too many sign-ins at once")]
     Busy,
@@ -118,10 +129,20 @@ impl AuthError {
                 StatusCode::UNAUTHORIZED,
                 format!("this server accepts only app passwords from sync clients: {APP_PASSWORD_HINT}"),
             ),
-            AuthError::Throttled(wait) => (
+            AuthError::Throttled(Limit::Address, wait) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "too many failed sign-ins from this address: wait {} seconds, then check the password",
+                    retry_secs(*wait)
+                ),
+            ),
+            AuthError::Throttled(Limit::Account, wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed sign-ins: this account is receiving many failed sign-ins from \
+                     many addresses, so its password cannot sign in from a new address for now; \
+                     wait {} seconds, then retry. App passwords and devices that signed in \
+                     before are not affected",
                     retry_secs(*wait)
                 ),
             ),
@@ -140,7 +161,7 @@ impl AuthError {
             AuthError::Busy => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            AuthError::Throttled(wait) => {
+            AuthError::Throttled(_, wait) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(wait)));
             }
             AuthError::Backend => {}
@@ -155,8 +176,9 @@ impl AuthError {
     }
 }
 
+/// Whole seconds, rounded up; at least 1, since a 429 that says "retry now" invites a spin.
 fn retry_secs(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl From<HashError> for AuthError {
@@ -202,6 +224,7 @@ pub struct Authenticator {
     cache: CredentialCache,
     hasher: Hasher,
     throttle: std::sync::Arc<Throttle>,
+    holds: Holds,
     usage: UsageTracker,
     require_app_passwords: bool,
 }
@@ -217,6 +240,7 @@ impl Authenticator {
             cache: CredentialCache::new(server_key, settings.cache_ttl, settings.cache_capacity),
             hasher,
             throttle: std::sync::Arc::new(Throttle::new(settings.throttle.clone())),
+            holds: Holds::new(settings.throttle.max_held, settings.throttle.hold),
             usage: UsageTracker::new(store.clone()),
             require_app_passwords: settings.require_app_passwords,
             store,
@@ -236,11 +260,12 @@ impl Authenticator {
     ) -> Result<Principal, AuthError> {
         let creds = basic::parse(headers)?;
         let key = self.cache.key(&creds);
-        // Only a miss costs a hash, so only a miss meets the throttle; a hit never
-        // touches it, neither to wait nor to clear it.
+        // Only a miss costs a hash, so only a miss meets the throttle; a hit neither
+        // waits nor clears a score, it only keeps its address known to the account.
         let cached = self.cache.cached(&key).await.is_some();
-        if !cached && let Some(wait) = self.throttle.wait(client.addr, &creds.user, now_ms()) {
-            return Err(AuthError::Throttled(wait));
+        if !cached && let Some((limit, wait)) = self.throttled(&creds, client).await? {
+            let held = self.holds.hold(wait).await;
+            return Err(AuthError::Throttled(limit, wait.saturating_sub(held)));
         }
         // A stale entry is dropped and the credentials checked once more: the account
         // password may still be valid after an unrelated credential change.
@@ -252,8 +277,10 @@ impl Authenticator {
             let account = self.store.account(check.account).await?;
             match account {
                 Some(account) if still_valid(&account, &check) => {
-                    if !cached {
-                        self.throttle.succeeded(client.addr, &creds.user);
+                    if cached {
+                        self.throttle.remember(client.addr, &creds.user);
+                    } else {
+                        self.throttle.signed_in(client.addr, &creds.user);
                     }
                     let principal = Principal {
                         account,
@@ -269,38 +296,92 @@ impl Authenticator {
         Err(AuthError::Invalid)
     }
 
-    /// Counts a failure against the throttle (once for all waiters of a coalesced check).
+    /// Whether an uncached check must wait, and by which score. The account-wide score
+    /// is asked only when it is over its threshold, so the database read that tells an
+    /// app password apart is spent only during a flood.
+    async fn throttled(
+        &self,
+        creds: &BasicCredentials,
+        client: &ClientInfo,
+    ) -> Result<Option<(Limit, Duration)>, AuthError> {
+        let now = now_ms();
+        if let Some(wait) = self.throttle.wait(client.addr, &creds.user, now) {
+            return Ok(Some((Limit::Address, wait)));
+        }
+        if !self.throttle.account_throttled(&creds.user, now)
+            || self.throttle.known(client.addr, &creds.user)
+            || self.is_own_app_password(creds).await?
+        {
+            return Ok(None);
+        }
+        Ok(self
+            .throttle
+            .account_turn(&creds.user, now_ms())
+            .map(|wait| (Limit::Account, wait)))
+    }
+
+    /// Whether the password has the app password shape and its public id names an app
+    /// password of this account (revoked or not: such a check costs no hash anyway).
+    async fn is_own_app_password(&self, creds: &BasicCredentials) -> Result<bool, AuthError> {
+        let Some((public_id, _)) = app_password::parse(creds.password.expose()) else {
+            return Ok(false);
+        };
+        let Some(app) = self.store.app_password(&public_id).await? else {
+            return Ok(false);
+        };
+        let owner = self.store.account_by_name(&creds.user).await?;
+        Ok(owner.is_some_and(|account| account.id == app.account))
+    }
+
+    /// Counts a failure against the throttle (once for all waiters of a coalesced check)
+    /// and audits each threshold it crosses.
     async fn failed(
         &self,
         err: AuthError,
         creds: &BasicCredentials,
         client: &ClientInfo,
     ) -> AuthError {
-        if matches!(
+        if !matches!(
             err,
             AuthError::Invalid | AuthError::TwoFactorOn | AuthError::AppPasswordRequired
-        ) && self.throttle.failed(client.addr, &creds.user, now_ms()) == Crossing::Now
-            && let Ok(Some(account)) = self.store.account_by_name(&creds.user).await
-        {
-            let detail = format!(
-                "sign-ins from {} throttled after repeated failures",
-                client.addr
+        ) {
+            return err;
+        }
+        let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
+        if !crossed.address && !crossed.account {
+            return err;
+        }
+        // Unknown names have no audit log.
+        let Ok(Some(account)) = self.store.account_by_name(&creds.user).await else {
+            return err;
+        };
+        let addr = client.addr.to_string();
+        if crossed.address {
+            let detail = format!("sign-ins from {addr} throttled after repeated failures");
+            self.audit_failures(&account, &detail, Some(&addr)).await;
+        }
+        if crossed.account {
+            tracing::warn!(
+                account = %account.username,
+                "sign-ins throttled after repeated failures from many addresses"
             );
-            let addr = client.addr.to_string();
-            if let Err(e) = self
-                .store
-                .audit(
-                    account.id,
-                    AuditEvent::RepeatedFailures,
-                    &detail,
-                    Some(&addr),
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "could not audit repeated failures");
-            }
+            let detail = "sign-ins to this account throttled after repeated failures from many \
+                          addresses; app passwords and addresses that signed in before are not \
+                          affected";
+            // The address is only the one whose failure crossed the threshold: leave it out.
+            self.audit_failures(&account, detail, None).await;
         }
         err
+    }
+
+    async fn audit_failures(&self, account: &Account, detail: &str, addr: Option<&str>) {
+        if let Err(e) = self
+            .store
+            .audit(account.id, AuditEvent::RepeatedFailures, detail, addr)
+            .await
+        {
+            tracing::warn!(error = %e, "could not audit repeated failures");
+        }
     }
 
     async fn check(&self, creds: &BasicCredentials) -> Result<CachedCheck, AuthError> {

@@ -1,14 +1,27 @@
-//! Throttling failed sign-ins per (client address, account) and per client address.
+//! Throttling failed sign-ins: per (client address, account), per client address, and
+//! per account name from all addresses together.
 //!
-//! Never per account alone: a flood of wrong passwords against a user name, from any
-//! number of addresses, must not lock the owner out. Each failure adds one to a score
-//! that halves every `half_life`; past the threshold the address must wait, twice as
-//! long for each further failure, up to a ceiling. Only cache misses are checked here: a
-//! credential that already signed in never meets the throttle.
+//! Each failure adds one to a score that halves every `half_life`; past its threshold the
+//! sign-in must wait, twice as long for each further failure, up to `max_delay`. Only
+//! cache misses are checked here: a credential that already signed in never meets the
+//! throttle.
+//!
+//! The per-address scores stop one address guessing; the account-wide score stops a
+//! guessing flood spread over many addresses (a botnet, or fresh `X-Forwarded-For`
+//! values), which the per-address scores never see. It counts unknown user names too, so
+//! the decoy hashes spent on names that do not exist are bounded the same way. So that a
+//! flood cannot lock the owner out, the account-wide wait applies only to the account
+//! password from an address the account has not signed in from lately: the caller exempts
+//! app passwords of the account, and addresses with a recent successful sign-in are
+//! remembered here (OWASP's advice against lockout as a denial of service). While an
+//! account is throttled, one new-address password check at a time takes a turn: whoever
+//! finds the wait over claims it, so a flood on many connections still gets one guess per
+//! wait, not one per connection.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use moka::ops::compute::Op;
 use moka::sync::Cache;
 
 /// Tuning of the throttle.
@@ -18,10 +31,19 @@ pub struct ThrottleSettings {
     pub per_account: f64,
     /// Failures of one address, all accounts together, before it must wait.
     pub per_address: f64,
+    /// Failures against one account name, all addresses together, before its password
+    /// must wait on addresses it has not signed in from.
+    pub account_wide: f64,
     /// How fast old failures are forgotten.
     pub half_life: Duration,
     /// The longest wait imposed.
     pub max_delay: Duration,
+    /// How long an address stays known to an account after its last sign-in from there.
+    pub known_address_ttl: Duration,
+    /// The longest a throttled answer is held before it is sent.
+    pub hold: Duration,
+    /// How many throttled answers may be held at once; past it they are sent at once.
+    pub max_held: usize,
 }
 
 impl Default for ThrottleSettings {
@@ -29,10 +51,23 @@ impl Default for ThrottleSettings {
         ThrottleSettings {
             per_account: 5.0,
             per_address: 30.0,
+            account_wide: 20.0,
             half_life: Duration::from_secs(600),
             max_delay: Duration::from_secs(900),
+            known_address_ttl: Duration::from_secs(30 * 86400),
+            hold: Duration::from_secs(1),
+            max_held: 1024,
         }
     }
+}
+
+/// Which score made a sign-in wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// This address failed too often, against this account or against all of them.
+    Address,
+    /// This account failed too often from many addresses.
+    Account,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -48,27 +83,32 @@ impl Score {
     }
 }
 
-/// The throttle's memory: bounded in size, entries dropped after an idle hour.
+/// The throttle's memory: bounded in size; scores dropped after an idle hour, known
+/// addresses after `known_address_ttl` without a sign-in.
 pub struct Throttle {
     settings: ThrottleSettings,
     pairs: Cache<(IpAddr, String), Score>,
     addresses: Cache<IpAddr, Score>,
+    accounts: Cache<String, Score>,
+    known: Cache<(String, IpAddr), ()>,
 }
 
-/// Whether a failure just crossed the per-account threshold (worth an audit entry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Crossing {
-    /// Still below, or already above before.
-    No,
-    /// This failure made the address wait.
-    Now,
+/// Which thresholds a failure just crossed (each worth an audit entry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Crossed {
+    /// This failure made the address wait for this account.
+    pub address: bool,
+    /// This failure made the account's password wait on new addresses.
+    pub account: bool,
 }
 
 impl Throttle {
     /// A throttle with these settings.
     pub fn new(settings: ThrottleSettings) -> Self {
-        // Bounded memory whatever an attacker sends; idle entries go after an hour.
+        // Bounded memory whatever an attacker sends; idle scores go after an hour. Only
+        // successful sign-ins add known addresses, so an attacker cannot fill that set.
         let (capacity, idle) = (100_000, Duration::from_secs(3600));
+        let known_ttl = settings.known_address_ttl;
         Throttle {
             settings,
             pairs: Cache::builder()
@@ -79,10 +119,19 @@ impl Throttle {
                 .max_capacity(capacity)
                 .time_to_idle(idle)
                 .build(),
+            accounts: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(idle)
+                .build(),
+            known: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(known_ttl)
+                .build(),
         }
     }
 
-    /// How long `addr` must still wait before trying `user` again, if at all.
+    /// How long `addr` must still wait before trying `user` again, if at all, by the
+    /// per-address scores; these apply to every credential.
     pub fn wait(&self, addr: IpAddr, user: &str, now_ms: i64) -> Option<Duration> {
         let pair = self.pairs.get(&(addr, user.to_owned()));
         let address = self.addresses.get(&addr);
@@ -93,6 +142,51 @@ impl Throttle {
         .into_iter()
         .filter_map(|(score, threshold)| self.remaining(score?, threshold, now_ms))
         .max()
+    }
+
+    /// Whether `user` has failed often enough, from all addresses together, that its
+    /// password waits on new addresses. Cheap and changes nothing: the caller asks before
+    /// it spends a database read on telling what kind of credential it holds.
+    pub fn account_throttled(&self, user: &str, now_ms: i64) -> bool {
+        self.accounts.get(user).is_some_and(|score| {
+            reached(
+                score.decayed(now_ms, self.settings.half_life),
+                self.settings.account_wide,
+            )
+        })
+    }
+
+    /// The account-wide wait for a check subject to it (the account password, or an
+    /// unknown name, from an address that is not known): `Some(wait)` while it lasts, and
+    /// `None` when the check may go ahead. When the wait has just run out, the first
+    /// caller claims the turn and the wait starts over for everyone else.
+    pub fn account_turn(&self, user: &str, now_ms: i64) -> Option<Duration> {
+        let mut wait = None;
+        self.accounts
+            .entry(user.to_owned())
+            .and_compute_with(|entry| {
+                let Some(score) = entry.map(|e| e.into_value()) else {
+                    return Op::Nop;
+                };
+                let value = score.decayed(now_ms, self.settings.half_life);
+                if !reached(value, self.settings.account_wide) {
+                    return Op::Nop;
+                }
+                wait = self.remaining(score, self.settings.account_wide, now_ms);
+                match wait {
+                    Some(_) => Op::Nop,
+                    None => Op::Put(Score {
+                        value,
+                        last_ms: now_ms,
+                    }),
+                }
+            });
+        wait
+    }
+
+    /// Whether `user` signed in from `addr` lately.
+    pub fn known(&self, addr: IpAddr, user: &str) -> bool {
+        self.known.contains_key(&(user.to_owned(), addr))
     }
 
     fn remaining(&self, score: Score, threshold: f64, now_ms: i64) -> Option<Duration> {
@@ -107,39 +201,55 @@ impl Throttle {
         (delay > since).then(|| Duration::from_secs_f64(delay - since))
     }
 
-    /// Counts a failed sign-in.
-    pub fn failed(&self, addr: IpAddr, user: &str, now_ms: i64) -> Crossing {
+    /// Counts a failed sign-in against all three scores.
+    pub fn failed(&self, addr: IpAddr, user: &str, now_ms: i64) -> Crossed {
         let half_life = self.settings.half_life;
-        let mut before = 0.0;
-        let mut after = 0.0;
-        self.pairs
+        let pair = self
+            .pairs
             .entry((addr, user.to_owned()))
-            .and_upsert_with(|old| {
-                before = old.map_or(0.0, |e| e.into_value().decayed(now_ms, half_life));
-                after = before + 1.0;
-                Score {
-                    value: after,
-                    last_ms: now_ms,
-                }
-            });
-        self.addresses.entry(addr).and_upsert_with(|old| {
-            let value = old.map_or(0.0, |e| e.into_value().decayed(now_ms, half_life)) + 1.0;
-            Score {
-                value,
-                last_ms: now_ms,
-            }
-        });
-        let threshold = self.settings.per_account;
-        if !reached(before, threshold) && reached(after, threshold) {
-            Crossing::Now
-        } else {
-            Crossing::No
+            .and_upsert_with(|old| bumped(old, now_ms, half_life))
+            .into_value();
+        self.addresses
+            .entry(addr)
+            .and_upsert_with(|old| bumped(old, now_ms, half_life));
+        let account = self
+            .accounts
+            .entry(user.to_owned())
+            .and_upsert_with(|old| bumped(old, now_ms, half_life))
+            .into_value();
+        let crossed = |after: Score, threshold: f64| {
+            !reached(after.value - 1.0, threshold) && reached(after.value, threshold)
+        };
+        Crossed {
+            address: crossed(pair, self.settings.per_account),
+            account: crossed(account, self.settings.account_wide),
         }
     }
 
-    /// A successful sign-in clears the address's failures against that account.
-    pub fn succeeded(&self, addr: IpAddr, user: &str) {
+    /// A successful sign-in clears the address's failures against that account and makes
+    /// the address known to it. The account-wide score stays: the owner signing in does
+    /// not stop a flood.
+    pub fn signed_in(&self, addr: IpAddr, user: &str) {
         self.pairs.invalidate(&(addr, user.to_owned()));
+        self.remember(addr, user);
+    }
+
+    /// Keeps `addr` known to `user`; for sign-ins answered from the credential cache too,
+    /// so a device that moved keeps working when its cache entry runs out mid-flood.
+    pub fn remember(&self, addr: IpAddr, user: &str) {
+        let key = (user.to_owned(), addr);
+        // A read refreshes the idle timer; only a new address pays for an insert.
+        if self.known.get(&key).is_none() {
+            self.known.insert(key, ());
+        }
+    }
+}
+
+/// A score one failure higher, the old one decayed to `now_ms` first.
+fn bumped<K>(old: Option<moka::Entry<K, Score>>, now_ms: i64, half_life: Duration) -> Score {
+    Score {
+        value: old.map_or(0.0, |e| e.into_value().decayed(now_ms, half_life)) + 1.0,
+        last_ms: now_ms,
     }
 }
 
@@ -156,15 +266,20 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The `i`th address of a flood: each fails once, below every per-address threshold.
+    fn bot(i: u32) -> IpAddr {
+        IpAddr::from([198, 18, (i >> 8) as u8, i as u8])
+    }
+
     #[test]
     fn waits_grow_after_the_threshold_and_decay() {
         let t = Throttle::new(ThrottleSettings::default());
         let a = ip("192.0.2.1");
         for i in 0..4 {
-            assert_eq!(t.failed(a, "alice", 1000 + i), Crossing::No);
+            assert!(!t.failed(a, "alice", 1000 + i).address);
             assert_eq!(t.wait(a, "alice", 1000 + i), None, "below the threshold");
         }
-        assert_eq!(t.failed(a, "alice", 1004), Crossing::Now);
+        assert!(t.failed(a, "alice", 1004).address);
         let first = t.wait(a, "alice", 1004).expect("must wait");
         t.failed(a, "alice", 1005);
         t.failed(a, "alice", 1006);
@@ -192,7 +307,7 @@ mod tests {
             None,
             "below the per-address threshold"
         );
-        t.succeeded(ip("192.0.2.1"), "alice");
+        t.signed_in(ip("192.0.2.1"), "alice");
     }
 
     #[test]
@@ -203,5 +318,119 @@ mod tests {
             t.failed(a, &format!("user{i}"), i);
         }
         assert!(t.wait(a, "fresh-user", 30).is_some());
+        assert!(
+            !t.account_throttled("user0", 30),
+            "one failure per name is no account-wide flood"
+        );
+    }
+
+    #[test]
+    fn a_flood_from_many_addresses_trips_the_account_wide_score() {
+        let t = Throttle::new(ThrottleSettings::default());
+        for i in 0..19 {
+            assert_eq!(t.failed(bot(i), "alice", 1000), Crossed::default());
+            assert!(!t.account_throttled("alice", 1000), "below the threshold");
+            assert_eq!(t.account_turn("alice", 1000), None);
+        }
+        let crossed = t.failed(bot(19), "alice", 1000);
+        assert_eq!(
+            crossed,
+            Crossed {
+                address: false,
+                account: true
+            }
+        );
+        assert!(t.account_throttled("alice", 1000));
+        let first = t.account_turn("alice", 1000).expect("new addresses wait");
+        assert!(first >= Duration::from_millis(900), "{first:?}");
+        assert_eq!(
+            t.wait(bot(500), "alice", 1000),
+            None,
+            "no address has failed often enough on its own"
+        );
+        assert!(
+            !t.account_throttled("bob", 1000),
+            "other accounts are untouched"
+        );
+
+        // The waits double with each further failure, up to the ceiling.
+        for i in 20..25 {
+            t.failed(bot(i), "alice", 1000);
+        }
+        let later = t.account_turn("alice", 1000).unwrap();
+        assert!(later >= first * 30, "{first:?} then {later:?}");
+        for i in 25..60 {
+            t.failed(bot(i), "alice", 1000);
+        }
+        assert_eq!(
+            t.account_turn("alice", 1000),
+            Some(Duration::from_secs(900))
+        );
+        assert!(!t.failed(bot(60), "alice", 1000).account, "crossed once");
+
+        // Old failures fade: four hours on, 61 has halved 24 times.
+        assert!(!t.account_throttled("alice", 1000 + 4 * 3_600_000));
+        assert_eq!(t.account_turn("alice", 1000 + 4 * 3_600_000), None);
+    }
+
+    #[test]
+    fn once_the_wait_is_over_one_check_takes_the_turn() {
+        let t = Throttle::new(ThrottleSettings::default());
+        for i in 0..20 {
+            t.failed(bot(i), "alice", 0);
+        }
+        let wait = t.account_turn("alice", 500).unwrap();
+        assert!(wait <= Duration::from_millis(500), "{wait:?}");
+        assert_eq!(t.account_turn("alice", 1100), None, "this check goes ahead");
+        let next = t
+            .account_turn("alice", 1101)
+            .expect("the others wait again");
+        assert!(next >= Duration::from_millis(900), "{next:?}");
+    }
+
+    #[test]
+    fn unknown_names_are_scored_like_accounts() {
+        let t = Throttle::new(ThrottleSettings::default());
+        for i in 0..20 {
+            t.failed(bot(i), "nobody", 0);
+        }
+        assert!(t.account_throttled("nobody", 0));
+        assert!(t.account_turn("nobody", 0).is_some());
+    }
+
+    #[test]
+    fn addresses_that_signed_in_are_known_to_that_account_only() {
+        let t = Throttle::new(ThrottleSettings::default());
+        let home = ip("192.0.2.1");
+        assert!(!t.known(home, "alice"));
+        t.signed_in(home, "alice");
+        t.remember(ip("2001:db8::1"), "alice");
+        assert!(t.known(home, "alice"));
+        assert!(t.known(ip("2001:db8::1"), "alice"));
+        assert!(!t.known(home, "bob"));
+        assert!(!t.known(ip("192.0.2.2"), "alice"));
+
+        // A success clears that address's own failures but not the account-wide score.
+        for i in 0..20 {
+            t.failed(bot(i), "alice", 0);
+        }
+        for _ in 0..5 {
+            t.failed(home, "alice", 0);
+        }
+        assert!(t.wait(home, "alice", 0).is_some());
+        t.signed_in(home, "alice");
+        assert_eq!(t.wait(home, "alice", 0), None);
+        assert!(t.account_throttled("alice", 0));
+    }
+
+    #[test]
+    fn known_addresses_are_forgotten_when_idle() {
+        let t = Throttle::new(ThrottleSettings {
+            known_address_ttl: Duration::from_millis(50),
+            ..ThrottleSettings::default()
+        });
+        t.signed_in(ip("192.0.2.1"), "alice");
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(!t.known(ip("192.0.2.1"), "alice"));
     }
 }

@@ -8,13 +8,16 @@
 //!
 //! Each flood request is the worst case for the server: a password never sent before (so no
 //! concurrent check can share its hash) from an `X-Forwarded-For` address never used before
-//! (so the per-address throttle never trips and every guess costs a full argon2id check).
-//! The server must therefore take its client address from that header
-//! (`client_address_header = "X-Forwarded-For"`), which is why `run.sh` starts a separate
-//! instance for this workload. The report gives both windows' p50 and p99, their p99 ratio,
-//! the flood's own rate and how it was answered (401, 429 throttled, 503 hashing pool
-//! full), and, with `--server-pid`, the server's CPU over the flood as a share of the cores:
-//! the hashing pool, not the flood, should bound it.
+//! (so the per-address throttle never trips). The server must therefore take its client
+//! address from that header (`client_address_header = "X-Forwarded-For"`), which is why
+//! `run.sh` starts a separate instance for this workload. Only the account-wide throttle
+//! can stop such a flood: its first guesses (20 by default) each cost a full argon2id
+//! check and get 401; after that the account password waits on new addresses, so nearly
+//! every guess gets a 429, held up to a second by a timer before it is sent, and only one
+//! guess per (growing) wait is checked. The report gives both windows' p50 and p99, their
+//! p99 ratio, the flood's own rate and how it was answered (401 checked, 429 throttled, 503
+//! hashing pool full: the 401 share shows how many guesses still cost a hash), and, with
+//! `--server-pid`, the server's CPU over the flood as a share of the cores.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
