@@ -9,6 +9,17 @@ fn now_secs() -> i64 {
     davgate_storage::now_ms() / 1000
 }
 
+/// The current time, at least 3 s before the next 30-second step, so the codes a test
+/// derives from it are still the current ones when the server checks them.
+async fn early_in_a_step() -> i64 {
+    let now = now_secs();
+    if now % 30 < 27 {
+        return now;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs((30 - now % 30) as u64)).await;
+    now_secs()
+}
+
 /// Runs `2fa enable` and returns the secret it printed.
 fn enroll(srv: &TestServer) -> Vec<u8> {
     let out = davgate_ok(srv.data_dir(), &["2fa", "enable", "alice"], "");
@@ -46,10 +57,6 @@ fn base32_decode(s: &str) -> Vec<u8> {
     out
 }
 
-fn code_at(secret: &[u8], offset_steps: i64) -> String {
-    davgate::auth::totp::code(secret, now_secs() / 30 + offset_steps)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_second_factor_the_account_password_is_refused_for_sync() {
     let srv = TestServer::start().await;
@@ -60,11 +67,10 @@ async fn with_a_second_factor_the_account_password_is_refused_for_sync() {
 
     let wrong = davgate(srv.data_dir(), &["2fa", "confirm", "alice", "000000"], "");
     assert_eq!(wrong.status.code(), Some(2));
-    let out = davgate_ok(
-        srv.data_dir(),
-        &["2fa", "confirm", "alice", &code_at(&secret, 0)],
-        "",
-    );
+    // The step is fixed here: the replay below must send this very code even if a
+    // 30-second boundary passes in between (one step of skew keeps it acceptable).
+    let confirmed = davgate::auth::totp::code(&secret, early_in_a_step().await / 30);
+    let out = davgate_ok(srv.data_dir(), &["2fa", "confirm", "alice", &confirmed], "");
     let backup: Vec<String> = out
         .lines()
         .map(str::trim)
@@ -97,11 +103,7 @@ async fn with_a_second_factor_the_account_password_is_refused_for_sync() {
         .says("wrong user name or password");
 
     // The code that confirmed cannot be used again; the next step's can, once.
-    let replay = davgate(
-        srv.data_dir(),
-        &["2fa", "disable", "alice", &code_at(&secret, 0)],
-        "",
-    );
+    let replay = davgate(srv.data_dir(), &["2fa", "disable", "alice", &confirmed], "");
     assert_eq!(replay.status.code(), Some(2), "a used code is refused");
     assert!(String::from_utf8_lossy(&replay.stderr).contains("already used"));
 
@@ -119,11 +121,10 @@ async fn with_a_second_factor_the_account_password_is_refused_for_sync() {
 async fn backup_codes_and_totp_codes_each_work_once() {
     let srv = TestServer::start().await;
     let secret = enroll(&srv);
-    let out = davgate_ok(
-        srv.data_dir(),
-        &["2fa", "confirm", "alice", &code_at(&secret, -1)],
-        "",
-    );
+    let now = early_in_a_step().await;
+    let step = now / 30;
+    let code = |offset| davgate::auth::totp::code(&secret, step + offset);
+    let out = davgate_ok(srv.data_dir(), &["2fa", "confirm", "alice", &code(-1)], "");
     let backup: Vec<String> = out
         .lines()
         .map(str::trim)
@@ -134,20 +135,15 @@ async fn backup_codes_and_totp_codes_each_work_once() {
     let account = srv.account("alice").await;
     let key = davgate::auth::cache::load_or_create_server_key(srv.data_dir()).unwrap();
     let two = davgate::auth::two_factor::TwoFactor::new(store.clone(), &key);
-    let now = now_secs();
-    two.verify(&account, &code_at(&secret, 0), now)
+    two.verify(&account, &code(0), now)
         .await
         .expect("a fresh code works");
     assert!(
-        two.verify(&account, &code_at(&secret, 0), now)
-            .await
-            .is_err(),
+        two.verify(&account, &code(0), now).await.is_err(),
         "the same code is a replay"
     );
     assert!(
-        two.verify(&account, &code_at(&secret, -1), now)
-            .await
-            .is_err(),
+        two.verify(&account, &code(-1), now).await.is_err(),
         "an older step is a replay"
     );
     two.verify(&account, &backup[3], now)
