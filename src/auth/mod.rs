@@ -41,7 +41,7 @@ use self::hold::Holds;
 use self::password::{HashError, Hasher};
 use self::scope::{Access, Scopes};
 use self::throttle::{Limit, Throttle, ThrottleSettings};
-use self::usage::{ClientInfo, UsageTracker};
+use self::usage::{ClientInfo, Seen, UsageTracker};
 use crate::response::{self, Body};
 
 /// An authenticated caller.
@@ -277,9 +277,7 @@ impl Authenticator {
             let account = self.store.account(check.account).await?;
             match account {
                 Some(account) if still_valid(&account, &check) => {
-                    if cached {
-                        self.throttle.remember(client.addr, &creds.user);
-                    } else {
+                    if !cached {
                         self.throttle.signed_in(client.addr, &creds.user);
                     }
                     let principal = Principal {
@@ -287,7 +285,12 @@ impl Authenticator {
                         access: check.access,
                         credential: check.credential,
                     };
-                    self.usage.record(&principal, client);
+                    // A cache hit from an address new to the credential (a device that
+                    // moved) makes it known too, so it keeps working if its cache entry
+                    // runs out during a flood; known ones cost nothing more here.
+                    if self.usage.record(&principal, client) == Seen::NewAddress {
+                        self.throttle.remember(client.addr, &creds.user);
+                    }
                     return Ok(principal);
                 }
                 _ => self.cache.forget(&key).await,

@@ -43,7 +43,16 @@ impl ClientInfo {
 pub struct UsageTracker {
     store: Store,
     pending: Arc<Mutex<HashMap<i64, LastUse>>>,
-    seen: Cache<(AccountId, String, IpAddr), ()>,
+    /// (account, app password id or `None` for the account password, address): Copy
+    /// values, so the lookup every request makes allocates nothing.
+    seen: Cache<(AccountId, Option<i64>, IpAddr), ()>,
+}
+
+/// Whether a sign-in came from an address its credential had not used lately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    NewAddress,
+    KnownAddress,
 }
 
 impl UsageTracker {
@@ -61,27 +70,31 @@ impl UsageTracker {
 
     /// Notes a successful sign-in: in memory, plus one write the first time a
     /// credential is seen from an address.
-    pub fn record(&self, principal: &Principal, client: &ClientInfo) {
-        let credential = match &principal.credential {
-            Credential::AccountPassword => "account password".to_owned(),
-            Credential::AppPassword { id, public_id } => {
+    pub fn record(&self, principal: &Principal, client: &ClientInfo) -> Seen {
+        let app_id = match &principal.credential {
+            Credential::AccountPassword => None,
+            Credential::AppPassword { id, .. } => {
                 let last = LastUse {
                     at_ms: davgate_storage::now_ms(),
                     addr: client.addr.to_string(),
                     agent: client.agent.clone(),
                 };
                 self.pending.lock().expect("usage lock").insert(*id, last);
-                format!("app password {public_id}")
+                Some(*id)
             }
         };
-        let key = (principal.account.id, credential, client.addr);
+        let key = (principal.account.id, app_id, client.addr);
         if self.seen.contains_key(&key) {
-            return;
+            return Seen::KnownAddress;
         }
-        self.seen.insert(key.clone(), ());
+        self.seen.insert(key, ());
+        let credential = match &principal.credential {
+            Credential::AccountPassword => "account password".to_owned(),
+            Credential::AppPassword { public_id, .. } => format!("app password {public_id}"),
+        };
+        let (account, addr) = (principal.account.id, client.addr);
         let store = self.store.clone();
         tokio::spawn(async move {
-            let (account, credential, addr) = key;
             if let Err(e) = store
                 .note_address(account, &credential, &addr.to_string())
                 .await
@@ -89,6 +102,7 @@ impl UsageTracker {
                 tracing::warn!(error = %e, "could not record a new client address");
             }
         });
+        Seen::NewAddress
     }
 
     /// Writes the batched last-use records.
