@@ -107,26 +107,13 @@ impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Self {
         // Bounded memory whatever an attacker sends; idle scores go after an hour. Only
         // successful sign-ins add known addresses, so an attacker cannot fill that set.
-        let (capacity, idle) = (100_000, Duration::from_secs(3600));
-        let known_ttl = settings.known_address_ttl;
+        let idle = Duration::from_secs(3600);
         Throttle {
+            pairs: bounded(idle),
+            addresses: bounded(idle),
+            accounts: bounded(idle),
+            known: bounded(settings.known_address_ttl),
             settings,
-            pairs: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_idle(idle)
-                .build(),
-            addresses: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_idle(idle)
-                .build(),
-            accounts: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_idle(idle)
-                .build(),
-            known: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_idle(known_ttl)
-                .build(),
         }
     }
 
@@ -234,15 +221,24 @@ impl Throttle {
         self.remember(addr, user);
     }
 
-    /// Keeps `addr` known to `user`; for sign-ins answered from the credential cache too,
-    /// so a device that moved keeps working when its cache entry runs out mid-flood.
+    /// Makes (or keeps) `addr` known to `user`; also for a cache hit from an address new
+    /// to its credential, so a device that moved keeps working when its cache entry runs
+    /// out mid-flood.
     pub fn remember(&self, addr: IpAddr, user: &str) {
-        let key = (user.to_owned(), addr);
-        // A read refreshes the idle timer; only a new address pays for an insert.
-        if self.known.get(&key).is_none() {
-            self.known.insert(key, ());
-        }
+        self.known.insert((user.to_owned(), addr), ());
     }
+}
+
+/// A map of at most 100,000 entries, each dropped after `idle` unused.
+fn bounded<K, V>(idle: Duration) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(100_000)
+        .time_to_idle(idle)
+        .build()
 }
 
 /// A score one failure higher, the old one decayed to `now_ms` first.

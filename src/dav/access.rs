@@ -1,6 +1,6 @@
 //! Who may do what with a collection: its owner, or an account it is shared with.
 
-use davgate_storage::{Collection, CollectionKind};
+use davgate_storage::{Collection, CollectionKind, DavObject};
 use http::StatusCode;
 
 use super::Ctx;
@@ -49,6 +49,22 @@ pub struct Opened {
 }
 
 impl Ctx<'_> {
+    /// The object `name` in the collection `cref` opens, or the 404 that says it is gone.
+    pub async fn open_object(
+        &self,
+        kind: CollectionKind,
+        cref: &CollectionRef,
+        name: &str,
+    ) -> DavResult<(Opened, DavObject)> {
+        let opened = self.open(kind, cref).await?;
+        let object = self
+            .store()
+            .object(opened.collection.id, name)
+            .await?
+            .ok_or_else(DavError::no_object)?;
+        Ok((opened, object))
+    }
+
     /// The collection a path names, own or shared; 404 when there is none.
     pub async fn open(&self, kind: CollectionKind, cref: &CollectionRef) -> DavResult<Opened> {
         let me = &self.principal.account;

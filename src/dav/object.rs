@@ -28,12 +28,8 @@ pub async fn get(ctx: &Ctx<'_>, head: bool) -> DavResult<Response<Body>> {
              (it finds /dav/ through /.well-known/caldav and /.well-known/carddav)",
         ));
     };
-    let opened = ctx.open(*kind, cref).await?;
-    let object = ctx
-        .store()
-        .object(opened.collection.id, name)
-        .await?
-        .ok_or_else(DavError::no_object)?;
+    // Opening checks the read privilege on the collection.
+    let (_, object) = ctx.open_object(*kind, cref, name).await?;
     let etag = format!("\"{}\"", object.meta.etag);
     let not_modified = ctx
         .header("if-none-match")

@@ -105,12 +105,7 @@ pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
             }
         }
         Target::Object(kind, _, cref, name) => {
-            let opened = ctx.open(*kind, cref).await?;
-            let object = ctx
-                .store()
-                .object(opened.collection.id, name)
-                .await?
-                .ok_or_else(DavError::no_object)?;
+            let (opened, object) = ctx.open_object(*kind, cref, name).await?;
             out.add(
                 &ctx.target.path(),
                 &Resource::Object(&opened, &object.meta, Some(&object.data)),

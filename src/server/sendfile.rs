@@ -199,14 +199,15 @@ impl AsyncWrite for SendfileStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let bufs = &bufs[bufs.iter().take_while(|b| b.is_empty()).count()..];
-        match bufs.iter().position(|b| placeholder_offset(b).is_some()) {
+        let first = bufs
+            .iter()
+            .enumerate()
+            .find_map(|(i, b)| placeholder_offset(b).map(|at| (i, at)));
+        match first {
             // Everything before the first placeholder goes out as written...
-            Some(0) => {
-                let at = placeholder_offset(&bufs[0]).expect("matched above");
-                self.poll_send_range(cx, &bufs[0], at)
-            }
+            Some((0, at)) => self.poll_send_range(cx, &bufs[0], at),
             // ...then the placeholder, on the next call.
-            Some(first) => Pin::new(&mut self.tcp).poll_write_vectored(cx, &bufs[..first]),
+            Some((i, _)) => Pin::new(&mut self.tcp).poll_write_vectored(cx, &bufs[..i]),
             None => Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs),
         }
     }
