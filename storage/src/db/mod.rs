@@ -84,27 +84,32 @@ impl Db {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30));
         if backend == Backend::Sqlite {
-            pool = pool.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // WAL lets readers run beside the writer; NORMAL is durable at every
-                    // checkpoint and consistent always; busy_timeout covers other processes
-                    // (the CLI) holding the write lock for a moment. Sorts stay in memory,
-                    // and pages are read through a 256 MiB map and a 16 MiB cache per
-                    // connection rather than copied in by pread.
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA synchronous = NORMAL",
-                        "PRAGMA foreign_keys = ON",
-                        "PRAGMA busy_timeout = 10000",
-                        "PRAGMA temp_store = MEMORY",
-                        "PRAGMA cache_size = -16384",
-                        "PRAGMA mmap_size = 268435456",
-                    ] {
-                        conn.execute(pragma).await?;
-                    }
-                    Ok(())
-                })
-            });
+            // An SQLite connection is a handle in this process that cannot go away
+            // under us: pinging it before each use (sqlx's default) only added a round
+            // trip to its worker thread to every query.
+            pool = pool
+                .test_before_acquire(false)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // WAL lets readers run beside the writer; NORMAL is durable at every
+                        // checkpoint and consistent always; busy_timeout covers other processes
+                        // (the CLI) holding the write lock for a moment. Sorts stay in memory,
+                        // and pages are read through a 256 MiB map and a 16 MiB cache per
+                        // connection rather than copied in by pread.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 10000",
+                            "PRAGMA temp_store = MEMORY",
+                            "PRAGMA cache_size = -16384",
+                            "PRAGMA mmap_size = 268435456",
+                        ] {
+                            conn.execute(pragma).await?;
+                        }
+                        Ok(())
+                    })
+                });
         }
         let pool = pool.connect_with(options).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
