@@ -2,7 +2,9 @@
 //!
 //! The credential generation is bumped by every change that must end cached sign-ins
 //! (a new password, disabling the account); servers compare it on every request, so a
-//! change made by any process takes effect on the next request everywhere.
+//! change made by any process takes effect on the next request everywhere. Rows read by
+//! id are kept until the next commit (see `db::changes`), so that comparison costs a
+//! query only after something was written.
 
 use sqlx::FromRow;
 
@@ -184,13 +186,20 @@ impl Store {
             .ok_or(StorageError::NotFound)
     }
 
-    /// The account with this id, if it exists.
+    /// The account with this id, if it exists: as the database holds it after the last
+    /// commit this process or the CLI made.
     pub async fn account(&self, id: AccountId) -> Result<Option<Account>> {
-        let row: Option<AccountRow> = sqlx::query_as(select_accounts!("WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.db.pool)
-            .await?;
-        Ok(row.map(Account::from))
+        let version = self.db.changes.version();
+        self.snapshots
+            .accounts
+            .kept_or_read(version, &id, || async move {
+                let row: Option<AccountRow> = sqlx::query_as(select_accounts!("WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_optional(&self.db.pool)
+                    .await?;
+                Ok(row.map(Account::from))
+            })
+            .await
     }
 
     /// The account with this user name, if it exists.

@@ -65,10 +65,19 @@ pub struct StoreConfig {
     pub background_thread_init: Option<fn()>,
 }
 
+/// The rows read on every request, kept between commits.
+#[derive(Default)]
+struct KeptRows {
+    accounts: db::Snapshots<AccountId, Option<Account>>,
+    /// Path walks by root and the segments' NFC keys as JSON; misses too.
+    paths: db::Snapshots<(NodeId, String), Option<Node>>,
+}
+
 /// The database plus the blob store.
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    snapshots: Arc<KeptRows>,
     blobs: Arc<dyn BlobStore>,
     background_thread_init: Option<fn()>,
 }
@@ -81,6 +90,7 @@ impl Store {
         let blobs = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
         Ok(Store {
             db,
+            snapshots: Arc::default(),
             blobs,
             background_thread_init: config.background_thread_init,
         })

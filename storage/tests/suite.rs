@@ -13,6 +13,7 @@ use sqlx::Executor;
 /// A store on a fresh database, cleaned up on drop.
 struct Fixture {
     store: Store,
+    url: String,
     blob_dir: PathBuf,
     _dir: tempfile::TempDir,
     postgres: Option<(String, String)>,
@@ -46,16 +47,10 @@ impl Fixture {
 
     async fn open(dir: tempfile::TempDir, url: String, postgres: Option<(String, String)>) -> Self {
         let blob_dir = dir.path().join("blobs");
-        let store = Store::open(&StoreConfig {
-            database_url: url,
-            blob_dir: blob_dir.clone(),
-            max_connections: 4,
-            background_thread_init: None,
-        })
-        .await
-        .unwrap();
+        let store = open_store(&url, &blob_dir).await;
         Fixture {
             store,
+            url,
             blob_dir,
             _dir: dir,
             postgres,
@@ -78,6 +73,11 @@ impl Fixture {
                 .await
                 .unwrap();
         }
+    }
+
+    /// Another store on the same database, as the CLI opens while the server runs.
+    async fn second_store(&self) -> Store {
+        open_store(&self.url, &self.blob_dir).await
     }
 
     fn blob_files(&self) -> usize {
@@ -148,6 +148,17 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
+async fn open_store(url: &str, blob_dir: &Path) -> Store {
+    Store::open(&StoreConfig {
+        database_url: url.to_owned(),
+        blob_dir: blob_dir.to_owned(),
+        max_connections: 4,
+        background_thread_init: None,
+    })
+    .await
+    .unwrap()
+}
+
 /// Runs each case on SQLite, and on PostgreSQL when `DATABASE_URL` is set.
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
@@ -180,6 +191,7 @@ macro_rules! suite {
 
 suite!(
     accounts_are_unique_and_versioned,
+    kept_rows_follow_every_commit_at_once,
     uploads_commit_replace_and_release,
     create_new_refuses_an_existing_name,
     abandoned_and_refused_uploads_leave_nothing,
@@ -199,6 +211,32 @@ suite!(
     sync_reports_changes_and_deletions_since_a_token,
     collections_are_shared_read_only_or_read_write,
 );
+
+/// Account rows and path walks are kept between commits; a commit by this store or by
+/// another one on the same database (the CLI beside the server) shows on the very next
+/// read.
+async fn kept_rows_follow_every_commit_at_once(f: &Fixture) {
+    let a = f.account("alice").await;
+    assert_eq!(f.fresh(a.id).await, f.fresh(a.id).await);
+    let cli = f.second_store().await;
+    cli.set_password_hash(a.id, "$argon2id$from-the-cli")
+        .await
+        .unwrap();
+    let changed = f.fresh(a.id).await;
+    assert_eq!(changed.password_hash, "$argon2id$from-the-cli");
+    assert_eq!(changed.credential_generation, a.credential_generation + 1);
+    cli.set_disabled(a.id, true).await.unwrap();
+    assert!(f.fresh(a.id).await.disabled);
+    let root = a.files_root;
+    assert_eq!(f.store.resolve(root, &["one.txt"]).await.unwrap(), None);
+    f.upload(&a, root, "one.txt", b"12345").await.unwrap();
+    assert_eq!(f.fresh(a.id).await.used_bytes, 5);
+    let found = f.store.resolve(root, &["one.txt"]).await.unwrap();
+    assert_eq!(found.expect("uploaded").size, 5);
+    cli.delete_account(a.id).await.unwrap();
+    assert_eq!(f.store.account(a.id).await.unwrap(), None);
+    assert_eq!(f.store.resolve(root, &["one.txt"]).await.unwrap(), None);
+}
 
 async fn accounts_are_unique_and_versioned(f: &Fixture) {
     let a = f.account("alice").await;

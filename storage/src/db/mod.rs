@@ -4,15 +4,23 @@
 //! `RETURNING`, `ON CONFLICT`, `WITH RECURSIVE`) and run through sqlx's `Any` driver.
 //! The gaps between the two live here and in the two migration folders.
 
+mod changes;
+mod snapshots;
+
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
+
+pub(crate) use changes::{Changes, Version};
+pub(crate) use snapshots::Snapshots;
 
 /// Which database sits behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,17 +64,23 @@ pub(crate) struct Db {
     /// SQLite has one writer at a time; queueing writers here, in order, beats
     /// having them poll the file lock with `busy_timeout` sleeps.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// Changed by every commit, so rows read before it are known to be stale.
+    pub(crate) changes: Arc<Changes>,
 }
 
 /// A write transaction; holds the SQLite write gate until it ends.
 pub(crate) struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,
     _gate: Option<OwnedMutexGuard<()>>,
+    changes: Arc<Changes>,
 }
 
 impl WriteTx {
     pub(crate) async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
+        let committed = self.tx.commit().await;
+        // Also when the commit failed: whether it reached the database is unknown.
+        self.changes.committed();
+        committed?;
         Ok(())
     }
 }
@@ -113,10 +127,15 @@ impl Db {
         }
         let pool = pool.connect_with(options).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let changes = match backend {
+            Backend::Sqlite => Changes::sqlite(sqlite_file(url)?.as_deref()),
+            Backend::Postgres => Changes::untracked(),
+        };
         Ok(Db {
             pool,
             backend,
             write_gate,
+            changes: Arc::new(changes),
         })
     }
 
@@ -143,8 +162,21 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _gate: gate })
+        Ok(WriteTx {
+            tx,
+            _gate: gate,
+            changes: self.changes.clone(),
+        })
     }
+}
+
+/// The file behind an SQLite URL, `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Result<Option<PathBuf>> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url)?;
+    Ok(Some(options.get_filename().to_path_buf()))
 }
 
 /// Milliseconds since the Unix epoch, the unit of every timestamp column.

@@ -240,6 +240,12 @@ impl Store {
         }
         let keys: Vec<String> = segments.iter().map(|s| name_key(s)).collect();
         let keys = serde_json::to_string(&keys).expect("strings serialise");
+        // Paths of unusual length are not worth their memory.
+        let version = self
+            .db
+            .changes
+            .version()
+            .filter(|_| keys.len() <= MAX_KEPT_PATH);
         let sql = match self.db.backend {
             Backend::Sqlite => concat!(
                 "WITH RECURSIVE seg (depth, name) AS (SELECT CAST(key AS INTEGER), value FROM json_each($2)), \
@@ -261,15 +267,24 @@ impl Store {
                  WHERE n.id = (SELECT id FROM walk WHERE depth = $3)"
             ),
         };
-        let row: Option<NodeRow> = sqlx::query_as(sql)
-            .bind(root.0)
-            .bind(keys)
-            .bind(segments.len() as i64)
-            .fetch_optional(&self.db.pool)
-            .await?;
-        Ok(row.map(Node::from))
+        let key = (root, keys);
+        self.snapshots
+            .paths
+            .kept_or_read(version, &key, || async {
+                let row: Option<NodeRow> = sqlx::query_as(sql)
+                    .bind(root.0)
+                    .bind(key.1.as_str())
+                    .bind(segments.len() as i64)
+                    .fetch_optional(&self.db.pool)
+                    .await?;
+                Ok(row.map(Node::from))
+            })
+            .await
     }
 }
+
+/// Longest path walk (as JSON of its segments' keys) whose result is kept.
+const MAX_KEPT_PATH: usize = 1024;
 
 /// A node row as JSON array elements, in `node_columns!` order.
 type NodeTuple = (
