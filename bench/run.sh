@@ -26,7 +26,7 @@ log() { echo "run.sh: $*" >&2; }
 parse_args "$@"
 COMMAND_LINE="bench/run.sh${*:+ $*}"
 if ((QUICK)); then
-    BENCH_ARGS=(--size 64MiB --repeat 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s)
+    BENCH_ARGS=(--size 64MiB --repeat 1 --get-runs 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s)
 else
     BENCH_ARGS=()
 fi

@@ -92,9 +92,13 @@ struct Cli {
     /// Size of the big file for put_stream_1g, put_length_1g and get_1g.
     #[arg(long, default_value = "1GiB")]
     size: ByteSize,
-    /// Runs of each upload/download and of small_files; the report gives the median.
+    /// Runs of each upload and of small_files; the report gives the median.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
+    /// Timed runs of get_1g. A download from the page cache takes under a second, so
+    /// the median needs more runs than an upload's to rise above the noise.
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=100))]
+    get_runs: u32,
     /// How long auth_cached and auth_cold keep their connections busy, and the length of
     /// each of auth_flood's two windows.
     #[arg(long, default_value = "10s")]
@@ -248,6 +252,7 @@ impl Cli {
         Ok(Plan {
             size: self.size.0,
             repeat: self.repeat,
+            get_runs: self.get_runs,
             duration,
             files: self.files,
             small_size: self.small_size.0,

@@ -378,6 +378,7 @@ mod tests {
         Plan {
             size: 1 << 30,
             repeat: 3,
+            get_runs: 9,
             duration: std::time::Duration::from_secs(10),
             files: 2000,
             small_size: 4096,

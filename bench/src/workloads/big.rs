@@ -40,7 +40,7 @@ pub async fn put(
     Ok(WorkloadReport::from_runs(name, runs, Vec::new()))
 }
 
-/// Downloads the big file `plan.repeat` times, uploading it first if no put left it there.
+/// Downloads the big file `plan.get_runs` times, uploading it first if no put left it there.
 pub async fn get(
     target: &Target,
     plan: &Plan,
@@ -62,14 +62,17 @@ pub async fn get(
         notes.push(wait_until_quiet(pid).await);
     }
     let mut runs = Vec::new();
-    for run in 1..=plan.repeat {
+    for run in 1..=plan.get_runs {
         let sampler = plan.server_pid.map(RssSampler::start);
         let started = Instant::now();
         download(&mut conn, target, &path, plan.size).await?;
         let elapsed = started.elapsed();
         let rate = megabytes_per_second(plan.size, elapsed);
         runs.push(measures(rate, sampler).await?);
-        eprintln!("davgate-bench:   run {run}/{}: {rate:.1} MB/s", plan.repeat);
+        eprintln!(
+            "davgate-bench:   run {run}/{}: {rate:.1} MB/s",
+            plan.get_runs
+        );
     }
     Ok(WorkloadReport::from_runs(name, runs, notes))
 }

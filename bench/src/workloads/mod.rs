@@ -130,8 +130,11 @@ impl Workload {
 pub struct Plan {
     /// Bytes in the big file.
     pub size: u64,
-    /// Runs of the big-file workloads and of small_files.
+    /// Runs of the big uploads and of small_files.
     pub repeat: u32,
+    /// Timed runs of get_1g.
+    #[serde(default = "default_get_runs")]
+    pub get_runs: u32,
     /// How long auth_cached and auth_cold run, and each half of auth_flood.
     pub duration: Duration,
     /// Files small_files uploads.
@@ -170,6 +173,11 @@ fn default_cold_connections() -> u32 {
 
 fn default_flood_connections() -> u32 {
     16
+}
+
+// Reports saved while get_1g ran `repeat` times lack this.
+fn default_get_runs() -> u32 {
+    3
 }
 
 // Reports saved before the CalDAV workloads lack these.
@@ -356,6 +364,7 @@ mod tests {
         let plan: Plan = serde_json::from_str(json).unwrap();
         assert_eq!((plan.cold_connections, plan.flood_connections), (4, 16));
         assert_eq!((plan.events, plan.caldav_runs), (5000, 10));
+        assert_eq!(plan.get_runs, 3);
     }
 
     #[test]
