@@ -8,7 +8,7 @@
 //! machines, so there nothing is tracked and nothing may be kept.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -60,19 +60,31 @@ impl Changes {
             };
         };
         let path = shared_path(database);
+        // Whoever may write the database must be able to write the marker too, or
+        // its changes would reach a running server only when a kept row ages out.
+        let mode = std::fs::metadata(database).map_or(0o600, |m| m.permissions().mode() & 0o666);
         let reach = match OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(mode)
             .open(&path)
         {
-            Ok(file) => Reach::ThisMachine(file),
+            Ok(file) => {
+                if file.metadata().is_ok_and(|m| m.len() == 0) {
+                    // Just created, through the umask: give it the database's mode.
+                    let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+                }
+                Reach::ThisMachine(file)
+            }
             Err(e) => {
                 tracing::warn!(
                     path = %path.display(),
                     error = %e,
-                    "cannot open the change marker; account rows will be read on every request"
+                    "cannot open the change marker: this process reads account rows on \
+                     every request, and its own changes reach a running server up to a \
+                     second late"
                 );
                 Reach::Untracked
             }
@@ -146,6 +158,17 @@ mod tests {
         memory.committed();
         assert_ne!(memory.version(), Some(before));
         assert_eq!(Changes::untracked().version(), None);
+    }
+
+    #[test]
+    fn the_marker_takes_the_database_files_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("davgate.db");
+        std::fs::write(&db, b"").unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o660)).unwrap();
+        let _changes = Changes::sqlite(Some(&db));
+        let marker = std::fs::metadata(shared_path(&db)).unwrap();
+        assert_eq!(marker.permissions().mode() & 0o777, 0o660);
     }
 
     #[test]
