@@ -173,6 +173,24 @@ async fn last_use_is_recorded_in_batches_and_new_addresses_are_audited() {
     assert!(audit.contains("app-password-created"), "{audit}");
 }
 
+#[tokio::test]
+async fn last_use_follows_the_latest_client_of_an_app_password() {
+    let mut srv = TestServer::start().await;
+    let (id, pw) = create(&srv, &[]);
+    for agent in ["DAVx5/4.3", "DAVx5/4.4", "DAVx5/4.4"] {
+        as_app(&srv, &pw)
+            .req("GET", "/files/")
+            .header("User-Agent", agent)
+            .send()
+            .await
+            .status(200);
+    }
+    srv.running.take().unwrap().shutdown().await;
+    let listed = davgate_ok(srv.data_dir(), &["app-password", "list", "alice"], "");
+    let line = listed.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(line.contains("from 127.0.0.1 (DAVx5/4.4)"), "{line}");
+}
+
 /// Sends `req`, returning the answer and how long it took.
 async fn timed(req: crate::common::client::Req) -> (Resp, Duration) {
     let started = Instant::now();

@@ -42,10 +42,31 @@ impl ClientInfo {
 #[derive(Clone)]
 pub struct UsageTracker {
     store: Store,
-    pending: Arc<Mutex<HashMap<i64, LastUse>>>,
+    pending: Arc<Mutex<HashMap<i64, PendingUse>>>,
     /// (account, app password id or `None` for the account password, address): Copy
     /// values, so the lookup every request makes allocates nothing.
     seen: Cache<(AccountId, Option<i64>, IpAddr), ()>,
+}
+
+/// An app password's last use, as kept until the next flush: a client signing in again
+/// from the same address with the same agent only moves the time, allocating nothing.
+struct PendingUse {
+    at_ms: i64,
+    addr: IpAddr,
+    agent: String,
+}
+
+impl PendingUse {
+    fn record(&self, id: i64) -> UseRecord {
+        UseRecord {
+            id,
+            last: LastUse {
+                at_ms: self.at_ms,
+                addr: self.addr.to_string(),
+                agent: self.agent.clone(),
+            },
+        }
+    }
 }
 
 /// Whether a sign-in came from an address its credential had not used lately.
@@ -74,12 +95,21 @@ impl UsageTracker {
         let app_id = match &principal.credential {
             Credential::AccountPassword => None,
             Credential::AppPassword { id, .. } => {
-                let last = LastUse {
-                    at_ms: davgate_storage::now_ms(),
-                    addr: client.addr.to_string(),
-                    agent: client.agent.clone(),
-                };
-                self.pending.lock().expect("usage lock").insert(*id, last);
+                let at_ms = davgate_storage::now_ms();
+                let mut pending = self.pending.lock().expect("usage lock");
+                match pending.get_mut(id) {
+                    Some(last) if last.addr == client.addr && last.agent == client.agent => {
+                        last.at_ms = at_ms;
+                    }
+                    _ => {
+                        let last = PendingUse {
+                            at_ms,
+                            addr: client.addr,
+                            agent: client.agent.clone(),
+                        };
+                        pending.insert(*id, last);
+                    }
+                }
                 Some(*id)
             }
         };
@@ -107,18 +137,14 @@ impl UsageTracker {
 
     /// Writes the batched last-use records.
     pub async fn flush(&self) {
-        let batch: Vec<UseRecord> = {
-            let mut pending = self.pending.lock().expect("usage lock");
-            pending
-                .drain()
-                .map(|(id, last)| UseRecord { id, last })
-                .collect()
-        };
+        let drained: Vec<(i64, PendingUse)> =
+            self.pending.lock().expect("usage lock").drain().collect();
+        let batch: Vec<UseRecord> = drained.iter().map(|(id, last)| last.record(*id)).collect();
         if let Err(e) = self.store.record_uses(&batch).await {
             tracing::warn!(error = %e, "could not record credential use; it is kept for the next try");
             let mut pending = self.pending.lock().expect("usage lock");
-            for record in batch {
-                pending.entry(record.id).or_insert(record.last);
+            for (id, last) in drained {
+                pending.entry(id).or_insert(last);
             }
         }
     }
