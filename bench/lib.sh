@@ -7,8 +7,6 @@
 # The globals set here are read by the sourcing script:
 # shellcheck disable=SC2034
 
-# A background child that has exited stays a zombie until waited for, so `kill -0` alone would
-# call it alive. One read of the state, so a process vanishing mid-check counts as gone.
 # Sets QUICK=1 for --quick; -h prints the caller's usage; anything else is an error. The
 # caller defines usage and log before sourcing this file.
 parse_args() {
@@ -23,6 +21,8 @@ parse_args() {
     done
 }
 
+# A background child that has exited stays a zombie until waited for, so `kill -0` alone would
+# call it alive. One read of the state, so a process vanishing mid-check counts as gone.
 alive() {
     local state
     state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1

@@ -7,9 +7,11 @@
 //! factor ([`totp`], [`two_factor`], sealed with [`seal`]). Does not own what a request
 //! does once allowed.
 //!
-//! A request with cached credentials costs one HMAC and one account read; the read
-//! carries the account's credential generation, so a revocation, a new password or a
-//! second factor turned on by any process ends the credential on the very next request.
+//! A request with cached credentials costs one HMAC and one account lookup; the account
+//! carries its credential generation, so a revocation, a new password or a second
+//! factor turned on by any process ends the credential on the very next request. (The
+//! store keeps the row until the next commit by any process, so the lookup is a query
+//! only after a write.)
 //!
 //! A cache miss meets the throttle before it costs a hash: the per-address scores for
 //! every credential, the account-wide score only for the account password (or an unknown
