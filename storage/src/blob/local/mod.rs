@@ -6,20 +6,21 @@
 //! holds.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+
+mod writer;
+
+use writer::LocalWriter;
 
 use super::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, StagedBlob};
 use crate::error::Result;
 
-/// Bytes gathered before one write system call: big enough that the hop to the
-/// blocking pool is amortised, small enough that memory per upload stays fixed.
-const WRITE_BUFFER: usize = 1024 * 1024;
 /// Blobs up to this size are read whole when opened.
 const PREFETCH: usize = 64 * 1024;
 
@@ -59,16 +60,7 @@ impl BlobStore for LocalBlobStore {
             Ok((file, path))
         })
         .await?;
-        Ok(Box::new(LocalWriter {
-            file: Some(Arc::new(file.0)),
-            path: file.1,
-            key,
-            buffer: BytesMut::with_capacity(WRITE_BUFFER),
-            written: 0,
-            flushed: 0,
-            synced: 0,
-            background: None,
-        }))
+        Ok(Box::new(LocalWriter::new(file.0, file.1, key)))
     }
 
     async fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobReader>> {
@@ -127,135 +119,6 @@ impl BlobStore for LocalBlobStore {
             Ok(idle)
         })
         .await
-    }
-}
-
-struct LocalWriter {
-    file: Option<Arc<File>>,
-    path: PathBuf,
-    key: BlobKey,
-    buffer: BytesMut,
-    written: u64,
-    /// Bytes handed to the kernel so far, and the bytes a background sync covered.
-    flushed: u64,
-    synced: u64,
-    /// A sync of what was written so far, running while more arrives.
-    background: Option<tokio::task::JoinHandle<io::Result<()>>>,
-}
-
-/// Bytes between background syncs. The upload must be durable before its commit;
-/// syncing as it streams overlaps the disk's work with the network's, so the final
-/// sync only waits for the tail instead of the whole file.
-const SYNC_EVERY: u64 = 32 * 1024 * 1024;
-
-impl LocalWriter {
-    async fn flush_buffer(&mut self) -> Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let buffer = std::mem::take(&mut self.buffer);
-        let mut buffer = self.write_out(buffer).await?;
-        buffer.clear();
-        self.buffer = buffer;
-        Ok(())
-    }
-
-    async fn write_out<B: AsRef<[u8]> + Send + 'static>(&mut self, data: B) -> Result<B> {
-        let file = self
-            .file
-            .clone()
-            .expect("a writer has its file until finish");
-        let len = data.as_ref().len() as u64;
-        let data = blocking(move || {
-            (&*file).write_all(data.as_ref())?;
-            Ok(data)
-        })
-        .await?;
-        self.flushed += len;
-        self.sync_in_background().await?;
-        Ok(data)
-    }
-
-    /// Starts syncing what was written so far, unless a sync still runs.
-    async fn sync_in_background(&mut self) -> Result<()> {
-        if self.flushed - self.synced < SYNC_EVERY {
-            return Ok(());
-        }
-        if let Some(running) = &self.background {
-            if !running.is_finished() {
-                return Ok(());
-            }
-            self.finish_background().await?;
-        }
-        let file = self
-            .file
-            .clone()
-            .expect("a writer has its file until finish");
-        self.synced = self.flushed;
-        self.background = Some(tokio::task::spawn_blocking(move || file.sync_data()));
-        Ok(())
-    }
-
-    async fn finish_background(&mut self) -> Result<()> {
-        if let Some(running) = self.background.take() {
-            running
-                .await
-                .map_err(|e| io::Error::other(format!("blob sync task failed: {e}")))??;
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl BlobWriter for LocalWriter {
-    async fn write(&mut self, data: Bytes) -> Result<()> {
-        self.written += data.len() as u64;
-        if self.buffer.len() + data.len() <= WRITE_BUFFER {
-            self.buffer.extend_from_slice(&data);
-            return Ok(());
-        }
-        self.flush_buffer().await?;
-        if data.len() >= WRITE_BUFFER {
-            self.write_out(data).await?;
-        } else {
-            self.buffer.extend_from_slice(&data);
-        }
-        Ok(())
-    }
-
-    fn written(&self) -> u64 {
-        self.written
-    }
-
-    async fn finish(mut self: Box<Self>) -> Result<Box<dyn StagedBlob>> {
-        self.flush_buffer().await?;
-        self.finish_background().await?;
-        let file = self
-            .file
-            .take()
-            .expect("a writer has its file until finish");
-        // fdatasync on the file; on ext4 and xfs this also commits the journal entry
-        // that created the file, so the directory entry is durable too.
-        let file = blocking(move || {
-            file.sync_data()?;
-            Ok(file)
-        })
-        .await?;
-        Ok(Box::new(LocalStaged {
-            file: Some(file),
-            path: std::mem::take(&mut self.path),
-            key: self.key.clone(),
-            size: self.written,
-        }))
-    }
-}
-
-impl Drop for LocalWriter {
-    fn drop(&mut self) {
-        if self.file.is_some() {
-            // The upload was abandoned: refused, failed or disconnected.
-            let _ = remove_if_present(&self.path);
-        }
     }
 }
 
