@@ -274,9 +274,9 @@ async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<
             ),
             Err(e) => tracing::warn!(error = %e, "trash purge failed; will retry"),
         }
-        match store.fill_missing_md5().await {
+        match store.queue_missing_md5().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!("computed the missing MD5 of {n} blobs"),
+            Ok(n) => tracing::info!("queued {n} blobs for the MD5 they lack"),
             Err(e) => {
                 tracing::warn!(error = %e, "filling in missing MD5 digests failed; will retry")
             }

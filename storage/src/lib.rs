@@ -26,6 +26,7 @@ mod error;
 mod gc;
 mod groupware;
 mod locks;
+mod md5_fill;
 mod names;
 mod props;
 mod tree;
@@ -60,8 +61,8 @@ pub struct StoreConfig {
     pub blob_dir: PathBuf,
     /// Upper bound on pooled database connections.
     pub max_connections: u32,
-    /// Run first on each thread the store starts for background work (the MD5 of a
-    /// large upload), e.g. to lower its priority below the request threads'.
+    /// Run first on the thread the store starts for background work (the MD5 of large
+    /// uploads), e.g. to lower its priority below the request threads'.
     pub background_thread_init: Option<fn()>,
 }
 
@@ -79,7 +80,7 @@ pub struct Store {
     db: Db,
     snapshots: Arc<KeptRows>,
     blobs: Arc<dyn BlobStore>,
-    background_thread_init: Option<fn()>,
+    md5: Arc<md5_fill::Md5Filler>,
 }
 
 impl Store {
@@ -87,12 +88,17 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         let db = Db::connect(&config.database_url, config.max_connections).await?;
         db.migrate().await?;
-        let blobs = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
+        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
+        let md5 = md5_fill::Md5Filler::start(
+            db.clone(),
+            Arc::clone(&blobs),
+            config.background_thread_init,
+        )?;
         Ok(Store {
             db,
             snapshots: Arc::default(),
             blobs,
-            background_thread_init: config.background_thread_init,
+            md5: Arc::new(md5),
         })
     }
 
@@ -107,71 +113,24 @@ impl Store {
     }
 
     /// Starts an upload: a new blob whose SHA-1 (and, if asked, MD5) is computed as it
-    /// streams in.
+    /// streams in. Background MD5 work waits until it is finished or dropped.
     pub async fn upload(&self, streamed: Streamed) -> Result<Box<dyn blob::BlobWriter>> {
         let inner = self.blobs.create().await?;
-        Ok(Box::new(blob::DigestingWriter::new(inner, streamed)))
+        let digesting = Box::new(blob::DigestingWriter::new(inner, streamed));
+        Ok(self.md5.streaming(digesting))
     }
 
-    /// Computes and stores the MD5 of a committed blob that lacks one. The hashing runs
-    /// on a thread of its own (set up by `background_thread_init`): it is background
-    /// work, and requests (a GET of the file just uploaded, say) should come first.
-    pub async fn fill_md5(&self, key: &BlobKey) -> Result<()> {
-        let reader = self.blobs.open(key).await?;
-        let runtime = tokio::runtime::Handle::current();
-        let (done, hashed) = tokio::sync::oneshot::channel();
-        let init = self.background_thread_init;
-        std::thread::Builder::new()
-            .name("md5".into())
-            .spawn(move || {
-                if let Some(init) = init {
-                    init();
-                }
-                // Chunks are hashed as they come, so memory stays one chunk whatever
-                // the size.
-                let result = runtime.block_on(async {
-                    let mut hasher = blob::Md5Stream::default();
-                    let mut offset = 0u64;
-                    loop {
-                        let chunk = reader.read_at(offset, 1 << 20).await?;
-                        if chunk.is_empty() {
-                            return Ok::<_, StorageError>(hasher);
-                        }
-                        offset += chunk.len() as u64;
-                        hasher.update(&chunk);
-                    }
-                });
-                let _ = done.send(result);
-            })?;
-        let hasher = hashed
-            .await
-            .map_err(|_| std::io::Error::other("the MD5 thread stopped"))??;
-        let md5 = hasher.finish();
-        let mut tx = self.db.begin_write().await?;
-        sqlx::query("UPDATE blobs SET md5 = $1 WHERE key = $2 AND md5 IS NULL")
-            .bind(&md5)
-            .bind(key.as_str())
-            .execute(&mut *tx.tx)
-            .await?;
-        tx.commit().await
-    }
-
-    /// Fills in the MD5 of blobs that lack one (uploads a crash interrupted before it);
-    /// returns how many.
-    pub async fn fill_missing_md5(&self) -> Result<usize> {
+    /// Queues for the MD5 thread the blobs that lack one (uploads a crash interrupted
+    /// before it, or that found its queue full); returns how many it took.
+    pub async fn queue_missing_md5(&self) -> Result<usize> {
         let keys: Vec<String> =
             sqlx::query_scalar("SELECT key FROM blobs WHERE md5 IS NULL LIMIT 1000")
                 .fetch_all(&self.db.pool)
                 .await?;
-        let mut filled = 0;
-        for key in keys.iter().filter_map(|k| BlobKey::parse(k)) {
-            match self.fill_md5(&key).await {
-                Ok(()) => filled += 1,
-                // Released meanwhile.
-                Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(filled)
+        Ok(keys
+            .iter()
+            .filter_map(|k| BlobKey::parse(k))
+            .take_while(|key| self.md5.queue(key.clone()))
+            .count())
     }
 }

@@ -121,6 +121,20 @@ impl Fixture {
             .await
     }
 
+    /// The node's MD5 once the background thread filled it in, or `None` after `wait`.
+    async fn md5_within(&self, id: NodeId, wait: std::time::Duration) -> Option<String> {
+        let step = std::time::Duration::from_millis(20);
+        for _ in 0..=wait.as_millis() / step.as_millis() {
+            let node = self.store.node(id).await.unwrap().unwrap();
+            let md5 = node.digests.and_then(|d| d.md5);
+            if md5.is_some() {
+                return md5;
+            }
+            tokio::time::sleep(step).await;
+        }
+        None
+    }
+
     async fn read(&self, node: &davgate_storage::Node) -> Vec<u8> {
         let reader = self
             .store
@@ -195,6 +209,7 @@ suite!(
     uploads_commit_replace_and_release,
     create_new_refuses_an_existing_name,
     large_uploads_read_back_exactly,
+    background_md5_waits_while_uploads_stream,
     abandoned_and_refused_uploads_leave_nothing,
     names_compare_in_nfc,
     rename_moves_one_row_and_refuses_cycles,
@@ -282,22 +297,9 @@ async fn uploads_commit_replace_and_release(f: &Fixture) {
     let digests = first.digests.clone().expect("uploads record digests");
     assert_eq!(digests.sha1, "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
     // MD5 follows the commit in the background.
-    let mut md5 = None;
-    for _ in 0..100 {
-        md5 = f
-            .store
-            .node(first.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .digests
-            .unwrap()
-            .md5;
-        if md5.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let md5 = f
+        .md5_within(first.id, std::time::Duration::from_secs(2))
+        .await;
     assert_eq!(md5.as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
     assert_eq!(f.read(&first).await, b"hello");
     assert_eq!(f.fresh(a.id).await.used_bytes, 5);
@@ -376,6 +378,28 @@ async fn large_uploads_read_back_exactly(f: &Fixture) {
         read.extend_from_slice(&chunk);
     }
     assert!(read == data, "the blob reads back byte for byte");
+}
+
+/// The MD5 of a large upload is computed after its commit, but not while another upload
+/// streams: the transfer comes first.
+async fn background_md5_waits_while_uploads_stream(f: &Fixture) {
+    let a = f.account("alice").await;
+    let streaming = f.store.upload(Streamed::Sha1).await.unwrap();
+    let node = f
+        .upload(&a, a.files_root, "done.txt", b"hello")
+        .await
+        .unwrap();
+    let short = std::time::Duration::from_millis(300);
+    assert_eq!(
+        f.md5_within(node.id, short).await,
+        None,
+        "waits for the upload"
+    );
+    drop(streaming);
+    let md5 = f
+        .md5_within(node.id, std::time::Duration::from_secs(2))
+        .await;
+    assert_eq!(md5.as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
 }
 
 async fn abandoned_and_refused_uploads_leave_nothing(f: &Fixture) {

@@ -4,8 +4,9 @@
 //! `oc:checksums`). SHA-1 is computed while a blob streams in, on the blocking pool and
 //! overlapping the write of the next bytes; with the CPU's SHA extensions it costs
 //! little. MD5 has no such help and would cost half a core at disk speed, so it is
-//! computed while streaming only when the client sent an MD5 to verify, and otherwise
-//! right after the commit from the freshly written (cached) bytes.
+//! computed while streaming only when the caller asks (a client sent an MD5 to verify, or
+//! the file is small), and otherwise after the commit by the store's MD5 thread
+//! (`md5_fill`).
 
 use async_trait::async_trait;
 use bytes::Bytes;

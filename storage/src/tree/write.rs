@@ -166,13 +166,8 @@ impl Store {
         tx.commit().await?;
         blob.committed();
         self.delete_blobs(&freed).await;
-        if digests.as_ref().is_some_and(|d| d.md5.is_none()) {
-            let store = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = store.fill_md5(&key).await {
-                    tracing::warn!(blob = key.as_str(), error = %e, "could not compute an MD5; upkeep retries");
-                }
-            });
+        if digests.as_ref().is_some_and(|d| d.md5.is_none()) && !self.md5.queue(key) {
+            tracing::debug!("the MD5 queue is full; upkeep fills this blob's in later");
         }
         Ok(node)
     }
