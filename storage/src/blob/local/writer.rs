@@ -167,9 +167,11 @@ impl BlobWriter for LocalWriter {
 
     async fn finish(mut self: Box<Self>) -> Result<Box<dyn StagedBlob>> {
         self.finish_writing().await?;
-        let tail = std::mem::replace(&mut self.filling, AlignedBuf::empty());
-        let (file, offset, caching) = (self.file(), self.flushed, self.caching);
-        blocking(move || Ok(write_chunk(&file, tail.filled(), offset, caching)?)).await?;
+        if !self.filling.filled().is_empty() {
+            let tail = std::mem::replace(&mut self.filling, AlignedBuf::empty());
+            let (file, offset, caching) = (self.file(), self.flushed, self.caching);
+            blocking(move || Ok(write_chunk(&file, tail.filled(), offset, caching)?)).await?;
+        }
         self.finish_syncing().await?;
         let file = self
             .file
