@@ -230,7 +230,11 @@ fn lock_error(err: TryLockError) -> io::Error {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
+    joined(tokio::task::spawn_blocking(f)).await
+}
+
+/// Waits for a task on the blocking pool; one that panicked is an I/O error.
+async fn joined<T>(task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    task.await
         .map_err(|e| io::Error::other(format!("blob task failed: {e}")))?
 }

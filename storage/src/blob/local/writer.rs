@@ -21,7 +21,7 @@ use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
 use rustix::io::Errno;
 use tokio::task::JoinHandle;
 
-use super::{LocalStaged, blocking, remove_if_present};
+use super::{LocalStaged, blocking, joined, remove_if_present};
 use crate::blob::{BlobKey, BlobWriter, StagedBlob};
 use crate::error::Result;
 
@@ -57,7 +57,7 @@ pub(super) struct LocalWriter {
     /// The buffer being filled.
     filling: AlignedBuf,
     /// The write of the previous buffer, which hands it back for reuse.
-    writing: Option<JoinHandle<io::Result<(AlignedBuf, Caching)>>>,
+    writing: Option<JoinHandle<Result<(AlignedBuf, Caching)>>>,
     /// A buffer whose write is done; the second one is allocated on first need.
     spare: Option<AlignedBuf>,
     caching: Caching,
@@ -66,7 +66,7 @@ pub(super) struct LocalWriter {
     flushed: u64,
     synced: u64,
     /// A sync of what was written so far, running while more arrives.
-    syncing: Option<JoinHandle<io::Result<()>>>,
+    syncing: Option<JoinHandle<Result<()>>>,
 }
 
 impl LocalWriter {
@@ -95,9 +95,7 @@ impl LocalWriter {
     /// Waits for the write in flight, if any, and keeps its buffer as the spare.
     async fn finish_writing(&mut self) -> Result<()> {
         if let Some(running) = self.writing.take() {
-            let (mut buffer, caching) = running
-                .await
-                .map_err(|e| io::Error::other(format!("blob write task failed: {e}")))??;
+            let (mut buffer, caching) = joined(running).await?;
             self.flushed += buffer.filled().len() as u64;
             self.caching = caching;
             buffer.clear();
@@ -133,15 +131,13 @@ impl LocalWriter {
         }
         let file = self.file();
         self.synced = self.flushed;
-        self.syncing = Some(tokio::task::spawn_blocking(move || file.sync_data()));
+        self.syncing = Some(tokio::task::spawn_blocking(move || Ok(file.sync_data()?)));
         Ok(())
     }
 
     async fn finish_syncing(&mut self) -> Result<()> {
         if let Some(running) = self.syncing.take() {
-            running
-                .await
-                .map_err(|e| io::Error::other(format!("blob sync task failed: {e}")))??;
+            joined(running).await?;
         }
         Ok(())
     }
@@ -149,11 +145,12 @@ impl LocalWriter {
 
 #[async_trait]
 impl BlobWriter for LocalWriter {
-    async fn write(&mut self, mut data: Bytes) -> Result<()> {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
         self.written += data.len() as u64;
-        while !data.is_empty() {
-            let taken = self.filling.fill_from(&data);
-            let _ = data.split_to(taken);
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            let taken = self.filling.fill_from(rest);
+            rest = &rest[taken..];
             if self.filling.is_full() {
                 self.hand_off().await?;
             }
@@ -248,55 +245,49 @@ fn set_direct(file: &File, on: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// `WRITE_BUFFER` bytes whose start is aligned for direct I/O, cut out of a slightly
-/// larger allocation.
+/// Up to `WRITE_BUFFER` bytes whose start is aligned for direct I/O: a Vec with room
+/// for both, padded up to the first aligned address. Filling never reallocates it, and
+/// nothing is zeroed beyond the padding (a small file touches one page, not a megabyte).
 struct AlignedBuf {
-    memory: Box<[u8]>,
+    memory: Vec<u8>,
     start: usize,
-    len: usize,
 }
 
 impl AlignedBuf {
     fn new() -> Self {
-        let memory = vec![0u8; WRITE_BUFFER + ALIGN].into_boxed_slice();
+        let mut memory: Vec<u8> = Vec::with_capacity(WRITE_BUFFER + ALIGN);
         // Never beyond ALIGN - 1 at run time; if it were, the buffer is merely unaligned
         // and its writes go through the page cache.
         let start = memory.as_ptr().align_offset(ALIGN).min(ALIGN);
-        AlignedBuf {
-            memory,
-            start,
-            len: 0,
-        }
+        memory.resize(start, 0);
+        AlignedBuf { memory, start }
     }
 
     /// A placeholder that holds nothing.
     fn empty() -> Self {
         AlignedBuf {
-            memory: Box::default(),
+            memory: Vec::new(),
             start: 0,
-            len: 0,
         }
     }
 
     /// Copies as much of `data` as fits; returns how much.
     fn fill_from(&mut self, data: &[u8]) -> usize {
-        let at = self.start + self.len;
-        let n = data.len().min(WRITE_BUFFER - self.len);
-        self.memory[at..at + n].copy_from_slice(&data[..n]);
-        self.len += n;
+        let n = data.len().min(WRITE_BUFFER - self.filled().len());
+        self.memory.extend_from_slice(&data[..n]);
         n
     }
 
     fn is_full(&self) -> bool {
-        self.len == WRITE_BUFFER
+        self.filled().len() == WRITE_BUFFER
     }
 
     fn filled(&self) -> &[u8] {
-        &self.memory[self.start..self.start + self.len]
+        &self.memory[self.start..]
     }
 
     fn clear(&mut self) {
-        self.len = 0;
+        self.memory.truncate(self.start);
     }
 }
 
