@@ -10,7 +10,7 @@
 //! found again by `Store::queue_missing_md5` (upkeep).
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -61,10 +61,7 @@ impl Md5Filler {
 
     /// Queues `key`; returns false when the queue is full (or the thread gone).
     pub(crate) fn queue(&self, key: BlobKey) -> bool {
-        match self.queue.try_send(key) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-        }
+        self.queue.try_send(key).is_ok()
     }
 
     /// Wraps a new upload's writer so that the thread waits until it is finished or
@@ -84,20 +81,21 @@ struct Worker {
     streaming: watch::Receiver<usize>,
 }
 
-/// Why hashing a blob stopped early.
-enum Stop {
+/// What became of one queued blob.
+enum Outcome {
+    Filled,
     /// Its MD5 is no longer wanted: the blob was released or filled by someone else.
     NotWanted,
     /// The store is gone.
-    Closed,
+    StoreGone,
 }
 
 impl Worker {
     fn run(mut self, runtime: &Handle, jobs: Receiver<BlobKey>) {
         while let Ok(key) = jobs.recv() {
             match runtime.block_on(self.fill(&key)) {
-                Ok(Ok(()) | Err(Stop::NotWanted)) => {}
-                Ok(Err(Stop::Closed)) => return,
+                Ok(Outcome::Filled | Outcome::NotWanted) => {}
+                Ok(Outcome::StoreGone) => return,
                 // Released between the check and the open.
                 Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
@@ -109,17 +107,17 @@ impl Worker {
 
     /// Hashes the blob in chunks (memory stays one chunk whatever its size) and records
     /// the MD5, unless it stopped being wanted first.
-    async fn fill(&mut self, key: &BlobKey) -> Result<std::result::Result<(), Stop>> {
-        if let Err(stop) = self.after_uploads(key).await? {
-            return Ok(Err(stop));
+    async fn fill(&mut self, key: &BlobKey) -> Result<Outcome> {
+        if let Some(stop) = self.after_uploads(key).await? {
+            return Ok(stop);
         }
         let reader = self.blobs.open(key).await?;
         let mut hasher = Md5Stream::default();
         let mut offset = 0u64;
         loop {
             let uploads_streaming = *self.streaming.borrow() > 0;
-            if uploads_streaming && let Err(stop) = self.after_uploads(key).await? {
-                return Ok(Err(stop));
+            if uploads_streaming && let Some(stop) = self.after_uploads(key).await? {
+                return Ok(stop);
             }
             let chunk = reader.read_at(offset, CHUNK).await?;
             if chunk.is_empty() {
@@ -135,13 +133,14 @@ impl Worker {
             .execute(&mut *tx.tx)
             .await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Outcome::Filled)
     }
 
-    /// Waits until no upload streams, then says whether the blob still lacks its MD5.
-    async fn after_uploads(&mut self, key: &BlobKey) -> Result<std::result::Result<(), Stop>> {
+    /// Waits until no upload streams; then `None` if the blob still lacks its MD5, else
+    /// why it is not to be hashed.
+    async fn after_uploads(&mut self, key: &BlobKey) -> Result<Option<Outcome>> {
         if self.streaming.wait_for(|n| *n == 0).await.is_err() {
-            return Ok(Err(Stop::Closed));
+            return Ok(Some(Outcome::StoreGone));
         }
         // No row: released. A row with an MD5: filled by another process meanwhile.
         let row: Option<Option<String>> =
@@ -150,8 +149,8 @@ impl Worker {
                 .fetch_optional(&self.db.pool)
                 .await?;
         Ok(match row {
-            Some(None) => Ok(()),
-            _ => Err(Stop::NotWanted),
+            Some(None) => None,
+            _ => Some(Outcome::NotWanted),
         })
     }
 }
