@@ -321,7 +321,7 @@ impl Authenticator {
         }
         Ok(self
             .throttle
-            .account_turn(&creds.user, now_ms())
+            .account_turn(&creds.user, now)
             .map(|wait| (Limit::Account, wait)))
     }
 

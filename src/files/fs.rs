@@ -24,7 +24,7 @@ use super::errors::{Refusal, fs_error};
 use super::file::{QuotaRoom, ReadFile, UploadFile, UploadPlan};
 
 /// Uploads announced at most this large hash MD5 as they stream (a few milliseconds);
-/// larger ones leave it to a background task so the upload runs at disk speed.
+/// larger ones leave it to the store's MD5 thread, which waits until no upload streams.
 const STREAMED_MD5_MAX: u64 = 16 << 20;
 use super::meta::{NodeEntry, NodeMeta};
 use crate::server::FileRanges;

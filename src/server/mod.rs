@@ -278,7 +278,7 @@ async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<
             Ok(0) => {}
             Ok(n) => tracing::info!("queued {n} blobs for the MD5 they lack"),
             Err(e) => {
-                tracing::warn!(error = %e, "filling in missing MD5 digests failed; will retry")
+                tracing::warn!(error = %e, "could not list the blobs lacking an MD5; will retry")
             }
         }
         match store.collect_garbage().await {

@@ -54,8 +54,9 @@ pub async fn get(
         notes.push("uploaded the file first (untimed)".to_owned());
     }
     // The first read after an upload is the slowest on either server (the kernel
-    // promotes the file's pages, the client's buffers grow): it would time the upload's
-    // aftermath rather than the download, so it goes untimed.
+    // promotes the file's pages, the client's buffers grow; davgate wrote the file past
+    // the page cache, so it reads it from disk): it would time the upload's aftermath
+    // rather than the download, so it goes untimed and the timed runs compare sending.
     download(&mut conn, target, &path, plan.size).await?;
     notes.push("one untimed GET first".to_owned());
     if let Some(pid) = plan.server_pid {
