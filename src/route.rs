@@ -1,16 +1,46 @@
-//! Which part of davgate a request is for, decided from its method and path alone.
+//! Which part of davgate a request is for, and what it asks, decided once from its
+//! method, path and WebDAV headers.
 //!
-//! Pure: no I/O, no authentication. Paths are checked here, once, before any handler
-//! sees them: a path that could escape its tree or be read two ways is refused.
+//! Pure: no I/O, no authentication. Every later stage takes what is parsed here instead
+//! of the raw request: the [`Verb`], the decoded path segments, the checked
+//! `Destination` of a COPY or MOVE, the conditional headers ([`Conditions`]) and the
+//! scope the route needs. A path that could escape its tree or be read two ways is
+//! refused here, before any handler sees it. Names keep the form the client wrote (NFC
+//! or NFD, as Finder sends them); the storage crate compares them by their NFC key.
+
+mod conditions;
+mod verb;
 
 use std::fmt;
 
 use davgate_storage::TreeRoot;
-use http::Method;
 use http::request::Parts;
 
-/// Where a request goes.
+pub use self::conditions::{
+    Condition, ConditionError, Conditions, EtagList, IfList, Test, parse as parse_conditions,
+};
+pub use self::verb::Verb;
+
+/// A request as routed: where it goes and what it asks, parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub verb: Verb,
+    pub route: Route,
+    /// Decoded path segments below the route's root (`/files`, `/trash`, `/dav`).
+    pub path: Vec<String>,
+    /// `If`, `If-Match` and `If-None-Match`, checked.
+    pub conditions: Conditions,
+    /// Where a COPY or MOVE in a file tree goes.
+    pub destination: Option<Destination>,
+    /// `Overwrite` of a COPY or MOVE: absent means `T` (RFC 4918 §10.6).
+    pub overwrite: bool,
+    /// A WebDAV header that does not parse. The request is refused with 400, but only
+    /// once signed in, so an anonymous client still meets 401 first.
+    pub bad_header: Option<HeaderError>,
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     /// `GET /healthz`: liveness, no authentication.
     Health,
@@ -32,44 +62,155 @@ pub enum Route {
 }
 
 impl Route {
-    /// Routes a request by method and path.
-    pub fn from_request(parts: &Parts) -> Route {
-        let path = parts.uri.path();
-        if path == "/healthz" && (parts.method == Method::GET || parts.method == Method::HEAD) {
-            return Route::Health;
-        }
-        if path == "/.well-known/caldav" || path == "/.well-known/carddav" {
-            return Route::WellKnown;
-        }
-        if under(path, "/dav") || (path == "/" && parts.method.as_str() == "PROPFIND") {
-            if let Err(e) = decode_path(path) {
-                return Route::BadPath(e);
-            }
-            if parts.method == Method::OPTIONS {
-                return Route::DavOptions;
-            }
-            return Route::Dav(DavArea::of(path));
-        }
-        let tree = if under(path, "/files") {
-            TreeRoot::Files
-        } else if under(path, "/trash") {
-            TreeRoot::Trash
-        } else {
-            return Route::NotFound;
+    /// Routes a request by method, path and headers.
+    pub fn from_request(parts: &Parts) -> Routed {
+        let verb = Verb::of(&parts.method);
+        let raw = parts.uri.path();
+        let mut routed = Routed {
+            verb,
+            route: Route::NotFound,
+            path: Vec::new(),
+            conditions: Conditions::default(),
+            destination: None,
+            overwrite: true,
+            bad_header: None,
         };
-        if let Err(e) = decode_path(path) {
-            return Route::BadPath(e);
-        }
-        if parts.method == Method::OPTIONS {
-            return Route::Options(tree);
-        }
-        Route::Files(tree)
+        routed.route = if raw == "/healthz" && matches!(verb, Verb::Get | Verb::Head) {
+            Route::Health
+        } else if raw == "/.well-known/caldav" || raw == "/.well-known/carddav" {
+            Route::WellKnown
+        } else if under(raw, "/dav") || (raw == "/" && verb == Verb::PropFind) {
+            match decode_path(raw) {
+                Err(e) => Route::BadPath(e),
+                Ok(_) if verb == Verb::Options => Route::DavOptions,
+                Ok(mut segments) => {
+                    if !segments.is_empty() {
+                        segments.remove(0);
+                    }
+                    routed.path = segments;
+                    Route::Dav(DavArea::of(raw))
+                }
+            }
+        } else if let Some(tree) = tree_of(raw) {
+            match decode_path(raw) {
+                Err(e) => Route::BadPath(e),
+                Ok(_) if verb == Verb::Options => Route::Options(tree),
+                Ok(mut segments) => {
+                    segments.remove(0);
+                    routed.path = segments;
+                    routed.bad_header = file_headers(parts, verb, &mut routed).err();
+                    Route::Files(tree)
+                }
+            }
+        } else {
+            Route::NotFound
+        };
+        routed
     }
+}
 
-    /// Whether the route needs an authenticated principal.
-    pub fn needs_auth(&self) -> bool {
-        matches!(self, Route::Files(_) | Route::Dav(_))
+/// The file tree a path is in, if any.
+fn tree_of(path: &str) -> Option<TreeRoot> {
+    if under(path, "/files") {
+        Some(TreeRoot::Files)
+    } else if under(path, "/trash") {
+        Some(TreeRoot::Trash)
+    } else {
+        None
     }
+}
+
+/// What a route needs of a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The files scope: `/files/` and `/trash/`.
+    Files,
+    /// The calendars scope.
+    Calendars,
+    /// The contacts scope.
+    Contacts,
+    /// Discovery serves either kind of client.
+    CalendarsOrContacts,
+}
+
+/// Where a COPY or MOVE goes, decoded and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The file tree the target is in; `None` for a URL outside both trees.
+    pub tree: Option<TreeRoot>,
+    /// Decoded segments below the tree's root; never empty when `tree` is set.
+    pub path: Vec<String>,
+}
+
+/// A WebDAV header that was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderError {
+    /// `If`, `If-Match` or `If-None-Match` does not parse.
+    Condition(ConditionError),
+    /// COPY or MOVE without a `Destination`.
+    MissingDestination,
+    /// A `Destination` that is not a URL.
+    DestinationNotUrl,
+    /// A `Destination` whose path is malformed.
+    DestinationPath(PathError),
+    /// A `Destination` naming a tree itself rather than an item in it.
+    DestinationIsRoot,
+    /// `Overwrite` other than `T` or `F`.
+    Overwrite,
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::Condition(e) => e.fmt(f),
+            HeaderError::MissingDestination => {
+                f.write_str("COPY and MOVE need a Destination header with the target URL")
+            }
+            HeaderError::DestinationNotUrl => {
+                f.write_str("the Destination header is not a valid URL")
+            }
+            HeaderError::DestinationPath(e) => write!(f, "invalid Destination path: {e}"),
+            HeaderError::DestinationIsRoot => f.write_str(
+                "the Destination names a whole tree: name the new file or folder inside it, \
+                 e.g. Destination: /files/NAME",
+            ),
+            HeaderError::Overwrite => {
+                f.write_str("the Overwrite header must be T or F (RFC 4918 §10.6)")
+            }
+        }
+    }
+}
+
+/// The headers a file request may carry that need parsing before anything else.
+fn file_headers(parts: &Parts, verb: Verb, routed: &mut Routed) -> Result<(), HeaderError> {
+    let header = |name: &str| parts.headers.get(name).map(|v| v.as_bytes());
+    routed.conditions =
+        conditions::parse(header("if"), header("if-match"), header("if-none-match"))
+            .map_err(HeaderError::Condition)?;
+    if matches!(verb, Verb::Copy | Verb::Move) {
+        routed.destination = Some(destination(header("destination"))?);
+        routed.overwrite = match header("overwrite").map(<[u8]>::trim_ascii) {
+            None | Some(b"T" | b"t") => true,
+            Some(b"F" | b"f") => false,
+            Some(_) => return Err(HeaderError::Overwrite),
+        };
+    }
+    Ok(())
+}
+
+fn destination(value: Option<&[u8]>) -> Result<Destination, HeaderError> {
+    let value = value.ok_or(HeaderError::MissingDestination)?;
+    let uri = http::Uri::try_from(value).map_err(|_| HeaderError::DestinationNotUrl)?;
+    let segments = decode_path(uri.path()).map_err(HeaderError::DestinationPath)?;
+    let tree = tree_of(uri.path());
+    let path = match tree {
+        Some(_) => segments[1..].to_vec(),
+        None => segments,
+    };
+    if tree.is_some() && path.is_empty() {
+        return Err(HeaderError::DestinationIsRoot);
+    }
+    Ok(Destination { tree, path })
 }
 
 /// Which part of `/dav/` a request is for: it decides the scope an app password needs.
@@ -84,6 +225,15 @@ pub enum DavArea {
 }
 
 impl DavArea {
+    /// What a credential needs to enter this area.
+    pub fn needs(self) -> Need {
+        match self {
+            DavArea::Calendars => Need::Calendars,
+            DavArea::Contacts => Need::Contacts,
+            DavArea::Discovery => Need::CalendarsOrContacts,
+        }
+    }
+
     fn of(path: &str) -> Self {
         if under(path, "/dav/calendars") {
             DavArea::Calendars
@@ -206,13 +356,16 @@ pub fn encode_segment(segment: &str) -> String {
 mod tests {
     use super::*;
 
+    fn routed(method: &str, uri: &str, headers: &[(&str, &str)]) -> Routed {
+        let mut req = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        Route::from_request(&req.body(()).unwrap().into_parts().0)
+    }
+
     fn route(method: &str, uri: &str) -> Route {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(())
-            .unwrap();
-        Route::from_request(&req.into_parts().0)
+        routed(method, uri, &[]).route
     }
 
     #[test]
@@ -222,7 +375,7 @@ mod tests {
             ("PROPFIND", "/files/", Route::Files(TreeRoot::Files)),
             ("PROPFIND", "/files", Route::Files(TreeRoot::Files)),
             ("PUT", "/files/a%20b/c.txt", Route::Files(TreeRoot::Files)),
-            ("MOVE", "/trash/x.d1", Route::Files(TreeRoot::Trash)),
+            ("DELETE", "/trash/x.d1", Route::Files(TreeRoot::Trash)),
             ("OPTIONS", "/files/x", Route::Options(TreeRoot::Files)),
             ("GET", "/filesystem", Route::NotFound),
             ("PROPFIND", "/.well-known/caldav", Route::WellKnown),
@@ -269,6 +422,81 @@ mod tests {
         for (method, uri, expected) in table {
             assert_eq!(route(method, uri), expected, "{method} {uri}");
         }
+    }
+
+    #[test]
+    fn parses_what_later_stages_need_once() {
+        let r = routed(
+            "MOVE",
+            "/files/My%20Docs/a.txt",
+            &[
+                ("Destination", "http://h/files/Caf%C3%A9/b.txt"),
+                ("If", "(<urn:uuid:1>)"),
+            ],
+        );
+        assert_eq!(r.verb, Verb::Move);
+        assert_eq!(r.route, Route::Files(TreeRoot::Files));
+        assert_eq!(r.path, ["My Docs", "a.txt"]);
+        assert_eq!(
+            r.destination,
+            Some(Destination {
+                tree: Some(TreeRoot::Files),
+                path: vec!["Café".into(), "b.txt".into()]
+            })
+        );
+        assert_eq!(r.conditions.lock_tokens(), ["urn:uuid:1"]);
+        assert_eq!(
+            routed("REPORT", "/dav/calendars/alice/default/", &[]).path,
+            ["calendars", "alice", "default"]
+        );
+        assert!(routed("PROPFIND", "/", &[]).path.is_empty());
+    }
+
+    #[test]
+    fn malformed_webdav_headers_are_refused_by_the_router() {
+        type Headers<'a> = &'a [(&'a str, &'a str)];
+        let table: [(&str, Headers, HeaderError); 5] = [
+            ("MOVE", &[], HeaderError::MissingDestination),
+            (
+                "COPY",
+                &[("Destination", "/files/")],
+                HeaderError::DestinationIsRoot,
+            ),
+            (
+                "MOVE",
+                &[("Destination", "/trash")],
+                HeaderError::DestinationIsRoot,
+            ),
+            (
+                "MOVE",
+                &[("Destination", "/files/%2e%2e/x")],
+                HeaderError::DestinationPath(PathError::DotSegment),
+            ),
+            (
+                "COPY",
+                &[("Destination", "http://[::1")],
+                HeaderError::DestinationNotUrl,
+            ),
+        ];
+        for (method, headers, expected) in table {
+            assert_eq!(
+                routed(method, "/files/a", headers).bad_header,
+                Some(expected),
+                "{method} {headers:?}"
+            );
+        }
+        assert!(matches!(
+            routed("PUT", "/files/a", &[("If-Match", "\"")]).bad_header,
+            Some(HeaderError::Condition(_))
+        ));
+        // Outside the file trees a Destination is the room's business.
+        assert_eq!(
+            routed("MOVE", "/files/a", &[("Destination", "http://other/x")])
+                .destination
+                .unwrap()
+                .tree,
+            None
+        );
     }
 
     #[test]

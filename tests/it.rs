@@ -11,6 +11,7 @@ mod cli;
 mod dav_exchanges;
 mod dav_sync;
 mod files;
+mod headers;
 mod ical;
 mod interop;
 mod locks;

@@ -3,9 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use http::{Method, Response, StatusCode};
+use http::{Response, StatusCode};
 
 use crate::response::{self, Body};
+use crate::route::{Need, Verb};
 
 /// One area a credential can be allowed into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,25 +96,6 @@ impl fmt::Display for Scopes {
     }
 }
 
-/// Reading or changing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MethodClass {
-    /// GET, HEAD, OPTIONS, PROPFIND, REPORT.
-    Read,
-    /// Everything that can change state.
-    Write,
-}
-
-impl MethodClass {
-    /// The class of an HTTP method; unknown methods count as writes.
-    pub fn of(method: &Method) -> Self {
-        match method.as_str() {
-            "GET" | "HEAD" | "OPTIONS" | "PROPFIND" | "REPORT" => MethodClass::Read,
-            _ => MethodClass::Write,
-        }
-    }
-}
-
 /// What a signed-in credential may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
@@ -130,12 +112,20 @@ impl Access {
         read_only: false,
     };
 
-    /// Whether a request of `class` into `scope` is allowed.
-    pub fn permit(&self, scope: Scope, class: MethodClass) -> Result<(), Denied> {
+    /// Whether a request with `verb` to a route that `needs` is allowed. Discovery
+    /// admits either scope; a refusal there names calendars.
+    pub fn permit(&self, needs: Need, verb: Verb) -> Result<(), Denied> {
+        let scope = match needs {
+            Need::Files => Scope::Files,
+            Need::Calendars => Scope::Calendars,
+            Need::Contacts => Scope::Contacts,
+            Need::CalendarsOrContacts if self.scopes.contains(Scope::Contacts) => Scope::Contacts,
+            Need::CalendarsOrContacts => Scope::Calendars,
+        };
         if !self.scopes.contains(scope) {
             return Err(Denied::MissingScope(scope));
         }
-        if self.read_only && class == MethodClass::Write {
+        if self.read_only && !verb.is_read() {
             return Err(Denied::ReadOnly);
         }
         Ok(())
@@ -193,16 +183,36 @@ mod tests {
             read_only: false,
         };
         assert_eq!(
-            calendars.permit(Scope::Files, MethodClass::Read),
+            calendars.permit(Need::Files, Verb::Get),
             Err(Denied::MissingScope(Scope::Files))
+        );
+        assert_eq!(
+            calendars.permit(Need::CalendarsOrContacts, Verb::PropFind),
+            Ok(())
+        );
+        let contacts = Access {
+            scopes: "contacts".parse().unwrap(),
+            read_only: false,
+        };
+        assert_eq!(
+            contacts.permit(Need::CalendarsOrContacts, Verb::PropFind),
+            Ok(())
+        );
+        let files = Access {
+            scopes: "files".parse().unwrap(),
+            read_only: false,
+        };
+        assert_eq!(
+            files.permit(Need::CalendarsOrContacts, Verb::PropFind),
+            Err(Denied::MissingScope(Scope::Calendars))
         );
         let read_only = Access {
             scopes: Scopes::ALL,
             read_only: true,
         };
-        assert_eq!(read_only.permit(Scope::Files, MethodClass::Read), Ok(()));
+        assert_eq!(read_only.permit(Need::Files, Verb::Get), Ok(()));
         assert_eq!(
-            read_only.permit(Scope::Files, MethodClass::Write),
+            read_only.permit(Need::Files, Verb::Put),
             Err(Denied::ReadOnly)
         );
         for m in [
@@ -215,9 +225,10 @@ mod tests {
             "LOCK",
             "UNLOCK",
         ] {
+            let verb = Verb::of(&http::Method::from_bytes(m.as_bytes()).unwrap());
             assert_eq!(
-                MethodClass::of(&Method::from_bytes(m.as_bytes()).unwrap()),
-                MethodClass::Write,
+                read_only.permit(Need::Files, verb),
+                Err(Denied::ReadOnly),
                 "{m}"
             );
         }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use davgate_storage::{AccountId, NewCollection, Store};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 
@@ -33,6 +33,7 @@ use self::error::{DavError, DavResult};
 use self::target::Target;
 use crate::auth::Principal;
 use crate::response::{self, Body};
+use crate::route::{Routed, Verb};
 
 /// Component bits stored with a calendar (`supported-calendar-component-set`).
 pub mod components {
@@ -125,30 +126,34 @@ impl Dav {
     }
 
     /// Serves one request under `/dav/` (or a discovery PROPFIND on `/`).
-    pub async fn handle<B>(&self, principal: &Principal, req: Request<B>) -> Response<Body>
+    pub async fn handle<B>(
+        &self,
+        principal: &Principal,
+        routed: &Routed,
+        req: Request<B>,
+    ) -> Response<Body>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        match self.serve(principal, req).await {
+        match self.serve(principal, routed, req).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
         }
     }
 
-    async fn serve<B>(&self, principal: &Principal, req: Request<B>) -> DavResult<Response<Body>>
+    async fn serve<B>(
+        &self,
+        principal: &Principal,
+        routed: &Routed,
+        req: Request<B>,
+    ) -> DavResult<Response<Body>>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let (parts, body) = req.into_parts();
-        let segments = crate::route::decode_path(parts.uri.path())
-            .map_err(|e| DavError::Status(StatusCode::BAD_REQUEST, format!("invalid path: {e}")))?;
-        let below: &[String] = match segments.first().map(String::as_str) {
-            Some("dav") => &segments[1..],
-            _ => &[],
-        };
-        let target = Target::parse(below).ok_or_else(|| {
+        let target = Target::parse(&routed.path).ok_or_else(|| {
             DavError::not_found(
                 "nothing lives at this path: start from /dav/ or /.well-known/caldav",
             )
@@ -169,32 +174,37 @@ impl Dav {
             target,
             headers: &parts.headers,
         };
-        match parts.method.as_str() {
-            "OPTIONS" => Ok(options()),
-            "PROPFIND" => propfind::propfind(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
-            "REPORT" => report::report(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
-            "PROPPATCH" => collection::proppatch(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
-            "MKCALENDAR" => collection::mkcalendar(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
-            "MKCOL" => collection::mkcol(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
-            "GET" | "HEAD" => object::get(&ctx, parts.method == Method::HEAD).await,
-            "PUT" => {
+        match routed.verb {
+            Verb::Options => Ok(options()),
+            Verb::PropFind => propfind::propfind(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            Verb::Report => report::report(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            Verb::PropPatch => collection::proppatch(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            Verb::MkCalendar => collection::mkcalendar(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            Verb::MkCol => collection::mkcol(&ctx, &read_body(body, MAX_XML_BODY).await?).await,
+            Verb::Get | Verb::Head => object::get(&ctx, routed.verb == Verb::Head).await,
+            Verb::Put => {
                 let limit = usize::try_from(self.settings.max_resource_size).unwrap_or(usize::MAX);
                 object::put(&ctx, read_body(body, limit).await.map_err(|e| object::too_large(e, &ctx))?).await
             }
-            "DELETE" => match ctx.target {
+            Verb::Delete => match ctx.target {
                 Target::Object(..) => object::delete(&ctx).await,
                 _ => collection::delete(&ctx).await,
             },
-            "MOVE" | "COPY" => Err(DavError::Status(
+            Verb::Move | Verb::Copy => Err(DavError::Status(
                 StatusCode::NOT_IMPLEMENTED,
                 "moving or copying calendar objects is not supported: PUT the object into the other \
                  collection and DELETE the original"
                     .into(),
             )),
-            other => Err(DavError::Status(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{other} is not supported on calendars and address books"),
-            )),
+            Verb::Post | Verb::Patch | Verb::Lock | Verb::Unlock | Verb::Other => {
+                Err(DavError::Status(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!(
+                        "{} is not supported on calendars and address books",
+                        parts.method
+                    ),
+                ))
+            }
         }
     }
 

@@ -112,8 +112,12 @@ impl AccountFs {
 
     /// The node at `path`, or `NotFound`.
     pub(crate) async fn node(&self, path: &DavPath) -> FsResult<Node> {
-        let segments = segments(path)?;
-        self.resolve(&segments).await?.ok_or(FsError::NotFound)
+        self.node_at(&segments(path)?).await
+    }
+
+    /// The node at `segments` below the tree's root, or `NotFound`.
+    pub(crate) async fn node_at(&self, segments: &[String]) -> FsResult<Node> {
+        self.resolve(segments).await?.ok_or(FsError::NotFound)
     }
 
     /// The folder that would contain `path`, and the name `path` has in it.

@@ -19,7 +19,7 @@ mod trash;
 use bytes::Bytes;
 use dav_server::{DavConfig, DavHandler, DavMethod, DavMethodSet};
 use davgate_storage::{Store, TreeRoot};
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
 use self::fs::AccountFs;
@@ -27,6 +27,7 @@ use self::locks::DbLocks;
 use self::respond::Confirm;
 use crate::auth::Principal;
 use crate::response::{self, Body};
+use crate::route::{Routed, Verb};
 
 /// Bytes read from a blob per chunk of a GET response.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -53,6 +54,7 @@ impl Files {
         &self,
         principal: &Principal,
         tree: TreeRoot,
+        routed: &Routed,
         req: Request<B>,
     ) -> Response<Body>
     where
@@ -60,12 +62,12 @@ impl Files {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let (parts, body) = req.into_parts();
-        let prepared = match precheck::prepare(&parts, tree, &principal.account, self.upload_limit)
-        {
-            Ok(prepared) => prepared,
-            Err(resp) => return *resp,
-        };
-        let needs_xml = matches!(parts.method.as_str(), "PROPFIND" | "PROPPATCH" | "LOCK");
+        let prepared =
+            match precheck::prepare(&parts, routed, tree, &principal.account, self.upload_limit) {
+                Ok(prepared) => prepared,
+                Err(resp) => return *resp,
+            };
+        let needs_xml = matches!(routed.verb, Verb::PropFind | Verb::PropPatch | Verb::Lock);
         let (body, win32_mtime) = if needs_xml {
             match precheck::read_xml(body).await {
                 Ok((bytes, mtime)) => (RequestBody::Xml(bytes), mtime),
@@ -75,16 +77,12 @@ impl Files {
             (RequestBody::Stream(body), None)
         };
 
-        if parts.method.as_str() == "PROPFIND" {
-            let RequestBody::Xml(xml) = &body else {
-                unreachable!("needs_xml covers PROPFIND, so its body was read above")
-            };
-            let segments = crate::route::decode_path(parts.uri.path()).unwrap_or_default();
+        if let (Verb::PropFind, RequestBody::Xml(xml)) = (routed.verb, &body) {
             let target = propfind::Target {
                 store: &self.store,
                 account: &principal.account,
                 tree,
-                segments: segments.get(1..).unwrap_or_default(),
+                segments: &routed.path,
             };
             let depth = match precheck::depth(&parts) {
                 Some(precheck::Depth::Zero) => propfind::Depth::Zero,
@@ -103,12 +101,10 @@ impl Files {
             TreeRoot::Trash => "/trash",
         };
 
-        if tree == TreeRoot::Trash && parts.method.as_str() == "MOVE" {
-            let destination = prepared
-                .destination
-                .as_ref()
-                .expect("MOVE has a destination");
-            return trash::restore(&fs, &parts, destination, &username).await;
+        if let (TreeRoot::Trash, Verb::Move, Some(destination)) =
+            (tree, routed.verb, &routed.destination)
+        {
+            return trash::restore(&fs, routed, destination, &username).await;
         }
 
         let handler: DavHandler = DavConfig::new()
@@ -125,10 +121,7 @@ impl Files {
             .build_handler();
         let confirm = Confirm {
             oc_mtime: prepared.oc_mtime,
-            options: parts.method == Method::OPTIONS,
         };
-        let is_proppatch = parts.method.as_str() == "PROPPATCH";
-        let target = crate::route::decode_path(parts.uri.path()).unwrap_or_default();
         let dav_response = match body {
             RequestBody::Stream(stream) => handler.handle(Request::from_parts(parts, stream)).await,
             RequestBody::Xml(bytes) => {
@@ -137,14 +130,13 @@ impl Files {
                     .await
             }
         };
-        if is_proppatch
+        if routed.verb == Verb::PropPatch
             && dav_response.status() == StatusCode::MULTI_STATUS
             && let Some(ms) = win32_mtime
         {
             // Windows Explorer sets modification times this way; dav-server only
             // pretends to, so apply it once the PROPPATCH passed its checks.
-            fs.set_mtime_at(target.get(1..).unwrap_or_default(), ms)
-                .await;
+            fs.set_mtime_at(&routed.path, ms).await;
         }
         respond::finish(dav_response, &fs, &confirm)
     }

@@ -7,14 +7,14 @@
 use bytes::Bytes;
 use davgate_storage::{Account, TreeRoot};
 use http::request::Parts;
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
 use super::fs::RequestFacts;
 use crate::response::{self, Body};
-use crate::route::{self, PathError};
+use crate::route::{Routed, Verb};
 use crate::server::FileRanges;
 
 /// Largest XML request body read; dav-server refuses more than this too.
@@ -28,26 +28,18 @@ pub(crate) struct Prepared {
     pub(crate) facts: RequestFacts,
     /// The client sent `X-OC-Mtime` and it was understood (rclone, ownCloud clients).
     pub(crate) oc_mtime: bool,
-    /// The destination of a COPY or MOVE, decoded.
-    pub(crate) destination: Option<Destination>,
 }
 
-/// Where a COPY or MOVE goes.
-#[derive(Debug, Clone)]
-pub(crate) struct Destination {
-    pub(crate) tree: Option<TreeRoot>,
-    pub(crate) segments: Vec<String>,
-}
-
-/// Checks headers and learns the request facts.
+/// Checks what the router left to the file room and learns the request facts.
 pub(crate) fn prepare(
     parts: &Parts,
+    routed: &Routed,
     tree: TreeRoot,
     account: &Account,
     default_limit: u64,
 ) -> Result<Prepared, Box<http::Response<Body>>> {
-    let method = &parts.method;
-    if tree == TreeRoot::Trash && !trash_allows(method) {
+    let verb = routed.verb;
+    if tree == TreeRoot::Trash && !trash_allows(verb) {
         let mut resp = response::text(
             StatusCode::METHOD_NOT_ALLOWED,
             "the trash is read-only: list it with PROPFIND, restore an item with MOVE to a path \
@@ -59,74 +51,60 @@ pub(crate) fn prepare(
         );
         return Err(Box::new(resp));
     }
-    if method.as_str() == "PROPFIND" && depth(parts) == Some(Depth::Infinity) {
+    if verb == Verb::PropFind && depth(parts) == Some(Depth::Infinity) {
         return Err(Box::new(response::dav_error(
             StatusCode::FORBIDDEN,
             "propfind-finite-depth",
             "PROPFIND with Depth: infinity is not supported; list one level at a time with Depth: 1",
         )));
     }
-    if *method == Method::PUT && parts.headers.contains_key(header::CONTENT_RANGE) {
+    if verb == Verb::Put && parts.headers.contains_key(header::CONTENT_RANGE) {
         return Err(Box::new(response::text(
             StatusCode::BAD_REQUEST,
             "partial uploads (PUT with Content-Range) are not supported: send the whole file",
         )));
     }
-    let request_segments =
-        route::decode_path(parts.uri.path()).map_err(|e| bad_path(e, "request path"))?;
     let mut facts = RequestFacts {
         upload_limit: account.upload_limit_bytes.unwrap_or(default_limit),
-        file_ranges: (*method == Method::GET)
+        file_ranges: (verb == Verb::Get)
             .then(|| parts.extensions.get::<FileRanges>().cloned())
             .flatten(),
         ..RequestFacts::default()
     };
     let mut oc_mtime = false;
-    if *method == Method::PUT {
+    if verb == Verb::Put {
         if let Some(ms) = header_text(parts, "x-oc-mtime").and_then(parse_oc_mtime) {
             facts.mtime_ms = Some(ms);
             oc_mtime = true;
         }
         facts.content_type = header_text(parts, "content-type").map(str::to_owned);
     }
-    if *method == Method::DELETE {
-        facts.delete_root = Some(super::fs::path_key(&request_segments[1..]));
+    if verb == Verb::Delete {
+        facts.delete_root = Some(super::fs::path_key(&routed.path));
     }
-    let mut destination = None;
-    if method.as_str() == "COPY" || method.as_str() == "MOVE" {
-        let dest = parse_destination(parts)?;
-        if let (Some(dest_tree), true) = (dest.tree, dest.segments.len() > 1) {
-            if dest_tree == tree {
-                facts.delete_root = Some(super::fs::path_key(&dest.segments[1..]));
-            } else if tree == TreeRoot::Files {
+    if let Some(dest) = &routed.destination {
+        match dest.tree {
+            Some(dest_tree) if dest_tree == tree => {
+                facts.delete_root = Some(super::fs::path_key(&dest.path));
+            }
+            Some(_) if tree == TreeRoot::Files => {
                 return Err(Box::new(response::text(
                     StatusCode::FORBIDDEN,
                     "files cannot be copied or moved into the trash: use DELETE to move them there",
                 )));
             }
+            _ => {}
         }
-        destination = Some(dest);
     }
-    Ok(Prepared {
-        facts,
-        oc_mtime,
-        destination,
-    })
+    Ok(Prepared { facts, oc_mtime })
 }
 
 /// The methods the trash answers.
-fn trash_allows(method: &Method) -> bool {
+fn trash_allows(verb: Verb) -> bool {
     matches!(
-        method.as_str(),
-        "OPTIONS" | "GET" | "HEAD" | "PROPFIND" | "DELETE" | "MOVE"
+        verb,
+        Verb::Options | Verb::Get | Verb::Head | Verb::PropFind | Verb::Delete | Verb::Move
     )
-}
-
-fn bad_path(e: PathError, what: &str) -> Box<http::Response<Body>> {
-    Box::new(response::text(
-        StatusCode::BAD_REQUEST,
-        format!("invalid {what}: {e}"),
-    ))
 }
 
 /// The Depth header.
@@ -156,29 +134,6 @@ fn parse_oc_mtime(value: &str) -> Option<i64> {
     (0.0..1e13)
         .contains(&seconds)
         .then_some((seconds * 1000.0) as i64)
-}
-
-fn parse_destination(parts: &Parts) -> Result<Destination, Box<http::Response<Body>>> {
-    let missing = || {
-        Box::new(response::text(
-            StatusCode::BAD_REQUEST,
-            "COPY and MOVE need a Destination header with the target URL",
-        ))
-    };
-    let value = header_text(parts, "destination").ok_or_else(missing)?;
-    let uri: http::Uri = value.parse().map_err(|_| {
-        Box::new(response::text(
-            StatusCode::BAD_REQUEST,
-            "the Destination header is not a valid URL",
-        ))
-    })?;
-    let segments = route::decode_path(uri.path()).map_err(|e| bad_path(e, "Destination path"))?;
-    let tree = match segments.first().map(String::as_str) {
-        Some("files") => Some(TreeRoot::Files),
-        Some("trash") => Some(TreeRoot::Trash),
-        _ => None,
-    };
-    Ok(Destination { tree, segments })
 }
 
 /// Reads an XML request body, bounded, and checks that it is well-formed.

@@ -11,8 +11,6 @@ use crate::response::{self, Body};
 pub(crate) struct Confirm {
     /// Answer `X-OC-Mtime: accepted` on success (rclone checks for it).
     pub(crate) oc_mtime: bool,
-    /// This is an OPTIONS response: advertise what we implement, nothing more.
-    pub(crate) options: bool,
 }
 
 /// Turns dav-server's response into ours.
@@ -53,12 +51,6 @@ pub(crate) fn finish(
         parts
             .headers
             .insert("x-oc-mtime", HeaderValue::from_static("accepted"));
-    }
-    if confirm.options {
-        // dav-server also advertises sabredav-partialupdate, which we refuse.
-        parts
-            .headers
-            .insert("dav", HeaderValue::from_static("1, 2"));
     }
     Response::from_parts(parts, body.boxed_unsync())
 }

@@ -6,36 +6,27 @@
 use dav_server::davpath::DavPath;
 use dav_server::ls::DavLockSystem;
 use davgate_storage::{StorageError, Store, TreeRoot};
-use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode, header};
 
 use super::fs::{AccountFs, path_key};
 use super::locks::DbLocks;
-use super::precheck::Destination;
 use crate::response::{self, Body};
-use crate::route;
+use crate::route::{self, Destination, Routed};
 
 /// Restores the trashed item at the request path to `destination`.
 pub(crate) async fn restore(
     fs: &AccountFs,
-    parts: &Parts,
+    routed: &Routed,
     destination: &Destination,
     principal: &str,
 ) -> Response<Body> {
-    if destination.tree != Some(TreeRoot::Files) || destination.segments.len() < 2 {
+    if destination.tree != Some(TreeRoot::Files) {
         return response::text(
             StatusCode::FORBIDDEN,
             "restore an item by moving it to a path under /files/, e.g. Destination: /files/NAME",
         );
     }
-    let Ok(source) = DavPath::new(parts.uri.path()) else {
-        return response::text(StatusCode::BAD_REQUEST, "invalid request path");
-    };
-    let mut source = source;
-    if source.set_prefix("/trash").is_err() {
-        return response::text(StatusCode::BAD_REQUEST, "invalid request path");
-    }
-    let node = match fs.node(&source).await {
+    let node = match fs.node_at(&routed.path).await {
         Ok(node) if node.parent.is_some() => node,
         Ok(_) => return response::text(StatusCode::FORBIDDEN, "the trash itself cannot be moved"),
         Err(_) => {
@@ -44,8 +35,11 @@ pub(crate) async fn restore(
     };
     let store: &Store = fs.store();
     let account = fs.account();
-    let target = &destination.segments[1..];
-    let (name, parent_path) = target.split_last().expect("checked: at least one segment");
+    let target = &destination.path;
+    let Some((name, parent_path)) = target.split_last() else {
+        // The router refuses a Destination naming the tree itself.
+        return response::text(StatusCode::BAD_REQUEST, "the Destination names no item");
+    };
     let parent = match store
         .resolve(
             account.files_root,
@@ -75,7 +69,13 @@ pub(crate) async fn restore(
     if let Ok(mut dest_path) = DavPath::new(&encoded)
         && dest_path.set_prefix("/files").is_ok()
         && locks
-            .check(&dest_path, Some(principal), false, true, &if_tokens(parts))
+            .check(
+                &dest_path,
+                Some(principal),
+                false,
+                true,
+                &routed.conditions.lock_tokens(),
+            )
             .await
             .is_err()
     {
@@ -89,10 +89,7 @@ pub(crate) async fn restore(
         Ok(existing) => existing,
         Err(e) => return storage_failure(e),
     };
-    let overwrite = parts
-        .headers
-        .get("overwrite")
-        .is_none_or(|v| !v.as_bytes().eq_ignore_ascii_case(b"F"));
+    let overwrite = routed.overwrite;
     if let Some(existing) = &existing {
         if !overwrite {
             return response::text(
@@ -127,20 +124,6 @@ pub(crate) async fn restore(
         ),
         Err(e) => storage_failure(e),
     }
-}
-
-/// Lock tokens listed in an `If` header (RFC 4918 §10.4), in any list.
-fn if_tokens(parts: &Parts) -> Vec<String> {
-    let Some(value) = parts.headers.get("if").and_then(|v| v.to_str().ok()) else {
-        return Vec::new();
-    };
-    value
-        .split('<')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('>').map(|(token, _)| token))
-        .filter(|token| token.starts_with("urn:uuid:") || token.starts_with("opaquelocktoken:"))
-        .map(str::to_owned)
-        .collect()
 }
 
 fn storage_failure(e: StorageError) -> Response<Body> {

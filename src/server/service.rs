@@ -1,24 +1,25 @@
 //! The request path, top to bottom: route → authenticate → authorize → dispatch → log.
 
 use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 
 use super::access_log::{AccessLog, CountedBody, LoggedBody};
-use crate::auth::Authenticator;
-use crate::auth::scope::{MethodClass, Scope};
 use crate::auth::usage::ClientInfo;
+use crate::auth::{Authenticator, Principal};
 use crate::config::ClientAddress;
 use crate::dav::{self, Dav};
 use crate::files::{self, Files};
 use crate::response::{self, Body};
-use crate::route::{DavArea, Route};
+use crate::route::{Need, Route, Routed};
 
 /// Everything a request may need, shared by all connections.
 #[derive(Clone)]
@@ -41,80 +42,28 @@ impl App {
         let (parts, body) = req.into_parts();
         let method = parts.method.clone();
         let path = parts.uri.path().to_owned();
-        let route = Route::from_request(&parts);
+        let routed = Route::from_request(&parts);
         let req = Request::from_parts(parts, CountedBody::new(body, bytes_in.clone()));
 
-        let mut account = None;
-        let response = match route {
-            Route::Health => response::text(StatusCode::OK, "ok"),
-            Route::NotFound => response::text(
-                StatusCode::NOT_FOUND,
-                "nothing is served at this path: files are under /files/, the trash under /trash/, \
-                 calendars and contacts under /dav/",
-            ),
-            Route::BadPath(e) => {
-                response::text(StatusCode::BAD_REQUEST, format!("invalid path: {e}"))
-            }
-            Route::Options(tree) => files::options(tree),
-            Route::DavOptions => dav::options(),
-            Route::WellKnown => {
-                // RFC 6764 §5: the context path is /dav/; clients then PROPFIND it for
-                // current-user-principal.
-                let mut resp = response::text(
-                    StatusCode::MOVED_PERMANENTLY,
-                    "calendars and contacts are at /dav/",
+        // A panic in a handler (ours or dav-server's) becomes a logged 500 with an
+        // access-log line, not a dropped connection.
+        let (response, account) = AssertUnwindSafe(self.dispatch(&routed, req, peer))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(%method, %path, panic = %what, "request handler panicked");
+                let failed = response::text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the server failed on this request and logged why; retry later, and tell the \
+                     administrator if it happens again",
                 );
-                resp.headers_mut().insert(
-                    http::header::LOCATION,
-                    http::HeaderValue::from_static("/dav/"),
-                );
-                resp
-            }
-            Route::Dav(area) => {
-                let client = self.client(req.headers(), peer);
-                match self.auth.authenticate(req.headers(), &client).await {
-                    Err(e) => e.into_response(),
-                    Ok(principal) => {
-                        account = Some(principal.account.username.clone());
-                        let class = MethodClass::of(&method);
-                        let allowed = match area {
-                            DavArea::Calendars => principal.access.permit(Scope::Calendars, class),
-                            DavArea::Contacts => principal.access.permit(Scope::Contacts, class),
-                            // Discovery serves either kind of client; a refusal names calendars.
-                            DavArea::Discovery => principal
-                                .access
-                                .permit(Scope::Calendars, class)
-                                .or_else(|e| {
-                                    principal
-                                        .access
-                                        .permit(Scope::Contacts, class)
-                                        .map_err(|_| e)
-                                }),
-                        };
-                        match allowed {
-                            Err(denied) => denied.into_response(),
-                            Ok(()) => self.dav.handle(&principal, req).await,
-                        }
-                    }
-                }
-            }
-            Route::Files(tree) => {
-                let client = self.client(req.headers(), peer);
-                match self.auth.authenticate(req.headers(), &client).await {
-                    Err(e) => e.into_response(),
-                    Ok(principal) => {
-                        account = Some(principal.account.username.clone());
-                        match principal
-                            .access
-                            .permit(Scope::Files, MethodClass::of(&method))
-                        {
-                            Err(denied) => denied.into_response(),
-                            Ok(()) => self.files.handle(&principal, tree, req).await,
-                        }
-                    }
-                }
-            }
-        };
+                (failed, None)
+            });
 
         let log = AccessLog {
             method,
@@ -127,6 +76,57 @@ impl App {
         };
         let (parts, body) = response.into_parts();
         Response::from_parts(parts, LoggedBody::new(body, log).boxed_unsync())
+    }
+
+    /// Routes a request to its room, signing in first where the route needs it;
+    /// returns the answer and the account that signed in, for the access log.
+    async fn dispatch<B>(
+        &self,
+        routed: &Routed,
+        req: Request<B>,
+        peer: SocketAddr,
+    ) -> (Response<Body>, Option<String>)
+    where
+        B: HttpBody<Data = Bytes> + Unpin + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let needs = match routed.route {
+            Route::Files(_) => Need::Files,
+            Route::Dav(area) => area.needs(),
+            _ => return (unauthenticated(routed), None),
+        };
+        let principal = match self.sign_in(routed, needs, &req, peer).await {
+            Ok(principal) => principal,
+            Err(refused) => return (refused, None),
+        };
+        let response = match (routed.route, routed.bad_header) {
+            (_, Some(e)) => response::text(StatusCode::BAD_REQUEST, e.to_string()),
+            (Route::Files(tree), None) => self.files.handle(&principal, tree, routed, req).await,
+            _ => self.dav.handle(&principal, routed, req).await,
+        };
+        (response, Some(principal.account.username))
+    }
+
+    /// Authenticates the request and checks that the credential may do what it asks:
+    /// the one gate in front of every protected route.
+    async fn sign_in<B>(
+        &self,
+        routed: &Routed,
+        needs: Need,
+        req: &Request<B>,
+        peer: SocketAddr,
+    ) -> Result<Principal, Response<Body>> {
+        let client = self.client(req.headers(), peer);
+        let principal = self
+            .auth
+            .authenticate(req.headers(), &client)
+            .await
+            .map_err(|e| e.into_response())?;
+        principal
+            .access
+            .permit(needs, routed.verb)
+            .map_err(|denied| denied.into_response())?;
+        Ok(principal)
     }
 
     /// The client's address and user agent, as far as they can be trusted.
@@ -147,4 +147,35 @@ impl App {
             .unwrap_or("");
         ClientInfo::new(addr, agent)
     }
+}
+
+/// The answer to a route that needs no credential (and to a refused request line).
+fn unauthenticated(routed: &Routed) -> Response<Body> {
+    match routed.route {
+        Route::Health => response::text(StatusCode::OK, "ok"),
+        Route::BadPath(e) => response::text(StatusCode::BAD_REQUEST, format!("invalid path: {e}")),
+        Route::Options(tree) => files::options(tree),
+        Route::DavOptions => dav::options(),
+        Route::WellKnown => well_known(),
+        // Files and Dav are signed in by `dispatch` and never come here.
+        Route::NotFound | Route::Files(_) | Route::Dav(_) => response::text(
+            StatusCode::NOT_FOUND,
+            "nothing is served at this path: files are under /files/, the trash under /trash/, \
+             calendars and contacts under /dav/",
+        ),
+    }
+}
+
+/// RFC 6764 §5: the context path is /dav/; clients then PROPFIND it for
+/// current-user-principal.
+fn well_known() -> Response<Body> {
+    let mut resp = response::text(
+        StatusCode::MOVED_PERMANENTLY,
+        "calendars and contacts are at /dav/",
+    );
+    resp.headers_mut().insert(
+        http::header::LOCATION,
+        http::HeaderValue::from_static("/dav/"),
+    );
+    resp
 }

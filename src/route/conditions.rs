@@ -1,0 +1,365 @@
+//! The conditional headers, checked before any handler sees them: `If` (RFC 4918
+//! §10.4), `If-Match` and `If-None-Match` (RFC 9110 §13.1).
+//!
+//! Pure. dav-server parses these again and panics on some malformed values (an
+//! unterminated `If` list or a lone `"`), which dropped the connection without a
+//! response or an access-log line; a request only reaches it once they parse here.
+
+use std::fmt;
+
+/// The conditions a request carries, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// The `If` header's lists, in order; empty when absent.
+    pub if_lists: Vec<IfList>,
+    /// `If-Match`, when present.
+    pub if_match: Option<EtagList>,
+    /// `If-None-Match`, when present.
+    pub if_none_match: Option<EtagList>,
+}
+
+impl Conditions {
+    /// Every lock token named anywhere in the `If` header (negated ones included: RFC
+    /// 4918 §10.4.2 lets a client submit a token through `Not` as well).
+    pub fn lock_tokens(&self) -> Vec<String> {
+        self.if_lists
+            .iter()
+            .flat_map(|list| &list.conditions)
+            .filter_map(|c| match &c.test {
+                Test::StateToken(token) => Some(token.clone()),
+                Test::Etag(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// One parenthesised list of the `If` header, with the resource it is tagged with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfList {
+    /// The `<URL>` before the list, for a tagged list.
+    pub resource: Option<String>,
+    pub conditions: Vec<Condition>,
+}
+
+/// One condition inside an `If` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub negated: bool,
+    pub test: Test,
+}
+
+/// What a condition tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Test {
+    /// `<urn:uuid:…>`: a lock token (or any state token, such as `DAV:no-lock`).
+    StateToken(String),
+    /// `["etag"]`: the resource's entity tag.
+    Etag(String),
+}
+
+/// `If-Match` / `If-None-Match`: `*`, or entity tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EtagList {
+    Any,
+    Tags(Vec<String>),
+}
+
+/// Why a conditional header was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConditionError {
+    pub header: &'static str,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for ConditionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {} header is malformed: {}; fix the header or leave it out",
+            self.header, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ConditionError {}
+
+/// Parses the three headers; `None` values are absent headers.
+pub fn parse(
+    if_header: Option<&[u8]>,
+    if_match: Option<&[u8]>,
+    if_none_match: Option<&[u8]>,
+) -> Result<Conditions, ConditionError> {
+    Ok(Conditions {
+        if_lists: if_header
+            .map(|v| {
+                parse_if(v).map_err(|reason| ConditionError {
+                    header: "If",
+                    reason,
+                })
+            })
+            .transpose()?
+            .unwrap_or_default(),
+        if_match: if_match
+            .map(|v| {
+                parse_etag_list(v).map_err(|reason| ConditionError {
+                    header: "If-Match",
+                    reason,
+                })
+            })
+            .transpose()?,
+        if_none_match: if_none_match
+            .map(|v| {
+                parse_etag_list(v).map_err(|reason| ConditionError {
+                    header: "If-None-Match",
+                    reason,
+                })
+            })
+            .transpose()?,
+    })
+}
+
+/// A byte cursor over a header value.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, at: 0 }
+    }
+
+    fn skip_space(&mut self) {
+        while self
+            .bytes
+            .get(self.at)
+            .is_some_and(|b| matches!(b, b' ' | b'\t'))
+        {
+            self.at += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+
+    /// Text up to (not including) `end`, which is consumed.
+    fn until(&mut self, end: u8, what: &'static str) -> Result<&'a str, &'static str> {
+        let rest = &self.bytes[self.at..];
+        let len = rest.iter().position(|&b| b == end).ok_or(what)?;
+        let text = std::str::from_utf8(&rest[..len]).map_err(|_| "it is not text")?;
+        self.at += len + 1;
+        Ok(text)
+    }
+
+    /// A quoted entity tag, optionally weak (`W/"…"`), returned as written.
+    fn etag(&mut self) -> Result<&'a str, &'static str> {
+        let start = self.at;
+        if self.bytes[self.at..].starts_with(b"W/") {
+            self.at += 2;
+        }
+        if !self.eat(b'"') {
+            return Err("an entity tag must be in double quotes");
+        }
+        let inner = self.until(b'"', "an entity tag has no closing quote")?;
+        if inner.bytes().any(|b| b < 0x21 || b == 0x7f) {
+            return Err("an entity tag contains a control character or space");
+        }
+        std::str::from_utf8(&self.bytes[start..self.at]).map_err(|_| "it is not text")
+    }
+}
+
+fn parse_if(value: &[u8]) -> Result<Vec<IfList>, &'static str> {
+    let mut cur = Cursor::new(value);
+    let mut lists = Vec::new();
+    let mut resource = None;
+    loop {
+        cur.skip_space();
+        match cur.peek() {
+            None => break,
+            Some(b'<') => {
+                cur.at += 1;
+                resource = Some(
+                    cur.until(b'>', "a resource tag has no closing '>'")?
+                        .to_owned(),
+                );
+            }
+            Some(b'(') => {
+                cur.at += 1;
+                lists.push(IfList {
+                    resource: resource.clone(),
+                    conditions: parse_list(&mut cur)?,
+                });
+            }
+            Some(_) => return Err("expected '(' to start a list or '<' to name a resource"),
+        }
+    }
+    if lists.is_empty() {
+        return Err("it holds no condition list");
+    }
+    Ok(lists)
+}
+
+/// The conditions of one list, after its `(`, through its `)`.
+fn parse_list(cur: &mut Cursor<'_>) -> Result<Vec<Condition>, &'static str> {
+    let mut conditions = Vec::new();
+    loop {
+        cur.skip_space();
+        if cur.eat(b')') {
+            break;
+        }
+        if cur.done() {
+            return Err("a list has no closing ')'");
+        }
+        let negated = cur.bytes[cur.at..]
+            .get(..3)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"not"));
+        if negated {
+            cur.at += 3;
+            cur.skip_space();
+        }
+        let test = if cur.eat(b'<') {
+            let token = cur.until(b'>', "a state token has no closing '>'")?;
+            if token.is_empty() || token.bytes().any(|b| b <= b' ') {
+                return Err("a state token is empty or contains spaces");
+            }
+            Test::StateToken(token.to_owned())
+        } else if cur.eat(b'[') {
+            let etag = cur.etag()?.to_owned();
+            if !cur.eat(b']') {
+                return Err("an entity tag condition has no closing ']'");
+            }
+            Test::Etag(etag)
+        } else {
+            return Err("a condition must be a <state token> or an [\"entity tag\"]");
+        };
+        conditions.push(Condition { negated, test });
+    }
+    if conditions.is_empty() {
+        return Err("a list is empty");
+    }
+    Ok(conditions)
+}
+
+fn parse_etag_list(value: &[u8]) -> Result<EtagList, &'static str> {
+    let mut cur = Cursor::new(value);
+    cur.skip_space();
+    if cur.eat(b'*') {
+        cur.skip_space();
+        return if cur.done() {
+            Ok(EtagList::Any)
+        } else {
+            Err("'*' cannot be combined with entity tags")
+        };
+    }
+    let mut tags = Vec::new();
+    loop {
+        cur.skip_space();
+        if cur.done() {
+            break;
+        }
+        if cur.eat(b',') {
+            continue;
+        }
+        tags.push(cur.etag()?.to_owned());
+        cur.skip_space();
+        if !cur.done() && !cur.eat(b',') {
+            return Err("entity tags must be separated by commas");
+        }
+    }
+    if tags.is_empty() {
+        return Err("it names no entity tag");
+    }
+    Ok(EtagList::Tags(tags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn if_(v: &str) -> Result<Vec<IfList>, &'static str> {
+        parse_if(v.as_bytes())
+    }
+
+    #[test]
+    fn if_header_lists_tags_and_negation() {
+        let lists =
+            if_("<http://h/files/a> (<urn:uuid:1> [\"e1\"]) (Not <DAV:no-lock>) \t").unwrap();
+        assert_eq!(lists.len(), 2);
+        assert_eq!(lists[0].resource.as_deref(), Some("http://h/files/a"));
+        assert_eq!(lists[1].resource.as_deref(), Some("http://h/files/a"));
+        assert_eq!(
+            lists[0].conditions,
+            [
+                Condition {
+                    negated: false,
+                    test: Test::StateToken("urn:uuid:1".into())
+                },
+                Condition {
+                    negated: false,
+                    test: Test::Etag("\"e1\"".into())
+                },
+            ]
+        );
+        assert!(lists[1].conditions[0].negated);
+        assert!(if_("([W/\"weak\"])").is_ok());
+    }
+
+    #[test]
+    fn malformed_if_headers_are_refused() {
+        for bad in [
+            "(<garbage",
+            "(<urn:uuid:x> [\"unterminated)",
+            "",
+            "()",
+            "urn:uuid:x",
+            "(<urn:uuid:x>",
+            "<http://h/a>",
+            "(nonsense)",
+            "([\"a\" )",
+            "(<>)",
+        ] {
+            assert!(if_(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn etag_lists() {
+        assert_eq!(parse_etag_list(b"*"), Ok(EtagList::Any));
+        assert_eq!(
+            parse_etag_list(b"\"a\", W/\"b\""),
+            Ok(EtagList::Tags(vec!["\"a\"".into(), "W/\"b\"".into()]))
+        );
+        for bad in [&b"\""[..], b"", b"\"a\" \"b\"", b"a", b"*, \"a\"", b"\"a"] {
+            assert!(
+                parse_etag_list(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_from_every_list() {
+        let c = parse(
+            Some(b"(<urn:uuid:1>) (Not <urn:uuid:2> [\"e\"])"),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.lock_tokens(), ["urn:uuid:1", "urn:uuid:2"]);
+    }
+}
