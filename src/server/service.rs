@@ -45,25 +45,8 @@ impl App {
         let routed = Route::from_request(&parts);
         let req = Request::from_parts(parts, CountedBody::new(body, bytes_in.clone()));
 
-        // A panic in a handler (ours or dav-server's) becomes a logged 500 with an
-        // access-log line, not a dropped connection.
-        let (response, account) = AssertUnwindSafe(self.dispatch(&routed, req, peer))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(%method, %path, panic = %what, "request handler panicked");
-                let failed = response::text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the server failed on this request and logged why; retry later, and tell the \
-                     administrator if it happens again",
-                );
-                (failed, None)
-            });
+        let (response, account) =
+            unless_panicked(self.dispatch(&routed, req, peer), &method, &path).await;
 
         let log = AccessLog {
             method,
@@ -149,6 +132,35 @@ impl App {
     }
 }
 
+/// Runs a handler; a panic in it (ours or dav-server's) becomes a logged 500, so the
+/// client gets an answer and the access log a line instead of a dropped connection.
+async fn unless_panicked<F>(
+    handler: F,
+    method: &http::Method,
+    path: &str,
+) -> (Response<Body>, Option<String>)
+where
+    F: Future<Output = (Response<Body>, Option<String>)>,
+{
+    AssertUnwindSafe(handler)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(%method, %path, panic = %what, "request handler panicked");
+            let failed = response::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the server failed on this request and logged why; retry later, and tell the \
+                 administrator if it happens again",
+            );
+            (failed, None)
+        })
+}
+
 /// The answer to a route that needs no credential (and to a refused request line).
 fn unauthenticated(routed: &Routed) -> Response<Body> {
     match routed.route {
@@ -178,4 +190,29 @@ fn well_known() -> Response<Body> {
         http::HeaderValue::from_static("/dav/"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500() {
+        let (resp, account) = unless_panicked(
+            async { panic!("index out of bounds") },
+            &http::Method::PUT,
+            "/files/x",
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(account.is_none());
+        let (resp, account) = unless_panicked(
+            async { (response::text(StatusCode::OK, "ok"), Some("alice".into())) },
+            &http::Method::GET,
+            "/files/x",
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(account.as_deref(), Some("alice"));
+    }
 }
