@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod dav;
+pub mod error;
 pub mod files;
 pub mod priority;
 pub mod response;

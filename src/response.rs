@@ -35,23 +35,6 @@ pub fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     response
 }
 
-/// A WebDAV error body (RFC 4918 §16) naming the failed precondition, with a hint.
-pub fn dav_error(status: StatusCode, condition: &str, hint: &str) -> Response<Body> {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
-         <D:error xmlns:D=\"DAV:\"><D:{condition}/>\
-         <D:responsedescription>{}</D:responsedescription></D:error>\n",
-        escape(hint)
-    );
-    let mut response = Response::new(full(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml; charset=utf-8"),
-    );
-    response
-}
-
 /// Escapes text for XML content and attributes.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

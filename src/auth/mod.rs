@@ -35,7 +35,7 @@ pub mod usage;
 use std::time::Duration;
 
 use davgate_storage::{Account, AuditEvent, Store, TotpState, now_ms};
-use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use self::basic::BasicCredentials;
 use self::cache::{CachedCheck, CredentialCache};
@@ -44,7 +44,7 @@ use self::password::{HashError, Hasher};
 use self::scope::{Access, Scopes};
 use self::throttle::{Limit, Throttle, ThrottleSettings};
 use self::usage::{ClientInfo, Seen, UsageTracker};
-use crate::response::{self, Body};
+use crate::error::HttpError;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -104,9 +104,8 @@ pub enum AuthError {
 const APP_PASSWORD_HINT: &str = "create an app password for this client (davgate app-password create USER --name NAME) and sign in with it";
 
 impl AuthError {
-    /// The one place an authentication failure becomes a response.
-    pub fn into_response(self) -> Response<Body> {
-        let (status, message) = match &self {
+    fn answer(&self) -> (StatusCode, String) {
+        match self {
             AuthError::Missing => (
                 StatusCode::UNAUTHORIZED,
                 "authentication required: sign in with your user name and an app password".to_owned(),
@@ -156,15 +155,26 @@ impl AuthError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "authentication is unavailable because of a server error; retry later".to_owned(),
             ),
-        };
-        let mut response = response::text(status, message);
-        let headers = response.headers_mut();
+        }
+    }
+}
+
+impl HttpError for AuthError {
+    fn status(&self) -> StatusCode {
+        self.answer().0
+    }
+
+    fn message(&self) -> String {
+        self.answer().1
+    }
+
+    fn add_headers(&self, headers: &mut HeaderMap) {
         match self {
             AuthError::Busy => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             AuthError::Throttled(_, wait) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(wait)));
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(*wait)));
             }
             AuthError::Backend => {}
             _ => {
@@ -174,7 +184,6 @@ impl AuthError {
                 );
             }
         }
-        response
     }
 }
 

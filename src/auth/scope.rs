@@ -3,9 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use http::{Response, StatusCode};
+use http::StatusCode;
 
-use crate::response::{self, Body};
+use crate::error::HttpError;
 use crate::route::{Need, Verb};
 
 /// One area a credential can be allowed into.
@@ -141,10 +141,14 @@ pub enum Denied {
     ReadOnly,
 }
 
-impl Denied {
-    /// 403 with the missing permission named.
-    pub fn into_response(self) -> Response<Body> {
-        let message = match self {
+impl HttpError for Denied {
+    fn status(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+
+    /// The missing permission, named.
+    fn message(&self) -> String {
+        match self {
             Denied::MissingScope(scope) => format!(
                 "forbidden: this app password lacks the {0} scope; create one that includes it \
                  (davgate app-password create USER --name NAME --scope {0})",
@@ -153,8 +157,7 @@ impl Denied {
             Denied::ReadOnly => "forbidden: this app password is read-only; create one without \
                                  --read-only to make changes"
                 .to_owned(),
-        };
-        response::text(StatusCode::FORBIDDEN, message)
+        }
     }
 }
 

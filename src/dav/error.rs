@@ -1,11 +1,12 @@
-//! Everything a CalDAV/CardDAV request can fail with, turned into a response in one place.
+//! Everything a CalDAV/CardDAV request can fail with; `crate::error` turns it into a
+//! response like every other room's error.
 
 use davgate_storage::StorageError;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 
 use super::xml::XmlError;
-use super::xml::response::{Precondition, error_body};
-use crate::response::{self, Body};
+use super::xml::response::Precondition;
+use crate::error::HttpError;
 
 /// Why a request failed.
 #[derive(Debug)]
@@ -55,51 +56,46 @@ impl DavError {
     pub fn forbidden(why: impl Into<String>) -> Self {
         DavError::Status(StatusCode::FORBIDDEN, why.into())
     }
+}
 
-    /// The one place a failure becomes a response.
-    pub fn into_response(self) -> Response<Body> {
+impl HttpError for DavError {
+    fn status(&self) -> StatusCode {
         match self {
-            DavError::Xml(e) => match e.precondition() {
-                Some(precondition) => {
-                    DavError::condition(precondition, e.to_string()).into_response()
-                }
-                None => response::text(StatusCode::BAD_REQUEST, e.to_string()),
-            },
-            DavError::Condition {
-                status,
-                precondition,
-                hint,
-            } => {
-                let mut resp =
-                    Response::new(response::full(error_body(&precondition, Some(&hint))));
-                *resp.status_mut() = status;
-                resp.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/xml; charset=utf-8"),
-                );
-                resp
-            }
-            DavError::Status(status, message) => response::text(status, message),
-            DavError::Storage(e) => match e {
-                StorageError::NotFound => {
-                    response::text(StatusCode::NOT_FOUND, "there is nothing at this path")
-                }
-                StorageError::PreconditionFailed => response::text(
-                    StatusCode::PRECONDITION_FAILED,
-                    "the resource changed (If-Match) or exists (If-None-Match): fetch it again, then retry",
-                ),
-                StorageError::Conflict(what) => {
-                    response::text(StatusCode::CONFLICT, format!("{what}; choose another name"))
-                }
-                StorageError::Invalid(why) => response::text(StatusCode::BAD_REQUEST, why),
-                e => {
-                    tracing::error!(error = %e, "storage failure");
-                    response::text(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "the server failed; nothing was changed, retry later",
-                    )
-                }
-            },
+            DavError::Xml(e) => e.precondition().map_or(StatusCode::BAD_REQUEST, |p| {
+                StatusCode::from_u16(p.status().code()).unwrap_or(StatusCode::FORBIDDEN)
+            }),
+            DavError::Condition { status, .. } | DavError::Status(status, _) => *status,
+            DavError::Storage(e) => e.status(),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            DavError::Xml(e) => e.to_string(),
+            DavError::Condition { hint, .. } => hint.clone(),
+            DavError::Status(_, message) => message.clone(),
+            DavError::Storage(e) => e.message(),
+        }
+    }
+
+    fn precondition(&self) -> Option<Precondition> {
+        match self {
+            DavError::Xml(e) => e.precondition(),
+            DavError::Condition { precondition, .. } => Some(precondition.clone()),
+            DavError::Status(..) | DavError::Storage(_) => None,
+        }
+    }
+
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        if let DavError::Storage(e) = self {
+            e.add_headers(headers);
+        }
+    }
+
+    fn log_detail(&self) -> Option<String> {
+        match self {
+            DavError::Storage(e) => e.log_detail(),
+            _ => None,
         }
     }
 }

@@ -32,6 +32,7 @@ use http_body_util::BodyExt;
 use self::error::{DavError, DavResult};
 use self::target::Target;
 use crate::auth::Principal;
+use crate::error::HttpError;
 use crate::response::{self, Body};
 use crate::route::{Routed, Verb};
 

@@ -1,72 +1,134 @@
-//! Storage outcomes in dav-server's terms, and the refusals a user is told about.
+//! Everything a file request can fail with, as one type that `crate::error` answers.
 //!
-//! dav-server answers an `FsError` with a bare status; what the status alone cannot say
-//! (which limit, how big) is recorded as a [`Refusal`] and written into the response
-//! body by [`super::respond`].
+//! dav-server answers a filesystem error with a bare status; what the status alone
+//! cannot say (which limit, how big, that the disk is full) is recorded on the
+//! filesystem as a [`FilesError`] and answered by [`super::respond`] instead.
 
 use dav_server::fs::FsError;
-use davgate_storage::{QuotaOverrun, StorageError};
-use http::StatusCode;
+use davgate_storage::StorageError;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use crate::units::ByteSize;
+use crate::dav::xml::response::Precondition;
+use crate::error::HttpError;
 
-/// Why a request was refused, in words for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// The upload passed the per-file size limit.
-    UploadTooLarge { limit: u64 },
-    /// The upload would pass the account's quota.
-    QuotaExceeded(QuotaOverrun),
+/// Why a file request was refused.
+#[derive(Debug)]
+pub(crate) enum FilesError {
+    /// The store refused or failed; its status and words are given once, in `crate::error`.
+    Storage(StorageError),
     /// The body was shorter than the length the client announced.
     ShortBody { expected: u64, received: u64 },
     /// The content does not match the checksum the client sent with it.
     ChecksumMismatch { claim: String },
-    /// The store refused the change for a reason the client can act on.
-    Invalid(String),
+    /// A method the trash does not answer.
+    TrashReadOnly,
+    /// PROPFIND with `Depth: infinity`.
+    InfiniteDepth,
+    /// PUT with `Content-Range`.
+    PartialPut,
+    /// An XML body over the limit.
+    XmlTooLarge { limit: usize },
+    /// An XML body that is not well-formed, and why.
+    MalformedXml(String),
+    /// The body ended before its announced end.
+    BodyEnded,
+    /// A COPY or MOVE from the files into the trash.
+    IntoTrash,
+    /// A bare status from dav-server, explained.
+    Status(StatusCode),
 }
 
-impl Refusal {
-    pub(crate) fn status(&self) -> StatusCode {
+impl From<StorageError> for FilesError {
+    fn from(e: StorageError) -> Self {
+        FilesError::Storage(e)
+    }
+}
+
+impl HttpError for FilesError {
+    fn status(&self) -> StatusCode {
         match self {
-            Refusal::UploadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Refusal::QuotaExceeded(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Refusal::ShortBody { .. } | Refusal::ChecksumMismatch { .. } => StatusCode::BAD_REQUEST,
-            Refusal::Invalid(_) => StatusCode::FORBIDDEN,
+            FilesError::Storage(e) => e.status(),
+            FilesError::ShortBody { .. }
+            | FilesError::ChecksumMismatch { .. }
+            | FilesError::PartialPut
+            | FilesError::MalformedXml(_)
+            | FilesError::BodyEnded => StatusCode::BAD_REQUEST,
+            FilesError::TrashReadOnly => StatusCode::METHOD_NOT_ALLOWED,
+            FilesError::InfiniteDepth | FilesError::IntoTrash => StatusCode::FORBIDDEN,
+            FilesError::XmlTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            FilesError::Status(status) => *status,
         }
     }
 
-    pub(crate) fn message(&self) -> String {
+    fn message(&self) -> String {
         match self {
-            Refusal::UploadTooLarge { limit } => format!(
-                "upload refused: the file is larger than the upload limit of {} ({limit} bytes). \
-                 Ask the administrator to raise it with `davgate user set-upload-limit`.\n",
-                ByteSize(*limit)
-            ),
-            Refusal::QuotaExceeded(o) => format!(
-                "upload refused: the storage quota of {} ({} bytes) would be exceeded; \
-                 {} are in use and the upload needs {} more. Free space (empty the trash at \
-                 /trash/) or ask for a larger quota.\n",
-                ByteSize(o.quota),
-                o.quota,
-                ByteSize(o.used),
-                ByteSize(o.needed)
-            ),
-            Refusal::ShortBody { expected, received } => format!(
+            FilesError::Storage(e) => e.message(),
+            FilesError::ShortBody { expected, received } => format!(
                 "upload refused: the body ended after {received} of the {expected} bytes \
-                 announced; nothing was stored, send the file again.\n"
+                 announced; nothing was stored, send the file again"
             ),
-            Refusal::ChecksumMismatch { claim } => format!(
+            FilesError::ChecksumMismatch { claim } => format!(
                 "upload refused: the content does not match the checksum sent with it ({claim}); \
-                 it was damaged on the way and nothing was stored, send the file again.\n"
+                 it was damaged on the way and nothing was stored, send the file again"
             ),
-            Refusal::Invalid(reason) => format!("request refused: {reason}.\n"),
+            FilesError::TrashReadOnly => "the trash is read-only: list it with PROPFIND, restore \
+                 an item with MOVE to a path under /files/, or purge it with DELETE"
+                .into(),
+            FilesError::InfiniteDepth => "PROPFIND with Depth: infinity is not supported; list \
+                 one level at a time with Depth: 1"
+                .into(),
+            FilesError::PartialPut => {
+                "partial uploads (PUT with Content-Range) are not supported: send the whole file"
+                    .into()
+            }
+            FilesError::XmlTooLarge { limit } => {
+                format!("XML request bodies are limited to {} KiB", limit / 1024)
+            }
+            FilesError::MalformedXml(reason) => {
+                format!("the request body is not well-formed XML: {reason}")
+            }
+            FilesError::BodyEnded => "the request body ended early; send the request again".into(),
+            FilesError::IntoTrash => {
+                "files cannot be copied or moved into the trash: use DELETE to move them there"
+                    .into()
+            }
+            FilesError::Status(status) => explain(*status).into(),
+        }
+    }
+
+    fn precondition(&self) -> Option<Precondition> {
+        match self {
+            FilesError::InfiniteDepth => Some(Precondition::PropfindFiniteDepth),
+            _ => None,
+        }
+    }
+
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        match self {
+            FilesError::Storage(e) => e.add_headers(headers),
+            FilesError::TrashReadOnly => {
+                headers.insert(
+                    header::ALLOW,
+                    HeaderValue::from_static("OPTIONS, GET, HEAD, PROPFIND, DELETE, MOVE"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn log_detail(&self) -> Option<String> {
+        match self {
+            FilesError::Storage(e) => e.log_detail(),
+            _ => None,
         }
     }
 }
 
-/// Maps a storage error to dav-server's vocabulary, and says whether the user needs
-/// to be told more than the status.
-pub(crate) fn fs_error(err: StorageError) -> (FsError, Option<Refusal>) {
+/// A storage error in dav-server's vocabulary, and whether the client must be told
+/// more than the status dav-server will pick. Lookups that fail (not found, a name
+/// taken, a changed resource) keep dav-server's status; limits, refusals and failures
+/// carry the store's own status and words.
+pub(crate) fn fs_error(err: StorageError) -> (FsError, Option<FilesError>) {
     match err {
         StorageError::NotFound => (FsError::NotFound, None),
         // The groupware-only outcomes never come from file operations; Exists is what
@@ -74,17 +136,42 @@ pub(crate) fn fs_error(err: StorageError) -> (FsError, Option<Refusal>) {
         StorageError::Conflict(_)
         | StorageError::UidConflict { .. }
         | StorageError::PreconditionFailed => (FsError::Exists, None),
-        StorageError::Invalid(reason) => (FsError::Forbidden, Some(Refusal::Invalid(reason))),
-        StorageError::QuotaExceeded(o) => (
-            FsError::InsufficientStorage,
-            Some(Refusal::QuotaExceeded(o)),
-        ),
-        StorageError::TooLarge { limit } => {
-            (FsError::TooLarge, Some(Refusal::UploadTooLarge { limit }))
+        StorageError::Invalid(_) => (FsError::Forbidden, Some(err.into())),
+        StorageError::QuotaExceeded(_) => (FsError::InsufficientStorage, Some(err.into())),
+        StorageError::TooLarge { .. } => (FsError::TooLarge, Some(err.into())),
+        StorageError::Backend(_) | StorageError::Io(_) | StorageError::Migrate(_) => {
+            (FsError::GeneralFailure, Some(err.into()))
         }
-        err @ (StorageError::Backend(_) | StorageError::Io(_) | StorageError::Migrate(_)) => {
-            tracing::error!(error = %err, "storage failure");
-            (FsError::GeneralFailure, None)
+    }
+}
+
+/// What a bare status means for a file client, and what to do about it.
+fn explain(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "the request is malformed: check its headers and body",
+        StatusCode::FORBIDDEN => "this operation is not allowed on this resource",
+        StatusCode::NOT_FOUND => "there is no file or folder at this path",
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this method is not allowed here (a folder cannot be uploaded to, and MKCOL needs a free name)"
         }
+        StatusCode::CONFLICT => "the parent folder does not exist: create it first with MKCOL",
+        StatusCode::PRECONDITION_FAILED => {
+            "a precondition failed: the resource changed (If-Match), already exists \
+             (If-None-Match or Overwrite: F), or the If header does not match"
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "this method does not take a request body",
+        StatusCode::LOCKED => {
+            "the resource is locked by another client: send its lock token in an If header, \
+             or wait until the lock expires"
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
+        StatusCode::RANGE_NOT_SATISFIABLE => "the requested range lies outside the file",
+        StatusCode::BAD_GATEWAY => "the destination must be a path under /files/ on this server",
+        StatusCode::INSUFFICIENT_STORAGE => {
+            "there is not enough storage space for this change: free space or retry later"
+        }
+        StatusCode::NOT_IMPLEMENTED => "this request is not supported by davgate",
+        s if s.is_server_error() => "the server failed; nothing was changed, retry later",
+        _ => "the request was refused: check its method, headers and body",
     }
 }

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes};
 use dav_server::fs::{DavFile, DavMetaData, FsError, FsFuture, FsResult};
 use davgate_storage::blob::{BlobReader, BlobWriter};
-use davgate_storage::{CreateMode, NewContent, NodeId, QuotaOverrun};
+use davgate_storage::{CreateMode, NewContent, NodeId, QuotaOverrun, StorageError};
 use futures_util::FutureExt;
 use rustix::fs::Advice;
 
-use super::errors::Refusal;
+use super::errors::FilesError;
 use super::fs::AccountFs;
 use super::meta::NodeMeta;
 use crate::server::FileRanges;
@@ -44,21 +44,21 @@ pub(crate) struct UploadPlan {
 
 impl UploadPlan {
     /// Refuses an announced length over a limit before a byte of the body is read.
-    pub(crate) fn check_announced(&self) -> Result<(), Refusal> {
+    pub(crate) fn check_announced(&self) -> Result<(), StorageError> {
         match self.expected {
             Some(len) => self.check(len),
             None => Ok(()),
         }
     }
 
-    fn check(&self, len: u64) -> Result<(), Refusal> {
+    fn check(&self, len: u64) -> Result<(), StorageError> {
         if len > self.limit {
-            return Err(Refusal::UploadTooLarge { limit: self.limit });
+            return Err(StorageError::TooLarge { limit: self.limit });
         }
         if let Some(q) = &self.quota
             && q.used + len > q.quota + q.replaced
         {
-            return Err(Refusal::QuotaExceeded(QuotaOverrun {
+            return Err(StorageError::QuotaExceeded(QuotaOverrun {
                 quota: q.quota,
                 used: q.used,
                 needed: len.saturating_sub(q.replaced),
@@ -95,16 +95,10 @@ impl UploadFile {
         }
     }
 
-    fn refuse(&mut self, refusal: Refusal) -> FsError {
+    fn refuse(&mut self, refusal: StorageError) -> FsError {
         // Dropping the writer deletes what was staged so far.
         self.writer = None;
-        let err = match refusal {
-            Refusal::UploadTooLarge { .. } => FsError::TooLarge,
-            Refusal::QuotaExceeded(_) => FsError::InsufficientStorage,
-            _ => FsError::GeneralFailure,
-        };
-        self.fs.refuse(refusal);
-        err
+        self.fs.fail(refusal)
     }
 
     async fn write(&mut self, data: Bytes) -> FsResult<()> {
@@ -130,7 +124,7 @@ impl UploadFile {
             && writer.written() != expected
         {
             let received = writer.written();
-            self.fs.refuse(Refusal::ShortBody { expected, received });
+            self.fs.refuse(FilesError::ShortBody { expected, received });
             return Err(FsError::GeneralFailure);
         }
         let blob = writer.finish().await.map_err(|e| self.fs.fail(e))?;
@@ -138,7 +132,7 @@ impl UploadFile {
             && blob.digests().and_then(|d| d.verify(claim)) == Some(false)
         {
             // Dropping the staged blob deletes it: nothing of a corrupted upload stays.
-            self.fs.refuse(Refusal::ChecksumMismatch {
+            self.fs.refuse(FilesError::ChecksumMismatch {
                 claim: claim.clone(),
             });
             return Err(FsError::GeneralFailure);
@@ -160,13 +154,7 @@ impl UploadFile {
             )
             .await;
         self.fs.changed();
-        let node = result.map_err(|e| match e {
-            davgate_storage::StorageError::QuotaExceeded(o) => {
-                self.fs.refuse(Refusal::QuotaExceeded(o));
-                FsError::InsufficientStorage
-            }
-            e => self.fs.fail(e),
-        })?;
+        let node = result.map_err(|e| self.fs.fail(e))?;
         self.committed = Some(NodeMeta::new(&node, self.fs.account().used_bytes));
         Ok(())
     }

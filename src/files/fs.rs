@@ -20,7 +20,7 @@ use davgate_storage::{
 use futures_util::{FutureExt, StreamExt};
 use http::StatusCode;
 
-use super::errors::{Refusal, fs_error};
+use super::errors::{FilesError, fs_error};
 use super::file::{QuotaRoom, ReadFile, UploadFile, UploadPlan};
 
 /// Uploads announced at most this large hash MD5 as they stream (a few milliseconds);
@@ -59,7 +59,7 @@ struct Inner {
     facts: RequestFacts,
     /// Nodes resolved during this request, by path key; cleared by every change.
     resolved: Mutex<HashMap<String, Option<Node>>>,
-    refusal: Mutex<Option<Refusal>>,
+    refusal: Mutex<Option<FilesError>>,
 }
 
 impl AccountFs {
@@ -77,11 +77,11 @@ impl AccountFs {
     }
 
     /// What the user should be told about a refused request, if anything.
-    pub(crate) fn refusal(&self) -> Option<Refusal> {
-        self.inner.refusal.lock().expect("refusal lock").clone()
+    pub(crate) fn take_refusal(&self) -> Option<FilesError> {
+        self.inner.refusal.lock().expect("refusal lock").take()
     }
 
-    pub(crate) fn refuse(&self, refusal: Refusal) {
+    pub(crate) fn refuse(&self, refusal: FilesError) {
         *self.inner.refusal.lock().expect("refusal lock") = Some(refusal);
     }
 
@@ -235,12 +235,7 @@ impl AccountFs {
             checksum: options.checksum.clone(),
         };
         if let Err(refusal) = plan.check_announced() {
-            let err = match refusal {
-                Refusal::UploadTooLarge { .. } => FsError::TooLarge,
-                _ => FsError::InsufficientStorage,
-            };
-            self.refuse(refusal);
-            return Err(err);
+            return Err(self.fail(refusal));
         }
         // An MD5 the client sent must be checked before the commit, and a small file's
         // costs nothing while streaming (so a PROPFIND right after the PUT has it);

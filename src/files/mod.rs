@@ -26,6 +26,7 @@ use self::fs::AccountFs;
 use self::locks::DbLocks;
 use self::respond::Confirm;
 use crate::auth::Principal;
+use crate::error::HttpError;
 use crate::response::{self, Body};
 use crate::route::{Routed, Verb};
 
@@ -65,13 +66,13 @@ impl Files {
         let prepared =
             match precheck::prepare(&parts, routed, tree, &principal.account, self.upload_limit) {
                 Ok(prepared) => prepared,
-                Err(resp) => return *resp,
+                Err(refused) => return refused.into_response(),
             };
         let needs_xml = matches!(routed.verb, Verb::PropFind | Verb::PropPatch | Verb::Lock);
         let (body, win32_mtime) = if needs_xml {
             match precheck::read_xml(body).await {
                 Ok((bytes, mtime)) => (RequestBody::Xml(bytes), mtime),
-                Err(resp) => return *resp,
+                Err(refused) => return refused.into_response(),
             }
         } else {
             (RequestBody::Stream(body), None)

@@ -6,14 +6,14 @@
 
 use bytes::Bytes;
 use davgate_storage::{Account, TreeRoot};
+use http::header;
 use http::request::Parts;
-use http::{HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
+use super::errors::FilesError;
 use super::fs::RequestFacts;
-use crate::response::{self, Body};
 use crate::route::{Routed, Verb};
 use crate::server::FileRanges;
 
@@ -37,32 +37,16 @@ pub(crate) fn prepare(
     tree: TreeRoot,
     account: &Account,
     default_limit: u64,
-) -> Result<Prepared, Box<http::Response<Body>>> {
+) -> Result<Prepared, FilesError> {
     let verb = routed.verb;
     if tree == TreeRoot::Trash && !trash_allows(verb) {
-        let mut resp = response::text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "the trash is read-only: list it with PROPFIND, restore an item with MOVE to a path \
-             under /files/, or purge it with DELETE",
-        );
-        resp.headers_mut().insert(
-            header::ALLOW,
-            HeaderValue::from_static("OPTIONS, GET, HEAD, PROPFIND, DELETE, MOVE"),
-        );
-        return Err(Box::new(resp));
+        return Err(FilesError::TrashReadOnly);
     }
     if verb == Verb::PropFind && depth(parts) == Some(Depth::Infinity) {
-        return Err(Box::new(response::dav_error(
-            StatusCode::FORBIDDEN,
-            "propfind-finite-depth",
-            "PROPFIND with Depth: infinity is not supported; list one level at a time with Depth: 1",
-        )));
+        return Err(FilesError::InfiniteDepth);
     }
     if verb == Verb::Put && parts.headers.contains_key(header::CONTENT_RANGE) {
-        return Err(Box::new(response::text(
-            StatusCode::BAD_REQUEST,
-            "partial uploads (PUT with Content-Range) are not supported: send the whole file",
-        )));
+        return Err(FilesError::PartialPut);
     }
     let mut facts = RequestFacts {
         upload_limit: account.upload_limit_bytes.unwrap_or(default_limit),
@@ -87,12 +71,7 @@ pub(crate) fn prepare(
             Some(dest_tree) if dest_tree == tree => {
                 facts.delete_root = Some(super::fs::path_key(&dest.path));
             }
-            Some(_) if tree == TreeRoot::Files => {
-                return Err(Box::new(response::text(
-                    StatusCode::FORBIDDEN,
-                    "files cannot be copied or moved into the trash: use DELETE to move them there",
-                )));
-            }
+            Some(_) if tree == TreeRoot::Files => return Err(FilesError::IntoTrash),
             _ => {}
         }
     }
@@ -138,7 +117,7 @@ fn parse_oc_mtime(value: &str) -> Option<i64> {
 
 /// Reads an XML request body, bounded, and checks that it is well-formed.
 /// Returns the bytes and, for PROPPATCH, a `Win32LastModifiedTime` to apply.
-pub(crate) async fn read_xml<B>(body: B) -> Result<(Bytes, Option<i64>), Box<http::Response<Body>>>
+pub(crate) async fn read_xml<B>(body: B) -> Result<(Bytes, Option<i64>), FilesError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -147,30 +126,16 @@ where
     let bytes = match limited.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(Box::new(response::text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "XML request bodies are limited to {} KiB",
-                    MAX_XML_BODY / 1024
-                ),
-            )));
+            return Err(FilesError::XmlTooLarge {
+                limit: MAX_XML_BODY,
+            });
         }
-        Err(_) => {
-            return Err(Box::new(response::text(
-                StatusCode::BAD_REQUEST,
-                "the request body ended early",
-            )));
-        }
+        Err(_) => return Err(FilesError::BodyEnded),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok((bytes, None));
     }
-    let win32_mtime = check_xml(&bytes).map_err(|reason| {
-        Box::new(response::text(
-            StatusCode::BAD_REQUEST,
-            format!("the request body is not well-formed XML: {reason}"),
-        ))
-    })?;
+    let win32_mtime = check_xml(&bytes).map_err(FilesError::MalformedXml)?;
     Ok((bytes, win32_mtime))
 }
 

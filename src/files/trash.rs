@@ -10,6 +10,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use super::fs::{AccountFs, path_key};
 use super::locks::DbLocks;
+use crate::error::HttpError;
 use crate::response::{self, Body};
 use crate::route::{self, Destination, Routed};
 
@@ -54,7 +55,7 @@ pub(crate) async fn restore(
                 "the destination folder does not exist: create it first with MKCOL",
             );
         }
-        Err(e) => return storage_failure(e),
+        Err(e) => return e.into_response(),
     };
 
     let locks = DbLocks::new(store.clone(), account.id, "/files");
@@ -87,7 +88,7 @@ pub(crate) async fn restore(
 
     let existing = match store.child(parent.id, name).await {
         Ok(existing) => existing,
-        Err(e) => return storage_failure(e),
+        Err(e) => return e.into_response(),
     };
     let overwrite = routed.overwrite;
     if let Some(existing) = &existing {
@@ -102,7 +103,7 @@ pub(crate) async fn restore(
             .trash(account.id, account.trash_root, existing.id, &origin)
             .await
         {
-            return storage_failure(e);
+            return e.into_response();
         }
     }
     match store.rename(account.id, node.id, parent.id, name).await {
@@ -122,14 +123,6 @@ pub(crate) async fn restore(
             StatusCode::CONFLICT,
             "the destination name was taken meanwhile; retry",
         ),
-        Err(e) => storage_failure(e),
+        Err(e) => e.into_response(),
     }
-}
-
-fn storage_failure(e: StorageError) -> Response<Body> {
-    tracing::error!(error = %e, "restore failed");
-    response::text(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "the restore failed on the server; nothing was changed, retry later",
-    )
 }

@@ -17,6 +17,7 @@ use crate::auth::usage::ClientInfo;
 use crate::auth::{Authenticator, Principal};
 use crate::config::ClientAddress;
 use crate::dav::{self, Dav};
+use crate::error::HttpError;
 use crate::files::{self, Files};
 use crate::response::{self, Body};
 use crate::route::{Need, Route, Routed};

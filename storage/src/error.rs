@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Everything a storage operation can fail with.
 ///
-/// Callers map these to protocol statuses in one table (see `src/files/errors.rs`);
+/// Callers map these to protocol statuses in one table (`src/error.rs` in the server);
 /// `Backend` and `Io` are internal failures whose detail belongs in logs only.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -68,6 +68,26 @@ impl fmt::Display for QuotaOverrun {
 }
 
 impl StorageError {
+    /// True when the disk (or the database's filesystem) has no room left: the
+    /// client is told so instead of a bare server failure, and may retry later.
+    pub fn is_out_of_space(&self) -> bool {
+        fn full(e: &std::io::Error) -> bool {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        }
+        match self {
+            StorageError::Io(e) => full(e),
+            StorageError::Backend(sqlx::Error::Io(e)) => full(e),
+            // SQLITE_FULL, and PostgreSQL's disk_full class.
+            StorageError::Backend(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("13" | "53100"))
+            }
+            _ => false,
+        }
+    }
+
     /// True when a database constraint said the name or key is already taken.
     pub(crate) fn from_unique(err: sqlx::Error, what: &'static str) -> Self {
         match &err {

@@ -18,6 +18,7 @@ use self::live::PREFIXES;
 use self::live::{ALLPROP, Live, Subject};
 use crate::dav::xml::Limits;
 use crate::dav::xml::request::{PropFind as PropfindRequest, parse_propfind};
+use crate::error::HttpError;
 use crate::response::{self, Body, escape_into};
 
 /// How deep a PROPFIND goes (infinity is refused earlier).
@@ -61,13 +62,7 @@ pub(crate) async fn propfind(target: Target<'_>, depth: Depth, body: &[u8]) -> R
             StatusCode::NOT_FOUND,
             "there is no file or folder at this path",
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "PROPFIND failed");
-            response::text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the listing failed on the server; retry later",
-            )
-        }
+        Err(e) => e.into_response(),
     }
 }
 
