@@ -94,3 +94,52 @@ async fn malformed_credentials_get_a_clear_401_and_huge_headers_431() {
     let resp = raw::send(srv.addr(), request.as_bytes()).await;
     assert!(resp.status == 431 || resp.status == 400, "{}", resp.head);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_address_gets_429_for_the_right_password_even_when_cached() {
+    let srv = TestServer::start_with("client_address_header = \"X-Forwarded-For\"").await;
+    let from = |dav: &crate::common::client::Dav| {
+        dav.req("PROPFIND", "/files/")
+            .header("Depth", "0")
+            .header("X-Forwarded-For", "198.51.100.40")
+    };
+    // The right account password is cached from this address.
+    from(&srv.alice()).send().await.status(207);
+    let guesser = srv.alice().as_user("alice", "wrong guess");
+    for _ in 0..5 {
+        from(&guesser).send().await.status(401);
+    }
+    // While the address waits, the right password gets the same answer as a wrong one:
+    // no oracle. (A throttled answer is held until the wait is over, so both go at once.)
+    let (wrong, right) = tokio::join!(from(&guesser).send(), from(&srv.alice()).send());
+    wrong.status(429);
+    right.status(429);
+    // Elsewhere the owner is not affected.
+    srv.alice()
+        .req("PROPFIND", "/files/")
+        .header("Depth", "0")
+        .header("X-Forwarded-For", "192.0.2.44")
+        .send()
+        .await
+        .status(207);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_wrong_passwords_do_not_pass_the_per_address_limit() {
+    let srv = TestServer::start_with("client_address_header = \"X-Forwarded-For\"").await;
+    let guesses = (0..40).map(|i| {
+        srv.alice()
+            .as_user("alice", &format!("guess {i}"))
+            .req("GET", "/files/")
+            .header("X-Forwarded-For", "198.51.100.41")
+            .send()
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|r| r.status == 401).count();
+    let throttled = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!(checked + throttled, 40);
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked against a limit of 5"
+    );
+}

@@ -24,6 +24,7 @@ pub mod app_password;
 pub mod basic;
 pub mod cache;
 pub mod hold;
+pub mod in_flight;
 pub mod password;
 pub mod scope;
 pub mod seal;
@@ -42,7 +43,7 @@ use self::cache::{CachedCheck, CredentialCache};
 use self::hold::Holds;
 use self::password::{HashError, Hasher};
 use self::scope::{Access, Scopes};
-use self::throttle::{Limit, Throttle, ThrottleSettings};
+use self::throttle::{Begin, Crossed, Limit, Throttle, ThrottleSettings};
 use self::usage::{ClientInfo, Seen, UsageTracker};
 use crate::error::HttpError;
 
@@ -100,6 +101,9 @@ pub enum AuthError {
     #[error("authentication backend failure")]
     Backend,
 }
+
+/// How often a check waits for running ones before the server answers busy.
+const MAX_QUEUED_PASSES: usize = 30;
 
 const APP_PASSWORD_HINT: &str = "create an app password for this client (davgate app-password create USER --name NAME) and sign in with it";
 
@@ -271,20 +275,25 @@ impl Authenticator {
     ) -> Result<Principal, AuthError> {
         let creds = basic::parse(headers)?;
         let key = self.cache.key(&creds);
-        // Only a miss costs a hash, so only a miss meets the throttle; a hit neither
-        // waits nor clears a score, it only keeps its address known to the account.
-        let cached = self.cache.cached(&key).await.is_some();
-        if !cached && let Some((limit, wait)) = self.throttled(&creds, client).await? {
-            let held = self.holds.hold(wait).await;
-            return Err(AuthError::Throttled(limit, wait.saturating_sub(held)));
+        let cached = self.cache.cached(&key).await;
+        // Everything but a cached app password meets the throttle, cached or not: a
+        // cache that answered the right account password while refusing wrong ones would
+        // be a guessing oracle. An app password's secret is random, so a hit on one tells
+        // a guesser nothing, and the owner's devices keep working from any address.
+        let app_password_hit = cached
+            .as_ref()
+            .is_some_and(|c| matches!(c.credential, Credential::AppPassword { .. }));
+        if !app_password_hit && let Some((limit, wait)) = self.throttled(&creds, client).await? {
+            return Err(self.held(limit, wait).await);
         }
+        let cached = cached.is_some();
         // A stale entry is dropped and the credentials checked once more: the account
         // password may still be valid after an unrelated credential change.
         for _ in 0..2 {
-            let check = match self.cache.check_with(key, self.check(&creds)).await {
-                Ok(check) => check,
-                Err(e) => return Err(self.failed(e, &creds, client).await),
-            };
+            let check = self
+                .cache
+                .check_with(key, self.counted_check(&creds, client))
+                .await?;
             let account = self.store.account(check.account).await?;
             match account {
                 Some(account) if still_valid(&account, &check) => {
@@ -347,27 +356,60 @@ impl Authenticator {
         Ok(owner.is_some_and(|account| account.id == app.account))
     }
 
-    /// Counts a failure against the throttle (once for all waiters of a coalesced check)
-    /// and audits each threshold it crosses.
-    async fn failed(
+    /// A throttled answer, held for (part of) the wait so a flood cannot spin on it.
+    async fn held(&self, limit: Limit, wait: Duration) -> AuthError {
+        let held = self.holds.hold(wait).await;
+        AuthError::Throttled(limit, wait.saturating_sub(held))
+    }
+
+    /// Checks the credentials (once for all waiters of a coalesced check) when the
+    /// throttle lets it run: running checks count as failures to be, so parallel guesses
+    /// cannot pass the per-address limit while the first ones are still hashing.
+    async fn counted_check(
         &self,
-        err: AuthError,
         creds: &BasicCredentials,
         client: &ClientInfo,
-    ) -> AuthError {
-        if !matches!(
-            err,
-            AuthError::Invalid | AuthError::TwoFactorOn | AuthError::AppPasswordRequired
-        ) {
-            return err;
+    ) -> Result<CachedCheck, AuthError> {
+        // Each pass either runs the check, refuses it, or waits for a running check
+        // to finish; the hash pool bounds how long a running check takes.
+        let mut running = None;
+        for _ in 0..MAX_QUEUED_PASSES {
+            let finished = self.throttle.check_finished();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            match self.throttle.begin(client.addr, &creds.user, now_ms()) {
+                Begin::Go(check) => {
+                    running = Some(check);
+                    break;
+                }
+                Begin::Wait(wait) => return Err(self.held(Limit::Address, wait).await),
+                Begin::Busy => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), finished).await;
+                }
+            }
         }
-        let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
+        let Some(running) = running else {
+            return Err(AuthError::Busy);
+        };
+        let result = self.check(creds).await;
+        if let Err(AuthError::Invalid | AuthError::TwoFactorOn | AuthError::AppPasswordRequired) =
+            &result
+        {
+            let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
+            drop(running);
+            self.audit_crossed(crossed, creds, client).await;
+        }
+        result
+    }
+
+    /// Audits each threshold a failure crossed.
+    async fn audit_crossed(&self, crossed: Crossed, creds: &BasicCredentials, client: &ClientInfo) {
         if !crossed.address && !crossed.account {
-            return err;
+            return;
         }
         // Unknown names have no audit log.
         let Ok(Some(account)) = self.store.account_by_name(&creds.user).await else {
-            return err;
+            return;
         };
         let addr = client.addr.to_string();
         if crossed.address {
@@ -385,7 +427,6 @@ impl Authenticator {
             // The address is only the one whose failure crossed the threshold: leave it out.
             self.audit_failures(&account, detail, None).await;
         }
-        err
     }
 
     async fn audit_failures(&self, account: &Account, detail: &str, addr: Option<&str>) {

@@ -19,10 +19,13 @@
 //! wait, not one per connection.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use moka::ops::compute::Op;
 use moka::sync::Cache;
+
+use super::in_flight::{InFlight, RunningCheck};
 
 /// Tuning of the throttle.
 #[derive(Debug, Clone)]
@@ -91,6 +94,18 @@ pub struct Throttle {
     addresses: Cache<IpAddr, Score>,
     accounts: Cache<String, Score>,
     known: Cache<(String, IpAddr), ()>,
+    running: Arc<InFlight>,
+}
+
+/// Whether a check may run now.
+pub enum Begin {
+    /// Run it; count it with [`Throttle::failed`] if it fails.
+    Go(RunningCheck),
+    /// The address must wait this long: refuse.
+    Wait(Duration),
+    /// Running checks would reach the limit if they all failed: wait for one to finish
+    /// (`InFlight::finished`), then ask again.
+    Busy,
 }
 
 /// Which thresholds a failure just crossed (each worth an audit entry).
@@ -113,6 +128,7 @@ impl Throttle {
             addresses: bounded(idle),
             accounts: bounded(idle),
             known: bounded(settings.known_address_ttl),
+            running: Arc::new(InFlight::default()),
             settings,
         }
     }
@@ -129,6 +145,35 @@ impl Throttle {
         .into_iter()
         .filter_map(|(score, threshold)| self.remaining(score?, threshold, now_ms))
         .max()
+    }
+
+    /// Whether a check from `addr` for `user` may run now. The checks already running
+    /// count as failures to be: parallel guesses cannot pass the per-address limits while
+    /// the first ones are still hashing.
+    pub fn begin(&self, addr: IpAddr, user: &str, now_ms: i64) -> Begin {
+        if let Some(wait) = self.wait(addr, user, now_ms) {
+            return Begin::Wait(wait);
+        }
+        let half_life = self.settings.half_life;
+        let decayed = |score: Option<Score>| score.map_or(0.0, |s| s.decayed(now_ms, half_life));
+        let pair = decayed(self.pairs.get(&(addr, user.to_owned())));
+        let address = decayed(self.addresses.get(&addr));
+        let admit = |running_pair: u32, running_address: u32| {
+            !reached(pair + f64::from(running_pair), self.settings.per_account)
+                && !reached(
+                    address + f64::from(running_address),
+                    self.settings.per_address,
+                )
+        };
+        match self.running.try_start(addr, user, admit) {
+            Some(check) => Begin::Go(check),
+            None => Begin::Busy,
+        }
+    }
+
+    /// Resolves when some running check finishes; see [`Begin::Busy`].
+    pub fn check_finished(&self) -> tokio::sync::futures::Notified<'_> {
+        self.running.finished()
     }
 
     /// Whether `user` has failed often enough, from all addresses together, that its
@@ -283,6 +328,34 @@ mod tests {
         assert!(later > first, "waits grow: {first:?} then {later:?}");
         // An hour on, the score has halved six times: no wait.
         assert_eq!(t.wait(a, "alice", 1006 + 3_600_000), None);
+    }
+
+    #[test]
+    fn running_checks_count_as_failures_to_be() {
+        let t = Throttle::new(ThrottleSettings::default());
+        let a = ip("198.51.100.20");
+        let mut running = Vec::new();
+        while let Begin::Go(check) = t.begin(a, "alice", 5000) {
+            running.push(check);
+            assert!(running.len() <= 5, "more checks than the limit ran at once");
+        }
+        assert_eq!(running.len(), 5);
+        // They all fail: the address now waits instead of queueing.
+        for _ in running.drain(..) {
+            t.failed(a, "alice", 5000);
+        }
+        assert!(matches!(t.begin(a, "alice", 5000), Begin::Wait(_)));
+        // Had they succeeded, the next check would run.
+        let b = ip("198.51.100.21");
+        let checks: Vec<_> = (0..5)
+            .map(|_| match t.begin(b, "alice", 5000) {
+                Begin::Go(c) => c,
+                _ => panic!("below the limit"),
+            })
+            .collect();
+        assert!(matches!(t.begin(b, "alice", 5000), Begin::Busy));
+        drop(checks);
+        assert!(matches!(t.begin(b, "alice", 5000), Begin::Go(_)));
     }
 
     #[test]
