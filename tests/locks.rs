@@ -209,6 +209,28 @@ async fn a_refresh_is_granted_and_capped_the_same_way() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_configured_maximum_is_honoured() {
+    let srv = TestServer::start_with("lock_max_timeout = \"30s\"").await;
+    let dav = srv.alice();
+    let alice = srv.account("alice").await.id;
+    dav.put("/files/doc.txt", "v1").await.status(201);
+    let locked = lock(&dav, "/files/doc.txt", Some("Second-100"))
+        .await
+        .status(200);
+    assert_eq!(locked.prop("timeout"), "Second-30");
+    expires_in(&srv.store.locks(alice).await.unwrap(), 30);
+    let token = locked.header("lock-token").expect("Lock-Token");
+    let refreshed = refresh(&dav, "/files/doc.txt", &token, Some("Infinite"))
+        .await
+        .status(200);
+    assert_eq!(refreshed.prop("timeout"), "Second-30");
+    let short = lock(&dav, "/files/other.txt", Some("Second-10"))
+        .await
+        .status(201);
+    assert_eq!(short.prop("timeout"), "Second-10", "shorter asks are kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lock_blocks_nobody_and_leaves_the_table() {
     let srv = TestServer::start().await;
     let dav = srv.alice();
