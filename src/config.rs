@@ -14,6 +14,10 @@ use crate::units::{ByteSize, Span};
 /// The largest per-file upload limit an administrator may set.
 pub const MAX_UPLOAD_LIMIT: u64 = 100 << 30;
 
+/// The longest `lock_max_timeout` an administrator may set: a lock covers an editing
+/// session, and a crashed client's lock blocks everyone else until it expires.
+pub const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(7 * 86400);
+
 /// The configuration file, every field optional; documented in `deploy/davgate.toml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +39,9 @@ pub struct ConfigFile {
     pub upload_limit: Option<ByteSize>,
     /// How long deleted items stay in the trash (default 30d).
     pub trash_retention: Option<Span>,
+    /// The longest a WebDAV lock is granted, and what a LOCK without a usable Timeout
+    /// header gets (default 1h, at most 7d).
+    pub lock_max_timeout: Option<Span>,
     /// How long a successful credential check is cached (default 10m).
     pub auth_cache_ttl: Option<Span>,
     /// How many credential checks the cache holds (default 100000).
@@ -81,6 +88,7 @@ impl ConfigFile {
             trusted_proxy,
             upload_limit,
             trash_retention,
+            lock_max_timeout,
             auth_cache_ttl,
             auth_cache_capacity,
             auth_hash_wait,
@@ -133,6 +141,8 @@ pub struct Settings {
     pub upload_limit: u64,
     /// Trash retention.
     pub trash_retention: Duration,
+    /// The longest a WebDAV lock is granted; also the grant when the client names none.
+    pub lock_max_timeout: Duration,
     /// Authentication settings.
     pub auth: AuthSettings,
     /// Where the client address comes from.
@@ -199,6 +209,16 @@ impl Settings {
                 ByteSize(upload_limit)
             )));
         }
+        let lock_max_timeout = config
+            .lock_max_timeout
+            .map_or(crate::files::lock_timeout::DEFAULT_MAX, |s| s.0);
+        if lock_max_timeout < Duration::from_secs(1) || lock_max_timeout > MAX_LOCK_TIMEOUT {
+            return Err(ConfigError(format!(
+                "lock_max_timeout must be between 1s and {}, not {}",
+                Span(MAX_LOCK_TIMEOUT),
+                Span(lock_max_timeout)
+            )));
+        }
         let mut throttle = crate::auth::throttle::ThrottleSettings::default();
         if let Some(failures) = config.auth_account_failures {
             if failures == 0 {
@@ -225,6 +245,7 @@ impl Settings {
             trash_retention: config
                 .trash_retention
                 .map_or(Duration::from_secs(30 * 86400), |s| s.0),
+            lock_max_timeout,
             auth: AuthSettings {
                 cache_ttl: config
                     .auth_cache_ttl
@@ -300,6 +321,24 @@ mod tests {
         );
         assert!(settings("upload_limit = \"101GiB\"").is_err());
         assert!(toml::from_str::<ConfigFile>("upload_limit = \"lots\"").is_err());
+    }
+
+    #[test]
+    fn lock_max_timeout_defaults_to_an_hour_and_is_bounded() {
+        assert_eq!(
+            settings("").unwrap().lock_max_timeout,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            settings("lock_max_timeout = \"5m\"")
+                .unwrap()
+                .lock_max_timeout,
+            Duration::from_secs(300)
+        );
+        assert!(settings("lock_max_timeout = \"7d\"").is_ok());
+        let err = settings("lock_max_timeout = \"8d\"").unwrap_err();
+        assert!(err.0.contains("between 1s and 7days"), "{err}");
+        assert!(settings("lock_max_timeout = \"0s\"").is_err());
     }
 
     #[test]

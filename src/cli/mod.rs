@@ -1,6 +1,7 @@
 //! The command line: `serve` and the administration commands, all on one configuration.
 
 mod app_password;
+mod locks;
 mod share;
 mod two_factor;
 mod user;
@@ -54,6 +55,9 @@ enum Command {
     Share(share::ShareArgs),
     /// Stop sharing a calendar or address book.
     Unshare(share::UnshareArgs),
+    /// See and remove an account's WebDAV locks.
+    #[command(subcommand)]
+    Locks(locks::LocksCommand),
     /// Show an account's audit log, newest first.
     Audit {
         /// The account.
@@ -146,6 +150,7 @@ impl Cli {
             Command::User(cmd) => cmd.run(&settings).await,
             Command::AppPassword(cmd) => cmd.run(&settings).await,
             Command::TwoFactor(cmd) => cmd.run(&settings).await,
+            Command::Locks(cmd) => cmd.run(&settings).await,
             Command::Audit { user, limit } => two_factor::audit(&settings, &user, limit).await,
             Command::Share(args) => share::share(&settings, args).await,
             Command::Unshare(args) => share::unshare(&settings, args).await,

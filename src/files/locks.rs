@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use dav_server::davpath::DavPath;
 use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
@@ -23,6 +23,9 @@ pub(crate) struct DbLocks {
     store: Store,
     account: AccountId,
     prefix: &'static str,
+    /// What a LOCK or refresh in this request is granted (see [`super::lock_timeout`]);
+    /// dav-server's own reading of `Timeout` is ignored.
+    granted: Duration,
     /// The locks read for this request; `None` until first needed or after a change.
     snapshot: Arc<Mutex<Option<Vec<LockRecord>>>>,
 }
@@ -36,11 +39,17 @@ impl fmt::Debug for DbLocks {
 }
 
 impl DbLocks {
-    pub(crate) fn new(store: Store, account: AccountId, prefix: &'static str) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        account: AccountId,
+        prefix: &'static str,
+        granted: Duration,
+    ) -> Self {
         DbLocks {
             store,
             account,
             prefix,
+            granted,
             snapshot: Arc::new(Mutex::new(None)),
         }
     }
@@ -68,6 +77,8 @@ impl DbLocks {
         *self.snapshot.lock().await = None;
     }
 
+    /// `record` as dav-server describes it. The timeout is the time left, rounded up to
+    /// the second so that a lock granted `Second-100` is reported as that, not 99.
     fn dav_lock(&self, record: &LockRecord) -> DavLock {
         let encoded: String = record
             .path
@@ -88,14 +99,19 @@ impl DbLocks {
                 .as_deref()
                 .and_then(|xml| Element::parse(xml).ok())
                 .map(Box::new),
-            timeout_at: record
-                .expires_ms
-                .map(|ms| UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)),
-            timeout: record
-                .expires_ms
-                .map(|ms| Duration::from_millis((ms - now).max(0) as u64)),
+            timeout_at: Some(UNIX_EPOCH + Duration::from_millis(record.expires_ms.max(0) as u64)),
+            timeout: Some(Duration::from_secs(seconds_left(record.expires_ms, now))),
             shared: record.shared,
             deep: record.deep,
+        }
+    }
+
+    /// A lock this request just took or refreshed: its timeout is exactly what was
+    /// granted, whatever milliseconds the database round trip took.
+    fn granted_lock(&self, record: &LockRecord) -> DavLock {
+        DavLock {
+            timeout: Some(self.granted),
+            ..self.dav_lock(record)
         }
     }
 }
@@ -207,13 +223,15 @@ fn new_token() -> String {
     )
 }
 
-fn expires(timeout: Option<Duration>) -> Option<i64> {
-    timeout.map(|d| {
-        let at = SystemTime::now() + d;
-        at.duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(i64::MAX)
-    })
+/// When a lock granted `granted` from now expires, in ms since the epoch.
+fn expires(granted: Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(granted.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Whole seconds until `expires_ms`, rounded up: a lock is live until its last
+/// millisecond.
+fn seconds_left(expires_ms: i64, now_ms: i64) -> u64 {
+    (expires_ms.saturating_sub(now_ms).max(0) as u64).div_ceil(1000)
 }
 
 impl DavLockSystem for DbLocks {
@@ -222,7 +240,7 @@ impl DavLockSystem for DbLocks {
         path: &DavPath,
         principal: Option<&str>,
         owner: Option<&Element>,
-        timeout: Option<Duration>,
+        _dav_server_timeout: Option<Duration>,
         shared: bool,
         deep: bool,
     ) -> LsFuture<'_, Result<DavLock, DavLock>> {
@@ -233,7 +251,7 @@ impl DavLockSystem for DbLocks {
             path: path.clone(),
             principal: principal.map(str::to_owned),
             owner_xml,
-            expires_ms: expires(timeout),
+            expires_ms: expires(self.granted),
             shared,
             deep,
         };
@@ -259,7 +277,7 @@ impl DavLockSystem for DbLocks {
                 .await;
             self.forget().await;
             match result {
-                Ok(Ok(lock)) => Ok(self.dav_lock(&lock)),
+                Ok(Ok(lock)) => Ok(self.granted_lock(&lock)),
                 Ok(Err(clash)) => Err(self.dav_lock(&clash)),
                 Err(e) => {
                     tracing::error!(error = %e, "could not store a lock");
@@ -301,7 +319,7 @@ impl DavLockSystem for DbLocks {
         &self,
         path: &DavPath,
         token: &str,
-        timeout: Option<Duration>,
+        _dav_server_timeout: Option<Duration>,
     ) -> LsFuture<'_, Result<DavLock, ()>> {
         let path = key(path);
         let token = token.to_owned();
@@ -312,11 +330,11 @@ impl DavLockSystem for DbLocks {
             }
             let refreshed = self
                 .store
-                .refresh_lock(self.account, &token, expires(timeout))
+                .refresh_lock(self.account, &token, expires(self.granted))
                 .await;
             self.forget().await;
             match refreshed {
-                Ok(Some(lock)) => Ok(self.dav_lock(&lock)),
+                Ok(Some(lock)) => Ok(self.granted_lock(&lock)),
                 _ => Err(()),
             }
         }
@@ -395,7 +413,7 @@ mod tests {
             path: path.into(),
             principal: Some("alice".into()),
             owner_xml: None,
-            expires_ms: None,
+            expires_ms: i64::MAX,
             shared,
             deep,
         }
@@ -439,6 +457,22 @@ mod tests {
         assert!(
             check_to_path(&locks, "/f", &asker(&[]), false).is_err(),
             "a write needs the token"
+        );
+    }
+
+    #[test]
+    fn the_time_left_rounds_up_to_the_second() {
+        assert_eq!(seconds_left(100_000, 0), 100);
+        assert_eq!(seconds_left(100_000, 1), 100, "not 99 a millisecond later");
+        assert_eq!(seconds_left(100_000, 999), 100);
+        assert_eq!(seconds_left(100_000, 1_000), 99);
+        assert_eq!(seconds_left(100_000, 99_999), 1);
+        assert_eq!(seconds_left(100_000, 100_000), 0);
+        assert_eq!(seconds_left(0, 100_000), 0);
+        assert_eq!(
+            seconds_left(i64::MAX, i64::MIN),
+            (i64::MAX as u64).div_ceil(1000),
+            "no overflow"
         );
     }
 

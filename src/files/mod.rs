@@ -9,12 +9,15 @@
 mod errors;
 mod file;
 mod fs;
+pub(crate) mod lock_timeout;
 mod locks;
 mod meta;
 mod precheck;
 mod propfind;
 mod respond;
 mod trash;
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use dav_server::{DavConfig, DavHandler, DavMethod, DavMethodSet};
@@ -39,14 +42,25 @@ pub struct Files {
     store: Store,
     /// Per-file upload limit for accounts without one of their own.
     upload_limit: u64,
+    /// The longest a lock is granted, and what it gets when the client does not say.
+    lock_max_timeout: Duration,
 }
 
 impl Files {
-    /// A file service over `store`.
+    /// A file service over `store`, granting locks [`lock_timeout::DEFAULT_MAX`].
     pub fn new(store: Store, upload_limit: u64) -> Self {
         Files {
             store,
             upload_limit,
+            lock_max_timeout: lock_timeout::DEFAULT_MAX,
+        }
+    }
+
+    /// The same service granting locks at most `max` (the `lock_max_timeout` setting).
+    pub fn with_lock_max_timeout(self, max: Duration) -> Self {
+        Files {
+            lock_max_timeout: max,
+            ..self
         }
     }
 
@@ -114,6 +128,7 @@ impl Files {
                 self.store.clone(),
                 account.id,
                 "/files",
+                lock_timeout::granted(&parts.headers, self.lock_max_timeout),
             )))
             .strip_prefix(prefix)
             .principal(username)

@@ -58,7 +58,13 @@ pub(crate) async fn restore(
         Err(e) => return e.into_response(),
     };
 
-    let locks = DbLocks::new(store.clone(), account.id, "/files");
+    // Only checked here, never taken, so the grant does not matter.
+    let locks = DbLocks::new(
+        store.clone(),
+        account.id,
+        "/files",
+        super::lock_timeout::DEFAULT_MAX,
+    );
     let encoded = format!(
         "/files/{}",
         target

@@ -22,8 +22,9 @@ pub struct LockRecord {
     pub principal: Option<String>,
     /// The client's `DAV:owner` element, as sent.
     pub owner_xml: Option<Vec<u8>>,
-    /// When the lock expires, ms since the epoch; `None` never.
-    pub expires_ms: Option<i64>,
+    /// When the lock expires, ms since the epoch. Every lock expires: a client that
+    /// crashes must not leave a file locked for good.
+    pub expires_ms: i64,
     /// Shared or exclusive.
     pub shared: bool,
     /// Depth infinity.
@@ -48,7 +49,9 @@ impl From<LockRow> for LockRecord {
             path: r.path,
             principal: r.principal,
             owner_xml: r.owner_xml,
-            expires_ms: r.timeout_ms,
+            // Migration 0005 gave every older row an expiry and davgate writes none
+            // without one, so a NULL comes from outside: read as long expired.
+            expires_ms: r.timeout_ms.unwrap_or(0),
             shared: r.shared != 0,
             deep: r.deep != 0,
         }
@@ -63,20 +66,42 @@ macro_rules! lock_columns {
 }
 
 impl Store {
-    /// The account's locks that have not expired.
+    /// The account's locks that have not expired. Expired ones found on the way are
+    /// deleted, so the table holds only locks that still mean something.
     pub async fn locks(&self, account: AccountId) -> Result<Vec<LockRecord>> {
         let sql = concat!(
             "SELECT ",
             lock_columns!(),
-            " FROM locks WHERE account_id = $1 AND (timeout_ms IS NULL OR timeout_ms > $2) \
-             ORDER BY path"
+            " FROM locks WHERE account_id = $1 ORDER BY path"
         );
         let rows: Vec<LockRow> = sqlx::query_as(sql)
             .bind(account.0)
-            .bind(now_ms())
             .fetch_all(&self.db.pool)
             .await?;
-        Ok(rows.into_iter().map(LockRecord::from).collect())
+        let now = now_ms();
+        let (live, expired): (Vec<LockRecord>, Vec<LockRecord>) = rows
+            .into_iter()
+            .map(LockRecord::from)
+            .partition(|l| l.expires_ms > now);
+        // Reads stay reads: the write happens only when there is something to purge.
+        if !expired.is_empty() {
+            self.purge_expired_locks(account, now).await?;
+        }
+        Ok(live)
+    }
+
+    /// Deletes the account's locks that expired at or before `now_ms`; returns how many.
+    pub async fn purge_expired_locks(&self, account: AccountId, now_ms: i64) -> Result<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let done = sqlx::query(
+            "DELETE FROM locks WHERE account_id = $1 AND (timeout_ms IS NULL OR timeout_ms <= $2)",
+        )
+        .bind(account.0)
+        .bind(now_ms)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 
     /// Inserts `lock` unless `conflict` finds a clash among the current locks, which
@@ -89,11 +114,13 @@ impl Store {
     ) -> Result<Result<LockRecord, LockRecord>> {
         let mut tx = self.db.begin_write().await?;
         let now = now_ms();
-        sqlx::query("DELETE FROM locks WHERE account_id = $1 AND timeout_ms <= $2")
-            .bind(account.0)
-            .bind(now)
-            .execute(&mut *tx.tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM locks WHERE account_id = $1 AND (timeout_ms IS NULL OR timeout_ms <= $2)",
+        )
+        .bind(account.0)
+        .bind(now)
+        .execute(&mut *tx.tx)
+        .await?;
         let sql = concat!(
             "SELECT ",
             lock_columns!(),
@@ -130,12 +157,12 @@ impl Store {
         &self,
         account: AccountId,
         token: &str,
-        expires_ms: Option<i64>,
+        expires_ms: i64,
     ) -> Result<Option<LockRecord>> {
         let mut tx = self.db.begin_write().await?;
         let sql = concat!(
             "UPDATE locks SET timeout_ms = $1 WHERE account_id = $2 AND token = $3 \
-             AND (timeout_ms IS NULL OR timeout_ms > $4) RETURNING ",
+             AND timeout_ms > $4 RETURNING ",
             lock_columns!()
         );
         let row: Option<LockRow> = sqlx::query_as(sql)
@@ -147,6 +174,19 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(row.map(LockRecord::from))
+    }
+
+    /// Removes the account's locks on `path` and below it (`/`: all of them); returns
+    /// how many. `path` is a key as [`LockRecord::path`] holds it.
+    pub async fn remove_locks_under(&self, account: AccountId, path: &str) -> Result<u64> {
+        let tokens: Vec<String> = self
+            .locks(account)
+            .await?
+            .into_iter()
+            .filter(|l| at_or_below(&l.path, path))
+            .map(|l| l.token)
+            .collect();
+        self.remove_locks(account, &tokens).await
     }
 
     /// Removes locks by token; returns how many existed.
@@ -166,5 +206,31 @@ impl Store {
         }
         tx.commit().await?;
         Ok(removed)
+    }
+}
+
+/// True when `path` is `top` or lies below it.
+fn at_or_below(path: &str, top: &str) -> bool {
+    let top = top.trim_end_matches('/');
+    path == top
+        || top.is_empty()
+        || path
+            .strip_prefix(top)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_or_below;
+
+    #[test]
+    fn below_means_whole_segments() {
+        assert!(at_or_below("/a", "/a"));
+        assert!(at_or_below("/a/b", "/a"));
+        assert!(at_or_below("/a/b", "/a/"));
+        assert!(at_or_below("/anything", "/"));
+        assert!(at_or_below("/", "/"));
+        assert!(!at_or_below("/ab", "/a"));
+        assert!(!at_or_below("/a", "/a/b"));
     }
 }

@@ -668,7 +668,7 @@ async fn locks_check_and_insert_atomically(f: &Fixture) {
         path: "/a".into(),
         principal: Some("alice".into()),
         owner_xml: None,
-        expires_ms: Some(davgate_storage::now_ms() + 60_000),
+        expires_ms: davgate_storage::now_ms() + 60_000,
         shared: false,
         deep: true,
     };
@@ -690,13 +690,14 @@ async fn locks_check_and_insert_atomically(f: &Fixture) {
         .unwrap();
     assert_eq!(clash.unwrap_err().token, "opaquelocktoken:1");
     assert_eq!(f.store.locks(a.id).await.unwrap().len(), 1);
+    let later = davgate_storage::now_ms() + 120_000;
     let refreshed = f
         .store
-        .refresh_lock(a.id, "opaquelocktoken:1", None)
+        .refresh_lock(a.id, "opaquelocktoken:1", later)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(refreshed.expires_ms, None);
+    assert_eq!(refreshed.expires_ms, later);
     assert_eq!(
         f.store
             .remove_locks(a.id, &["opaquelocktoken:1".into()])
@@ -707,8 +708,8 @@ async fn locks_check_and_insert_atomically(f: &Fixture) {
     assert!(f.store.locks(a.id).await.unwrap().is_empty());
     let expired = LockRecord {
         token: "opaquelocktoken:3".into(),
-        expires_ms: Some(1),
-        ..lock
+        expires_ms: 1,
+        ..lock.clone()
     };
     f.store
         .add_lock(a.id, expired, |_| None)
@@ -718,6 +719,22 @@ async fn locks_check_and_insert_atomically(f: &Fixture) {
     assert!(
         f.store.locks(a.id).await.unwrap().is_empty(),
         "expired locks are not returned"
+    );
+    assert_eq!(
+        f.store
+            .purge_expired_locks(a.id, davgate_storage::now_ms())
+            .await
+            .unwrap(),
+        0,
+        "reading purged the expired lock already"
+    );
+    assert!(
+        f.store
+            .refresh_lock(a.id, "opaquelocktoken:3", later)
+            .await
+            .unwrap()
+            .is_none(),
+        "an expired lock cannot be refreshed back to life"
     );
 }
 

@@ -274,10 +274,10 @@ fn lock_discovery(out: &mut String, s: &Subject) {
     for lock in s.locks.iter().filter(applies) {
         let scope = if lock.shared { "shared" } else { "exclusive" };
         let depth = if lock.deep { "infinity" } else { "0" };
-        let timeout = match lock.expires_ms {
-            Some(at) => format!("Second-{}", ((at - now).max(0) + 999) / 1000),
-            None => "Infinite".into(),
-        };
+        let timeout = format!(
+            "Second-{}",
+            (lock.expires_ms.saturating_sub(now).max(0) as u64).div_ceil(1000)
+        );
         let root: String = lock
             .path
             .split('/')
