@@ -2,10 +2,12 @@
 //!
 //! Owns the mapping from WebDAV onto the storage crate: a filesystem for dav-server
 //! ([`fs`]), streaming size-limited uploads ([`file`]), locks in the database
-//! ([`locks`]), the checks dav-server does not make ([`precheck`]), restoring from the
-//! trash ([`trash`]) and the words users read when a request is refused ([`respond`]).
+//! ([`locks`]), the checks dav-server does not make ([`precheck`]), COPY and MOVE as
+//! one transaction each ([`copymove`]), restoring from the trash ([`trash`]) and the
+//! words users read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
 
+mod copymove;
 mod errors;
 mod file;
 mod fs;
@@ -103,12 +105,25 @@ impl Files {
             TreeRoot::Trash => "/trash",
         };
 
-        if tree == TreeRoot::Trash && parts.method.as_str() == "MOVE" {
+        let copy_or_move = match parts.method.as_str() {
+            "COPY" => Some(copymove::Verb::Copy),
+            "MOVE" => Some(copymove::Verb::Move),
+            _ => None,
+        };
+        if let Some(verb) = copy_or_move {
+            // Invariant: precheck::prepare refuses a COPY or MOVE without a Destination.
             let destination = prepared
                 .destination
                 .as_ref()
-                .expect("MOVE has a destination");
-            return trash::restore(&fs, &parts, destination, &username).await;
+                .expect("COPY and MOVE have a destination");
+            return match tree {
+                TreeRoot::Trash => trash::restore(&fs, &parts, destination, &username).await,
+                TreeRoot::Files => {
+                    let store = &self.store;
+                    copymove::copy_or_move(store, &account, &parts, destination, &username, verb)
+                        .await
+                }
+            };
         }
 
         let handler: DavHandler = DavConfig::new()

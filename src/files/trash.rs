@@ -1,19 +1,18 @@
 //! Restoring from the trash: MOVE `/trash/ITEM` to a path under `/files/`.
 //!
 //! dav-server cannot move between two trees, so this one method is ours: the same
-//! checks as a MOVE (Overwrite, locks at the destination), then one row update.
+//! destination checks as a MOVE ([`super::copymove`]), then one storage transaction.
 
 use dav_server::davpath::DavPath;
-use dav_server::ls::DavLockSystem;
-use davgate_storage::{StorageError, Store, TreeRoot};
+use davgate_storage::{Location, StorageError, TreeRoot};
 use http::request::Parts;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 
-use super::fs::{AccountFs, path_key};
+use super::copymove::{self, Placement, Verb};
+use super::fs::AccountFs;
 use super::locks::DbLocks;
 use super::precheck::Destination;
 use crate::response::{self, Body};
-use crate::route;
 
 /// Restores the trashed item at the request path to `destination`.
 pub(crate) async fn restore(
@@ -28,6 +27,10 @@ pub(crate) async fn restore(
             "restore an item by moving it to a path under /files/, e.g. Destination: /files/NAME",
         );
     }
+    let overwrite = match copymove::overwrite(parts) {
+        Ok(overwrite) => overwrite,
+        Err(resp) => return *resp,
+    };
     let Ok(source) = DavPath::new(parts.uri.path()) else {
         return response::text(StatusCode::BAD_REQUEST, "invalid request path");
     };
@@ -36,117 +39,41 @@ pub(crate) async fn restore(
         return response::text(StatusCode::BAD_REQUEST, "invalid request path");
     }
     let node = match fs.node(&source).await {
-        Ok(node) if node.parent.is_some() => node,
-        Ok(_) => return response::text(StatusCode::FORBIDDEN, "the trash itself cannot be moved"),
-        Err(_) => {
-            return response::text(StatusCode::NOT_FOUND, "there is no such item in the trash");
-        }
+        Ok(node) => node,
+        Err(_) => return no_such_item(),
     };
-    let store: &Store = fs.store();
+    let Some(expected) = Location::of(&node) else {
+        return response::text(StatusCode::FORBIDDEN, "the trash itself cannot be moved");
+    };
+    let store = fs.store();
     let account = fs.account();
     let target = &destination.segments[1..];
-    let (name, parent_path) = target.split_last().expect("checked: at least one segment");
-    let parent = match store
-        .resolve(
-            account.files_root,
-            &parent_path.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
+    let placement = match Placement::find(store, account, target, overwrite).await {
+        Ok(placement) => placement,
+        Err(resp) => return *resp,
+    };
+    let locks = DbLocks::new(store.clone(), account.id, "/files");
+    if let Err(resp) = placement
+        .check_locks(&locks, principal, &copymove::if_tokens(parts))
         .await
     {
-        Ok(Some(parent)) if parent.is_dir() => parent,
-        Ok(_) => {
-            return response::text(
-                StatusCode::CONFLICT,
-                "the destination folder does not exist: create it first with MKCOL",
-            );
-        }
-        Err(e) => return storage_failure(e),
-    };
-
-    let locks = DbLocks::new(store.clone(), account.id, "/files");
-    let encoded = format!(
-        "/files/{}",
-        target
-            .iter()
-            .map(|s| route::encode_segment(s))
-            .collect::<Vec<_>>()
-            .join("/")
-    );
-    if let Ok(mut dest_path) = DavPath::new(&encoded)
-        && dest_path.set_prefix("/files").is_ok()
-        && locks
-            .check(&dest_path, Some(principal), false, true, &if_tokens(parts))
-            .await
-            .is_err()
+        return *resp;
+    }
+    // One transaction: the item is checked to be still in the trash, an existing
+    // destination goes to the trash, and the item moves, or nothing happens.
+    match store
+        .move_node(account.id, node.id, &expected, &placement.target(overwrite))
+        .await
     {
-        return response::text(
-            StatusCode::LOCKED,
-            "the destination is locked by another client: send its lock token in an If header",
-        );
-    }
-
-    let existing = match store.child(parent.id, name).await {
-        Ok(existing) => existing,
-        Err(e) => return storage_failure(e),
-    };
-    let overwrite = parts
-        .headers
-        .get("overwrite")
-        .is_none_or(|v| !v.as_bytes().eq_ignore_ascii_case(b"F"));
-    if let Some(existing) = &existing {
-        if !overwrite {
-            return response::text(
-                StatusCode::PRECONDITION_FAILED,
-                "the destination exists and Overwrite is F: choose another name or allow overwriting",
-            );
-        }
-        let origin = path_key(target);
-        if let Err(e) = store
-            .trash(account.id, account.trash_root, existing.id, &origin)
-            .await
-        {
-            return storage_failure(e);
-        }
-    }
-    match store.rename(account.id, node.id, parent.id, name).await {
-        Ok(()) => {
-            let status = if existing.is_some() {
-                StatusCode::NO_CONTENT
-            } else {
-                StatusCode::CREATED
-            };
-            let mut resp = Response::new(response::empty());
-            *resp.status_mut() = status;
-            resp.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-            resp
-        }
-        Err(StorageError::Conflict(_)) => response::text(
-            StatusCode::CONFLICT,
-            "the destination name was taken meanwhile; retry",
-        ),
-        Err(e) => storage_failure(e),
+        Ok(placed) => placement.finish(&locks, &placed).await,
+        Err(StorageError::NotFound) => no_such_item(),
+        Err(e) => copymove::refused(e, Verb::Move),
     }
 }
 
-/// Lock tokens listed in an `If` header (RFC 4918 §10.4), in any list.
-fn if_tokens(parts: &Parts) -> Vec<String> {
-    let Some(value) = parts.headers.get("if").and_then(|v| v.to_str().ok()) else {
-        return Vec::new();
-    };
-    value
-        .split('<')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('>').map(|(token, _)| token))
-        .filter(|token| token.starts_with("urn:uuid:") || token.starts_with("opaquelocktoken:"))
-        .map(str::to_owned)
-        .collect()
-}
-
-fn storage_failure(e: StorageError) -> Response<Body> {
-    tracing::error!(error = %e, "restore failed");
+fn no_such_item() -> Response<Body> {
     response::text(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "the restore failed on the server; nothing was changed, retry later",
+        StatusCode::NOT_FOUND,
+        "there is no such item in the trash: list it with PROPFIND /trash/ and retry",
     )
 }

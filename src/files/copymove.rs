@@ -1,0 +1,365 @@
+//! COPY and MOVE under `/files/` (RFC 4918 §9.8, §9.9), each one storage transaction.
+//!
+//! dav-server would copy a folder file by file and move with no check that the source is
+//! still what it looked up, so these two methods are ours. The headers are read here
+//! (Destination, Overwrite, Depth, the lock tokens of `If`), locks are checked at the
+//! source of a MOVE and at the destination, and then storage looks up, checks and acts
+//! in one transaction: a copy cut short leaves nothing, and of two requests racing for
+//! one node, one wins and the other gets 404 or 412. The restore MOVE in [`super::trash`]
+//! shares the destination half ([`Placement`]).
+
+use dav_server::davpath::DavPath;
+use dav_server::ls::DavLockSystem;
+use davgate_storage::{
+    Account, CopyDepth, Location, Node, Overwrite, Placed, StorageError, Store, Target, TreeRoot,
+};
+use http::request::Parts;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use super::fs::path_key;
+use super::locks::DbLocks;
+use super::precheck::{self, Destination};
+use crate::response::{self, Body};
+use crate::route;
+use crate::units::ByteSize;
+
+/// Which of the two methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    Copy,
+    Move,
+}
+
+impl Verb {
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Copy => "copy",
+            Verb::Move => "move",
+        }
+    }
+}
+
+/// Answers a COPY or MOVE of the request path to `destination`, both under `/files/`.
+pub(crate) async fn copy_or_move(
+    store: &Store,
+    account: &Account,
+    parts: &Parts,
+    destination: &Destination,
+    principal: &str,
+    verb: Verb,
+) -> Response<Body> {
+    let overwrite = match overwrite(parts) {
+        Ok(overwrite) => overwrite,
+        Err(resp) => return *resp,
+    };
+    let sent_depth = parts.headers.contains_key("depth");
+    let depth = match (verb, precheck::depth(parts)) {
+        (_, Some(precheck::Depth::Infinity)) => CopyDepth::Subtree,
+        (_, None) if !sent_depth => CopyDepth::Subtree,
+        (Verb::Copy, Some(precheck::Depth::Zero)) => CopyDepth::Node,
+        (Verb::Copy, _) => {
+            return response::text(
+                StatusCode::BAD_REQUEST,
+                "COPY takes Depth: 0 (the item alone) or Depth: infinity (everything below it)",
+            );
+        }
+        (Verb::Move, _) => {
+            return response::text(
+                StatusCode::BAD_REQUEST,
+                "MOVE always moves everything below the item: send Depth: infinity or no Depth",
+            );
+        }
+    };
+    if destination.tree != Some(TreeRoot::Files) {
+        return response::text(
+            StatusCode::BAD_GATEWAY,
+            "the destination must be a path under /files/ on this server",
+        );
+    }
+    let source = match route::decode_path(parts.uri.path()) {
+        Ok(segments) => segments.get(1..).unwrap_or_default().to_vec(),
+        Err(e) => return response::text(StatusCode::BAD_REQUEST, format!("invalid path: {e}")),
+    };
+    let target = destination.segments.get(1..).unwrap_or_default();
+    if source.is_empty() || target.is_empty() {
+        return response::text(
+            StatusCode::FORBIDDEN,
+            "the root folder cannot be copied, moved or replaced: name a file or folder inside it",
+        );
+    }
+    let (source_key, target_key) = (path_key(&source), path_key(target));
+    if source_key == target_key {
+        return response::text(
+            StatusCode::FORBIDDEN,
+            "the source and the destination are the same: choose another destination",
+        );
+    }
+    if target_key.starts_with(&format!("{source_key}/")) {
+        return response::text(
+            StatusCode::FORBIDDEN,
+            "a folder cannot be copied or moved into itself: choose a destination outside it",
+        );
+    }
+
+    let names: Vec<&str> = source.iter().map(String::as_str).collect();
+    let node = match store.resolve(account.files_root, &names).await {
+        Ok(Some(node)) => node,
+        Ok(None) => {
+            return response::text(
+                StatusCode::NOT_FOUND,
+                "there is no file or folder at this path",
+            );
+        }
+        Err(e) => return refused(e, verb),
+    };
+    let Some(expected) = Location::of(&node) else {
+        return response::text(StatusCode::FORBIDDEN, "the root folder cannot be moved");
+    };
+    let locks = DbLocks::new(store.clone(), account.id, "/files");
+    let tokens = if_tokens(parts);
+    let source_path = files_dav_path(&source);
+    if verb == Verb::Move
+        && let Some(path) = &source_path
+        && locks
+            .check(path, Some(principal), false, true, &tokens)
+            .await
+            .is_err()
+    {
+        return locked("the source");
+    }
+    let placement = match Placement::find(store, account, target, overwrite).await {
+        Ok(placement) => placement,
+        Err(resp) => return *resp,
+    };
+    if let Err(resp) = placement.check_locks(&locks, principal, &tokens).await {
+        return *resp;
+    }
+    let target = placement.target(overwrite);
+    let result = match verb {
+        Verb::Copy => {
+            store
+                .copy_tree(account.id, node.id, &expected, &target, depth)
+                .await
+        }
+        Verb::Move => {
+            store
+                .move_node(account.id, node.id, &expected, &target)
+                .await
+        }
+    };
+    match result {
+        Ok(placed) => {
+            if verb == Verb::Move
+                && let Some(path) = &source_path
+            {
+                // Locks belong to paths; the moved item left this one.
+                let _ = locks.delete(path).await;
+            }
+            placement.finish(&locks, &placed).await
+        }
+        Err(e) => refused(e, verb),
+    }
+}
+
+/// The destination of a COPY, MOVE or restore, as found before storage acts.
+pub(crate) struct Placement<'a> {
+    parent: Node,
+    name: &'a str,
+    /// The destination as a lock path; `None` when it cannot be one (no lock covers it).
+    path: Option<DavPath>,
+    origin: String,
+}
+
+impl<'a> Placement<'a> {
+    /// Resolves the destination's folder (409 when missing) and refuses an existing
+    /// name under `Overwrite: F` (412) before any work; storage checks both again.
+    pub(crate) async fn find(
+        store: &Store,
+        account: &Account,
+        target: &'a [String],
+        overwrite: Overwrite,
+    ) -> Result<Placement<'a>, Box<Response<Body>>> {
+        let (name, parent_path) = target
+            .split_last()
+            .ok_or_else(|| Box::new(refused(StorageError::NotFound, Verb::Move)))?;
+        let parent_names: Vec<&str> = parent_path.iter().map(String::as_str).collect();
+        let parent = match store.resolve(account.files_root, &parent_names).await {
+            Ok(Some(parent)) if parent.is_dir() => parent,
+            Ok(_) => {
+                return Err(Box::new(refused(
+                    StorageError::Conflict("the destination folder does not exist"),
+                    Verb::Move,
+                )));
+            }
+            Err(e) => return Err(Box::new(refused(e, Verb::Move))),
+        };
+        if overwrite == Overwrite::Refuse {
+            match store.child(parent.id, name).await {
+                Ok(Some(_)) => {
+                    return Err(Box::new(refused(
+                        StorageError::PreconditionFailed,
+                        Verb::Move,
+                    )));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Box::new(refused(e, Verb::Move))),
+            }
+        }
+        Ok(Placement {
+            parent,
+            name,
+            path: files_dav_path(target),
+            origin: path_key(target),
+        })
+    }
+
+    /// 423 unless the request holds every lock on the destination and below it.
+    pub(crate) async fn check_locks(
+        &self,
+        locks: &DbLocks,
+        principal: &str,
+        tokens: &[String],
+    ) -> Result<(), Box<Response<Body>>> {
+        if let Some(path) = &self.path
+            && locks
+                .check(path, Some(principal), false, true, tokens)
+                .await
+                .is_err()
+        {
+            return Err(Box::new(locked("the destination")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn target(&self, overwrite: Overwrite) -> Target<'_> {
+        Target {
+            parent: self.parent.id,
+            name: self.name,
+            overwrite,
+            origin: &self.origin,
+        }
+    }
+
+    /// 201 for a new name, 204 when a node was replaced (its locks go with it).
+    pub(crate) async fn finish(&self, locks: &DbLocks, placed: &Placed) -> Response<Body> {
+        let status = match &placed.replaced {
+            Some(_) => {
+                if let Some(path) = &self.path {
+                    let _ = locks.delete(path).await;
+                }
+                StatusCode::NO_CONTENT
+            }
+            None => StatusCode::CREATED,
+        };
+        let mut resp = Response::new(response::empty());
+        *resp.status_mut() = status;
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        resp
+    }
+}
+
+/// The `Overwrite` header: `T` (the default) or `F`.
+pub(crate) fn overwrite(parts: &Parts) -> Result<Overwrite, Box<Response<Body>>> {
+    match parts.headers.get("overwrite").map(HeaderValue::as_bytes) {
+        None => Ok(Overwrite::Replace),
+        Some(v) if v.eq_ignore_ascii_case(b"T") => Ok(Overwrite::Replace),
+        Some(v) if v.eq_ignore_ascii_case(b"F") => Ok(Overwrite::Refuse),
+        Some(_) => Err(Box::new(response::text(
+            StatusCode::BAD_REQUEST,
+            "the Overwrite header must be T or F",
+        ))),
+    }
+}
+
+/// Lock tokens listed in an `If` header (RFC 4918 §10.4), in any list.
+pub(crate) fn if_tokens(parts: &Parts) -> Vec<String> {
+    let Some(value) = parts.headers.get("if").and_then(|v| v.to_str().ok()) else {
+        return Vec::new();
+    };
+    value
+        .split('<')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').map(|(token, _)| token))
+        .filter(|token| token.starts_with("urn:uuid:") || token.starts_with("opaquelocktoken:"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `segments` under `/files/` as the lock system names paths.
+fn files_dav_path(segments: &[String]) -> Option<DavPath> {
+    let encoded: Vec<String> = segments.iter().map(|s| route::encode_segment(s)).collect();
+    let mut path = DavPath::new(&format!("/files/{}", encoded.join("/"))).ok()?;
+    path.set_prefix("/files").ok()?;
+    Some(path)
+}
+
+fn locked(what: &str) -> Response<Body> {
+    response::text(
+        StatusCode::LOCKED,
+        format!(
+            "{what} is locked by another client: send its lock token in an If header, \
+             or wait until the lock expires"
+        ),
+    )
+}
+
+/// What a refused COPY, MOVE or restore tells the client: one table, kept small so the
+/// mapping can move to wherever `src/files` maps storage errors.
+pub(crate) fn refused(err: StorageError, verb: Verb) -> Response<Body> {
+    let verb = verb.name();
+    match err {
+        StorageError::NotFound => response::text(
+            StatusCode::NOT_FOUND,
+            format!(
+                "nothing to {verb}: the item was moved or deleted meanwhile; list the folder \
+                 again and retry"
+            ),
+        ),
+        StorageError::PreconditionFailed => response::text(
+            StatusCode::PRECONDITION_FAILED,
+            "the destination exists and Overwrite is F: choose another name or send Overwrite: T",
+        ),
+        StorageError::Conflict(reason) => response::text(
+            StatusCode::CONFLICT,
+            format!(
+                "{verb} refused: {reason}; check that the destination folder exists (create it \
+                 with MKCOL) and retry"
+            ),
+        ),
+        StorageError::UidConflict { .. } => response::text(
+            StatusCode::CONFLICT,
+            "the destination collides with existing data: choose another name",
+        ),
+        StorageError::Invalid(reason) => response::text(
+            StatusCode::FORBIDDEN,
+            format!("{verb} refused: {reason}; choose another destination"),
+        ),
+        StorageError::QuotaExceeded(o) => response::text(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!(
+                "{verb} refused: the storage quota of {} ({} bytes) would be exceeded; {} are \
+                     in use and the {verb} needs {} more, so nothing was changed. Free space \
+                     (empty the trash at /trash/) or ask for a larger quota.",
+                ByteSize(o.quota),
+                o.quota,
+                ByteSize(o.used),
+                ByteSize(o.needed)
+            ),
+        ),
+        StorageError::TooLarge { limit } => response::text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{verb} refused: the item is larger than the limit of {}",
+                ByteSize(limit)
+            ),
+        ),
+        err @ (StorageError::Backend(_) | StorageError::Io(_) | StorageError::Migrate(_)) => {
+            tracing::error!(error = %err, verb, "copy or move failed");
+            response::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the {verb} failed on the server; nothing was changed, retry later"),
+            )
+        }
+    }
+}
