@@ -258,3 +258,83 @@ async fn copy_and_move_refuse_with_the_status_rfc_4918_gives() {
     .status(412);
     assert_eq!(dav.get("/files/dir/f.txt").await.status(200).text(), "f");
 }
+
+const LOCKINFO: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preconditions_and_locks_guard_copy_and_move() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let etag = dav
+        .put("/files/a.txt", "a")
+        .await
+        .status(201)
+        .header("etag")
+        .expect("PUT answers an ETag");
+    dav.put("/files/b.txt", "b").await.status(201);
+    let to_c = dav.url("/files/c.txt");
+
+    // A conditional MOVE: it happens only while the source is what the client saw.
+    dav.req("MOVE", "/files/a.txt")
+        .header("Destination", &to_c)
+        .header("If-Match", "\"stale\"")
+        .send()
+        .await
+        .status(412);
+    dav.req("MOVE", "/files/a.txt")
+        .header("Destination", &to_c)
+        .header("If", "([\"stale\"])")
+        .send()
+        .await
+        .status(412);
+    dav.req("MOVE", "/files/a.txt")
+        .header("Destination", &to_c)
+        .header("If", "(<urn:uuid:not-a-lock>)")
+        .send()
+        .await
+        .status(412);
+    dav.req("MOVE", "/files/a.txt")
+        .header("Destination", &to_c)
+        .header("If", "(<urn:uuid:not-a-lock>")
+        .send()
+        .await
+        .status(400);
+    dav.req("MOVE", "/files/a.txt")
+        .header("Destination", &to_c)
+        .header("If-Match", &etag)
+        .send()
+        .await
+        .status(201);
+
+    // A locked destination needs its token, tagged with its URL.
+    let token = dav
+        .req("LOCK", "/files/b.txt")
+        .body(LOCKINFO)
+        .send()
+        .await
+        .status(200)
+        .header("lock-token")
+        .expect("Lock-Token");
+    let to_b = dav.url("/files/b.txt");
+    dav.req("COPY", "/files/c.txt")
+        .header("Destination", &to_b)
+        .send()
+        .await
+        .status(423);
+    dav.req("COPY", "/files/c.txt")
+        .header("Destination", &to_b)
+        .header("If", &format!("<{to_b}> ({token})"))
+        .send()
+        .await
+        .status(204);
+    assert_eq!(dav.get("/files/b.txt").await.status(200).text(), "a");
+    assert!(
+        srv.store
+            .locks(srv.account("alice").await.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the overwritten resource's lock went with it"
+    );
+}

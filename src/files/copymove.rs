@@ -2,7 +2,7 @@
 //!
 //! dav-server would copy a folder file by file and move with no check that the source is
 //! still what it looked up, so these two methods are ours. The headers are read here
-//! (Destination, Overwrite, Depth, the lock tokens of `If`), locks are checked at the
+//! (Destination, Overwrite, Depth, `If`, `If-Match`), locks are checked at the
 //! source of a MOVE and at the destination, and then storage looks up, checks and acts
 //! in one transaction: a copy cut short leaves nothing, and of two requests racing for
 //! one node, one wins and the other gets 404 or 412. The restore MOVE in [`super::trash`]
@@ -16,6 +16,7 @@ use davgate_storage::{
 use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode, header};
 
+use super::conditions::{self, IfList, State};
 use super::fs::path_key;
 use super::locks::DbLocks;
 use super::precheck::{self, Destination};
@@ -115,8 +116,20 @@ pub(crate) async fn copy_or_move(
     let Some(expected) = Location::of(&node) else {
         return response::text(StatusCode::FORBIDDEN, "the root folder cannot be moved");
     };
+    let if_lists = match if_lists(parts) {
+        Ok(lists) => lists,
+        Err(resp) => return *resp,
+    };
+    let tokens = conditions::tokens(&if_lists);
     let locks = DbLocks::new(store.clone(), account.id, "/files");
-    let tokens = if_tokens(parts);
+    let placement = match Placement::find(store, account, target, overwrite).await {
+        Ok(placement) => placement,
+        Err(resp) => return *resp,
+    };
+    let paths = (source.as_slice(), target);
+    if let Err(resp) = check_preconditions(store, account, &locks, parts, &if_lists, paths).await {
+        return *resp;
+    }
     let source_path = files_dav_path(&source);
     if verb == Verb::Move
         && let Some(path) = &source_path
@@ -127,10 +140,6 @@ pub(crate) async fn copy_or_move(
     {
         return locked("the source");
     }
-    let placement = match Placement::find(store, account, target, overwrite).await {
-        Ok(placement) => placement,
-        Err(resp) => return *resp,
-    };
     if let Err(resp) = placement.check_locks(&locks, principal, &tokens).await {
         return *resp;
     }
@@ -272,18 +281,125 @@ pub(crate) fn overwrite(parts: &Parts) -> Result<Overwrite, Box<Response<Body>>>
     }
 }
 
-/// Lock tokens listed in an `If` header (RFC 4918 §10.4), in any list.
-pub(crate) fn if_tokens(parts: &Parts) -> Vec<String> {
-    let Some(value) = parts.headers.get("if").and_then(|v| v.to_str().ok()) else {
-        return Vec::new();
+/// The `If` header's lists, none when it is absent; 400 when it is malformed.
+pub(crate) fn if_lists(parts: &Parts) -> Result<Vec<IfList>, Box<Response<Body>>> {
+    let Some(value) = parts.headers.get("if") else {
+        return Ok(Vec::new());
     };
     value
-        .split('<')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('>').map(|(token, _)| token))
-        .filter(|token| token.starts_with("urn:uuid:") || token.starts_with("opaquelocktoken:"))
-        .map(str::to_owned)
-        .collect()
+        .to_str()
+        .ok()
+        .and_then(|v| conditions::parse_if(v).ok())
+        .ok_or_else(|| {
+            Box::new(response::text(
+                StatusCode::BAD_REQUEST,
+                conditions::Malformed.to_string(),
+            ))
+        })
+}
+
+/// 412 unless `If-Match`, `If-None-Match` and the `If` header's lists hold. Lists may
+/// be about the source (untagged, or tagged with its URL) or the destination; a list
+/// about any other resource does not hold.
+async fn check_preconditions(
+    store: &Store,
+    account: &Account,
+    locks: &DbLocks,
+    parts: &Parts,
+    lists: &[IfList],
+    (source, target): (&[String], &[String]),
+) -> Result<(), Box<Response<Body>>> {
+    let failed = || {
+        Box::new(response::text(
+            StatusCode::PRECONDITION_FAILED,
+            "a precondition failed: the item changed (If-Match, If-None-Match) or the If \
+             header's lock tokens and ETags do not match; fetch it again, then retry",
+        ))
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let (if_match, if_none_match) = (header("if-match"), header("if-none-match"));
+    if lists.is_empty() && if_match.is_none() && if_none_match.is_none() {
+        return Ok(());
+    }
+    let source_state = Known::read(store, account, locks, source).await?;
+    let source_etag = source_state.etag.as_deref().unwrap_or_default();
+    if !conditions::http_preconditions_hold(if_match, if_none_match, source_etag) {
+        return Err(failed());
+    }
+    let (source_key, target_key) = (path_key(source), path_key(target));
+    let about_target = lists
+        .iter()
+        .any(|l| l.resource.as_deref().and_then(tagged_key).as_ref() == Some(&target_key));
+    let target_state = match about_target {
+        true => Some(Known::read(store, account, locks, target).await?),
+        false => None,
+    };
+    let holds = conditions::any_list_holds(lists, |resource| {
+        let key = match resource {
+            None => return Some(source_state.state()),
+            Some(tag) => tagged_key(tag)?,
+        };
+        if key == source_key {
+            Some(source_state.state())
+        } else if key == target_key {
+            target_state.as_ref().map(Known::state)
+        } else {
+            None
+        }
+    });
+    if lists.is_empty() || holds {
+        Ok(())
+    } else {
+        Err(failed())
+    }
+}
+
+/// The ETag and covering lock tokens of the node at `segments` under `/files/`.
+struct Known {
+    etag: Option<String>,
+    lock_tokens: Vec<String>,
+}
+
+impl Known {
+    async fn read(
+        store: &Store,
+        account: &Account,
+        locks: &DbLocks,
+        segments: &[String],
+    ) -> Result<Known, Box<Response<Body>>> {
+        let names: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let node = store
+            .resolve(account.files_root, &names)
+            .await
+            .map_err(|e| Box::new(refused(e, Verb::Move)))?;
+        let lock_tokens = match files_dav_path(segments) {
+            Some(path) => locks
+                .discover(&path)
+                .await
+                .into_iter()
+                .map(|l| l.token)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Known {
+            etag: node.map(|n| n.etag),
+            lock_tokens,
+        })
+    }
+
+    fn state(&self) -> State<'_> {
+        State {
+            etag: self.etag.as_deref(),
+            lock_tokens: &self.lock_tokens,
+        }
+    }
+}
+
+/// The path key of an `If` resource tag under `/files/`.
+fn tagged_key(tag: &str) -> Option<String> {
+    let uri: http::Uri = tag.parse().ok()?;
+    let segments = route::decode_path(uri.path()).ok()?;
+    (segments.first().map(String::as_str) == Some("files")).then(|| path_key(&segments[1..]))
 }
 
 /// `segments` under `/files/` as the lock system names paths.

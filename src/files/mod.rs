@@ -7,6 +7,7 @@
 //! words users read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
 
+mod conditions;
 mod copymove;
 mod errors;
 mod file;

@@ -8,6 +8,7 @@ use davgate_storage::{Location, StorageError, TreeRoot};
 use http::request::Parts;
 use http::{Response, StatusCode};
 
+use super::conditions;
 use super::copymove::{self, Placement, Verb};
 use super::fs::AccountFs;
 use super::locks::DbLocks;
@@ -52,11 +53,12 @@ pub(crate) async fn restore(
         Ok(placement) => placement,
         Err(resp) => return *resp,
     };
+    let tokens = match copymove::if_lists(parts) {
+        Ok(lists) => conditions::tokens(&lists),
+        Err(resp) => return *resp,
+    };
     let locks = DbLocks::new(store.clone(), account.id, "/files");
-    if let Err(resp) = placement
-        .check_locks(&locks, principal, &copymove::if_tokens(parts))
-        .await
-    {
+    if let Err(resp) = placement.check_locks(&locks, principal, &tokens).await {
         return *resp;
     }
     // One transaction: the item is checked to be still in the trash, an existing
