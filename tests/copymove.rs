@@ -338,3 +338,15 @@ async fn preconditions_and_locks_guard_copy_and_move() {
         "the overwritten resource's lock went with it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn below_a_file_there_is_no_folder() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.put("/files/f.txt", "f").await.status(201);
+    dav.req("COPY", "/files/f.txt")
+        .header("Destination", &dav.url("/files/f.txt/inner"))
+        .send()
+        .await
+        .status(409);
+}

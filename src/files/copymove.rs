@@ -95,13 +95,6 @@ pub(crate) async fn copy_or_move(
             "the source and the destination are the same: choose another destination",
         );
     }
-    if target_key.starts_with(&format!("{source_key}/")) {
-        return response::text(
-            StatusCode::FORBIDDEN,
-            "a folder cannot be copied or moved into itself: choose a destination outside it",
-        );
-    }
-
     let names: Vec<&str> = source.iter().map(String::as_str).collect();
     let node = match store.resolve(account.files_root, &names).await {
         Ok(Some(node)) => node,
@@ -116,6 +109,13 @@ pub(crate) async fn copy_or_move(
     let Some(expected) = Location::of(&node) else {
         return response::text(StatusCode::FORBIDDEN, "the root folder cannot be moved");
     };
+    // Below a file there is no folder, which Placement::find answers with 409.
+    if node.is_dir() && target_key.starts_with(&format!("{source_key}/")) {
+        return response::text(
+            StatusCode::FORBIDDEN,
+            "a folder cannot be copied or moved into itself: choose a destination outside it",
+        );
+    }
     let if_lists = match if_lists(parts) {
         Ok(lists) => lists,
         Err(resp) => return *resp,
@@ -162,7 +162,7 @@ pub(crate) async fn copy_or_move(
                 && let Some(path) = &source_path
             {
                 // Locks belong to paths; the moved item left this one.
-                let _ = locks.delete(path).await;
+                forget_locks(&locks, path).await;
             }
             placement.finish(&locks, &placed).await
         }
@@ -254,7 +254,7 @@ impl<'a> Placement<'a> {
         let status = match &placed.replaced {
             Some(_) => {
                 if let Some(path) = &self.path {
-                    let _ = locks.delete(path).await;
+                    forget_locks(locks, path).await;
                 }
                 StatusCode::NO_CONTENT
             }
@@ -408,6 +408,14 @@ fn files_dav_path(segments: &[String]) -> Option<DavPath> {
     let mut path = DavPath::new(&format!("/files/{}", encoded.join("/"))).ok()?;
     path.set_prefix("/files").ok()?;
     Some(path)
+}
+
+/// Removes the locks at and below `path`; the change they guarded is committed, so a
+/// failure only leaves a lock that expires on its own.
+async fn forget_locks(locks: &DbLocks, path: &DavPath) {
+    if locks.delete(path).await.is_err() {
+        tracing::warn!("could not remove the locks of a moved or replaced item; they expire");
+    }
 }
 
 fn locked(what: &str) -> Response<Body> {
