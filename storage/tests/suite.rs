@@ -228,6 +228,7 @@ suite!(
     copies_share_blobs_and_count_quota,
     moves_check_the_source_and_trash_the_destination,
     concurrent_moves_and_deletes_have_one_winner,
+    crossed_folder_moves_never_make_a_cycle,
     subtree_copies_are_all_or_nothing,
     trash_restore_purge_and_retention,
     dead_props_patch_atomically,
@@ -729,6 +730,51 @@ async fn concurrent_moves_and_deletes_have_one_winner(f: &Fixture) {
         } else {
             assert_eq!(now.parent, Some(a.trash_root));
         }
+    }
+}
+
+async fn crossed_folder_moves_never_make_a_cycle(f: &Fixture) {
+    let a = f.account("alice").await;
+    let root = a.files_root;
+    for round in 0..10 {
+        let (na, nb) = (format!("a{round}"), format!("b{round}"));
+        let da = f.store.create_dir(a.id, root, &na).await.unwrap();
+        let db = f.store.create_dir(a.id, root, &nb).await.unwrap();
+        let (s1, s2) = (f.store.clone(), f.store.clone());
+        let (na1, nb2) = (na.clone(), nb.clone());
+        let a_into_b = tokio::spawn(async move {
+            s1.move_node(
+                a.id,
+                da.id,
+                &at(root, &na1),
+                &target(db.id, "x", Overwrite::Refuse),
+            )
+            .await
+        });
+        let b_into_a = tokio::spawn(async move {
+            s2.move_node(
+                a.id,
+                db.id,
+                &at(root, &nb2),
+                &target(da.id, "x", Overwrite::Refuse),
+            )
+            .await
+        });
+        let results = [a_into_b.await.unwrap(), b_into_a.await.unwrap()];
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        let on_root = f.store.children(root).await.unwrap();
+        assert_eq!(
+            on_root
+                .iter()
+                .filter(|n| n.name == na || n.name == nb)
+                .count(),
+            1,
+            "round {round}: one folder stays on the root, holding the other"
+        );
     }
 }
 

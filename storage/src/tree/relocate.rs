@@ -77,10 +77,19 @@ impl Store {
             return Err(StorageError::NotFound);
         }
         require_destination_folder(&mut tx, account, target.parent).await?;
-        if moving.is_dir() && is_within(&mut tx, target.parent, node).await? {
-            return Err(StorageError::Invalid(
-                "a folder cannot be moved into itself".to_owned(),
-            ));
+        if moving.is_dir() {
+            // Two folder moves, A into B and B into A, would each see no cycle under
+            // PostgreSQL's read committed and together cut both off the tree: folder
+            // moves of one account take turns on its row (SQLite already serialises).
+            sqlx::query("UPDATE accounts SET used_bytes = used_bytes WHERE id = $1")
+                .bind(account.0)
+                .execute(&mut *tx.tx)
+                .await?;
+            if is_within(&mut tx, target.parent, node).await? {
+                return Err(StorageError::Invalid(
+                    "a folder cannot be moved into itself".to_owned(),
+                ));
+            }
         }
         let replaced = match fetch_child(&mut tx, target.parent, target.name).await? {
             // The same node under another spelling of its name (NFC): a rename.
