@@ -106,9 +106,9 @@ impl HttpError for StorageError {
                 ByteSize(*limit)
             ),
             StorageError::QuotaExceeded(o) => format!(
-                "upload refused: the storage quota of {} ({} bytes) would be exceeded; {} are \
-                 in use and the upload needs {} more. Free space (empty the trash at /trash/) \
-                 or ask for a larger quota",
+                "refused: the storage quota of {} ({} bytes) would be exceeded; {} are in use \
+                 and this change needs {} more, so nothing was changed. Free space (empty the \
+                 trash at /trash/) or ask for a larger quota",
                 ByteSize(o.quota),
                 o.quota,
                 ByteSize(o.used),

@@ -17,7 +17,8 @@ use davgate_storage::TreeRoot;
 use http::request::Parts;
 
 pub use self::conditions::{
-    Condition, ConditionError, Conditions, EtagList, IfList, Test, parse as parse_conditions,
+    Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test,
+    parse as parse_conditions,
 };
 pub use self::verb::Verb;
 

@@ -15,7 +15,7 @@ use dav_server::fs::{
     FsStream, OpenOptions, ReadDirMeta,
 };
 use davgate_storage::{
-    Account, CreateMode, DeadProp, Node, PropChange, Store, Streamed, TreeRoot, name_key,
+    Account, CreateMode, DeadProp, Location, Node, PropChange, Store, Streamed, TreeRoot, name_key,
 };
 use futures_util::{FutureExt, StreamExt};
 use http::StatusCode;
@@ -158,22 +158,25 @@ impl AccountFs {
         self.inner.resolved.lock().expect("cache lock").clear();
     }
 
+    /// Trashes (or, in the trash, purges) the node at `path` if it is still where this
+    /// request found it: a DELETE that lost a race with a MOVE gets 404, not 204.
     async fn remove(&self, path: &DavPath) -> FsResult<()> {
         let node = self.node(path).await?;
-        if node.parent.is_none() {
+        let Some(expected) = Location::of(&node) else {
             return Err(FsError::Forbidden);
-        }
+        };
         let store = &self.inner.store;
         let account = self.inner.account.id;
         let result = match self.inner.tree {
             TreeRoot::Files => {
                 let origin = path_key(&segments(path)?);
+                let trash_root = self.inner.account.trash_root;
                 store
-                    .trash(account, self.inner.account.trash_root, node.id, &origin)
+                    .trash_at(account, trash_root, node.id, &expected, &origin)
                     .await
                     .map(drop)
             }
-            TreeRoot::Trash => store.purge(account, node.id).await,
+            TreeRoot::Trash => store.purge_at(account, node.id, &expected).await,
         };
         self.changed();
         result.map_err(|e| self.fail(e))
@@ -372,33 +375,8 @@ impl DavFileSystem for AccountFs {
         self.remove(path).boxed()
     }
 
-    fn rename<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
-        async move {
-            let node = self.node(from).await?;
-            let (parent, name) = self.parent_and_name(to).await?;
-            let store = &self.inner.store;
-            let result = store
-                .rename(self.inner.account.id, node.id, parent.id, &name)
-                .await;
-            self.changed();
-            result.map_err(|e| self.fail(e))
-        }
-        .boxed()
-    }
-
-    fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
-        async move {
-            let node = self.node(from).await?;
-            let (parent, name) = self.parent_and_name(to).await?;
-            let store = &self.inner.store;
-            let result = store
-                .copy_file(self.inner.account.id, node.id, parent.id, &name)
-                .await;
-            self.changed();
-            result.map(drop).map_err(|e| self.fail(e))
-        }
-        .boxed()
-    }
+    // No rename or copy: COPY and MOVE never reach dav-server ([`super::copymove`] answers
+    // them in one storage transaction each), so the defaults (NotImplemented) stand.
 
     fn set_modified<'a>(&'a self, path: &'a DavPath, tm: SystemTime) -> FsFuture<'a, ()> {
         async move {

@@ -2,10 +2,12 @@
 //!
 //! Owns the mapping from WebDAV onto the storage crate: a filesystem for dav-server
 //! ([`fs`]), streaming size-limited uploads ([`file`]), locks in the database
-//! ([`locks`]), the checks dav-server does not make ([`precheck`]), restoring from the
-//! trash ([`trash`]) and the words users read when a request is refused ([`respond`]).
+//! ([`locks`]), the checks dav-server does not make ([`precheck`]), COPY and MOVE as
+//! one transaction each ([`copymove`]), restoring from the trash ([`trash`]) and the
+//! words users read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
 
+mod copymove;
 mod errors;
 mod file;
 mod fs;
@@ -116,20 +118,36 @@ impl Files {
             TreeRoot::Trash => "/trash",
         };
 
-        if let (TreeRoot::Trash, Verb::Move, Some(destination)) =
-            (tree, routed.verb, &routed.destination)
-        {
-            return trash::restore(&fs, routed, destination, &username).await;
+        let locks = DbLocks::new(
+            self.store.clone(),
+            account.id,
+            "/files",
+            lock_timeout::granted(&parts.headers, self.lock_max_timeout),
+        );
+        if let Some(destination) = &routed.destination {
+            // COPY and MOVE are ours: each is one storage transaction.
+            return match tree {
+                TreeRoot::Trash => {
+                    trash::restore(&fs, routed, destination, &username, &locks).await
+                }
+                TreeRoot::Files => {
+                    let request = copymove::Request {
+                        store: &self.store,
+                        account: &account,
+                        routed,
+                        depth: precheck::depth(&parts),
+                        depth_sent: parts.headers.contains_key("depth"),
+                        locks: &locks,
+                        principal: &username,
+                    };
+                    copymove::copy_or_move(request, destination).await
+                }
+            };
         }
 
         let handler: DavHandler = DavConfig::new()
             .filesystem(Box::new(fs.clone()))
-            .locksystem(Box::new(DbLocks::new(
-                self.store.clone(),
-                account.id,
-                "/files",
-                lock_timeout::granted(&parts.headers, self.lock_max_timeout),
-            )))
+            .locksystem(Box::new(locks))
             .strip_prefix(prefix)
             .principal(username)
             .methods(methods(tree))

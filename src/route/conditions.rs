@@ -33,6 +33,53 @@ impl Conditions {
     }
 }
 
+/// What is known of a resource an `If` list may be about.
+#[derive(Debug, Clone, Default)]
+pub struct IfState<'a> {
+    /// Its entity tag, bare (no `W/`, no quotes); `None` when it does not exist.
+    pub etag: Option<&'a str>,
+    /// The tokens of the locks covering it.
+    pub lock_tokens: &'a [String],
+}
+
+impl Conditions {
+    /// Whether the `If` header holds (RFC 4918 §10.4.3): any list whose conditions all
+    /// hold. `state` answers for a list's resource, `None` meaning the request's own; a
+    /// resource it cannot answer for fails its list. No header holds.
+    pub fn if_holds<'a>(&self, state: impl Fn(Option<&str>) -> Option<IfState<'a>>) -> bool {
+        self.if_lists.is_empty()
+            || self.if_lists.iter().any(|list| {
+                let Some(resource) = state(list.resource.as_deref()) else {
+                    return false;
+                };
+                list.conditions.iter().all(|c| {
+                    let holds = match &c.test {
+                        Test::StateToken(token) => resource.lock_tokens.contains(token),
+                        Test::Etag(tag) => resource.etag == Some(bare_etag(tag)),
+                    };
+                    holds != c.negated
+                })
+            })
+    }
+
+    /// Whether `If-Match` and `If-None-Match` hold for a resource with this bare entity
+    /// tag (an empty one when it does not exist).
+    pub fn http_hold(&self, etag: &str) -> bool {
+        let listed = |list: &EtagList| match list {
+            EtagList::Any => !etag.is_empty(),
+            EtagList::Tags(tags) => tags.iter().any(|t| bare_etag(t) == etag),
+        };
+        self.if_match.as_ref().is_none_or(listed)
+            && !self.if_none_match.as_ref().is_some_and(listed)
+    }
+}
+
+/// An entity tag without `W/` and quotes: ours are strong, and stored bare.
+fn bare_etag(tag: &str) -> &str {
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    tag.trim_matches('"')
+}
+
 /// One parenthesised list of the `If` header, with the resource it is tagged with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IfList {
@@ -350,6 +397,49 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    fn state<'a>(etag: &'a str, tokens: &'a [String]) -> Option<IfState<'a>> {
+        Some(IfState {
+            etag: Some(etag),
+            lock_tokens: tokens,
+        })
+    }
+
+    fn if_only(value: &str) -> Conditions {
+        parse(Some(value.as_bytes()), None, None).unwrap()
+    }
+
+    #[test]
+    fn any_list_may_hold_and_every_condition_of_it_must() {
+        let held = vec!["urn:uuid:1".to_owned()];
+        let c = if_only(r#"(<urn:uuid:1> ["e1"])"#);
+        assert!(c.if_holds(|_| state("e1", &held)));
+        assert!(!c.if_holds(|_| state("e2", &held)));
+        assert!(!c.if_holds(|_| state("e1", &[])));
+        let c = if_only("(<urn:uuid:stale>) (Not <DAV:no-lock>)");
+        assert!(c.if_holds(|_| state("e", &[])));
+        let c = if_only("(<DAV:no-lock>)");
+        assert!(!c.if_holds(|_| state("e", &held)));
+        let tagged = if_only(r#"</elsewhere> (["e"])"#);
+        assert!(!tagged.if_holds(|r| if r.is_none() { state("e", &[]) } else { None }));
+        assert!(Conditions::default().if_holds(|_| None));
+    }
+
+    #[test]
+    fn http_conditions_compare_bare_etags() {
+        let c = |m: Option<&str>, n: Option<&str>| {
+            parse(None, m.map(str::as_bytes), n.map(str::as_bytes)).unwrap()
+        };
+        assert!(c(None, None).http_hold("e"));
+        assert!(c(Some("\"e\""), None).http_hold("e"));
+        assert!(c(Some("\"x\", \"e\""), None).http_hold("e"));
+        assert!(c(Some("*"), None).http_hold("e"));
+        assert!(!c(Some("*"), None).http_hold(""));
+        assert!(!c(Some("\"x\""), None).http_hold("e"));
+        assert!(!c(None, Some("*")).http_hold("e"));
+        assert!(!c(None, Some("W/\"e\"")).http_hold("e"));
+        assert!(c(None, Some("\"x\"")).http_hold("e"));
     }
 
     #[test]

@@ -48,7 +48,10 @@ pub use groupware::{
 pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
-pub use tree::{CreateMode, MAX_DEPTH, NewContent, Node, NodeId, NodeKind, TreeRoot};
+pub use tree::{
+    CopyDepth, CreateMode, Location, MAX_DEPTH, NewContent, Node, NodeId, NodeKind, Overwrite,
+    Placed, Target, TreeRoot,
+};
 
 use db::Db;
 

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use davgate_storage::{
-    Account, CreateMode, DeadProp, Digests, LockRecord, NewContent, NodeId, PropChange,
-    StorageError, Store, StoreConfig, Streamed,
+    Account, CopyDepth, CreateMode, DeadProp, Digests, Location, LockRecord, NewContent, NodeId,
+    Overwrite, PropChange, StorageError, Store, StoreConfig, Streamed, Target,
 };
 use sqlx::Executor;
 
@@ -226,6 +226,10 @@ suite!(
     names_compare_in_nfc,
     rename_moves_one_row_and_refuses_cycles,
     copies_share_blobs_and_count_quota,
+    moves_check_the_source_and_trash_the_destination,
+    concurrent_moves_and_deletes_have_one_winner,
+    crossed_folder_moves_never_make_a_cycle,
+    subtree_copies_are_all_or_nothing,
     trash_restore_purge_and_retention,
     dead_props_patch_atomically,
     locks_check_and_insert_atomically,
@@ -549,6 +553,347 @@ async fn copies_share_blobs_and_count_quota(f: &Fixture) {
     f.store.purge(a.id, t2.id).await.unwrap();
     assert_eq!(f.blob_files(), 0);
     assert_eq!(f.fresh(a.id).await.used_bytes, 0);
+}
+
+fn target<'a>(parent: NodeId, name: &'a str, overwrite: Overwrite) -> Target<'a> {
+    Target {
+        parent,
+        name,
+        overwrite,
+        origin: "/dest",
+    }
+}
+
+fn at(parent: NodeId, name: &str) -> Location<'_> {
+    Location { parent, name }
+}
+
+async fn moves_check_the_source_and_trash_the_destination(f: &Fixture) {
+    let a = f.account("alice").await;
+    let root = a.files_root;
+    let src = f.upload(&a, root, "src", b"new").await.unwrap();
+    let old = f.upload(&a, root, "dest", b"old").await.unwrap();
+
+    assert!(matches!(
+        f.store
+            .move_node(
+                a.id,
+                src.id,
+                &at(root, "elsewhere"),
+                &target(root, "x", Overwrite::Replace)
+            )
+            .await,
+        Err(StorageError::NotFound)
+    ));
+    assert!(matches!(
+        f.store
+            .move_node(
+                a.id,
+                src.id,
+                &at(root, "src"),
+                &target(root, "dest", Overwrite::Refuse)
+            )
+            .await,
+        Err(StorageError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        f.store
+            .move_node(
+                a.id,
+                src.id,
+                &at(root, "src"),
+                &target(NodeId(i64::MAX), "x", Overwrite::Replace)
+            )
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+    let placed = f
+        .store
+        .move_node(
+            a.id,
+            src.id,
+            &at(root, "src"),
+            &target(root, "dest", Overwrite::Replace),
+        )
+        .await
+        .unwrap();
+    assert_eq!(placed.node.id, src.id);
+    let replaced = placed
+        .replaced
+        .expect("the old destination went to the trash");
+    assert_eq!(replaced.id, old.id);
+    assert_eq!(replaced.parent, Some(a.trash_root));
+    assert_eq!(replaced.trash_origin.as_deref(), Some("/dest"));
+    let now_there = f.store.child(root, "dest").await.unwrap().unwrap();
+    assert_eq!(f.read(&now_there).await, b"new");
+    assert_eq!(
+        f.fresh(a.id).await.used_bytes,
+        6,
+        "trashed bytes still count"
+    );
+
+    // A second request that found the file at its old place loses.
+    assert!(matches!(
+        f.store
+            .move_node(
+                a.id,
+                src.id,
+                &at(root, "src"),
+                &target(root, "again", Overwrite::Replace)
+            )
+            .await,
+        Err(StorageError::NotFound)
+    ));
+    assert!(matches!(
+        f.store
+            .trash_at(a.id, a.trash_root, src.id, &at(root, "src"), "/src")
+            .await,
+        Err(StorageError::NotFound)
+    ));
+    assert_eq!(
+        f.store.child(root, "dest").await.unwrap().unwrap().id,
+        src.id
+    );
+
+    // A restore is a move out of the trash; purging what was restored meanwhile fails.
+    let restored = f
+        .store
+        .move_node(
+            a.id,
+            old.id,
+            &at(a.trash_root, &replaced.name),
+            &target(root, "old", Overwrite::Refuse),
+        )
+        .await
+        .unwrap();
+    assert_eq!(restored.node.trashed_ms, None);
+    assert!(matches!(
+        f.store
+            .purge_at(a.id, old.id, &at(a.trash_root, &replaced.name))
+            .await,
+        Err(StorageError::NotFound)
+    ));
+    assert_eq!(f.read(&restored.node).await, b"old");
+}
+
+async fn concurrent_moves_and_deletes_have_one_winner(f: &Fixture) {
+    let a = f.account("alice").await;
+    let root = a.files_root;
+    for round in 0..10 {
+        let name = format!("f{round}");
+        let file = f.upload(&a, root, &name, b"x").await.unwrap();
+        let (s1, s2) = (f.store.clone(), f.store.clone());
+        let (n1, n2) = (name.clone(), name.clone());
+        let one = tokio::spawn(async move {
+            s1.move_node(
+                a.id,
+                file.id,
+                &at(root, &n1),
+                &target(root, &format!("{n1}-a"), Overwrite::Replace),
+            )
+            .await
+        });
+        let other = tokio::spawn(async move {
+            if round % 2 == 0 {
+                s2.move_node(
+                    a.id,
+                    file.id,
+                    &at(root, &n2),
+                    &target(root, &format!("{n2}-b"), Overwrite::Replace),
+                )
+                .await
+                .map(drop)
+            } else {
+                s2.trash_at(a.id, a.trash_root, file.id, &at(root, &n2), "/f")
+                    .await
+                    .map(drop)
+            }
+        });
+        let (one, other) = (one.await.unwrap(), other.await.unwrap());
+        assert!(
+            one.is_ok() != other.is_ok(),
+            "round {round}: exactly one wins: {one:?} / {other:?}"
+        );
+        let first_won = one.is_ok();
+        let loser = if first_won {
+            other.map(drop)
+        } else {
+            one.map(drop)
+        };
+        assert!(matches!(loser, Err(StorageError::NotFound)), "{loser:?}");
+        let now = f.store.node(file.id).await.unwrap().unwrap();
+        if first_won {
+            assert_eq!(now.name, format!("{name}-a"));
+            assert_eq!(now.parent, Some(root));
+        } else if round % 2 == 0 {
+            assert_eq!(now.name, format!("{name}-b"));
+        } else {
+            assert_eq!(now.parent, Some(a.trash_root));
+        }
+    }
+}
+
+async fn crossed_folder_moves_never_make_a_cycle(f: &Fixture) {
+    let a = f.account("alice").await;
+    let root = a.files_root;
+    for round in 0..10 {
+        let (na, nb) = (format!("a{round}"), format!("b{round}"));
+        let da = f.store.create_dir(a.id, root, &na).await.unwrap();
+        let db = f.store.create_dir(a.id, root, &nb).await.unwrap();
+        let (s1, s2) = (f.store.clone(), f.store.clone());
+        let (na1, nb2) = (na.clone(), nb.clone());
+        let a_into_b = tokio::spawn(async move {
+            s1.move_node(
+                a.id,
+                da.id,
+                &at(root, &na1),
+                &target(db.id, "x", Overwrite::Refuse),
+            )
+            .await
+        });
+        let b_into_a = tokio::spawn(async move {
+            s2.move_node(
+                a.id,
+                db.id,
+                &at(root, &nb2),
+                &target(da.id, "x", Overwrite::Refuse),
+            )
+            .await
+        });
+        let results = [a_into_b.await.unwrap(), b_into_a.await.unwrap()];
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        let on_root = f.store.children(root).await.unwrap();
+        assert_eq!(
+            on_root
+                .iter()
+                .filter(|n| n.name == na || n.name == nb)
+                .count(),
+            1,
+            "round {round}: one folder stays on the root, holding the other"
+        );
+    }
+}
+
+async fn subtree_copies_are_all_or_nothing(f: &Fixture) {
+    let a = f.account("alice").await;
+    let root = a.files_root;
+    let dir = f.store.create_dir(a.id, root, "src").await.unwrap();
+    let sub = f.store.create_dir(a.id, dir.id, "sub").await.unwrap();
+    f.upload(&a, dir.id, "one", b"1").await.unwrap();
+    let two = f.upload(&a, sub.id, "two", b"22").await.unwrap();
+    f.store
+        .patch_dead_props(
+            a.id,
+            two.id,
+            &[PropChange::Set(prop(
+                "urn:x",
+                "p",
+                b"<p xmlns=\"urn:x\">v</p>",
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.fresh(a.id).await.used_bytes, 3);
+
+    let copy = f
+        .store
+        .copy_tree(
+            a.id,
+            dir.id,
+            &at(root, "src"),
+            &target(root, "copy", Overwrite::Refuse),
+            CopyDepth::Subtree,
+        )
+        .await
+        .unwrap();
+    assert!(copy.replaced.is_none());
+    let copied = f
+        .store
+        .resolve(root, &["copy", "sub", "two"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(copied.id, two.id);
+    assert_eq!(f.read(&copied).await, b"22");
+    assert_eq!(f.store.dead_props(copied.id).await.unwrap().len(), 1);
+    assert_eq!(f.fresh(a.id).await.used_bytes, 6);
+    assert_eq!(f.blob_files(), 2, "copies share the immutable blobs");
+
+    let shallow = f
+        .store
+        .copy_tree(
+            a.id,
+            dir.id,
+            &at(root, "src"),
+            &target(root, "shallow", Overwrite::Refuse),
+            CopyDepth::Node,
+        )
+        .await
+        .unwrap();
+    assert!(f.store.children(shallow.node.id).await.unwrap().is_empty());
+
+    assert!(matches!(
+        f.store
+            .copy_tree(
+                a.id,
+                dir.id,
+                &at(root, "src"),
+                &target(sub.id, "loop", Overwrite::Replace),
+                CopyDepth::Subtree
+            )
+            .await,
+        Err(StorageError::Invalid(_))
+    ));
+    assert!(matches!(
+        f.store
+            .copy_tree(
+                a.id,
+                dir.id,
+                &at(root, "src"),
+                &target(root, "src", Overwrite::Replace),
+                CopyDepth::Subtree
+            )
+            .await,
+        Err(StorageError::Invalid(_))
+    ));
+
+    // A quota the copy would pass: nothing of it stays, not even the trashed destination.
+    f.store.set_quota(a.id, Some(8)).await.unwrap();
+    assert!(matches!(
+        f.store
+            .copy_tree(
+                a.id,
+                dir.id,
+                &at(root, "src"),
+                &target(root, "copy", Overwrite::Replace),
+                CopyDepth::Subtree
+            )
+            .await,
+        Err(StorageError::QuotaExceeded(_))
+    ));
+    assert!(matches!(
+        f.store
+            .copy_tree(
+                a.id,
+                dir.id,
+                &at(root, "src"),
+                &target(root, "third", Overwrite::Replace),
+                CopyDepth::Subtree
+            )
+            .await,
+        Err(StorageError::QuotaExceeded(_))
+    ));
+    assert!(f.store.child(root, "third").await.unwrap().is_none());
+    assert_eq!(
+        f.store.child(root, "copy").await.unwrap().unwrap().id,
+        copy.node.id
+    );
+    assert!(f.store.children(a.trash_root).await.unwrap().is_empty());
+    assert_eq!(f.fresh(a.id).await.used_bytes, 6);
 }
 
 async fn trash_restore_purge_and_retention(f: &Fixture) {

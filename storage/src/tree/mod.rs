@@ -2,14 +2,16 @@
 //!
 //! Every account has two roots, its files and its trash; a trashed item is the same row
 //! re-parented under the trash root, so deleting, restoring and moving are all one row
-//! update whatever the size of the subtree. Reads live here, changes in [`write`] and
-//! [`trash`].
+//! update whatever the size of the subtree. Reads live here, changes in [`write`],
+//! [`relocate`] (COPY and MOVE, each one transaction) and [`trash`].
 
+mod relocate;
 mod trash;
 mod write;
 
 use sqlx::FromRow;
 
+pub use relocate::{CopyDepth, Overwrite, Placed, Target};
 pub(crate) use write::require_node;
 pub use write::{CreateMode, NewContent};
 
@@ -66,6 +68,32 @@ impl TreeRoot {
             TreeRoot::Files => account.files_root,
             TreeRoot::Trash => account.trash_root,
         }
+    }
+}
+
+/// Where a request found a node: its folder and its name. A change that acts on what
+/// the request found checks this in its transaction, so a node moved or deleted
+/// meanwhile is `NotFound` rather than silently acted on at its new place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location<'a> {
+    /// The containing folder.
+    pub parent: NodeId,
+    /// The name in it (compared in NFC).
+    pub name: &'a str,
+}
+
+impl<'a> Location<'a> {
+    /// Where `node` is now; `None` for a root.
+    pub fn of(node: &'a Node) -> Option<Self> {
+        Some(Location {
+            parent: node.parent?,
+            name: &node.name,
+        })
+    }
+
+    /// True when `node` is still here.
+    pub(crate) fn holds(&self, node: &Node) -> bool {
+        node.parent == Some(self.parent) && name_key(&node.name) == name_key(self.name)
     }
 }
 

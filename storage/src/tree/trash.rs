@@ -4,11 +4,11 @@
 use crate::Store;
 use crate::accounts::{AccountId, charge, release_blobs};
 use crate::blob::BlobKey;
-use crate::db::now_ms;
+use crate::db::{WriteTx, now_ms};
 use crate::error::{Result, StorageError};
 use crate::names::name_key;
 use crate::tree::write::fetch_node;
-use crate::tree::{Node, NodeId};
+use crate::tree::{Location, Node, NodeId};
 
 /// Attempts at a free trash name before giving up; names only collide when the same
 /// name is deleted several times within one second.
@@ -29,65 +29,60 @@ impl Store {
         if item.account != account || item.parent.is_none() {
             return Err(StorageError::NotFound);
         }
-        let now = now_ms();
-        // Nextcloud's convention: the name, ".d", the deletion time in seconds.
-        let stem = format!("{}.d{}", item.name, now / 1000);
-        for attempt in 0..TRASH_NAME_ATTEMPTS {
-            let name = match attempt {
-                0 => stem.clone(),
-                n => format!("{stem}-{n}"),
-            };
-            let taken: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM nodes WHERE parent_id = $1 AND name_key = $2")
-                    .bind(trash_root.0)
-                    .bind(name_key(&name))
-                    .fetch_optional(&mut *tx.tx)
-                    .await?;
-            if taken.is_some() {
-                continue;
-            }
-            sqlx::query(
-                "UPDATE nodes SET parent_id = $1, name = $2, name_key = $3, trashed_ms = $4, \
-                 trash_origin = $5 WHERE id = $6",
-            )
-            .bind(trash_root.0)
-            .bind(&name)
-            .bind(name_key(&name))
-            .bind(now)
-            .bind(origin)
-            .bind(node.0)
-            .execute(&mut *tx.tx)
-            .await?;
-            let trashed = fetch_node(&mut tx, node).await?;
-            tx.commit().await?;
-            return Ok(trashed);
+        let trashed = trash_in(&mut tx, trash_root, &item, origin).await?;
+        tx.commit().await?;
+        Ok(trashed)
+    }
+
+    /// Trashes `node` only if it is still at `expected`, where the request found it:
+    /// a DELETE that lost a race with a MOVE or another DELETE gets `NotFound` and
+    /// changes nothing.
+    pub async fn trash_at(
+        &self,
+        account: AccountId,
+        trash_root: NodeId,
+        node: NodeId,
+        expected: &Location<'_>,
+        origin: &str,
+    ) -> Result<Node> {
+        let mut tx = self.db.begin_write().await?;
+        let item = fetch_node(&mut tx, node).await?;
+        if item.account != account || !expected.holds(&item) {
+            return Err(StorageError::NotFound);
         }
-        Err(StorageError::Conflict(
-            "the trash has too many items of that name",
-        ))
+        let trashed = trash_in(&mut tx, trash_root, &item, origin).await?;
+        tx.commit().await?;
+        Ok(trashed)
     }
 
     /// Deletes `node` and everything below it for good, releasing quota and bytes.
     pub async fn purge(&self, account: AccountId, node: NodeId) -> Result<()> {
-        self.purge_if(account, node, None).await
+        self.purge_if(account, node, Purge::Any).await
     }
 
-    /// Purges `node`; with `trashed_before`, only if it is still a trashed item deleted
-    /// before then (retention must not purge what was restored meanwhile).
-    async fn purge_if(
+    /// Purges `node` only if it is still at `expected` (a restore may have won the race).
+    pub async fn purge_at(
         &self,
         account: AccountId,
         node: NodeId,
-        trashed_before: Option<i64>,
+        expected: &Location<'_>,
     ) -> Result<()> {
+        self.purge_if(account, node, Purge::At(expected)).await
+    }
+
+    /// Purges `node` if `condition` still holds in the transaction.
+    async fn purge_if(&self, account: AccountId, node: NodeId, condition: Purge<'_>) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         let item = fetch_node(&mut tx, node).await?;
         if item.account != account || item.parent.is_none() {
             return Err(StorageError::NotFound);
         }
-        if let Some(before) = trashed_before
-            && item.trashed_ms.is_none_or(|t| t >= before)
-        {
+        let holds = match condition {
+            Purge::Any => true,
+            Purge::At(expected) => expected.holds(&item),
+            Purge::TrashedBefore(before) => item.trashed_ms.is_some_and(|t| t < before),
+        };
+        if !holds {
             return Err(StorageError::NotFound);
         }
         let files: Vec<(String, i64)> = sqlx::query_as(
@@ -129,7 +124,11 @@ impl Store {
         let mut purged = 0;
         for (id, account) in expired {
             match self
-                .purge_if(AccountId(account), NodeId(id), Some(before_ms))
+                .purge_if(
+                    AccountId(account),
+                    NodeId(id),
+                    Purge::TrashedBefore(before_ms),
+                )
                 .await
             {
                 Ok(()) => purged += 1,
@@ -140,4 +139,69 @@ impl Store {
         }
         Ok(purged)
     }
+}
+
+/// What must still be true of a node for a purge to go ahead.
+#[derive(Clone, Copy)]
+enum Purge<'a> {
+    /// Nothing: the caller holds the node's id and wants it gone.
+    Any,
+    /// It is still where the request found it.
+    At(&'a Location<'a>),
+    /// It is still a trashed item deleted before this time (retention must not purge
+    /// what was restored meanwhile).
+    TrashedBefore(i64),
+}
+
+/// Re-parents `item`, as read in this transaction, under the trash root. The update
+/// repeats the place it was read at, so on PostgreSQL, where a concurrent writer may
+/// have moved it since, the loser changes nothing and gets `NotFound`.
+pub(super) async fn trash_in(
+    tx: &mut WriteTx,
+    trash_root: NodeId,
+    item: &Node,
+    origin: &str,
+) -> Result<Node> {
+    let Some(parent) = item.parent else {
+        return Err(StorageError::Invalid("a root cannot be deleted".to_owned()));
+    };
+    let now = now_ms();
+    // Nextcloud's convention: the name, ".d", the deletion time in seconds.
+    let stem = format!("{}.d{}", item.name, now / 1000);
+    for attempt in 0..TRASH_NAME_ATTEMPTS {
+        let name = match attempt {
+            0 => stem.clone(),
+            n => format!("{stem}-{n}"),
+        };
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM nodes WHERE parent_id = $1 AND name_key = $2")
+                .bind(trash_root.0)
+                .bind(name_key(&name))
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+        if taken.is_some() {
+            continue;
+        }
+        let done = sqlx::query(
+            "UPDATE nodes SET parent_id = $1, name = $2, name_key = $3, trashed_ms = $4, \
+             trash_origin = $5 WHERE id = $6 AND parent_id = $7 AND name_key = $8",
+        )
+        .bind(trash_root.0)
+        .bind(&name)
+        .bind(name_key(&name))
+        .bind(now)
+        .bind(origin)
+        .bind(item.id.0)
+        .bind(parent.0)
+        .bind(name_key(&item.name))
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        return fetch_node(tx, item.id).await;
+    }
+    Err(StorageError::Conflict(
+        "the trash has too many items of that name",
+    ))
 }

@@ -310,7 +310,11 @@ pub(crate) async fn fetch_node(tx: &mut WriteTx, id: NodeId) -> Result<Node> {
     row.map(Node::from).ok_or(StorageError::NotFound)
 }
 
-async fn fetch_child(tx: &mut WriteTx, parent: NodeId, name: &str) -> Result<Option<Node>> {
+pub(super) async fn fetch_child(
+    tx: &mut WriteTx,
+    parent: NodeId,
+    name: &str,
+) -> Result<Option<Node>> {
     let row: Option<NodeRow> =
         sqlx::query_as(select_nodes!("WHERE n.parent_id = $1 AND n.name_key = $2"))
             .bind(parent.0)
@@ -330,7 +334,7 @@ pub(crate) async fn require_dir(tx: &mut WriteTx, account: AccountId, id: NodeId
 }
 
 /// True when `node` is `ancestor` or lies below it.
-async fn is_within(tx: &mut WriteTx, node: NodeId, ancestor: NodeId) -> Result<bool> {
+pub(super) async fn is_within(tx: &mut WriteTx, node: NodeId, ancestor: NodeId) -> Result<bool> {
     let mut current = Some(node);
     for _ in 0..=MAX_DEPTH {
         let Some(id) = current else {

@@ -1,0 +1,424 @@
+//! COPY and MOVE under `/files/` (RFC 4918 §9.8, §9.9), each one storage transaction.
+//!
+//! dav-server would copy a folder file by file and move with no check that the source is
+//! still what it looked up, so these two methods are ours. The headers are read here
+//! (Destination, Overwrite, Depth, `If`, `If-Match`), locks are checked at the
+//! source of a MOVE and at the destination, and then storage looks up, checks and acts
+//! in one transaction: a copy cut short leaves nothing, and of two requests racing for
+//! one node, one wins and the other gets 404 or 412. The restore MOVE in [`super::trash`]
+//! shares the destination half ([`Placement`]).
+
+use dav_server::davpath::DavPath;
+use dav_server::ls::DavLockSystem;
+use davgate_storage::{
+    Account, CopyDepth, Location, Node, Overwrite, Placed, StorageError, Store, Target, TreeRoot,
+};
+use http::{HeaderValue, Response, StatusCode, header};
+
+use super::fs::path_key;
+use super::locks::DbLocks;
+use super::precheck;
+use crate::error::HttpError;
+use crate::response::{self, Body};
+use crate::route::{self, Conditions, Destination, IfState, Routed, Verb};
+
+/// Which of the two methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relocation {
+    Copy,
+    Move,
+}
+
+/// A COPY or MOVE under `/files/`, as routed, with what the file room knows of it.
+pub(crate) struct Request<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) account: &'a Account,
+    pub(crate) routed: &'a Routed,
+    pub(crate) depth: Option<precheck::Depth>,
+    /// Whether a `Depth` header was sent at all (an unreadable one is refused).
+    pub(crate) depth_sent: bool,
+    pub(crate) locks: &'a DbLocks,
+    pub(crate) principal: &'a str,
+}
+
+/// Answers a COPY or MOVE of the request path to `destination`.
+pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) -> Response<Body> {
+    let Request {
+        store,
+        account,
+        routed,
+        locks,
+        principal,
+        ..
+    } = req;
+    let verb = match routed.verb {
+        Verb::Copy => Relocation::Copy,
+        _ => Relocation::Move,
+    };
+    let overwrite = overwrite(routed);
+    let depth = match (verb, req.depth) {
+        (_, Some(precheck::Depth::Infinity)) => CopyDepth::Subtree,
+        (_, None) if !req.depth_sent => CopyDepth::Subtree,
+        (Relocation::Copy, Some(precheck::Depth::Zero)) => CopyDepth::Node,
+        (Relocation::Copy, _) => {
+            return response::text(
+                StatusCode::BAD_REQUEST,
+                "COPY takes Depth: 0 (the item alone) or Depth: infinity (everything below it)",
+            );
+        }
+        _ => {
+            return response::text(
+                StatusCode::BAD_REQUEST,
+                "MOVE always moves everything below the item: send Depth: infinity or no Depth",
+            );
+        }
+    };
+    if destination.tree != Some(TreeRoot::Files) {
+        return response::text(
+            StatusCode::BAD_GATEWAY,
+            "the destination must be a path under /files/ on this server",
+        );
+    }
+    let source = &routed.path;
+    let target = destination.path.as_slice();
+    if source.is_empty() || target.is_empty() {
+        return response::text(
+            StatusCode::FORBIDDEN,
+            "the root folder cannot be copied, moved or replaced: name a file or folder inside it",
+        );
+    }
+    let (source_key, target_key) = (path_key(source), path_key(target));
+    if source_key == target_key {
+        return response::text(
+            StatusCode::FORBIDDEN,
+            "the source and the destination are the same: choose another destination",
+        );
+    }
+    let names: Vec<&str> = source.iter().map(String::as_str).collect();
+    let node = match store.resolve(account.files_root, &names).await {
+        Ok(Some(node)) => node,
+        Ok(None) => {
+            return response::text(
+                StatusCode::NOT_FOUND,
+                "there is no file or folder at this path",
+            );
+        }
+        Err(e) => return refused(e, verb),
+    };
+    let Some(expected) = Location::of(&node) else {
+        return response::text(StatusCode::FORBIDDEN, "the root folder cannot be moved");
+    };
+    // Below a file there is no folder, which Placement::find answers with 409.
+    if node.is_dir() && target_key.starts_with(&format!("{source_key}/")) {
+        return response::text(
+            StatusCode::FORBIDDEN,
+            "a folder cannot be copied or moved into itself: choose a destination outside it",
+        );
+    }
+    let tokens = routed.conditions.lock_tokens();
+    let placement = match Placement::find(store, account, target, overwrite).await {
+        Ok(placement) => placement,
+        Err(resp) => return *resp,
+    };
+    let paths = (source.as_slice(), target);
+    if let Err(resp) = check_preconditions(store, account, locks, &routed.conditions, paths).await {
+        return *resp;
+    }
+    let source_path = files_dav_path(source);
+    if verb == Relocation::Move
+        && let Some(path) = &source_path
+        && locks
+            .check(path, Some(principal), false, true, &tokens)
+            .await
+            .is_err()
+    {
+        return locked("the source");
+    }
+    if let Err(resp) = placement.check_locks(locks, principal, &tokens).await {
+        return *resp;
+    }
+    let target = placement.target(overwrite);
+    let result = match verb {
+        Relocation::Copy => {
+            store
+                .copy_tree(account.id, node.id, &expected, &target, depth)
+                .await
+        }
+        Relocation::Move => {
+            store
+                .move_node(account.id, node.id, &expected, &target)
+                .await
+        }
+    };
+    match result {
+        Ok(placed) => {
+            if verb == Relocation::Move
+                && let Some(path) = &source_path
+            {
+                // Locks belong to paths; the moved item left this one.
+                forget_locks(locks, path).await;
+            }
+            placement.finish(locks, &placed).await
+        }
+        Err(e) => refused(e, verb),
+    }
+}
+
+/// The destination of a COPY, MOVE or restore, as found before storage acts.
+pub(crate) struct Placement<'a> {
+    parent: Node,
+    name: &'a str,
+    /// The destination as a lock path; `None` when it cannot be one (no lock covers it).
+    path: Option<DavPath>,
+    origin: String,
+}
+
+impl<'a> Placement<'a> {
+    /// Resolves the destination's folder (409 when missing) and refuses an existing
+    /// name under `Overwrite: F` (412) before any work; storage checks both again.
+    pub(crate) async fn find(
+        store: &Store,
+        account: &Account,
+        target: &'a [String],
+        overwrite: Overwrite,
+    ) -> Result<Placement<'a>, Box<Response<Body>>> {
+        let (name, parent_path) = target
+            .split_last()
+            .ok_or_else(|| Box::new(refused(StorageError::NotFound, Relocation::Move)))?;
+        let parent_names: Vec<&str> = parent_path.iter().map(String::as_str).collect();
+        let parent = match store.resolve(account.files_root, &parent_names).await {
+            Ok(Some(parent)) if parent.is_dir() => parent,
+            Ok(_) => {
+                return Err(Box::new(refused(
+                    StorageError::Conflict("the destination folder does not exist"),
+                    Relocation::Move,
+                )));
+            }
+            Err(e) => return Err(Box::new(refused(e, Relocation::Move))),
+        };
+        if overwrite == Overwrite::Refuse {
+            match store.child(parent.id, name).await {
+                Ok(Some(_)) => {
+                    return Err(Box::new(refused(
+                        StorageError::PreconditionFailed,
+                        Relocation::Move,
+                    )));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Box::new(refused(e, Relocation::Move))),
+            }
+        }
+        Ok(Placement {
+            parent,
+            name,
+            path: files_dav_path(target),
+            origin: path_key(target),
+        })
+    }
+
+    /// 423 unless the request holds every lock on the destination and below it.
+    pub(crate) async fn check_locks(
+        &self,
+        locks: &DbLocks,
+        principal: &str,
+        tokens: &[String],
+    ) -> Result<(), Box<Response<Body>>> {
+        if let Some(path) = &self.path
+            && locks
+                .check(path, Some(principal), false, true, tokens)
+                .await
+                .is_err()
+        {
+            return Err(Box::new(locked("the destination")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn target(&self, overwrite: Overwrite) -> Target<'_> {
+        Target {
+            parent: self.parent.id,
+            name: self.name,
+            overwrite,
+            origin: &self.origin,
+        }
+    }
+
+    /// 201 for a new name, 204 when a node was replaced (its locks go with it).
+    pub(crate) async fn finish(&self, locks: &DbLocks, placed: &Placed) -> Response<Body> {
+        let status = match &placed.replaced {
+            Some(_) => {
+                if let Some(path) = &self.path {
+                    forget_locks(locks, path).await;
+                }
+                StatusCode::NO_CONTENT
+            }
+            None => StatusCode::CREATED,
+        };
+        let mut resp = Response::new(response::empty());
+        *resp.status_mut() = status;
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        resp
+    }
+}
+
+/// `Overwrite`, as the router read it.
+pub(crate) fn overwrite(routed: &Routed) -> Overwrite {
+    if routed.overwrite {
+        Overwrite::Replace
+    } else {
+        Overwrite::Refuse
+    }
+}
+
+/// 412 unless `If-Match`, `If-None-Match` and the `If` header's lists hold. Lists may
+/// be about the source (untagged, or tagged with its URL) or the destination; a list
+/// about any other resource does not hold.
+async fn check_preconditions(
+    store: &Store,
+    account: &Account,
+    locks: &DbLocks,
+    conditions: &Conditions,
+    (source, target): (&[String], &[String]),
+) -> Result<(), Box<Response<Body>>> {
+    let failed = || {
+        Box::new(response::text(
+            StatusCode::PRECONDITION_FAILED,
+            "a precondition failed: the item changed (If-Match, If-None-Match) or the If \
+             header's lock tokens and ETags do not match; fetch it again, then retry",
+        ))
+    };
+    let lists = &conditions.if_lists;
+    if *conditions == Conditions::default() {
+        return Ok(());
+    }
+    let source_state = Known::read(store, account, locks, source).await?;
+    let source_etag = source_state.etag.as_deref().unwrap_or_default();
+    if !conditions.http_hold(source_etag) {
+        return Err(failed());
+    }
+    let (source_key, target_key) = (path_key(source), path_key(target));
+    let about_target = lists
+        .iter()
+        .any(|l| l.resource.as_deref().and_then(tagged_key).as_ref() == Some(&target_key));
+    let target_state = match about_target {
+        true => Some(Known::read(store, account, locks, target).await?),
+        false => None,
+    };
+    let holds = conditions.if_holds(|resource| {
+        let key = match resource {
+            None => return Some(source_state.state()),
+            Some(tag) => tagged_key(tag)?,
+        };
+        if key == source_key {
+            Some(source_state.state())
+        } else if key == target_key {
+            target_state.as_ref().map(Known::state)
+        } else {
+            None
+        }
+    });
+    if lists.is_empty() || holds {
+        Ok(())
+    } else {
+        Err(failed())
+    }
+}
+
+/// The ETag and covering lock tokens of the node at `segments` under `/files/`.
+struct Known {
+    etag: Option<String>,
+    lock_tokens: Vec<String>,
+}
+
+impl Known {
+    async fn read(
+        store: &Store,
+        account: &Account,
+        locks: &DbLocks,
+        segments: &[String],
+    ) -> Result<Known, Box<Response<Body>>> {
+        let names: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let node = store
+            .resolve(account.files_root, &names)
+            .await
+            .map_err(|e| Box::new(refused(e, Relocation::Move)))?;
+        let lock_tokens = match files_dav_path(segments) {
+            Some(path) => locks
+                .discover(&path)
+                .await
+                .into_iter()
+                .map(|l| l.token)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Known {
+            etag: node.map(|n| n.etag),
+            lock_tokens,
+        })
+    }
+
+    fn state(&self) -> IfState<'_> {
+        IfState {
+            etag: self.etag.as_deref(),
+            lock_tokens: &self.lock_tokens,
+        }
+    }
+}
+
+/// The path key of an `If` resource tag under `/files/`.
+fn tagged_key(tag: &str) -> Option<String> {
+    let uri: http::Uri = tag.parse().ok()?;
+    let segments = route::decode_path(uri.path()).ok()?;
+    (segments.first().map(String::as_str) == Some("files")).then(|| path_key(&segments[1..]))
+}
+
+/// `segments` under `/files/` as the lock system names paths.
+fn files_dav_path(segments: &[String]) -> Option<DavPath> {
+    let encoded: Vec<String> = segments.iter().map(|s| route::encode_segment(s)).collect();
+    let mut path = DavPath::new(&format!("/files/{}", encoded.join("/"))).ok()?;
+    path.set_prefix("/files").ok()?;
+    Some(path)
+}
+
+/// Removes the locks at and below `path`; the change they guarded is committed, so a
+/// failure only leaves a lock that expires on its own.
+async fn forget_locks(locks: &DbLocks, path: &DavPath) {
+    if locks.delete(path).await.is_err() {
+        tracing::warn!("could not remove the locks of a moved or replaced item; they expire");
+    }
+}
+
+fn locked(what: &str) -> Response<Body> {
+    response::text(
+        StatusCode::LOCKED,
+        format!(
+            "{what} is locked by another client: send its lock token in an If header, \
+             or wait until the lock expires"
+        ),
+    )
+}
+
+/// What a refused COPY, MOVE or restore tells the client: the store's status, with
+/// words for the outcomes a relocation gives its own meaning.
+pub(crate) fn refused(err: StorageError, verb: Relocation) -> Response<Body> {
+    let verb = match verb {
+        Relocation::Copy => "copy",
+        Relocation::Move => "move",
+    };
+    let message = match &err {
+        StorageError::NotFound => format!(
+            "nothing to {verb}: the item was moved or deleted meanwhile; list the folder again \
+             and retry"
+        ),
+        StorageError::PreconditionFailed => "the destination exists and Overwrite is F: choose \
+             another name or send Overwrite: T"
+            .to_owned(),
+        StorageError::Conflict(reason) => format!(
+            "{verb} refused: {reason}; check that the destination folder exists (create it with \
+             MKCOL) and retry"
+        ),
+        _ => return err.into_response(),
+    };
+    response::text(err.status(), message)
+}
