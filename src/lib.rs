@@ -13,6 +13,7 @@ pub mod config;
 pub mod dav;
 pub mod files;
 pub mod priority;
+pub mod proto;
 pub mod response;
 pub mod route;
 pub mod secret;

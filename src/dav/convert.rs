@@ -5,7 +5,7 @@ use super::ical::{
     self, CompRequest, CompsRequest, PropRequest, PropsRequest, RecurrenceRequest, ValueMode,
 };
 use super::vcard;
-use super::xml::request::{self as xml, Selection};
+use crate::proto::request::{self as xml, Selection};
 
 /// A time range in UTC seconds.
 pub fn time_range(range: &xml::TimeRange) -> ical::TimeRange {

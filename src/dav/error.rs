@@ -3,8 +3,9 @@
 use davgate_storage::StorageError;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::xml::XmlError;
-use super::xml::response::{Precondition, error_body};
+use crate::proto::XmlError;
+use crate::proto::precondition::Precondition;
+use crate::proto::response::error_body;
 use crate::response::{self, Body};
 
 /// Why a request failed.

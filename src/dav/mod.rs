@@ -19,7 +19,6 @@ pub mod props;
 pub mod report;
 pub mod target;
 pub mod vcard;
-pub mod xml;
 
 use std::time::Duration;
 

@@ -8,10 +8,11 @@ use super::access::{Level, Opened};
 use super::error::{DavError, DavResult};
 use super::props::Resource;
 use super::target::{CollectionRef, Target, home_path};
-use super::xml::Limits;
-use super::xml::names::{CalDavProperty, CardDavProperty, Property};
-use super::xml::request::{PropFind, parse_propfind};
-use super::xml::response::{self as xml_response, Multistatus, Precondition};
+use crate::proto::Limits;
+use crate::proto::names::{CalDavProperty, CardDavProperty, Property};
+use crate::proto::precondition::Precondition;
+use crate::proto::request::{PropFind, parse_propfind};
+use crate::proto::response::{self as xml_response, Multistatus};
 use crate::response::{self, Body};
 
 /// How far a PROPFIND reaches.

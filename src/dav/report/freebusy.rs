@@ -8,8 +8,8 @@ use crate::dav::access::Opened;
 use crate::dav::convert;
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::ical;
-use crate::dav::xml::request::FreeBusyQuery;
-use crate::dav::xml::response::Precondition;
+use crate::proto::precondition::Precondition;
+use crate::proto::request::FreeBusyQuery;
 use crate::response::{self, Body};
 
 /// Answers free-busy-query with a text/calendar VFREEBUSY.

@@ -20,9 +20,11 @@ use super::propfind::multistatus;
 use super::props::Resource;
 use super::target::Target;
 use super::vcard;
-use super::xml::Limits;
-use super::xml::request::{Report, ReportProps, parse_report};
-use super::xml::response::{Multistatus, Precondition, Response as XmlResponse, Status};
+use crate::proto::Limits;
+use crate::proto::precondition::Precondition;
+use crate::proto::request::{Report, ReportProps, parse_report};
+use crate::proto::response::{Multistatus, Response as XmlResponse};
+use crate::proto::status::Status;
 use crate::response::Body;
 
 pub use sync::sync_token;

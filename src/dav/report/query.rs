@@ -9,7 +9,7 @@ use crate::dav::convert;
 use crate::dav::error::DavResult;
 use crate::dav::ical::{self, CompTest};
 use crate::dav::vcard;
-use crate::dav::xml::request::{AddressbookQuery, CalendarQuery};
+use crate::proto::request::{AddressbookQuery, CalendarQuery};
 use crate::response::Body;
 
 /// Answers calendar-query: candidates from the time-span index, then the exact filter

@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use davgate_storage::{Account, LockRecord, Node, TreeRoot, now_ms};
 
-use crate::dav::xml::names::Property;
+use crate::proto::names::Property;
 
 const DAV: &str = "DAV:";
 const OWNCLOUD: &str = "http://owncloud.org/ns";

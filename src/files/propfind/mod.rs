@@ -16,8 +16,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use self::live::PREFIXES;
 use self::live::{ALLPROP, Live, Subject};
-use crate::dav::xml::Limits;
-use crate::dav::xml::request::{PropFind as PropfindRequest, parse_propfind};
+use crate::proto::Limits;
+use crate::proto::request::{PropFind as PropfindRequest, parse_propfind};
 use crate::response::{self, Body, escape_into};
 
 /// How deep a PROPFIND goes (infinity is refused earlier).
