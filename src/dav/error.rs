@@ -3,9 +3,9 @@
 use davgate_storage::StorageError;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::proto::XmlError;
 use crate::proto::precondition::Precondition;
 use crate::proto::response::error_body;
+use crate::proto::{InvalidDepth, XmlError};
 use crate::response::{self, Body};
 
 /// Why a request failed.
@@ -114,6 +114,12 @@ impl From<XmlError> for DavError {
 impl From<StorageError> for DavError {
     fn from(e: StorageError) -> Self {
         DavError::Storage(e)
+    }
+}
+
+impl From<InvalidDepth> for DavError {
+    fn from(invalid: InvalidDepth) -> Self {
+        DavError::Status(StatusCode::BAD_REQUEST, invalid.to_string())
     }
 }
 

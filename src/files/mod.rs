@@ -26,6 +26,7 @@ use self::fs::AccountFs;
 use self::locks::DbLocks;
 use self::respond::Confirm;
 use crate::auth::Principal;
+use crate::proto::Depth;
 use crate::response::{self, Body};
 
 /// Bytes read from a blob per chunk of a GET response.
@@ -86,12 +87,9 @@ impl Files {
                 tree,
                 segments: segments.get(1..).unwrap_or_default(),
             };
-            let depth = match precheck::depth(&parts) {
-                Some(precheck::Depth::Zero) => propfind::Depth::Zero,
-                // A missing Depth means infinity in RFC 4918, which is refused; clients
-                // that omit it want a listing, so it is read as 1.
-                _ => propfind::Depth::One,
-            };
+            // precheck refused an invalid Depth and infinity. A missing Depth means
+            // infinity in RFC 4918; clients that omit it want a listing, so it is read as 1.
+            let depth = precheck::depth(&parts).ok().flatten().unwrap_or(Depth::One);
             return propfind::propfind(target, depth, xml).await;
         }
 

@@ -13,6 +13,7 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
 use super::fs::RequestFacts;
+use crate::proto::{Depth, InvalidDepth};
 use crate::response::{self, Body};
 use crate::route::{self, PathError};
 use crate::server::FileRanges;
@@ -59,12 +60,23 @@ pub(crate) fn prepare(
         );
         return Err(Box::new(resp));
     }
-    if method.as_str() == "PROPFIND" && depth(parts) == Some(Depth::Infinity) {
-        return Err(Box::new(response::dav_error(
-            StatusCode::FORBIDDEN,
-            "propfind-finite-depth",
-            "PROPFIND with Depth: infinity is not supported; list one level at a time with Depth: 1",
-        )));
+    if method.as_str() == "PROPFIND" {
+        match depth(parts) {
+            Err(invalid) => {
+                return Err(Box::new(response::text(
+                    StatusCode::BAD_REQUEST,
+                    invalid.to_string(),
+                )));
+            }
+            Ok(Some(Depth::Infinity)) => {
+                return Err(Box::new(response::dav_error(
+                    StatusCode::FORBIDDEN,
+                    "propfind-finite-depth",
+                    "PROPFIND with Depth: infinity is not supported; list one level at a time with Depth: 1",
+                )));
+            }
+            Ok(_) => {}
+        }
     }
     if *method == Method::PUT && parts.headers.contains_key(header::CONTENT_RANGE) {
         return Err(Box::new(response::text(
@@ -129,21 +141,9 @@ fn bad_path(e: PathError, what: &str) -> Box<http::Response<Body>> {
     ))
 }
 
-/// The Depth header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Depth {
-    Zero,
-    One,
-    Infinity,
-}
-
-pub(crate) fn depth(parts: &Parts) -> Option<Depth> {
-    match header_text(parts, "depth")?.trim() {
-        "0" => Some(Depth::Zero),
-        "1" => Some(Depth::One),
-        d if d.eq_ignore_ascii_case("infinity") => Some(Depth::Infinity),
-        _ => None,
-    }
+/// The Depth header, read by the protocol layer's one parser.
+pub(crate) fn depth(parts: &Parts) -> Result<Option<Depth>, InvalidDepth> {
+    Depth::parse(parts.headers.get("depth").map(HeaderValue::as_bytes))
 }
 
 fn header_text<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {

@@ -16,16 +16,9 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use self::live::PREFIXES;
 use self::live::{ALLPROP, Live, Subject};
-use crate::proto::Limits;
 use crate::proto::request::{PropFind as PropfindRequest, parse_propfind};
+use crate::proto::{Depth, Limits};
 use crate::response::{self, Body, escape_into};
-
-/// How deep a PROPFIND goes (infinity is refused earlier).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Depth {
-    Zero,
-    One,
-}
 
 /// Where the listing happens.
 pub(crate) struct Target<'a> {
@@ -36,7 +29,8 @@ pub(crate) struct Target<'a> {
     pub(crate) segments: &'a [String],
 }
 
-/// Answers a PROPFIND.
+/// Answers a PROPFIND: `Depth::One` lists a folder's members; infinity was refused
+/// earlier, so anything else is the resource alone.
 pub(crate) async fn propfind(target: Target<'_>, depth: Depth, body: &[u8]) -> Response<Body> {
     let request = match parse_propfind(body, &Limits::DEFAULT) {
         Ok(r) => r,
