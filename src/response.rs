@@ -5,6 +5,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 
+use crate::proto::escape::escaped;
+
 /// Every response body davgate sends: full, empty, or streamed from a blob.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -41,7 +43,7 @@ pub fn dav_error(status: StatusCode, condition: &str, hint: &str) -> Response<Bo
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
          <D:error xmlns:D=\"DAV:\"><D:{condition}/>\
          <D:responsedescription>{}</D:responsedescription></D:error>\n",
-        escape(hint)
+        escaped(hint)
     );
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
@@ -50,49 +52,4 @@ pub fn dav_error(status: StatusCode, condition: &str, hint: &str) -> Response<Bo
         HeaderValue::from_static("application/xml; charset=utf-8"),
     );
     response
-}
-
-/// Escapes text for XML content and attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text);
-    out
-}
-
-/// Appends `text` escaped for XML; most text needs no escaping and is copied as is.
-pub fn escape_into(out: &mut String, text: &str) {
-    let clean = text.bytes().all(|b| {
-        !matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'')
-            && (b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r')
-    });
-    if clean {
-        out.push_str(text);
-        return;
-    }
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_hostile_text() {
-        assert_eq!(
-            escape("a<b>&\"c'\u{0}"),
-            "a&lt;b&gt;&amp;&quot;c&apos;\u{fffd}"
-        );
-        assert_eq!(escape("]]>"), "]]&gt;");
-    }
 }

@@ -147,6 +147,31 @@ impl XmlWriter {
     }
 }
 
+/// `<p:local/>` for a name given by namespace URI, appended to `out`, for writers that
+/// stream into one buffer with their own root prefixes (see
+/// [`super::response::MultistatusStream`]): `p` is the prefix `prefixes` binds to `uri`;
+/// any other namespace is declared on the element itself, and "no namespace" gets
+/// `xmlns=""` (no default namespace is ever declared, so that is always right).
+pub fn empty_element_in(out: &mut String, prefixes: &[(&str, &str)], uri: &str, local: &str) {
+    let local = safe_name(local);
+    out.push('<');
+    if let Some((prefix, _)) = prefixes.iter().find(|(_, declared)| *declared == uri) {
+        out.push_str(prefix);
+        out.push(':');
+        out.push_str(&local);
+    } else if uri.is_empty() {
+        out.push_str(&local);
+        out.push_str(" xmlns=\"\"");
+    } else {
+        out.push_str("X:");
+        out.push_str(&local);
+        out.push_str(" xmlns:X=\"");
+        escape(uri, Escape::Attribute, out);
+        out.push('"');
+    }
+    out.push_str("/>");
+}
+
 /// The prefix an element of this namespace is written with (`None`: no namespace).
 fn prefix_of(ns: &Namespace) -> Option<&'static str> {
     match ns {
@@ -225,6 +250,19 @@ mod tests {
         assert_eq!(w.as_str(), "<X:a___script_ xmlns:X=\"urn:x\" on_x=\"1\"/>");
         assert_eq!(safe_name("1abc"), "_1abc");
         assert_eq!(safe_name(""), "_");
+    }
+
+    #[test]
+    fn streamed_empty_elements_use_the_root_prefixes_or_declare_their_own() {
+        let prefixes = [("D", "DAV:"), ("oc", "http://owncloud.org/ns")];
+        let mut out = String::new();
+        empty_element_in(&mut out, &prefixes, "http://owncloud.org/ns", "fileid");
+        empty_element_in(&mut out, &prefixes, "", "plain");
+        empty_element_in(&mut out, &prefixes, "urn:x\"", "a b");
+        assert_eq!(
+            out,
+            "<oc:fileid/><plain xmlns=\"\"/><X:a_b xmlns:X=\"urn:x&quot;\"/>"
+        );
     }
 
     #[test]

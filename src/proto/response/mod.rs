@@ -7,8 +7,10 @@
 //! [`Multistatus`] streams finished responses into one buffer.
 
 mod condition;
+mod stream;
 
 pub use condition::error_body;
+pub use stream::MultistatusStream;
 
 use super::href::encode_path;
 use super::names::{
