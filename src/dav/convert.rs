@@ -48,40 +48,11 @@ fn prop_filter(filter: &xml::PropFilter) -> ical::PropFilter {
             test: ical::PropTest::Matches {
                 value: condition.as_ref().map(|c| match c {
                     xml::PropCondition::TimeRange(r) => ical::ValueTest::TimeRange(time_range(r)),
-                    xml::PropCondition::TextMatch(t) => ical::ValueTest::Text(text_match(t)),
+                    xml::PropCondition::TextMatch(t) => ical::ValueTest::Text(t.clone()),
                 }),
-                params: params.iter().map(param_filter).collect(),
+                params: params.clone(),
             },
         },
-    }
-}
-
-fn param_filter(filter: &xml::ParamFilter) -> ical::ParamFilter {
-    ical::ParamFilter {
-        name: filter.name.to_ascii_uppercase(),
-        test: match &filter.test {
-            xml::ParamTest::Defined => ical::ParamTest::IsDefined,
-            xml::ParamTest::IsNotDefined => ical::ParamTest::IsNotDefined,
-            xml::ParamTest::TextMatch(t) => ical::ParamTest::Text(text_match(t)),
-        },
-    }
-}
-
-fn text_match(m: &xml::TextMatch) -> ical::TextMatch {
-    ical::TextMatch {
-        text: m.value.clone(),
-        collation: match m.collation {
-            xml::Collation::AsciiCasemap => ical::Collation::AsciiCasemap,
-            xml::Collation::UnicodeCasemap => ical::Collation::UnicodeCasemap,
-            xml::Collation::Octet => ical::Collation::Octet,
-        },
-        match_type: match m.match_type {
-            xml::MatchType::Equals => ical::MatchType::Equals,
-            xml::MatchType::Contains => ical::MatchType::Contains,
-            xml::MatchType::StartsWith => ical::MatchType::StartsWith,
-            xml::MatchType::EndsWith => ical::MatchType::EndsWith,
-        },
-        negate: m.negate,
     }
 }
 
@@ -139,23 +110,8 @@ pub fn card_filter(filter: &xml::CardFilter) -> vcard::AddressFilter {
                         text_matches,
                         params,
                     } => vcard::PropTest::Matches {
-                        texts: text_matches.iter().map(text_match).collect(),
-                        params: params
-                            .iter()
-                            .map(|f| {
-                                let p = param_filter(f);
-                                vcard::ParamFilter {
-                                    name: p.name,
-                                    test: match p.test {
-                                        ical::ParamTest::IsDefined => vcard::ParamTest::IsDefined,
-                                        ical::ParamTest::IsNotDefined => {
-                                            vcard::ParamTest::IsNotDefined
-                                        }
-                                        ical::ParamTest::Text(t) => vcard::ParamTest::Text(t),
-                                    },
-                                }
-                            })
-                            .collect(),
+                        texts: text_matches.clone(),
+                        params: params.clone(),
                     },
                 },
             })

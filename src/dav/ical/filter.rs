@@ -7,12 +7,14 @@
 use calcard::icalendar::{ICalendarComponentType, ICalendarEntry, ICalendarValue};
 
 use super::IcalError;
+
 use super::collation::TextMatch;
 use super::component::ComponentKind;
 use super::object::CalendarObject;
 use super::recur::{self, Occurrence, Options};
 use super::time::{Clock, Time, TimeRange};
 use super::timerange::Triggers;
+pub use crate::proto::request::{ParamFilter, ParamTest};
 
 /// `CALDAV:comp-filter`. The top-level filter is the one for "VCALENDAR".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,21 +54,6 @@ pub enum PropTest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ValueTest {
     TimeRange(TimeRange),
-    Text(TextMatch),
-}
-
-/// `CALDAV:param-filter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    pub name: String,
-    pub test: ParamTest,
-}
-
-/// `(is-not-defined | text-match)?`; empty means "is defined".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParamTest {
-    IsDefined,
-    IsNotDefined,
     Text(TextMatch),
 }
 
@@ -422,10 +409,10 @@ fn param_matches(entry: &ICalendarEntry, filter: &ParamFilter) -> bool {
         .filter(|param| param.name.as_str().eq_ignore_ascii_case(&filter.name))
         .collect();
     match &filter.test {
-        ParamTest::IsDefined => !params.is_empty(),
+        ParamTest::Defined => !params.is_empty(),
         ParamTest::IsNotDefined => params.is_empty(),
         // A text-match needs a parameter to test, negated or not.
-        ParamTest::Text(text) => {
+        ParamTest::TextMatch(text) => {
             let values: Vec<String> = params
                 .iter()
                 .filter_map(|param| {

@@ -11,7 +11,9 @@ use std::borrow::Cow;
 use calcard::vcard::{VCardEntry, VCardValue};
 
 use super::TextMatch;
+
 use super::object::VcardObject;
+pub use crate::proto::request::{ParamFilter, ParamTest};
 
 /// `CARDDAV:filter`: prop-filters combined by `test`. An empty filter
 /// matches every card.
@@ -47,21 +49,6 @@ pub enum PropTest {
         texts: Vec<TextMatch>,
         params: Vec<ParamFilter>,
     },
-}
-
-/// `CARDDAV:param-filter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    pub name: String,
-    pub test: ParamTest,
-}
-
-/// `(is-not-defined | text-match)?`; empty means "is defined".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParamTest {
-    IsDefined,
-    IsNotDefined,
-    Text(TextMatch),
 }
 
 impl AddressFilter {
@@ -193,10 +180,10 @@ fn param_matches(entry: &VCardEntry, filter: &ParamFilter) -> bool {
         .filter(|param| param.name.as_str().eq_ignore_ascii_case(&filter.name))
         .collect();
     match &filter.test {
-        ParamTest::IsDefined => !params.is_empty(),
+        ParamTest::Defined => !params.is_empty(),
         ParamTest::IsNotDefined => params.is_empty(),
         // A text-match needs a parameter to test, negated or not.
-        ParamTest::Text(text) => {
+        ParamTest::TextMatch(text) => {
             let values: Vec<Cow<'static, str>> = params
                 .iter()
                 .map(|param| param.value.clone().into_text())
