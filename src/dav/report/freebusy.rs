@@ -5,7 +5,6 @@ use http::{HeaderValue, Response, header};
 use super::options;
 use crate::dav::Ctx;
 use crate::dav::access::Opened;
-use crate::dav::convert;
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::ical;
 use crate::proto::precondition::Precondition;
@@ -18,7 +17,7 @@ pub(super) async fn freebusy(
     opened: &Opened,
     query: &FreeBusyQuery,
 ) -> DavResult<Response<Body>> {
-    let range = convert::time_range(&query.time_range);
+    let range = ical::TimeRange::from(&query.time_range);
     if range.start.is_none() || range.end.is_none() {
         return Err(DavError::Status(
             http::StatusCode::BAD_REQUEST,

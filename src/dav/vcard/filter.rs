@@ -15,41 +15,13 @@ use super::TextMatch;
 use super::object::VcardObject;
 pub use crate::proto::request::{ParamFilter, ParamTest};
 
-/// `CARDDAV:filter`: prop-filters combined by `test`. An empty filter
-/// matches every card.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressFilter {
-    pub test: FilterTest,
-    pub props: Vec<PropFilter>,
-}
-
-/// The `test` attribute: `anyof` (the default) or `allof`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FilterTest {
-    #[default]
-    AnyOf,
-    AllOf,
-}
-
-/// `CARDDAV:prop-filter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PropFilter {
-    /// Property name, without group ("EMAIL", not "item1.EMAIL").
-    pub name: String,
-    pub test: FilterTest,
-    pub condition: PropTest,
-}
-
-/// `(is-not-defined | (text-match*, param-filter*))`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PropTest {
-    IsNotDefined,
-    /// With no text-match and no param-filter: the property exists.
-    Matches {
-        texts: Vec<TextMatch>,
-        params: Vec<ParamFilter>,
-    },
-}
+/// The parser's filter types (`crate::proto::request`) are the ones evaluated here,
+/// under the names this module has always used: `CARDDAV:filter` is an
+/// [`AddressFilter`] of prop-filters combined by its `test`; an empty one matches
+/// every card.
+pub use crate::proto::request::{
+    CardFilter as AddressFilter, CardPropFilter as PropFilter, CardPropTest as PropTest, FilterTest,
+};
 
 impl AddressFilter {
     pub fn any_of(props: Vec<PropFilter>) -> Self {
@@ -75,7 +47,7 @@ impl PropFilter {
 
     pub fn is_not_defined(name: impl Into<String>) -> Self {
         Self {
-            name: name.into(),
+            name: name.into().to_ascii_uppercase(),
             test: FilterTest::AnyOf,
             condition: PropTest::IsNotDefined,
         }
@@ -87,13 +59,16 @@ impl PropFilter {
 
     pub fn matching(
         name: impl Into<String>,
-        texts: Vec<TextMatch>,
+        text_matches: Vec<TextMatch>,
         params: Vec<ParamFilter>,
     ) -> Self {
         Self {
-            name: name.into(),
+            name: name.into().to_ascii_uppercase(),
             test: FilterTest::AnyOf,
-            condition: PropTest::Matches { texts, params },
+            condition: PropTest::Matches {
+                text_matches,
+                params,
+            },
         }
     }
 
@@ -123,7 +98,11 @@ impl VcardObject {
             .iter()
             .filter(|entry| entry.name.as_str().eq_ignore_ascii_case(&filter.name))
             .collect();
-        let PropTest::Matches { texts, params } = &filter.condition else {
+        let PropTest::Matches {
+            text_matches: texts,
+            params,
+        } = &filter.condition
+        else {
             return entries.is_empty();
         };
         if entries.is_empty() {
