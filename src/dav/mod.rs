@@ -10,7 +10,6 @@
 
 pub mod access;
 pub mod collection;
-pub mod convert;
 pub mod error;
 pub mod ical;
 pub mod object;

@@ -13,7 +13,6 @@ use http::Response;
 
 use super::Ctx;
 use super::access::Opened;
-use super::convert;
 use super::error::{DavError, DavResult};
 use super::ical;
 use super::propfind::multistatus;
@@ -108,7 +107,7 @@ impl<'c, 'r> Members<'c, 'r> {
                 props
                     .calendar_data
                     .as_ref()
-                    .map(convert::calendar_data)
+                    .map(ical::CalendarDataRequest::from)
                     .filter(|r| r.comp.is_some() || r.recurrence.is_some()),
                 None,
             ),
@@ -117,7 +116,7 @@ impl<'c, 'r> Members<'c, 'r> {
                 props
                     .address_data
                     .as_ref()
-                    .map(convert::address_data)
+                    .map(vcard::AddressDataRequest::from)
                     .filter(|r| matches!(r, vcard::AddressDataRequest::Props(_))),
             ),
         };
