@@ -17,7 +17,7 @@ use crate::response::{self, Body};
 
 /// Answers a PROPFIND.
 pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
-    let depth = match Depth::parse(ctx.header("depth").map(str::as_bytes))? {
+    let depth = match Depth::parse(ctx.headers.get("depth").map(|v| v.as_bytes()))? {
         // Discovery clients send none and want the resource itself.
         None => Depth::Zero,
         Some(Depth::Infinity) => {
