@@ -100,9 +100,10 @@ impl XmlWriter {
         self.out.push_str(raw.as_str());
     }
 
-    /// Appends what another writer produced.
-    pub(crate) fn append(&mut self, other: &XmlWriter) {
-        self.out.push_str(&other.out);
+    /// The buffer itself, for the multistatus frame (`super::response`), which writes
+    /// its fixed `D:` markup directly.
+    pub(crate) fn buffer(&mut self) -> &mut String {
+        &mut self.out
     }
 
     /// The XML written so far.

@@ -117,6 +117,8 @@ impl Response {
 #[derive(Debug, Clone)]
 pub struct Multistatus {
     w: XmlWriter,
+    /// Scratch for one encoded href, reused for every response.
+    href: String,
 }
 
 impl Multistatus {
@@ -124,6 +126,7 @@ impl Multistatus {
     pub fn new() -> Self {
         Self {
             w: XmlWriter::document(&Namespace::Dav, "multistatus"),
+            href: String::new(),
         }
     }
 
@@ -131,28 +134,22 @@ impl Multistatus {
     pub fn push(&mut self, mut response: Response) {
         // What was found first, then what was not, whatever order the client asked in.
         response.groups.sort_by_key(|(status, _)| status.code());
-        let dav = Namespace::Dav;
-        let w = &mut self.w;
-        w.open(&dav, "response");
-        w.text_element(&dav, "href", &encode_path(&response.path));
+        let out = self.w.buffer();
+        stream::open_response(out, &mut self.href, &response.path);
         if response.groups.is_empty() {
             // RFC 4918 §14.24 wants propstat+ or a status; a resource asked for no
             // properties (an empty D:prop) gets an empty 200 group.
-            w.open(&dav, "propstat");
-            w.empty(&dav, "prop");
-            w.text_element(&dav, "status", &Status::OK.to_string());
-            w.close(&dav, "propstat");
+            stream::propstat(out, Status::OK, "");
         }
         for (status, props) in &response.groups {
-            w.open(&dav, "propstat");
-            w.open(&dav, "prop");
-            w.append(props);
-            w.close(&dav, "prop");
-            w.text_element(&dav, "status", &status.to_string());
-            w.close(&dav, "propstat");
+            stream::propstat(out, *status, props.as_str());
         }
-        Self::tail(w, response.error.as_ref(), response.description.as_deref());
-        w.close(&dav, "response");
+        Self::tail(
+            &mut self.w,
+            response.error.as_ref(),
+            response.description.as_deref(),
+        );
+        self.w.close(&Namespace::Dav, "response");
     }
 
     /// Writes a response that is only an href and a status: a member deleted since
@@ -171,13 +168,11 @@ impl Multistatus {
         error: Option<&Precondition>,
         description: Option<&str>,
     ) {
-        let dav = Namespace::Dav;
-        let w = &mut self.w;
-        w.open(&dav, "response");
-        w.text_element(&dav, "href", &encode_path(path));
-        w.text_element(&dav, "status", &status.to_string());
-        Self::tail(w, error, description);
-        w.close(&dav, "response");
+        let out = self.w.buffer();
+        stream::open_response(out, &mut self.href, path);
+        stream::status(out, status);
+        Self::tail(&mut self.w, error, description);
+        self.w.close(&Namespace::Dav, "response");
     }
 
     /// Closes the document; `sync_token` (sync-collection) goes last, as RFC 6578 §6.4

@@ -4,7 +4,8 @@
 //!
 //! Unlike [`super::Multistatus`], nothing is kept per response, and the root declares
 //! the caller's prefixes (file listings use ownCloud's, Nextcloud's and Microsoft's
-//! namespaces, not CalDAV's).
+//! namespaces, not CalDAV's). Both write the response frame with the functions at the
+//! end of this file, so the two rooms' multistatus bodies cannot drift apart.
 
 use std::fmt::Write;
 
@@ -41,11 +42,7 @@ impl MultistatusStream {
     /// Opens a `D:response` for a resource by its decoded path; a collection's path
     /// ends in `/`.
     pub fn open_response(&mut self, path: &str) {
-        self.href.clear();
-        encode_path_into(&mut self.href, path);
-        self.out.push_str("<D:response><D:href>");
-        escape(&self.href, Escape::Text, &mut self.out);
-        self.out.push_str("</D:href>");
+        open_response(&mut self.out, &mut self.href, path);
     }
 
     /// A `D:propstat` holding `props` (already-written property elements) under
@@ -72,6 +69,34 @@ impl MultistatusStream {
         self.out.push_str("</D:multistatus>\n");
         self.out
     }
+}
+
+/// `<D:response><D:href>…</D:href>`: the decoded `path` percent-encoded once (in
+/// `scratch`, reused across responses) and escaped.
+pub(super) fn open_response(out: &mut String, scratch: &mut String, path: &str) {
+    scratch.clear();
+    encode_path_into(scratch, path);
+    out.push_str("<D:response><D:href>");
+    escape(scratch, Escape::Text, out);
+    out.push_str("</D:href>");
+}
+
+/// `<D:propstat>` holding `props` (written property elements; none gives an empty
+/// `D:prop`) under `status`.
+pub(super) fn propstat(out: &mut String, status: Status, props: &str) {
+    if props.is_empty() {
+        out.push_str("<D:propstat><D:prop/>");
+    } else {
+        out.push_str("<D:propstat><D:prop>");
+        out.push_str(props);
+        out.push_str("</D:prop>");
+    }
+    let _ = write!(out, "<D:status>{status}</D:status></D:propstat>");
+}
+
+/// `<D:status>` of a response that has no propstat.
+pub(super) fn status(out: &mut String, status: Status) {
+    let _ = write!(out, "<D:status>{status}</D:status>");
 }
 
 #[cfg(test)]
