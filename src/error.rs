@@ -6,7 +6,8 @@
 use davgate_storage::StorageError;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
-use crate::dav::xml::response::{Precondition, error_body};
+use crate::proto::precondition::Precondition;
+use crate::proto::response::error_body;
 use crate::response::{self, Body};
 use crate::units::ByteSize;
 

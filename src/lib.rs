@@ -14,6 +14,7 @@ pub mod dav;
 pub mod error;
 pub mod files;
 pub mod priority;
+pub mod proto;
 pub mod response;
 pub mod route;
 pub mod secret;

@@ -328,29 +328,9 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, PathError> {
     Ok(out)
 }
 
-/// Characters escaped in one path segment of a URL we write.
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'!')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'*')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b';')
-    .remove(b'=')
-    .remove(b':')
-    .remove(b'@');
-
-/// Percent-encodes one path segment.
+/// Percent-encodes one path segment, the one way every room writes hrefs.
 pub fn encode_segment(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
+    crate::proto::href::encode_segment(segment)
 }
 
 #[cfg(test)]

@@ -110,6 +110,33 @@ async fn propfind_lists_depth_0_and_1_and_refuses_infinity() {
     dav.propfind("/files/nothing-here/", "0").await.status(404);
 }
 
+/// A tester found `Depth: 2`, `-1` and an empty Depth answered 207 on /files/ (and 403
+/// propfind-finite-depth on /dav/, as if they meant infinity). They are malformed
+/// requests: 400 with a reason, the same on both rooms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propfind_with_an_invalid_depth_is_a_bad_request_on_both_rooms() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    for path in ["/files/", "/dav/", "/dav/calendars/alice/"] {
+        for depth in ["2", "-1", "", "one"] {
+            let resp = dav.propfind(path, depth).await;
+            assert_eq!(
+                resp.status.as_u16(),
+                400,
+                "PROPFIND {path} Depth: {depth:?}"
+            );
+            resp.says("send 0, 1 or infinity");
+        }
+        dav.propfind(path, "infinity")
+            .await
+            .status(403)
+            .says("propfind-finite-depth");
+        dav.propfind(path, "Infinity").await.status(403);
+        dav.propfind(path, "1").await.status(207);
+        dav.propfind(path, " 0 ").await.status(207);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proppatch_keeps_dead_properties() {
     let srv = TestServer::start().await;

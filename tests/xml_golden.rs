@@ -7,8 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::common::golden::{check_text, check_xml, responses};
-use davgate::dav::xml::Limits;
-use davgate::dav::xml::request::{
+use davgate::proto::Limits;
+use davgate::proto::request::{
     parse_mkcalendar, parse_mkcol, parse_propfind, parse_proppatch, parse_report,
 };
 

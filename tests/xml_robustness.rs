@@ -5,14 +5,16 @@
 use std::fs;
 use std::path::Path;
 
-use davgate::dav::xml::href::{decode_href, encode_path};
-use davgate::dav::xml::names::{DavProperty, Namespace, Property};
-use davgate::dav::xml::reader::parse_document;
-use davgate::dav::xml::request::{
+use davgate::proto::href::{decode_href, encode_path};
+use davgate::proto::names::{DavProperty, Namespace, Property};
+use davgate::proto::precondition::Precondition;
+use davgate::proto::reader::parse_document;
+use davgate::proto::request::{
     parse_mkcalendar, parse_mkcol, parse_propfind, parse_proppatch, parse_report,
 };
-use davgate::dav::xml::response::{Multistatus, Precondition, Response, Status, Value, error_body};
-use davgate::dav::xml::{Limits, RawXml};
+use davgate::proto::response::{Multistatus, Response, Value, error_body};
+use davgate::proto::status::Status;
+use davgate::proto::{Limits, RawXml};
 
 const LIMITS: &Limits = &Limits::DEFAULT;
 

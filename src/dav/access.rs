@@ -6,8 +6,9 @@ use http::StatusCode;
 use super::Ctx;
 use super::error::{DavError, DavResult};
 use super::target::CollectionRef;
-use super::xml::names::Privilege;
-use super::xml::response::{NeededPrivilege, Precondition};
+use crate::proto::names::Privilege;
+use crate::proto::precondition::NeededPrivilege;
+use crate::proto::precondition::Precondition;
 
 /// How the signed-in principal stands to a collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,15 +12,17 @@ use super::error::{DavError, DavResult};
 use super::ical;
 use super::propfind::multistatus;
 use super::target::Target;
-use super::xml::Limits;
-use super::xml::names::{
+use crate::proto::Limits;
+use crate::proto::names::{
     AppleProperty, CalDavProperty, CardDavProperty, ComponentType, DavProperty, Property,
     ResourceType,
 };
-use super::xml::request::{
+use crate::proto::precondition::Precondition;
+use crate::proto::request::{
     Instruction, MkCol, PropertyValue, SetProperty, parse_mkcalendar, parse_mkcol, parse_proppatch,
 };
-use super::xml::response::{Multistatus, Precondition, Response as XmlResponse, Status, Value};
+use crate::proto::response::{Multistatus, Response as XmlResponse, Value};
+use crate::proto::status::Status;
 use crate::response::{self, Body};
 
 /// Answers MKCALENDAR.
@@ -174,7 +176,7 @@ pub async fn proppatch(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> 
     ctx.require_write(
         &opened,
         &path,
-        super::xml::names::Privilege::WriteProperties,
+        crate::proto::names::Privilege::WriteProperties,
     )?;
     let mut changes = Vec::new();
     let mut outcomes: Vec<(Property, Result<(), Refusal>)> = Vec::new();

@@ -4,9 +4,9 @@
 use davgate_storage::StorageError;
 use http::{HeaderMap, StatusCode};
 
-use super::xml::XmlError;
-use super::xml::response::Precondition;
 use crate::error::HttpError;
+use crate::proto::precondition::Precondition;
+use crate::proto::{InvalidDepth, XmlError};
 
 /// Why a request failed.
 #[derive(Debug)]
@@ -109,6 +109,12 @@ impl From<XmlError> for DavError {
 impl From<StorageError> for DavError {
     fn from(e: StorageError) -> Self {
         DavError::Storage(e)
+    }
+}
+
+impl From<InvalidDepth> for DavError {
+    fn from(invalid: InvalidDepth) -> Self {
+        DavError::Status(StatusCode::BAD_REQUEST, invalid.to_string())
     }
 }
 

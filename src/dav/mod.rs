@@ -10,7 +10,6 @@
 
 pub mod access;
 pub mod collection;
-pub mod convert;
 pub mod error;
 pub mod ical;
 pub mod object;
@@ -19,7 +18,6 @@ pub mod props;
 pub mod report;
 pub mod target;
 pub mod vcard;
-pub mod xml;
 
 use std::time::Duration;
 

@@ -15,8 +15,8 @@ use super::ical::{self, ComponentKind};
 use super::props::content_type;
 use super::target::Target;
 use super::vcard;
-use super::xml::names::Privilege;
-use super::xml::response::Precondition;
+use crate::proto::names::Privilege;
+use crate::proto::precondition::Precondition;
 use crate::response::{self, Body};
 
 /// Answers GET or HEAD.

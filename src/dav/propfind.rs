@@ -8,31 +8,25 @@ use super::access::{Level, Opened};
 use super::error::{DavError, DavResult};
 use super::props::Resource;
 use super::target::{CollectionRef, Target, home_path};
-use super::xml::Limits;
-use super::xml::names::{CalDavProperty, CardDavProperty, Property};
-use super::xml::request::{PropFind, parse_propfind};
-use super::xml::response::{self as xml_response, Multistatus, Precondition};
+use crate::proto::names::{CalDavProperty, CardDavProperty, Property};
+use crate::proto::precondition::Precondition;
+use crate::proto::request::{PropFind, parse_propfind};
+use crate::proto::response::{self as xml_response, Multistatus};
+use crate::proto::{Depth, Limits};
 use crate::response::{self, Body};
-
-/// How far a PROPFIND reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Depth {
-    Zero,
-    One,
-}
 
 /// Answers a PROPFIND.
 pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
-    let depth = match ctx.header("depth").map(str::trim) {
-        Some("1") => Depth::One,
+    let depth = match Depth::parse(ctx.headers.get("depth").map(|v| v.as_bytes()))? {
         // Discovery clients send none and want the resource itself.
-        Some("0") | None => Depth::Zero,
-        Some(_) => {
+        None => Depth::Zero,
+        Some(Depth::Infinity) => {
             return Err(DavError::condition(
                 Precondition::PropfindFiniteDepth,
                 "PROPFIND with Depth: infinity is not supported; list one level at a time with Depth: 1",
             ));
         }
+        Some(depth) => depth,
     };
     let request = parse_propfind(body, &Limits::DEFAULT)?;
     let mut out = Listing {

@@ -17,8 +17,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use super::fs::path_key;
 use super::locks::DbLocks;
-use super::precheck;
 use crate::error::HttpError;
+use crate::proto::Depth;
 use crate::response::{self, Body};
 use crate::route::{self, Conditions, Destination, IfState, Routed, Verb};
 
@@ -34,7 +34,7 @@ pub(crate) struct Request<'a> {
     pub(crate) store: &'a Store,
     pub(crate) account: &'a Account,
     pub(crate) routed: &'a Routed,
-    pub(crate) depth: Option<precheck::Depth>,
+    pub(crate) depth: Option<Depth>,
     /// Whether a `Depth` header was sent at all (an unreadable one is refused).
     pub(crate) depth_sent: bool,
     pub(crate) locks: &'a DbLocks,
@@ -57,9 +57,9 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
     };
     let overwrite = overwrite(routed);
     let depth = match (verb, req.depth) {
-        (_, Some(precheck::Depth::Infinity)) => CopyDepth::Subtree,
+        (_, Some(Depth::Infinity)) => CopyDepth::Subtree,
         (_, None) if !req.depth_sent => CopyDepth::Subtree,
-        (Relocation::Copy, Some(precheck::Depth::Zero)) => CopyDepth::Node,
+        (Relocation::Copy, Some(Depth::Zero)) => CopyDepth::Node,
         (Relocation::Copy, _) => {
             return response::text(
                 StatusCode::BAD_REQUEST,

@@ -8,8 +8,9 @@ use dav_server::fs::FsError;
 use davgate_storage::StorageError;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use crate::dav::xml::response::Precondition;
 use crate::error::HttpError;
+use crate::proto::InvalidDepth;
+use crate::proto::precondition::Precondition;
 
 /// Why a file request was refused.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub(crate) enum FilesError {
     TrashReadOnly,
     /// PROPFIND with `Depth: infinity`.
     InfiniteDepth,
+    /// A `Depth` other than `0`, `1` or `infinity`.
+    InvalidDepth(InvalidDepth),
     /// PUT with `Content-Range`.
     PartialPut,
     /// An XML body over the limit.
@@ -52,6 +55,7 @@ impl HttpError for FilesError {
             | FilesError::ChecksumMismatch { .. }
             | FilesError::PartialPut
             | FilesError::MalformedXml(_)
+            | FilesError::InvalidDepth(_)
             | FilesError::BodyEnded => StatusCode::BAD_REQUEST,
             FilesError::TrashReadOnly => StatusCode::METHOD_NOT_ALLOWED,
             FilesError::InfiniteDepth | FilesError::IntoTrash => StatusCode::FORBIDDEN,
@@ -77,6 +81,7 @@ impl HttpError for FilesError {
             FilesError::InfiniteDepth => "PROPFIND with Depth: infinity is not supported; list \
                  one level at a time with Depth: 1"
                 .into(),
+            FilesError::InvalidDepth(invalid) => invalid.to_string(),
             FilesError::PartialPut => {
                 "partial uploads (PUT with Content-Range) are not supported: send the whole file"
                     .into()

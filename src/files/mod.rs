@@ -27,11 +27,13 @@ use davgate_storage::{Store, TreeRoot};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
+use self::errors::FilesError;
 use self::fs::AccountFs;
 use self::locks::DbLocks;
 use self::respond::Confirm;
 use crate::auth::Principal;
 use crate::error::HttpError;
+use crate::proto::Depth;
 use crate::response::{self, Body};
 use crate::route::{Routed, Verb};
 
@@ -101,12 +103,9 @@ impl Files {
                 tree,
                 segments: &routed.path,
             };
-            let depth = match precheck::depth(&parts) {
-                Some(precheck::Depth::Zero) => propfind::Depth::Zero,
-                // A missing Depth means infinity in RFC 4918, which is refused; clients
-                // that omit it want a listing, so it is read as 1.
-                _ => propfind::Depth::One,
-            };
+            // precheck refused an invalid Depth and infinity. A missing Depth means
+            // infinity in RFC 4918; clients that omit it want a listing, so it is read as 1.
+            let depth = precheck::depth(&parts).ok().flatten().unwrap_or(Depth::One);
             return propfind::propfind(target, depth, xml).await;
         }
 
@@ -131,11 +130,15 @@ impl Files {
                     trash::restore(&fs, routed, destination, &username, &locks).await
                 }
                 TreeRoot::Files => {
+                    let depth = match precheck::depth(&parts) {
+                        Ok(depth) => depth,
+                        Err(invalid) => return FilesError::InvalidDepth(invalid).into_response(),
+                    };
                     let request = copymove::Request {
                         store: &self.store,
                         account: &account,
                         routed,
-                        depth: precheck::depth(&parts),
+                        depth,
                         depth_sent: parts.headers.contains_key("depth"),
                         locks: &locks,
                         principal: &username,

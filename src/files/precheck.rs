@@ -6,14 +6,15 @@
 
 use bytes::Bytes;
 use davgate_storage::{Account, TreeRoot};
-use http::header;
 use http::request::Parts;
+use http::{HeaderValue, header};
 use http_body_util::BodyExt;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
 use super::errors::FilesError;
 use super::fs::RequestFacts;
+use crate::proto::{Depth, InvalidDepth};
 use crate::route::{Routed, Verb};
 use crate::server::FileRanges;
 
@@ -42,8 +43,12 @@ pub(crate) fn prepare(
     if tree == TreeRoot::Trash && !trash_allows(verb) {
         return Err(FilesError::TrashReadOnly);
     }
-    if verb == Verb::PropFind && depth(parts) == Some(Depth::Infinity) {
-        return Err(FilesError::InfiniteDepth);
+    if verb == Verb::PropFind {
+        match depth(parts) {
+            Err(invalid) => return Err(FilesError::InvalidDepth(invalid)),
+            Ok(Some(Depth::Infinity)) => return Err(FilesError::InfiniteDepth),
+            Ok(_) => {}
+        }
     }
     if verb == Verb::Put && parts.headers.contains_key(header::CONTENT_RANGE) {
         return Err(FilesError::PartialPut);
@@ -86,21 +91,9 @@ fn trash_allows(verb: Verb) -> bool {
     )
 }
 
-/// The Depth header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Depth {
-    Zero,
-    One,
-    Infinity,
-}
-
-pub(crate) fn depth(parts: &Parts) -> Option<Depth> {
-    match header_text(parts, "depth")?.trim() {
-        "0" => Some(Depth::Zero),
-        "1" => Some(Depth::One),
-        d if d.eq_ignore_ascii_case("infinity") => Some(Depth::Infinity),
-        _ => None,
-    }
+/// The Depth header, read by the protocol layer's one parser.
+pub(crate) fn depth(parts: &Parts) -> Result<Option<Depth>, InvalidDepth> {
+    Depth::parse(parts.headers.get("depth").map(HeaderValue::as_bytes))
 }
 
 fn header_text<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {

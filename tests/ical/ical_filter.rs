@@ -45,14 +45,14 @@ fn rfc4791_7_8_7_events_by_partstat() {
     let attendee = PropFilter::text("ATTENDEE", TextMatch::caldav("mailto:lisa@example.com"))
         .with_param(ParamFilter {
             name: "PARTSTAT".into(),
-            test: ParamTest::Text(TextMatch::caldav("NEEDS-ACTION")),
+            test: ParamTest::TextMatch(TextMatch::caldav("NEEDS-ACTION")),
         });
     let filter = in_vcalendar(CompFilter::named("VEVENT").with_prop(attendee));
     assert_eq!(matching(&filter), ["abcd3"]);
     // The parameter must be on the same ATTENDEE: Cyrus has ACCEPTED.
     let cyrus = PropFilter::text("ATTENDEE", TextMatch::caldav("cyrus")).with_param(ParamFilter {
         name: "PARTSTAT".into(),
-        test: ParamTest::Text(TextMatch::caldav("NEEDS-ACTION")),
+        test: ParamTest::TextMatch(TextMatch::caldav("NEEDS-ACTION")),
     });
     assert!(matching(&in_vcalendar(CompFilter::named("VEVENT").with_prop(cyrus))).is_empty());
 }
@@ -128,7 +128,7 @@ fn nested_components_and_parameters() {
     );
     let has_cn = PropFilter::named("ATTENDEE").with_param(ParamFilter {
         name: "cn".into(),
-        test: ParamTest::IsDefined,
+        test: ParamTest::Defined,
     });
     assert!(
         weekly

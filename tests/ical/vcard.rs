@@ -202,7 +202,9 @@ fn param_filters() {
         Vec::new(),
         vec![ParamFilter {
             name: "TYPE".into(),
-            test: ParamTest::Text(TextMatch::carddav("work").with_match_type(MatchType::Equals)),
+            test: ParamTest::TextMatch(
+                TextMatch::carddav("work").with_match_type(MatchType::Equals),
+            ),
         }],
     );
     assert!(german.matches(&AddressFilter::any_of(vec![work_mail])));
@@ -211,7 +213,7 @@ fn param_filters() {
         Vec::new(),
         vec![ParamFilter {
             name: "type".into(),
-            test: ParamTest::Text(TextMatch::carddav("fax")),
+            test: ParamTest::TextMatch(TextMatch::carddav("fax")),
         }],
     );
     assert!(!german.matches(&AddressFilter::any_of(vec![fax])));
@@ -229,7 +231,7 @@ fn param_filters() {
         Vec::new(),
         vec![ParamFilter {
             name: "TYPE".into(),
-            test: ParamTest::IsDefined,
+            test: ParamTest::Defined,
         }],
     );
     assert!(german.matches(&AddressFilter::any_of(vec![has_type])));

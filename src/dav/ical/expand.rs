@@ -29,6 +29,23 @@ pub enum RecurrenceRequest {
     LimitRecurrenceSet(TimeRange),
 }
 
+/// How a parsed `C:calendar-data` element is read: `expand` wins over
+/// `limit-recurrence-set` when a client sends both (RFC 4791 §9.6 allows one), and
+/// the media type, version and `limit-freebusy-set` do not shape the text.
+impl From<&crate::proto::request::CalendarDataRequest> for CalendarDataRequest {
+    fn from(request: &crate::proto::request::CalendarDataRequest) -> Self {
+        let recurrence = match (&request.expand, &request.limit_recurrence_set) {
+            (Some(range), _) => Some(RecurrenceRequest::Expand(range.into())),
+            (None, Some(range)) => Some(RecurrenceRequest::LimitRecurrenceSet(range.into())),
+            (None, None) => None,
+        };
+        CalendarDataRequest {
+            comp: request.comp.as_ref().map(CompRequest::from),
+            recurrence,
+        }
+    }
+}
+
 impl CalendarObject {
     /// The calendar data to put in a REPORT response. Borrows the stored
     /// text, byte for byte, when nothing is to be transformed.

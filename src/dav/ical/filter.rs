@@ -1,80 +1,63 @@
 //! calendar-query filters (RFC 4791 §9.7) as plain data, and their
 //! evaluation against a [`CalendarObject`].
 //!
-//! The XML layer maps `CALDAV:filter` onto these types one element to one
-//! value; nothing here knows about XML.
+//! The types are the request parser's (`crate::proto::request`), so what a client
+//! sent is what is evaluated; nothing here knows about XML.
 
 use calcard::icalendar::{ICalendarComponentType, ICalendarEntry, ICalendarValue};
 
 use super::IcalError;
+use crate::proto::names::ComponentType;
+use crate::proto::value::IcalUtc;
+
 use super::collation::TextMatch;
 use super::component::ComponentKind;
 use super::object::CalendarObject;
 use super::recur::{self, Occurrence, Options};
 use super::time::{Clock, Time, TimeRange};
 use super::timerange::Triggers;
+pub use crate::proto::request::{ParamFilter, ParamTest};
 
-/// `CALDAV:comp-filter`. The top-level filter is the one for "VCALENDAR".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompFilter {
-    pub name: String,
-    pub test: CompTest,
+/// The parser's filter types (`crate::proto::request`) are the ones evaluated here:
+/// pure data, one element to one value. Their time ranges hold UTC timestamps and are
+/// read as [`TimeRange`] seconds where they are tested.
+pub use crate::proto::request::{CompFilter, CompTest, PropCondition, PropFilter, PropTest};
+
+/// A request's time range (UTC timestamps) as the seconds the evaluation works in.
+impl From<&crate::proto::request::TimeRange> for TimeRange {
+    fn from(range: &crate::proto::request::TimeRange) -> Self {
+        TimeRange {
+            start: range.start.map(|t| t.unix_seconds()),
+            end: range.end.map(|t| t.unix_seconds()),
+        }
+    }
 }
 
-/// `(is-not-defined | (time-range?, prop-filter*, comp-filter*))`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CompTest {
-    IsNotDefined,
-    Matches {
-        time_range: Option<TimeRange>,
-        props: Vec<PropFilter>,
-        comps: Vec<CompFilter>,
-    },
-}
-
-/// `CALDAV:prop-filter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PropFilter {
-    pub name: String,
-    pub test: PropTest,
-}
-
-/// `(is-not-defined | ((time-range | text-match)?, param-filter*))`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PropTest {
-    IsNotDefined,
-    Matches {
-        value: Option<ValueTest>,
-        params: Vec<ParamFilter>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ValueTest {
-    TimeRange(TimeRange),
-    Text(TextMatch),
-}
-
-/// `CALDAV:param-filter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    pub name: String,
-    pub test: ParamTest,
-}
-
-/// `(is-not-defined | text-match)?`; empty means "is defined".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParamTest {
-    IsDefined,
-    IsNotDefined,
-    Text(TextMatch),
+/// A range in seconds as a request would carry it. A bound beyond the years 0000–9999
+/// that [`IcalUtc`] can name is clamped to the nearest year it can.
+fn request_range(range: TimeRange) -> crate::proto::request::TimeRange {
+    let utc = |seconds: i64| {
+        IcalUtc::from_unix_seconds(seconds).unwrap_or_else(|| {
+            let edge = if seconds < 0 {
+                "00000101T000000Z"
+            } else {
+                "99991231T235959Z"
+            };
+            // Both literals are valid UTC timestamps.
+            IcalUtc::parse(edge).expect("a valid timestamp literal")
+        })
+    };
+    crate::proto::request::TimeRange {
+        start: range.start.map(utc),
+        end: range.end.map(utc),
+    }
 }
 
 impl CompFilter {
     /// An empty comp-filter: matches if the component exists.
     pub fn named(name: impl Into<String>) -> Self {
         Self {
-            name: name.into(),
+            name: ComponentType::from_name(&name.into()),
             test: CompTest::Matches {
                 time_range: None,
                 props: Vec::new(),
@@ -85,14 +68,14 @@ impl CompFilter {
 
     pub fn is_not_defined(name: impl Into<String>) -> Self {
         Self {
-            name: name.into(),
+            name: ComponentType::from_name(&name.into()),
             test: CompTest::IsNotDefined,
         }
     }
 
     pub fn with_time_range(mut self, range: TimeRange) -> Self {
         if let CompTest::Matches { time_range, .. } = &mut self.test {
-            *time_range = Some(range);
+            *time_range = Some(request_range(range));
         }
         self
     }
@@ -120,17 +103,17 @@ impl PropFilter {
 
     pub fn is_not_defined(name: impl Into<String>) -> Self {
         Self {
-            name: name.into(),
+            name: name.into().to_ascii_uppercase(),
             test: PropTest::IsNotDefined,
         }
     }
 
     pub fn text(name: impl Into<String>, text: TextMatch) -> Self {
-        Self::with(name, Some(ValueTest::Text(text)))
+        Self::with(name, Some(PropCondition::TextMatch(text)))
     }
 
     pub fn time_range(name: impl Into<String>, range: TimeRange) -> Self {
-        Self::with(name, Some(ValueTest::TimeRange(range)))
+        Self::with(name, Some(PropCondition::TimeRange(request_range(range))))
     }
 
     pub fn with_param(mut self, filter: ParamFilter) -> Self {
@@ -140,11 +123,11 @@ impl PropFilter {
         self
     }
 
-    fn with(name: impl Into<String>, value: Option<ValueTest>) -> Self {
+    fn with(name: impl Into<String>, condition: Option<PropCondition>) -> Self {
         Self {
-            name: name.into(),
+            name: name.into().to_ascii_uppercase(),
             test: PropTest::Matches {
-                value,
+                condition,
                 params: Vec::new(),
             },
         }
@@ -217,14 +200,15 @@ fn widest_range(filter: &CompFilter, acc: &mut Option<TimeRange>) {
         .iter()
         .chain(props.iter().filter_map(|p| match &p.test {
             PropTest::Matches {
-                value: Some(ValueTest::TimeRange(range)),
+                condition: Some(PropCondition::TimeRange(range)),
                 ..
             } => Some(range),
             _ => None,
-        }));
+        }))
+        .map(TimeRange::from);
     for range in ranges {
         *acc = Some(match acc.take() {
-            None => *range,
+            None => range,
             Some(seen) => TimeRange {
                 start: seen.start.zip(range.start).map(|(a, b)| a.min(b)),
                 end: seen.end.zip(range.end).map(|(a, b)| a.max(b)),
@@ -247,7 +231,7 @@ impl Evaluator<'_> {
     /// VCALENDAR.
     fn comp(&mut self, scope: Option<usize>, filter: &CompFilter) -> Result<bool, IcalError> {
         let candidates: Vec<usize> = match scope {
-            None if filter.name.eq_ignore_ascii_case("VCALENDAR") => vec![0],
+            None if filter.name == ComponentType::VCalendar => vec![0],
             None => Vec::new(),
             Some(scope) => self.object.calendar.components[scope]
                 .component_ids
@@ -257,7 +241,7 @@ impl Evaluator<'_> {
                     self.object.calendar.components[id]
                         .component_type
                         .as_str()
-                        .eq_ignore_ascii_case(&filter.name)
+                        .eq_ignore_ascii_case(filter.name.name())
                 })
                 .collect(),
         };
@@ -271,7 +255,7 @@ impl Evaluator<'_> {
         };
         for candidate in candidates {
             if let Some(range) = time_range
-                && !self.in_range(candidate, scope, range)?
+                && !self.in_range(candidate, scope, &range.into())?
             {
                 continue;
             }
@@ -351,21 +335,22 @@ impl Evaluator<'_> {
             .iter()
             .filter(|entry| entry.name.as_str().eq_ignore_ascii_case(&filter.name))
             .collect();
-        let PropTest::Matches { value, params } = &filter.test else {
+        let PropTest::Matches { condition, params } = &filter.test else {
             return entries.is_empty();
         };
         if entries.is_empty() {
             // §9.9: a missing DTEND or DUE is tested as DTSTART+DURATION.
             return params.is_empty()
-                && matches!(value, Some(ValueTest::TimeRange(range)) if self.effective_end_in(component, &filter.name, range));
+                && matches!(condition, Some(PropCondition::TimeRange(range)) if self.effective_end_in(component, &filter.name, &range.into()));
         }
         entries.into_iter().any(|entry| {
-            let value_ok = match value {
+            let value_ok = match condition {
                 None => true,
-                Some(ValueTest::Text(text)) => {
+                Some(PropCondition::TextMatch(text)) => {
                     text.matches_any(value_texts(entry).iter().map(String::as_str))
                 }
-                Some(ValueTest::TimeRange(range)) => {
+                Some(PropCondition::TimeRange(range)) => {
+                    let range = TimeRange::from(range);
                     self.times(entry).iter().any(|&at| range.contains(at))
                 }
             };
@@ -422,10 +407,10 @@ fn param_matches(entry: &ICalendarEntry, filter: &ParamFilter) -> bool {
         .filter(|param| param.name.as_str().eq_ignore_ascii_case(&filter.name))
         .collect();
     match &filter.test {
-        ParamTest::IsDefined => !params.is_empty(),
+        ParamTest::Defined => !params.is_empty(),
         ParamTest::IsNotDefined => params.is_empty(),
         // A text-match needs a parameter to test, negated or not.
-        ParamTest::Text(text) => {
+        ParamTest::TextMatch(text) => {
             let values: Vec<String> = params
                 .iter()
                 .filter_map(|param| {

@@ -16,8 +16,8 @@
 //!   component and property selection ([`CalendarDataRequest`]).
 //! - free-busy-query results (§7.10) ([`vfreebusy`]).
 //!
-//! Does not own: XML (the `dav/xml` layer maps elements onto the plain
-//! types here), storage, HTTP, or the clock (callers pass "now" where it
+//! Does not own: XML (the filter types are `crate::proto`'s, parsed there and
+//! evaluated here), storage, HTTP, or the clock (callers pass "now" where it
 //! matters). No I/O: everything works on `&[u8]` and `&str`.
 //!
 //! Parsing is calcard's; this module adds a content-line skeleton
@@ -48,7 +48,7 @@ pub use component::ComponentKind;
 pub use error::{IcalError, Precondition};
 pub use expand::{CalendarDataRequest, RecurrenceRequest};
 pub use filter::{
-    CompFilter, CompTest, Instance, ParamFilter, ParamTest, PropFilter, PropTest, ValueTest,
+    CompFilter, CompTest, Instance, ParamFilter, ParamTest, PropCondition, PropFilter, PropTest,
 };
 pub use freebusy::{BusyKind, BusyPeriod, merge_busy, vfreebusy};
 pub use object::{CalendarObject, parse_stored, validate, validate_with};

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use super::raw::{self, Document, Item};
+use crate::proto::request::{self, Selection};
 
 /// A component to write: BEGIN line, content in order, END line.
 #[derive(Debug, Clone)]
@@ -86,6 +87,41 @@ impl CompRequest {
                     .collect(),
             ),
             comps: CompsRequest::Only(comps),
+        }
+    }
+}
+
+/// How a parsed `C:comp` selection is read: names compare without regard to case.
+impl From<&request::CompSelection> for CompRequest {
+    fn from(selection: &request::CompSelection) -> Self {
+        CompRequest {
+            name: selection.name.name().to_owned(),
+            props: match &selection.props {
+                Selection::All => PropsRequest::All,
+                Selection::Only(props) => {
+                    PropsRequest::Only(props.iter().map(PropRequest::from).collect())
+                }
+            },
+            comps: match &selection.comps {
+                Selection::All => CompsRequest::All,
+                Selection::Only(comps) => {
+                    CompsRequest::Only(comps.iter().map(CompRequest::from).collect())
+                }
+            },
+        }
+    }
+}
+
+/// A parsed `C:prop` or `CR:prop` selector (`novalue="yes"` omits the value).
+impl From<&request::PropSelector> for PropRequest {
+    fn from(selector: &request::PropSelector) -> Self {
+        PropRequest {
+            name: selector.name.to_ascii_uppercase(),
+            value: if selector.novalue {
+                ValueMode::Omit
+            } else {
+                ValueMode::Full
+            },
         }
     }
 }

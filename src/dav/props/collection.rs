@@ -7,11 +7,12 @@ use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::components;
 use crate::dav::report::sync_token;
-use crate::dav::xml::names::{
+use crate::proto::names::{
     AppleProperty, CalDavProperty, CalendarServerProperty, CardDavProperty, ComponentType,
     DavProperty, Property, ReportName, ResourceType,
 };
-use crate::dav::xml::response::{DataType, Response, Status, Value};
+use crate::proto::response::{DataType, Response, Value};
+use crate::proto::status::Status;
 
 const CALENDAR_REPORTS: &[ReportName] = &[
     ReportName::CalendarQuery,

@@ -14,11 +14,12 @@ use davgate_storage::{CollectionKind, DeadProp, ObjectMeta};
 use super::Ctx;
 use super::access::Opened;
 use super::target::principal_path;
-use super::xml::Limits;
-use super::xml::names::{DavProperty, Namespace, Property};
-use super::xml::reader::RawXml;
-use super::xml::request::PropFind;
-use super::xml::response::{Response, Status, Value};
+use crate::proto::Limits;
+use crate::proto::RawXml;
+use crate::proto::names::{DavProperty, Namespace, Property};
+use crate::proto::request::PropFind;
+use crate::proto::response::{Response, Value};
+use crate::proto::status::Status;
 
 /// A resource whose properties are asked for.
 pub enum Resource<'a> {

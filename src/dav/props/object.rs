@@ -6,8 +6,9 @@ use davgate_storage::{CollectionKind, ObjectMeta};
 
 use crate::dav::access::Opened;
 use crate::dav::components;
-use crate::dav::xml::names::{CalDavProperty, CardDavProperty, DavProperty, Property};
-use crate::dav::xml::response::{Response, Status, Value};
+use crate::proto::names::{CalDavProperty, CardDavProperty, DavProperty, Property};
+use crate::proto::response::{Response, Value};
+use crate::proto::status::Status;
 
 pub(super) fn value(
     opened: &Opened,

@@ -7,10 +7,9 @@ use super::Resource;
 use crate::dav::Ctx;
 use crate::dav::access::Level;
 use crate::dav::target::{home_path, principal_path};
-use crate::dav::xml::names::{
-    CalDavProperty, CardDavProperty, DavProperty, Property, ResourceType,
-};
-use crate::dav::xml::response::{Response, Status, Value};
+use crate::proto::names::{CalDavProperty, CardDavProperty, DavProperty, Property, ResourceType};
+use crate::proto::response::{Response, Value};
+use crate::proto::status::Status;
 
 pub(super) fn value(res: &Resource, ctx: &Ctx, prop: &Property, out: &mut Response) -> bool {
     let me = ctx.user();

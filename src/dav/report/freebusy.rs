@@ -5,11 +5,10 @@ use http::{HeaderValue, Response, header};
 use super::options;
 use crate::dav::Ctx;
 use crate::dav::access::Opened;
-use crate::dav::convert;
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::ical;
-use crate::dav::xml::request::FreeBusyQuery;
-use crate::dav::xml::response::Precondition;
+use crate::proto::precondition::Precondition;
+use crate::proto::request::FreeBusyQuery;
 use crate::response::{self, Body};
 
 /// Answers free-busy-query with a text/calendar VFREEBUSY.
@@ -18,7 +17,7 @@ pub(super) async fn freebusy(
     opened: &Opened,
     query: &FreeBusyQuery,
 ) -> DavResult<Response<Body>> {
-    let range = convert::time_range(&query.time_range);
+    let range = ical::TimeRange::from(&query.time_range);
     if range.start.is_none() || range.end.is_none() {
         return Err(DavError::Status(
             http::StatusCode::BAD_REQUEST,

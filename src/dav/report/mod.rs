@@ -13,16 +13,17 @@ use http::Response;
 
 use super::Ctx;
 use super::access::Opened;
-use super::convert;
 use super::error::{DavError, DavResult};
 use super::ical;
 use super::propfind::multistatus;
 use super::props::Resource;
 use super::target::Target;
 use super::vcard;
-use super::xml::Limits;
-use super::xml::request::{Report, ReportProps, parse_report};
-use super::xml::response::{Multistatus, Precondition, Response as XmlResponse, Status};
+use crate::proto::Limits;
+use crate::proto::precondition::Precondition;
+use crate::proto::request::{Report, ReportProps, parse_report};
+use crate::proto::response::{Multistatus, Response as XmlResponse};
+use crate::proto::status::Status;
 use crate::response::Body;
 
 pub use sync::sync_token;
@@ -106,7 +107,7 @@ impl<'c, 'r> Members<'c, 'r> {
                 props
                     .calendar_data
                     .as_ref()
-                    .map(convert::calendar_data)
+                    .map(ical::CalendarDataRequest::from)
                     .filter(|r| r.comp.is_some() || r.recurrence.is_some()),
                 None,
             ),
@@ -115,7 +116,7 @@ impl<'c, 'r> Members<'c, 'r> {
                 props
                     .address_data
                     .as_ref()
-                    .map(convert::address_data)
+                    .map(vcard::AddressDataRequest::from)
                     .filter(|r| matches!(r, vcard::AddressDataRequest::Props(_))),
             ),
         };

@@ -6,9 +6,9 @@ use super::{Members, named, options};
 use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::error::DavResult;
-use crate::dav::xml::href::decode_href;
-use crate::dav::xml::request::Multiget;
-use crate::dav::xml::response::Status;
+use crate::proto::href::decode_href;
+use crate::proto::request::Multiget;
+use crate::proto::status::Status;
 use crate::response::Body;
 
 /// Answers a multiget: each href that names a member gets its properties, any other a 404.

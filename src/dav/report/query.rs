@@ -5,11 +5,10 @@ use http::Response;
 use super::{Members, options};
 use crate::dav::Ctx;
 use crate::dav::access::Opened;
-use crate::dav::convert;
 use crate::dav::error::DavResult;
 use crate::dav::ical::{self, CompTest};
 use crate::dav::vcard;
-use crate::dav::xml::request::{AddressbookQuery, CalendarQuery};
+use crate::proto::request::{AddressbookQuery, CalendarQuery};
 use crate::response::Body;
 
 /// Answers calendar-query: candidates from the time-span index, then the exact filter
@@ -20,8 +19,8 @@ pub(super) async fn calendar(
     query: &CalendarQuery,
 ) -> DavResult<Response<Body>> {
     let options = options(ctx, opened, query.timezone.as_deref());
-    let filter = query.filter.as_ref().map(convert::comp_filter);
-    let window = filter.as_ref().and_then(outer_range);
+    let filter = query.filter.as_ref();
+    let window = filter.and_then(outer_range);
     let candidates = match window {
         Some(range) => {
             ctx.store()
@@ -32,7 +31,7 @@ pub(super) async fn calendar(
     };
     let mut ms = Members::new(ctx, opened, &query.props, options);
     for object in &candidates {
-        let Some(filter) = &filter else {
+        let Some(filter) = filter else {
             ms.push(object);
             continue;
         };
@@ -61,7 +60,7 @@ fn outer_range(filter: &ical::CompFilter) -> Option<ical::TimeRange> {
         return None;
     };
     comps.iter().find_map(|c| match &c.test {
-        CompTest::Matches { time_range, .. } => *time_range,
+        CompTest::Matches { time_range, .. } => time_range.as_ref().map(ical::TimeRange::from),
         CompTest::IsNotDefined => None,
     })
 }
@@ -72,7 +71,7 @@ pub(super) async fn addressbook(
     opened: &Opened,
     query: &AddressbookQuery,
 ) -> DavResult<Response<Body>> {
-    let filter = convert::card_filter(&query.filter);
+    let filter = &query.filter;
     let options = ical::Options::default();
     let limit = query.limit.map(|n| n as usize);
     let mut ms = Members::new(ctx, opened, &query.props, options);
@@ -81,7 +80,7 @@ pub(super) async fn addressbook(
         let Ok(card) = vcard::validate(object.data.as_bytes()) else {
             continue;
         };
-        if !card.matches(&filter) {
+        if !card.matches(filter) {
             continue;
         }
         if limit.is_some_and(|l| matched >= l) {

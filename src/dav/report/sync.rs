@@ -7,8 +7,9 @@ use super::{Members, member_path, named, options};
 use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::error::{DavError, DavResult};
-use crate::dav::xml::request::SyncCollection;
-use crate::dav::xml::response::{Precondition, Status};
+use crate::proto::precondition::Precondition;
+use crate::proto::request::SyncCollection;
+use crate::proto::status::Status;
 use crate::response::Body;
 
 /// Sync tokens are URIs (RFC 6578 §3.2) naming the collection and its change number.

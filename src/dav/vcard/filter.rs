@@ -11,58 +11,17 @@ use std::borrow::Cow;
 use calcard::vcard::{VCardEntry, VCardValue};
 
 use super::TextMatch;
+
 use super::object::VcardObject;
+pub use crate::proto::request::{ParamFilter, ParamTest};
 
-/// `CARDDAV:filter`: prop-filters combined by `test`. An empty filter
-/// matches every card.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressFilter {
-    pub test: FilterTest,
-    pub props: Vec<PropFilter>,
-}
-
-/// The `test` attribute: `anyof` (the default) or `allof`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FilterTest {
-    #[default]
-    AnyOf,
-    AllOf,
-}
-
-/// `CARDDAV:prop-filter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PropFilter {
-    /// Property name, without group ("EMAIL", not "item1.EMAIL").
-    pub name: String,
-    pub test: FilterTest,
-    pub condition: PropTest,
-}
-
-/// `(is-not-defined | (text-match*, param-filter*))`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PropTest {
-    IsNotDefined,
-    /// With no text-match and no param-filter: the property exists.
-    Matches {
-        texts: Vec<TextMatch>,
-        params: Vec<ParamFilter>,
-    },
-}
-
-/// `CARDDAV:param-filter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    pub name: String,
-    pub test: ParamTest,
-}
-
-/// `(is-not-defined | text-match)?`; empty means "is defined".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParamTest {
-    IsDefined,
-    IsNotDefined,
-    Text(TextMatch),
-}
+/// The parser's filter types (`crate::proto::request`) are the ones evaluated here,
+/// under the names this module has always used: `CARDDAV:filter` is an
+/// [`AddressFilter`] of prop-filters combined by its `test`; an empty one matches
+/// every card.
+pub use crate::proto::request::{
+    CardFilter as AddressFilter, CardPropFilter as PropFilter, CardPropTest as PropTest, FilterTest,
+};
 
 impl AddressFilter {
     pub fn any_of(props: Vec<PropFilter>) -> Self {
@@ -88,7 +47,7 @@ impl PropFilter {
 
     pub fn is_not_defined(name: impl Into<String>) -> Self {
         Self {
-            name: name.into(),
+            name: name.into().to_ascii_uppercase(),
             test: FilterTest::AnyOf,
             condition: PropTest::IsNotDefined,
         }
@@ -100,13 +59,16 @@ impl PropFilter {
 
     pub fn matching(
         name: impl Into<String>,
-        texts: Vec<TextMatch>,
+        text_matches: Vec<TextMatch>,
         params: Vec<ParamFilter>,
     ) -> Self {
         Self {
-            name: name.into(),
+            name: name.into().to_ascii_uppercase(),
             test: FilterTest::AnyOf,
-            condition: PropTest::Matches { texts, params },
+            condition: PropTest::Matches {
+                text_matches,
+                params,
+            },
         }
     }
 
@@ -136,7 +98,11 @@ impl VcardObject {
             .iter()
             .filter(|entry| entry.name.as_str().eq_ignore_ascii_case(&filter.name))
             .collect();
-        let PropTest::Matches { texts, params } = &filter.condition else {
+        let PropTest::Matches {
+            text_matches: texts,
+            params,
+        } = &filter.condition
+        else {
             return entries.is_empty();
         };
         if entries.is_empty() {
@@ -193,10 +159,10 @@ fn param_matches(entry: &VCardEntry, filter: &ParamFilter) -> bool {
         .filter(|param| param.name.as_str().eq_ignore_ascii_case(&filter.name))
         .collect();
     match &filter.test {
-        ParamTest::IsDefined => !params.is_empty(),
+        ParamTest::Defined => !params.is_empty(),
         ParamTest::IsNotDefined => params.is_empty(),
         // A text-match needs a parameter to test, negated or not.
-        ParamTest::Text(text) => {
+        ParamTest::TextMatch(text) => {
             let values: Vec<Cow<'static, str>> = params
                 .iter()
                 .map(|param| param.value.clone().into_text())

@@ -20,6 +20,7 @@ use calcard::vcard::{
 use super::VcardError;
 use super::ical::raw::{self, Document, Item};
 use super::ical::{PropRequest, ValueMode};
+use crate::proto::request::Selection;
 
 /// A validated vCard: the text as stored plus its parsed form.
 #[derive(Debug, Clone)]
@@ -45,6 +46,19 @@ pub enum AddressDataRequest {
     #[default]
     All,
     Props(Vec<PropRequest>),
+}
+
+/// How a parsed `CR:address-data` element is read: no property named means the
+/// whole card (RFC 6352 §10.4).
+impl From<&crate::proto::request::AddressDataRequest> for AddressDataRequest {
+    fn from(request: &crate::proto::request::AddressDataRequest) -> Self {
+        match &request.props {
+            Selection::Only(props) if !props.is_empty() => {
+                AddressDataRequest::Props(props.iter().map(PropRequest::from).collect())
+            }
+            Selection::All | Selection::Only(_) => AddressDataRequest::All,
+        }
+    }
 }
 
 /// Validates vCard data for a CardDAV PUT.

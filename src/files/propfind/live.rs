@@ -5,7 +5,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use davgate_storage::{Account, LockRecord, Node, TreeRoot, now_ms};
 
-use crate::dav::xml::names::Property;
+use crate::proto::escape::{Escape, escape, escaped};
+use crate::proto::href::encode_path;
+use crate::proto::names::Property;
 
 const DAV: &str = "DAV:";
 const OWNCLOUD: &str = "http://owncloud.org/ns";
@@ -19,7 +21,6 @@ pub(crate) const PREFIXES: [(&str, &str); 4] = [
     ("nc", NEXTCLOUD),
     ("Z", MICROSOFT),
 ];
-use crate::response::{escape, escape_into};
 
 /// A property davgate computes rather than stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +176,7 @@ pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
         Live::ContentType => content_type(out, node),
         Live::ETag => {
             out.push('"');
-            escape_into(out, &node.etag);
+            escape(&node.etag, Escape::Text, out);
             out.push('"');
         }
         Live::LastModified | Live::Win32LastModified => http_date(out, node.mtime_ms),
@@ -219,15 +220,10 @@ pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
                 out.push_str("</oc:checksum>");
             }
         }
-        Live::TrashFilename => escape_into(out, origin_name(node).unwrap_or_default()),
+        Live::TrashFilename => escape(origin_name(node).unwrap_or_default(), Escape::Text, out),
         Live::TrashOriginalLocation => {
-            escape_into(
-                out,
-                node.trash_origin
-                    .as_deref()
-                    .unwrap_or_default()
-                    .trim_start_matches('/'),
-            );
+            let origin = node.trash_origin.as_deref().unwrap_or_default();
+            escape(origin.trim_start_matches('/'), Escape::Text, out);
         }
         Live::TrashDeletionTime => {
             let _ = write!(out, "{}", node.trashed_ms.unwrap_or(0) / 1000);
@@ -250,7 +246,7 @@ fn time(ms: i64) -> std::time::SystemTime {
 
 fn content_type(out: &mut String, node: &Node) {
     match &node.content_type {
-        Some(ct) if !ct.is_empty() => escape_into(out, ct),
+        Some(ct) if !ct.is_empty() => escape(ct, Escape::Text, out),
         _ => out.push_str(
             mime_guess::from_path(&node.name)
                 .first_raw()
@@ -278,12 +274,8 @@ fn lock_discovery(out: &mut String, s: &Subject) {
             "Second-{}",
             (lock.expires_ms.saturating_sub(now).max(0) as u64).div_ceil(1000)
         );
-        let root: String = lock
-            .path
-            .split('/')
-            .map(crate::route::encode_segment)
-            .collect::<Vec<_>>()
-            .join("/");
+        // The prefix and the lock's path are decoded; the href is encoded once.
+        let root = encode_path(&format!("{}{}", s.href_prefix, lock.path));
         let owner = lock
             .owner_xml
             .as_deref()
@@ -293,10 +285,9 @@ fn lock_discovery(out: &mut String, s: &Subject) {
             out,
             "<D:activelock><D:lockscope><D:{scope}/></D:lockscope><D:locktype><D:write/></D:locktype>\
              <D:depth>{depth}</D:depth>{owner}<D:timeout>{timeout}</D:timeout>\
-             <D:locktoken><D:href>{}</D:href></D:locktoken><D:lockroot><D:href>{}{}</D:href></D:lockroot></D:activelock>",
-            escape(&lock.token),
-            escape(s.href_prefix),
-            escape(&root)
+             <D:locktoken><D:href>{}</D:href></D:locktoken><D:lockroot><D:href>{}</D:href></D:lockroot></D:activelock>",
+            escaped(&lock.token),
+            escaped(&root)
         );
     }
 }

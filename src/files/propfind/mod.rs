@@ -14,19 +14,14 @@ use std::fmt::Write;
 use davgate_storage::{Account, DeadProp, LockRecord, Node, NodeId, StorageError, Store, TreeRoot};
 use http::{HeaderValue, Response, StatusCode, header};
 
-use self::live::PREFIXES;
-use self::live::{ALLPROP, Live, Subject};
-use crate::dav::xml::Limits;
-use crate::dav::xml::request::{PropFind as PropfindRequest, parse_propfind};
+use self::live::{ALLPROP, Live, PREFIXES, Subject};
 use crate::error::HttpError;
-use crate::response::{self, Body, escape_into};
-
-/// How deep a PROPFIND goes (infinity is refused earlier).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Depth {
-    Zero,
-    One,
-}
+use crate::proto::request::{PropFind as PropfindRequest, parse_propfind};
+use crate::proto::response::MultistatusStream;
+use crate::proto::status::Status;
+use crate::proto::writer::empty_element_in;
+use crate::proto::{Depth, Limits};
+use crate::response::{self, Body};
 
 /// Where the listing happens.
 pub(crate) struct Target<'a> {
@@ -37,7 +32,8 @@ pub(crate) struct Target<'a> {
     pub(crate) segments: &'a [String],
 }
 
-/// Answers a PROPFIND.
+/// Answers a PROPFIND: `Depth::One` lists a folder's members; infinity was refused
+/// earlier, so anything else is the resource alone.
 pub(crate) async fn propfind(target: Target<'_>, depth: Depth, body: &[u8]) -> Response<Body> {
     let request = match parse_propfind(body, &Limits::DEFAULT) {
         Ok(r) => r,
@@ -112,7 +108,7 @@ async fn listing(
         TreeRoot::Trash => "/trash",
     };
     let mut writer = Writer {
-        out: open_multistatus(children.len()),
+        out: MultistatusStream::new(&PREFIXES, children.len()),
         account: t.account,
         tree: t.tree,
         locks: &locks,
@@ -120,12 +116,14 @@ async fn listing(
         request,
         dead: &dead,
         found: String::new(),
+        missing: String::new(),
     };
     let path = format!("/{}", t.segments.join("/"));
+    // The decoded href; the stream percent-encodes it as it writes it.
     let mut href = String::from(prefix);
     for segment in t.segments {
         href.push('/');
-        href.push_str(&crate::route::encode_segment(segment));
+        href.push_str(segment);
     }
     if node.is_dir() || t.segments.is_empty() {
         href.push('/');
@@ -136,22 +134,22 @@ async fn listing(
     } else {
         path.clone()
     };
+    let parent_len = href.len();
     for child in &children {
-        let mut child_href = href.clone();
-        child_href.push_str(&crate::route::encode_segment(&child.name));
+        href.truncate(parent_len);
+        href.push_str(&child.name);
         if child.is_dir() {
-            child_href.push('/');
+            href.push('/');
         }
-        writer.resource(child, &child_href, &format!("{base}/{}", child.name));
+        writer.resource(child, &href, &format!("{base}/{}", child.name));
     }
-    writer.out.push_str("</D:multistatus>\n");
-    Ok(Some(writer.out))
+    Ok(Some(writer.out.finish()))
 }
 
 /// Writes the listing straight into one buffer: a folder of 10,000 entries must not
 /// cost an allocation per property (see the bench's propfind_10k).
 struct Writer<'a> {
-    out: String,
+    out: MultistatusStream,
     account: &'a Account,
     tree: TreeRoot,
     locks: &'a [LockRecord],
@@ -160,9 +158,12 @@ struct Writer<'a> {
     dead: &'a HashMap<NodeId, Vec<DeadProp>>,
     /// Reused for every entry: one allocation per listing, not one per entry.
     found: String,
+    /// The same, for the names of properties the entry does not have.
+    missing: String,
 }
 
 impl Writer<'_> {
+    /// One `D:response`; `href` is the entry's decoded href.
     fn resource(&mut self, node: &Node, href: &str, path: &str) {
         let subject = Subject {
             node,
@@ -177,13 +178,13 @@ impl Writer<'_> {
             .get(&node.id)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let mut found = std::mem::take(&mut self.found);
+        let (found, missing) = (&mut self.found, &mut self.missing);
         found.clear();
-        let mut missing = Vec::new();
+        missing.clear();
         match self.request {
             PropfindRequest::AllProp { include } => {
                 for live in ALLPROP {
-                    live::write(&mut found, live, &subject);
+                    live::write(found, live, &subject);
                 }
                 for prop in dead {
                     found.push_str(embeddable(&prop.xml));
@@ -192,26 +193,28 @@ impl Writer<'_> {
                     if let Some(live) = Live::from_name(name)
                         && !ALLPROP.contains(&live)
                     {
-                        live::write(&mut found, live, &subject);
+                        live::write(found, live, &subject);
                     }
                 }
             }
             PropfindRequest::PropName => {
-                let mut scratch = String::new();
+                // `missing` doubles as scratch here: a live property is named when
+                // it has a value for this entry.
                 for live in Live::all() {
-                    scratch.clear();
-                    if live::write(&mut scratch, live, &subject) {
+                    missing.clear();
+                    if live::write(missing, live, &subject) {
                         let _ = write!(found, "<{}/>", live.qualified());
                     }
                 }
+                missing.clear();
                 for prop in dead {
-                    empty_element(&mut found, &prop.namespace, &prop.name);
+                    empty_element_in(found, &PREFIXES, &prop.namespace, &prop.name);
                 }
             }
             PropfindRequest::Prop(names) => {
                 for name in names {
                     let hit = match Live::from_name(name) {
-                        Some(live) => live::write(&mut found, live, &subject),
+                        Some(live) => live::write(found, live, &subject),
                         None => match dead.iter().find(|p| {
                             p.namespace == name.namespace().uri() && p.name == name.local_name()
                         }) {
@@ -223,59 +226,20 @@ impl Writer<'_> {
                         },
                     };
                     if !hit {
-                        missing.push(name.clone());
+                        empty_element_in(
+                            missing,
+                            &PREFIXES,
+                            name.namespace().uri(),
+                            name.local_name(),
+                        );
                     }
                 }
             }
         }
-        self.out.push_str("<D:response><D:href>");
-        escape_into(&mut self.out, href);
-        self.out.push_str("</D:href>");
-        if !found.is_empty() {
-            self.out.push_str("<D:propstat><D:prop>");
-            self.out.push_str(&found);
-            self.out
-                .push_str("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
-        }
-        if !missing.is_empty() {
-            self.out.push_str("<D:propstat><D:prop>");
-            for name in &missing {
-                empty_element(&mut self.out, name.namespace().uri(), name.local_name());
-            }
-            self.out
-                .push_str("</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>");
-        }
-        self.out.push_str("</D:response>");
-        self.found = found;
-    }
-}
-
-fn open_multistatus(entries: usize) -> String {
-    let mut out = String::with_capacity(512 * (entries + 1));
-    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus");
-    for (prefix, uri) in PREFIXES {
-        let _ = write!(out, " xmlns:{prefix}=\"{uri}\"");
-    }
-    out.push('>');
-    out
-}
-
-/// An empty element for a property name, declaring its namespace where needed.
-fn empty_element(out: &mut String, ns: &str, local: &str) {
-    if let Some((prefix, _)) = PREFIXES.iter().find(|(_, uri)| *uri == ns) {
-        let _ = write!(out, "<{prefix}:");
-        escape_into(out, local);
-        out.push_str("/>");
-    } else if ns.is_empty() {
-        out.push('<');
-        escape_into(out, local);
-        out.push_str(" xmlns=\"\"/>");
-    } else {
-        out.push_str("<x:");
-        escape_into(out, local);
-        out.push_str(" xmlns:x=\"");
-        escape_into(out, ns);
-        out.push_str("\"/>");
+        self.out.open_response(href);
+        self.out.propstat(Status::OK, &self.found);
+        self.out.propstat(Status::NOT_FOUND, &self.missing);
+        self.out.close_response();
     }
 }
 

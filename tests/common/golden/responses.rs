@@ -4,16 +4,16 @@
 use std::fs;
 use std::path::Path;
 
-use davgate::dav::xml::Limits;
-use davgate::dav::xml::names::{
+use davgate::proto::Limits;
+use davgate::proto::names::{
     AppleProperty, CalDavProperty, CalendarServerProperty, CardDavProperty, ComponentType,
     DavProperty, Namespace, Privilege, Property, ReportName, ResourceType,
 };
-use davgate::dav::xml::request::{Instruction, PropertyValue, parse_proppatch, parse_report};
-use davgate::dav::xml::response::{
-    DataType, Multistatus, NeededPrivilege, Precondition, Response, Status, Value, XmlWriter,
-    error_body,
-};
+use davgate::proto::precondition::{NeededPrivilege, Precondition};
+use davgate::proto::request::{Instruction, PropertyValue, parse_proppatch, parse_report};
+use davgate::proto::response::{DataType, Multistatus, Response, Value, error_body};
+use davgate::proto::status::Status;
+use davgate::proto::writer::XmlWriter;
 
 const LIMITS: &Limits = &Limits::DEFAULT;
 

@@ -1,3 +1,4 @@
+use super::super::raw::RawXml;
 use super::*;
 
 fn parse(xml: &str) -> Result<Element, XmlError> {

@@ -60,12 +60,24 @@ pub enum Collation {
 }
 
 impl Collation {
-    fn parse(text: &str) -> Option<Self> {
-        match text.trim() {
+    /// The collation a request names; `None` means the server must answer with the
+    /// `supported-collation` precondition. "default" is not accepted here because its
+    /// meaning differs between CalDAV and CardDAV: the parser picks the protocol's.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim() {
             "i;ascii-casemap" => Some(Self::AsciiCasemap),
             "i;unicode-casemap" => Some(Self::UnicodeCasemap),
             "i;octet" => Some(Self::Octet),
             _ => None,
+        }
+    }
+
+    /// The identifier, as `supported-collation-set` advertises it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AsciiCasemap => "i;ascii-casemap",
+            Self::Octet => "i;octet",
+            Self::UnicodeCasemap => "i;unicode-casemap",
         }
     }
 }
@@ -110,16 +122,57 @@ pub struct TextMatch {
 }
 
 impl TextMatch {
+    /// A CalDAV text-match with its defaults: substring, `i;ascii-casemap`, not negated.
+    pub fn caldav(text: impl Into<String>) -> Self {
+        Self {
+            value: text.into(),
+            collation: Collation::AsciiCasemap,
+            match_type: MatchType::Contains,
+            negate: false,
+        }
+    }
+
+    /// A CardDAV text-match with its defaults: substring, `i;unicode-casemap`, not
+    /// negated.
+    pub fn carddav(text: impl Into<String>) -> Self {
+        Self {
+            value: text.into(),
+            collation: Collation::UnicodeCasemap,
+            match_type: MatchType::Contains,
+            negate: false,
+        }
+    }
+
+    /// The same test under another collation.
+    pub fn with_collation(mut self, collation: Collation) -> Self {
+        self.collation = collation;
+        self
+    }
+
+    /// The same test anchored differently.
+    pub fn with_match_type(mut self, match_type: MatchType) -> Self {
+        self.match_type = match_type;
+        self
+    }
+
+    /// The negated test.
+    pub fn negated(mut self) -> Self {
+        self.negate = true;
+        self
+    }
+
     pub(crate) fn parse(element: &Element, family: Family) -> Result<Self, XmlError> {
         let collation = match element.attribute("collation") {
             None => match family {
                 Family::CalDav => Collation::AsciiCasemap,
                 Family::CardDav => Collation::UnicodeCasemap,
             },
-            Some(text) => Collation::parse(text).ok_or_else(|| XmlError::UnsupportedCollation {
-                family,
-                collation: text.to_owned(),
-            })?,
+            Some(text) => {
+                Collation::from_name(text).ok_or_else(|| XmlError::UnsupportedCollation {
+                    family,
+                    collation: text.to_owned(),
+                })?
+            }
         };
         // RFC 4791 has no match-type; accept it there anyway, since Nextcloud's
         // cdav-library sends it on CalDAV text-match too.

@@ -1,6 +1,9 @@
-use super::super::error::Family;
-use super::super::names::{AppleProperty, ComponentType, DavProperty, ResourceType};
-use super::super::response::Precondition;
+use super::super::error::{Family, XmlError};
+use super::super::names::{
+    AppleProperty, CalDavProperty, ComponentType, DavProperty, Namespace, Property, ResourceType,
+};
+use super::super::precondition::Precondition;
+use super::super::reader::Limits;
 use super::super::value::{IcalUtc, Rgba};
 use super::*;
 

@@ -5,11 +5,8 @@
 use super::super::error::{Family, XmlError};
 use super::super::names::{ComponentType, Namespace};
 use super::super::reader::Element;
-use super::super::request::filter::{
-    ParamFilter, PropSelector, Selection, TextMatch, TimeRange, filter_name, invalid_filter,
-    unsupported,
-};
-use super::super::request::{ReportProps, parse_report_props};
+use super::filter::{ParamFilter, TextMatch, TimeRange, filter_name, invalid_filter, unsupported};
+use super::propfind::{ReportProps, parse_report_props};
 
 const FAMILY: Family = Family::CalDav;
 
@@ -89,34 +86,6 @@ pub enum PropCondition {
 pub struct FreeBusyQuery {
     /// The interval to report on.
     pub time_range: TimeRange,
-}
-
-/// The `C:calendar-data` element of a REPORT's `D:prop` (RFC 4791 §9.6).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CalendarDataRequest {
-    /// `content-type` as sent (default text/calendar).
-    pub content_type: Option<String>,
-    /// `version` as sent (default 2.0).
-    pub version: Option<String>,
-    /// Which components and properties to return; `None` for the whole object.
-    pub comp: Option<CompSelection>,
-    /// Expand recurrences within this interval into instances.
-    pub expand: Option<TimeRange>,
-    /// Return only overridden instances within this interval.
-    pub limit_recurrence_set: Option<TimeRange>,
-    /// Return only FREEBUSY periods within this interval.
-    pub limit_freebusy_set: Option<TimeRange>,
-}
-
-/// A `C:comp` selection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompSelection {
-    /// The component.
-    pub name: ComponentType,
-    /// Its properties to return.
-    pub props: Selection<PropSelector>,
-    /// Its sub-components to return.
-    pub comps: Selection<CompSelection>,
 }
 
 pub(crate) fn parse_query(root: &Element) -> Result<CalendarQuery, XmlError> {
@@ -256,57 +225,4 @@ pub(crate) fn parse_free_busy(root: &Element) -> Result<FreeBusyQuery, XmlError>
         .ok_or_else(|| XmlError::invalid(CLARK, "a time-range is required"))?;
     let time_range = TimeRange::parse(range).map_err(|e| XmlError::invalid(CLARK, e))?;
     Ok(FreeBusyQuery { time_range })
-}
-
-pub(crate) fn parse_calendar_data(element: &Element) -> Result<CalendarDataRequest, XmlError> {
-    const CLARK: &str = "{urn:ietf:params:xml:ns:caldav}calendar-data";
-    let closed = |e: &Element| TimeRange::parse_closed(e).map_err(|r| XmlError::invalid(CLARK, r));
-    let mut request = CalendarDataRequest {
-        content_type: element.attribute("content-type").map(str::to_owned),
-        version: element.attribute("version").map(str::to_owned),
-        ..CalendarDataRequest::default()
-    };
-    for child in element.elements() {
-        match (&child.namespace, child.name.as_str()) {
-            (Namespace::CalDav, "comp") => request.comp = Some(parse_comp_selection(child)?),
-            (Namespace::CalDav, "expand") => request.expand = Some(closed(child)?),
-            (Namespace::CalDav, "limit-recurrence-set") => {
-                request.limit_recurrence_set = Some(closed(child)?);
-            }
-            (Namespace::CalDav, "limit-freebusy-set") => {
-                request.limit_freebusy_set = Some(closed(child)?);
-            }
-            _ => {}
-        }
-    }
-    Ok(request)
-}
-
-fn parse_comp_selection(element: &Element) -> Result<CompSelection, XmlError> {
-    const CLARK: &str = "{urn:ietf:params:xml:ns:caldav}comp";
-    let name = element
-        .attribute("name")
-        .filter(|n| !n.trim().is_empty())
-        .map(ComponentType::from_name)
-        .ok_or_else(|| XmlError::invalid(CLARK, "comp needs a name attribute"))?;
-    let mut props = Selection::Only(Vec::new());
-    let mut comps = Selection::Only(Vec::new());
-    for child in element.elements() {
-        match (&child.namespace, child.name.as_str()) {
-            (Namespace::CalDav, "allprop") => props = Selection::All,
-            (Namespace::CalDav, "allcomp") => comps = Selection::All,
-            (Namespace::CalDav, "prop") => {
-                if let Selection::Only(list) = &mut props {
-                    list.push(PropSelector::parse(child, CLARK)?);
-                }
-            }
-            (Namespace::CalDav, "comp") => {
-                if let Selection::Only(list) = &mut comps {
-                    list.push(parse_comp_selection(child)?);
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(CompSelection { name, props, comps })
 }

@@ -3,7 +3,7 @@
 use super::super::error::XmlError;
 use super::super::names::Namespace;
 use super::super::reader::Element;
-use super::super::request::{ReportProps, parse_nresults, parse_report_props};
+use super::propfind::{ReportProps, parse_nresults, parse_report_props};
 
 const CLARK: &str = "{DAV:}sync-collection";
 

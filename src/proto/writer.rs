@@ -1,4 +1,4 @@
-//! The low-level writer: fixed prefixes, one escaping helper, nothing else.
+//! The low-level writer: fixed prefixes, the one escaping helper, nothing else.
 //!
 //! Known namespaces always use the prefixes the document root declares (`D:`, `C:`,
 //! `CR:`, `CS:`, `ICAL:`). Any other namespace is declared on the element that uses it.
@@ -7,8 +7,9 @@
 
 use std::borrow::Cow;
 
-use super::super::names::Namespace;
-use super::super::reader::{RawXml, is_forbidden, is_ncname};
+use super::escape::{Escape, escape, is_ncname};
+use super::names::Namespace;
+use super::raw::RawXml;
 
 /// Our own namespace, for the human-readable hint in error bodies.
 pub const DAVGATE_NAMESPACE: &str = "http://davgate.org/ns";
@@ -21,40 +22,6 @@ const ROOT_NAMESPACES: [Namespace; 5] = [
     Namespace::CalendarServer,
     Namespace::AppleIcal,
 ];
-
-/// Where escaped text goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Escape {
-    /// Element content.
-    Text,
-    /// A double-quoted attribute value: newlines and tabs must survive attribute-value
-    /// normalization (XML 1.0 §3.3.3), so they become character references too.
-    Attribute,
-}
-
-/// The one escaping helper for text and attributes.
-///
-/// `&`, `<`, `>`, `"` and `'` become entities, so `]]>` can never close anything and
-/// output needs no CDATA. `\r` becomes `&#13;`: a literal CR would be folded into `\n` by
-/// every XML parser, and iCalendar/vCard lines end in CRLF. Characters XML 1.0 forbids
-/// (C0 controls other than tab/LF/CR, U+FFFE, U+FFFF) cannot be represented at all, so
-/// they are replaced by U+FFFD.
-pub fn escape(text: &str, mode: Escape, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            '\n' if mode == Escape::Attribute => out.push_str("&#10;"),
-            '\t' if mode == Escape::Attribute => out.push_str("&#9;"),
-            c if is_forbidden(c) => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-}
 
 /// Streams XML into a string with fixed prefixes.
 #[derive(Debug, Default, Clone)]
@@ -133,9 +100,10 @@ impl XmlWriter {
         self.out.push_str(raw.as_str());
     }
 
-    /// Appends what another writer produced.
-    pub(crate) fn append(&mut self, other: &XmlWriter) {
-        self.out.push_str(&other.out);
+    /// The buffer itself, for the multistatus frame (`super::response`), which writes
+    /// its fixed `D:` markup directly.
+    pub(crate) fn buffer(&mut self) -> &mut String {
+        &mut self.out
     }
 
     /// The XML written so far.
@@ -178,6 +146,31 @@ impl XmlWriter {
         escape(uri, Escape::Attribute, &mut self.out);
         self.out.push('"');
     }
+}
+
+/// `<p:local/>` for a name given by namespace URI, appended to `out`, for writers that
+/// stream into one buffer with their own root prefixes (see
+/// [`super::response::MultistatusStream`]): `p` is the prefix `prefixes` binds to `uri`;
+/// any other namespace is declared on the element itself, and "no namespace" gets
+/// `xmlns=""` (no default namespace is ever declared, so that is always right).
+pub fn empty_element_in(out: &mut String, prefixes: &[(&str, &str)], uri: &str, local: &str) {
+    let local = safe_name(local);
+    out.push('<');
+    if let Some((prefix, _)) = prefixes.iter().find(|(_, declared)| *declared == uri) {
+        out.push_str(prefix);
+        out.push(':');
+        out.push_str(&local);
+    } else if uri.is_empty() {
+        out.push_str(&local);
+        out.push_str(" xmlns=\"\"");
+    } else {
+        out.push_str("X:");
+        out.push_str(&local);
+        out.push_str(" xmlns:X=\"");
+        escape(uri, Escape::Attribute, out);
+        out.push('"');
+    }
+    out.push_str("/>");
 }
 
 /// The prefix an element of this namespace is written with (`None`: no namespace).
@@ -223,31 +216,6 @@ fn safe_name(name: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
-    fn escaped(text: &str, mode: Escape) -> String {
-        let mut out = String::new();
-        escape(text, mode, &mut out);
-        out
-    }
-
-    #[test]
-    fn escapes_markup_and_cdata_terminators() {
-        assert_eq!(
-            escaped("<a href=\"x\">&amp;</a> ]]> 'q'", Escape::Text),
-            "&lt;a href=&quot;x&quot;&gt;&amp;amp;&lt;/a&gt; ]]&gt; &apos;q&apos;"
-        );
-    }
-
-    #[test]
-    fn keeps_crlf_and_replaces_forbidden_controls() {
-        assert_eq!(
-            escaped("BEGIN:VCALENDAR\r\nX:\u{0}\u{1b}\u{FFFF}ok\t", Escape::Text),
-            "BEGIN:VCALENDAR&#13;\nX:\u{FFFD}\u{FFFD}\u{FFFD}ok\t"
-        );
-        assert_eq!(escaped("a\tb\nc", Escape::Attribute), "a&#9;b&#10;c");
-        // Non-ASCII passes through untouched.
-        assert_eq!(escaped("Grüße 🎉", Escape::Text), "Grüße 🎉");
-    }
-
     #[test]
     fn foreign_namespaces_are_declared_where_used() {
         let mut w = XmlWriter::new();
@@ -283,6 +251,19 @@ mod tests {
         assert_eq!(w.as_str(), "<X:a___script_ xmlns:X=\"urn:x\" on_x=\"1\"/>");
         assert_eq!(safe_name("1abc"), "_1abc");
         assert_eq!(safe_name(""), "_");
+    }
+
+    #[test]
+    fn streamed_empty_elements_use_the_root_prefixes_or_declare_their_own() {
+        let prefixes = [("D", "DAV:"), ("oc", "http://owncloud.org/ns")];
+        let mut out = String::new();
+        empty_element_in(&mut out, &prefixes, "http://owncloud.org/ns", "fileid");
+        empty_element_in(&mut out, &prefixes, "", "plain");
+        empty_element_in(&mut out, &prefixes, "urn:x\"", "a b");
+        assert_eq!(
+            out,
+            "<oc:fileid/><plain xmlns=\"\"/><X:a_b xmlns:X=\"urn:x&quot;\"/>"
+        );
     }
 
     #[test]

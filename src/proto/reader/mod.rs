@@ -2,18 +2,15 @@
 //!
 //! quick-xml tokenizes; this module resolves prefixes itself (default namespaces,
 //! redeclarations, `xmlns=""`), keeps each element's original prefix so a dead
-//! property can be written back faithfully ([`Element::inner_xml`]), and stops at the
+//! property can be written back faithfully (`Element::inner_xml`, in [`super::raw`]), and stops at the
 //! first passed [`Limits`] bound. The tree is built with an explicit stack, so no input
 //! can recurse; depth is bounded before anything recursive (drop, inner_xml) runs.
-
-mod raw;
 
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
-pub use raw::RawXml;
-
 use super::error::{Limit, XmlError};
+use super::escape::{is_forbidden, is_ncname};
 use super::names::Namespace;
 
 /// The namespace the `xml:` prefix is bound to by definition.
@@ -395,19 +392,6 @@ fn split_qname(qname: &str) -> Option<(Option<&str>, &str)> {
     valid.then_some((prefix, local))
 }
 
-/// An XML name without a colon. ASCII follows the XML 1.0 rules exactly; non-ASCII
-/// is accepted unless it is whitespace or a control character, which is looser than
-/// the spec but can never produce markup when written back.
-pub(crate) fn is_ncname(name: &str) -> bool {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    let other = |c: char| !c.is_ascii() && !c.is_whitespace() && !c.is_control();
-    let first_ok = first.is_ascii_alphabetic() || first == '_' || other(first);
-    first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') || other(c))
-}
-
 /// Characters XML 1.0 §2.2 forbids, described for an error message.
 fn forbidden_char(text: &str) -> Option<String> {
     text.chars().find(|c| is_forbidden(*c)).map(|c| {
@@ -416,11 +400,6 @@ fn forbidden_char(text: &str) -> Option<String> {
             u32::from(c)
         )
     })
-}
-
-pub(crate) fn is_forbidden(c: char) -> bool {
-    (u32::from(c) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
-        || matches!(c, '\u{FFFE}' | '\u{FFFF}')
 }
 
 impl Element {
@@ -477,11 +456,6 @@ impl Element {
     /// Clark notation, `{DAV:}prop`, for error messages.
     pub fn clark(&self) -> String {
         format!("{{{}}}{}", self.namespace.uri(), self.name)
-    }
-
-    /// The children re-serialized as a self-contained fragment.
-    pub fn inner_xml(&self) -> RawXml {
-        raw::serialize(&self.children)
     }
 }
 

@@ -9,9 +9,10 @@ use super::super::names::{
     AppleProperty, CalDavProperty, CardDavProperty, ComponentType, DavProperty, Namespace,
     Property, ResourceType,
 };
-use super::super::reader::{Element, Limits, RawXml, parse_document};
-use super::super::request::expect_root;
+use super::super::raw::RawXml;
+use super::super::reader::{Element, Limits, parse_document};
 use super::super::value::Rgba;
+use super::propfind::expect_root;
 
 /// A PROPPATCH body: instructions in document order, which RFC 4918 §9.2 requires the
 /// server to apply in that order.

@@ -7,89 +7,19 @@
 //! [`Multistatus`] streams finished responses into one buffer.
 
 mod condition;
-mod writer;
+mod stream;
 
-use std::fmt;
-
-pub use condition::{NeededPrivilege, Precondition, error_body};
-pub use writer::{DAVGATE_NAMESPACE, Escape, XmlWriter, escape};
+pub use condition::error_body;
+pub use stream::MultistatusStream;
 
 use super::href::encode_path;
 use super::names::{
     CardDavProperty, ComponentType, Namespace, Privilege, Property, ReportName, ResourceType,
 };
-use super::reader::RawXml;
-
-/// An HTTP status as it appears in `D:status` (no dependency on the `http` crate here).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Status(u16);
-
-impl Status {
-    /// 200.
-    pub const OK: Self = Self(200);
-    /// 401.
-    pub const UNAUTHORIZED: Self = Self(401);
-    /// 403.
-    pub const FORBIDDEN: Self = Self(403);
-    /// 404: a missing property, or a resource gone since the sync token.
-    pub const NOT_FOUND: Self = Self(404);
-    /// 409: a property value the server cannot accept (PROPPATCH).
-    pub const CONFLICT: Self = Self(409);
-    /// 412.
-    pub const PRECONDITION_FAILED: Self = Self(412);
-    /// 424: the other properties of a PROPPATCH that failed as a whole.
-    pub const FAILED_DEPENDENCY: Self = Self(424);
-    /// 500.
-    pub const INTERNAL_SERVER_ERROR: Self = Self(500);
-    /// 507: quota, or too many results.
-    pub const INSUFFICIENT_STORAGE: Self = Self(507);
-
-    /// Any status code.
-    pub const fn from_code(code: u16) -> Self {
-        Self(code)
-    }
-
-    /// The numeric code.
-    pub const fn code(self) -> u16 {
-        self.0
-    }
-
-    /// The standard reason phrase ("" for codes we never write).
-    pub fn reason(self) -> &'static str {
-        match self.0 {
-            200 => "OK",
-            201 => "Created",
-            204 => "No Content",
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            405 => "Method Not Allowed",
-            409 => "Conflict",
-            412 => "Precondition Failed",
-            413 => "Payload Too Large",
-            423 => "Locked",
-            424 => "Failed Dependency",
-            500 => "Internal Server Error",
-            501 => "Not Implemented",
-            507 => "Insufficient Storage",
-            _ => "",
-        }
-    }
-}
-
-impl fmt::Debug for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Status({})", self.0)
-    }
-}
-
-/// `HTTP/1.1 404 Not Found`, the form `D:status` carries.
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP/1.1 {} {}", self.0, self.reason())
-    }
-}
+use super::precondition::Precondition;
+use super::raw::RawXml;
+use super::status::Status;
+use super::writer::XmlWriter;
 
 /// A media type a collection accepts, for supported-calendar-data and
 /// supported-address-data.
@@ -187,6 +117,8 @@ impl Response {
 #[derive(Debug, Clone)]
 pub struct Multistatus {
     w: XmlWriter,
+    /// Scratch for one encoded href, reused for every response.
+    href: String,
 }
 
 impl Multistatus {
@@ -194,6 +126,7 @@ impl Multistatus {
     pub fn new() -> Self {
         Self {
             w: XmlWriter::document(&Namespace::Dav, "multistatus"),
+            href: String::new(),
         }
     }
 
@@ -201,28 +134,22 @@ impl Multistatus {
     pub fn push(&mut self, mut response: Response) {
         // What was found first, then what was not, whatever order the client asked in.
         response.groups.sort_by_key(|(status, _)| status.code());
-        let dav = Namespace::Dav;
-        let w = &mut self.w;
-        w.open(&dav, "response");
-        w.text_element(&dav, "href", &encode_path(&response.path));
+        let out = self.w.buffer();
+        stream::open_response(out, &mut self.href, &response.path);
         if response.groups.is_empty() {
             // RFC 4918 §14.24 wants propstat+ or a status; a resource asked for no
             // properties (an empty D:prop) gets an empty 200 group.
-            w.open(&dav, "propstat");
-            w.empty(&dav, "prop");
-            w.text_element(&dav, "status", &Status::OK.to_string());
-            w.close(&dav, "propstat");
+            stream::propstat(out, Status::OK, "");
         }
         for (status, props) in &response.groups {
-            w.open(&dav, "propstat");
-            w.open(&dav, "prop");
-            w.append(props);
-            w.close(&dav, "prop");
-            w.text_element(&dav, "status", &status.to_string());
-            w.close(&dav, "propstat");
+            stream::propstat(out, *status, props.as_str());
         }
-        Self::tail(w, response.error.as_ref(), response.description.as_deref());
-        w.close(&dav, "response");
+        Self::tail(
+            &mut self.w,
+            response.error.as_ref(),
+            response.description.as_deref(),
+        );
+        self.w.close(&Namespace::Dav, "response");
     }
 
     /// Writes a response that is only an href and a status: a member deleted since
@@ -241,13 +168,11 @@ impl Multistatus {
         error: Option<&Precondition>,
         description: Option<&str>,
     ) {
-        let dav = Namespace::Dav;
-        let w = &mut self.w;
-        w.open(&dav, "response");
-        w.text_element(&dav, "href", &encode_path(path));
-        w.text_element(&dav, "status", &status.to_string());
-        Self::tail(w, error, description);
-        w.close(&dav, "response");
+        let out = self.w.buffer();
+        stream::open_response(out, &mut self.href, path);
+        stream::status(out, status);
+        Self::tail(&mut self.w, error, description);
+        self.w.close(&Namespace::Dav, "response");
     }
 
     /// Closes the document; `sync_token` (sync-collection) goes last, as RFC 6578 §6.4

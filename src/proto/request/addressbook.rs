@@ -4,10 +4,8 @@
 use super::super::error::{Family, XmlError};
 use super::super::names::Namespace;
 use super::super::reader::Element;
-use super::super::request::filter::{
-    ParamFilter, PropSelector, Selection, TextMatch, filter_name, invalid_filter, unsupported,
-};
-use super::super::request::{ReportProps, parse_nresults, parse_report_props};
+use super::filter::{ParamFilter, TextMatch, filter_name, invalid_filter, unsupported};
+use super::propfind::{ReportProps, parse_nresults, parse_report_props};
 
 const FAMILY: Family = Family::CardDav;
 
@@ -80,17 +78,6 @@ pub enum CardPropTest {
     },
 }
 
-/// The `CR:address-data` element of a REPORT's `D:prop` (RFC 6352 §10.4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressDataRequest {
-    /// `content-type` as sent (default text/vcard).
-    pub content_type: Option<String>,
-    /// `version` as sent (default 3.0).
-    pub version: Option<String>,
-    /// Which vCard properties to return; `All` when none are named.
-    pub props: Selection<PropSelector>,
-}
-
 pub(crate) fn parse_query(root: &Element) -> Result<AddressbookQuery, XmlError> {
     const CLARK: &str = "{urn:ietf:params:xml:ns:carddav}limit";
     let mut query = AddressbookQuery {
@@ -159,29 +146,5 @@ fn parse_prop_filter(element: &Element) -> Result<CardPropFilter, XmlError> {
         name,
         test,
         condition,
-    })
-}
-
-pub(crate) fn parse_address_data(element: &Element) -> Result<AddressDataRequest, XmlError> {
-    const CLARK: &str = "{urn:ietf:params:xml:ns:carddav}address-data";
-    let mut all = false;
-    let mut listed = Vec::new();
-    for child in element.elements() {
-        match (&child.namespace, child.name.as_str()) {
-            (Namespace::CardDav, "allprop") => all = true,
-            (Namespace::CardDav, "prop") => listed.push(PropSelector::parse(child, CLARK)?),
-            _ => {}
-        }
-    }
-    // RFC 6352 §10.4: no prop elements means the whole vCard.
-    let props = if all || listed.is_empty() {
-        Selection::All
-    } else {
-        Selection::Only(listed)
-    };
-    Ok(AddressDataRequest {
-        content_type: element.attribute("content-type").map(str::to_owned),
-        version: element.attribute("version").map(str::to_owned),
-        props,
     })
 }

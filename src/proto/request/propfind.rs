@@ -1,35 +1,12 @@
-//! Request bodies → typed requests: PROPFIND here, PROPPATCH/MKCALENDAR/MKCOL in
-//! `proppatch`, and the REPORTs in `calendar`, `addressbook` and `sync`.
-//!
-//! Rule for unknown content (RFC 4918 §17): unknown elements are ignored, except
-//! inside filters, where ignoring one would widen the result, so they are refused
-//! with the RFC's supported-filter precondition.
+//! PROPFIND bodies (RFC 4918 §9.1) and the property part every REPORT shares:
+//! `allprop`, `propname` or `prop`, with the data selections inside `D:prop`.
 
-mod addressbook;
-mod calendar;
-mod filter;
-mod proppatch;
-mod sync;
-
-pub use addressbook::{
-    AddressDataRequest, AddressbookQuery, CardFilter, CardPropFilter, CardPropTest, FilterTest,
+use super::super::error::XmlError;
+use super::super::names::{CalDavProperty, CardDavProperty, Namespace, Property};
+use super::super::reader::{Element, Limits, parse_document};
+use super::selection::{
+    AddressDataRequest, CalendarDataRequest, parse_address_data, parse_calendar_data,
 };
-pub use calendar::{
-    CalendarDataRequest, CalendarQuery, CompFilter, CompSelection, CompTest, FreeBusyQuery,
-    PropCondition, PropFilter, PropTest,
-};
-pub use filter::{
-    Collation, MatchType, ParamFilter, ParamTest, PropSelector, Selection, TextMatch, TimeRange,
-};
-pub use proppatch::{
-    Instruction, MkCol, MkColKind, PropertyUpdate, PropertyValue, SetProperty, parse_mkcalendar,
-    parse_mkcol, parse_proppatch,
-};
-pub use sync::{SyncCollection, SyncLevel};
-
-use super::error::XmlError;
-use super::names::{CalDavProperty, CardDavProperty, Namespace, Property, ReportName};
-use super::reader::{Element, Limits, parse_document};
 
 /// What a PROPFIND (or a REPORT's property part) asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,46 +32,6 @@ pub struct ReportProps {
     pub calendar_data: Option<CalendarDataRequest>,
     /// The address-data request, if address-data was asked for.
     pub address_data: Option<AddressDataRequest>,
-}
-
-/// A calendar-multiget or addressbook-multiget (RFC 4791 §7.9, RFC 6352 §8.7).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Multiget {
-    /// What to return for each resource.
-    pub props: ReportProps,
-    /// The hrefs as sent (trimmed); decode with [`super::href::decode_href`].
-    pub hrefs: Vec<String>,
-}
-
-/// A REPORT body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Report {
-    /// `C:calendar-query`.
-    CalendarQuery(CalendarQuery),
-    /// `C:calendar-multiget`.
-    CalendarMultiget(Multiget),
-    /// `C:free-busy-query`.
-    FreeBusyQuery(FreeBusyQuery),
-    /// `CR:addressbook-query`.
-    AddressbookQuery(AddressbookQuery),
-    /// `CR:addressbook-multiget`.
-    AddressbookMultiget(Multiget),
-    /// `D:sync-collection`.
-    SyncCollection(SyncCollection),
-}
-
-impl Report {
-    /// Which report this is.
-    pub fn name(&self) -> ReportName {
-        match self {
-            Self::CalendarQuery(_) => ReportName::CalendarQuery,
-            Self::CalendarMultiget(_) => ReportName::CalendarMultiget,
-            Self::FreeBusyQuery(_) => ReportName::FreeBusyQuery,
-            Self::AddressbookQuery(_) => ReportName::AddressbookQuery,
-            Self::AddressbookMultiget(_) => ReportName::AddressbookMultiget,
-            Self::SyncCollection(_) => ReportName::SyncCollection,
-        }
-    }
 }
 
 /// Parses a PROPFIND body; an empty body means allprop (RFC 4918 §9.1).
@@ -144,38 +81,6 @@ pub fn parse_propfind(body: &[u8], limits: &Limits) -> Result<PropFind, XmlError
     }
 }
 
-/// Parses a REPORT body, dispatching on its root element.
-pub fn parse_report(body: &[u8], limits: &Limits) -> Result<Report, XmlError> {
-    let root = parse_document(body, limits)?;
-    let Some(name) = ReportName::from_qname(&root.namespace, &root.name) else {
-        return Err(XmlError::UnsupportedReport {
-            namespace: root.namespace.uri().to_owned(),
-            name: root.name,
-        });
-    };
-    Ok(match name {
-        ReportName::CalendarQuery => Report::CalendarQuery(calendar::parse_query(&root)?),
-        ReportName::CalendarMultiget => Report::CalendarMultiget(parse_multiget(&root)?),
-        ReportName::FreeBusyQuery => Report::FreeBusyQuery(calendar::parse_free_busy(&root)?),
-        ReportName::AddressbookQuery => Report::AddressbookQuery(addressbook::parse_query(&root)?),
-        ReportName::AddressbookMultiget => Report::AddressbookMultiget(parse_multiget(&root)?),
-        ReportName::SyncCollection => Report::SyncCollection(sync::parse(&root)?),
-    })
-}
-
-fn parse_multiget(root: &Element) -> Result<Multiget, XmlError> {
-    let hrefs = root
-        .elements()
-        .filter(|e| e.is(&Namespace::Dav, "href"))
-        .map(|e| e.text().trim().to_owned())
-        .filter(|href| !href.is_empty())
-        .collect();
-    Ok(Multiget {
-        props: parse_report_props(root)?,
-        hrefs,
-    })
-}
-
 pub(crate) fn expect_root(
     root: &Element,
     namespace: &Namespace,
@@ -220,10 +125,10 @@ pub(crate) fn parse_report_props(root: &Element) -> Result<ReportProps, XmlError
                     let property = Property::from_parts(selector.namespace.clone(), &selector.name);
                     match property {
                         Property::CalDav(CalDavProperty::CalendarData) => {
-                            calendar_data = Some(calendar::parse_calendar_data(selector)?);
+                            calendar_data = Some(parse_calendar_data(selector)?);
                         }
                         Property::CardDav(CardDavProperty::AddressData) => {
-                            address_data = Some(addressbook::parse_address_data(selector)?);
+                            address_data = Some(parse_address_data(selector)?);
                         }
                         _ => {}
                     }
@@ -262,6 +167,3 @@ pub(crate) fn parse_nresults(
         .map(Some)
         .map_err(|_| XmlError::invalid(clark, format!("nresults {text:?} is not a count")))
 }
-
-#[cfg(test)]
-mod tests;

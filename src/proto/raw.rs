@@ -1,11 +1,14 @@
 //! Dead property values: an element's children written back as a fragment that
 //! declares every namespace it uses, so it can be stored alone and spliced into any
 //! response later.
+//!
+//! Serializing sits here, above the reader, so the reader never needs this module.
 
 use std::fmt;
 
-use super::super::response::{Escape, escape};
-use super::{Limits, Node, XmlError, parse_document, qualified};
+use super::error::XmlError;
+use super::escape::{Escape, escape};
+use super::reader::{Element, Limits, Node, parse_document, qualified};
 
 /// Inner XML of an element as a self-contained fragment: every prefix it uses is
 /// declared inside it, so it is valid wherever the surrounding document declares no
@@ -48,8 +51,15 @@ impl fmt::Debug for RawXml {
     }
 }
 
+impl Element {
+    /// The children re-serialized as a self-contained fragment.
+    pub fn inner_xml(&self) -> RawXml {
+        serialize(&self.children)
+    }
+}
+
 /// The nodes as a fragment; the output scope starts empty, so nothing outside is relied on.
-pub(super) fn serialize(nodes: &[Node]) -> RawXml {
+fn serialize(nodes: &[Node]) -> RawXml {
     let mut out = String::new();
     let mut scope = Vec::new();
     for node in nodes {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::response::Precondition;
+use super::precondition::Precondition;
 
 /// Which protocol a filter or collation belongs to, because CalDAV and CardDAV define
 /// look-alike preconditions in their own namespaces.

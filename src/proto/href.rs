@@ -16,18 +16,49 @@ use super::error::XmlError;
 /// Kept literal: RFC 3986 unreserved characters, `/`, and the path-safe sub-delims
 /// `@ ! $ ' ( ) * , = :`. Encoded besides the obvious: `+` (PHP- and Java-style form
 /// decoding turns it into a space), `;` (old Java URI code strips `;params` from
-/// segments), `&` (clients that build URLs from unescaped XML text).
+/// segments), `&` (clients that build URLs from unescaped XML text). RFC 3986 allows
+/// all three raw in a path, but an encoded one is read right by every client, and a
+/// raw one is not: this is the one encoding both rooms write.
 pub fn encode_path(path: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(path.len());
-    for byte in path.bytes() {
-        let keep = byte.is_ascii_alphanumeric()
+    encode_path_into(&mut out, path);
+    out
+}
+
+/// [`encode_path`] appending to `out`, for writers that build one buffer per listing.
+pub fn encode_path_into(out: &mut String, path: &str) {
+    encode_into(out, path, Slash::Keep);
+}
+
+/// Percent-encodes one decoded path segment: as [`encode_path`], and a `/` in it is
+/// encoded too, so the result is always exactly one segment.
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    encode_segment_into(&mut out, segment);
+    out
+}
+
+/// [`encode_segment`] appending to `out`.
+pub fn encode_segment_into(out: &mut String, segment: &str) {
+    encode_into(out, segment, Slash::Encode);
+}
+
+/// Whether `/` separates segments (a path) or is data (one segment).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slash {
+    Keep,
+    Encode,
+}
+
+fn encode_into(out: &mut String, text: &str, slash: Slash) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let keep = |byte: u8| {
+        byte.is_ascii_alphanumeric()
             || matches!(
                 byte,
                 b'-' | b'.'
                     | b'_'
                     | b'~'
-                    | b'/'
                     | b'@'
                     | b'!'
                     | b'$'
@@ -38,8 +69,16 @@ pub fn encode_path(path: &str) -> String {
                     | b','
                     | b'='
                     | b':'
-            );
-        if keep {
+            )
+            || (byte == b'/' && slash == Slash::Keep)
+    };
+    // Most names need no escape at all: copy them in one go.
+    if text.bytes().all(keep) {
+        out.push_str(text);
+        return;
+    }
+    for byte in text.bytes() {
+        if keep(byte) {
             out.push(char::from(byte));
         } else {
             out.push('%');
@@ -47,7 +86,6 @@ pub fn encode_path(path: &str) -> String {
             out.push(char::from(HEX[usize::from(byte & 0x0F)]));
         }
     }
-    out
 }
 
 /// Decodes an href into a normalized absolute path.
@@ -244,6 +282,15 @@ mod tests {
             let err = decode_href(bad, "/").unwrap_err();
             assert!(matches!(err, XmlError::InvalidHref { .. }), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_segment_encodes_its_slash_and_the_rest_like_a_path() {
+        assert_eq!(encode_segment("a/b c+d;e&f"), "a%2Fb%20c%2Bd%3Be%26f");
+        assert_eq!(encode_segment("plain-name.txt"), "plain-name.txt");
+        let mut out = String::from("/files/");
+        encode_segment_into(&mut out, "Caf\u{e9}");
+        assert_eq!(out, "/files/Caf%C3%A9");
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! A `D:multistatus` streamed into one buffer, for listings of thousands of entries
+//! (a file folder): the caller writes each response's property elements itself into a
+//! reused buffer, and this writes the document frame, the href and the propstats.
+//!
+//! Unlike [`super::Multistatus`], nothing is kept per response, and the root declares
+//! the caller's prefixes (file listings use ownCloud's, Nextcloud's and Microsoft's
+//! namespaces, not CalDAV's). Both write the response frame with the functions at the
+//! end of this file, so the two rooms' multistatus bodies cannot drift apart.
+
+use std::fmt::Write;
+
+use super::super::escape::{Escape, escape};
+use super::super::href::encode_path_into;
+use super::super::status::Status;
+
+/// A multistatus being streamed.
+#[derive(Debug)]
+pub struct MultistatusStream {
+    out: String,
+    /// Scratch for one href, reused for every response.
+    href: String,
+}
+
+impl MultistatusStream {
+    /// Starts the document, declaring `prefixes` (which must bind `D` to `DAV:`) on
+    /// the root; `entries` sizes the buffer so a listing grows it rarely.
+    pub fn new(prefixes: &[(&str, &str)], entries: usize) -> Self {
+        let mut out = String::with_capacity(512 * (entries + 1));
+        out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus");
+        for (prefix, uri) in prefixes {
+            let _ = write!(out, " xmlns:{prefix}=\"");
+            escape(uri, Escape::Attribute, &mut out);
+            out.push('"');
+        }
+        out.push('>');
+        Self {
+            out,
+            href: String::new(),
+        }
+    }
+
+    /// Opens a `D:response` for a resource by its decoded path; a collection's path
+    /// ends in `/`.
+    pub fn open_response(&mut self, path: &str) {
+        open_response(&mut self.out, &mut self.href, path);
+    }
+
+    /// A `D:propstat` holding `props` (already-written property elements) under
+    /// `status`; nothing when `props` is empty.
+    pub fn propstat(&mut self, status: Status, props: &str) {
+        if props.is_empty() {
+            return;
+        }
+        self.out.push_str("<D:propstat><D:prop>");
+        self.out.push_str(props);
+        let _ = write!(
+            self.out,
+            "</D:prop><D:status>{status}</D:status></D:propstat>"
+        );
+    }
+
+    /// Closes the `D:response`.
+    pub fn close_response(&mut self) {
+        self.out.push_str("</D:response>");
+    }
+
+    /// Closes the document.
+    pub fn finish(mut self) -> String {
+        self.out.push_str("</D:multistatus>\n");
+        self.out
+    }
+}
+
+/// `<D:response><D:href>…</D:href>`: the decoded `path` percent-encoded once (in
+/// `scratch`, reused across responses) and escaped.
+pub(super) fn open_response(out: &mut String, scratch: &mut String, path: &str) {
+    scratch.clear();
+    encode_path_into(scratch, path);
+    out.push_str("<D:response><D:href>");
+    escape(scratch, Escape::Text, out);
+    out.push_str("</D:href>");
+}
+
+/// `<D:propstat>` holding `props` (written property elements; none gives an empty
+/// `D:prop`) under `status`.
+pub(super) fn propstat(out: &mut String, status: Status, props: &str) {
+    if props.is_empty() {
+        out.push_str("<D:propstat><D:prop/>");
+    } else {
+        out.push_str("<D:propstat><D:prop>");
+        out.push_str(props);
+        out.push_str("</D:prop>");
+    }
+    let _ = write!(out, "<D:status>{status}</D:status></D:propstat>");
+}
+
+/// `<D:status>` of a response that has no propstat.
+pub(super) fn status(out: &mut String, status: Status) {
+    let _ = write!(out, "<D:status>{status}</D:status>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::reader::{Limits, parse_document};
+
+    #[test]
+    fn writes_a_well_formed_listing_with_encoded_hrefs() {
+        let prefixes = [("D", "DAV:"), ("oc", "http://owncloud.org/ns")];
+        let mut ms = MultistatusStream::new(&prefixes, 1);
+        ms.open_response("/files/a b+c&d/");
+        ms.propstat(Status::OK, "<oc:fileid>7</oc:fileid>");
+        ms.propstat(Status::NOT_FOUND, "");
+        ms.propstat(Status::NOT_FOUND, "<D:getetag/>");
+        ms.close_response();
+        let xml = ms.finish();
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\" \
+             xmlns:oc=\"http://owncloud.org/ns\"><D:response><D:href>/files/a%20b%2Bc%26d/</D:href>\
+             <D:propstat><D:prop><oc:fileid>7</oc:fileid></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>\
+             <D:propstat><D:prop><D:getetag/></D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>\
+             </D:response></D:multistatus>\n"
+        );
+        parse_document(xml.as_bytes(), &Limits::DEFAULT).unwrap();
+    }
+}

@@ -1,0 +1,76 @@
+//! The HTTP status as `D:status` carries it, without a dependency on the `http` crate.
+//!
+//! A leaf: it imports nothing else from [`crate::proto`].
+
+use std::fmt;
+
+/// An HTTP status as it appears in `D:status` (no dependency on the `http` crate here).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Status(u16);
+
+impl Status {
+    /// 200.
+    pub const OK: Self = Self(200);
+    /// 401.
+    pub const UNAUTHORIZED: Self = Self(401);
+    /// 403.
+    pub const FORBIDDEN: Self = Self(403);
+    /// 404: a missing property, or a resource gone since the sync token.
+    pub const NOT_FOUND: Self = Self(404);
+    /// 409: a property value the server cannot accept (PROPPATCH).
+    pub const CONFLICT: Self = Self(409);
+    /// 412.
+    pub const PRECONDITION_FAILED: Self = Self(412);
+    /// 424: the other properties of a PROPPATCH that failed as a whole.
+    pub const FAILED_DEPENDENCY: Self = Self(424);
+    /// 500.
+    pub const INTERNAL_SERVER_ERROR: Self = Self(500);
+    /// 507: quota, or too many results.
+    pub const INSUFFICIENT_STORAGE: Self = Self(507);
+
+    /// Any status code.
+    pub const fn from_code(code: u16) -> Self {
+        Self(code)
+    }
+
+    /// The numeric code.
+    pub const fn code(self) -> u16 {
+        self.0
+    }
+
+    /// The standard reason phrase ("" for codes we never write).
+    pub fn reason(self) -> &'static str {
+        match self.0 {
+            200 => "OK",
+            201 => "Created",
+            204 => "No Content",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            409 => "Conflict",
+            412 => "Precondition Failed",
+            413 => "Payload Too Large",
+            423 => "Locked",
+            424 => "Failed Dependency",
+            500 => "Internal Server Error",
+            501 => "Not Implemented",
+            507 => "Insufficient Storage",
+            _ => "",
+        }
+    }
+}
+
+impl fmt::Debug for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Status({})", self.0)
+    }
+}
+
+/// `HTTP/1.1 404 Not Found`, the form `D:status` carries.
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP/1.1 {} {}", self.0, self.reason())
+    }
+}
