@@ -8,16 +8,15 @@
 
 use sqlx::FromRow;
 
+// Kept under this path too: `tree::write` names the id here.
+pub use crate::ids::AccountId;
+
 use crate::Store;
 use crate::blob::BlobKey;
 use crate::db::{WriteTx, now_ms};
 use crate::error::{QuotaOverrun, Result, StorageError};
+use crate::ids::NodeId;
 use crate::names::name_key;
-use crate::tree::NodeId;
-
-/// An account's database id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AccountId(pub i64);
 
 /// One account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

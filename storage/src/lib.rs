@@ -25,6 +25,7 @@ pub mod db;
 mod error;
 mod gc;
 mod groupware;
+mod ids;
 mod locks;
 mod md5_fill;
 mod names;
@@ -34,7 +35,7 @@ mod tree;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use accounts::{Account, AccountId, TotpState};
+pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, Streamed};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
@@ -45,10 +46,11 @@ pub use groupware::{
     Change, Changes, Collection, CollectionChange, CollectionId, CollectionKind, DavObject,
     NewCollection, NewObject, ObjectMeta, Precondition, Share, Written,
 };
+pub use ids::{AccountId, NodeId};
 pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
-pub use tree::{CreateMode, MAX_DEPTH, NewContent, Node, NodeId, NodeKind, TreeRoot};
+pub use tree::{CreateMode, MAX_DEPTH, NewContent, Node, NodeKind, TreeRoot};
 
 use db::Db;
 

@@ -7,9 +7,9 @@
 use sqlx::FromRow;
 
 use crate::Store;
-use crate::accounts::AccountId;
 use crate::db::now_ms;
 use crate::error::Result;
+use crate::ids::AccountId;
 
 /// One lock.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,20 +14,11 @@ use md5::Md5;
 use sha1::{Digest, Sha1};
 use tokio::task::JoinHandle;
 
-use super::{BlobKey, BlobWriter, StagedBlob};
+use super::contract::{BlobKey, BlobWriter, Digests, StagedBlob};
 use crate::error::{Result, StorageError};
 
 /// Bytes gathered before a hashing job is handed to the blocking pool.
 const HASH_BATCH: usize = 1024 * 1024;
-
-/// Hex digests of a blob's content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Digests {
-    /// MD5, lowercase hex; `None` until computed after the commit.
-    pub md5: Option<String>,
-    /// SHA-1, lowercase hex.
-    pub sha1: String,
-}
 
 /// Which digests to compute while a blob streams in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,18 +35,6 @@ impl Digests {
         let mut hashers = Hashers::new(Streamed::Sha1AndMd5);
         hashers.update(data);
         hashers.finish()
-    }
-
-    /// Whether `claim` ("SHA1:hex" or "MD5:hex", as in ownCloud's `OC-Checksum`)
-    /// matches; `None` when it names an algorithm not computed here.
-    pub fn verify(&self, claim: &str) -> Option<bool> {
-        let (algorithm, hex) = claim.trim().split_once(':')?;
-        let ours = match algorithm.to_ascii_uppercase().as_str() {
-            "SHA1" => &self.sha1,
-            "MD5" => self.md5.as_ref()?,
-            _ => return None,
-        };
-        Some(ours.eq_ignore_ascii_case(hex.trim()))
     }
 }
 
