@@ -16,5 +16,6 @@ pub mod priority;
 pub mod response;
 pub mod route;
 pub mod secret;
+pub(crate) mod sendfile;
 pub mod server;
 pub mod units;

@@ -14,6 +14,7 @@ mod files;
 mod ical;
 mod interop;
 mod locks;
+mod module_cycles;
 mod paths;
 mod server;
 mod trash;

@@ -18,8 +18,9 @@ use moka::future::Cache;
 use sha2::Sha256;
 
 use super::basic::BasicCredentials;
+use super::error::AuthError;
+use super::principal::Credential;
 use super::scope::Access;
-use super::{AuthError, Credential};
 
 /// What a successful check established.
 #[derive(Debug, Clone)]

@@ -6,11 +6,10 @@ use davgate_storage::{
 };
 use http::{Response, StatusCode};
 
-use super::Ctx;
 use super::components;
+use super::ctx::Ctx;
 use super::error::{DavError, DavResult};
 use super::ical;
-use super::propfind::multistatus;
 use super::target::Target;
 use super::xml::Limits;
 use super::xml::names::{
@@ -21,7 +20,7 @@ use super::xml::request::{
     Instruction, MkCol, PropertyValue, SetProperty, parse_mkcalendar, parse_mkcol, parse_proppatch,
 };
 use super::xml::response::{Multistatus, Precondition, Response as XmlResponse, Status, Value};
-use crate::response::{self, Body};
+use crate::response::{self, Body, multistatus};
 
 /// Answers MKCALENDAR.
 pub async fn mkcalendar(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {

@@ -21,8 +21,7 @@ use rustix::fs::Advice;
 use super::errors::Refusal;
 use super::fs::AccountFs;
 use super::meta::NodeMeta;
-use crate::server::FileRanges;
-use crate::server::sendfile::MAX_RANGE;
+use crate::sendfile::{FileRanges, MAX_RANGE};
 
 /// Where an upload goes and what bounds it.
 #[derive(Debug)]

@@ -27,7 +27,7 @@ use super::file::{QuotaRoom, ReadFile, UploadFile, UploadPlan};
 /// larger ones leave it to the store's MD5 thread, which waits until no upload streams.
 const STREAMED_MD5_MAX: u64 = 16 << 20;
 use super::meta::{NodeEntry, NodeMeta};
-use crate::server::FileRanges;
+use crate::sendfile::FileRanges;
 
 /// What the request says that the filesystem calls do not.
 #[derive(Debug, Default)]
