@@ -10,6 +10,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use data_encoding::HEXLOWER;
 use md5::Md5;
 use sha1::{Digest, Sha1};
 use tokio::task::JoinHandle;
@@ -60,8 +61,8 @@ impl Hashers {
 
     fn finish(self) -> Digests {
         Digests {
-            md5: self.md5.map(|m| hex(&m.finalize())),
-            sha1: hex(&self.sha1.finalize()),
+            md5: self.md5.map(|m| HEXLOWER.encode(&m.finalize())),
+            sha1: HEXLOWER.encode(&self.sha1.finalize()),
         }
     }
 }
@@ -78,12 +79,8 @@ impl Md5Stream {
 
     /// The digest, lowercase hex.
     pub fn finish(self) -> String {
-        hex(&self.0.finalize())
+        HEXLOWER.encode(&self.0.finalize())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A writer that hashes what passes through it.
