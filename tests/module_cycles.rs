@@ -44,25 +44,6 @@ const STILL_TO_BREAK: &[(&str, &str, &str)] = &[
         "davgate::files::propfind",
         "`files/propfind/` moves with the XML layer into the shared protocol module",
     ),
-    // The storage crate defines `Store` at its root, and each module adds its operations
-    // with `impl Store`, while the root's row cache names `Account` and `Node`. Breaking
-    // it means moving `Store` and the row types below the operation modules.
-    ("davgate_storage::accounts", "davgate_storage", "impl Store"),
-    ("davgate_storage::audit", "davgate_storage", "impl Store"),
-    (
-        "davgate_storage::credentials",
-        "davgate_storage",
-        "impl Store",
-    ),
-    ("davgate_storage::gc", "davgate_storage", "impl Store"),
-    (
-        "davgate_storage::groupware",
-        "davgate_storage",
-        "impl Store",
-    ),
-    ("davgate_storage::locks", "davgate_storage", "impl Store"),
-    ("davgate_storage::props", "davgate_storage", "impl Store"),
-    ("davgate_storage::tree", "davgate_storage", "impl Store"),
 ];
 
 #[test]

@@ -5,17 +5,16 @@
 //! update whatever the size of the subtree. Reads live here, changes in [`write`] and
 //! [`trash`].
 
-mod node;
 mod trash;
 mod write;
 
-pub use node::{MAX_DEPTH, Node, NodeKind};
-pub(crate) use node::{NodeRow, NodeTuple, node_columns, select_nodes};
 pub(crate) use write::require_node;
 pub use write::{CreateMode, NewContent};
 
 // Kept under this path too: `tree::write` names the id here, as it does the node types.
 pub use crate::ids::NodeId;
+pub use crate::model::node::{MAX_DEPTH, Node, NodeKind};
+pub(crate) use crate::model::node::{NodeRow, NodeTuple, node_columns, select_nodes};
 
 use crate::Store;
 use crate::accounts::Account;

@@ -1,6 +1,6 @@
 //! A node of the file tree as read: [`Node`], its kind, the row it is read from and the
-//! column list every node query selects. A leaf: the tree's reads (`tree`) and its
-//! writes (`tree::write`) both build on it, so neither needs the other for the types.
+//! column list every node query selects. The tree's reads (`tree`), its writes
+//! (`tree::write`) and the store's row cache all build on it.
 
 use sqlx::FromRow;
 
