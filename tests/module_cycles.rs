@@ -45,37 +45,15 @@ fn module_graph_has_no_cycle() {
     let mut files = Vec::new();
     collect_crate(&root.join("src"), "davgate", &mut files);
     collect_crate(&root.join("storage/src"), "davgate_storage", &mut files);
-    let sources: Vec<(ModPath, String)> = files
+    let sources: Vec<Source> = files
         .iter()
-        .map(|(module, file)| {
-            let source = std::fs::read_to_string(file).expect("source file is readable");
-            (module.clone(), source)
+        .map(|(module, file)| Source {
+            module: module.clone(),
+            label: relative(root, file),
+            text: std::fs::read_to_string(file).expect("source file is readable"),
         })
         .collect();
-    let graph = Graph {
-        modules: files
-            .iter()
-            .flat_map(|(module, _)| ancestors_and_self(module))
-            .collect(),
-        imports: imports(&sources),
-    };
-
-    let mut edges: BTreeMap<ModPath, BTreeMap<ModPath, String>> = BTreeMap::new();
-    for ((module, file), (_, source)) in files.iter().zip(&sources) {
-        for (target, line) in references(module, source, &graph) {
-            let Some((from, to)) = project(module, &target) else {
-                continue;
-            };
-            if EXEMPT_INTERNALS
-                .iter()
-                .any(|exempt| is_under(&from, exempt) && is_under(&to, exempt))
-            {
-                continue;
-            }
-            let why = format!("{}:{line}", relative(root, file));
-            edges.entry(from).or_default().entry(to).or_insert(why);
-        }
-    }
+    let mut edges = edges_of(&sources);
 
     let mut stale = Vec::new();
     for (from, to, _why) in STILL_TO_BREAK {
@@ -111,6 +89,82 @@ fn module_graph_has_no_cycle() {
             cycles.len()
         );
     }
+}
+
+/// Dependencies between modules, each with the first place that creates it.
+type Edges = BTreeMap<ModPath, BTreeMap<ModPath, String>>;
+
+/// One source file: its module, where it is (for messages) and its text.
+struct Source {
+    module: ModPath,
+    label: String,
+    text: String,
+}
+
+/// The module graph of these files, projected to the level where each pair of paths part.
+fn edges_of(sources: &[Source]) -> Edges {
+    let graph = Graph {
+        modules: sources
+            .iter()
+            .flat_map(|source| ancestors_and_self(&source.module))
+            .collect(),
+        imports: imports(sources),
+    };
+    let mut edges = Edges::new();
+    for source in sources {
+        for (target, line) in references(&source.module, &source.text, &graph) {
+            let Some((from, to)) = project(&source.module, &target) else {
+                continue;
+            };
+            if EXEMPT_INTERNALS
+                .iter()
+                .any(|exempt| is_under(&from, exempt) && is_under(&to, exempt))
+            {
+                continue;
+            }
+            let why = format!("{}:{line}", source.label);
+            edges.entry(from).or_default().entry(to).or_insert(why);
+        }
+    }
+    edges
+}
+
+/// The checker itself finds what it is meant to: a parent whose child uses an item
+/// defined in the parent's own file, siblings naming each other, and neither a child
+/// using an item its parent merely imports from a sibling nor `super::*` in a test module.
+#[test]
+fn the_checker_finds_planted_cycles() {
+    let module = |path: &str| -> ModPath { path.split("::").map(str::to_string).collect() };
+    let file = |path: &str, text: &str| Source {
+        module: module(path),
+        label: path.to_string(),
+        text: text.to_string(),
+    };
+    let planted = [
+        file("k::a", "pub struct Ctx; fn f() { b::handle(); }"),
+        file("k::a::b", "use super::Ctx; pub fn handle() {}"),
+        file("k::s", "use crate::t::T; pub struct S;"),
+        file("k::t", "pub struct T(crate::s::S);"),
+        file("k::p", "pub use self::leaf::Shared; fn g() { c::run(); }"),
+        file("k::p::leaf", "pub struct Shared;"),
+        file(
+            "k::p::c",
+            "use super::Shared; pub fn run() {} #[cfg(test)] mod tests { use super::*; }",
+        ),
+    ];
+    let cycles = find_cycles(&edges_of(&planted));
+    let named: Vec<Vec<String>> = cycles
+        .iter()
+        .map(|cycle| cycle.iter().map(|m| m.join("::")).collect())
+        .collect();
+    assert_eq!(
+        named,
+        [
+            vec!["k::a", "k::a::b", "k::a"],
+            vec!["k::s", "k::t", "k::s"],
+        ],
+        "{named:?}"
+    );
 }
 
 /// Every `.rs` file of a crate with its module path; `main.rs` is a separate crate and skipped.
@@ -185,7 +239,7 @@ fn project(from: &ModPath, target: &ModPath) -> Option<(ModPath, ModPath)> {
 }
 
 /// Every elementary circle found by a depth-first search, each listed once, first node repeated last.
-fn find_cycles(edges: &BTreeMap<ModPath, BTreeMap<ModPath, String>>) -> Vec<Vec<ModPath>> {
+fn find_cycles(edges: &Edges) -> Vec<Vec<ModPath>> {
     let mut found: BTreeSet<Vec<ModPath>> = BTreeSet::new();
     for start in edges.keys() {
         let mut path = vec![start.clone()];
@@ -196,7 +250,7 @@ fn find_cycles(edges: &BTreeMap<ModPath, BTreeMap<ModPath, String>>) -> Vec<Vec<
 
 fn walk(
     start: &ModPath,
-    edges: &BTreeMap<ModPath, BTreeMap<ModPath, String>>,
+    edges: &Edges,
     path: &mut Vec<ModPath>,
     found: &mut BTreeSet<Vec<ModPath>>,
 ) {
@@ -365,9 +419,14 @@ type Imports = BTreeMap<(ModPath, String), (ModPath, ModPath, Vec<String>)>;
 
 /// Every name bound by a `use` in every file, so `super::Ctx` imported from `ctx` in the
 /// parent resolves to `ctx` and not to the parent.
-fn imports(files: &[(ModPath, String)]) -> Imports {
+fn imports(sources: &[Source]) -> Imports {
     let mut map = Imports::new();
-    for (module, source) in files {
+    for Source {
+        module,
+        text: source,
+        ..
+    } in sources
+    {
         let tokens = tokenize(source);
         let mut i = 0;
         while i < tokens.len() {
