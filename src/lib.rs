@@ -18,5 +18,6 @@ pub mod proto;
 pub mod response;
 pub mod route;
 pub mod secret;
+pub(crate) mod sendfile;
 pub mod server;
 pub mod units;

@@ -34,3 +34,14 @@ pub fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     );
     response
 }
+
+/// A 207 Multi-Status response with an XML body already written.
+pub fn multistatus(body: Vec<u8>) -> Response<Body> {
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = StatusCode::MULTI_STATUS;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    resp
+}

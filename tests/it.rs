@@ -16,6 +16,7 @@ mod headers;
 mod ical;
 mod interop;
 mod locks;
+mod module_cycles;
 mod paths;
 mod server;
 mod trash;

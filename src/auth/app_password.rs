@@ -6,8 +6,21 @@
 //! hyphens, no spaces: NAS and Apple password dialogs accept it, and it survives being
 //! typed. Hyphens and case are ignored when it is checked.
 
-/// RFC 4648 base32 alphabet, lowercase.
-const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+use std::sync::LazyLock;
+
+use data_encoding::{Encoding, Specification};
+
+/// RFC 4648 base32 in lowercase and unpadded, the alphabet of app passwords and backup
+/// codes. Trailing bits are not checked: a password is a string of these characters,
+/// not the encoding of a whole number of bytes.
+static LOWER_BASE32: LazyLock<Encoding> = LazyLock::new(|| {
+    let mut spec = Specification::new();
+    spec.symbols.push_str("abcdefghijklmnopqrstuvwxyz234567");
+    spec.check_trailing_bits = false;
+    // Invariant: 32 distinct ASCII symbols, no padding, is a valid base32 specification.
+    spec.encoding()
+        .expect("lowercase base32 specification is valid")
+});
 /// Length of the public id, in characters.
 pub const ID_LEN: usize = 8;
 /// Length of the secret, in characters (5 bits each: 140 bits).
@@ -25,8 +38,8 @@ pub struct Generated {
 
 /// Generates a fresh app password.
 pub fn generate() -> Generated {
-    let public_id = random_chars(ID_LEN);
-    let secret = random_chars(SECRET_LEN);
+    let public_id = random_base32(ID_LEN);
+    let secret = random_base32(SECRET_LEN);
     let mut display = public_id.clone();
     for group in secret.as_bytes().chunks(7) {
         display.push('-');
@@ -46,22 +59,46 @@ pub fn parse(password: &str) -> Option<(String, String)> {
         .filter(|c| *c != '-')
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    if compact.len() != ID_LEN + SECRET_LEN || !compact.bytes().all(|b| ALPHABET.contains(&b)) {
+    if compact.len() != ID_LEN + SECRET_LEN || LOWER_BASE32.decode(compact.as_bytes()).is_err() {
         return None;
     }
     let (id, secret) = compact.split_at(ID_LEN);
     Some((id.to_owned(), secret.to_owned()))
 }
 
-fn random_chars(n: usize) -> String {
-    (0..n)
-        .map(|_| ALPHABET[(rand::random::<u8>() & 31) as usize] as char)
-        .collect()
+/// `n` random characters of lowercase base32 (5 random bits each).
+pub(crate) fn random_base32(n: usize) -> String {
+    let bytes: Vec<u8> = (0..(n * 5).div_ceil(8)).map(|_| rand::random()).collect();
+    let mut text = LOWER_BASE32.encode(&bytes);
+    text.truncate(n);
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_alphabet_is_lowercase_rfc4648_base32() {
+        let all = "abcdefghijklmnopqrstuvwxyz234567abcd";
+        assert_eq!(
+            parse(all),
+            Some(("abcdefgh".into(), "ijklmnopqrstuvwxyz234567abcd".into()))
+        );
+        assert_eq!(parse(&all.to_uppercase()), parse(all));
+        for foreign in ['0', '1', '8', '9', '=', '_'] {
+            let bad: String = all.replacen('a', &foreign.to_string(), 1);
+            assert_eq!(parse(&bad), None, "{foreign}");
+        }
+        for n in [8, 10, 28] {
+            let chars = random_base32(n);
+            assert_eq!(chars.len(), n);
+            assert!(
+                chars.bytes().all(|b| all.as_bytes().contains(&b)),
+                "{chars}"
+            );
+        }
+    }
 
     #[test]
     fn generated_passwords_parse_back_and_carry_no_spaces() {

@@ -4,7 +4,7 @@ use base64::Engine;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
-use super::AuthError;
+use super::error::AuthError;
 use crate::secret::Secret;
 
 /// Longest `Authorization` value looked at; real credentials are far shorter, and

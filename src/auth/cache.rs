@@ -12,14 +12,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use data_encoding::{HEXLOWER, HEXLOWER_PERMISSIVE};
 use davgate_storage::AccountId;
 use hmac::{Hmac, Mac};
 use moka::future::Cache;
 use sha2::Sha256;
 
 use super::basic::BasicCredentials;
+use super::error::AuthError;
+use super::principal::Credential;
 use super::scope::Access;
-use super::{AuthError, Credential};
 
 /// What a successful check established.
 #[derive(Debug, Clone)]
@@ -122,7 +124,7 @@ pub fn load_or_create_server_key(data_dir: &Path) -> io::Result<[u8; 32]> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let key: [u8; 32] = rand::random();
-            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = HEXLOWER.encode(&key);
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -137,15 +139,13 @@ pub fn load_or_create_server_key(data_dir: &Path) -> io::Result<[u8; 32]> {
     }
 }
 
+/// The key from its 64 hex digits, either case (an operator may have written it by hand).
 fn decode_key(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut key = [0u8; 32];
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(key)
+    HEXLOWER_PERMISSIVE
+        .decode(hex.as_bytes())
+        .ok()?
+        .try_into()
+        .ok()
 }
 
 #[cfg(test)]
@@ -179,6 +179,19 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(load_or_create_server_key(dir.path()).unwrap(), first);
+    }
+
+    #[test]
+    fn server_key_file_is_lowercase_hex_and_reads_in_either_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = load_or_create_server_key(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("server.key")).unwrap();
+        let expected: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(text, format!("{expected}\n"));
+        assert_eq!(decode_key(&expected.to_uppercase()), Some(key));
+        assert_eq!(decode_key(&expected[..62]), None);
+        assert_eq!(decode_key(&format!("{expected}00")), None);
+        assert_eq!(decode_key(&expected.replace(&expected[..1], "g")), None);
     }
 }
 

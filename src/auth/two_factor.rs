@@ -4,8 +4,10 @@
 //! While the second factor is on, the account password does not sign sync clients in
 //! (see [`super::Authenticator`]); they use app passwords.
 
+use data_encoding::BASE32_NOPAD;
 use davgate_storage::{Account, StorageError, Store, TotpState};
 
+use super::app_password;
 use super::password::hash_now;
 use super::seal::Sealer;
 use super::totp;
@@ -81,7 +83,7 @@ impl TwoFactor {
         let uri = totp::uri(&secret, &account.username);
         Ok(Enrollment {
             qr: totp::qr_for_terminal(&uri),
-            secret: totp::base32(&secret),
+            secret: BASE32_NOPAD.encode(&secret),
             uri,
         })
     }
@@ -168,10 +170,7 @@ impl TwoFactor {
 
 /// A backup code: ten base32 characters (50 bits), shown as two groups of five.
 fn backup_code() -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let chars: String = (0..10)
-        .map(|_| ALPHABET[(rand::random::<u8>() & 31) as usize] as char)
-        .collect();
+    let chars = app_password::random_base32(10);
     format!("{}-{}", &chars[..5], &chars[5..])
 }
 
@@ -180,4 +179,22 @@ fn normalize(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_codes_are_two_groups_of_five_lowercase_base32() {
+        let code = backup_code();
+        let (first, second) = code.split_once('-').expect("one hyphen");
+        assert_eq!((first.len(), second.len()), (5, 5), "{code}");
+        assert!(
+            code.bytes()
+                .all(|b| b == b'-' || b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)),
+            "{code}"
+        );
+        assert_eq!(normalize(&code.to_uppercase()), format!("{first}{second}"));
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use davgate_storage::{AccountId, LastUse, Store, UseRecord};
 use moka::sync::Cache;
 
-use super::{Credential, Principal};
+use super::principal::{Credential, Principal};
 
 /// Longest user agent kept.
 const MAX_AGENT: usize = 200;

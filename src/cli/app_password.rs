@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use davgate_storage::{NewAppPassword, StorageError};
 
-use super::{CliError, existing, format_time};
+use super::shared::{CliError, existing, format_time};
 use crate::auth::app_password;
 use crate::auth::password::hash_now;
 use crate::auth::scope::Scopes;

@@ -7,7 +7,8 @@
 use clap::Subcommand;
 use davgate_storage::{LockRecord, name_key};
 
-use super::{CliError, existing, format_time};
+use super::CliError;
+use super::shared::{existing, format_time};
 use crate::config::Settings;
 
 #[derive(Debug, Subcommand)]

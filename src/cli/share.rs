@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use davgate_storage::{CollectionKind, StorageError};
 
-use super::{CliError, existing};
+use super::shared::{CliError, existing};
 use crate::config::Settings;
 
 /// What kind of collection.

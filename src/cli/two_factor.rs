@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{CliError, existing, format_time};
+use super::shared::{CliError, existing, format_time};
 use crate::auth::cache::load_or_create_server_key;
 use crate::auth::two_factor::{TwoFactor, TwoFactorError};
 use crate::config::Settings;

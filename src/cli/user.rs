@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use clap::Subcommand;
 
-use super::{CliError, existing};
+use super::shared::{CliError, existing};
 use crate::auth::password::hash_now;
 use crate::config::{MAX_UPLOAD_LIMIT, Settings};
 use crate::secret::Secret;

@@ -3,7 +3,7 @@
 use davgate_storage::{Collection, CollectionKind, DavObject};
 use http::StatusCode;
 
-use super::Ctx;
+use super::ctx::Ctx;
 use super::error::{DavError, DavResult};
 use super::target::CollectionRef;
 use crate::proto::names::Privilege;

@@ -6,11 +6,10 @@ use davgate_storage::{
 };
 use http::{Response, StatusCode};
 
-use super::Ctx;
 use super::components;
+use super::ctx::Ctx;
 use super::error::{DavError, DavResult};
 use super::ical;
-use super::propfind::multistatus;
 use super::target::Target;
 use crate::proto::Limits;
 use crate::proto::names::{
@@ -23,7 +22,7 @@ use crate::proto::request::{
 };
 use crate::proto::response::{Multistatus, Response as XmlResponse, Value};
 use crate::proto::status::Status;
-use crate::response::{self, Body};
+use crate::response::{self, Body, multistatus};
 
 /// Answers MKCALENDAR.
 pub async fn mkcalendar(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {

@@ -1,21 +1,25 @@
 //! Calendars and contacts: CalDAV (RFC 4791), CardDAV (RFC 6352), WebDAV sync
 //! (RFC 6578), extended MKCOL (RFC 5689) and discovery (RFC 6764, RFC 5397) at `/dav/`.
 //!
-//! Owns the URL map ([`target`]), access to own and shared collections ([`access`]) and
+//! Owns the URL map ([`target`]), what a handler is given ([`ctx`]), access to own and
+//! shared collections ([`access`]) and
 //! one handler file per method family: [`propfind`], [`object`] (GET, PUT, DELETE of
 //! calendar objects and vCards), [`collection`] (MKCALENDAR, MKCOL, PROPPATCH, DELETE)
-//! and [`report`]. [`ical`] and [`vcard`] hold the pure data semantics and [`xml`] the
-//! pure protocol XML; [`convert`] maps one onto the other. Does not own authentication
-//! or scopes (the server checks both before a request gets here).
+//! and [`report`]. [`ical`] and [`vcard`] hold the pure data semantics; the protocol
+//! XML they read and write is [`crate::proto`]'s. Does not own authentication or scopes
+//! (the server checks both before a request gets here).
 
 pub mod access;
 pub mod collection;
+pub mod components;
+pub mod ctx;
 pub mod error;
 pub mod ical;
 pub mod object;
 pub mod propfind;
 pub mod props;
 pub mod report;
+pub mod sync_token;
 pub mod target;
 pub mod vcard;
 
@@ -23,10 +27,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use davgate_storage::{AccountId, NewCollection, Store};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 
+pub use self::ctx::{Ctx, DavSettings};
 use self::error::{DavError, DavResult};
 use self::target::Target;
 use crate::auth::Principal;
@@ -34,32 +39,9 @@ use crate::error::HttpError;
 use crate::response::{self, Body};
 use crate::route::{Routed, Verb};
 
-/// Component bits stored with a calendar (`supported-calendar-component-set`).
-pub mod components {
-    /// VEVENT.
-    pub const EVENT: i64 = 1;
-    /// VTODO.
-    pub const TODO: i64 = 2;
-    /// VJOURNAL.
-    pub const JOURNAL: i64 = 4;
-    /// Every component a calendar may hold when a client does not restrict it.
-    pub const ALL: i64 = EVENT | TODO | JOURNAL;
-    /// A vCard (address books).
-    pub const VCARD: i64 = 8;
-}
-
 /// Largest request body for PROPFIND, PROPPATCH, MKCALENDAR and REPORT: a multiget of a
 /// few thousand hrefs fits; more is not a real client.
 const MAX_XML_BODY: usize = 1 << 20;
-
-/// Settings of the CalDAV/CardDAV service.
-#[derive(Debug, Clone)]
-pub struct DavSettings {
-    /// Largest calendar object or vCard (`max-resource-size`).
-    pub max_resource_size: u64,
-    /// Caps on recurrence expansion in queries, expand and free-busy.
-    pub limits: ical::ExpandLimits,
-}
 
 /// The CalDAV/CardDAV service.
 #[derive(Clone)]
@@ -68,47 +50,6 @@ pub struct Dav {
     settings: DavSettings,
     /// Accounts whose default collections exist, so the check is not repeated per request.
     ensured: moka::sync::Cache<AccountId, ()>,
-}
-
-/// One request: who asks, for what.
-pub struct Ctx<'a> {
-    dav: &'a Dav,
-    /// The signed-in principal.
-    pub principal: &'a Principal,
-    /// What the path names.
-    pub target: Target,
-    /// The request headers.
-    pub headers: &'a HeaderMap,
-}
-
-impl Ctx<'_> {
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.dav.store
-    }
-
-    /// The service settings.
-    pub fn settings(&self) -> &DavSettings {
-        &self.dav.settings
-    }
-
-    /// The principal's user name.
-    pub fn user(&self) -> &str {
-        &self.principal.account.username
-    }
-
-    /// The client's `User-Agent`.
-    pub fn user_agent(&self) -> &str {
-        self.headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// A request header as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
 }
 
 impl Dav {
@@ -168,7 +109,8 @@ impl Dav {
         }
         self.ensure_defaults(principal.account.id).await?;
         let ctx = Ctx {
-            dav: self,
+            store: &self.store,
+            settings: &self.settings,
             principal,
             target,
             headers: &parts.headers,

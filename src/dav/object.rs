@@ -8,8 +8,8 @@ use bytes::Bytes;
 use davgate_storage::{CollectionKind, NewObject, Precondition as Expect, StorageError};
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::Ctx;
 use super::components;
+use super::ctx::Ctx;
 use super::error::{DavError, DavResult};
 use super::ical::{self, ComponentKind};
 use super::props::content_type;

@@ -1,10 +1,10 @@
 //! PROPFIND on the root, principals, homes, collections and objects (Depth 0 or 1).
 
 use davgate_storage::CollectionKind;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::Response;
 
-use super::Ctx;
 use super::access::{Level, Opened};
+use super::ctx::Ctx;
 use super::error::{DavError, DavResult};
 use super::props::Resource;
 use super::target::{CollectionRef, Target, home_path};
@@ -13,7 +13,7 @@ use crate::proto::precondition::Precondition;
 use crate::proto::request::{PropFind, parse_propfind};
 use crate::proto::response::{self as xml_response, Multistatus};
 use crate::proto::{Depth, Limits};
-use crate::response::{self, Body};
+use crate::response::{Body, multistatus};
 
 /// Answers a PROPFIND.
 pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
@@ -184,15 +184,4 @@ pub fn collection_segment(ctx: &Ctx, opened: &Opened) -> String {
         owner: (opened.owner != ctx.user()).then(|| opened.owner.clone()),
     };
     cref.segment()
-}
-
-/// A 207 response with an XML body.
-pub fn multistatus(body: Vec<u8>) -> Response<Body> {
-    let mut resp = Response::new(response::full(body));
-    *resp.status_mut() = StatusCode::MULTI_STATUS;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml; charset=utf-8"),
-    );
-    resp
 }

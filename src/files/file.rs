@@ -14,15 +14,13 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes};
 use dav_server::fs::{DavFile, DavMetaData, FsError, FsFuture, FsResult};
 use davgate_storage::blob::{BlobReader, BlobWriter};
-use davgate_storage::{CreateMode, NewContent, NodeId, QuotaOverrun, StorageError};
+use davgate_storage::{Account, CreateMode, NewContent, NodeId, QuotaOverrun, StorageError, Store};
 use futures_util::FutureExt;
 use rustix::fs::Advice;
 
 use super::errors::FilesError;
-use super::fs::AccountFs;
 use super::meta::NodeMeta;
-use crate::server::FileRanges;
-use crate::server::sendfile::MAX_RANGE;
+use crate::sendfile::{FileRanges, MAX_RANGE};
 
 /// Where an upload goes and what bounds it.
 #[derive(Debug)]
@@ -77,16 +75,36 @@ pub(crate) struct QuotaRoom {
     pub(crate) replaced: u64,
 }
 
+/// What an upload needs from the request's file system: where to commit, and where to
+/// leave what the user should be told. `fs::AccountFs` implements it; naming the trait
+/// here rather than that type keeps this module below `fs`, which builds uploads.
+pub(crate) trait UploadHost: Send + Sync + 'static {
+    /// The store to commit to.
+    fn store(&self) -> &Store;
+    /// The account uploading, as read for this request.
+    fn account(&self) -> &Account;
+    /// Remembers why the request was refused.
+    fn refuse(&self, refusal: FilesError);
+    /// Turns a storage error into dav-server's, remembering what to tell the user.
+    fn fail(&self, err: StorageError) -> FsError;
+    /// Forgets nodes resolved earlier in the request: the tree changed.
+    fn changed(&self);
+}
+
 /// A PUT body on its way into a blob.
 pub(crate) struct UploadFile {
-    fs: AccountFs,
+    fs: Box<dyn UploadHost>,
     plan: UploadPlan,
     writer: Option<Box<dyn BlobWriter>>,
     committed: Option<NodeMeta>,
 }
 
 impl UploadFile {
-    pub(crate) fn new(fs: AccountFs, plan: UploadPlan, writer: Box<dyn BlobWriter>) -> Self {
+    pub(crate) fn new(
+        fs: Box<dyn UploadHost>,
+        plan: UploadPlan,
+        writer: Box<dyn BlobWriter>,
+    ) -> Self {
         UploadFile {
             fs,
             plan,

@@ -21,13 +21,13 @@ use futures_util::{FutureExt, StreamExt};
 use http::StatusCode;
 
 use super::errors::{FilesError, fs_error};
-use super::file::{QuotaRoom, ReadFile, UploadFile, UploadPlan};
+use super::file::{QuotaRoom, ReadFile, UploadFile, UploadHost, UploadPlan};
 
 /// Uploads announced at most this large hash MD5 as they stream (a few milliseconds);
 /// larger ones leave it to the store's MD5 thread, which waits until no upload streams.
 const STREAMED_MD5_MAX: u64 = 16 << 20;
 use super::meta::{NodeEntry, NodeMeta};
-use crate::server::FileRanges;
+use crate::sendfile::FileRanges;
 
 /// What the request says that the filesystem calls do not.
 #[derive(Debug, Default)]
@@ -259,7 +259,11 @@ impl AccountFs {
             .upload(streamed)
             .await
             .map_err(|e| self.fail(e))?;
-        Ok(Box::new(UploadFile::new(self.clone(), plan, writer)))
+        Ok(Box::new(UploadFile::new(
+            Box::new(self.clone()),
+            plan,
+            writer,
+        )))
     }
 
     /// Sets the modification time of the node at `segments`, if it exists.
@@ -285,6 +289,28 @@ impl AccountFs {
             .dead_props(node.id)
             .await
             .map_err(|e| self.fail(e))
+    }
+}
+
+impl UploadHost for AccountFs {
+    fn store(&self) -> &Store {
+        AccountFs::store(self)
+    }
+
+    fn account(&self) -> &Account {
+        AccountFs::account(self)
+    }
+
+    fn refuse(&self, refusal: FilesError) {
+        AccountFs::refuse(self, refusal);
+    }
+
+    fn fail(&self, err: davgate_storage::StorageError) -> FsError {
+        AccountFs::fail(self, err)
+    }
+
+    fn changed(&self) {
+        AccountFs::changed(self);
     }
 }
 

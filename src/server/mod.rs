@@ -5,7 +5,6 @@
 //! in-process on `127.0.0.1:0` through [`start_on`].
 
 mod access_log;
-pub(crate) mod sendfile;
 mod service;
 mod tls;
 
@@ -23,14 +22,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-pub use self::sendfile::FileRanges;
-use self::sendfile::SendfileStream;
+// Re-exported so callers that name `server::FileRanges` keep compiling while they move to
+// `crate::sendfile`, which both the server and the file handlers sit on.
 pub use self::service::App;
 use crate::auth::Authenticator;
 use crate::auth::cache::load_or_create_server_key;
 use crate::config::{Settings, Transport};
 use crate::dav::Dav;
 use crate::files::Files;
+pub use crate::sendfile::FileRanges;
+use crate::sendfile::SendfileStream;
 
 /// How long shutdown waits for open requests to finish.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -100,7 +101,10 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         client_address: settings.client_address.clone(),
     };
     let (tls, scheme) = match &settings.transport {
-        Transport::Tls { cert, key } => (Some(tls::acceptor(cert, key)?), "https"),
+        Transport::Tls { cert, key } => (
+            Some(tls::acceptor(cert, key).map_err(|e| StartError::Tls(e.0))?),
+            "https",
+        ),
         Transport::PlainLoopback | Transport::PlainBehindProxy => (None, "http"),
     };
     let addr = listener

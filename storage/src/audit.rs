@@ -6,9 +6,9 @@ use std::str::FromStr;
 use sqlx::FromRow;
 
 use crate::Store;
-use crate::accounts::AccountId;
 use crate::db::{WriteTx, now_ms};
 use crate::error::Result;
+use crate::ids::AccountId;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,10 +8,10 @@
 use sqlx::FromRow;
 
 use crate::Store;
-use crate::accounts::AccountId;
 use crate::audit::{AuditEvent, record};
 use crate::db::{WriteTx, now_ms};
 use crate::error::{Result, StorageError};
+use crate::ids::AccountId;
 
 /// An app password as stored (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,9 +7,9 @@
 use sqlx::FromRow;
 
 use crate::Store;
-use crate::accounts::AccountId;
 use crate::db::now_ms;
 use crate::error::Result;
+use crate::ids::AccountId;
 
 /// One lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +221,7 @@ fn at_or_below(path: &str, top: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::at_or_below;
+    use super::*;
 
     #[test]
     fn below_means_whole_segments() {

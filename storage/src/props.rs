@@ -3,9 +3,9 @@
 use sqlx::FromRow;
 
 use crate::Store;
-use crate::accounts::AccountId;
 use crate::error::{Result, StorageError};
-use crate::tree::NodeId;
+use crate::ids::AccountId;
+use crate::ids::NodeId;
 use crate::tree::require_node;
 
 /// Most dead properties one node may carry; PROPPATCH past it is refused.

@@ -39,6 +39,7 @@ mod output;
 pub(crate) mod raw;
 mod recur;
 mod rule;
+mod seconds;
 mod time;
 mod timerange;
 mod zone;

@@ -11,7 +11,8 @@ use chrono::{Datelike, NaiveDateTime};
 use super::IcalError;
 use super::component::{ComponentKind, RDate, Range, Timing};
 use super::rule::{self, Reach, RuleError};
-use super::time::{Basis, Clock, Dur, Moment, Time, naive, shift, stamp};
+use super::seconds::{naive, stamp};
+use super::time::{Basis, Clock, Dur, Moment, Time, shift};
 use super::timerange::Shape;
 use super::zone::Zone;
 

@@ -3,9 +3,10 @@
 
 use calcard::common::PartialDateTime;
 use calcard::icalendar::ICalendarDuration;
-use chrono::{DateTime, NaiveDateTime, TimeDelta};
+use chrono::{NaiveDateTime, TimeDelta};
 
 use super::IcalError;
+use super::seconds::naive;
 use super::zone::Zone;
 
 /// A `start`/`end` pair from CALDAV:time-range, expand,
@@ -206,23 +207,6 @@ pub(crate) fn shift(local: NaiveDateTime, seconds: i64) -> NaiveDateTime {
         } else {
             NaiveDateTime::MAX
         })
-}
-
-/// UTC seconds as a naive date-time, clamped to chrono's range.
-pub(crate) fn naive(at: i64) -> NaiveDateTime {
-    DateTime::from_timestamp(at, 0).map_or(
-        if at < 0 {
-            NaiveDateTime::MIN
-        } else {
-            NaiveDateTime::MAX
-        },
-        |at| at.naive_utc(),
-    )
-}
-
-/// A naive date-time read as UTC seconds.
-pub(crate) fn stamp(local: NaiveDateTime) -> i64 {
-    local.and_utc().timestamp()
 }
 
 pub(crate) fn format_date(local: NaiveDateTime) -> String {

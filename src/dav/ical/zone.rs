@@ -19,7 +19,7 @@ use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
 
 use super::IcalError;
 use super::rule::{self, RuleError};
-use super::time::{naive, stamp};
+use super::seconds::{naive, stamp};
 
 /// A time zone to read wall-clock times in.
 #[derive(Debug, Clone, PartialEq)]

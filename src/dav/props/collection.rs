@@ -3,10 +3,10 @@
 
 use davgate_storage::CollectionKind;
 
-use crate::dav::Ctx;
 use crate::dav::access::Opened;
 use crate::dav::components;
-use crate::dav::report::sync_token;
+use crate::dav::ctx::Ctx;
+use crate::dav::sync_token::sync_token;
 use crate::proto::names::{
     AppleProperty, CalDavProperty, CalendarServerProperty, CardDavProperty, ComponentType,
     DavProperty, Property, ReportName, ResourceType,

@@ -6,13 +6,15 @@
 mod collection;
 mod object;
 mod principal;
+mod resource;
 
 pub use object::content_type;
+pub use resource::Resource;
 
-use davgate_storage::{CollectionKind, DeadProp, ObjectMeta};
+use davgate_storage::DeadProp;
 
-use super::Ctx;
 use super::access::Opened;
+use super::ctx::Ctx;
 use super::target::principal_path;
 use crate::proto::Limits;
 use crate::proto::RawXml;
@@ -20,22 +22,6 @@ use crate::proto::names::{DavProperty, Namespace, Property};
 use crate::proto::request::PropFind;
 use crate::proto::response::{Response, Value};
 use crate::proto::status::Status;
-
-/// A resource whose properties are asked for.
-pub enum Resource<'a> {
-    /// `/dav/`.
-    Root,
-    /// `/dav/principals/`.
-    Principals,
-    /// A principal.
-    Principal(&'a str),
-    /// A calendar or address book home.
-    Home(CollectionKind, &'a str),
-    /// A collection, with its dead properties.
-    Collection(&'a Opened, &'a [DeadProp]),
-    /// An object; `data` when its text was read (for calendar-data / address-data).
-    Object(&'a Opened, &'a ObjectMeta, Option<&'a str>),
-}
 
 impl Resource<'_> {
     /// Writes the properties `request` asks for into `response`: found ones under 200,

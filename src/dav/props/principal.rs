@@ -3,9 +3,9 @@
 
 use davgate_storage::CollectionKind;
 
-use super::Resource;
-use crate::dav::Ctx;
+use super::resource::Resource;
 use crate::dav::access::Level;
+use crate::dav::ctx::Ctx;
 use crate::dav::target::{home_path, principal_path};
 use crate::proto::names::{CalDavProperty, CardDavProperty, DavProperty, Property, ResourceType};
 use crate::proto::response::{Response, Value};

@@ -2,9 +2,9 @@
 
 use http::{HeaderValue, Response, header};
 
-use super::options;
-use crate::dav::Ctx;
+use super::members::options;
 use crate::dav::access::Opened;
+use crate::dav::ctx::Ctx;
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::ical;
 use crate::proto::precondition::Precondition;

@@ -2,9 +2,9 @@
 
 use http::Response;
 
-use super::{Members, named, options};
-use crate::dav::Ctx;
+use super::members::{Members, named, options};
 use crate::dav::access::Opened;
+use crate::dav::ctx::Ctx;
 use crate::dav::error::DavResult;
 use crate::proto::href::decode_href;
 use crate::proto::request::Multiget;

@@ -2,9 +2,9 @@
 
 use http::Response;
 
-use super::{Members, options};
-use crate::dav::Ctx;
+use super::members::{Members, options};
 use crate::dav::access::Opened;
+use crate::dav::ctx::Ctx;
 use crate::dav::error::DavResult;
 use crate::dav::ical::{self, CompTest};
 use crate::dav::vcard;

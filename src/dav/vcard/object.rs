@@ -17,7 +17,7 @@ use calcard::vcard::{
     VCard, VCardEntry, VCardProperty, VCardValue, VCardVersion as CalcardVersion,
 };
 
-use super::VcardError;
+use super::error::VcardError;
 use super::ical::raw::{self, Document, Item};
 use super::ical::{PropRequest, ValueMode};
 use crate::proto::request::Selection;

@@ -10,24 +10,16 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use data_encoding::HEXLOWER;
 use md5::Md5;
 use sha1::{Digest, Sha1};
 use tokio::task::JoinHandle;
 
-use super::{BlobKey, BlobWriter, StagedBlob};
+use super::contract::{BlobKey, BlobWriter, Digests, StagedBlob};
 use crate::error::{Result, StorageError};
 
 /// Bytes gathered before a hashing job is handed to the blocking pool.
 const HASH_BATCH: usize = 1024 * 1024;
-
-/// Hex digests of a blob's content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Digests {
-    /// MD5, lowercase hex; `None` until computed after the commit.
-    pub md5: Option<String>,
-    /// SHA-1, lowercase hex.
-    pub sha1: String,
-}
 
 /// Which digests to compute while a blob streams in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,18 +36,6 @@ impl Digests {
         let mut hashers = Hashers::new(Streamed::Sha1AndMd5);
         hashers.update(data);
         hashers.finish()
-    }
-
-    /// Whether `claim` ("SHA1:hex" or "MD5:hex", as in ownCloud's `OC-Checksum`)
-    /// matches; `None` when it names an algorithm not computed here.
-    pub fn verify(&self, claim: &str) -> Option<bool> {
-        let (algorithm, hex) = claim.trim().split_once(':')?;
-        let ours = match algorithm.to_ascii_uppercase().as_str() {
-            "SHA1" => &self.sha1,
-            "MD5" => self.md5.as_ref()?,
-            _ => return None,
-        };
-        Some(ours.eq_ignore_ascii_case(hex.trim()))
     }
 }
 
@@ -81,8 +61,8 @@ impl Hashers {
 
     fn finish(self) -> Digests {
         Digests {
-            md5: self.md5.map(|m| hex(&m.finalize())),
-            sha1: hex(&self.sha1.finalize()),
+            md5: self.md5.map(|m| HEXLOWER.encode(&m.finalize())),
+            sha1: HEXLOWER.encode(&self.sha1.finalize()),
         }
     }
 }
@@ -99,12 +79,8 @@ impl Md5Stream {
 
     /// The digest, lowercase hex.
     pub fn finish(self) -> String {
-        hex(&self.0.finalize())
+        HEXLOWER.encode(&self.0.finalize())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A writer that hashes what passes through it.

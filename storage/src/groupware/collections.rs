@@ -3,9 +3,9 @@
 use sqlx::FromRow;
 
 use crate::Store;
-use crate::accounts::AccountId;
 use crate::db::{WriteTx, now_ms};
 use crate::error::{Result, StorageError};
+use crate::ids::AccountId;
 use crate::props::{DeadProp, PropChange};
 
 /// A collection's database id.

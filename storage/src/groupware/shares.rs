@@ -1,9 +1,9 @@
 //! Collections shared with other accounts, read-only or read-write.
 
 use crate::Store;
-use crate::accounts::AccountId;
 use crate::error::{Result, StorageError};
 use crate::groupware::collections::{Collection, CollectionId, CollectionKind};
+use crate::ids::AccountId;
 
 /// A collection shared with an account.
 #[derive(Debug, Clone, PartialEq, Eq)]

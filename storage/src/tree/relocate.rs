@@ -15,10 +15,11 @@ use crate::accounts::{AccountId, charge};
 use crate::blob::BlobKey;
 use crate::db::WriteTx;
 use crate::error::{Result, StorageError};
+use crate::ids::NodeId;
+use crate::model::node::{Location, Node, NodeKind, NodeRow, node_columns};
 use crate::names::{name_key, validate_name};
 use crate::tree::trash::trash_in;
 use crate::tree::write::{fetch_child, fetch_node, insert_node, is_within, require_dir};
-use crate::tree::{Location, Node, NodeId, NodeKind, NodeRow, node_columns};
 
 /// What to do when the destination name is taken (the WebDAV `Overwrite` header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,13 +2,14 @@
 //! moves it back ([`Store::rename`]), purging deletes the subtree and releases its bytes.
 
 use crate::Store;
-use crate::accounts::{AccountId, charge, release_blobs};
+use crate::accounts::{charge, release_blobs};
 use crate::blob::BlobKey;
 use crate::db::{WriteTx, now_ms};
 use crate::error::{Result, StorageError};
+use crate::ids::{AccountId, NodeId};
+use crate::model::node::{Location, Node};
 use crate::names::name_key;
 use crate::tree::write::fetch_node;
-use crate::tree::{Location, Node, NodeId};
 
 /// Attempts at a free trash name before giving up; names only collide when the same
 /// name is deleted several times within one second.

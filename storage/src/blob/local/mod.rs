@@ -8,17 +8,19 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
+mod staged;
 mod writer;
 
+use staged::{blocking, remove_if_present};
 use writer::LocalWriter;
 
-use super::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, StagedBlob};
+use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob};
 use crate::error::Result;
 
 /// Blobs up to this size are read whole when opened.
@@ -122,36 +124,6 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
-struct LocalStaged {
-    file: Option<Arc<File>>,
-    path: PathBuf,
-    key: BlobKey,
-    size: u64,
-}
-
-impl StagedBlob for LocalStaged {
-    fn key(&self) -> &BlobKey {
-        &self.key
-    }
-
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn committed(mut self: Box<Self>) {
-        // Closing the file releases the lock; the blob now belongs to the database.
-        self.file = None;
-    }
-}
-
-impl Drop for LocalStaged {
-    fn drop(&mut self) {
-        if self.file.is_some() {
-            let _ = remove_if_present(&self.path);
-        }
-    }
-}
-
 struct LocalReader {
     file: Arc<File>,
     len: u64,
@@ -215,26 +187,9 @@ fn read_exact_at(file: &File, offset: u64, want: usize) -> Result<Bytes> {
     Ok(Bytes::from(buf))
 }
 
-fn remove_if_present(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
 fn lock_error(err: TryLockError) -> io::Error {
     match err {
         TryLockError::Error(e) => e,
         TryLockError::WouldBlock => io::Error::other("a fresh blob file is locked by someone else"),
     }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    joined(tokio::task::spawn_blocking(f)).await
-}
-
-/// Waits for a task on the blocking pool; one that panicked is an I/O error.
-async fn joined<T>(task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
-    task.await
-        .map_err(|e| io::Error::other(format!("blob task failed: {e}")))?
 }

@@ -21,8 +21,8 @@ use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
 use rustix::io::Errno;
 use tokio::task::JoinHandle;
 
-use super::{LocalStaged, blocking, joined, remove_if_present};
-use crate::blob::{BlobKey, BlobWriter, StagedBlob};
+use super::staged::{LocalStaged, blocking, joined, remove_if_present};
+use crate::blob::contract::{BlobKey, BlobWriter, StagedBlob};
 use crate::error::Result;
 
 /// Bytes per write system call: big enough that the hop to the blocking pool is

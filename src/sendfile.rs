@@ -12,6 +12,10 @@
 //!
 //! TLS and HTTP/2 connections never get a [`FileRanges`]: rustls and h2 copy every body
 //! byte into their own frames, so a placeholder would reach the client as zeros.
+//!
+//! It sits below both [`crate::server`], which wraps plain connections in a
+//! [`SendfileStream`], and [`crate::files`], which registers ranges: neither imports the
+//! other for it.
 
 use std::collections::VecDeque;
 use std::fs::File;

@@ -1,0 +1,125 @@
+//! What a blob store is: the key that names a blob and the traits a backend implements
+//! (store, writer, staged blob, reader, idle blob). A leaf under the backends and the
+//! digesting writer, which all implement or wrap these.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::Result;
+
+/// The name of a blob: 128 random bits in hex, never derived from user input.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    /// A fresh random key.
+    pub fn random() -> Self {
+        let bits: u128 = rand::random();
+        BlobKey(format!("{bits:032x}"))
+    }
+
+    /// Accepts a key read back from the database or a directory listing.
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        ok.then(|| BlobKey(s.to_owned()))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where blob bytes live.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Starts writing a new blob under a fresh key.
+    async fn create(&self) -> Result<Box<dyn BlobWriter>>;
+    /// Opens a committed blob for reading.
+    async fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobReader>>;
+    /// Deletes a blob no node references any more; a missing blob is not an error.
+    async fn delete(&self, key: &BlobKey) -> Result<()>;
+    /// Blobs no writer is working on right now: the candidates for garbage collection.
+    /// Each holds the blob so that no writer can claim it while the caller decides.
+    async fn idle(&self) -> Result<Vec<Box<dyn IdleBlob>>>;
+}
+
+/// A blob being written. Dropping it before [`BlobWriter::finish`] deletes the bytes.
+#[async_trait]
+pub trait BlobWriter: Send + Sync {
+    /// Appends bytes.
+    async fn write(&mut self, data: Bytes) -> Result<()>;
+    /// Bytes written so far.
+    fn written(&self) -> u64;
+    /// Makes the bytes durable. The blob stays unreferenced until committed.
+    async fn finish(self: Box<Self>) -> Result<Box<dyn StagedBlob>>;
+}
+
+/// A durable blob waiting for its commit. Dropping it deletes the bytes;
+/// [`StagedBlob::committed`] keeps them.
+pub trait StagedBlob: Send + Sync {
+    /// The blob's key.
+    fn key(&self) -> &BlobKey;
+    /// Its size in bytes.
+    fn size(&self) -> u64;
+    /// Digests of its content, when they were computed while it was written.
+    fn digests(&self) -> Option<&Digests> {
+        None
+    }
+    /// The database now references the blob: keep it.
+    fn committed(self: Box<Self>);
+}
+
+/// A committed blob opened for reading.
+#[async_trait]
+pub trait BlobReader: Send + Sync {
+    /// The blob's size in bytes.
+    fn len(&self) -> u64;
+    /// True for an empty blob.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Reads up to `max` bytes at `offset`; an empty result means end of blob.
+    async fn read_at(&self, offset: u64, max: usize) -> Result<Bytes>;
+    /// The local file holding the whole blob, for a server that can send straight from
+    /// it (sendfile); `None` when reading through [`Self::read_at`] is the only way.
+    /// The file is never written again while a reader holds it.
+    fn local_file(&self) -> Option<Arc<std::fs::File>> {
+        None
+    }
+}
+
+/// A blob held for a garbage-collection decision.
+pub trait IdleBlob: Send {
+    /// The blob's key.
+    fn key(&self) -> &BlobKey;
+    /// Deletes the blob.
+    fn delete(self: Box<Self>) -> Result<()>;
+}
+
+/// Hex digests of a blob's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digests {
+    /// MD5, lowercase hex; `None` until computed after the commit.
+    pub md5: Option<String>,
+    /// SHA-1, lowercase hex.
+    pub sha1: String,
+}
+
+impl Digests {
+    /// Whether `claim` ("SHA1:hex" or "MD5:hex", as in ownCloud's `OC-Checksum`)
+    /// matches; `None` when it names an algorithm not computed here.
+    pub fn verify(&self, claim: &str) -> Option<bool> {
+        let (algorithm, hex) = claim.trim().split_once(':')?;
+        let ours = match algorithm.to_ascii_uppercase().as_str() {
+            "SHA1" => &self.sha1,
+            "MD5" => self.md5.as_ref()?,
+            _ => return None,
+        };
+        Some(ours.eq_ignore_ascii_case(hex.trim()))
+    }
+}

@@ -1,0 +1,98 @@
+//! [`Store`]: the database plus the blob store, and the rows kept between commits. The
+//! operations live in the modules that own their tables (`accounts`, `tree`, `props`,
+//! …), each adding its methods with `impl Store`; this module depends on none of them,
+//! only on the row types in `model`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::blob::{self, BlobKey, BlobStore, LocalBlobStore, Streamed};
+use crate::db::{self, Backend, Db};
+use crate::error::Result;
+use crate::ids::{AccountId, NodeId};
+use crate::md5_fill;
+use crate::model::account::Account;
+use crate::model::node::Node;
+
+/// Where the store keeps its data.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://PATH?mode=rwc` or `postgres://…`.
+    pub database_url: String,
+    /// Directory for the local blob store.
+    pub blob_dir: PathBuf,
+    /// Upper bound on pooled database connections.
+    pub max_connections: u32,
+    /// Run first on the thread the store starts for background work (the MD5 of large
+    /// uploads), e.g. to lower its priority below the request threads'.
+    pub background_thread_init: Option<fn()>,
+}
+
+/// The rows read on every request, kept between commits.
+#[derive(Default)]
+pub(crate) struct KeptRows {
+    pub(crate) accounts: db::Snapshots<AccountId, Option<Account>>,
+    /// Path walks by root and the segments' NFC keys as JSON; misses too.
+    pub(crate) paths: db::Snapshots<(NodeId, String), Option<Node>>,
+}
+
+/// The database plus the blob store.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+    pub(crate) snapshots: Arc<KeptRows>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) md5: Arc<md5_fill::Md5Filler>,
+}
+
+impl Store {
+    /// Connects, runs pending migrations and opens the blob store.
+    pub async fn open(config: &StoreConfig) -> Result<Self> {
+        let db = Db::connect(&config.database_url, config.max_connections).await?;
+        db.migrate().await?;
+        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
+        let md5 = md5_fill::Md5Filler::start(
+            db.clone(),
+            Arc::clone(&blobs),
+            config.background_thread_init,
+        )?;
+        Ok(Store {
+            db,
+            snapshots: Arc::default(),
+            blobs,
+            md5: Arc::new(md5),
+        })
+    }
+
+    /// Which database is behind this store.
+    pub fn backend(&self) -> Backend {
+        self.db.backend
+    }
+
+    /// The blob store, for streaming reads.
+    pub fn blobs(&self) -> &dyn BlobStore {
+        &*self.blobs
+    }
+
+    /// Starts an upload: a new blob whose SHA-1 (and, if asked, MD5) is computed as it
+    /// streams in. Background MD5 work waits until it is finished or dropped.
+    pub async fn upload(&self, streamed: Streamed) -> Result<Box<dyn blob::BlobWriter>> {
+        let inner = self.blobs.create().await?;
+        let digesting = Box::new(blob::DigestingWriter::new(inner, streamed));
+        Ok(self.md5.streaming(digesting))
+    }
+
+    /// Queues for the MD5 thread the blobs that lack one (uploads a crash interrupted
+    /// before it, or that found its queue full); returns how many it took.
+    pub async fn queue_missing_md5(&self) -> Result<usize> {
+        let keys: Vec<String> =
+            sqlx::query_scalar("SELECT key FROM blobs WHERE md5 IS NULL LIMIT 1000")
+                .fetch_all(&self.db.pool)
+                .await?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| BlobKey::parse(k))
+            .take_while(|key| self.md5.queue(key.clone()))
+            .count())
+    }
+}
