@@ -1,11 +1,14 @@
-//! davgate: WebDAV files (and, later, CalDAV and CardDAV) for sync clients that can
-//! only send a user name and a password.
+//! davgate: WebDAV files, CalDAV calendars and CardDAV contacts for sync clients that
+//! can only send a user name and a password.
 //!
 //! A request goes: [`server`] accepts it (TLS, HTTP/1.1 or HTTP/2) → [`route::Route`]
-//! decides where it goes from method and path alone → [`auth`] turns Basic credentials
-//! into a [`auth::Principal`] when the route needs one → [`files`] serves it over the
-//! `davgate-storage` crate, the only code that touches SQL or blob bytes. Settings come
-//! from [`config`] and are passed down explicitly; [`cli`] is the command line.
+//! parses it once (verb, decoded path, WebDAV headers) and decides where it goes →
+//! [`auth`] turns Basic credentials into an [`auth::Principal`] and checks its scope,
+//! once, for every protected route → [`files`] (`/files/`, `/trash/`) or [`dav`]
+//! (`/dav/`) serves it over the `davgate-storage` crate, the only code that touches SQL
+//! or blob bytes. Both rooms read and write protocol XML through [`proto`], and every
+//! room's error becomes HTTP in one place, [`error`]. Settings come from [`config`] and
+//! are passed down explicitly; [`cli`] is the command line.
 
 pub mod auth;
 pub mod cli;

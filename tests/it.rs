@@ -11,6 +11,7 @@ mod cli;
 mod copymove;
 mod dav_exchanges;
 mod dav_sync;
+mod disk_full;
 mod files;
 mod headers;
 mod ical;

@@ -4,6 +4,8 @@
 //! cannot say (which limit, how big, that the disk is full) is recorded on the
 //! filesystem as a [`FilesError`] and answered by [`super::respond`] instead.
 
+use std::sync::{Arc, Mutex};
+
 use dav_server::fs::FsError;
 use davgate_storage::StorageError;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -126,6 +128,25 @@ impl HttpError for FilesError {
             FilesError::Storage(e) => e.log_detail(),
             _ => None,
         }
+    }
+}
+
+/// Where a filesystem or lock-system call leaves what the client must be told, for
+/// [`super::respond`] to answer instead of dav-server's bare status: dav-server's
+/// `FsError` and lock results carry no words, so this slot, shared by the request's
+/// filesystem and lock system, is how they reach the response.
+#[derive(Clone, Default)]
+pub(crate) struct Refusals(Arc<Mutex<Option<FilesError>>>);
+
+impl Refusals {
+    /// Records why the request is being refused (the latest reason wins).
+    pub(crate) fn set(&self, refusal: FilesError) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(refusal);
+    }
+
+    /// The recorded reason, once.
+    pub(crate) fn take(&self) -> Option<FilesError> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 

@@ -20,7 +20,7 @@ use davgate_storage::{
 use futures_util::{FutureExt, StreamExt};
 use http::StatusCode;
 
-use super::errors::{FilesError, fs_error};
+use super::errors::{FilesError, Refusals, fs_error};
 use super::file::{QuotaRoom, ReadFile, UploadFile, UploadHost, UploadPlan};
 
 /// Uploads announced at most this large hash MD5 as they stream (a few milliseconds);
@@ -59,7 +59,7 @@ struct Inner {
     facts: RequestFacts,
     /// Nodes resolved during this request, by path key; cleared by every change.
     resolved: Mutex<HashMap<String, Option<Node>>>,
-    refusal: Mutex<Option<FilesError>>,
+    refusals: Refusals,
 }
 
 impl AccountFs {
@@ -71,18 +71,23 @@ impl AccountFs {
                 tree,
                 facts,
                 resolved: Mutex::new(HashMap::new()),
-                refusal: Mutex::new(None),
+                refusals: Refusals::default(),
             }),
         }
     }
 
     /// What the user should be told about a refused request, if anything.
     pub(crate) fn take_refusal(&self) -> Option<FilesError> {
-        self.inner.refusal.lock().expect("refusal lock").take()
+        self.inner.refusals.take()
+    }
+
+    /// The request's refusal slot, for the lock system to share.
+    pub(crate) fn refusals(&self) -> Refusals {
+        self.inner.refusals.clone()
     }
 
     pub(crate) fn refuse(&self, refusal: FilesError) {
-        *self.inner.refusal.lock().expect("refusal lock") = Some(refusal);
+        self.inner.refusals.set(refusal);
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -10,11 +10,12 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use dav_server::davpath::DavPath;
 use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
-use davgate_storage::{AccountId, LockRecord, Store, now_ms};
+use davgate_storage::{AccountId, LockRecord, StorageError, Store, now_ms};
 use futures_util::FutureExt;
 use tokio::sync::Mutex;
 use xmltree::Element;
 
+use super::errors::{FilesError, Refusals};
 use super::fs::{path_key, segments};
 
 /// One account's locks, as seen by one request.
@@ -28,6 +29,9 @@ pub(crate) struct DbLocks {
     granted: Duration,
     /// The locks read for this request; `None` until first needed or after a change.
     snapshot: Arc<Mutex<Option<Vec<LockRecord>>>>,
+    /// Where a storage failure is reported: dav-server would answer a failed lock
+    /// write as "locked by another client".
+    refusals: Refusals,
 }
 
 impl fmt::Debug for DbLocks {
@@ -51,7 +55,19 @@ impl DbLocks {
             prefix,
             granted,
             snapshot: Arc::new(Mutex::new(None)),
+            refusals: Refusals::default(),
         }
+    }
+
+    /// The same lock system, reporting storage failures to `refusals`.
+    pub(crate) fn reporting_to(self, refusals: Refusals) -> Self {
+        DbLocks { refusals, ..self }
+    }
+
+    /// Records a storage failure so the client is told what happened.
+    fn failed(&self, e: StorageError) {
+        tracing::warn!(error = %e, "a lock change failed in storage");
+        self.refusals.set(FilesError::Storage(e));
     }
 
     async fn current(&self) -> Vec<LockRecord> {
@@ -212,7 +228,7 @@ fn new_token() -> String {
     let mut bytes: [u8; 16] = rand::random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = data_encoding::HEXLOWER.encode(&bytes);
     format!(
         "urn:uuid:{}-{}-{}-{}-{}",
         &hex[0..8],
@@ -280,7 +296,7 @@ impl DavLockSystem for DbLocks {
                 Ok(Ok(lock)) => Ok(self.granted_lock(&lock)),
                 Ok(Err(clash)) => Err(self.dav_lock(&clash)),
                 Err(e) => {
-                    tracing::error!(error = %e, "could not store a lock");
+                    self.failed(e);
                     Err(DavLock {
                         token: String::new(),
                         path: Box::new(DavPath::new("/").expect("root is a path")),
@@ -309,7 +325,11 @@ impl DavLockSystem for DbLocks {
             self.forget().await;
             match removed {
                 Ok(n) if n > 0 => Ok(()),
-                _ => Err(()),
+                Ok(_) => Err(()),
+                Err(e) => {
+                    self.failed(e);
+                    Err(())
+                }
             }
         }
         .boxed()
@@ -335,7 +355,11 @@ impl DavLockSystem for DbLocks {
             self.forget().await;
             match refreshed {
                 Ok(Some(lock)) => Ok(self.granted_lock(&lock)),
-                _ => Err(()),
+                Ok(None) => Err(()),
+                Err(e) => {
+                    self.failed(e);
+                    Err(())
+                }
             }
         }
         .boxed()

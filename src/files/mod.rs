@@ -122,7 +122,8 @@ impl Files {
             account.id,
             "/files",
             lock_timeout::granted(&parts.headers, self.lock_max_timeout),
-        );
+        )
+        .reporting_to(fs.refusals());
         if let Some(destination) = &routed.destination {
             // COPY and MOVE are ours: each is one storage transaction.
             return match tree {

@@ -28,7 +28,11 @@ impl TestServer {
 
     /// A server configured by extra TOML lines, with one account, `alice`.
     pub async fn start_with(toml: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(tempfile::tempdir().expect("temp dir"), toml).await
+    }
+
+    /// [`Self::start_with`] with its data in `dir` (e.g. on a small filesystem).
+    pub async fn start_in(dir: tempfile::TempDir, toml: &str) -> Self {
         let settings = settings(dir.path(), toml);
         let store = davgate::server::open_store(&settings)
             .await

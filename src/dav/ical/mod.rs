@@ -23,7 +23,9 @@
 //! Parsing is calcard's; this module adds a content-line skeleton
 //! (`raw`) so that output copies untouched lines byte for byte, and drives
 //! calcard's RRULE engine itself (`rule`) to get RFC 4791 semantics and
-//! bounded work. DECISIONS.md in the crate root explains why.
+//! bounded work. calcard was chosen over icalendar + rrule because it also reads
+//! vCard 2.1/3.0/4.0 into typed values and maps Windows/Outlook zone names, which the
+//! other pair would have left to us.
 //!
 //! RFCs: 5545 (iCalendar), 4791 (CalDAV), 7809 (time zones by
 //! reference, for TZIDs without VTIMEZONE), 4790 and 5051 (collations).

@@ -2,8 +2,9 @@
 //!
 //! calcard's RRULE engine (a fork of rust-rrule, itself a port of
 //! python-dateutil) is only reachable through `ICalendar::expand_dates`,
-//! which expands a whole calendar and gets several RFC details wrong for
-//! our use (see DECISIONS.md). We therefore feed it a synthetic calendar
+//! which expands a whole calendar and, for our use, gets the recurrence set
+//! wrong: it duplicates instances that a RECURRENCE-ID override replaces, and it
+//! cannot be bounded by a time range. We therefore feed it a synthetic calendar
 //! holding nothing but a floating DTSTART and the RRULE, and do the rest —
 //! time zones, RDATE, EXDATE, overrides, durations — ourselves.
 //!

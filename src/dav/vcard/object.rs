@@ -1,7 +1,7 @@
 //! Accepting an address object resource on PUT, and returning it whole or
 //! in part.
 //!
-//! Decisions (DECISIONS.md has the reasoning):
+//! Decisions, and why:
 //! - vCard 2.1 is accepted: calcard reads its quoted-printable and
 //!   CHARSET forms, and old phones still export it.
 //! - FN is not required, although 3.0 and 4.0 demand it: Radicale stores

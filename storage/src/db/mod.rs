@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
@@ -85,6 +85,24 @@ impl WriteTx {
     }
 }
 
+/// Whether a pooled connection may be handed out. A transaction dropped without a
+/// commit queues its rollback on the connection; when the COMMIT itself failed (a full
+/// disk: SQLite has then already rolled back, so the queued ROLLBACK fails too), the
+/// connection would keep counting a transaction that no longer exists, and every later
+/// write on it would fail with "begin_with at non-zero transaction depth". A ping runs
+/// after whatever is queued; a connection still in a transaction after it is closed.
+async fn discard_if_still_in_transaction(conn: &mut sqlx::AnyConnection) -> sqlx::Result<bool> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 impl Db {
     pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
@@ -96,7 +114,8 @@ impl Db {
         let options = AnyConnectOptions::from_str(url)?;
         let mut pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            .before_acquire(|conn, _meta| Box::pin(discard_if_still_in_transaction(conn)));
         if backend == Backend::Sqlite {
             // An SQLite connection is a handle in this process that cannot go away
             // under us: pinging it before each use (sqlx's default) only added a round
