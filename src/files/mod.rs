@@ -6,6 +6,21 @@
 //! one transaction each ([`copymove`]), restoring from the trash ([`trash`]) and the
 //! words users read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
+//!
+//! What is ours and what is dav-server's. We own the methods where dav-server's way
+//! loses data or answers wrongly: PROPFIND (one query per listing, our properties),
+//! COPY and MOVE (one storage transaction each; dav-server copies a folder file by file
+//! and moves without checking the source), the restore MOVE, lock timeouts (its parser
+//! grants an infinite lock to RFC 4918's own example), and every header it panics on
+//! (the router parses `If`, `If-Match`, `If-None-Match`, `Destination` and `Depth`
+//! first). dav-server keeps what it does well: GET with ranges, PUT streaming, MKCOL,
+//! DELETE, PROPPATCH and the LOCK/UNLOCK protocol, through one handler per tree built at
+//! start; each request adds its account's filesystem and lock system. One side channel
+//! remains on purpose: dav-server's `FsError` carries no words, so the filesystem and
+//! the lock system record why they refused ([`errors::Refusals`]) and [`respond`]
+//! answers with that instead of the bare status. PROPPATCH and LOCK bodies are checked
+//! for well-formedness here before dav-server parses them, so a malformed body is a 400
+//! with a reason rather than dav-server's bare one.
 
 mod copymove;
 mod errors;
@@ -19,6 +34,7 @@ mod propfind;
 mod respond;
 mod trash;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -48,6 +64,7 @@ pub struct Files {
     upload_limit: u64,
     /// The longest a lock is granted, and what it gets when the client does not say.
     lock_max_timeout: Duration,
+    handlers: Arc<Handlers>,
 }
 
 impl Files {
@@ -57,6 +74,7 @@ impl Files {
             store,
             upload_limit,
             lock_max_timeout: lock_timeout::DEFAULT_MAX,
+            handlers: Arc::new(Handlers::new()),
         }
     }
 
@@ -112,10 +130,6 @@ impl Files {
         let account = principal.account.clone();
         let username = account.username.clone();
         let fs = AccountFs::new(self.store.clone(), account.clone(), tree, prepared.facts);
-        let prefix = match tree {
-            TreeRoot::Files => "/files",
-            TreeRoot::Trash => "/trash",
-        };
 
         let locks = DbLocks::new(
             self.store.clone(),
@@ -149,22 +163,29 @@ impl Files {
             };
         }
 
-        let handler: DavHandler = DavConfig::new()
-            .filesystem(Box::new(fs.clone()))
-            .locksystem(Box::new(locks))
-            .strip_prefix(prefix)
-            .principal(username)
-            .methods(methods(tree))
-            .read_buf_size(READ_CHUNK)
-            .build_handler();
+        let handler = match tree {
+            TreeRoot::Files => &self.handlers.files,
+            TreeRoot::Trash => &self.handlers.trash,
+        };
+        // What is this request's: the account's filesystem and locks, and who asks.
+        let this_request = || {
+            DavConfig::new()
+                .filesystem(Box::new(fs.clone()))
+                .locksystem(Box::new(locks.clone()))
+                .principal(username.clone())
+        };
         let confirm = Confirm {
             oc_mtime: prepared.oc_mtime,
         };
         let dav_response = match body {
-            RequestBody::Stream(stream) => handler.handle(Request::from_parts(parts, stream)).await,
+            RequestBody::Stream(stream) => {
+                handler
+                    .handle_with(this_request(), Request::from_parts(parts, stream))
+                    .await
+            }
             RequestBody::Xml(bytes) => {
                 handler
-                    .handle(Request::from_parts(parts, Full::new(bytes)))
+                    .handle_with(this_request(), Request::from_parts(parts, Full::new(bytes)))
                     .await
             }
         };
@@ -184,6 +205,32 @@ impl Files {
 enum RequestBody<B> {
     Stream(B),
     Xml(Bytes),
+}
+
+/// dav-server's handlers, one per tree, built once: what is the same for every request
+/// (prefix, methods, read size). Each request adds its account's filesystem and locks.
+struct Handlers {
+    files: DavHandler,
+    trash: DavHandler,
+}
+
+impl Handlers {
+    fn new() -> Self {
+        let build = |tree: TreeRoot| {
+            DavConfig::new()
+                .strip_prefix(match tree {
+                    TreeRoot::Files => "/files",
+                    TreeRoot::Trash => "/trash",
+                })
+                .methods(methods(tree))
+                .read_buf_size(READ_CHUNK)
+                .build_handler()
+        };
+        Handlers {
+            files: build(TreeRoot::Files),
+            trash: build(TreeRoot::Trash),
+        }
+    }
 }
 
 /// The methods each tree accepts.
