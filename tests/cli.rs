@@ -145,3 +145,24 @@ async fn locks_are_listed_and_cleared_by_path() {
     assert_eq!(nobody.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("no account named"));
 }
+
+#[test]
+fn a_password_prompt_without_a_terminal_says_to_use_password_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    // setsid detaches from any controlling terminal, as under cron or in a container.
+    let Ok(out) = std::process::Command::new("setsid")
+        .arg(crate::common::bin::BIN)
+        .args(["user", "add", "erin", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("DAVGATE_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+    else {
+        eprintln!("skipped: setsid is not installed");
+        return;
+    };
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--password-stdin"), "{stderr}");
+    assert!(stderr.contains("no terminal"), "{stderr}");
+}

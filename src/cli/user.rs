@@ -179,8 +179,8 @@ fn read_password(from_stdin: bool, prompt: &str) -> Result<Secret<String>, CliEr
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        let first = rpassword::prompt_password(prompt)?;
-        let again = rpassword::prompt_password("Repeat it: ")?;
+        let first = rpassword::prompt_password(prompt).map_err(no_terminal)?;
+        let again = rpassword::prompt_password("Repeat it: ").map_err(no_terminal)?;
         if first != again {
             return Err(CliError::Usage(
                 "the two passwords differ; nothing was changed".into(),
@@ -194,6 +194,16 @@ fn read_password(from_stdin: bool, prompt: &str) -> Result<Secret<String>, CliEr
         )));
     }
     Ok(Secret::new(password))
+}
+
+/// rpassword reads from the terminal; without one (a script, a container, cron) it
+/// fails with "No such device or address", which says nothing about what to do.
+fn no_terminal(e: std::io::Error) -> CliError {
+    CliError::Usage(format!(
+        "cannot ask for the password: there is no terminal to type it in ({e}). Pipe it to \
+         the same command with --password-stdin instead, e.g. \
+         printf '%s\\n' \"$PASSWORD\" | davgate user add NAME --password-stdin"
+    ))
 }
 
 async fn hash_on_blocking_pool(password: Secret<String>) -> Result<String, CliError> {
