@@ -45,6 +45,8 @@ pub struct Routed {
 pub enum Route {
     /// `GET /healthz`: liveness, no authentication.
     Health,
+    /// `GET /readyz`: database and blob store reachable, no authentication.
+    Ready,
     /// `OPTIONS` on a WebDAV tree: capabilities, no authentication needed.
     Options(TreeRoot),
     /// The account's files (`/files/…`) or trash (`/trash/…`).
@@ -76,8 +78,11 @@ impl Route {
             overwrite: true,
             bad_header: None,
         };
-        routed.route = if raw == "/healthz" && matches!(verb, Verb::Get | Verb::Head) {
+        let probe = matches!(verb, Verb::Get | Verb::Head);
+        routed.route = if raw == "/healthz" && probe {
             Route::Health
+        } else if raw == "/readyz" && probe {
+            Route::Ready
         } else if raw == "/.well-known/caldav" || raw == "/.well-known/carddav" {
             Route::WellKnown
         } else if under(raw, "/dav") || (raw == "/" && verb == Verb::PropFind) {
@@ -353,6 +358,8 @@ mod tests {
     fn routes_by_method_and_path() {
         let table = [
             ("GET", "/healthz", Route::Health),
+            ("HEAD", "/readyz", Route::Ready),
+            ("PUT", "/readyz", Route::NotFound),
             ("PROPFIND", "/files/", Route::Files(TreeRoot::Files)),
             ("PROPFIND", "/files", Route::Files(TreeRoot::Files)),
             ("PUT", "/files/a%20b/c.txt", Route::Files(TreeRoot::Files)),

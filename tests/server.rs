@@ -128,7 +128,9 @@ async fn startup_narrates_requests_are_logged_without_secrets_and_sigterm_drains
     );
     let server = ServerProcess::start(dir.path(), &[]);
     let dav = Dav::new(server.addr, Some(("alice".into(), PASSWORD.into())));
-    dav.put("/files/logged.txt", "12345").await.status(201);
+    let put = dav.put("/files/logged.txt", "12345").await.status(201);
+    let request_id = put.header("x-request-id").expect("X-Request-Id");
+    assert_eq!(request_id.len(), 16, "{request_id}");
     dav.as_user("alice", "wrong secret")
         .get("/files/logged.txt")
         .await
@@ -139,6 +141,7 @@ async fn startup_narrates_requests_are_logged_without_secrets_and_sigterm_drains
         .find(|l| l.contains("method=PUT"))
         .expect("a PUT line");
     for field in [
+        &format!("id={request_id}"),
         "path=/files/logged.txt",
         "account=alice",
         "status=201",
@@ -195,6 +198,26 @@ async fn startup_narrates_requests_are_logged_without_secrets_and_sigterm_drains
 async fn health_needs_no_credentials() {
     let srv = crate::common::TestServer::start().await;
     srv.anonymous().get("/healthz").await.status(200);
+    srv.anonymous()
+        .get("/readyz")
+        .await
+        .status(200)
+        .says("ready");
+    let ids: Vec<String> = [
+        srv.anonymous().get("/healthz").await,
+        srv.anonymous().get("/healthz").await,
+    ]
+    .iter()
+    .map(|r| r.header("x-request-id").expect("every answer has an id"))
+    .collect();
+    assert_ne!(ids[0], ids[1]);
+    // Without its blob directory the store is not ready: 503, and the words say so.
+    std::fs::rename(srv.blob_dir(), srv.data_dir().join("blobs-away")).unwrap();
+    srv.anonymous()
+        .get("/readyz")
+        .await
+        .status(503)
+        .says("not ready");
     srv.anonymous()
         .get("/nowhere")
         .await

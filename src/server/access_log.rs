@@ -15,8 +15,32 @@ use http::{Method, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+/// A request's id: in its log line and in the answer's `X-Request-Id`, so a person
+/// who reports a failure can point at the line that tells what happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId(u64);
+
+impl RequestId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        RequestId(rand::random())
+    }
+
+    /// As the header value.
+    pub fn header_value(self) -> http::HeaderValue {
+        http::HeaderValue::from_str(&self.to_string()).expect("hex digits are a valid header")
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
 /// What the log line says about one request.
 pub struct AccessLog {
+    pub(crate) id: RequestId,
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) account: Option<String>,
@@ -30,6 +54,7 @@ impl Drop for AccessLog {
     fn drop(&mut self) {
         tracing::info!(
             target: "davgate::access",
+            id = %self.id,
             method = %self.method,
             path = %self.path,
             account = %self.account.as_deref().unwrap_or("-"),

@@ -99,6 +99,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
             .with_lock_max_timeout(settings.lock_max_timeout),
         dav: Dav::new(store.clone(), settings.dav.clone()),
         client_address: settings.client_address.clone(),
+        store: store.clone(),
     };
     let (tls, scheme) = match &settings.transport {
         Transport::Tls { cert, key } => (

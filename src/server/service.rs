@@ -7,12 +7,13 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use bytes::Bytes;
+use davgate_storage::Store;
 use futures_util::FutureExt;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 
-use super::access_log::{AccessLog, CountedBody, LoggedBody};
+use super::access_log::{AccessLog, CountedBody, LoggedBody, RequestId};
 use crate::auth::usage::ClientInfo;
 use crate::auth::{Authenticator, Principal};
 use crate::config::ClientAddress;
@@ -29,6 +30,7 @@ pub struct App {
     pub(crate) files: Files,
     pub(crate) dav: Dav,
     pub(crate) client_address: ClientAddress,
+    pub(crate) store: Store,
 }
 
 impl App {
@@ -39,6 +41,7 @@ impl App {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let started = Instant::now();
+        let id = RequestId::new();
         let bytes_in = Arc::new(AtomicU64::new(0));
         let (parts, body) = req.into_parts();
         let method = parts.method.clone();
@@ -47,9 +50,10 @@ impl App {
         let req = Request::from_parts(parts, CountedBody::new(body, bytes_in.clone()));
 
         let (response, account) =
-            unless_panicked(self.dispatch(&routed, req, peer), &method, &path).await;
+            unless_panicked(self.dispatch(&routed, req, peer), id, &method, &path).await;
 
         let log = AccessLog {
+            id,
             method,
             path,
             account,
@@ -58,7 +62,8 @@ impl App {
             bytes_in,
             bytes_out: 0,
         };
-        let (parts, body) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
+        parts.headers.insert("x-request-id", id.header_value());
         Response::from_parts(parts, LoggedBody::new(body, log).boxed_unsync())
     }
 
@@ -77,6 +82,7 @@ impl App {
         let needs = match routed.route {
             Route::Files(_) => Need::Files,
             Route::Dav(area) => area.needs(),
+            Route::Ready => return (self.ready().await, None),
             _ => return (unauthenticated(routed), None),
         };
         let principal = match self.sign_in(routed, needs, &req, peer).await {
@@ -89,6 +95,21 @@ impl App {
             _ => self.dav.handle(&principal, routed, req).await,
         };
         (response, Some(principal.account.username))
+    }
+
+    /// Readiness: 200 when the database and the blob store answer, else 503 (the
+    /// detail goes to the log only).
+    async fn ready(&self) -> Response<Body> {
+        match self.store.ready().await {
+            Ok(()) => response::text(StatusCode::OK, "ready"),
+            Err(e) => {
+                tracing::warn!(error = %e, "not ready");
+                response::text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not ready: the database or the blob store does not answer; the log says which",
+                )
+            }
+        }
     }
 
     /// Authenticates the request and checks that the credential may do what it asks:
@@ -137,6 +158,7 @@ impl App {
 /// client gets an answer and the access log a line instead of a dropped connection.
 async fn unless_panicked<F>(
     handler: F,
+    id: RequestId,
     method: &http::Method,
     path: &str,
 ) -> (Response<Body>, Option<String>)
@@ -152,7 +174,7 @@ where
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!(%method, %path, panic = %what, "request handler panicked");
+            tracing::error!(%id, %method, %path, panic = %what, "request handler panicked");
             let failed = response::text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the server failed on this request and logged why; retry later, and tell the \
@@ -170,8 +192,8 @@ fn unauthenticated(routed: &Routed) -> Response<Body> {
         Route::Options(tree) => files::options(tree),
         Route::DavOptions => dav::options(),
         Route::WellKnown => well_known(),
-        // Files and Dav are signed in by `dispatch` and never come here.
-        Route::NotFound | Route::Files(_) | Route::Dav(_) => response::text(
+        // Files, Dav and Ready are answered by `dispatch` and never come here.
+        Route::NotFound | Route::Files(_) | Route::Dav(_) | Route::Ready => response::text(
             StatusCode::NOT_FOUND,
             "nothing is served at this path: files are under /files/, the trash under /trash/, \
              calendars and contacts under /dav/",
@@ -201,6 +223,7 @@ mod tests {
     async fn a_panicking_handler_is_answered_500() {
         let (resp, account) = unless_panicked(
             async { panic!("index out of bounds") },
+            RequestId::new(),
             &http::Method::PUT,
             "/files/x",
         )
@@ -209,6 +232,7 @@ mod tests {
         assert!(account.is_none());
         let (resp, account) = unless_panicked(
             async { (response::text(StatusCode::OK, "ok"), Some("alice".into())) },
+            RequestId::new(),
             &http::Method::GET,
             "/files/x",
         )

@@ -69,6 +69,12 @@ impl Store {
         self.db.backend
     }
 
+    /// Whether the database and the blob store answer now (a readiness probe).
+    pub async fn ready(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.db.pool).await?;
+        self.blobs.ready().await
+    }
+
     /// The blob store, for streaming reads.
     pub fn blobs(&self) -> &dyn BlobStore {
         &*self.blobs

@@ -46,6 +46,8 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Blobs no writer is working on right now: the candidates for garbage collection.
     /// Each holds the blob so that no writer can claim it while the caller decides.
     async fn idle(&self) -> Result<Vec<Box<dyn IdleBlob>>>;
+    /// Whether the store can be reached now (for a readiness probe); cheap.
+    async fn ready(&self) -> Result<()>;
 }
 
 /// A blob being written. Dropping it before [`BlobWriter::finish`] deletes the bytes.

@@ -49,6 +49,15 @@ impl LocalBlobStore {
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
+    async fn ready(&self) -> Result<()> {
+        let meta = tokio::fs::metadata(&*self.root).await?;
+        if meta.is_dir() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other("the blob directory is not a directory").into())
+        }
+    }
+
     async fn create(&self) -> Result<Box<dyn BlobWriter>> {
         let key = BlobKey::random();
         let path = self.path(&key);
