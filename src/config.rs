@@ -39,6 +39,11 @@ pub struct ConfigFile {
     pub upload_limit: Option<ByteSize>,
     /// How long deleted items stay in the trash (default 30d).
     pub trash_retention: Option<Span>,
+    /// Files a DELETE purges instead of moving to the trash: file names with `*` and `?`,
+    /// optionally behind one folder name (`locks/*.json`), ignoring ASCII case. Default:
+    /// `.DS_Store`, `._*`, `Thumbs.db`, `desktop.ini` and Joplin's `locks/?_?_*.json`;
+    /// an empty list trashes everything.
+    pub trash_skip: Option<Vec<String>>,
     /// The longest a WebDAV lock is granted, and what a LOCK without a usable Timeout
     /// header gets (default 1h, at most 7d).
     pub lock_max_timeout: Option<Span>,
@@ -88,6 +93,7 @@ impl ConfigFile {
             trusted_proxy,
             upload_limit,
             trash_retention,
+            trash_skip,
             lock_max_timeout,
             auth_cache_ttl,
             auth_cache_capacity,
@@ -141,6 +147,8 @@ pub struct Settings {
     pub upload_limit: u64,
     /// Trash retention.
     pub trash_retention: Duration,
+    /// Files a DELETE purges instead of trashing.
+    pub trash_skip: crate::files::trash_skip::TrashSkip,
     /// The longest a WebDAV lock is granted; also the grant when the client names none.
     pub lock_max_timeout: Duration,
     /// Authentication settings.
@@ -219,6 +227,11 @@ impl Settings {
                 Span(lock_max_timeout)
             )));
         }
+        let trash_skip = match &config.trash_skip {
+            None => crate::files::trash_skip::TrashSkip::defaults(),
+            Some(patterns) => crate::files::trash_skip::TrashSkip::new(patterns)
+                .map_err(|e| ConfigError(e.to_string()))?,
+        };
         let mut throttle = crate::auth::throttle::ThrottleSettings::default();
         if let Some(failures) = config.auth_account_failures {
             if failures == 0 {
@@ -245,6 +258,7 @@ impl Settings {
             trash_retention: config
                 .trash_retention
                 .map_or(Duration::from_secs(30 * 86400), |s| s.0),
+            trash_skip,
             lock_max_timeout,
             auth: AuthSettings {
                 cache_ttl: config
@@ -353,6 +367,24 @@ mod tests {
         assert_eq!(merged.listen.unwrap().port(), 2);
         assert_eq!(merged.upload_limit, Some(ByteSize(1 << 30)));
         assert!(toml::from_str::<ConfigFile>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn trash_skip_defaults_to_client_noise_and_refuses_patterns_matching_everything() {
+        let noise = |s: &Settings, path: &[&str]| {
+            let path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+            s.trash_skip.matches(&path)
+        };
+        let defaults = settings("").unwrap();
+        assert!(noise(&defaults, &[".DS_Store"]) && noise(&defaults, &["locks", "2_1_x.json"]));
+        let custom = settings("trash_skip = [\"*.tmp\"]").unwrap();
+        assert!(noise(&custom, &["a.tmp"]) && !noise(&custom, &[".DS_Store"]));
+        assert!(!noise(
+            &settings("trash_skip = []").unwrap(),
+            &[".DS_Store"]
+        ));
+        let err = settings("trash_skip = [\"*\"]").unwrap_err();
+        assert!(err.0.contains("trash_skip entry \"*\""), "{err}");
     }
 
     #[test]

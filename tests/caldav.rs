@@ -91,7 +91,7 @@ async fn discovery_finds_the_principal_and_homes_from_the_bare_server() {
         "every asked property exists: {}",
         principal.text()
     );
-    // A default calendar (events and tasks) and address book exist on first access.
+    // A default calendar (events, tasks, journals) and address book exist on first access.
     let homes = dav.propfind("/dav/calendars/alice/", "1").await.status(207);
     assert!(
         homes.hrefs().contains(&CAL.to_owned()),
@@ -627,4 +627,94 @@ END:VCALENDAR\r\n";
     assert!(data.contains("RRULE:FREQ=WEEKLY"), "{data}");
     assert!(data.contains("December move"), "{data}");
     assert!(!data.contains("October move"), "{data}");
+}
+
+/// A jtx Board note: a VJOURNAL with a date, as jtx Board writes its journal entries.
+fn journal(uid: &str, date: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:+//IDN bitfire.at//ical4android (at.techbee.jtx)\r\n\
+         BEGIN:VJOURNAL\r\nUID:{uid}\r\nDTSTAMP:20261101T080000Z\r\nDTSTART;VALUE=DATE:{date}\r\n\
+         SUMMARY:Note {uid}\r\nDESCRIPTION:Written in jtx Board\r\nSTATUS:FINAL\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// A calendar-query for VJOURNALs, within a time range when one is given.
+fn journal_query(range: Option<(&str, &str)>) -> String {
+    let range = range.map_or(String::new(), |(start, end)| {
+        format!(r#"<C:time-range start="{start}" end="{end}"/>"#)
+    });
+    format!(
+        r#"<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+        <D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR">
+        <C:comp-filter name="VJOURNAL">{range}</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+    )
+}
+
+/// Client issue item 3: the default calendar refused VJOURNAL with 403, so jtx Board
+/// users had nowhere for their notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_calendar_keeps_journals_for_jtx_board() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let props = dav
+        .req("PROPFIND", CAL)
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:supported-calendar-component-set/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .status(207);
+    for comp in ["VEVENT", "VTODO", "VJOURNAL"] {
+        assert!(
+            props
+                .text()
+                .contains(&format!(r#"<C:comp name="{comp}"/>"#)),
+            "the default calendar should offer {comp}: {}",
+            props.text()
+        );
+    }
+
+    let note = journal("note-1", "20261105");
+    put(&dav, &format!("{CAL}note-1.ics"), &note)
+        .await
+        .status(201);
+    let got = dav.get(&format!("{CAL}note-1.ics")).await.status(200);
+    assert_eq!(got.text(), note, "returned byte for byte");
+    put(
+        &dav,
+        &format!("{CAL}e1.ics"),
+        &event("e1", "20261105T100000Z", "20261105T110000Z", ""),
+    )
+    .await
+    .status(201);
+
+    let note_href = format!("{CAL}note-1.ics");
+    let all = dav
+        .req("REPORT", CAL)
+        .header("Depth", "1")
+        .body(journal_query(None))
+        .send()
+        .await
+        .status(207)
+        .href_set(&[&note_href]);
+    assert!(all.prop("calendar-data").contains("BEGIN:VJOURNAL"));
+    dav.req("REPORT", CAL)
+        .header("Depth", "1")
+        .body(journal_query(Some((
+            "20261101T000000Z",
+            "20261201T000000Z",
+        ))))
+        .send()
+        .await
+        .status(207)
+        .href_set(&[&note_href]);
+    dav.req("REPORT", CAL)
+        .header("Depth", "1")
+        .body(journal_query(Some((
+            "20261201T000000Z",
+            "20270101T000000Z",
+        ))))
+        .send()
+        .await
+        .status(207)
+        .href_set(&[]);
 }

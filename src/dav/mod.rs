@@ -149,8 +149,9 @@ impl Dav {
         }
     }
 
-    /// Creates the account's default calendar (events and tasks) and address book on
-    /// its first CalDAV or CardDAV request.
+    /// Creates the account's default calendar (events, tasks and journals: jtx Board keeps
+    /// its notes in the only calendar it finds) and address book on its first CalDAV or
+    /// CardDAV request. Migration 0006 gave older default calendars the same components.
     async fn ensure_defaults(&self, account: AccountId) -> DavResult<()> {
         if self.ensured.contains_key(&account) {
             return Ok(());
@@ -158,7 +159,7 @@ impl Dav {
         let calendar = NewCollection {
             slug: "default".into(),
             displayname: Some("Calendar".into()),
-            components: components::EVENT | components::TODO,
+            components: components::ALL,
             ..NewCollection::default()
         };
         let book = NewCollection {

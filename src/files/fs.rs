@@ -3,7 +3,8 @@
 //! A fresh [`AccountFs`] is built per request: it carries the account, which of its two
 //! trees (files or trash) the request addresses, and facts about the request that the
 //! filesystem calls alone cannot know (the DELETE target, `X-OC-Mtime`, the upload
-//! limit). Deleting in the files tree moves to the trash; deleting in the trash purges.
+//! limit). Deleting in the files tree moves to the trash, except for client noise
+//! ([`TrashSkip`]); deleting in the trash purges.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,7 @@ use super::file::{QuotaRoom, ReadFile, UploadFile, UploadHost, UploadPlan};
 /// larger ones leave it to the store's MD5 thread, which waits until no upload streams.
 const STREAMED_MD5_MAX: u64 = 16 << 20;
 use super::meta::{NodeEntry, NodeMeta};
+use super::trash_skip::TrashSkip;
 use crate::sendfile::FileRanges;
 
 /// What the request says that the filesystem calls do not.
@@ -57,19 +59,28 @@ struct Inner {
     account: Account,
     tree: TreeRoot,
     facts: RequestFacts,
+    /// Files a DELETE purges instead of trashing.
+    trash_skip: TrashSkip,
     /// Nodes resolved during this request, by path key; cleared by every change.
     resolved: Mutex<HashMap<String, Option<Node>>>,
     refusals: Refusals,
 }
 
 impl AccountFs {
-    pub(crate) fn new(store: Store, account: Account, tree: TreeRoot, facts: RequestFacts) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        account: Account,
+        tree: TreeRoot,
+        facts: RequestFacts,
+        trash_skip: TrashSkip,
+    ) -> Self {
         AccountFs {
             inner: Arc::new(Inner {
                 store,
                 account,
                 tree,
                 facts,
+                trash_skip,
                 resolved: Mutex::new(HashMap::new()),
                 refusals: Refusals::default(),
             }),
@@ -165,6 +176,8 @@ impl AccountFs {
 
     /// Trashes (or, in the trash, purges) the node at `path` if it is still where this
     /// request found it: a DELETE that lost a race with a MOVE gets 404, not 204.
+    /// A file that is client noise ([`TrashSkip`]) is purged straight away; folders
+    /// always go to the trash, whatever they hold.
     async fn remove(&self, path: &DavPath) -> FsResult<()> {
         let node = self.node(path).await?;
         let Some(expected) = Location::of(&node) else {
@@ -172,9 +185,13 @@ impl AccountFs {
         };
         let store = &self.inner.store;
         let account = self.inner.account.id;
+        let segments = segments(path)?;
         let result = match self.inner.tree {
+            TreeRoot::Files if !node.is_dir() && self.inner.trash_skip.matches(&segments) => {
+                store.purge_at(account, node.id, &expected).await
+            }
             TreeRoot::Files => {
-                let origin = path_key(&segments(path)?);
+                let origin = path_key(&segments);
                 let trash_root = self.inner.account.trash_root;
                 store
                     .trash_at(account, trash_root, node.id, &expected, &origin)

@@ -3,8 +3,9 @@
 //! Owns the mapping from WebDAV onto the storage crate: a filesystem for dav-server
 //! ([`fs`]), streaming size-limited uploads ([`file`]), locks in the database
 //! ([`locks`]), the checks dav-server does not make ([`precheck`]), COPY and MOVE as
-//! one transaction each ([`copymove`]), restoring from the trash ([`trash`]) and the
-//! words users read when a request is refused ([`respond`]).
+//! one transaction each ([`copymove`]), restoring from the trash ([`trash`]), the
+//! client noise a DELETE purges instead of trashing ([`trash_skip`]) and the words users
+//! read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
 //!
 //! What is ours and what is dav-server's. We own the methods where dav-server's way
@@ -33,6 +34,7 @@ mod precheck;
 mod propfind;
 mod respond;
 mod trash;
+pub mod trash_skip;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +49,7 @@ use self::errors::FilesError;
 use self::fs::AccountFs;
 use self::locks::DbLocks;
 use self::respond::Confirm;
+use self::trash_skip::TrashSkip;
 use crate::auth::Principal;
 use crate::error::HttpError;
 use crate::proto::Depth;
@@ -65,16 +68,20 @@ pub struct Files {
     /// The longest a lock is granted, and what it gets when the client does not say.
     lock_max_timeout: Duration,
     handlers: Arc<Handlers>,
+    /// Files a DELETE purges instead of moving to the trash.
+    trash_skip: TrashSkip,
 }
 
 impl Files {
-    /// A file service over `store`, granting locks [`lock_timeout::DEFAULT_MAX`].
+    /// A file service over `store`, granting locks [`lock_timeout::DEFAULT_MAX`] and
+    /// purging the [`trash_skip::DEFAULT_PATTERNS`] on DELETE.
     pub fn new(store: Store, upload_limit: u64) -> Self {
         Files {
             store,
             upload_limit,
             lock_max_timeout: lock_timeout::DEFAULT_MAX,
             handlers: Arc::new(Handlers::new()),
+            trash_skip: TrashSkip::defaults(),
         }
     }
 
@@ -82,6 +89,15 @@ impl Files {
     pub fn with_lock_max_timeout(self, max: Duration) -> Self {
         Files {
             lock_max_timeout: max,
+            ..self
+        }
+    }
+
+    /// The same service purging files that match `skip` on DELETE instead of trashing
+    /// them (the `trash_skip` setting).
+    pub fn with_trash_skip(self, skip: TrashSkip) -> Self {
+        Files {
+            trash_skip: skip,
             ..self
         }
     }
@@ -129,7 +145,13 @@ impl Files {
 
         let account = principal.account.clone();
         let username = account.username.clone();
-        let fs = AccountFs::new(self.store.clone(), account.clone(), tree, prepared.facts);
+        let fs = AccountFs::new(
+            self.store.clone(),
+            account.clone(),
+            tree,
+            prepared.facts,
+            self.trash_skip.clone(),
+        );
 
         let locks = DbLocks::new(
             self.store.clone(),

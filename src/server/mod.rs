@@ -96,7 +96,8 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let app = App {
         auth: Authenticator::new(store.clone(), server_key, &settings.auth),
         files: Files::new(store.clone(), settings.upload_limit)
-            .with_lock_max_timeout(settings.lock_max_timeout),
+            .with_lock_max_timeout(settings.lock_max_timeout)
+            .with_trash_skip(settings.trash_skip.clone()),
         dav: Dav::new(store.clone(), settings.dav.clone()),
         client_address: settings.client_address.clone(),
         store: store.clone(),

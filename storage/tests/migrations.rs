@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use davgate_storage::{AccountId, Store, StoreConfig, now_ms};
+use davgate_storage::{AccountId, CollectionKind, Store, StoreConfig, now_ms};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 /// Before 0005, a LOCK without a usable Timeout header was stored with no expiry and
@@ -47,4 +47,72 @@ async fn locks_stored_without_an_expiry_get_one_hour() {
         "expires at {}, not about an hour after {before}",
         locks[0].expires_ms
     );
+}
+
+/// Before 0006, the default calendar was created for VEVENT and VTODO only and refused
+/// jtx Board's VJOURNAL notes; after it, existing default calendars take journals too,
+/// while calendars whose owner chose their components keep that choice.
+#[tokio::test]
+async fn default_calendars_made_for_events_and_tasks_take_journals_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+    // The collections' account does not matter here, so no account row is made for it.
+    let options = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .foreign_keys(false);
+    let pool = SqlitePool::connect_with(options).await.unwrap();
+    sqlx::migrate!("./migrations/sqlite")
+        .run_to(5, &pool)
+        .await
+        .unwrap();
+    // kind 1 is a calendar, 2 an address book; components 1 VEVENT, 2 VTODO, 8 vCard.
+    for (kind, slug, components, is_default) in [
+        (1, "default", 3, 1),
+        (1, "work", 1, 0),
+        (1, "plans", 3, 0),
+        (2, "default", 8, 1),
+    ] {
+        sqlx::query(
+            "INSERT INTO collections (account_id, kind, slug, components, is_default, created_ms) \
+             VALUES (7, $1, $2, $3, $4, 0)",
+        )
+        .bind(kind)
+        .bind(slug)
+        .bind(components)
+        .bind(is_default)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = Store::open(&StoreConfig {
+        database_url: url,
+        blob_dir: dir.path().join("blobs"),
+        max_connections: 1,
+        background_thread_init: None,
+    })
+    .await
+    .unwrap();
+    let components = |list: Vec<davgate_storage::Collection>| -> Vec<(String, i64)> {
+        list.into_iter().map(|c| (c.slug, c.components)).collect()
+    };
+    let calendars = store
+        .collections(AccountId(7), CollectionKind::Calendar)
+        .await
+        .unwrap();
+    assert_eq!(
+        components(calendars),
+        [
+            ("default".to_owned(), 7),
+            ("plans".to_owned(), 3),
+            ("work".to_owned(), 1)
+        ],
+        "only the default calendar gains VJOURNAL (4)"
+    );
+    let books = store
+        .collections(AccountId(7), CollectionKind::AddressBook)
+        .await
+        .unwrap();
+    assert_eq!(components(books), [("default".to_owned(), 8)]);
 }

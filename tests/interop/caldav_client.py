@@ -5,7 +5,9 @@ usage: caldav_client.py BASE_URL USER PASSWORD
 Discovers the principal from the bare server URL, creates a calendar, saves a weekly
 recurring event with one moved instance and a plain event, searches a month with
 expansion, creates and completes a todo, syncs by token (add, change, delete: only
-those come back), and deletes. Exits non-zero with the failed step on any mismatch.
+those come back), and deletes; keeps, finds, edits and deletes a jtx Board note
+(VJOURNAL) in the default calendar; and speaks CardDAV. Exits non-zero with the
+failed step on any mismatch.
 """
 
 import sys
@@ -46,6 +48,22 @@ DTSTART:20261120T150000Z
 DTEND:20261120T160000Z
 SUMMARY:Dentist
 END:VEVENT
+END:VCALENDAR
+"""
+
+# What jtx Board writes for a note: a dated VJOURNAL (its PRODID is ical4android's).
+JOURNAL = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:+//IDN bitfire.at//ical4android (at.techbee.jtx)
+BEGIN:VJOURNAL
+UID:jtx-note-1
+DTSTAMP:20261101T080000Z
+DTSTART;VALUE=DATE:20261105
+SUMMARY:Meeting notes
+DESCRIPTION:Agreed on the release date.
+CATEGORIES:Work
+STATUS:FINAL
+END:VJOURNAL
 END:VCALENDAR
 """
 
@@ -143,8 +161,33 @@ def main():
     step("delete the calendar")
     cal.delete()
     check(all(not c.url.path.endswith("/interop/") for c in principal.calendars()), "the calendar is still listed")
+    journal_round_trip(principal)
     carddav_round_trip(client, base, user)
     print("caldav interop: all steps passed")
+
+
+def journal_round_trip(principal):
+    """jtx Board keeps notes as VJOURNALs in the calendar every account gets."""
+    step("journal: jtx Board saves a note in the default calendar")
+    default = next(c for c in principal.calendars() if c.url.path.endswith("/default/"))
+    note = default.save_journal(JOURNAL)
+    journals = default.journals()
+    check(len(journals) == 1, f"one journal expected, got {len(journals)}")
+    check(str(journals[0].icalendar_component.get("summary")) == "Meeting notes", "the note's summary changed")
+
+    step("journal: found by date, then edited and deleted")
+    found = default.search(
+        start=datetime(2026, 11, 1, tzinfo=timezone.utc),
+        end=datetime(2026, 12, 1, tzinfo=timezone.utc),
+        journal=True,
+    )
+    check([str(j.icalendar_component.get("uid")) for j in found] == ["jtx-note-1"], f"search by date: {found}")
+    note.icalendar_component["summary"] = "Meeting notes (edited)"
+    note.save()
+    again = default.journal_by_uid("jtx-note-1")
+    check(str(again.icalendar_component.get("summary")) == "Meeting notes (edited)", "the edit was not kept")
+    again.delete()
+    check(default.journals() == [], "the deleted note is still listed")
 
 
 CARD = """BEGIN:VCARD
