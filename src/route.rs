@@ -55,6 +55,11 @@ pub enum Route {
     WellKnown,
     /// `OPTIONS` under `/dav/`: CalDAV and CardDAV capabilities, no authentication needed.
     DavOptions,
+    /// `OPTIONS /`: what the server speaks, for Windows' first contact; no authentication.
+    RootOptions,
+    /// `PROPFIND /`: Apple's discovery for calendars and contacts, Windows' first
+    /// contact for files; what it lists depends on the credential's scope.
+    ServerRoot,
     /// Calendars and contacts under `/dav/` (and a PROPFIND on `/`, where Apple's
     /// clients start discovery).
     Dav(DavArea),
@@ -85,7 +90,11 @@ impl Route {
             Route::Ready
         } else if raw == "/.well-known/caldav" || raw == "/.well-known/carddav" {
             Route::WellKnown
-        } else if under(raw, "/dav") || (raw == "/" && verb == Verb::PropFind) {
+        } else if raw == "/" && verb == Verb::Options {
+            Route::RootOptions
+        } else if raw == "/" && verb == Verb::PropFind {
+            Route::ServerRoot
+        } else if under(raw, "/dav") {
             match decode_path(raw) {
                 Err(e) => Route::BadPath(e),
                 Ok(_) if verb == Verb::Options => Route::DavOptions,
@@ -137,6 +146,8 @@ pub enum Need {
     Contacts,
     /// Discovery serves either kind of client.
     CalendarsOrContacts,
+    /// Any scope: the server root lists what the credential may see.
+    Any,
 }
 
 /// Where a COPY or MOVE goes, decoded and checked.
@@ -368,7 +379,8 @@ mod tests {
             ("GET", "/filesystem", Route::NotFound),
             ("PROPFIND", "/.well-known/caldav", Route::WellKnown),
             ("GET", "/.well-known/carddav", Route::WellKnown),
-            ("PROPFIND", "/", Route::Dav(DavArea::Discovery)),
+            ("PROPFIND", "/", Route::ServerRoot),
+            ("OPTIONS", "/", Route::RootOptions),
             ("PROPFIND", "/dav/", Route::Dav(DavArea::Discovery)),
             (
                 "REPORT",

@@ -389,3 +389,35 @@ async fn app_passwords_are_refused_for_other_accounts_and_by_default_shape() {
     let mangled = pw.to_uppercase().replace('-', "");
     as_app(&srv, &mangled).get("/files/").await.status(200);
 }
+
+/// Windows' redirector asks the server root before the folder it maps: OPTIONS needs no
+/// credentials, and PROPFIND / with a files-only password lists the files tree instead
+/// of refusing for want of the calendars scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_root_answers_windows_for_any_scope() {
+    let srv = TestServer::start().await;
+    let options = srv.anonymous().req("OPTIONS", "/").send().await.status(200);
+    assert!(options.header("dav").unwrap().starts_with("1, 2"));
+    assert_eq!(options.header("ms-author-via").as_deref(), Some("DAV"));
+    assert!(options.header("allow").unwrap().contains("PROPFIND"));
+
+    let (_, files_only) = create(&srv, &["--scope", "files"]);
+    let windows = as_app(&srv, &files_only);
+    windows
+        .propfind("/", "0")
+        .await
+        .status(207)
+        .href_set(&["/"]);
+    let listed = windows.propfind("/", "1").await.status(207);
+    let listed = listed.href_set(&["/", "/files/"]);
+    assert_eq!(listed.values("collection").len(), 2, "{}", listed.text());
+    windows.propfind("/files/", "0").await.status(207);
+
+    // A calendars password still gets CalDAV discovery there, as Apple's clients expect.
+    let (_, calendars) = create(&srv, &["--scope", "calendars"]);
+    let apple = as_app(&srv, &calendars)
+        .props("/", "0", &["current-user-principal"])
+        .await
+        .status(207);
+    assert!(apple.text().contains("/dav/principals/alice/"), "{}", apple.text());
+}

@@ -57,6 +57,11 @@ impl Scopes {
         self.0
     }
 
+    /// Whether calendars or contacts are in the set.
+    pub fn sees_groupware(self) -> bool {
+        self.contains(Scope::Calendars) || self.contains(Scope::Contacts)
+    }
+
     /// Whether `scope` is in the set.
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
@@ -121,6 +126,14 @@ impl Access {
             Need::Contacts => Scope::Contacts,
             Need::CalendarsOrContacts if self.scopes.contains(Scope::Contacts) => Scope::Contacts,
             Need::CalendarsOrContacts => Scope::Calendars,
+            Need::Any => {
+                // Every credential has at least one scope; the root lists only those.
+                return if self.read_only && !verb.is_read() {
+                    Err(Denied::ReadOnly)
+                } else {
+                    Ok(())
+                };
+            }
         };
         if !self.scopes.contains(scope) {
             return Err(Denied::MissingScope(scope));

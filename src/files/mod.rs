@@ -33,6 +33,7 @@ mod meta;
 mod precheck;
 mod propfind;
 mod respond;
+mod root;
 mod trash;
 pub mod trash_skip;
 
@@ -223,6 +224,28 @@ impl Files {
     }
 }
 
+impl Files {
+    /// A PROPFIND of the server root `/` by a credential that sees only files.
+    pub async fn server_root<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (parts, body) = req.into_parts();
+        let depth = match precheck::depth(&parts) {
+            Err(invalid) => return FilesError::InvalidDepth(invalid).into_response(),
+            Ok(Some(Depth::Infinity)) => return FilesError::InfiniteDepth.into_response(),
+            Ok(depth) => depth.unwrap_or(Depth::One),
+        };
+        let xml = match precheck::read_xml(body).await {
+            Ok((xml, _)) => xml,
+            Err(refused) => return refused.into_response(),
+        };
+        root::propfind(depth, &xml)
+            .unwrap_or_else(|e| FilesError::MalformedXml(e.to_string()).into_response())
+    }
+}
+
 /// A request body as dav-server gets it: streamed, or the XML read and checked here.
 enum RequestBody<B> {
     Stream(B),
@@ -278,6 +301,21 @@ fn methods(tree: TreeRoot) -> DavMethodSet {
             set
         }
     }
+}
+
+/// The answer to an unauthenticated `OPTIONS /`: Windows' redirector asks the server
+/// root before the folder it maps and needs a DAV server there.
+pub fn root_options() -> Response<Body> {
+    let mut resp = Response::new(response::empty());
+    let headers = resp.headers_mut();
+    headers.insert(
+        "dav",
+        HeaderValue::from_static("1, 2, 3, calendar-access, addressbook"),
+    );
+    headers.insert("ms-author-via", HeaderValue::from_static("DAV"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    headers.insert(header::ALLOW, HeaderValue::from_static("OPTIONS, PROPFIND"));
+    resp
 }
 
 /// The answer to an unauthenticated OPTIONS: what the tree supports.

@@ -82,6 +82,7 @@ impl App {
         let needs = match routed.route {
             Route::Files(_) => Need::Files,
             Route::Dav(area) => area.needs(),
+            Route::ServerRoot => Need::Any,
             Route::Ready => return (self.ready().await, None),
             _ => return (unauthenticated(routed), None),
         };
@@ -92,6 +93,9 @@ impl App {
         let response = match (routed.route, routed.bad_header) {
             (_, Some(e)) => response::text(StatusCode::BAD_REQUEST, e.to_string()),
             (Route::Files(tree), None) => self.files.handle(&principal, tree, routed, req).await,
+            (Route::ServerRoot, None) if !principal.access.scopes.sees_groupware() => {
+                self.files.server_root(req).await
+            }
             _ => self.dav.handle(&principal, routed, req).await,
         };
         (response, Some(principal.account.username))
@@ -191,13 +195,16 @@ fn unauthenticated(routed: &Routed) -> Response<Body> {
         Route::BadPath(e) => response::text(StatusCode::BAD_REQUEST, format!("invalid path: {e}")),
         Route::Options(tree) => files::options(tree),
         Route::DavOptions => dav::options(),
+        Route::RootOptions => files::root_options(),
         Route::WellKnown => well_known(),
         // Files, Dav and Ready are answered by `dispatch` and never come here.
-        Route::NotFound | Route::Files(_) | Route::Dav(_) | Route::Ready => response::text(
-            StatusCode::NOT_FOUND,
-            "nothing is served at this path: files are under /files/, the trash under /trash/, \
-             calendars and contacts under /dav/",
-        ),
+        Route::NotFound | Route::Files(_) | Route::Dav(_) | Route::ServerRoot | Route::Ready => {
+            response::text(
+                StatusCode::NOT_FOUND,
+                "nothing is served at this path: files are under /files/, the trash under \
+                 /trash/, calendars and contacts under /dav/",
+            )
+        }
     }
 }
 
