@@ -19,6 +19,7 @@ mod interop;
 mod locks;
 mod module_cycles;
 mod paths;
+mod ranges;
 mod server;
 mod trash;
 mod two_factor;

@@ -3,8 +3,9 @@
 //! Owns the mapping from WebDAV onto the storage crate: a filesystem for dav-server
 //! ([`fs`]), streaming size-limited uploads ([`file`]), locks in the database
 //! ([`locks`]), the checks dav-server does not make ([`precheck`]), COPY and MOVE as
-//! one transaction each ([`copymove`]), restoring from the trash ([`trash`]) and the
-//! words users read when a request is refused ([`respond`]).
+//! one transaction each ([`copymove`]), restoring from the trash ([`trash`]), ranged
+//! reads that cannot multiply a file ([`ranges`], [`multipart`]) and the words users
+//! read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
 
 mod copymove;
@@ -14,8 +15,10 @@ mod fs;
 pub(crate) mod lock_timeout;
 mod locks;
 mod meta;
+mod multipart;
 mod precheck;
 mod propfind;
+mod ranges;
 mod respond;
 mod trash;
 
@@ -80,7 +83,7 @@ impl Files {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let prepared =
             match precheck::prepare(&parts, routed, tree, &principal.account, self.upload_limit) {
                 Ok(prepared) => prepared,
@@ -147,6 +150,15 @@ impl Files {
                     copymove::copy_or_move(request, destination).await
                 }
             };
+        }
+
+        if matches!(routed.verb, Verb::Get | Verb::Head)
+            && parts.headers.contains_key(header::RANGE)
+            && let Ok(node) = fs.node_at(&routed.path).await
+            && !node.is_dir()
+        {
+            // The lookup is remembered for the request: dav-server's own costs nothing.
+            ranges::normalise(&mut parts.headers, node.size);
         }
 
         let handler: DavHandler = DavConfig::new()
