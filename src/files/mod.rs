@@ -8,6 +8,7 @@
 //! read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
 
+mod body;
 mod copymove;
 mod errors;
 mod file;
@@ -173,7 +174,11 @@ impl Files {
             oc_mtime: prepared.oc_mtime,
         };
         let dav_response = match body {
-            RequestBody::Stream(stream) => handler.handle(Request::from_parts(parts, stream)).await,
+            RequestBody::Stream(stream) => {
+                // dav-server answers a body it cannot read with 502; this records why instead.
+                let watched = body::WatchedBody::new(stream, fs.refusals());
+                handler.handle(Request::from_parts(parts, watched)).await
+            }
             RequestBody::Xml(bytes) => {
                 handler
                     .handle(Request::from_parts(parts, Full::new(bytes)))

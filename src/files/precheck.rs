@@ -12,6 +12,7 @@ use http_body_util::BodyExt;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
+use super::body::classify;
 use super::errors::FilesError;
 use super::fs::RequestFacts;
 use crate::proto::{Depth, InvalidDepth};
@@ -123,7 +124,7 @@ where
                 limit: MAX_XML_BODY,
             });
         }
-        Err(_) => return Err(FilesError::BodyEnded),
+        Err(e) => return Err(FilesError::BodyFailed(classify(&*e))),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok((bytes, None));
