@@ -25,4 +25,5 @@ mod trash;
 mod two_factor;
 mod uploads;
 mod xml_golden;
+mod xml_limits;
 mod xml_robustness;

@@ -19,7 +19,10 @@ use crate::proto::{Depth, InvalidDepth};
 use crate::route::{Routed, Verb};
 use crate::server::FileRanges;
 
-/// Largest XML request body read; dav-server refuses more than this too.
+/// Largest XML request body read under /files/ and /trash/. File clients' PROPFIND,
+/// PROPPATCH and LOCK bodies are a few KiB, and dav-server refuses more than 64 KiB
+/// itself, so a larger cap here would only move the refusal. /dav/ takes 1 MiB
+/// (`crate::dav`) for multigets; the README states both.
 pub(crate) const MAX_XML_BODY: usize = 64 * 1024;
 
 /// The Microsoft namespace of the Win32 properties Windows Explorer sets.
