@@ -15,16 +15,7 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::errors::{FilesError, Refusals};
-
-/// Why a request body could not be read to its end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BodyFailure {
-    /// The framing was broken (a bad chunk size, a stray byte): the client must resend.
-    Malformed,
-    /// The connection closed or reset before the body ended: nobody reads the answer.
-    ClientGone,
-}
+use super::errors::{BodyFailure, FilesError, Refusals};
 
 /// What went wrong, judged by the first I/O error in `err`'s source chain: hyper
 /// reports a body cut off as `UnexpectedEof` and broken framing as invalid input/data.

@@ -10,7 +10,6 @@ use dav_server::fs::FsError;
 use davgate_storage::StorageError;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::body::BodyFailure;
 use crate::error::HttpError;
 use crate::proto::InvalidDepth;
 use crate::proto::precondition::Precondition;
@@ -141,6 +140,15 @@ impl HttpError for FilesError {
             _ => None,
         }
     }
+}
+
+/// Why a request body could not be read to its end (judged by `super::body`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFailure {
+    /// The framing was broken (a bad chunk size, a stray byte): the client must resend.
+    Malformed,
+    /// The connection closed or reset before the body ended: nobody reads the answer.
+    ClientGone,
 }
 
 /// Where a filesystem or lock-system call leaves what the client must be told, for
