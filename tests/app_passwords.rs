@@ -419,5 +419,9 @@ async fn the_server_root_answers_windows_for_any_scope() {
         .props("/", "0", &["current-user-principal"])
         .await
         .status(207);
-    assert!(apple.text().contains("/dav/principals/alice/"), "{}", apple.text());
+    assert!(
+        apple.text().contains("/dav/principals/alice/"),
+        "{}",
+        apple.text()
+    );
 }

@@ -227,3 +227,72 @@ async fn health_needs_no_credentials() {
 }
 
 use futures_util::StreamExt;
+
+/// Files and directories under `dir` whose mode lets anyone but the owner in.
+fn readable_by_others(dir: &std::path::Path, found: &mut Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let meta = entry.metadata().unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let path = entry.path();
+        if meta.is_dir() {
+            if mode != 0o700 {
+                found.push(format!("{} is a {mode:o} directory", path.display()));
+            }
+            readable_by_others(&path, found);
+        } else if mode & 0o077 != 0 {
+            found.push(format!("{} is {mode:o}", path.display()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_private_whatever_the_umask() {
+    // The usual umask, which makes files 0644 unless their creator says otherwise. It is
+    // process-wide; 022 is what every other test runs under anyway.
+    // SAFETY: umask only swaps the process's file-creation mask; it cannot fail.
+    let previous = unsafe { libc::umask(0o022) };
+    let parent = tempfile::tempdir().unwrap();
+    let data_dir = parent.path().join("data");
+    let settings = settings(&data_dir, "");
+    let store = davgate::server::open_store(&settings).await.unwrap();
+    let hash = davgate::auth::password::hash_now(PASSWORD);
+    store.create_account("alice", &hash).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = davgate::server::start_on(settings, listener).await.unwrap();
+    let dav = Dav::new(running.addr(), Some(("alice".into(), PASSWORD.into())));
+    dav.mkcol("/files/docs/").await.status(201);
+    dav.put("/files/docs/secret.txt", "the plans")
+        .await
+        .status(201);
+
+    use std::os::unix::fs::PermissionsExt;
+    let top = std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777;
+    let mut found = Vec::new();
+    if top != 0o700 {
+        found.push(format!("the data directory is {top:o}"));
+    }
+    readable_by_others(&data_dir, &mut found);
+    let names: Vec<String> = walk_names(&data_dir);
+    running.shutdown().await;
+    // SAFETY: as above.
+    unsafe { libc::umask(previous) };
+    assert!(found.is_empty(), "{found:#?}");
+    for expected in ["davgate.db", "davgate.db-wal", "blobs"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+}
+
+fn walk_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        names.push(entry.file_name().to_string_lossy().into_owned());
+        if entry.path().is_dir() {
+            names.extend(walk_names(&entry.path()));
+        }
+    }
+    names
+}

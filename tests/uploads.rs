@@ -279,3 +279,23 @@ async fn wait_for(mut condition: impl FnMut() -> bool, what: &str) {
     }
     panic!("timed out waiting for {what}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_chunked_body_is_a_400_that_says_so() {
+    let srv = TestServer::start().await;
+    // "zz" is not a chunk size: the body cannot be read past "hello".
+    let request = format!(
+        "PUT /files/bad.bin HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n",
+        alice_auth()
+    );
+    let resp = raw::send(srv.addr(), request.as_bytes()).await;
+    assert_eq!(resp.status, 400, "{resp:?}");
+    assert!(
+        resp.body.contains("malformed or cut off"),
+        "says what went wrong: {}",
+        resp.body
+    );
+    assert!(!resp.body.contains("destination"), "{}", resp.body);
+    srv.alice().get("/files/bad.bin").await.status(404);
+    assert_eq!(srv.blob_files(), 0);
+}

@@ -14,6 +14,14 @@ use crate::error::HttpError;
 use crate::proto::InvalidDepth;
 use crate::proto::precondition::Precondition;
 
+/// The status an access log line shows for a request whose client went away before
+/// sending its body (nginx's 499): no client ever reads it.
+// 499 is in the range `StatusCode` accepts, so the conversion cannot fail.
+const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
 /// Why a file request was refused.
 #[derive(Debug)]
 pub(crate) enum FilesError {
@@ -35,8 +43,8 @@ pub(crate) enum FilesError {
     XmlTooLarge { limit: usize },
     /// An XML body that is not well-formed, and why.
     MalformedXml(String),
-    /// The body ended before its announced end.
-    BodyEnded,
+    /// The body could not be read to its end.
+    BodyFailed(BodyFailure),
     /// A COPY or MOVE from the files into the trash.
     IntoTrash,
     /// A bare status from dav-server, explained.
@@ -58,7 +66,8 @@ impl HttpError for FilesError {
             | FilesError::PartialPut
             | FilesError::MalformedXml(_)
             | FilesError::InvalidDepth(_)
-            | FilesError::BodyEnded => StatusCode::BAD_REQUEST,
+            | FilesError::BodyFailed(BodyFailure::Malformed) => StatusCode::BAD_REQUEST,
+            FilesError::BodyFailed(BodyFailure::ClientGone) => CLIENT_CLOSED_REQUEST,
             FilesError::TrashReadOnly => StatusCode::METHOD_NOT_ALLOWED,
             FilesError::InfiniteDepth | FilesError::IntoTrash => StatusCode::FORBIDDEN,
             FilesError::XmlTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -94,7 +103,9 @@ impl HttpError for FilesError {
             FilesError::MalformedXml(reason) => {
                 format!("the request body is not well-formed XML: {reason}")
             }
-            FilesError::BodyEnded => "the request body ended early; send the request again".into(),
+            FilesError::BodyFailed(_) => {
+                "the request body was malformed or cut off; send it again".into()
+            }
             FilesError::IntoTrash => {
                 "files cannot be copied or moved into the trash: use DELETE to move them there"
                     .into()
@@ -129,6 +140,15 @@ impl HttpError for FilesError {
             _ => None,
         }
     }
+}
+
+/// Why a request body could not be read to its end (judged by `super::body`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFailure {
+    /// The framing was broken (a bad chunk size, a stray byte): the client must resend.
+    Malformed,
+    /// The connection closed or reset before the body ended: nobody reads the answer.
+    ClientGone,
 }
 
 /// Where a filesystem or lock-system call leaves what the client must be told, for
@@ -192,7 +212,9 @@ fn explain(status: StatusCode) -> &'static str {
         }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
         StatusCode::RANGE_NOT_SATISFIABLE => "the requested range lies outside the file",
-        StatusCode::BAD_GATEWAY => "the destination must be a path under /files/ on this server",
+        // COPY and MOVE answer a foreign destination with words of their own; a bare
+        // 502 from dav-server is an I/O failure it could not name.
+        StatusCode::BAD_GATEWAY => "the server could not complete the request; send it again",
         StatusCode::INSUFFICIENT_STORAGE => {
             "there is not enough storage space for this change: free space or retry later"
         }

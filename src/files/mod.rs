@@ -4,7 +4,8 @@
 //! ([`fs`]), streaming size-limited uploads ([`file`]), locks in the database
 //! ([`locks`]), the checks dav-server does not make ([`precheck`]), COPY and MOVE as
 //! one transaction each ([`copymove`]), restoring from the trash ([`trash`]), the
-//! client noise a DELETE purges instead of trashing ([`trash_skip`]) and the words users
+//! client noise a DELETE purges instead of trashing ([`trash_skip`]), ranged reads that
+//! cannot multiply a file ([`ranges`], [`multipart`]) and the words users
 //! read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
 //!
@@ -23,6 +24,7 @@
 //! for well-formedness here before dav-server parses them, so a malformed body is a 400
 //! with a reason rather than dav-server's bare one.
 
+mod body;
 mod copymove;
 mod errors;
 mod file;
@@ -30,8 +32,10 @@ mod fs;
 pub(crate) mod lock_timeout;
 mod locks;
 mod meta;
+mod multipart;
 mod precheck;
 mod propfind;
+mod ranges;
 mod respond;
 mod root;
 mod trash;
@@ -115,7 +119,7 @@ impl Files {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let prepared =
             match precheck::prepare(&parts, routed, tree, &principal.account, self.upload_limit) {
                 Ok(prepared) => prepared,
@@ -186,6 +190,15 @@ impl Files {
             };
         }
 
+        if matches!(routed.verb, Verb::Get | Verb::Head)
+            && parts.headers.contains_key(header::RANGE)
+            && let Ok(node) = fs.node_at(&routed.path).await
+            && !node.is_dir()
+        {
+            // The lookup is remembered for the request: dav-server's own costs nothing.
+            ranges::normalise(&mut parts.headers, node.size);
+        }
+
         let handler = match tree {
             TreeRoot::Files => &self.handlers.files,
             TreeRoot::Trash => &self.handlers.trash,
@@ -202,8 +215,10 @@ impl Files {
         };
         let dav_response = match body {
             RequestBody::Stream(stream) => {
+                // dav-server answers a body it cannot read with 502; this records why instead.
+                let watched = body::WatchedBody::new(stream, fs.refusals());
                 handler
-                    .handle_with(this_request(), Request::from_parts(parts, stream))
+                    .handle_with(this_request(), Request::from_parts(parts, watched))
                     .await
             }
             RequestBody::Xml(bytes) => {

@@ -12,13 +12,17 @@ use http_body_util::BodyExt;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
+use super::body::classify;
 use super::errors::FilesError;
 use super::fs::RequestFacts;
 use crate::proto::{Depth, InvalidDepth};
 use crate::route::{Routed, Verb};
 use crate::server::FileRanges;
 
-/// Largest XML request body read; dav-server refuses more than this too.
+/// Largest XML request body read under /files/ and /trash/. File clients' PROPFIND,
+/// PROPPATCH and LOCK bodies are a few KiB, and dav-server refuses more than 64 KiB
+/// itself, so a larger cap here would only move the refusal. /dav/ takes 1 MiB
+/// (`crate::dav`) for multigets; the README states both.
 pub(crate) const MAX_XML_BODY: usize = 64 * 1024;
 
 /// The Microsoft namespace of the Win32 properties Windows Explorer sets.
@@ -123,7 +127,7 @@ where
                 limit: MAX_XML_BODY,
             });
         }
-        Err(_) => return Err(FilesError::BodyEnded),
+        Err(e) => return Err(FilesError::BodyFailed(classify(&*e))),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok((bytes, None));

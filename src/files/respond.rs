@@ -1,11 +1,13 @@
 //! Finishing dav-server's response: the refusal the filesystem recorded or words for a
-//! bare error status, and the headers clients look for (`X-OC-Mtime: accepted`).
+//! bare error status, the headers clients look for (`X-OC-Mtime: accepted`), and a
+//! multipart body reframed with a boundary of our own.
 
 use http::{HeaderValue, Response, header};
 use http_body_util::BodyExt;
 
 use super::errors::FilesError;
 use super::fs::AccountFs;
+use super::multipart;
 use crate::error::HttpError;
 use crate::response::Body;
 
@@ -29,7 +31,8 @@ pub(crate) fn finish(
         if is_empty(&dav) {
             let (parts, _) = dav.into_parts();
             let mut resp = FilesError::Status(status).into_response();
-            for name in [header::ALLOW, header::CONNECTION] {
+            // A 416 says how long the file is (RFC 9110 §15.5.17), so the client can retry.
+            for name in [header::ALLOW, header::CONNECTION, header::CONTENT_RANGE] {
                 if let Some(v) = parts.headers.get(&name) {
                     resp.headers_mut().insert(name, v.clone());
                 }
@@ -42,6 +45,10 @@ pub(crate) fn finish(
         parts
             .headers
             .insert("x-oc-mtime", HeaderValue::from_static("accepted"));
+    }
+    if let Some(boundary) = multipart::take_over(&mut parts.headers) {
+        let body = multipart::Reframed::new(body, boundary);
+        return Response::from_parts(parts, body.boxed_unsync());
     }
     Response::from_parts(parts, body.boxed_unsync())
 }

@@ -1,7 +1,9 @@
 //! One log line per request: method, path, account, status, bytes in and out, duration.
 //!
 //! The line is written when the response body is done (or dropped by a disconnect), so
-//! the duration and byte counts cover the whole transfer. Credentials never appear: the
+//! the duration and byte counts cover the whole transfer. A request whose client went
+//! away before its body ended is logged with status 499 (nginx's "client closed
+//! request"), never as a server or gateway failure. Credentials never appear: the
 //! account is the authenticated name, never the header.
 
 use std::pin::Pin;

@@ -140,7 +140,9 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
 /// Opens the store the settings describe, creating the data directory and running
 /// migrations.
 pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
-    std::fs::create_dir_all(&settings.data_dir)?;
+    // Owner-only whatever the umask: it holds the database, the blobs and server.key.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&settings.data_dir)?;
     Store::open(&StoreConfig {
         database_url: settings.database_url.expose().clone(),
         blob_dir: settings.blob_dir.clone(),

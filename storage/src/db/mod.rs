@@ -7,7 +7,8 @@
 mod changes;
 mod snapshots;
 
-use std::path::PathBuf;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -144,6 +145,12 @@ impl Db {
                     })
                 });
         }
+        if backend == Backend::Sqlite
+            && let Some(file) = sqlite_file(url)?
+            && creates_if_missing(url)
+        {
+            create_private(&file)?;
+        }
         let pool = pool.connect_with(options).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let changes = match backend {
@@ -189,6 +196,31 @@ impl Db {
     }
 }
 
+/// Whether an SQLite URL asks for the database to be created (`mode=rwc`).
+fn creates_if_missing(url: &str) -> bool {
+    url.split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair == "mode=rwc"))
+}
+
+/// Creates a missing database file owner-only (0600) before SQLite creates it through
+/// the umask (0644 under the usual 022). SQLite gives the `-wal` and `-shm` files the
+/// database file's mode, and so does the change marker: all four stay private. An
+/// existing file keeps its mode, which an operator may have chosen.
+fn create_private(file: &Path) -> Result<()> {
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file);
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A missing parent directory: SQLite reports it in its own words.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The file behind an SQLite URL, `None` for an in-memory database.
 fn sqlite_file(url: &str) -> Result<Option<PathBuf>> {
     if url.contains(":memory:") || url.contains("mode=memory") {
@@ -204,4 +236,34 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn only_a_create_url_gets_its_file_made_private() {
+        assert!(creates_if_missing("sqlite:///d/davgate.db?mode=rwc"));
+        assert!(creates_if_missing("sqlite://x.db?cache=shared&mode=rwc"));
+        assert!(!creates_if_missing("sqlite://x.db?mode=rw"));
+        assert!(!creates_if_missing("sqlite://x.db"));
+    }
+
+    #[test]
+    fn a_new_database_file_is_owner_only_and_an_existing_one_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.db");
+        create_private(&new).unwrap();
+        let mode = std::fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let shared = dir.path().join("shared.db");
+        std::fs::write(&shared, b"").unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o660)).unwrap();
+        create_private(&shared).unwrap();
+        let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660, "an operator's choice stays");
+    }
 }

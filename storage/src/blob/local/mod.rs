@@ -3,12 +3,13 @@
 //! A writer holds an exclusive `flock` on its file from creation until the commit that
 //! references it; garbage collection only considers files whose lock it can take, so it
 //! never races a live upload, and a process that died mid-upload leaves a file nobody
-//! holds.
+//! holds. Directories are created 0700 and files 0600: nobody but the server's user
+//! reads anyone's files.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -36,7 +37,7 @@ impl LocalBlobStore {
     /// Uses (and creates) `root` for blob files.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        std::fs::create_dir_all(&root)?;
+        private_dirs(&root)?;
         Ok(LocalBlobStore {
             root: Arc::new(root),
         })
@@ -45,6 +46,15 @@ impl LocalBlobStore {
     fn path(&self, key: &BlobKey) -> PathBuf {
         self.root.join(&key.as_str()[..2]).join(key.as_str())
     }
+}
+
+/// Creates `dir` and any missing parents owner-only (0700), whatever the umask: blobs
+/// are people's files. Directories that already exist keep the mode they have.
+fn private_dirs(dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[async_trait]
@@ -62,10 +72,11 @@ impl BlobStore for LocalBlobStore {
         let key = BlobKey::random();
         let path = self.path(&key);
         let file = blocking(move || {
-            std::fs::create_dir_all(path.parent().expect("blob paths have a shard directory"))?;
+            private_dirs(path.parent().expect("blob paths have a shard directory"))?;
             let file = OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&path)?;
             file.try_lock().map_err(lock_error)?;
             Ok((file, path))

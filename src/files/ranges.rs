@@ -1,0 +1,241 @@
+//! The `Range` header of a GET, normalised before dav-server serves it.
+//!
+//! dav-server serves every listed range as sent: 200 overlapping ranges of a file are 200
+//! copies of it. Here the ranges are resolved against the file's length, the
+//! unsatisfiable ones dropped, overlapping and adjacent ones coalesced and the rest
+//! sorted (RFC 9110 §14.6 allows both); more distinct ranges than [`MAX_RANGES`] get the
+//! whole file with 200, as §14.2 lets a server ignore `Range`, rather than 416, which a
+//! client could only give up on. What dav-server then sees is a short, canonical list
+//! whose parts add up to at most the file.
+
+use http::{HeaderMap, HeaderValue, header};
+
+/// Most distinct ranges served as parts; past it the whole file costs less to send
+/// and cannot be used to multiply the response.
+pub(crate) const MAX_RANGES: usize = 16;
+
+/// Inclusive byte positions, as `Content-Range` writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ByteRange {
+    first: u64,
+    last: u64,
+}
+
+/// What to do with a request's `Range` header.
+#[derive(Debug, PartialEq, Eq)]
+enum RangePlan {
+    /// No `Range`, or one in a unit other than bytes: nothing to change.
+    AsSent,
+    /// Serve these ranges: sorted, none overlapping or adjacent.
+    Ranges(Vec<ByteRange>),
+    /// No range lies in the file: 416.
+    Unsatisfiable,
+    /// Invalid, or too many distinct ranges: the whole file with 200.
+    Whole,
+}
+
+/// Rewrites `headers`' `Range` for a file of `len` bytes into what dav-server may serve.
+pub(crate) fn normalise(headers: &mut HeaderMap, len: u64) {
+    let Some(value) = headers.get(header::RANGE) else {
+        return;
+    };
+    let canonical = match plan(value.as_bytes(), len) {
+        RangePlan::AsSent => return,
+        RangePlan::Whole => {
+            headers.remove(header::RANGE);
+            return;
+        }
+        // A range starting at the end: dav-server answers it 416 with `bytes */len`.
+        RangePlan::Unsatisfiable => format!("bytes={len}-"),
+        RangePlan::Ranges(ranges) => {
+            let specs: Vec<String> = ranges
+                .iter()
+                .map(|r| format!("{}-{}", r.first, r.last))
+                .collect();
+            format!("bytes={}", specs.join(","))
+        }
+    };
+    match HeaderValue::from_str(&canonical) {
+        Ok(value) => {
+            headers.insert(header::RANGE, value);
+        }
+        // Digits, commas and dashes always make a header value; should that ever not
+        // hold, the whole file is the safe answer.
+        Err(_) => {
+            headers.remove(header::RANGE);
+        }
+    }
+}
+
+/// Reads a `Range` value (RFC 9110 §14.1.2) against a representation of `len` bytes.
+fn plan(value: &[u8], len: u64) -> RangePlan {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return RangePlan::Whole;
+    };
+    let Some((unit, set)) = text.split_once('=') else {
+        return RangePlan::Whole;
+    };
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        // §14.2: a range unit the server does not know is ignored; dav-server does.
+        return RangePlan::AsSent;
+    }
+    let mut ranges = Vec::new();
+    let mut specs = 0usize;
+    for spec in set.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        specs += 1;
+        match resolve(spec, len) {
+            Some(Spec::Satisfiable(range)) => ranges.push(range),
+            Some(Spec::Unsatisfiable) => {}
+            None => return RangePlan::Whole,
+        }
+    }
+    if specs == 0 {
+        return RangePlan::Whole;
+    }
+    if ranges.is_empty() {
+        return RangePlan::Unsatisfiable;
+    }
+    let merged = coalesce(ranges);
+    if merged.len() > MAX_RANGES {
+        RangePlan::Whole
+    } else {
+        RangePlan::Ranges(merged)
+    }
+}
+
+/// One range-spec, resolved.
+enum Spec {
+    Satisfiable(ByteRange),
+    Unsatisfiable,
+}
+
+/// `first-last`, `first-` or `-suffix`; `None` when it is not a range-spec at all.
+fn resolve(spec: &str, len: u64) -> Option<Spec> {
+    let (first, last) = spec.split_once('-')?;
+    let number = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // More digits than a u64 holds is past any file: the end of it.
+        Some(s.parse().unwrap_or(u64::MAX))
+    };
+    if first.trim().is_empty() {
+        let suffix = number(last)?;
+        if suffix == 0 || len == 0 {
+            return Some(Spec::Unsatisfiable);
+        }
+        return Some(Spec::Satisfiable(ByteRange {
+            first: len.saturating_sub(suffix),
+            last: len - 1,
+        }));
+    }
+    let first = number(first)?;
+    let last = if last.trim().is_empty() {
+        u64::MAX
+    } else {
+        number(last)?
+    };
+    if last < first {
+        return None;
+    }
+    if first >= len {
+        return Some(Spec::Unsatisfiable);
+    }
+    Some(Spec::Satisfiable(ByteRange {
+        first,
+        last: last.min(len - 1),
+    }))
+}
+
+/// Sorts `ranges` and merges those that overlap or touch.
+fn coalesce(mut ranges: Vec<ByteRange>) -> Vec<ByteRange> {
+    ranges.sort_unstable_by_key(|r| r.first);
+    let mut merged: Vec<ByteRange> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(prev) if range.first <= prev.last.saturating_add(1) => {
+                prev.last = prev.last.max(range.last);
+            }
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(first: u64, last: u64) -> ByteRange {
+        ByteRange { first, last }
+    }
+
+    #[test]
+    fn overlapping_and_adjacent_ranges_merge_in_order() {
+        assert_eq!(
+            plan(b"bytes=100-199, 0-99,300-399,350-", 1000),
+            RangePlan::Ranges(vec![r(0, 199), r(300, 999)])
+        );
+        let many: Vec<String> = (0..200).map(|i| format!("{i}-")).collect();
+        let header = format!("bytes={}", many.join(","));
+        assert_eq!(
+            plan(header.as_bytes(), 50),
+            RangePlan::Ranges(vec![r(0, 49)])
+        );
+    }
+
+    #[test]
+    fn suffixes_and_open_ends_resolve_against_the_length() {
+        assert_eq!(plan(b"bytes=-10", 100), RangePlan::Ranges(vec![r(90, 99)]));
+        assert_eq!(plan(b"bytes=-500", 100), RangePlan::Ranges(vec![r(0, 99)]));
+        assert_eq!(
+            plan(b"bytes=95-200", 100),
+            RangePlan::Ranges(vec![r(95, 99)])
+        );
+        assert_eq!(
+            plan(b"bytes=0-99999999999999999999999", 100),
+            RangePlan::Ranges(vec![r(0, 99)])
+        );
+    }
+
+    #[test]
+    fn unsatisfiable_ranges_drop_and_none_left_is_416() {
+        assert_eq!(
+            plan(b"bytes=500-600,1-1", 100),
+            RangePlan::Ranges(vec![r(1, 1)])
+        );
+        assert_eq!(plan(b"bytes=100-,-0", 100), RangePlan::Unsatisfiable);
+        assert_eq!(plan(b"bytes=0-", 0), RangePlan::Unsatisfiable);
+    }
+
+    #[test]
+    fn invalid_or_too_many_ranges_mean_the_whole_file() {
+        for bad in [
+            &b"bytes=9-3"[..],
+            b"bytes=a-b",
+            b"bytes=",
+            b"bytes=1",
+            b"junk",
+        ] {
+            assert_eq!(plan(bad, 100), RangePlan::Whole, "{bad:?}");
+        }
+        let spread: Vec<String> = (0..=MAX_RANGES)
+            .map(|i| format!("{0}-{0}", i * 2))
+            .collect();
+        let header = format!("bytes={}", spread.join(","));
+        assert_eq!(plan(header.as_bytes(), 100), RangePlan::Whole);
+        assert_eq!(plan(b"items=0-5", 100), RangePlan::AsSent);
+    }
+
+    #[test]
+    fn normalise_writes_a_canonical_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, HeaderValue::from_static("bytes=5-9,0-4, -3"));
+        normalise(&mut headers, 20);
+        assert_eq!(headers[header::RANGE], "bytes=0-9,17-19");
+        headers.insert(header::RANGE, HeaderValue::from_static("bytes=9-3"));
+        normalise(&mut headers, 20);
+        assert!(!headers.contains_key(header::RANGE));
+    }
+}
