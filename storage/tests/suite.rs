@@ -224,7 +224,7 @@ suite!(
     background_md5_waits_while_uploads_stream,
     abandoned_and_refused_uploads_leave_nothing,
     names_compare_in_nfc,
-    rename_moves_one_row_and_refuses_cycles,
+    moves_are_one_row_and_refuse_cycles,
     copies_share_blobs_and_count_quota,
     moves_check_the_source_and_trash_the_destination,
     concurrent_moves_and_deletes_have_one_winner,
@@ -472,17 +472,30 @@ async fn names_compare_in_nfc(f: &Fixture) {
     assert!(f.store.children(a.trash_root).await.unwrap().is_empty());
 }
 
-async fn rename_moves_one_row_and_refuses_cycles(f: &Fixture) {
+async fn moves_are_one_row_and_refuse_cycles(f: &Fixture) {
     let a = f.account("alice").await;
     let dir = f.store.create_dir(a.id, a.files_root, "a").await.unwrap();
     let sub = f.store.create_dir(a.id, dir.id, "b").await.unwrap();
     f.upload(&a, sub.id, "f", b"data").await.unwrap();
+    let home = at(a.files_root, "a");
     assert!(matches!(
-        f.store.rename(a.id, dir.id, sub.id, "loop").await,
+        f.store
+            .move_node(
+                a.id,
+                dir.id,
+                &home,
+                &target(sub.id, "loop", Overwrite::Refuse)
+            )
+            .await,
         Err(StorageError::Invalid(_))
     ));
     f.store
-        .rename(a.id, dir.id, a.files_root, "renamed")
+        .move_node(
+            a.id,
+            dir.id,
+            &home,
+            &target(a.files_root, "renamed", Overwrite::Refuse),
+        )
         .await
         .unwrap();
     let moved = f
@@ -499,9 +512,14 @@ async fn rename_moves_one_row_and_refuses_cycles(f: &Fixture) {
         .unwrap();
     assert!(matches!(
         f.store
-            .rename(a.id, other.id, a.files_root, "renamed")
+            .move_node(
+                a.id,
+                other.id,
+                &at(a.files_root, "other"),
+                &target(a.files_root, "renamed", Overwrite::Refuse)
+            )
             .await,
-        Err(StorageError::Conflict(_))
+        Err(StorageError::PreconditionFailed)
     ));
 }
 
@@ -522,9 +540,16 @@ async fn copies_share_blobs_and_count_quota(f: &Fixture) {
         .unwrap();
     let copy = f
         .store
-        .copy_file(a.id, src.id, a.files_root, "copy")
+        .copy_tree(
+            a.id,
+            src.id,
+            &at(a.files_root, "src"),
+            &target(a.files_root, "copy", Overwrite::Refuse),
+            CopyDepth::Subtree,
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .node;
     assert_eq!(f.read(&copy).await, b"12345");
     assert_eq!(f.fresh(a.id).await.used_bytes, 10);
     assert_eq!(
@@ -920,7 +945,12 @@ async fn trash_restore_purge_and_retention(f: &Fixture) {
     let listed = f.store.children(a.trash_root).await.unwrap();
     assert_eq!(listed.len(), 1);
     f.store
-        .rename(a.id, trashed.id, a.files_root, "docs")
+        .move_node(
+            a.id,
+            trashed.id,
+            &at(a.trash_root, &trashed.name),
+            &target(a.files_root, "docs", Overwrite::Refuse),
+        )
         .await
         .unwrap();
     let restored = f
