@@ -143,3 +143,63 @@ async fn parallel_wrong_passwords_do_not_pass_the_per_address_limit() {
         "{checked} passwords were checked against a limit of 5"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_names_people_have_sign_in_in_any_case() {
+    let srv = TestServer::start().await;
+    // An e-mail address with a sub-address is a valid account name.
+    davgate_ok(
+        srv.data_dir(),
+        &["user", "add", "a.b+sync@example.org", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let mail = srv.alice().as_user("A.B+Sync@Example.org", PASSWORD);
+    mail.propfind("/files/", "0").await.status(207);
+    // Raw and encoded '@' name the same principal.
+    for path in [
+        "/dav/principals/a.b+sync@example.org/",
+        "/dav/principals/a.b+sync%40example.org/",
+    ] {
+        mail.propfind(path, "0").await.status(207);
+    }
+    srv.alice()
+        .as_user("ALICE", PASSWORD)
+        .get("/files/")
+        .await
+        .status(200);
+    // Names that differ only by case cannot both exist.
+    let twin = crate::common::bin::davgate(
+        srv.data_dir(),
+        &["user", "add", "Alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(!twin.status.success());
+    assert!(String::from_utf8_lossy(&twin.stderr).contains("exists already"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_password_pasted_with_spaces_or_in_upper_case_works() {
+    let srv = TestServer::start().await;
+    let out = davgate_ok(
+        srv.data_dir(),
+        &["app-password", "create", "alice", "--name", "phone"],
+        "",
+    );
+    let password = out
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 40 && l.matches('-').count() == 4)
+        .expect("a password")
+        .to_owned();
+    for pasted in [
+        format!("  {password} "),
+        password.to_uppercase(),
+        password.replace('-', " "),
+    ] {
+        srv.alice()
+            .as_user("alice", &pasted)
+            .get("/files/")
+            .await
+            .status(200);
+    }
+}

@@ -54,9 +54,11 @@ pub fn generate() -> Generated {
 
 /// Splits a password into public id and secret if it has the app password shape.
 pub fn parse(password: &str) -> Option<(String, String)> {
+    // Pasted from a page or a password manager: surrounding spaces and upper case come
+    // along, and the code is case-insensitive by design.
     let compact: String = password
         .chars()
-        .filter(|c| *c != '-')
+        .filter(|c| *c != '-' && !c.is_whitespace())
         .map(|c| c.to_ascii_lowercase())
         .collect();
     if compact.len() != ID_LEN + SECRET_LEN || LOWER_BASE32.decode(compact.as_bytes()).is_err() {

@@ -14,7 +14,9 @@ const MAX_HEADER: usize = 4096;
 /// A user name and the password sent with it.
 #[derive(Debug, Clone)]
 pub struct BasicCredentials {
-    /// The user name, as sent.
+    /// The user name, lowercased: names are compared without case (an account cannot be
+    /// created that differs from another only by case), so `Alice` signs in as `alice`
+    /// and every throttle score of the name is kept under one key.
     pub user: String,
     /// The password, account or app password alike.
     pub password: Secret<String>,
@@ -51,6 +53,7 @@ pub fn parse(headers: &HeaderMap) -> Result<BasicCredentials, AuthError> {
         .map_err(|_| AuthError::Malformed("the user name is not UTF-8"))?;
     let password = String::from_utf8(password.to_vec())
         .map_err(|_| AuthError::Malformed("the password is not UTF-8"))?;
+    let user = user.to_lowercase();
     if user.is_empty() {
         return Err(AuthError::Malformed("the user name is empty"));
     }

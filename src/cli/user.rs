@@ -78,9 +78,10 @@ impl UserCommand {
                     .create_account(&name, &hash)
                     .await
                     .map_err(|e| match e {
-                        davgate_storage::StorageError::Conflict(_) => {
-                            CliError::Usage(format!("an account named {name:?} exists already"))
-                        }
+                        davgate_storage::StorageError::Conflict(_) => CliError::Usage(format!(
+                            "an account named {name:?} exists already (names are compared \
+                                 without case)"
+                        )),
                         e => e.into(),
                     })?;
                 println!("created account {}", account.username);

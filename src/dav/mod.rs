@@ -100,7 +100,7 @@ impl Dav {
             )
         })?;
         if let Some(user) = target.user()
-            && user != principal.account.username
+            && !user.eq_ignore_ascii_case(&principal.account.username)
         {
             return Err(DavError::forbidden(format!(
                 "this belongs to {user:?}; you are signed in as {:?}. Collections shared with you \

@@ -22,14 +22,14 @@ pub fn validate_username(name: &str) -> Result<()> {
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@+".contains(&b))
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         return Ok(());
     }
     Err(StorageError::Invalid(format!(
-        "user name {name:?} is not valid: use 1 to 64 letters, digits, '.', '_', '-' or '@', \
-         starting with a letter or digit"
+        "user name {name:?} is not valid: use 1 to 64 letters, digits, '.', '_', '-', '+' or \
+         '@' (an e-mail address works), starting with a letter or digit"
     )))
 }
 
@@ -37,6 +37,11 @@ impl Store {
     /// Creates an account with empty files and trash folders.
     pub async fn create_account(&self, username: &str, password_hash: &str) -> Result<Account> {
         validate_username(username)?;
+        if self.account_by_name(username).await?.is_some() {
+            return Err(StorageError::Conflict(
+                "an account with this name (in any case) already exists",
+            ));
+        }
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
@@ -80,11 +85,14 @@ impl Store {
     }
 
     /// The account with this user name, if it exists.
+    /// Names are compared without case (they are ASCII, so `lower` is exact on both
+    /// databases).
     pub async fn account_by_name(&self, username: &str) -> Result<Option<Account>> {
-        let row: Option<AccountRow> = sqlx::query_as(select_accounts!("WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&self.db.pool)
-            .await?;
+        let row: Option<AccountRow> =
+            sqlx::query_as(select_accounts!("WHERE lower(username) = lower($1)"))
+                .bind(username)
+                .fetch_optional(&self.db.pool)
+                .await?;
         Ok(row.map(Account::from))
     }
 
