@@ -3,10 +3,17 @@
 //! [`start`] opens the store, binds (or adopts) the listener and returns a [`Running`]
 //! server; [`run`] adds signal handling for the `serve` command. Tests start servers
 //! in-process on `127.0.0.1:0` through [`start_on`].
+//!
+//! Every connection is admitted against the caps in [`limits`] at accept and watched by
+//! [`watchdog`]: it must send a first request within `header_timeout` of accept (TLS
+//! handshake included) and is closed after `idle_timeout` with no request in progress.
 
 mod access_log;
+mod limits;
 mod service;
+mod stream;
 mod tls;
+mod watchdog;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,18 +23,20 @@ use davgate_storage::{StorageError, Store, StoreConfig};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 // Re-exported so callers that name `server::FileRanges` keep compiling while they move to
 // `crate::sendfile`, which both the server and the file handlers sit on.
+use self::limits::{ConnectionLimits, Permit};
 pub use self::service::App;
+use self::stream::ConnStream;
+use self::watchdog::{Activity, Expiry, TrackedBody};
 use crate::auth::Authenticator;
 use crate::auth::cache::load_or_create_server_key;
-use crate::config::{Settings, Transport};
+use crate::config::{ConnectionSettings, Settings, Transport};
 use crate::dav::Dav;
 use crate::files::Files;
 pub use crate::sendfile::FileRanges;
@@ -115,7 +124,8 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
-    let task = tokio::spawn(accept_loop(listener, tls, app, stopped));
+    let shared = Shared::new(app, tls, &settings.connections);
+    let task = tokio::spawn(accept_loop(listener, shared, stopped));
     Ok(Running {
         addr,
         scheme,
@@ -172,27 +182,68 @@ async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketA
             settings.data_dir.display()
         );
     }
+    let c = &settings.connections;
+    tracing::info!(
+        "connections: at most {} ({} per address); first request within {}, idle ones closed after {}",
+        c.max_total,
+        c.max_per_address,
+        humantime::format_duration(c.header_timeout),
+        humantime::format_duration(c.idle_timeout)
+    );
     // Last, on stdout: scripts and tests wait for this line to know the port.
     println!("davgate listening on {scheme}://{addr}");
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+/// What every connection of one server shares.
+#[derive(Clone)]
+struct Shared {
     app: App,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(64);
+    tls: Option<TlsAcceptor>,
+    limits: ConnectionLimits,
+    builder: auto::Builder<TokioExecutor>,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl Shared {
+    fn new(app: App, tls: Option<TlsAcceptor>, connections: &ConnectionSettings) -> Self {
+        let max_total = match limits::file_handle_budget() {
+            Some(budget) if budget < connections.max_total => {
+                tracing::warn!(
+                    "max_connections lowered from {} to {budget}: the open-file limit leaves \
+                     room for no more. Raise it (LimitNOFILE= in the systemd unit, or \
+                     `ulimit -n`) or set max_connections to silence this",
+                    connections.max_total
+                );
+                budget
+            }
+            _ => connections.max_total,
+        };
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // hyper arms this each time an HTTP/1 connection waits for a request head, so it
+        // is the keep-alive idle timeout there; the watchdog enforces the same for
+        // HTTP/2 and the tighter header_timeout for the first request.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(connections.idle_timeout)
+            .keep_alive(true);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(64);
+        Shared {
+            app,
+            tls,
+            limits: ConnectionLimits::new(max_total, connections.max_per_address),
+            builder,
+            header_timeout: connections.header_timeout,
+            idle_timeout: connections.idle_timeout,
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Shared, mut stopped: watch::Receiver<bool>) {
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -206,62 +257,126 @@ async fn accept_loop(
             },
             _ = stopped.changed() => break,
         };
+        let accepted = tokio::time::Instant::now();
+        // The newest connection is the one refused: established clients keep their place.
+        let permit = match shared.limits.admit(peer.ip()) {
+            Ok(permit) => permit,
+            Err(why) if shared.tls.is_some() => {
+                shared.limits.refuse_tls(stream, why);
+                continue;
+            }
+            Err(why) => {
+                shared.limits.refuse_plain(stream, why);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        // Only plain HTTP/1 sends file ranges with sendfile: TLS and HTTP/2 reframe bodies.
-        let ranges = tls.is_none().then(FileRanges::default);
-        let service_ranges = ranges.clone();
-        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            let app = app.clone();
-            if let Some(ranges) = &service_ranges
-                && req.version() <= http::Version::HTTP_11
-            {
-                req.extensions_mut().insert(ranges.clone());
-            }
-            async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
-        });
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let result = match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => {
-                        watcher
-                            .watch(
-                                builder
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .into_owned(),
-                            )
-                            .await
-                    }
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                },
-                None => {
-                    let stream = SendfileStream::new(stream, ranges.unwrap_or_default());
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .into_owned(),
-                        )
-                        .await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
+        tokio::spawn(serve_connection(
+            shared.clone(),
+            stream,
+            peer,
+            accepted,
+            permit,
+            stopped.clone(),
+        ));
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    if tokio::time::timeout(DRAIN, shared.limits.all_closed())
         .await
         .is_err()
     {
         tracing::warn!("some requests were still running after {DRAIN:?}; closing them");
+    }
+}
+
+/// Where a connection is in its life.
+enum Phase {
+    Serving,
+    /// Told to finish (server stopping, or idle): it ends once its requests are done,
+    /// and is dropped if it lingers with none in progress.
+    Closing,
+}
+
+/// Handshakes, serves and watches one admitted connection; `_permit` holds its place
+/// under the caps until it ends.
+async fn serve_connection(
+    shared: Shared,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    accepted: tokio::time::Instant,
+    _permit: Permit,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let activity = Activity::new(accepted, shared.header_timeout, shared.idle_timeout);
+    // Only plain HTTP/1 sends file ranges with sendfile: TLS and HTTP/2 reframe bodies.
+    let ranges = shared.tls.is_none().then(FileRanges::default);
+    let stream = match &shared.tls {
+        Some(acceptor) => {
+            let handshake = acceptor.accept(tcp);
+            match tokio::time::timeout_at(activity.first_request_deadline(), handshake).await {
+                Ok(Ok(stream)) => ConnStream::Tls(Box::new(stream)),
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "no TLS handshake within header_timeout; closed");
+                    return;
+                }
+            }
+        }
+        None => ConnStream::Plain(SendfileStream::new(tcp, ranges.clone().unwrap_or_default())),
+    };
+    let app = shared.app.clone();
+    let service_activity = activity.clone();
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        let app = app.clone();
+        let in_progress = service_activity.request_started();
+        if let Some(ranges) = &ranges
+            && req.version() <= http::Version::HTTP_11
+        {
+            req.extensions_mut().insert(ranges.clone());
+        }
+        async move {
+            let (parts, body) = app.handle(req, peer).await.into_parts();
+            Ok::<_, Infallible>(hyper::Response::from_parts(
+                parts,
+                TrackedBody::new(body, in_progress),
+            ))
+        }
+    });
+    let conn = shared
+        .builder
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut phase = Phase::Serving;
+    let result = loop {
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            _ = stopped.changed(), if matches!(phase, Phase::Serving) => {
+                conn.as_mut().graceful_shutdown();
+                phase = Phase::Closing;
+            }
+            expiry = activity.expired(), if matches!(phase, Phase::Serving) => match expiry {
+                Expiry::NoFirstRequest => {
+                    tracing::debug!(%peer, "no request within header_timeout; closed");
+                    return;
+                }
+                Expiry::Idle => {
+                    tracing::debug!(%peer, "idle for idle_timeout; closing");
+                    conn.as_mut().graceful_shutdown();
+                    phase = Phase::Closing;
+                }
+            },
+            _ = tokio::time::sleep(shared.header_timeout), if matches!(phase, Phase::Closing) => {
+                if !activity.in_progress() {
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }
 

@@ -1,0 +1,196 @@
+//! Connections are reaped and capped: a socket that never sends a request, a TLS
+//! handshake that never happens and an idle keep-alive connection are closed; over the
+//! total or per-address cap the newest connection is refused with a 503 and a close,
+//! while established connections keep being answered.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::common::TestServer;
+use crate::common::raw::read_response;
+use crate::common::server::settings;
+
+/// Longer than any timeout these tests configure, shorter than the defaults.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Reads until the server closes the connection; `None` if it is still open after
+/// `within`, else everything it sent before closing.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&received).into()),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+async fn health_on(stream: &mut TcpStream) -> u16 {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("request written");
+    read_response(stream, PATIENCE).await.status
+}
+
+/// A connection to `server` from `source` (another loopback address than 127.0.0.1
+/// stands for another client).
+async fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{source}:0").parse().expect("address"))
+        .expect("bind a loopback source address");
+    socket.connect(server).await.expect("connect")
+}
+
+#[track_caller]
+fn assert_refused(sent: Option<String>, why: &str) {
+    let sent = sent.expect("a connection over the cap is closed at once");
+    assert!(sent.starts_with("HTTP/1.1 503"), "{sent:?}");
+    assert!(
+        sent.to_ascii_lowercase().contains("connection: close"),
+        "{sent:?}"
+    );
+    assert!(sent.contains(why), "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_sends_nothing_is_closed_within_the_header_timeout() {
+    let srv = TestServer::start_with("header_timeout = \"1s\"").await;
+    let mut silent = TcpStream::connect(srv.addr()).await.unwrap();
+    assert!(
+        closed_within(&mut silent, PATIENCE).await.is_some(),
+        "a socket that never sent a byte was still open after {PATIENCE:?}"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_that_never_ends_is_cut_at_the_header_timeout() {
+    let srv = TestServer::start_with("header_timeout = \"1s\"").await;
+    let mut slow = TcpStream::connect(srv.addr()).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut slow, PATIENCE).await.is_some());
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connection_without_a_request_is_closed() {
+    let srv = TestServer::start_with("header_timeout = \"1s\"").await;
+    let mut h2c = TcpStream::connect(srv.addr()).await.unwrap();
+    // The prior-knowledge preface and an empty SETTINGS frame, then nothing.
+    h2c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut h2c, PATIENCE).await.is_some());
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_connection_that_never_handshakes_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let toml = format!(
+        "tls_cert = {:?}\ntls_key = {:?}\nheader_timeout = \"1s\"",
+        cert_path.display().to_string(),
+        key_path.display().to_string()
+    );
+    let settings = settings(&dir.path().join("data"), &toml);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = davgate::server::start_on(settings, listener).await.unwrap();
+
+    let mut silent = TcpStream::connect(running.addr()).await.unwrap();
+    assert!(
+        closed_within(&mut silent, PATIENCE).await.is_some(),
+        "a TLS socket that never sent a ClientHello was still open after {PATIENCE:?}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let srv = TestServer::start_with("idle_timeout = \"2s\"").await;
+    let mut kept = TcpStream::connect(srv.addr()).await.unwrap();
+    assert_eq!(health_on(&mut kept).await, 200);
+    // Well inside the idle timeout the connection still serves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(health_on(&mut kept).await, 200);
+    let idle = tokio::time::Instant::now();
+    assert!(
+        closed_within(&mut kept, PATIENCE).await.is_some(),
+        "an idle keep-alive connection was still open after {PATIENCE:?}"
+    );
+    assert!(
+        idle.elapsed() >= Duration::from_millis(1500),
+        "closed after {:?}, before the idle timeout",
+        idle.elapsed()
+    );
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_total_cap_the_newest_is_refused_and_established_ones_answered() {
+    let srv = TestServer::start_with("max_connections = 8").await;
+    let mut established = TcpStream::connect(srv.addr()).await.unwrap();
+    assert_eq!(health_on(&mut established).await, 200);
+    let mut idle = Vec::new();
+    for _ in 0..7 {
+        idle.push(TcpStream::connect(srv.addr()).await.unwrap());
+    }
+    for _ in 0..3 {
+        let mut newest = TcpStream::connect(srv.addr()).await.unwrap();
+        assert_refused(
+            closed_within(&mut newest, PATIENCE).await,
+            "too many open connections",
+        );
+    }
+    assert_eq!(health_on(&mut established).await, 200);
+    assert_eq!(health_on(&mut idle[0]).await, 200);
+
+    // Closed connections free their places.
+    idle.clear();
+    let mut admitted = false;
+    for _ in 0..50 {
+        let mut fresh = TcpStream::connect(srv.addr()).await.unwrap();
+        if health_on(&mut fresh).await == 200 {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(admitted, "closing connections did not free their places");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let srv = TestServer::start_with("max_connections_per_address = 5").await;
+    let mut admitted = Vec::new();
+    for _ in 0..5 {
+        admitted.push(connect_from("127.0.0.2", srv.addr()).await);
+    }
+    for _ in 0..5 {
+        let mut over = connect_from("127.0.0.2", srv.addr()).await;
+        assert_refused(
+            closed_within(&mut over, PATIENCE).await,
+            "too many open connections from your address",
+        );
+    }
+    // Another address is served, and so are the admitted ones.
+    let mut other = TcpStream::connect(srv.addr()).await.unwrap();
+    assert_eq!(health_on(&mut other).await, 200);
+    assert_eq!(health_on(&mut admitted[4]).await, 200);
+    srv.stop().await;
+}
