@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::common::TestServer;
+use crate::common::bin::ServerProcess;
 use crate::common::raw::read_response;
 use crate::common::server::settings;
 
@@ -193,4 +194,56 @@ async fn one_address_cannot_take_every_connection() {
     assert_eq!(health_on(&mut other).await, 200);
     assert_eq!(health_on(&mut admitted[4]).await, 200);
     srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_idle_sockets_than_file_handles_leave_the_server_reachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("davgate.toml");
+    std::fs::write(&config, "header_timeout = \"2s\"\n").unwrap();
+    let config = config.display().to_string();
+    // The soft limit is raised to the hard one; the cap keeps a reserve below it.
+    let server = ServerProcess::start_with_file_limit(
+        &dir.path().join("data"),
+        256,
+        512,
+        &["--config", &config],
+    );
+    server.log_with("max_connections lowered from 4096 to 192");
+
+    let mut established = TcpStream::connect(server.addr).await.unwrap();
+    assert_eq!(health_on(&mut established).await, 200);
+    let mut flood = Vec::new();
+    for _ in 0..600 {
+        flood.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    // Over the cap, the newest are told so instead of waiting in the backlog.
+    let mut newest = TcpStream::connect(server.addr).await.unwrap();
+    assert_refused(
+        closed_within(&mut newest, PATIENCE).await,
+        "too many open connections",
+    );
+    assert_eq!(health_on(&mut established).await, 200);
+
+    // The silent sockets are reaped, and a new client is served again.
+    let mut served = false;
+    for _ in 0..50 {
+        let mut fresh = TcpStream::connect(server.addr).await.unwrap();
+        if health_on(&mut fresh).await == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        served,
+        "the server stayed unreachable:\n{}",
+        server.stderr()
+    );
+    assert!(
+        !server.stderr().contains("accept failed"),
+        "{}",
+        server.stderr()
+    );
+    drop(flood);
 }
