@@ -20,16 +20,33 @@ const PATIENCE: Duration = Duration::from_secs(5);
 /// Reads until the server closes the connection; `None` if it is still open after
 /// `within`, else everything it sent before closing.
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let received = bytes_until_closed(stream, within).await?;
+    Some(String::from_utf8_lossy(&received).into())
+}
+
+async fn bytes_until_closed(stream: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
     let deadline = tokio::time::Instant::now() + within;
     let mut received = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
             Err(_) => return None,
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&received).into()),
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(received),
             Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
         }
     }
+}
+
+/// The types of the HTTP/2 frames in `bytes`, in order.
+fn h2_frame_types(mut bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    while bytes.len() >= 9 {
+        let length =
+            usize::from(bytes[0]) << 16 | usize::from(bytes[1]) << 8 | usize::from(bytes[2]);
+        types.push(bytes[3]);
+        bytes = &bytes[(9 + length).min(bytes.len())..];
+    }
+    types
 }
 
 async fn health_on(stream: &mut TcpStream) -> u16 {
@@ -138,6 +155,40 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         "closed after {:?}, before the idle timeout",
         idle.elapsed()
     );
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_gets_a_goaway_after_the_idle_timeout() {
+    const HEADERS: u8 = 0x1;
+    const GOAWAY: u8 = 0x7;
+    // header_timeout also bounds how long a closing connection with no request may
+    // linger: this client never answers the PING that follows the first GOAWAY.
+    let srv = TestServer::start_with("idle_timeout = \"2s\"\nheader_timeout = \"1s\"").await;
+    let mut h2c = TcpStream::connect(srv.addr()).await.unwrap();
+    // Prior-knowledge preface, empty SETTINGS, then GET /healthz on stream 1 in HPACK:
+    // :method GET, :scheme http (static table), :path and :authority as literals.
+    let mut block = vec![0x82, 0x86, 0x44, 8];
+    block.extend_from_slice(b"/healthz");
+    block.extend_from_slice(&[0x41, 9]);
+    block.extend_from_slice(b"localhost");
+    let mut request = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0".to_vec();
+    request.extend_from_slice(&[0, 0, block.len() as u8, HEADERS, 0x5, 0, 0, 0, 1]);
+    request.extend_from_slice(&block);
+    h2c.write_all(&request).await.unwrap();
+    let sent = tokio::time::Instant::now();
+
+    let received = bytes_until_closed(&mut h2c, PATIENCE)
+        .await
+        .expect("an idle HTTP/2 connection was still open after PATIENCE");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(1500),
+        "closed after {:?}, before the idle timeout",
+        sent.elapsed()
+    );
+    let types = h2_frame_types(&received);
+    assert!(types.contains(&HEADERS), "no response: {types:?}");
+    assert!(types.contains(&GOAWAY), "no GOAWAY: {types:?}");
     srv.stop().await;
 }
 
