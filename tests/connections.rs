@@ -11,7 +11,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use crate::common::TestServer;
 use crate::common::bin::ServerProcess;
-use crate::common::raw::read_response;
+use crate::common::raw::{alice_auth, read_head, read_response};
 use crate::common::server::settings;
 
 /// Longer than any timeout these tests configure, shorter than the defaults.
@@ -189,6 +189,42 @@ async fn an_idle_http2_connection_gets_a_goaway_after_the_idle_timeout() {
     let types = h2_frame_types(&received);
     assert!(types.contains(&HEADERS), "no response: {types:?}");
     assert!(types.contains(&GOAWAY), "no GOAWAY: {types:?}");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_the_client_pauses_is_not_taken_for_an_idle_connection() {
+    const SIZE: usize = 32 << 20;
+    // Both short: a connection taken for idle would be closed, then dropped, in 2s.
+    let srv = TestServer::start_with("idle_timeout = \"1s\"\nheader_timeout = \"1s\"").await;
+    srv.alice()
+        .put("/files/big.bin", vec![7u8; SIZE])
+        .await
+        .status(201);
+    let mut download = TcpStream::connect(srv.addr()).await.unwrap();
+    download
+        .write_all(
+            format!(
+                "GET /files/big.bin HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\n\r\n",
+                alice_auth()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let head = read_head(&mut download, PATIENCE)
+        .await
+        .expect("response head");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Longer than the idle timeout without reading: the socket buffers fill and the
+    // server waits on the client, with the request still in progress.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut body = vec![0u8; SIZE];
+    tokio::time::timeout(PATIENCE, download.read_exact(&mut body))
+        .await
+        .expect("the rest of the body in time")
+        .expect("the whole body, not a cut connection");
+    assert!(body.iter().all(|b| *b == 7));
     srv.stop().await;
 }
 
