@@ -73,7 +73,8 @@ pub struct ConfigFile {
     /// Open connections at most; the newest over it is refused (default 4096, lowered to
     /// what the file-handle limit allows).
     pub max_connections: Option<usize>,
-    /// Open connections from one client address (an IPv6 /64) at most (default 256).
+    /// Open connections from one client address (an IPv6 /64) at most (default 256; not
+    /// applied behind a trusted proxy, whose address every connection has).
     pub max_connections_per_address: Option<usize>,
 }
 

@@ -334,3 +334,19 @@ async fn more_idle_sockets_than_file_handles_leave_the_server_reachable() {
     );
     drop(flood);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_per_address_cap_does_not_cap_the_proxy() {
+    let srv = TestServer::start_with(
+        "max_connections_per_address = 2\nclient_address_header = \"X-Forwarded-For\"",
+    )
+    .await;
+    let mut from_proxy = Vec::new();
+    for _ in 0..4 {
+        from_proxy.push(TcpStream::connect(srv.addr()).await.unwrap());
+    }
+    for connection in &mut from_proxy {
+        assert_eq!(health_on(connection).await, 200);
+    }
+    srv.stop().await;
+}

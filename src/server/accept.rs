@@ -35,10 +35,13 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// `behind_proxy`: every connection comes from a trusted proxy, so the per-address
+    /// cap would cap the proxy, not its clients, and is not applied.
     pub(super) fn new(
         app: App,
         tls: Option<TlsAcceptor>,
         connections: &ConnectionSettings,
+        behind_proxy: bool,
     ) -> Self {
         let max_total = match limits::file_handle_budget() {
             Some(budget) if budget < connections.max_total => {
@@ -65,17 +68,25 @@ impl Shared {
             .http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(64);
+        let max_per_address = if behind_proxy {
+            usize::MAX
+        } else {
+            connections.max_per_address
+        };
+        let per_address = match behind_proxy {
+            true => "no per-address cap behind a trusted proxy".to_owned(),
+            false => format!("{max_per_address} per address"),
+        };
         tracing::info!(
-            "connections: at most {max_total} ({} per address); first request within {}, \
+            "connections: at most {max_total} ({per_address}); first request within {}, \
              idle ones closed after {}",
-            connections.max_per_address,
             humantime::format_duration(connections.header_timeout),
             humantime::format_duration(connections.idle_timeout)
         );
         Shared {
             app,
             tls,
-            limits: ConnectionLimits::new(max_total, connections.max_per_address),
+            limits: ConnectionLimits::new(max_total, max_per_address),
             builder,
             header_timeout: connections.header_timeout,
             idle_timeout: connections.idle_timeout,

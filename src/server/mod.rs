@@ -30,7 +30,7 @@ use self::accept::{Shared, accept_loop};
 pub use self::service::App;
 use crate::auth::Authenticator;
 use crate::auth::cache::load_or_create_server_key;
-use crate::config::{Settings, Transport};
+use crate::config::{ClientAddress, Settings, Transport};
 use crate::dav::Dav;
 use crate::files::Files;
 pub use crate::sendfile::FileRanges;
@@ -110,7 +110,9 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Io(e.to_string()))?;
-    let shared = Shared::new(app.clone(), tls, &settings.connections);
+    let behind_proxy = matches!(settings.transport, Transport::PlainBehindProxy)
+        || matches!(settings.client_address, ClientAddress::Header(_));
+    let shared = Shared::new(app.clone(), tls, &settings.connections, behind_proxy);
     narrate(&settings, &store, scheme, addr).await;
 
     let (stop, stopped) = watch::channel(false);
