@@ -69,6 +69,18 @@ pub struct ConfigFile {
     /// Header a trusted proxy puts the client address in (e.g. X-Forwarded-For; its
     /// right-most address is used). Unset: the connection's address.
     pub client_address_header: Option<String>,
+    /// How long a new connection has, from accept, to finish its TLS handshake and send
+    /// its first request head (default 10s).
+    pub header_timeout: Option<Span>,
+    /// How long a connection may sit with no request in progress before it is closed
+    /// (default 60s).
+    pub idle_timeout: Option<Span>,
+    /// Open connections at most; the newest over it is refused (default 4096, lowered to
+    /// what the file-handle limit allows).
+    pub max_connections: Option<usize>,
+    /// Open connections from one client address (an IPv6 /64) at most (default 256; not
+    /// applied behind a trusted proxy, whose address every connection has).
+    pub max_connections_per_address: Option<usize>,
 }
 
 impl ConfigFile {
@@ -103,7 +115,11 @@ impl ConfigFile {
             auth_account_failures,
             client_address_header,
             dav_max_resource_size,
-            dav_max_instances
+            dav_max_instances,
+            header_timeout,
+            idle_timeout,
+            max_connections,
+            max_connections_per_address
         );
         self
     }
@@ -161,6 +177,21 @@ pub struct Settings {
     /// a few suffice (WAL readers run in parallel, writers queue anyway); PostgreSQL
     /// connections are cheap on our side and serve several nodes' load.
     pub db_connections: u32,
+    /// Connection timeouts and caps.
+    pub connections: ConnectionSettings,
+}
+
+/// How long connections may wait and how many may be open.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    /// From accept to the end of the TLS handshake and the first request head.
+    pub header_timeout: Duration,
+    /// With no request in progress, how long before the connection is closed.
+    pub idle_timeout: Duration,
+    /// Open connections at most, before the file-handle limit is applied.
+    pub max_total: usize,
+    /// Open connections from one address (an IPv6 /64) at most.
+    pub max_per_address: usize,
 }
 
 /// Where a request's client address is read.
@@ -175,6 +206,7 @@ pub enum ClientAddress {
 impl Settings {
     /// Validates a configuration.
     pub fn from_config(config: ConfigFile) -> Result<Self, ConfigError> {
+        let connections = connection_settings(&config)?;
         let listen = config
             .listen
             .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default"));
@@ -274,6 +306,7 @@ impl Settings {
             },
             client_address,
             db_connections,
+            connections,
             dav: crate::dav::DavSettings {
                 max_resource_size: config.dav_max_resource_size.map_or(10 << 20, |s| s.0),
                 limits: crate::dav::ical::ExpandLimits {
@@ -283,6 +316,41 @@ impl Settings {
             },
         })
     }
+}
+
+/// Validates the connection timeouts and caps.
+fn connection_settings(config: &ConfigFile) -> Result<ConnectionSettings, ConfigError> {
+    let header_timeout = config
+        .header_timeout
+        .map_or(Duration::from_secs(10), |s| s.0);
+    if header_timeout < Duration::from_secs(1) || header_timeout > Duration::from_secs(600) {
+        return Err(ConfigError(format!(
+            "header_timeout must be between 1s and 10m, not {}",
+            Span(header_timeout)
+        )));
+    }
+    let idle_timeout = config.idle_timeout.map_or(Duration::from_secs(60), |s| s.0);
+    if idle_timeout < Duration::from_secs(1) || idle_timeout > Duration::from_secs(86400) {
+        return Err(ConfigError(format!(
+            "idle_timeout must be between 1s and 1d, not {}",
+            Span(idle_timeout)
+        )));
+    }
+    let max_total = config.max_connections.unwrap_or(4096);
+    let max_per_address = config.max_connections_per_address.unwrap_or(256);
+    if max_total == 0 || max_per_address == 0 {
+        return Err(ConfigError(
+            "max_connections and max_connections_per_address must be at least 1: with 0, \
+             no client could connect"
+                .into(),
+        ));
+    }
+    Ok(ConnectionSettings {
+        header_timeout,
+        idle_timeout,
+        max_total,
+        max_per_address,
+    })
 }
 
 /// SQLite in the data directory, created on first use.
@@ -353,6 +421,24 @@ mod tests {
         let err = settings("lock_max_timeout = \"8d\"").unwrap_err();
         assert!(err.0.contains("between 1s and 7days"), "{err}");
         assert!(settings("lock_max_timeout = \"0s\"").is_err());
+    }
+
+    #[test]
+    fn connection_timeouts_and_caps_have_defaults_and_bounds() {
+        let c = settings("").unwrap().connections;
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!((c.max_total, c.max_per_address), (4096, 256));
+        let c = settings("header_timeout = \"2s\"\nidle_timeout = \"5m\"\nmax_connections = 8")
+            .unwrap()
+            .connections;
+        assert_eq!(c.header_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_secs(300));
+        assert_eq!(c.max_total, 8);
+        assert!(settings("header_timeout = \"0s\"").is_err());
+        assert!(settings("idle_timeout = \"2d\"").is_err());
+        let err = settings("max_connections_per_address = 0").unwrap_err();
+        assert!(err.0.contains("at least 1"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod auth;
 mod caldav;
 mod carddav;
 mod cli;
+mod connections;
 mod copymove;
 mod dav_exchanges;
 mod dav_sync;

@@ -3,38 +3,38 @@
 //! [`start`] opens the store, binds (or adopts) the listener and returns a [`Running`]
 //! server; [`run`] adds signal handling for the `serve` command. Tests start servers
 //! in-process on `127.0.0.1:0` through [`start_on`].
+//!
+//! [`accept`] admits every connection against the caps in [`limits`] and has
+//! [`watchdog`] watch it: it must send a first request within `header_timeout` of accept (TLS
+//! handshake included) and is closed after `idle_timeout` with no request in progress.
 
+mod accept;
 mod access_log;
+mod limits;
 mod service;
+mod stream;
 mod tls;
+mod watchdog;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use davgate_storage::{StorageError, Store, StoreConfig};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
+use self::accept::{Shared, accept_loop};
 // Re-exported so callers that name `server::FileRanges` keep compiling while they move to
 // `crate::sendfile`, which both the server and the file handlers sit on.
 pub use self::service::App;
 use crate::auth::Authenticator;
 use crate::auth::cache::load_or_create_server_key;
-use crate::config::{Settings, Transport};
+use crate::config::{ClientAddress, Settings, Transport};
 use crate::dav::Dav;
 use crate::files::Files;
 pub use crate::sendfile::FileRanges;
-use crate::sendfile::SendfileStream;
 
-/// How long shutdown waits for open requests to finish.
-const DRAIN: Duration = Duration::from_secs(30);
 /// How often expired trash is purged and unreferenced blobs collected, at most.
 const UPKEEP_EVERY: Duration = Duration::from_secs(3600);
 
@@ -112,12 +112,15 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Io(e.to_string()))?;
+    let behind_proxy = matches!(settings.transport, Transport::PlainBehindProxy)
+        || matches!(settings.client_address, ClientAddress::Header(_));
+    let shared = Shared::new(app.clone(), tls, &settings.connections, behind_proxy);
     narrate(&settings, &store, scheme, addr).await;
 
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
-    let task = tokio::spawn(accept_loop(listener, tls, app, stopped));
+    let task = tokio::spawn(accept_loop(listener, shared, stopped));
     Ok(Running {
         addr,
         scheme,
@@ -178,95 +181,6 @@ async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketA
     }
     // Last, on stdout: scripts and tests wait for this line to know the port.
     println!("davgate listening on {scheme}://{addr}");
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    app: App,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(64);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = stopped.changed() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        // Only plain HTTP/1 sends file ranges with sendfile: TLS and HTTP/2 reframe bodies.
-        let ranges = tls.is_none().then(FileRanges::default);
-        let service_ranges = ranges.clone();
-        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            let app = app.clone();
-            if let Some(ranges) = &service_ranges
-                && req.version() <= http::Version::HTTP_11
-            {
-                req.extensions_mut().insert(ranges.clone());
-            }
-            async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
-        });
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let result = match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => {
-                        watcher
-                            .watch(
-                                builder
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .into_owned(),
-                            )
-                            .await
-                    }
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                },
-                None => {
-                    let stream = SendfileStream::new(stream, ranges.unwrap_or_default());
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .into_owned(),
-                        )
-                        .await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some requests were still running after {DRAIN:?}; closing them");
-    }
 }
 
 /// Purges expired trash and collects unreferenced blobs, at start and then hourly.

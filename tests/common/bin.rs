@@ -54,7 +54,23 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `davgate serve --listen 127.0.0.1:0` on `data_dir` and waits until it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
+        Self::spawn(Command::new(BIN), data_dir, extra)
+    }
+
+    /// [`Self::start`] with the open-file limit at `soft` and `hard` handles.
+    pub fn start_with_file_limit(data_dir: &Path, soft: u32, hard: u32, extra: &[&str]) -> Self {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!(
+                "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
+            ))
+            .arg(BIN);
+        Self::spawn(shell, data_dir, extra)
+    }
+
+    fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
