@@ -115,11 +115,7 @@ async fn an_http2_connection_without_a_request_is_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_connection_that_never_handshakes_is_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let (cert_path, key_path) = crate::common::certs::localhost(dir.path());
     let toml = format!(
         "tls_cert = {:?}\ntls_key = {:?}\nheader_timeout = \"1s\"",
         cert_path.display().to_string(),

@@ -10,11 +10,7 @@ use crate::common::server::{PASSWORD, settings};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_serves_http2_and_http1_by_alpn() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let (cert_path, key_path) = crate::common::certs::localhost(dir.path());
     let toml = format!(
         "tls_cert = {:?}\ntls_key = {:?}\nlisten = \"127.0.0.1:0\"",
         cert_path.display().to_string(),
@@ -31,7 +27,7 @@ async fn tls_serves_http2_and_http1_by_alpn() {
     assert!(running.base_url().starts_with("https://"));
 
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap();
+    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert_path).unwrap()).unwrap();
     let port = running.addr().port();
     for (client, version) in [
         (
