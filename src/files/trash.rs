@@ -1,4 +1,5 @@
-//! Restoring from the trash: MOVE `/trash/ITEM` to a path under `/files/`.
+//! Restoring from the trash: MOVE `/trash/ITEM` to a path under `/files/` (on the files
+//! host, `/.trash/ITEM` to any path outside `/.trash/`).
 //!
 //! dav-server cannot move between two trees, so this one method is ours: the same
 //! destination checks as a MOVE ([`super::copymove`]), then one storage transaction.
@@ -21,9 +22,12 @@ pub(crate) async fn restore(
     locks: &DbLocks,
 ) -> Response<Body> {
     if destination.tree != Some(TreeRoot::Files) {
+        let example = routed
+            .mount
+            .href(TreeRoot::Files, &["NAME".to_owned()], false);
         return response::text(
             StatusCode::FORBIDDEN,
-            "restore an item by moving it to a path under /files/, e.g. Destination: /files/NAME",
+            format!("restore an item by moving it into your files, e.g. Destination: {example}"),
         );
     }
     let overwrite = copymove::overwrite(routed);
