@@ -201,7 +201,7 @@ impl fmt::Display for HeaderError {
             HeaderError::DestinationPath(e) => write!(f, "invalid Destination path: {e}"),
             HeaderError::DestinationIsRoot => f.write_str(
                 "the Destination names a whole tree: name the new file or folder inside it, \
-                 e.g. Destination: /files/NAME",
+                 e.g. Destination: /files/NAME (/NAME on the files host)",
             ),
             HeaderError::Overwrite => {
                 f.write_str("the Overwrite header must be T or F (RFC 4918 §10.6)")

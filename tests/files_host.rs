@@ -3,7 +3,7 @@
 //! unchanged. The test server's files host is `localhost`; the main host is dialled
 //! as `127.0.0.1`.
 
-use crate::common::server::FILES_HOST_CONFIG;
+use crate::common::server::{FILES_HOST_CONFIG, PASSWORD};
 use crate::common::{Dav, TestServer};
 
 const LOCKINFO: &str = r#"<?xml version="1.0" encoding="utf-8"?>
@@ -306,5 +306,51 @@ async fn calendars_stay_on_the_main_host_and_probes_answer_on_both() {
             .contains("calendar-access")
     );
     files.get("/files/m.txt").await.status(404);
+    srv.stop().await;
+}
+
+/// HTTP/2 names the host in `:authority`, not in a Host header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_reaches_the_files_host_by_its_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = crate::common::certs::localhost(dir.path());
+    let toml = format!(
+        "tls_cert = {:?}\ntls_key = {:?}\n{FILES_HOST_CONFIG}",
+        cert_path.display().to_string(),
+        key_path.display().to_string()
+    );
+    let srv = TestServer::start_with(&toml).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert_path).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .resolve("localhost", srv.addr())
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{}/h2.txt", srv.addr().port());
+    let put = client
+        .put(&url)
+        .basic_auth("alice", Some(PASSWORD))
+        .body("over h2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.version(), reqwest::Version::HTTP_2);
+    assert_eq!(put.status().as_u16(), 201);
+    let listing = client
+        .request(
+            reqwest::Method::from_bytes(b"PROPFIND").unwrap(),
+            url.replace("h2.txt", ""),
+        )
+        .basic_auth("alice", Some(PASSWORD))
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listing.status().as_u16(), 207);
+    let mut hrefs = crate::common::client::elements(&listing.text().await.unwrap(), "href");
+    hrefs.sort();
+    assert_eq!(hrefs, ["/", "/h2.txt"]);
     srv.stop().await;
 }

@@ -33,7 +33,7 @@ pub(crate) async fn restore(
     let overwrite = copymove::overwrite(routed);
     let node = match fs.node_at(&routed.path).await {
         Ok(node) => node,
-        Err(_) => return no_such_item(),
+        Err(_) => return no_such_item(routed),
     };
     let Some(expected) = Location::of(&node) else {
         return response::text(StatusCode::FORBIDDEN, "the trash itself cannot be moved");
@@ -55,14 +55,15 @@ pub(crate) async fn restore(
         .await
     {
         Ok(placed) => placement.finish(locks, &placed).await,
-        Err(StorageError::NotFound) => no_such_item(),
+        Err(StorageError::NotFound) => no_such_item(routed),
         Err(e) => copymove::refused(e, Relocation::Move),
     }
 }
 
-fn no_such_item() -> Response<Body> {
+fn no_such_item(routed: &Routed) -> Response<Body> {
+    let trash = routed.mount.href(TreeRoot::Trash, &[], true);
     response::text(
         StatusCode::NOT_FOUND,
-        "there is no such item in the trash: list it with PROPFIND /trash/ and retry",
+        format!("there is no such item in the trash: list it with PROPFIND {trash} and retry"),
     )
 }
