@@ -24,6 +24,9 @@ pub const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(7 * 86400);
 pub struct ConfigFile {
     /// Address to listen on (default `127.0.0.1:8080`).
     pub listen: Option<SocketAddr>,
+    /// A host name on which the files tree is served at `/` (and the trash at
+    /// `/.trash/`) instead of `/files/`; default none.
+    pub files_host: Option<String>,
     /// Directory for the database, blobs and server key (default `./data`).
     pub data_dir: Option<PathBuf>,
     /// `sqlite://…` or `postgres://…` (default: SQLite in the data directory).
@@ -98,6 +101,7 @@ impl ConfigFile {
         }
         take!(
             listen,
+            files_host,
             data_dir,
             database_url,
             tls_cert,
@@ -151,6 +155,8 @@ pub enum Transport {
 pub struct Settings {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// The host serving the files tree at `/`, if any.
+    pub files_host: Option<crate::route::FilesHost>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Database URL (may hold a password).
@@ -210,6 +216,12 @@ impl Settings {
         let listen = config
             .listen
             .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default"));
+        let files_host = config
+            .files_host
+            .as_deref()
+            .map(crate::route::FilesHost::new)
+            .transpose()
+            .map_err(|e| ConfigError(e.to_string()))?;
         let data_dir = config.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
         let database_url = config
             .database_url
@@ -282,6 +294,7 @@ impl Settings {
         };
         Ok(Settings {
             listen,
+            files_host,
             blob_dir: data_dir.join("blobs"),
             data_dir,
             database_url,
@@ -381,6 +394,15 @@ mod tests {
                 .starts_with("sqlite://./data/davgate.db")
         );
         assert_eq!(s.trash_retention, Duration::from_secs(30 * 86400));
+    }
+
+    #[test]
+    fn files_host_is_off_by_default_and_a_bare_host_name() {
+        assert!(settings("").unwrap().files_host.is_none());
+        let s = settings("files_host = \"Files.Example.org\"").unwrap();
+        assert_eq!(s.files_host.unwrap().name(), "files.example.org");
+        let err = settings("files_host = \"https://files.example.org/\"").unwrap_err();
+        assert!(err.0.contains("not a host name"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! or NFD, as Finder sends them); the storage crate compares them by their NFC key.
 
 mod conditions;
+mod mount;
 mod verb;
 
 use std::fmt;
@@ -20,6 +21,8 @@ pub use self::conditions::{
     Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test,
     parse as parse_conditions,
 };
+use self::mount::under;
+pub use self::mount::{FilesHost, FilesHostError, Mount};
 pub use self::verb::Verb;
 
 /// A request as routed: where it goes and what it asks, parsed once.
@@ -27,7 +30,10 @@ pub use self::verb::Verb;
 pub struct Routed {
     pub verb: Verb,
     pub route: Route,
-    /// Decoded path segments below the route's root (`/files`, `/trash`, `/dav`).
+    /// Where the file trees are in this request's URL space (main or files host).
+    pub mount: Mount,
+    /// Decoded path segments below the route's root (`/files`, `/trash`, `/dav`, or on
+    /// the files host `/` and `/.trash`).
     pub path: Vec<String>,
     /// `If`, `If-Match` and `If-None-Match`, checked.
     pub conditions: Conditions,
@@ -49,7 +55,8 @@ pub enum Route {
     Ready,
     /// `OPTIONS` on a WebDAV tree: capabilities, no authentication needed.
     Options(TreeRoot),
-    /// The account's files (`/files/…`) or trash (`/trash/…`).
+    /// The account's files (`/files/…`) or trash (`/trash/…`); on the files host,
+    /// every path but the probes (files at `/…`, the trash at `/.trash/…`).
     Files(TreeRoot),
     /// `/.well-known/caldav` or `/.well-known/carddav` (RFC 6764): a redirect to `/dav/`.
     WellKnown,
@@ -70,13 +77,16 @@ pub enum Route {
 }
 
 impl Route {
-    /// Routes a request by method, path and headers.
-    pub fn from_request(parts: &Parts) -> Routed {
+    /// Routes a request by host, method, path and headers; `files_host` is the host
+    /// that serves the files tree at `/`, if one is configured.
+    pub fn from_request(parts: &Parts, files_host: Option<&FilesHost>) -> Routed {
         let verb = Verb::of(&parts.method);
         let raw = parts.uri.path();
+        let mount = Mount::of_request(parts, files_host);
         let mut routed = Routed {
             verb,
             route: Route::NotFound,
+            mount,
             path: Vec::new(),
             conditions: Conditions::default(),
             destination: None,
@@ -88,6 +98,10 @@ impl Route {
             Route::Health
         } else if raw == "/readyz" && probe {
             Route::Ready
+        } else if mount == Mount::FilesHost {
+            // Everything else on the files host is the user's: a folder named `dav`
+            // or `.well-known` is a folder, and calendars stay on the main host.
+            file_route(parts, files_host, &mut routed)
         } else if raw == "/.well-known/caldav" || raw == "/.well-known/carddav" {
             Route::WellKnown
         } else if raw == "/" && verb == Verb::Options {
@@ -106,33 +120,31 @@ impl Route {
                     Route::Dav(DavArea::of(raw))
                 }
             }
-        } else if let Some(tree) = tree_of(raw) {
-            match decode_path(raw) {
-                Err(e) => Route::BadPath(e),
-                Ok(_) if verb == Verb::Options => Route::Options(tree),
-                Ok(mut segments) => {
-                    segments.remove(0);
-                    routed.path = segments;
-                    routed.bad_header = file_headers(parts, verb, &mut routed).err();
-                    Route::Files(tree)
-                }
-            }
         } else {
-            Route::NotFound
+            file_route(parts, files_host, &mut routed)
         };
         routed
     }
 }
 
-/// The file tree a path is in, if any.
-fn tree_of(path: &str) -> Option<TreeRoot> {
-    if under(path, "/files") {
-        Some(TreeRoot::Files)
-    } else if under(path, "/trash") {
-        Some(TreeRoot::Trash)
-    } else {
-        None
+/// A request for a file tree, if the path is in one on the request's mount.
+fn file_route(parts: &Parts, files_host: Option<&FilesHost>, routed: &mut Routed) -> Route {
+    let raw = parts.uri.path();
+    let segments = match decode_path(raw) {
+        Ok(segments) => segments,
+        // Outside the trees a malformed path is simply not served.
+        Err(e) if routed.mount.locate(raw, Vec::new()).is_some() => return Route::BadPath(e),
+        Err(_) => return Route::NotFound,
+    };
+    let Some((tree, path)) = routed.mount.locate(raw, segments) else {
+        return Route::NotFound;
+    };
+    if routed.verb == Verb::Options {
+        return Route::Options(tree);
     }
+    routed.path = path;
+    routed.bad_header = file_headers(parts, files_host, routed).err();
+    Route::Files(tree)
 }
 
 /// What a route needs of a credential.
@@ -189,7 +201,7 @@ impl fmt::Display for HeaderError {
             HeaderError::DestinationPath(e) => write!(f, "invalid Destination path: {e}"),
             HeaderError::DestinationIsRoot => f.write_str(
                 "the Destination names a whole tree: name the new file or folder inside it, \
-                 e.g. Destination: /files/NAME",
+                 e.g. Destination: /files/NAME (/NAME on the files host)",
             ),
             HeaderError::Overwrite => {
                 f.write_str("the Overwrite header must be T or F (RFC 4918 §10.6)")
@@ -199,13 +211,19 @@ impl fmt::Display for HeaderError {
 }
 
 /// The headers a file request may carry that need parsing before anything else.
-fn file_headers(parts: &Parts, verb: Verb, routed: &mut Routed) -> Result<(), HeaderError> {
+fn file_headers(
+    parts: &Parts,
+    files_host: Option<&FilesHost>,
+    routed: &mut Routed,
+) -> Result<(), HeaderError> {
+    let verb = routed.verb;
     let header = |name: &str| parts.headers.get(name).map(|v| v.as_bytes());
     routed.conditions =
         conditions::parse(header("if"), header("if-match"), header("if-none-match"))
             .map_err(HeaderError::Condition)?;
     if matches!(verb, Verb::Copy | Verb::Move) {
-        routed.destination = Some(destination(header("destination"))?);
+        let value = header("destination");
+        routed.destination = Some(destination(value, routed.mount, files_host)?);
         routed.overwrite = match header("overwrite").map(<[u8]>::trim_ascii) {
             None | Some(b"T" | b"t") => true,
             Some(b"F" | b"f") => false,
@@ -215,14 +233,23 @@ fn file_headers(parts: &Parts, verb: Verb, routed: &mut Routed) -> Result<(), He
     Ok(())
 }
 
-fn destination(value: Option<&[u8]>) -> Result<Destination, HeaderError> {
+/// Reads a `Destination`: a path is on the request's own mount, a URL on the mount its
+/// host names (so a MOVE may name the same item through the other host).
+fn destination(
+    value: Option<&[u8]>,
+    mount: Mount,
+    files_host: Option<&FilesHost>,
+) -> Result<Destination, HeaderError> {
     let value = value.ok_or(HeaderError::MissingDestination)?;
     let uri = http::Uri::try_from(value).map_err(|_| HeaderError::DestinationNotUrl)?;
     let segments = decode_path(uri.path()).map_err(HeaderError::DestinationPath)?;
-    let tree = tree_of(uri.path());
-    let path = match tree {
-        Some(_) => segments[1..].to_vec(),
-        None => segments,
+    let mount = match (uri.host(), files_host) {
+        (Some(host), Some(files_host)) => Mount::of_host(Some(host), files_host),
+        _ => mount,
+    };
+    let (tree, path) = match mount.locate(uri.path(), segments.clone()) {
+        Some((tree, path)) => (Some(tree), path),
+        None => (None, segments),
     };
     if tree.is_some() && path.is_empty() {
         return Err(HeaderError::DestinationIsRoot);
@@ -260,11 +287,6 @@ impl DavArea {
             DavArea::Discovery
         }
     }
-}
-
-fn under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Why a path was refused.
@@ -358,7 +380,7 @@ mod tests {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        Route::from_request(&req.body(()).unwrap().into_parts().0)
+        Route::from_request(&req.body(()).unwrap().into_parts().0, None)
     }
 
     fn route(method: &str, uri: &str) -> Route {
@@ -495,6 +517,125 @@ mod tests {
                 .destination
                 .unwrap()
                 .tree,
+            None
+        );
+    }
+
+    fn on_files_host(method: &str, uri: &str, headers: &[(&str, &str)]) -> Routed {
+        let files_host = FilesHost::new("files.example.org").unwrap();
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "Files.Example.org:8443");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        Route::from_request(&req.body(()).unwrap().into_parts().0, Some(&files_host))
+    }
+
+    #[test]
+    fn the_files_host_serves_the_files_tree_at_the_root() {
+        fn files(path: &[&'static str]) -> (Route, Vec<&'static str>) {
+            (Route::Files(TreeRoot::Files), path.to_vec())
+        }
+        fn trash(path: &[&'static str]) -> (Route, Vec<&'static str>) {
+            (Route::Files(TreeRoot::Trash), path.to_vec())
+        }
+        let table = [
+            ("PROPFIND", "/", files(&[])),
+            ("OPTIONS", "/", (Route::Options(TreeRoot::Files), vec![])),
+            ("PUT", "/a%20b/c.txt", files(&["a b", "c.txt"])),
+            ("PROPFIND", "/dav/", files(&["dav"])),
+            (
+                "GET",
+                "/.well-known/caldav",
+                files(&[".well-known", "caldav"]),
+            ),
+            ("GET", "/files/x", files(&["files", "x"])),
+            ("PROPFIND", "/.trash/", trash(&[])),
+            ("DELETE", "/%2Etrash/x.d1", trash(&["x.d1"])),
+            (
+                "OPTIONS",
+                "/.trash/",
+                (Route::Options(TreeRoot::Trash), vec![]),
+            ),
+            ("GET", "/healthz", (Route::Health, vec![])),
+            ("HEAD", "/readyz", (Route::Ready, vec![])),
+            ("PUT", "/healthz", files(&["healthz"])),
+            (
+                "GET",
+                "/a/%2e%2e/b",
+                (Route::BadPath(PathError::DotSegment), vec![]),
+            ),
+        ];
+        for (method, uri, (route, path)) in table {
+            let r = on_files_host(method, uri, &[]);
+            assert_eq!(
+                (r.route, r.mount),
+                (route, Mount::FilesHost),
+                "{method} {uri}"
+            );
+            assert_eq!(r.path, path, "{method} {uri}");
+        }
+        // The main host is unchanged when a files host is configured.
+        let files_host = FilesHost::new("files.example.org").unwrap();
+        let req = http::Request::builder()
+            .method("PROPFIND")
+            .uri("/")
+            .header("host", "example.org")
+            .body(())
+            .unwrap();
+        let r = Route::from_request(&req.into_parts().0, Some(&files_host));
+        assert_eq!((r.route, r.mount), (Route::ServerRoot, Mount::Main));
+    }
+
+    #[test]
+    fn destinations_are_read_on_the_mount_their_url_names() {
+        let table = [
+            ("/b.txt", TreeRoot::Files, &["b.txt"][..]),
+            (
+                "http://files.example.org:8443/d/b.txt",
+                TreeRoot::Files,
+                &["d", "b.txt"][..],
+            ),
+            ("/.trash/x.d1", TreeRoot::Trash, &["x.d1"][..]),
+            ("/files/b.txt", TreeRoot::Files, &["files", "b.txt"][..]),
+            (
+                "https://example.org/files/b.txt",
+                TreeRoot::Files,
+                &["b.txt"][..],
+            ),
+        ];
+        for (value, tree, path) in table {
+            let r = on_files_host("MOVE", "/a.txt", &[("Destination", value)]);
+            assert_eq!(r.bad_header, None, "{value}");
+            assert_eq!(
+                r.destination,
+                Some(Destination {
+                    tree: Some(tree),
+                    path: path.iter().map(|s| s.to_string()).collect()
+                }),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            on_files_host(
+                "MOVE",
+                "/a.txt",
+                &[("Destination", "http://files.example.org/")]
+            )
+            .bad_header,
+            Some(HeaderError::DestinationIsRoot)
+        );
+        assert_eq!(
+            on_files_host(
+                "MOVE",
+                "/a.txt",
+                &[("Destination", "https://example.org/dav/x")]
+            )
+            .destination
+            .unwrap()
+            .tree,
             None
         );
     }

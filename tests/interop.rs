@@ -5,16 +5,27 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::server::PASSWORD;
+use crate::common::server::{FILES_HOST_CONFIG, PASSWORD};
 use crate::common::{TestServer, require_tool};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn litmus_passes_every_test() {
+    let srv = TestServer::start().await;
+    litmus_passes_at(srv.url("/files/")).await;
+}
+
+/// The files host serves the tree at `/`: litmus, given the bare address, passes too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn litmus_passes_every_test_on_the_files_host() {
+    let srv = TestServer::start_with(FILES_HOST_CONFIG).await;
+    litmus_passes_at(srv.files_host_url("/")).await;
+}
+
+/// Runs litmus's five suites against `url` as alice; each must report 0 failed.
+async fn litmus_passes_at(url: String) {
     let Some(litmus) = require_tool("litmus") else {
         return;
     };
-    let srv = TestServer::start().await;
-    let url = srv.url("/files/");
     let work = tempfile::tempdir().unwrap();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(litmus)
@@ -44,7 +55,8 @@ struct Rclone {
 }
 
 impl Rclone {
-    fn new(bin: std::path::PathBuf, srv: &TestServer, config_dir: &Path, password: &str) -> Self {
+    /// rclone with the remote `dg:` at `url`, signing in as alice with `password`.
+    fn new(bin: std::path::PathBuf, url: String, config_dir: &Path, password: &str) -> Self {
         let obscured = Command::new(&bin)
             .args(["obscure", password])
             .output()
@@ -59,7 +71,7 @@ impl Rclone {
                 config_dir.join("rclone.conf").display().to_string(),
             ),
             ("RCLONE_CONFIG_DG_TYPE".into(), "webdav".into()),
-            ("RCLONE_CONFIG_DG_URL".into(), srv.url("/files/")),
+            ("RCLONE_CONFIG_DG_URL".into(), url),
             ("RCLONE_CONFIG_DG_VENDOR".into(), "owncloud".into()),
             ("RCLONE_CONFIG_DG_USER".into(), "alice".into()),
             ("RCLONE_CONFIG_DG_PASS".into(), pass),
@@ -126,7 +138,7 @@ async fn rclone_copies_checks_streams_reports_moves_and_purges() {
     }
     // rclone signs in with an app password limited to files, as a user would set it up.
     let (_, app_password) = crate::app_passwords::create(&srv, &["--scope", "files"]);
-    let rclone = Rclone::new(bin, &srv, work.path(), &app_password);
+    let rclone = Rclone::new(bin, srv.url("/files/"), work.path(), &app_password);
     let src_arg = src.display().to_string();
     let rclone = std::sync::Arc::new(rclone);
 
@@ -229,6 +241,99 @@ async fn rclone_copies_checks_streams_reports_moves_and_purges() {
             .hrefs()
             .iter()
             .any(|h| h.starts_with("/trash/moved%20tree.d")),
+        "purge moved the folder to the trash: {:?}",
+        trash.hrefs()
+    );
+}
+
+/// rclone given the files host's bare address, as the guides for VPS mounts and NAS
+/// jobs set it up: copy, check with hashes, mtimes, streaming, quota, rename, purge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rclone_syncs_against_the_files_host() {
+    let Some(bin) = require_tool("rclone") else {
+        return;
+    };
+    let srv = TestServer::start_with(FILES_HOST_CONFIG).await;
+    let alice = srv.account("alice").await;
+    srv.store.set_quota(alice.id, Some(1 << 30)).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    for (path, content, mtime) in [
+        ("a/one.txt", &b"one"[..], "2020-01-02 03:04:05"),
+        (
+            "sub dir/Ünïcødé café/ça va.bin",
+            &[42u8; 300_000][..],
+            "2018-12-31 23:59:59",
+        ),
+    ] {
+        let file = src.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, content).unwrap();
+        let status = Command::new("touch")
+            .args(["-d", mtime])
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let (_, app_password) = crate::app_passwords::create(&srv, &["--scope", "files"]);
+    let rclone = Rclone::new(bin, srv.files_host_url("/"), work.path(), &app_password);
+    let src_arg = src.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        rclone.run(&["copy", &src_arg, "dg:tree"]);
+        let check = rclone.run(&["check", &src_arg, "dg:tree"]);
+        assert!(check.contains("0 differences found"), "{check}");
+        assert!(
+            !check.contains("could not be checked"),
+            "hashes are compared: {check}"
+        );
+        let listed = rclone.run(&["lsl", "dg:tree"]);
+        for stamp in ["2020-01-02 03:04:05", "2018-12-31 23:59:59"] {
+            assert!(listed.contains(stamp), "{stamp} missing:\n{listed}");
+        }
+        let mut child = rclone
+            .command(&["rcat", "dg:streamed.bin"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&[7u8; 1 << 20])
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+
+        let about = rclone.run(&["about", "dg:", "--json"]);
+        assert!(
+            about.contains(&format!("\"total\": {}", 1u64 << 30)),
+            "{about}"
+        );
+
+        rclone.run(&["moveto", "dg:tree", "dg:moved tree"]);
+        let top = rclone.run(&["lsf", "dg:"]);
+        let mut top: Vec<&str> = top.lines().filter(|l| !l.contains("NOTICE")).collect();
+        top.sort();
+        assert_eq!(
+            top,
+            ["moved tree/", "streamed.bin"],
+            "the trash is not listed"
+        );
+        rclone.run(&["purge", "dg:moved tree"]);
+    })
+    .await
+    .unwrap();
+    let files = srv.alice().on_host("localhost");
+    assert_eq!(
+        files.get("/streamed.bin").await.status(200).body.len(),
+        1 << 20
+    );
+    let trash = files.propfind("/.trash/", "1").await.status(207);
+    assert!(
+        trash
+            .hrefs()
+            .iter()
+            .any(|h| h.starts_with("/.trash/moved%20tree.d")),
         "purge moved the folder to the trash: {:?}",
         trash.hrefs()
     );

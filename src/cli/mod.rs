@@ -74,6 +74,9 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "DAVGATE_LISTEN", value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
+    /// A host name on which the files tree is served at `/` [default: none].
+    #[arg(long, env = "DAVGATE_FILES_HOST", value_name = "HOST")]
+    files_host: Option<String>,
     /// PEM certificate chain for HTTPS.
     #[arg(long, env = "DAVGATE_TLS_CERT", value_name = "FILE")]
     tls_cert: Option<PathBuf>,
@@ -104,6 +107,7 @@ impl Cli {
         };
         if let Command::Serve(args) = &self.command {
             flags.listen = args.listen;
+            flags.files_host = args.files_host.clone();
             flags.tls_cert = args.tls_cert.clone();
             flags.tls_key = args.tls_key.clone();
             flags.trusted_proxy = args.trusted_proxy.then_some(true);

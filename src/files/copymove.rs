@@ -20,7 +20,7 @@ use super::locks::DbLocks;
 use crate::error::HttpError;
 use crate::proto::Depth;
 use crate::response::{self, Body};
-use crate::route::{self, Conditions, Destination, IfState, Routed, Verb};
+use crate::route::{self, Conditions, Destination, IfState, Mount, Routed, Verb};
 
 /// Which of the two methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,12 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
     if destination.tree != Some(TreeRoot::Files) {
         return response::text(
             StatusCode::BAD_GATEWAY,
-            "the destination must be a path under /files/ on this server",
+            format!(
+                "the destination must be a path in your files on this server, e.g. {}",
+                routed
+                    .mount
+                    .href(TreeRoot::Files, &["NAME".to_owned()], false)
+            ),
         );
     }
     let source = &routed.path;
@@ -121,7 +126,8 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
         Err(resp) => return *resp,
     };
     let paths = (source.as_slice(), target);
-    if let Err(resp) = check_preconditions(store, account, locks, &routed.conditions, paths).await {
+    let conditions = (routed.mount, &routed.conditions);
+    if let Err(resp) = check_preconditions(store, account, locks, conditions, paths).await {
         return *resp;
     }
     let source_path = files_dav_path(source);
@@ -278,7 +284,7 @@ async fn check_preconditions(
     store: &Store,
     account: &Account,
     locks: &DbLocks,
-    conditions: &Conditions,
+    (mount, conditions): (Mount, &Conditions),
     (source, target): (&[String], &[String]),
 ) -> Result<(), Box<Response<Body>>> {
     let failed = || {
@@ -298,9 +304,13 @@ async fn check_preconditions(
         return Err(failed());
     }
     let (source_key, target_key) = (path_key(source), path_key(target));
-    let about_target = lists
-        .iter()
-        .any(|l| l.resource.as_deref().and_then(tagged_key).as_ref() == Some(&target_key));
+    let about_target = lists.iter().any(|l| {
+        l.resource
+            .as_deref()
+            .and_then(|tag| tagged_key(mount, tag))
+            .as_ref()
+            == Some(&target_key)
+    });
     let target_state = match about_target {
         true => Some(Known::read(store, account, locks, target).await?),
         false => None,
@@ -308,7 +318,7 @@ async fn check_preconditions(
     let holds = conditions.if_holds(|resource| {
         let key = match resource {
             None => return Some(source_state.state()),
-            Some(tag) => tagged_key(tag)?,
+            Some(tag) => tagged_key(mount, tag)?,
         };
         if key == source_key {
             Some(source_state.state())
@@ -366,19 +376,21 @@ impl Known {
     }
 }
 
-/// The path key of an `If` resource tag under `/files/`.
-fn tagged_key(tag: &str) -> Option<String> {
+/// The path key of an `If` resource tag in the files tree, read on the request's mount.
+fn tagged_key(mount: Mount, tag: &str) -> Option<String> {
     let uri: http::Uri = tag.parse().ok()?;
     let segments = route::decode_path(uri.path()).ok()?;
-    (segments.first().map(String::as_str) == Some("files")).then(|| path_key(&segments[1..]))
+    match mount.locate(uri.path(), segments)? {
+        (TreeRoot::Files, segments) => Some(path_key(&segments)),
+        (TreeRoot::Trash, _) => None,
+    }
 }
 
-/// `segments` under `/files/` as the lock system names paths.
+/// `segments` of the files tree as the lock system names paths: it keys locks by the
+/// path below the tree's root, so no mount prefix is needed.
 fn files_dav_path(segments: &[String]) -> Option<DavPath> {
     let encoded: Vec<String> = segments.iter().map(|s| route::encode_segment(s)).collect();
-    let mut path = DavPath::new(&format!("/files/{}", encoded.join("/"))).ok()?;
-    path.set_prefix("/files").ok()?;
-    Some(path)
+    DavPath::new(&format!("/{}", encoded.join("/"))).ok()
 }
 
 /// Removes the locks at and below `path`; the change they guarded is committed, so a

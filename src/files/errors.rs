@@ -87,7 +87,8 @@ impl HttpError for FilesError {
                  it was damaged on the way and nothing was stored, send the file again"
             ),
             FilesError::TrashReadOnly => "the trash is read-only: list it with PROPFIND, restore \
-                 an item with MOVE to a path under /files/, or purge it with DELETE"
+                 an item with MOVE to a path under /files/ (any path outside /.trash/ on the \
+                 files host), or purge it with DELETE"
                 .into(),
             FilesError::InfiniteDepth => "PROPFIND with Depth: infinity is not supported; list \
                  one level at a time with Depth: 1"

@@ -23,6 +23,8 @@ use super::fs::{path_key, segments};
 pub(crate) struct DbLocks {
     store: Store,
     account: AccountId,
+    /// The URL prefix of the tree in this request ([`crate::route::Mount::prefix`]):
+    /// lock roots in answers are written under it.
     prefix: &'static str,
     /// What a LOCK or refresh in this request is granted (see [`super::lock_timeout`]);
     /// dav-server's own reading of `Timeout` is ignored.
@@ -102,8 +104,9 @@ impl DbLocks {
             .map(crate::route::encode_segment)
             .collect::<Vec<_>>()
             .join("/");
+        // The stored path starts with '/', so this parses; the root is the fallback.
         let mut path = DavPath::new(&format!("{}{encoded}", self.prefix))
-            .unwrap_or_else(|_| DavPath::new(self.prefix).expect("the prefix is a valid path"));
+            .unwrap_or_else(|_| DavPath::new("/").expect("'/' is a valid path"));
         let _ = path.set_prefix(self.prefix);
         let now = now_ms();
         DavLock {

@@ -1,4 +1,6 @@
-//! WebDAV files at `/files/` and the trash at `/trash/` (RFC 4918, RFC 4331).
+//! WebDAV files at `/files/` and the trash at `/trash/` (RFC 4918, RFC 4331), or at `/`
+//! and `/.trash/` on the files host: every href and prefix comes from the request's
+//! [`Mount`].
 //!
 //! Owns the mapping from WebDAV onto the storage crate: a filesystem for dav-server
 //! ([`fs`]), streaming size-limited uploads ([`file`]), locks in the database
@@ -59,7 +61,7 @@ use crate::auth::Principal;
 use crate::error::HttpError;
 use crate::proto::Depth;
 use crate::response::{self, Body};
-use crate::route::{Routed, Verb};
+use crate::route::{Mount, Routed, Verb};
 
 /// Bytes read from a blob per chunk of a GET response.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -140,6 +142,7 @@ impl Files {
                 store: &self.store,
                 account: &principal.account,
                 tree,
+                mount: routed.mount,
                 segments: &routed.path,
             };
             // precheck refused an invalid Depth and infinity. A missing Depth means
@@ -161,7 +164,7 @@ impl Files {
         let locks = DbLocks::new(
             self.store.clone(),
             account.id,
-            "/files",
+            routed.mount.prefix(tree),
             lock_timeout::granted(&parts.headers, self.lock_max_timeout),
         )
         .reporting_to(fs.refusals());
@@ -199,10 +202,7 @@ impl Files {
             ranges::normalise(&mut parts.headers, node.size);
         }
 
-        let handler = match tree {
-            TreeRoot::Files => &self.handlers.files,
-            TreeRoot::Trash => &self.handlers.trash,
-        };
+        let handler = self.handlers.of(routed.mount, tree);
         // What is this request's: the account's filesystem and locks, and who asks.
         let this_request = || {
             DavConfig::new()
@@ -267,28 +267,38 @@ enum RequestBody<B> {
     Xml(Bytes),
 }
 
-/// dav-server's handlers, one per tree, built once: what is the same for every request
-/// (prefix, methods, read size). Each request adds its account's filesystem and locks.
+/// dav-server's handlers, one per tree and mount, built once: what is the same for every
+/// request (prefix, methods, read size). Each request adds its account's filesystem and locks.
 struct Handlers {
-    files: DavHandler,
-    trash: DavHandler,
+    main_files: DavHandler,
+    main_trash: DavHandler,
+    host_files: DavHandler,
+    host_trash: DavHandler,
 }
 
 impl Handlers {
     fn new() -> Self {
-        let build = |tree: TreeRoot| {
+        let build = |mount: Mount, tree: TreeRoot| {
             DavConfig::new()
-                .strip_prefix(match tree {
-                    TreeRoot::Files => "/files",
-                    TreeRoot::Trash => "/trash",
-                })
+                .strip_prefix(mount.prefix(tree))
                 .methods(methods(tree))
                 .read_buf_size(READ_CHUNK)
                 .build_handler()
         };
         Handlers {
-            files: build(TreeRoot::Files),
-            trash: build(TreeRoot::Trash),
+            main_files: build(Mount::Main, TreeRoot::Files),
+            main_trash: build(Mount::Main, TreeRoot::Trash),
+            host_files: build(Mount::FilesHost, TreeRoot::Files),
+            host_trash: build(Mount::FilesHost, TreeRoot::Trash),
+        }
+    }
+
+    fn of(&self, mount: Mount, tree: TreeRoot) -> &DavHandler {
+        match (mount, tree) {
+            (Mount::Main, TreeRoot::Files) => &self.main_files,
+            (Mount::Main, TreeRoot::Trash) => &self.main_trash,
+            (Mount::FilesHost, TreeRoot::Files) => &self.host_files,
+            (Mount::FilesHost, TreeRoot::Trash) => &self.host_trash,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! collection and, at Depth 1, the files tree in it. (A credential with calendars or
 //! contacts gets the CalDAV/CardDAV discovery answer instead, as Apple's clients expect.)
 
+use davgate_storage::TreeRoot;
 use http::Response;
 
 use crate::proto::names::{DavProperty, Property, ResourceType};
@@ -15,6 +16,7 @@ use crate::proto::response::{Multistatus, Response as XmlResponse, Value};
 use crate::proto::status::Status;
 use crate::proto::{Depth, Limits, XmlError};
 use crate::response::{Body, multistatus};
+use crate::route::Mount;
 
 /// Answers a PROPFIND of `/` that sees only the files tree.
 pub(crate) fn propfind(depth: Depth, body: &[u8]) -> Result<Response<Body>, XmlError> {
@@ -22,7 +24,8 @@ pub(crate) fn propfind(depth: Depth, body: &[u8]) -> Result<Response<Body>, XmlE
     let mut ms = Multistatus::new();
     ms.push(collection("/", "davgate", &request));
     if depth == Depth::One {
-        ms.push(collection("/files/", "Files", &request));
+        let files = Mount::Main.href(TreeRoot::Files, &[], true);
+        ms.push(collection(&files, "Files", &request));
     }
     Ok(multistatus(ms.finish(None)))
 }

@@ -1,4 +1,5 @@
-//! Restoring from the trash: MOVE `/trash/ITEM` to a path under `/files/`.
+//! Restoring from the trash: MOVE `/trash/ITEM` to a path under `/files/` (on the files
+//! host, `/.trash/ITEM` to any path outside `/.trash/`).
 //!
 //! dav-server cannot move between two trees, so this one method is ours: the same
 //! destination checks as a MOVE ([`super::copymove`]), then one storage transaction.
@@ -21,15 +22,18 @@ pub(crate) async fn restore(
     locks: &DbLocks,
 ) -> Response<Body> {
     if destination.tree != Some(TreeRoot::Files) {
+        let example = routed
+            .mount
+            .href(TreeRoot::Files, &["NAME".to_owned()], false);
         return response::text(
             StatusCode::FORBIDDEN,
-            "restore an item by moving it to a path under /files/, e.g. Destination: /files/NAME",
+            format!("restore an item by moving it into your files, e.g. Destination: {example}"),
         );
     }
     let overwrite = copymove::overwrite(routed);
     let node = match fs.node_at(&routed.path).await {
         Ok(node) => node,
-        Err(_) => return no_such_item(),
+        Err(_) => return no_such_item(routed),
     };
     let Some(expected) = Location::of(&node) else {
         return response::text(StatusCode::FORBIDDEN, "the trash itself cannot be moved");
@@ -51,14 +55,15 @@ pub(crate) async fn restore(
         .await
     {
         Ok(placed) => placement.finish(locks, &placed).await,
-        Err(StorageError::NotFound) => no_such_item(),
+        Err(StorageError::NotFound) => no_such_item(routed),
         Err(e) => copymove::refused(e, Relocation::Move),
     }
 }
 
-fn no_such_item() -> Response<Body> {
+fn no_such_item(routed: &Routed) -> Response<Body> {
+    let trash = routed.mount.href(TreeRoot::Trash, &[], true);
     response::text(
         StatusCode::NOT_FOUND,
-        "there is no such item in the trash: list it with PROPFIND /trash/ and retry",
+        format!("there is no such item in the trash: list it with PROPFIND {trash} and retry"),
     )
 }

@@ -101,6 +101,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         dav: Dav::new(store.clone(), settings.dav.clone()),
         client_address: settings.client_address.clone(),
         store: store.clone(),
+        files_host: settings.files_host.clone(),
     };
     let (tls, scheme) = match &settings.transport {
         Transport::Tls { cert, key } => (
@@ -171,6 +172,13 @@ async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketA
         store.backend(),
         settings.blob_dir.display()
     );
+    if let Some(host) = &settings.files_host {
+        tracing::info!(
+            "files host {}: the files tree at {scheme}://{}/ (trash at /.trash/)",
+            host.name(),
+            host.name()
+        );
+    }
     if let Ok(accounts) = store.accounts().await
         && accounts.is_empty()
     {

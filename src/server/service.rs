@@ -21,7 +21,7 @@ use crate::dav::{self, Dav};
 use crate::error::HttpError;
 use crate::files::{self, Files};
 use crate::response::{self, Body};
-use crate::route::{Need, Route, Routed};
+use crate::route::{FilesHost, Need, Route, Routed};
 
 /// Everything a request may need, shared by all connections.
 #[derive(Clone)]
@@ -31,6 +31,8 @@ pub struct App {
     pub(crate) dav: Dav,
     pub(crate) client_address: ClientAddress,
     pub(crate) store: Store,
+    /// The host serving the files tree at `/`, if any.
+    pub(crate) files_host: Option<FilesHost>,
 }
 
 impl App {
@@ -46,7 +48,7 @@ impl App {
         let (parts, body) = req.into_parts();
         let method = parts.method.clone();
         let path = parts.uri.path().to_owned();
-        let routed = Route::from_request(&parts);
+        let routed = Route::from_request(&parts, self.files_host.as_ref());
         let req = Request::from_parts(parts, CountedBody::new(body, bytes_in.clone()));
 
         let (response, account) =

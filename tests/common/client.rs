@@ -33,6 +33,16 @@ impl Dav {
         }
     }
 
+    /// The same server and credentials, dialled by another name (`localhost` for a test
+    /// server's files host): the URLs, and so the `Host` header, carry that name.
+    pub fn on_host(&self, host: &str) -> Self {
+        let port = self.base.rsplit(':').next().expect("base has a port");
+        Dav {
+            base: format!("http://{host}:{port}"),
+            ..self.clone()
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -9,6 +9,10 @@ use davgate_storage::{Account, Store};
 
 use super::client::Dav;
 
+/// Configuration of a server whose files host is `localhost` while tests reach the
+/// main host as `127.0.0.1`: a real client reaches the files host by the name it dials.
+pub const FILES_HOST_CONFIG: &str = "files_host = \"localhost\"";
+
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -59,6 +63,12 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr())
+    }
+
+    /// A URL on the files host of a server started with [`FILES_HOST_CONFIG`]: the same
+    /// listener, dialled as `localhost`.
+    pub fn files_host_url(&self, path: &str) -> String {
+        format!("http://localhost:{}{path}", self.addr().port())
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -22,12 +22,15 @@ use crate::proto::status::Status;
 use crate::proto::writer::empty_element_in;
 use crate::proto::{Depth, Limits};
 use crate::response::{self, Body};
+use crate::route::Mount;
 
 /// Where the listing happens.
 pub(crate) struct Target<'a> {
     pub(crate) store: &'a Store,
     pub(crate) account: &'a Account,
     pub(crate) tree: TreeRoot,
+    /// Where the tree is in the URL space: the hrefs' prefix.
+    pub(crate) mount: Mount,
     /// Decoded segments below the tree root.
     pub(crate) segments: &'a [String],
 }
@@ -103,10 +106,7 @@ async fn listing(
         Vec::new()
     };
 
-    let prefix = match t.tree {
-        TreeRoot::Files => "/files",
-        TreeRoot::Trash => "/trash",
-    };
+    let prefix = t.mount.prefix(t.tree);
     let mut writer = Writer {
         out: MultistatusStream::new(&PREFIXES, children.len()),
         account: t.account,
@@ -120,14 +120,7 @@ async fn listing(
     };
     let path = format!("/{}", t.segments.join("/"));
     // The decoded href; the stream percent-encodes it as it writes it.
-    let mut href = String::from(prefix);
-    for segment in t.segments {
-        href.push('/');
-        href.push_str(segment);
-    }
-    if node.is_dir() || t.segments.is_empty() {
-        href.push('/');
-    }
+    let mut href = t.mount.href(t.tree, t.segments, node.is_dir());
     writer.resource(&node, &href, &path);
     let base = if path == "/" {
         String::new()
