@@ -22,6 +22,7 @@ mod module_cycles;
 mod paths;
 mod ranges;
 mod server;
+mod tls_reload;
 mod trash;
 mod two_factor;
 mod uploads;

@@ -1,8 +1,9 @@
 //! Listening, TLS, HTTP/1.1 and HTTP/2, background upkeep, and graceful shutdown.
 //!
 //! [`start`] opens the store, binds (or adopts) the listener and returns a [`Running`]
-//! server; [`run`] adds signal handling for the `serve` command. Tests start servers
-//! in-process on `127.0.0.1:0` through [`start_on`].
+//! server; [`run`] adds signal handling for the `serve` command (SIGINT and SIGTERM
+//! drain and stop, SIGHUP reloads the TLS certificate). Tests start servers in-process
+//! on `127.0.0.1:0` through [`start_on`].
 //!
 //! [`accept`] admits every connection against the caps in [`limits`] and has
 //! [`watchdog`] watch it: it must send a first request within `header_timeout` of accept (TLS
@@ -10,6 +11,7 @@
 
 mod accept;
 mod access_log;
+mod cert_reload;
 mod limits;
 mod service;
 mod stream;
@@ -25,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::accept::{Shared, accept_loop};
+use self::cert_reload::{CertReloader, Trigger};
 // Re-exported so callers that name `server::FileRanges` keep compiling while they move to
 // `crate::sendfile`, which both the server and the file handlers sit on.
 pub use self::service::App;
@@ -59,6 +62,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     flush: JoinHandle<()>,
+    certs: Option<CertReloader>,
 }
 
 impl Running {
@@ -70,6 +74,19 @@ impl Running {
     /// `http://ADDR` or `https://ADDR`.
     pub fn base_url(&self) -> String {
         format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Reads the TLS certificate and key again and serves them from the next handshake
+    /// on, unless they are unusable (then the current pair stays, and the log says why).
+    /// Returns whether a new pair is in service; `false` without TLS.
+    pub async fn reload_tls(&self) -> bool {
+        let Some(certs) = self.certs.clone() else {
+            tracing::info!("SIGHUP: plain HTTP, no TLS certificate to reload");
+            return false;
+        };
+        tokio::task::spawn_blocking(move || certs.reload(Trigger::Hangup))
+            .await
+            .unwrap_or(false)
     }
 
     /// Stops accepting, lets open requests finish (up to a bound), and returns.
@@ -102,12 +119,17 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         client_address: settings.client_address.clone(),
         store: store.clone(),
     };
-    let (tls, scheme) = match &settings.transport {
-        Transport::Tls { cert, key } => (
-            Some(tls::acceptor(cert, key).map_err(|e| StartError::Tls(e.0))?),
-            "https",
-        ),
-        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, "http"),
+    let (tls, certs, scheme) = match &settings.transport {
+        Transport::Tls { cert, key } => {
+            let files = tls::CertFiles::new(cert, key);
+            let (acceptor, current) = files.acceptor().map_err(|e| StartError::Tls(e.0))?;
+            (
+                Some(acceptor),
+                Some(CertReloader::new(files, current)),
+                "https",
+            )
+        }
+        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, None, "http"),
     };
     let addr = listener
         .local_addr()
@@ -120,6 +142,9 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
+    if let Some(certs) = &certs {
+        tokio::spawn(certs.clone().watch_files(stopped.clone()));
+    }
     let task = tokio::spawn(accept_loop(listener, shared, stopped));
     Ok(Running {
         addr,
@@ -127,13 +152,20 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         stop,
         task,
         flush,
+        certs,
     })
 }
 
-/// Runs until SIGINT or SIGTERM, then drains.
+/// Runs until SIGINT or SIGTERM, then drains; SIGHUP reloads the TLS certificate.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
+    // Before anything slow: SIGHUP's default action ends the process, and a reload sent
+    // while the store opens must not.
+    let mut signals =
+        Signals::install().map_err(|e| StartError::Io(format!("cannot handle signals: {e}")))?;
     let running = start(settings).await?;
-    wait_for_signal().await;
+    while let Signal::Reload = signals.next().await {
+        running.reload_tls().await;
+    }
     tracing::info!("shutting down: finishing open requests");
     running.shutdown().await;
     tracing::info!("stopped");
@@ -231,17 +263,34 @@ async fn flush_usage(usage: crate::auth::usage::UsageTracker, mut stopped: watch
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
+/// What a signal asks the server to do.
+enum Signal {
+    Stop,
+    Reload,
+}
+
+/// SIGINT, SIGTERM and SIGHUP, handled from installation on.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.interrupt.recv() => Signal::Stop,
+            _ = self.terminate.recv() => Signal::Stop,
+            _ = self.hangup.recv() => Signal::Reload,
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
     }
 }

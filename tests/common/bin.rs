@@ -101,7 +101,11 @@ impl ServerProcess {
             if out.read_line(&mut line).expect("stdout") == 0 {
                 panic!("server exited: {}", stderr.lock().unwrap());
             }
-            if let Some(rest) = line.trim().strip_prefix("davgate listening on http://") {
+            let announced = line.trim().strip_prefix("davgate listening on ");
+            if let Some(rest) = announced.and_then(|url| {
+                url.strip_prefix("http://")
+                    .or_else(|| url.strip_prefix("https://"))
+            }) {
                 break rest.parse().expect("address");
             }
         };
@@ -133,6 +137,20 @@ impl ServerProcess {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, …) and returns at once.
+    pub fn send(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends a signal and waits (bounded) for the exit status.
