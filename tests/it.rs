@@ -21,6 +21,7 @@ mod locks;
 mod module_cycles;
 mod paths;
 mod ranges;
+mod reverse_proxy;
 mod server;
 mod tls_reload;
 mod trash;
