@@ -18,7 +18,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{CliError, ListenArgs};
+use super::listen::ListenArgs;
+use super::shared::CliError;
 use crate::config::{Settings, Transport};
 
 /// The most of the answer read: its status line is all that matters.

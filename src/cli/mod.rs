@@ -3,6 +3,7 @@
 mod app_password;
 mod health;
 mod invocation;
+mod listen;
 mod locks;
 mod share;
 mod shared;
@@ -13,7 +14,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use self::invocation::Invocation;
+use self::invocation::Invocation;
+use self::listen::ListenArgs;
 pub use self::shared::CliError;
 use crate::config::{ConfigFile, Settings};
 use crate::secret::Secret;
@@ -91,32 +93,6 @@ struct ServeArgs {
     /// Header a trusted proxy puts the client address in, e.g. X-Forwarded-For.
     #[arg(long, env = "DAVGATE_CLIENT_ADDRESS_HEADER", value_name = "HEADER")]
     client_address_header: Option<String>,
-}
-
-/// Where and how the server listens: `serve` uses them, `health` finds the server by them.
-#[derive(Debug, Args)]
-struct ListenArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "DAVGATE_LISTEN", value_name = "ADDR")]
-    listen: Option<std::net::SocketAddr>,
-    /// PEM certificate chain for HTTPS.
-    #[arg(long, env = "DAVGATE_TLS_CERT", value_name = "FILE")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key for HTTPS.
-    #[arg(long, env = "DAVGATE_TLS_KEY", value_name = "FILE")]
-    tls_key: Option<PathBuf>,
-    /// A trusted reverse proxy terminates TLS: allow plain HTTP off loopback.
-    #[arg(long, env = "DAVGATE_TRUSTED_PROXY")]
-    trusted_proxy: bool,
-}
-
-impl ListenArgs {
-    fn apply(&self, flags: &mut ConfigFile) {
-        flags.listen = self.listen;
-        flags.tls_cert = self.tls_cert.clone();
-        flags.tls_key = self.tls_key.clone();
-        flags.trusted_proxy = self.trusted_proxy.then_some(true);
-    }
 }
 
 impl Cli {

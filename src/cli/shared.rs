@@ -39,7 +39,7 @@ impl CliError {
 pub(super) async fn existing(
     store: &davgate_storage::Store,
     name: &str,
-    davgate: &super::Invocation,
+    davgate: &super::invocation::Invocation,
 ) -> Result<davgate_storage::Account, CliError> {
     store.account_by_name(name).await?.ok_or_else(|| {
         CliError::Usage(format!(
