@@ -124,7 +124,10 @@ impl Cli {
         };
         let settings = Settings::from_config(file.overlay(flags))?;
         match self.command {
-            Command::Serve(_) => Ok(crate::server::run(settings).await?),
+            Command::Serve(_) => {
+                let add_user = davgate.command("user add NAME");
+                Ok(crate::server::run(settings, &add_user).await?)
+            }
             Command::Health(args) => health::check(&settings, args).await,
             Command::User(cmd) => cmd.run(&settings, &davgate).await,
             Command::AppPassword(cmd) => cmd.run(&settings, &davgate).await,

@@ -63,6 +63,8 @@ pub struct Running {
     task: JoinHandle<()>,
     flush: JoinHandle<()>,
     certs: Option<CertReloader>,
+    /// The store held no account when the server started.
+    no_accounts: bool,
 }
 
 impl Running {
@@ -137,7 +139,8 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let behind_proxy = matches!(settings.transport, Transport::PlainBehindProxy)
         || matches!(settings.client_address, ClientAddress::Header(_));
     let shared = Shared::new(app.clone(), tls, &settings.connections, behind_proxy);
-    narrate(&settings, &store, scheme, addr).await;
+    narrate(&settings, &store, scheme, addr);
+    let no_accounts = store.accounts().await.is_ok_and(|a| a.is_empty());
 
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
@@ -153,16 +156,22 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         task,
         flush,
         certs,
+        no_accounts,
     })
 }
 
 /// Runs until SIGINT or SIGTERM, then drains; SIGHUP reloads the TLS certificate.
-pub async fn run(settings: Settings) -> Result<(), StartError> {
+/// `add_user` is the command that creates an account on this server's store (with the
+/// options `serve` was given), shown while there is none.
+pub async fn run(settings: Settings, add_user: &str) -> Result<(), StartError> {
     // Before anything slow: SIGHUP's default action ends the process, and a reload sent
     // while the store opens must not.
     let mut signals =
         Signals::install().map_err(|e| StartError::Io(format!("cannot handle signals: {e}")))?;
     let running = start(settings).await?;
+    if running.no_accounts {
+        tracing::info!("no accounts yet: create the first one with `{add_user}`");
+    }
     while let Signal::Reload = signals.next().await {
         running.reload_tls().await;
     }
@@ -187,7 +196,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
     .await
 }
 
-async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketAddr) {
+fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketAddr) {
     let transport = match settings.transport {
         Transport::Tls { .. } => "TLS, HTTP/2 and HTTP/1.1",
         Transport::PlainLoopback => "plain HTTP on loopback",
@@ -203,14 +212,6 @@ async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketA
         store.backend(),
         settings.blob_dir.display()
     );
-    if let Ok(accounts) = store.accounts().await
-        && accounts.is_empty()
-    {
-        tracing::info!(
-            "no accounts yet: create the first one with `davgate user add NAME --data-dir {}`",
-            settings.data_dir.display()
-        );
-    }
     // Last, on stdout: scripts and tests wait for this line to know the port.
     println!("davgate listening on {scheme}://{addr}");
 }
