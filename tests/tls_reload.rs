@@ -85,6 +85,25 @@ fn changed_files_are_served_without_a_signal() {
     srv.log_with("TLS certificate reloaded after the files changed on disk");
 }
 
+/// The systemd unit names the credentials systemd copies for it through the
+/// environment (`DAVGATE_TLS_CERT=%d/tls-cert`): files without a .pem name, in a
+/// directory of their own.
+#[test]
+fn the_certificate_can_come_from_a_credentials_directory_named_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    let (cert, key) = (credentials.join("tls-cert"), credentials.join("tls-key"));
+    let served = write_localhost(&cert, &key);
+    let env = [
+        ("DAVGATE_TLS_CERT", cert.as_path()),
+        ("DAVGATE_TLS_KEY", key.as_path()),
+    ];
+    let srv = ServerProcess::start_with_env(&dir.path().join("data"), &env, &[]);
+    assert_eq!(served_certificate(srv.addr), served);
+    srv.log_with("listening on https://");
+}
+
 #[test]
 fn sighup_without_tls_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();

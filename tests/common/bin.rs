@@ -57,6 +57,15 @@ impl ServerProcess {
         Self::spawn(Command::new(BIN), data_dir, extra)
     }
 
+    /// [`Self::start`] with these environment variables set.
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &Path)], extra: &[&str]) -> Self {
+        let mut command = Command::new(BIN);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Self::spawn(command, data_dir, extra)
+    }
+
     /// [`Self::start`] with the open-file limit at `soft` and `hard` handles.
     pub fn start_with_file_limit(data_dir: &Path, soft: u32, hard: u32, extra: &[&str]) -> Self {
         let mut shell = Command::new("sh");
