@@ -165,4 +165,133 @@ fn a_password_prompt_without_a_terminal_says_to_use_password_stdin() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--password-stdin"), "{stderr}");
     assert!(stderr.contains("no terminal"), "{stderr}");
+    let retry = format!("davgate --data-dir {} user add erin", dir.path().display());
+    assert!(stderr.contains(&retry), "{stderr}");
+}
+
+/// The commands a hint prints carry the --config and --data-dir the command was given,
+/// quoted for the shell, so pasting them acts on the same server.
+#[test]
+fn hints_repeat_the_config_and_data_dir_and_work_when_pasted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("my data");
+    let config_dir = dir.path().join("it's here");
+    std::fs::create_dir(&config_dir).unwrap();
+    let config = config_dir.join("davgate.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", data.display().to_string()),
+    )
+    .unwrap();
+    let config_word = format!("'{}'", config.display().to_string().replace('\'', "'\\''"));
+
+    let added = by_config(
+        &config,
+        &["user", "add", "carol", "--password-stdin"],
+        "long enough password\n",
+    );
+    let hint = format!("davgate --config {config_word} app-password create carol --name NAME");
+    assert!(added.contains(&hint), "{added}");
+    let created = pasted(&hint.replace("NAME", "laptop"));
+    let revoke = created
+        .lines()
+        .map(str::trim)
+        .find(|line| {
+            line.starts_with("davgate --config ") && line.contains("app-password revoke carol")
+        })
+        .unwrap_or_else(|| panic!("no revoke hint in:\n{created}"));
+    assert!(pasted(revoke).contains("revoked app password"));
+
+    let missing = crate::common::bin::davgate(&data, &["app-password", "list", "nobody"], "");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    let list = format!("davgate --data-dir '{}' user list", data.display());
+    assert!(stderr.contains(&list), "{stderr}");
+    assert!(pasted(&list).contains("carol"));
+}
+
+/// Runs davgate with only `--config`, as an operator with a configuration file does.
+fn by_config(config: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(crate::common::bin::BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("DAVGATE_CONFIG")
+        .env_remove("DAVGATE_DATA_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "davgate {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a printed command line through the shell, with davgate on PATH.
+#[track_caller]
+fn pasted(line: &str) -> String {
+    let bin_dir = std::path::Path::new(crate::common::bin::BIN)
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", line])
+        .env("PATH", path)
+        .env_remove("DAVGATE_CONFIG")
+        .env_remove("DAVGATE_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "`{line}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `davgate health` (the container's HEALTHCHECK) finds the server from the same
+/// options as `serve`, over plain HTTP and TLS, and fails when nothing answers.
+#[test]
+fn health_asks_the_server_named_by_the_serve_options() {
+    use crate::common::bin::ServerProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let plain = ServerProcess::start(&data, &[]);
+    let listen = plain.addr.to_string();
+    let ok = davgate_ok(&data, &["health", "--listen", &listen], "");
+    assert!(ok.contains("/healthz: ok"), "{ok}");
+    drop(plain);
+    let down = davgate(
+        &data,
+        &["health", "--listen", &listen, "--timeout", "2s"],
+        "",
+    );
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("/healthz"));
+
+    let (cert, key) = crate::common::certs::localhost(dir.path());
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let tls = ServerProcess::start(&data, &["--tls-cert", cert, "--tls-key", key]);
+    let listen = format!("0.0.0.0:{}", tls.addr.port());
+    let args = [
+        "health",
+        "--listen",
+        &listen,
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+    ];
+    let ok = davgate_ok(&data, &args, "");
+    assert!(ok.starts_with("https://127.0.0.1:"), "{ok}");
 }

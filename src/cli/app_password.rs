@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use davgate_storage::{NewAppPassword, StorageError};
 
+use super::invocation::Invocation;
 use super::shared::{CliError, existing, format_time};
 use crate::auth::app_password;
 use crate::auth::password::hash_now;
@@ -49,7 +50,11 @@ pub(super) enum AppPasswordCommand {
 }
 
 impl AppPasswordCommand {
-    pub(super) async fn run(self, settings: &Settings) -> Result<(), CliError> {
+    pub(super) async fn run(
+        self,
+        settings: &Settings,
+        davgate: &Invocation,
+    ) -> Result<(), CliError> {
         let store = crate::server::open_store(settings).await?;
         match self {
             AppPasswordCommand::Create {
@@ -59,7 +64,7 @@ impl AppPasswordCommand {
                 read_only,
                 expires,
             } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 if name.trim().is_empty() || name.len() > 100 {
                     return Err(CliError::Usage(
                         "give the app password a name of 1 to 100 characters".into(),
@@ -101,12 +106,16 @@ impl AppPasswordCommand {
                 );
                 println!("Use it as the password of {user} in the sync client; revoke it with");
                 println!(
-                    "    davgate app-password revoke {user} {}",
-                    generated.public_id
+                    "    {}",
+                    davgate.command(&format!(
+                        "app-password revoke {} {}",
+                        Invocation::word(&user),
+                        generated.public_id
+                    ))
                 );
             }
             AppPasswordCommand::List { user } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 println!(
                     "{:<9} {:<24} {:<26} {:<20} {:<20} last used",
                     "id", "name", "scopes", "created", "expires"
@@ -135,21 +144,29 @@ impl AppPasswordCommand {
                 }
             }
             AppPasswordCommand::Revoke { user, id } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 let id = id.trim().to_ascii_lowercase();
-                let revoked = store.revoke_app_password(account.id, &id).await.map_err(|e| match e {
-                    StorageError::NotFound => CliError::Usage(format!(
-                        "{user} has no live app password with id {id:?}; see `davgate app-password list {user}`"
-                    )),
-                    e => e.into(),
-                })?;
+                let revoked =
+                    store
+                        .revoke_app_password(account.id, &id)
+                        .await
+                        .map_err(|e| match e {
+                            StorageError::NotFound => CliError::Usage(format!(
+                                "{user} has no live app password with id {id:?}; see `{}`",
+                                davgate.command(&format!(
+                                    "app-password list {}",
+                                    Invocation::word(&user)
+                                ))
+                            )),
+                            e => e.into(),
+                        })?;
                 println!(
                     "revoked app password {} (\"{}\"); it stops working on its next request",
                     revoked.public_id, revoked.name
                 );
             }
             AppPasswordCommand::RevokeAll { user } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 let n = store.revoke_all_app_passwords(account.id).await?;
                 println!("revoked {n} app passwords of {user}");
             }

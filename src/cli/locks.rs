@@ -8,6 +8,7 @@ use clap::Subcommand;
 use davgate_storage::{LockRecord, name_key};
 
 use super::CliError;
+use super::invocation::Invocation;
 use super::shared::{existing, format_time};
 use crate::config::Settings;
 
@@ -28,11 +29,15 @@ pub(super) enum LocksCommand {
 }
 
 impl LocksCommand {
-    pub(super) async fn run(self, settings: &Settings) -> Result<(), CliError> {
+    pub(super) async fn run(
+        self,
+        settings: &Settings,
+        davgate: &Invocation,
+    ) -> Result<(), CliError> {
         let store = crate::server::open_store(settings).await?;
         match self {
             LocksCommand::List { user } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 let locks = store.locks(account.id).await?;
                 if locks.is_empty() {
                     println!("{user} holds no locks");
@@ -55,11 +60,14 @@ impl LocksCommand {
                 }
             }
             LocksCommand::Clear { user, path } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 let key = path_key(&path);
                 let removed = store.remove_locks_under(account.id, &key).await?;
                 match removed {
-                    0 => println!("no locks on {key} or below; see `davgate locks list {user}`"),
+                    0 => println!(
+                        "no locks on {key} or below; see `{}`",
+                        davgate.command(&format!("locks list {}", Invocation::word(&user)))
+                    ),
                     1 => println!("removed 1 lock on {key} or below"),
                     n => println!("removed {n} locks on {key} or below"),
                 }

@@ -1,6 +1,9 @@
 //! The command line: `serve` and the administration commands, all on one configuration.
 
 mod app_password;
+mod health;
+mod invocation;
+mod listen;
 mod locks;
 mod share;
 mod shared;
@@ -11,6 +14,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use self::invocation::Invocation;
+use self::listen::ListenArgs;
 pub use self::shared::CliError;
 use crate::config::{ConfigFile, Settings};
 use crate::secret::Secret;
@@ -59,6 +64,9 @@ enum Command {
     /// See and remove an account's WebDAV locks.
     #[command(subcommand)]
     Locks(locks::LocksCommand),
+    /// Ask a running server's /healthz: exit 0 when it answers 200 (for container
+    /// health checks; the same options as `serve` name the same server).
+    Health(health::HealthArgs),
     /// Show an account's audit log, newest first.
     Audit {
         /// The account.
@@ -71,21 +79,11 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "DAVGATE_LISTEN", value_name = "ADDR")]
-    listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    listener: ListenArgs,
     /// A host name on which the files tree is served at `/` [default: none].
     #[arg(long, env = "DAVGATE_FILES_HOST", value_name = "HOST")]
     files_host: Option<String>,
-    /// PEM certificate chain for HTTPS.
-    #[arg(long, env = "DAVGATE_TLS_CERT", value_name = "FILE")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key for HTTPS.
-    #[arg(long, env = "DAVGATE_TLS_KEY", value_name = "FILE")]
-    tls_key: Option<PathBuf>,
-    /// A trusted reverse proxy terminates TLS: allow plain HTTP off loopback.
-    #[arg(long, env = "DAVGATE_TRUSTED_PROXY")]
-    trusted_proxy: bool,
     /// Per-file upload limit for accounts without their own [default: 50GiB, max 100GiB].
     #[arg(long, env = "DAVGATE_UPLOAD_LIMIT", value_name = "SIZE")]
     upload_limit: Option<ByteSize>,
@@ -95,25 +93,34 @@ struct ServeArgs {
     /// How long a successful sign-in is cached [default: 10m].
     #[arg(long, env = "DAVGATE_AUTH_CACHE_TTL", value_name = "DURATION")]
     auth_cache_ttl: Option<Span>,
+    /// Header a trusted proxy puts the client address in, e.g. X-Forwarded-For.
+    #[arg(long, env = "DAVGATE_CLIENT_ADDRESS_HEADER", value_name = "HEADER")]
+    client_address_header: Option<String>,
 }
 
 impl Cli {
     /// Runs the command.
     pub async fn run(self) -> Result<(), CliError> {
+        let davgate = Invocation::new(
+            self.config.as_deref(),
+            self.data_dir.as_deref(),
+            self.database_url.as_deref(),
+        );
         let mut flags = ConfigFile {
             data_dir: self.data_dir,
             database_url: self.database_url.map(Secret::new),
             ..ConfigFile::default()
         };
+        if let Command::Health(args) = &self.command {
+            args.listener.apply(&mut flags);
+        }
         if let Command::Serve(args) = &self.command {
-            flags.listen = args.listen;
+            args.listener.apply(&mut flags);
             flags.files_host = args.files_host.clone();
-            flags.tls_cert = args.tls_cert.clone();
-            flags.tls_key = args.tls_key.clone();
-            flags.trusted_proxy = args.trusted_proxy.then_some(true);
             flags.upload_limit = args.upload_limit;
             flags.trash_retention = args.trash_retention;
             flags.auth_cache_ttl = args.auth_cache_ttl;
+            flags.client_address_header = args.client_address_header.clone();
         }
         let file = match &self.config {
             Some(path) => ConfigFile::read(path)?,
@@ -121,14 +128,20 @@ impl Cli {
         };
         let settings = Settings::from_config(file.overlay(flags))?;
         match self.command {
-            Command::Serve(_) => Ok(crate::server::run(settings).await?),
-            Command::User(cmd) => cmd.run(&settings).await,
-            Command::AppPassword(cmd) => cmd.run(&settings).await,
-            Command::TwoFactor(cmd) => cmd.run(&settings).await,
-            Command::Locks(cmd) => cmd.run(&settings).await,
-            Command::Audit { user, limit } => two_factor::audit(&settings, &user, limit).await,
-            Command::Share(args) => share::share(&settings, args).await,
-            Command::Unshare(args) => share::unshare(&settings, args).await,
+            Command::Serve(_) => {
+                let add_user = davgate.command("user add NAME");
+                Ok(crate::server::run(settings, &add_user).await?)
+            }
+            Command::Health(args) => health::check(&settings, args).await,
+            Command::User(cmd) => cmd.run(&settings, &davgate).await,
+            Command::AppPassword(cmd) => cmd.run(&settings, &davgate).await,
+            Command::TwoFactor(cmd) => cmd.run(&settings, &davgate).await,
+            Command::Locks(cmd) => cmd.run(&settings, &davgate).await,
+            Command::Audit { user, limit } => {
+                two_factor::audit(&settings, &davgate, &user, limit).await
+            }
+            Command::Share(args) => share::share(&settings, &davgate, args).await,
+            Command::Unshare(args) => share::unshare(&settings, &davgate, args).await,
         }
     }
 }

@@ -3,6 +3,7 @@
 use clap::{Args, ValueEnum};
 use davgate_storage::{CollectionKind, StorageError};
 
+use super::invocation::Invocation;
 use super::shared::{CliError, existing};
 use crate::config::Settings;
 
@@ -59,10 +60,11 @@ pub(super) struct UnshareArgs {
 /// The collection and the grantee's account id, or a usage error naming what is missing.
 async fn resolve(
     store: &davgate_storage::Store,
+    davgate: &Invocation,
     grant: &Grant,
 ) -> Result<(davgate_storage::CollectionId, davgate_storage::AccountId), CliError> {
-    let owner = existing(store, &grant.owner).await?;
-    let grantee = existing(store, &grant.grantee).await?;
+    let owner = existing(store, &grant.owner, davgate).await?;
+    let grantee = existing(store, &grant.grantee, davgate).await?;
     let kind: CollectionKind = grant.kind.into();
     let collection = store
         .collection(owner.id, kind, &grant.name)
@@ -78,12 +80,16 @@ async fn resolve(
     Ok((collection.id, grantee.id))
 }
 
-pub(super) async fn share(settings: &Settings, args: ShareArgs) -> Result<(), CliError> {
+pub(super) async fn share(
+    settings: &Settings,
+    davgate: &Invocation,
+    args: ShareArgs,
+) -> Result<(), CliError> {
     if !args.read_only && !args.read_write {
         return Err(CliError::Usage("say --read-only or --read-write".into()));
     }
     let store = crate::server::open_store(settings).await?;
-    let (collection, grantee) = resolve(&store, &args.grant).await?;
+    let (collection, grantee) = resolve(&store, davgate, &args.grant).await?;
     store
         .share(collection, grantee, args.read_only)
         .await
@@ -110,10 +116,14 @@ pub(super) async fn share(settings: &Settings, args: ShareArgs) -> Result<(), Cl
     Ok(())
 }
 
-pub(super) async fn unshare(settings: &Settings, args: UnshareArgs) -> Result<(), CliError> {
+pub(super) async fn unshare(
+    settings: &Settings,
+    davgate: &Invocation,
+    args: UnshareArgs,
+) -> Result<(), CliError> {
     let store = crate::server::open_store(settings).await?;
     let g = &args.grant;
-    let (collection, grantee) = resolve(&store, g).await?;
+    let (collection, grantee) = resolve(&store, davgate, g).await?;
     store
         .unshare(collection, grantee)
         .await

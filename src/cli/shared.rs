@@ -39,10 +39,12 @@ impl CliError {
 pub(super) async fn existing(
     store: &davgate_storage::Store,
     name: &str,
+    davgate: &super::invocation::Invocation,
 ) -> Result<davgate_storage::Account, CliError> {
     store.account_by_name(name).await?.ok_or_else(|| {
         CliError::Usage(format!(
-            "there is no account named {name:?}; see `davgate user list`"
+            "there is no account named {name:?}; see `{}`",
+            davgate.command("user list")
         ))
     })
 }

@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 
+use super::invocation::Invocation;
 use super::shared::{CliError, existing, format_time};
 use crate::auth::cache::load_or_create_server_key;
 use crate::auth::two_factor::{TwoFactor, TwoFactorError};
@@ -31,14 +32,18 @@ pub(super) enum TwoFactorCommand {
 }
 
 impl TwoFactorCommand {
-    pub(super) async fn run(self, settings: &Settings) -> Result<(), CliError> {
+    pub(super) async fn run(
+        self,
+        settings: &Settings,
+        davgate: &Invocation,
+    ) -> Result<(), CliError> {
         let store = crate::server::open_store(settings).await?;
         let key = load_or_create_server_key(&settings.data_dir)?;
         let two_factor = TwoFactor::new(store.clone(), &key);
         let now = davgate_storage::now_ms() / 1000;
         match self {
             TwoFactorCommand::Enable { user } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 let enrollment = two_factor.enroll(&account).await.map_err(usage)?;
                 println!(
                     "Scan this with an authenticator app (or enter the secret {}):\n",
@@ -47,10 +52,13 @@ impl TwoFactorCommand {
                 println!("{}", enrollment.qr);
                 println!("{}\n", enrollment.uri);
                 println!("Then turn it on with the code the app shows:");
-                println!("    davgate 2fa confirm {user} CODE");
+                println!(
+                    "    {}",
+                    davgate.command(&format!("2fa confirm {} CODE", Invocation::word(&user)))
+                );
             }
             TwoFactorCommand::Confirm { user, code } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 let codes = two_factor
                     .confirm(&account, &code, now)
                     .await
@@ -58,8 +66,13 @@ impl TwoFactorCommand {
                 println!(
                     "Two-factor authentication is on for {user}. Its password no longer signs in sync"
                 );
+                println!("clients: give each one an app password,");
                 println!(
-                    "clients: give each one an app password (davgate app-password create {user} --name NAME).\n"
+                    "    {}\n",
+                    davgate.command(&format!(
+                        "app-password create {} --name NAME",
+                        Invocation::word(&user)
+                    ))
                 );
                 println!(
                     "Backup codes, each usable once; store them somewhere safe, they are shown only now:\n"
@@ -69,7 +82,7 @@ impl TwoFactorCommand {
                 }
             }
             TwoFactorCommand::Disable { user, code } => {
-                let account = existing(&store, &user).await?;
+                let account = existing(&store, &user, davgate).await?;
                 two_factor
                     .disable(&account, &code, now)
                     .await
@@ -89,9 +102,14 @@ fn usage(e: TwoFactorError) -> CliError {
 }
 
 /// Prints an account's audit log, newest first.
-pub(super) async fn audit(settings: &Settings, user: &str, limit: u32) -> Result<(), CliError> {
+pub(super) async fn audit(
+    settings: &Settings,
+    davgate: &Invocation,
+    user: &str,
+    limit: u32,
+) -> Result<(), CliError> {
     let store = crate::server::open_store(settings).await?;
-    let account = existing(&store, user).await?;
+    let account = existing(&store, user, davgate).await?;
     for entry in store.audit_log(account.id, limit).await? {
         println!(
             "{}  {:<26} {}{}",

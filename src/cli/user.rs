@@ -4,6 +4,7 @@ use std::io::BufRead;
 
 use clap::Subcommand;
 
+use super::invocation::Invocation;
 use super::shared::{CliError, existing};
 use crate::auth::password::hash_now;
 use crate::config::{MAX_UPLOAD_LIMIT, Settings};
@@ -65,14 +66,23 @@ pub(super) enum UserCommand {
 }
 
 impl UserCommand {
-    pub(super) async fn run(self, settings: &Settings) -> Result<(), CliError> {
+    pub(super) async fn run(
+        self,
+        settings: &Settings,
+        davgate: &Invocation,
+    ) -> Result<(), CliError> {
         let store = crate::server::open_store(settings).await?;
         match self {
             UserCommand::Add {
                 name,
                 password_stdin,
             } => {
-                let password = read_password(password_stdin, &format!("Password for {name}: "))?;
+                let retry = davgate.command(&format!(
+                    "user add {} --password-stdin",
+                    Invocation::word(&name)
+                ));
+                let password =
+                    read_password(password_stdin, &format!("Password for {name}: "), &retry)?;
                 let hash = hash_on_blocking_pool(password).await?;
                 let account = store
                     .create_account(&name, &hash)
@@ -85,6 +95,14 @@ impl UserCommand {
                         e => e.into(),
                     })?;
                 println!("created account {}", account.username);
+                println!("Give each sync client its own app password:");
+                println!(
+                    "    {}",
+                    davgate.command(&format!(
+                        "app-password create {} --name NAME",
+                        Invocation::word(&account.username)
+                    ))
+                );
             }
             UserCommand::List => {
                 println!(
@@ -110,9 +128,16 @@ impl UserCommand {
                 name,
                 password_stdin,
             } => {
-                let account = existing(&store, &name).await?;
-                let password =
-                    read_password(password_stdin, &format!("New password for {name}: "))?;
+                let account = existing(&store, &name, davgate).await?;
+                let retry = davgate.command(&format!(
+                    "user passwd {} --password-stdin",
+                    Invocation::word(&name)
+                ));
+                let password = read_password(
+                    password_stdin,
+                    &format!("New password for {name}: "),
+                    &retry,
+                )?;
                 let hash = hash_on_blocking_pool(password).await?;
                 store.set_password_hash(account.id, &hash).await?;
                 println!(
@@ -120,22 +145,22 @@ impl UserCommand {
                 );
             }
             UserCommand::Disable { name } => {
-                let account = existing(&store, &name).await?;
+                let account = existing(&store, &name, davgate).await?;
                 store.set_disabled(account.id, true).await?;
                 println!("disabled {name}: every sign-in is refused from its next request on");
             }
             UserCommand::Enable { name } => {
-                let account = existing(&store, &name).await?;
+                let account = existing(&store, &name, davgate).await?;
                 store.set_disabled(account.id, false).await?;
                 println!("enabled {name}");
             }
             UserCommand::Delete { name } => {
-                let account = existing(&store, &name).await?;
+                let account = existing(&store, &name, davgate).await?;
                 store.delete_account(account.id).await?;
                 println!("deleted account {name} and all its files");
             }
             UserCommand::SetQuota { name, size } => {
-                let account = existing(&store, &name).await?;
+                let account = existing(&store, &name, davgate).await?;
                 let quota = parse_size_or(&size, "none")?;
                 store.set_quota(account.id, quota).await?;
                 match quota {
@@ -144,7 +169,7 @@ impl UserCommand {
                 }
             }
             UserCommand::SetUploadLimit { name, size } => {
-                let account = existing(&store, &name).await?;
+                let account = existing(&store, &name, davgate).await?;
                 let limit = parse_size_or(&size, "default")?;
                 if let Some(l) = limit
                     && (l == 0 || l > MAX_UPLOAD_LIMIT)
@@ -174,14 +199,15 @@ fn parse_size_or(text: &str, keyword: &str) -> Result<Option<u64>, CliError> {
         .map_err(|e| CliError::Usage(format!("{e}, or \"{keyword}\"")))
 }
 
-fn read_password(from_stdin: bool, prompt: &str) -> Result<Secret<String>, CliError> {
+/// `retry` is the same command with `--password-stdin`, shown when there is no terminal.
+fn read_password(from_stdin: bool, prompt: &str, retry: &str) -> Result<Secret<String>, CliError> {
     let password = if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        let first = rpassword::prompt_password(prompt).map_err(no_terminal)?;
-        let again = rpassword::prompt_password("Repeat it: ").map_err(no_terminal)?;
+        let first = rpassword::prompt_password(prompt).map_err(|e| no_terminal(e, retry))?;
+        let again = rpassword::prompt_password("Repeat it: ").map_err(|e| no_terminal(e, retry))?;
         if first != again {
             return Err(CliError::Usage(
                 "the two passwords differ; nothing was changed".into(),
@@ -199,11 +225,11 @@ fn read_password(from_stdin: bool, prompt: &str) -> Result<Secret<String>, CliEr
 
 /// rpassword reads from the terminal; without one (a script, a container, cron) it
 /// fails with "No such device or address", which says nothing about what to do.
-fn no_terminal(e: std::io::Error) -> CliError {
+fn no_terminal(e: std::io::Error, retry: &str) -> CliError {
     CliError::Usage(format!(
         "cannot ask for the password: there is no terminal to type it in ({e}). Pipe it to \
          the same command with --password-stdin instead, e.g. \
-         printf '%s\\n' \"$PASSWORD\" | davgate user add NAME --password-stdin"
+         printf '%s\\n' \"$PASSWORD\" | {retry}"
     ))
 }
 

@@ -1,8 +1,9 @@
 //! Listening, TLS, HTTP/1.1 and HTTP/2, background upkeep, and graceful shutdown.
 //!
 //! [`start`] opens the store, binds (or adopts) the listener and returns a [`Running`]
-//! server; [`run`] adds signal handling for the `serve` command. Tests start servers
-//! in-process on `127.0.0.1:0` through [`start_on`].
+//! server; [`run`] adds signal handling for the `serve` command (SIGINT and SIGTERM
+//! drain and stop, SIGHUP reloads the TLS certificate). Tests start servers in-process
+//! on `127.0.0.1:0` through [`start_on`].
 //!
 //! [`accept`] admits every connection against the caps in [`limits`] and has
 //! [`watchdog`] watch it: it must send a first request within `header_timeout` of accept (TLS
@@ -10,6 +11,7 @@
 
 mod accept;
 mod access_log;
+mod cert_reload;
 mod limits;
 mod service;
 mod stream;
@@ -25,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::accept::{Shared, accept_loop};
+use self::cert_reload::{CertReloader, Trigger};
 // Re-exported so callers that name `server::FileRanges` keep compiling while they move to
 // `crate::sendfile`, which both the server and the file handlers sit on.
 pub use self::service::App;
@@ -59,6 +62,9 @@ pub struct Running {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     flush: JoinHandle<()>,
+    certs: Option<CertReloader>,
+    /// The store held no account when the server started.
+    no_accounts: bool,
 }
 
 impl Running {
@@ -70,6 +76,19 @@ impl Running {
     /// `http://ADDR` or `https://ADDR`.
     pub fn base_url(&self) -> String {
         format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Reads the TLS certificate and key again and serves them from the next handshake
+    /// on, unless they are unusable (then the current pair stays, and the log says why).
+    /// Returns whether a new pair is in service; `false` without TLS.
+    pub async fn reload_tls(&self) -> bool {
+        let Some(certs) = self.certs.clone() else {
+            tracing::info!("SIGHUP: plain HTTP, no TLS certificate to reload");
+            return false;
+        };
+        tokio::task::spawn_blocking(move || certs.reload(Trigger::Hangup))
+            .await
+            .unwrap_or(false)
     }
 
     /// Stops accepting, lets open requests finish (up to a bound), and returns.
@@ -103,12 +122,17 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         store: store.clone(),
         files_host: settings.files_host.clone(),
     };
-    let (tls, scheme) = match &settings.transport {
-        Transport::Tls { cert, key } => (
-            Some(tls::acceptor(cert, key).map_err(|e| StartError::Tls(e.0))?),
-            "https",
-        ),
-        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, "http"),
+    let (tls, certs, scheme) = match &settings.transport {
+        Transport::Tls { cert, key } => {
+            let files = tls::CertFiles::new(cert, key);
+            let (acceptor, current) = files.acceptor().map_err(|e| StartError::Tls(e.0))?;
+            (
+                Some(acceptor),
+                Some(CertReloader::new(files, current)),
+                "https",
+            )
+        }
+        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, None, "http"),
     };
     let addr = listener
         .local_addr()
@@ -116,11 +140,15 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let behind_proxy = matches!(settings.transport, Transport::PlainBehindProxy)
         || matches!(settings.client_address, ClientAddress::Header(_));
     let shared = Shared::new(app.clone(), tls, &settings.connections, behind_proxy);
-    narrate(&settings, &store, scheme, addr).await;
+    narrate(&settings, &store, scheme, addr);
+    let no_accounts = store.accounts().await.is_ok_and(|a| a.is_empty());
 
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
+    if let Some(certs) = &certs {
+        tokio::spawn(certs.clone().watch_files(stopped.clone()));
+    }
     let task = tokio::spawn(accept_loop(listener, shared, stopped));
     Ok(Running {
         addr,
@@ -128,13 +156,26 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         stop,
         task,
         flush,
+        certs,
+        no_accounts,
     })
 }
 
-/// Runs until SIGINT or SIGTERM, then drains.
-pub async fn run(settings: Settings) -> Result<(), StartError> {
+/// Runs until SIGINT or SIGTERM, then drains; SIGHUP reloads the TLS certificate.
+/// `add_user` is the command that creates an account on this server's store (with the
+/// options `serve` was given), shown while there is none.
+pub async fn run(settings: Settings, add_user: &str) -> Result<(), StartError> {
+    // Before anything slow: SIGHUP's default action ends the process, and a reload sent
+    // while the store opens must not.
+    let mut signals =
+        Signals::install().map_err(|e| StartError::Io(format!("cannot handle signals: {e}")))?;
     let running = start(settings).await?;
-    wait_for_signal().await;
+    if running.no_accounts {
+        tracing::info!("no accounts yet: create the first one with `{add_user}`");
+    }
+    while let Signal::Reload = signals.next().await {
+        running.reload_tls().await;
+    }
     tracing::info!("shutting down: finishing open requests");
     running.shutdown().await;
     tracing::info!("stopped");
@@ -156,7 +197,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
     .await
 }
 
-async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketAddr) {
+fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketAddr) {
     let transport = match settings.transport {
         Transport::Tls { .. } => "TLS, HTTP/2 and HTTP/1.1",
         Transport::PlainLoopback => "plain HTTP on loopback",
@@ -177,14 +218,6 @@ async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketA
             "files host {}: the files tree at {scheme}://{}/ (trash at /.trash/)",
             host.name(),
             host.name()
-        );
-    }
-    if let Ok(accounts) = store.accounts().await
-        && accounts.is_empty()
-    {
-        tracing::info!(
-            "no accounts yet: create the first one with `davgate user add NAME --data-dir {}`",
-            settings.data_dir.display()
         );
     }
     // Last, on stdout: scripts and tests wait for this line to know the port.
@@ -239,17 +272,34 @@ async fn flush_usage(usage: crate::auth::usage::UsageTracker, mut stopped: watch
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
+/// What a signal asks the server to do.
+enum Signal {
+    Stop,
+    Reload,
+}
+
+/// SIGINT, SIGTERM and SIGHUP, handled from installation on.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.interrupt.recv() => Signal::Stop,
+            _ = self.terminate.recv() => Signal::Stop,
+            _ = self.hangup.recv() => Signal::Reload,
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
     }
 }

@@ -57,6 +57,15 @@ impl ServerProcess {
         Self::spawn(Command::new(BIN), data_dir, extra)
     }
 
+    /// [`Self::start`] with these environment variables set.
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &Path)], extra: &[&str]) -> Self {
+        let mut command = Command::new(BIN);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Self::spawn(command, data_dir, extra)
+    }
+
     /// [`Self::start`] with the open-file limit at `soft` and `hard` handles.
     pub fn start_with_file_limit(data_dir: &Path, soft: u32, hard: u32, extra: &[&str]) -> Self {
         let mut shell = Command::new("sh");
@@ -101,7 +110,11 @@ impl ServerProcess {
             if out.read_line(&mut line).expect("stdout") == 0 {
                 panic!("server exited: {}", stderr.lock().unwrap());
             }
-            if let Some(rest) = line.trim().strip_prefix("davgate listening on http://") {
+            let announced = line.trim().strip_prefix("davgate listening on ");
+            if let Some(rest) = announced.and_then(|url| {
+                url.strip_prefix("http://")
+                    .or_else(|| url.strip_prefix("https://"))
+            }) {
                 break rest.parse().expect("address");
             }
         };
@@ -133,6 +146,20 @@ impl ServerProcess {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, …) and returns at once.
+    pub fn send(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends a signal and waits (bounded) for the exit status.
