@@ -237,6 +237,7 @@ async fn windows_maps_the_files_folder_copies_in_renames_and_deletes() {
         .put("/files/notes.txt", "already there")
         .await
         .status(201);
+    srv.alice().mkcol("/files/Projects/").await.status(201);
     j.send(
         step(
             "The mapped folder's entries, as Explorer shows them",
@@ -247,6 +248,18 @@ async fn windows_maps_the_files_folder_copies_in_renames_and_deletes() {
         .xml(WINDOWS_PROPFIND),
     )
     .await;
+    // Explorer writes folders without the trailing slash; a redirect to the slashed
+    // name would leave the folder looking empty (it does not follow it).
+    for path in ["/files", "/files/Projects"] {
+        let answer = j
+            .send(
+                step("A folder named without its slash", "PROPFIND", path)
+                    .depth("1")
+                    .xml(WINDOWS_PROPFIND),
+            )
+            .await;
+        assert_eq!(answer.status, 207, "{path}");
+    }
 
     // Copying report.docx in: look, lock the name, create it empty, write it, set the
     // source's times, unlock.
