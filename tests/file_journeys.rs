@@ -548,6 +548,60 @@ async fn a_nas_backup_job_lists_creates_folders_and_keeps_modification_times() {
     srv.stop().await;
 }
 
+/// What Explorer sets with PROPPATCH, and is told was set (200), is what it reads back:
+/// a copied file keeps its source's creation time, and a file Explorer hides stays
+/// hidden. dav-server answers 200 for every Win32 property and keeps none of them (only
+/// `Win32LastModifiedTime` is applied, by us); the journey's step "Keep the source
+/// file's times and attributes" shows the creation time lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "dav-server's PROPPATCH drops Win32CreationTime and Win32FileAttributes; for our own PROPPATCH"]
+async fn windows_reads_back_the_times_and_attributes_it_sets() {
+    let srv = TestServer::start().await;
+    let dav = files_only(&srv);
+    dav.put("/files/plans.txt", "secret").await.status(201);
+    dav.req("PROPPATCH", "/files/plans.txt")
+        .header("User-Agent", WINDOWS)
+        .body(
+            r#"<?xml version="1.0" encoding="utf-8" ?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop><Z:Win32CreationTime>Thu, 20 Oct 2022 02:16:33 GMT</Z:Win32CreationTime><Z:Win32FileAttributes>00000022</Z:Win32FileAttributes></D:prop></D:set></D:propertyupdate>"#,
+        )
+        .send()
+        .await
+        .status(207);
+    let file = dav
+        .req("PROPFIND", "/files/plans.txt")
+        .header("Depth", "0")
+        .body(WINDOWS_PROPFIND)
+        .send()
+        .await
+        .status(207);
+    assert_eq!(
+        file.prop("Win32CreationTime"),
+        "Thu, 20 Oct 2022 02:16:33 GMT"
+    );
+    for depth in ["0", "1"] {
+        let path = if depth == "0" {
+            "/files/plans.txt"
+        } else {
+            "/files/"
+        };
+        let listing = dav
+            .req("PROPFIND", path)
+            .header("Depth", depth)
+            .body(WINDOWS_PROPFIND)
+            .send()
+            .await
+            .status(207);
+        assert!(
+            listing
+                .values("Win32FileAttributes")
+                .contains(&"00000022".to_owned()),
+            "Depth {depth}: {}",
+            listing.text()
+        );
+    }
+    srv.stop().await;
+}
+
 /// RFC 4918 §14.4 writes a lock's depth `infinity`, as our PROPFIND's lockdiscovery
 /// does; dav-server's LOCK answer writes `Infinity` (see the Windows journey, step 8).
 /// The clients recorded here compare it without case, so this waits for the LOCK verb
