@@ -183,10 +183,27 @@ impl Journey {
 
     /// Compares the transcript with its golden file.
     fn check(self, name: &str) {
+        assert!(JOURNEYS.contains(&name), "{name} is listed in JOURNEYS");
         let path = golden_dir().join(format!("{name}.txt"));
         let mut failures = Vec::new();
         check_text(&path, &self.transcript.finish(), &mut failures);
         assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+    }
+}
+
+/// The journeys with a golden transcript, each checked by one test below.
+const JOURNEYS: [&str; 3] = ["windows", "finder", "nas"];
+
+/// A golden without its journey would never be compared again.
+#[test]
+fn every_golden_transcript_has_its_journey() {
+    for entry in std::fs::read_dir(golden_dir()).expect("tests/golden/journeys") {
+        let name = entry.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        assert!(
+            JOURNEYS.iter().any(|j| format!("{j}.txt") == name),
+            "journeys/{name} has no journey in tests/file_journeys.rs"
+        );
     }
 }
 
