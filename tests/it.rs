@@ -1,5 +1,5 @@
 //! Black-box tests: each starts davgate on an ephemeral loopback port and speaks HTTP
-//! to it; interop tests drive real clients (litmus, rclone).
+//! to it; interop tests drive real clients (litmus, rclone, cadaver, gio, Python caldav).
 
 mod common;
 
