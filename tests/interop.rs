@@ -1,10 +1,14 @@
-//! Real clients against a real server: litmus (the WebDAV conformance suite) and rclone.
-//! A missing client skips the test here and fails it in CI (DAVGATE_REQUIRE_INTEROP=1).
+//! Real clients against a real server: litmus (the WebDAV conformance suite), rclone,
+//! cadaver (the neon command-line client) and GNOME's gvfs through `gio`. A missing
+//! client skips the test here and fails it in CI (DAVGATE_REQUIRE_INTEROP=1). Clients
+//! that could wait forever (a prompt, a mount) run with a time limit.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use crate::common::bounded;
 use crate::common::server::{FILES_HOST_CONFIG, PASSWORD};
 use crate::common::{TestServer, require_tool};
 
@@ -380,4 +384,202 @@ async fn python_caldav_library_syncs_calendars_and_contacts() {
         "the caldav scenario failed:\n{text}"
     );
     assert!(text.contains("caldav interop: all steps passed"), "{text}");
+}
+
+/// How long a whole cadaver or gio session may take before it is killed.
+const CLIENT_LIMIT: Duration = Duration::from_secs(120);
+
+/// Asserts a bounded client run finished well, showing what it printed otherwise.
+#[track_caller]
+fn assert_finished(client: &str, run: &bounded::Finished) {
+    assert!(
+        !run.timed_out,
+        "{client} was killed after {CLIENT_LIMIT:?}:\n{}",
+        run.output
+    );
+    assert_eq!(run.code, Some(0), "{client} failed:\n{}", run.output);
+}
+
+/// What the server holds after a client's session: the renamed file with its content,
+/// neither the old name nor the deleted copy, and the copy in the trash.
+async fn assert_session_result(srv: &TestServer, content: &[u8], trashed_prefix: &str) {
+    let dav = srv.alice();
+    let got = dav.get("/files/docs/renamed%20file.txt").await.status(200);
+    assert_eq!(
+        got.body.as_ref(),
+        content,
+        "the renamed file kept its content"
+    );
+    dav.get("/files/docs/in.txt").await.status(404);
+    dav.get("/files/docs/copy.txt").await.status(404);
+    let trash = dav.propfind("/trash/", "1").await.status(207).hrefs();
+    assert!(
+        trash.iter().any(|h| h.starts_with(trashed_prefix)),
+        "the deleted copy is in the trash: {trash:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cadaver_lists_copies_in_and_out_renames_locks_and_deletes() {
+    let Some(cadaver) = require_tool("cadaver") else {
+        return;
+    };
+    let srv = TestServer::start().await;
+    let (_, app_password) = crate::app_passwords::create(&srv, &["--scope", "files"]);
+    let work = tempfile::tempdir().unwrap();
+    // cadaver reads credentials from ~/.netrc (it would prompt on a terminal otherwise).
+    let home = work.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::write(
+        home.join(".netrc"),
+        format!("machine 127.0.0.1\nlogin alice\npassword {app_password}\n"),
+    )
+    .unwrap();
+    let content = "copied in by cadaver\n".repeat(100);
+    std::fs::write(work.path().join("local.txt"), &content).unwrap();
+    // Commands come on stdin, one a line, as a person types them.
+    let script = "ls\n\
+        mkcol docs\n\
+        cd docs\n\
+        put local.txt in.txt\n\
+        move in.txt \"renamed file.txt\"\n\
+        lock \"renamed file.txt\"\n\
+        unlock \"renamed file.txt\"\n\
+        copy \"renamed file.txt\" copy.txt\n\
+        get \"renamed file.txt\" back.txt\n\
+        delete copy.txt\n\
+        ls\n\
+        quit\n";
+    let mut command = Command::new(cadaver);
+    command
+        .arg(srv.url("/files/"))
+        .env("HOME", &home)
+        .current_dir(work.path());
+    let run = tokio::task::spawn_blocking(move || bounded::run(command, script, CLIENT_LIMIT))
+        .await
+        .unwrap();
+    assert_finished("cadaver", &run);
+    // cadaver exits 0 whatever its commands did; each says "succeeded" or "failed".
+    assert!(!run.output.contains("failed"), "{}", run.output);
+    // Every command but `cd` and the first `ls` (of an empty folder) says it.
+    assert_eq!(
+        run.output.matches("succeeded").count(),
+        9,
+        "every command succeeded:\n{}",
+        run.output
+    );
+    assert!(run.output.contains("renamed file.txt"), "{}", run.output);
+    let back = std::fs::read_to_string(work.path().join("back.txt")).unwrap();
+    assert_eq!(back, content, "the file came back out unchanged");
+    assert_session_result(&srv, content.as_bytes(), "/trash/copy.txt").await;
+}
+
+/// The gvfs WebDAV backend, wherever the distribution puts it.
+fn gvfs_dav_backend() -> Option<std::path::PathBuf> {
+    ["/usr/libexec/gvfsd-dav", "/usr/lib/gvfs/gvfsd-dav"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// One gio session, run under its own session bus. Each step names itself first, so a
+/// failure shows where; each has its own time limit because a stuck mount never ends.
+const GIO_SESSION: &str = r#"set -eu
+step() { echo "== $*"; }
+step mount
+timeout 30 gio mount "$DAV" < "$WORK/password"
+step list
+timeout 30 gio list "$DAV" > "$WORK/listed"
+step mkdir
+timeout 30 gio mkdir "$DAV/docs"
+step copy in
+timeout 30 gio copy "$WORK/local.txt" "$DAV/docs/in.txt"
+step rename
+timeout 30 gio rename "$DAV/docs/in.txt" "renamed file.txt"
+step copy on the server
+timeout 30 gio copy "$DAV/docs/renamed file.txt" "$DAV/docs/copy.txt"
+step list the folder
+timeout 30 gio list -l "$DAV/docs/" > "$WORK/listed-docs"
+step copy out
+timeout 30 gio copy "$DAV/docs/renamed file.txt" "$WORK/back.txt"
+step remove
+timeout 30 gio remove "$DAV/docs/copy.txt"
+step unmount
+timeout 30 gio mount -u "$DAV"
+step done
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnome_gvfs_mounts_lists_copies_in_and_out_renames_and_deletes() {
+    let (Some(_gio), Some(dbus_run_session)) =
+        (require_tool("gio"), require_tool("dbus-run-session"))
+    else {
+        return;
+    };
+    if gvfs_dav_backend().is_none() {
+        assert!(
+            !crate::common::interop_required(),
+            "gvfs's WebDAV backend is required (DAVGATE_REQUIRE_INTEROP=1): apt-get install gvfs-backends"
+        );
+        eprintln!("gvfs-backends is not installed: skipping");
+        return;
+    }
+    let srv = TestServer::start().await;
+    let (_, app_password) = crate::app_passwords::create(&srv, &["--scope", "files"]);
+    let work = tempfile::tempdir().unwrap();
+    let content = "copied in by gio\n".repeat(100);
+    std::fs::write(work.path().join("local.txt"), &content).unwrap();
+    // `gio mount` asks for the password on stdin when it is not a terminal; the user
+    // is in the address, so it asks for nothing else.
+    std::fs::write(work.path().join("password"), format!("{app_password}\n")).unwrap();
+    let home = work.path().join("home");
+    let runtime = work.path().join("runtime");
+    for dir in [&home, &runtime] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
+    let dav_url = format!("dav://alice@{}/files", srv.addr());
+    let mut command = Command::new(dbus_run_session);
+    // gvfs runs headless as root like this:
+    // - dbus-run-session gives gio and the gvfs daemons a session bus of their own (there
+    //   is no desktop session; gio finds gvfsd through D-Bus activation on that bus);
+    // - GVFS_DISABLE_FUSE=1 keeps gvfsd from starting gvfsd-fuse, which needs /dev/fuse
+    //   and a mount point that containers and CI runners do not give;
+    // - GIO_USE_VFS is removed because `local` would bypass gvfs, and
+    //   GIO_USE_VOLUME_MONITOR=unix skips the udisks/MTP monitors that only log warnings;
+    // - HOME and XDG_RUNTIME_DIR are the test's own, so the keyring and gvfs metadata
+    //   that gio may write stay out of the real home, and the run is the same every time.
+    command
+        .args(["--", "sh", "-c", GIO_SESSION])
+        .env_remove("GIO_USE_VFS")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("GVFS_DISABLE_FUSE", "1")
+        .env("GIO_USE_VOLUME_MONITOR", "unix")
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("DAV", &dav_url)
+        .env("WORK", work.path());
+    let run = tokio::task::spawn_blocking(move || bounded::run(command, "", CLIENT_LIMIT))
+        .await
+        .unwrap();
+    assert_finished("gio", &run);
+    assert!(run.output.contains("== done"), "{}", run.output);
+    let read = |name: &str| std::fs::read_to_string(work.path().join(name)).unwrap();
+    assert!(
+        read("listed").is_empty(),
+        "the new account's folder is empty"
+    );
+    let listed = read("listed-docs");
+    let size = content.len();
+    assert!(
+        listed.contains(&format!("renamed file.txt\t{size}\t(regular)"))
+            && listed.contains(&format!("copy.txt\t{size}\t(regular)")),
+        "gio lists both files with their sizes:\n{listed}"
+    );
+    assert_eq!(
+        read("back.txt"),
+        content,
+        "the file came back out unchanged"
+    );
+    assert_session_result(&srv, content.as_bytes(), "/trash/copy.txt").await;
 }

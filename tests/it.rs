@@ -1,5 +1,5 @@
 //! Black-box tests: each starts davgate on an ephemeral loopback port and speaks HTTP
-//! to it; interop tests drive real clients (litmus, rclone).
+//! to it; interop tests drive real clients (litmus, rclone, cadaver, gio, Python caldav).
 
 mod common;
 
@@ -13,6 +13,7 @@ mod copymove;
 mod dav_exchanges;
 mod dav_sync;
 mod disk_full;
+mod file_journeys;
 mod files;
 mod files_host;
 mod headers;

@@ -2,6 +2,7 @@
 //! compared token by token with a readable diff of pretty-printed forms.
 
 pub mod responses;
+pub mod transcript;
 
 use std::fs;
 use std::path::Path;
