@@ -835,3 +835,84 @@ DTSTAMP:20260101T000000Z\r\nDUE:20261107T170000Z\r\nSUMMARY:Book the team room\r
         .status(403)
         .says("supported-filter");
 }
+
+/// Client issue item 5: calendar-color under Apple's name, which DAVx5 and Thunderbird
+/// use too, comes back as each client wrote it, and persists across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_colour_and_order_round_trip_as_clients_write_them() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let colour_of = |path: &'static str| {
+        let dav = dav.clone();
+        async move {
+            dav.req("PROPFIND", path)
+                .header("Depth", "0")
+                .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><calendar-color xmlns="http://apple.com/ns/ical/"/><I:calendar-order xmlns:I="http://apple.com/ns/ical/"/></D:prop></D:propfind>"#)
+                .send()
+                .await
+                .status(207)
+        }
+    };
+    // DAVx5 creates calendars with #RRGGBBAA in MKCALENDAR.
+    let davx5 = r#"<?xml version="1.0" encoding="UTF-8"?><CAL:mkcalendar xmlns="DAV:" xmlns:CAL="urn:ietf:params:xml:ns:caldav" xmlns:ICAL="http://apple.com/ns/ical/"><set><prop><displayname>Phone</displayname><ICAL:calendar-color>#0082C9FF</ICAL:calendar-color></prop></set></CAL:mkcalendar>"#;
+    dav.req("MKCALENDAR", "/dav/calendars/alice/phone/")
+        .body(davx5)
+        .send()
+        .await
+        .status(201);
+    assert_eq!(
+        colour_of("/dav/calendars/alice/phone/")
+            .await
+            .prop("calendar-color"),
+        "#0082C9FF"
+    );
+    // Thunderbird sets #RRGGBB (some clients in lower case) and reads back that form.
+    for (colour, order) in [("#a8c2e1", "2"), ("#FF2968", "-1"), ("#11223344", "0")] {
+        let patch = format!(
+            r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><A:calendar-color xmlns:A="http://apple.com/ns/ical/">{colour}</A:calendar-color><A:calendar-order xmlns:A="http://apple.com/ns/ical/">{order}</A:calendar-order></D:prop></D:set></D:propertyupdate>"#
+        );
+        let done = dav
+            .req("PROPPATCH", CAL)
+            .body(patch)
+            .send()
+            .await
+            .status(207);
+        assert!(!done.text().contains("409"), "{}", done.text());
+        let got = colour_of(CAL).await;
+        assert_eq!(got.prop("calendar-color"), colour);
+        assert_eq!(got.prop("calendar-order"), order);
+    }
+    // Not a colour: refused with a reason, the old value kept.
+    let bad = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><A:calendar-color xmlns:A="http://apple.com/ns/ical/">purple</A:calendar-color></D:prop></D:set></D:propertyupdate>"#;
+    dav.req("PROPPATCH", CAL)
+        .body(bad)
+        .send()
+        .await
+        .status(207)
+        .says("409");
+    assert_eq!(colour_of(CAL).await.prop("calendar-color"), "#11223344");
+    // Removed, it is gone (404 in PROPFIND).
+    let remove = r#"<D:propertyupdate xmlns:D="DAV:"><D:remove><D:prop><A:calendar-color xmlns:A="http://apple.com/ns/ical/"/></D:prop></D:remove></D:propertyupdate>"#;
+    dav.req("PROPPATCH", CAL)
+        .body(remove)
+        .send()
+        .await
+        .status(207);
+    assert!(colour_of(CAL).await.text().contains("404"));
+
+    // Kept in the database: a restarted server returns it.
+    let mut srv = srv;
+    let settings = crate::common::server::settings(srv.dir.path(), "");
+    srv.running.take().unwrap().shutdown().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    srv.running = Some(davgate::server::start_on(settings, listener).await.unwrap());
+    let resp = srv
+        .alice()
+        .req("PROPFIND", "/dav/calendars/alice/phone/")
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><I:calendar-color xmlns:I="http://apple.com/ns/ical/"/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .status(207);
+    assert_eq!(resp.prop("calendar-color"), "#0082C9FF");
+}
