@@ -20,6 +20,7 @@ mod interop;
 mod locks;
 mod module_cycles;
 mod paths;
+mod principal_search;
 mod ranges;
 mod server;
 mod trash;
