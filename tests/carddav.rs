@@ -239,3 +239,28 @@ async fn apple_contacts_on_macos_and_ios_sees_only_the_default_address_book() {
         .hrefs();
     assert_eq!(calendars.len(), 3, "{calendars:?}");
 }
+
+/// Apple's colour on an address book means nothing to the server, but a client that
+/// sets it (with MKCOL or PROPPATCH) gets it back instead of a 403.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_book_keeps_a_colour_a_client_gives_it() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let patch = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><I:calendar-color xmlns:I="http://apple.com/ns/ical/">#FF2968</I:calendar-color></D:prop></D:set></D:propertyupdate>"#;
+    let done = dav
+        .req("PROPPATCH", BOOK)
+        .body(patch)
+        .send()
+        .await
+        .status(207);
+    assert!(done.text().contains("200 OK"), "{}", done.text());
+    let colour = dav
+        .req("PROPFIND", BOOK)
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><I:calendar-color xmlns:I="http://apple.com/ns/ical/"/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .status(207)
+        .prop("calendar-color");
+    assert_eq!(colour, "#FF2968");
+}
