@@ -718,3 +718,201 @@ async fn the_default_calendar_keeps_journals_for_jtx_board() {
         .status(207)
         .href_set(&[]);
 }
+
+/// A calendar-query body whose filter is `filter` (the inside of `C:filter`).
+fn query_with_filter(filter: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+        <D:prop><D:getetag/></D:prop><C:filter>{filter}</C:filter></C:calendar-query>"#
+    )
+}
+
+/// Client issue item 5: a search over every component type (the Python caldav
+/// library's `search(start, end)`, a text search) names no component in its filter,
+/// and matched nothing or was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_without_a_component_type_searches_every_component() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    put(
+        &dav,
+        &format!("{CAL}lunch.ics"),
+        &event("lunch", "20261105T120000Z", "20261105T130000Z", "")
+            .replace("SUMMARY:lunch", "SUMMARY:Team lunch"),
+    )
+    .await
+    .status(201);
+    put(
+        &dav,
+        &format!("{CAL}far.ics"),
+        &event("far", "20300101T100000Z", "20300101T110000Z", ""),
+    )
+    .await
+    .status(201);
+    put(
+        &dav,
+        &format!("{CAL}note.ics"),
+        &journal("note", "20261106"),
+    )
+    .await
+    .status(201);
+    let todo = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:task\r\n\
+DTSTAMP:20260101T000000Z\r\nDUE:20261107T170000Z\r\nSUMMARY:Book the team room\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+    put(&dav, &format!("{CAL}task.ics"), todo).await.status(201);
+
+    let november = r#"<C:time-range start="20261101T000000Z" end="20261201T000000Z"/>"#;
+    let team = r#"<C:prop-filter name="SUMMARY"><C:text-match>TEAM</C:text-match></C:prop-filter>"#;
+    let cases = [
+        // A time range right on VCALENDAR: events, journals and tasks alike.
+        (
+            format!(r#"<C:comp-filter name="VCALENDAR">{november}</C:comp-filter>"#),
+            vec!["lunch.ics", "note.ics", "task.ics"],
+        ),
+        // A text search on VCALENDAR: every component's SUMMARY.
+        (
+            format!(r#"<C:comp-filter name="VCALENDAR">{team}</C:comp-filter>"#),
+            vec!["lunch.ics", "task.ics"],
+        ),
+        // Both at once must hold for the same component.
+        (
+            format!(
+                r#"<C:comp-filter name="VCALENDAR"><C:time-range start="20261107T000000Z" end="20261108T000000Z"/>{team}</C:comp-filter>"#
+            ),
+            vec!["task.ics"],
+        ),
+        // A prop-filter straight in the filter, with no comp-filter at all.
+        (team.to_owned(), vec!["lunch.ics", "task.ics"]),
+        // A property of the VCALENDAR itself still matches there.
+        (
+            r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="PRODID"><C:text-match>jtx</C:text-match></C:prop-filter></C:comp-filter>"#
+                .to_owned(),
+            vec!["note.ics"],
+        ),
+        // Negated and undefined properties are tested on the component too.
+        (
+            r#"<C:comp-filter name="VCALENDAR"><C:prop-filter name="DTEND"><C:is-not-defined/></C:prop-filter></C:comp-filter>"#
+                .to_owned(),
+            vec!["note.ics", "task.ics"],
+        ),
+        // A component named without its VCALENDAR.
+        (
+            r#"<C:comp-filter name="VJOURNAL"/>"#.to_owned(),
+            vec!["note.ics"],
+        ),
+    ];
+    for (filter, expected) in cases {
+        let mut got = dav
+            .req("REPORT", CAL)
+            .header("Depth", "1")
+            .body(query_with_filter(&filter))
+            .send()
+            .await
+            .status(207)
+            .hrefs();
+        got.sort();
+        let expected: Vec<String> = expected.iter().map(|n| format!("{CAL}{n}")).collect();
+        assert_eq!(got, expected, "{filter}");
+    }
+
+    // Filters that are really invalid keep their RFC 4791 preconditions.
+    for invalid in [
+        r#"<C:comp-filter name="VCALENDAR"/><C:comp-filter name="VCALENDAR"/>"#.to_owned(),
+        format!(r#"{november}{november}"#),
+        r#"<C:comp-filter name="VCALENDAR"><C:time-range start="20261201T000000Z" end="20261101T000000Z"/></C:comp-filter>"#.to_owned(),
+        format!(r#"<C:comp-filter name="VCALENDAR"><C:is-not-defined/></C:comp-filter>{team}"#),
+    ] {
+        dav.req("REPORT", CAL)
+            .body(query_with_filter(&invalid))
+            .send()
+            .await
+            .status(403)
+            .says("valid-filter");
+    }
+    dav.req("REPORT", CAL)
+        .body(query_with_filter("<C:regex>.*</C:regex>"))
+        .send()
+        .await
+        .status(403)
+        .says("supported-filter");
+}
+
+/// Client issue item 5: calendar-color under Apple's name, which DAVx5 and Thunderbird
+/// use too, comes back as each client wrote it, and persists across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_colour_and_order_round_trip_as_clients_write_them() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let colour_of = |path: &'static str| {
+        let dav = dav.clone();
+        async move {
+            dav.req("PROPFIND", path)
+                .header("Depth", "0")
+                .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><calendar-color xmlns="http://apple.com/ns/ical/"/><I:calendar-order xmlns:I="http://apple.com/ns/ical/"/></D:prop></D:propfind>"#)
+                .send()
+                .await
+                .status(207)
+        }
+    };
+    // DAVx5 creates calendars with #RRGGBBAA in MKCALENDAR.
+    let davx5 = r#"<?xml version="1.0" encoding="UTF-8"?><CAL:mkcalendar xmlns="DAV:" xmlns:CAL="urn:ietf:params:xml:ns:caldav" xmlns:ICAL="http://apple.com/ns/ical/"><set><prop><displayname>Phone</displayname><ICAL:calendar-color>#0082C9FF</ICAL:calendar-color></prop></set></CAL:mkcalendar>"#;
+    dav.req("MKCALENDAR", "/dav/calendars/alice/phone/")
+        .body(davx5)
+        .send()
+        .await
+        .status(201);
+    assert_eq!(
+        colour_of("/dav/calendars/alice/phone/")
+            .await
+            .prop("calendar-color"),
+        "#0082C9FF"
+    );
+    // Thunderbird sets #RRGGBB (some clients in lower case) and reads back that form.
+    for (colour, order) in [("#a8c2e1", "2"), ("#FF2968", "-1"), ("#11223344", "0")] {
+        let patch = format!(
+            r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><A:calendar-color xmlns:A="http://apple.com/ns/ical/">{colour}</A:calendar-color><A:calendar-order xmlns:A="http://apple.com/ns/ical/">{order}</A:calendar-order></D:prop></D:set></D:propertyupdate>"#
+        );
+        let done = dav
+            .req("PROPPATCH", CAL)
+            .body(patch)
+            .send()
+            .await
+            .status(207);
+        assert!(!done.text().contains("409"), "{}", done.text());
+        let got = colour_of(CAL).await;
+        assert_eq!(got.prop("calendar-color"), colour);
+        assert_eq!(got.prop("calendar-order"), order);
+    }
+    // Not a colour: refused with a reason, the old value kept.
+    let bad = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><A:calendar-color xmlns:A="http://apple.com/ns/ical/">purple</A:calendar-color></D:prop></D:set></D:propertyupdate>"#;
+    dav.req("PROPPATCH", CAL)
+        .body(bad)
+        .send()
+        .await
+        .status(207)
+        .says("409");
+    assert_eq!(colour_of(CAL).await.prop("calendar-color"), "#11223344");
+    // Removed, it is gone (404 in PROPFIND).
+    let remove = r#"<D:propertyupdate xmlns:D="DAV:"><D:remove><D:prop><A:calendar-color xmlns:A="http://apple.com/ns/ical/"/></D:prop></D:remove></D:propertyupdate>"#;
+    dav.req("PROPPATCH", CAL)
+        .body(remove)
+        .send()
+        .await
+        .status(207);
+    assert!(colour_of(CAL).await.text().contains("404"));
+
+    // Kept in the database: a restarted server returns it.
+    let mut srv = srv;
+    let settings = crate::common::server::settings(srv.dir.path(), "");
+    srv.running.take().unwrap().shutdown().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    srv.running = Some(davgate::server::start_on(settings, listener).await.unwrap());
+    let resp = srv
+        .alice()
+        .req("PROPFIND", "/dav/calendars/alice/phone/")
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><I:calendar-color xmlns:I="http://apple.com/ns/ical/"/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .status(207);
+    assert_eq!(resp.prop("calendar-color"), "#0082C9FF");
+}

@@ -191,28 +191,76 @@ async fn queries_match_with_collations_and_honour_limits() {
     dav.delete(&format!("{BOOK}bob.vcf")).await.status(204);
 }
 
+/// Apple's Contacts apps, on macOS and on iOS, use one address book per account; iOS
+/// syncs through its account daemon, whose user agent is the same for calendars.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn macos_contacts_sees_only_the_default_address_book() {
+async fn apple_contacts_on_macos_and_ios_sees_only_the_default_address_book() {
     let srv = TestServer::start().await;
     let dav = srv.alice();
     dav.mkcol("/dav/addressbooks/alice/work/").await.status(201);
+    dav.req("MKCALENDAR", "/dav/calendars/alice/work/")
+        .send()
+        .await
+        .status(201);
     let all = dav
         .propfind("/dav/addressbooks/alice/", "1")
         .await
         .status(207);
     assert_eq!(all.hrefs().len(), 3, "{:?}", all.hrefs());
-    let mac = dav
-        .req("PROPFIND", "/dav/addressbooks/alice/")
+    for agent in [
+        "macOS/15.1 (24B83) AddressBookCore/2504.2",
+        "iOS/17.0 (21A329) AddressBookCore/1",
+        "iOS/16.6 (20G75) dataaccessd/1.0",
+    ] {
+        let apple = dav
+            .req("PROPFIND", "/dav/addressbooks/alice/")
+            .header("Depth", "1")
+            .header("User-Agent", agent)
+            .send()
+            .await
+            .status(207);
+        assert_eq!(
+            apple.hrefs(),
+            [
+                "/dav/addressbooks/alice/",
+                "/dav/addressbooks/alice/default/"
+            ],
+            "{agent}"
+        );
+    }
+    // The same iOS daemon syncs calendars, and sees every one of them.
+    let calendars = dav
+        .req("PROPFIND", "/dav/calendars/alice/")
         .header("Depth", "1")
-        .header("User-Agent", "macOS/15.1 (24B83) AddressBookCore/2504.2")
+        .header("User-Agent", "iOS/16.6 (20G75) dataaccessd/1.0")
+        .send()
+        .await
+        .status(207)
+        .hrefs();
+    assert_eq!(calendars.len(), 3, "{calendars:?}");
+}
+
+/// Apple's colour on an address book means nothing to the server, but a client that
+/// sets it (with MKCOL or PROPPATCH) gets it back instead of a 403.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_book_keeps_a_colour_a_client_gives_it() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let patch = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><I:calendar-color xmlns:I="http://apple.com/ns/ical/">#FF2968</I:calendar-color></D:prop></D:set></D:propertyupdate>"#;
+    let done = dav
+        .req("PROPPATCH", BOOK)
+        .body(patch)
         .send()
         .await
         .status(207);
-    assert_eq!(
-        mac.hrefs(),
-        [
-            "/dav/addressbooks/alice/",
-            "/dav/addressbooks/alice/default/"
-        ]
-    );
+    assert!(done.text().contains("200 OK"), "{}", done.text());
+    let colour = dav
+        .req("PROPFIND", BOOK)
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><I:calendar-color xmlns:I="http://apple.com/ns/ical/"/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .status(207)
+        .prop("calendar-color");
+    assert_eq!(colour, "#FF2968");
 }

@@ -22,6 +22,7 @@ use crate::proto::request::{
 };
 use crate::proto::response::{Multistatus, Response as XmlResponse, Value};
 use crate::proto::status::Status;
+use crate::proto::value::Rgba;
 use crate::response::{self, Body, multistatus};
 
 /// Answers MKCALENDAR.
@@ -182,7 +183,7 @@ pub async fn proppatch(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> 
     for instruction in &update.instructions {
         let (property, result) = match instruction {
             Instruction::Set(set) => (set.property.clone(), change_for(*kind, set)),
-            Instruction::Remove(property) => (property.clone(), removal_for(property)),
+            Instruction::Remove(property) => (property.clone(), removal_for(*kind, property)),
         };
         match result {
             Ok(change) => {
@@ -244,7 +245,9 @@ fn change_for(kind: CollectionKind, set: &SetProperty) -> Result<CollectionChang
             CollectionChange::Timezone(Some(zone))
         }
         Property::Apple(AppleProperty::CalendarColor) if calendar => match &set.value {
-            PropertyValue::Color(rgba) => CollectionChange::Color(Some(rgba.to_string())),
+            PropertyValue::Color(rgba) => {
+                CollectionChange::Color(Some(color_as_written(set.raw.as_str(), rgba)))
+            }
             PropertyValue::Invalid(why) => return Err((StatusCode::CONFLICT, why.clone())),
             _ => CollectionChange::Color(text()?),
         },
@@ -258,17 +261,36 @@ fn change_for(kind: CollectionKind, set: &SetProperty) -> Result<CollectionChang
                 ));
             }
         },
-        Property::Dead { .. } => CollectionChange::Dead(PropChange::Set(DeadProp {
-            namespace: set.property.namespace().uri().to_owned(),
-            name: set.property.local_name().to_owned(),
-            prefix: None,
-            xml: set.raw.as_str().as_bytes().to_vec(),
-        })),
+        // Apple's colour and order mean nothing to an address book, but a client that
+        // sets them gets them back.
+        Property::Dead { .. } | Property::Apple(_) => {
+            CollectionChange::Dead(PropChange::Set(DeadProp {
+                namespace: set.property.namespace().uri().to_owned(),
+                name: set.property.local_name().to_owned(),
+                prefix: None,
+                xml: set.raw.as_str().as_bytes().to_vec(),
+            }))
+        }
         _ => return Err(protected()),
     })
 }
 
-fn removal_for(property: &Property) -> Result<CollectionChange, Refusal> {
+/// A valid calendar-color in the form its client wrote it: DAVx5 and Apple send
+/// `#RRGGBBAA`, Thunderbird `#RRGGBB`, some lower case, and each compares what it reads
+/// back with what it set. Only a missing `#` is added.
+fn color_as_written(raw: &str, rgba: &Rgba) -> String {
+    let text = raw.trim();
+    let digits = text.strip_prefix('#').unwrap_or(text);
+    if matches!(digits.len(), 6 | 8) && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("#{digits}")
+    } else {
+        // Written with character references: the canonical form instead.
+        rgba.to_string()
+    }
+}
+
+fn removal_for(kind: CollectionKind, property: &Property) -> Result<CollectionChange, Refusal> {
+    let calendar = kind == CollectionKind::Calendar;
     Ok(match property {
         Property::Dav(DavProperty::DisplayName) => CollectionChange::DisplayName(None),
         Property::CalDav(CalDavProperty::CalendarDescription)
@@ -276,9 +298,9 @@ fn removal_for(property: &Property) -> Result<CollectionChange, Refusal> {
             CollectionChange::Description(None)
         }
         Property::CalDav(CalDavProperty::CalendarTimezone) => CollectionChange::Timezone(None),
-        Property::Apple(AppleProperty::CalendarColor) => CollectionChange::Color(None),
-        Property::Apple(AppleProperty::CalendarOrder) => CollectionChange::Order(None),
-        Property::Dead { .. } => CollectionChange::Dead(PropChange::Remove {
+        Property::Apple(AppleProperty::CalendarColor) if calendar => CollectionChange::Color(None),
+        Property::Apple(AppleProperty::CalendarOrder) if calendar => CollectionChange::Order(None),
+        Property::Dead { .. } | Property::Apple(_) => CollectionChange::Dead(PropChange::Remove {
             namespace: property.namespace().uri().to_owned(),
             name: property.local_name().to_owned(),
         }),

@@ -1,8 +1,9 @@
 //! Calendars and contacts: CalDAV (RFC 4791), CardDAV (RFC 6352), WebDAV sync
-//! (RFC 6578), extended MKCOL (RFC 5689) and discovery (RFC 6764, RFC 5397) at `/dav/`.
+//! (RFC 6578), extended MKCOL (RFC 5689), discovery (RFC 6764, RFC 5397) and principal
+//! searches (RFC 3744 §9.4–9.5) at `/dav/`.
 //!
 //! Owns the URL map ([`target`]), what a handler is given ([`ctx`]), access to own and
-//! shared collections ([`access`]) and
+//! shared collections ([`access`]), the clients the server bends for ([`quirks`]) and
 //! one handler file per method family: [`propfind`], [`object`] (GET, PUT, DELETE of
 //! calendar objects and vCards), [`collection`] (MKCALENDAR, MKCOL, PROPPATCH, DELETE)
 //! and [`report`]. [`ical`] and [`vcard`] hold the pure data semantics; the protocol
@@ -18,6 +19,7 @@ pub mod ical;
 pub mod object;
 pub mod propfind;
 pub mod props;
+pub mod quirks;
 pub mod report;
 pub mod sync_token;
 pub mod target;

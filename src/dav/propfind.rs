@@ -7,6 +7,7 @@ use super::access::{Level, Opened};
 use super::ctx::Ctx;
 use super::error::{DavError, DavResult};
 use super::props::Resource;
+use super::quirks;
 use super::target::{CollectionRef, Target, home_path};
 use crate::proto::names::{CalDavProperty, CardDavProperty, Property};
 use crate::proto::precondition::Precondition;
@@ -138,8 +139,8 @@ fn wants_data(request: &PropFind) -> bool {
 }
 
 /// The collections a home lists: the principal's own, then those shared with it.
-/// macOS Contacts (user agent `AddressBook…`) handles one address book per account,
-/// so it is shown only the default one.
+/// Apple's Contacts apps handle one address book per account, so they are shown only
+/// the default one ([`quirks::single_address_book`]).
 pub async fn home_members(ctx: &Ctx<'_>, kind: CollectionKind) -> DavResult<Vec<Opened>> {
     let me = &ctx.principal.account;
     let level = if ctx.principal.access.read_only {
@@ -158,7 +159,7 @@ pub async fn home_members(ctx: &Ctx<'_>, kind: CollectionKind) -> DavResult<Vec<
             owner: me.username.clone(),
         })
         .collect();
-    if kind == CollectionKind::AddressBook && ctx.user_agent().contains("AddressBook") {
+    if kind == CollectionKind::AddressBook && quirks::single_address_book(ctx.user_agent()) {
         members.retain(|m| m.collection.is_default);
         return Ok(members);
     }

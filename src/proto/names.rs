@@ -151,6 +151,8 @@ name_table! {
         CalendarHomeSet => "calendar-home-set",
         /// RFC 6638 §2.4.1.
         CalendarUserAddressSet => "calendar-user-address-set",
+        /// RFC 6638 §2.4.2.
+        CalendarUserType => "calendar-user-type",
         /// RFC 4791 §5.2.1.
         CalendarDescription => "calendar-description",
         /// RFC 4791 §5.2.2: a VCALENDAR with one VTIMEZONE, as text.
@@ -199,6 +201,8 @@ name_table! {
     CalendarServerProperty {
         /// The collection tag clients poll before sync-collection existed.
         GetCtag => "getctag",
+        /// A principal's e-mail addresses, which Apple clients search and show.
+        EmailAddressSet => "email-address-set",
     }
 }
 
@@ -310,6 +314,10 @@ name_table! {
         AddressbookMultiget => "addressbook-multiget",
         /// RFC 6578 §3.2 (`DAV:` namespace).
         SyncCollection => "sync-collection",
+        /// RFC 3744 §9.4 (`DAV:` namespace).
+        PrincipalPropertySearch => "principal-property-search",
+        /// RFC 3744 §9.5 (`DAV:` namespace).
+        PrincipalSearchPropertySet => "principal-search-property-set",
     }
 }
 
@@ -319,7 +327,9 @@ impl ReportName {
         match self {
             Self::CalendarQuery | Self::CalendarMultiget | Self::FreeBusyQuery => Namespace::CalDav,
             Self::AddressbookQuery | Self::AddressbookMultiget => Namespace::CardDav,
-            Self::SyncCollection => Namespace::Dav,
+            Self::SyncCollection
+            | Self::PrincipalPropertySearch
+            | Self::PrincipalSearchPropertySet => Namespace::Dav,
         }
     }
 

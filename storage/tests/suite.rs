@@ -1634,6 +1634,18 @@ async fn collections_are_shared_read_only_or_read_write(f: &Fixture) {
         (shared[0].owner.as_str(), shared[0].read_only),
         ("alice", true)
     );
+    // Owner and grantee see each other; an account without a share sees no one.
+    let c = f.account("carol").await;
+    assert_eq!(f.store.share_partners(a.id, 10).await.unwrap(), ["bob"]);
+    assert_eq!(f.store.share_partners(b.id, 10).await.unwrap(), ["alice"]);
+    assert!(f.store.share_partners(c.id, 10).await.unwrap().is_empty());
+    f.store.share(cal.id, c.id, true).await.unwrap();
+    assert_eq!(
+        f.store.share_partners(a.id, 10).await.unwrap(),
+        ["bob", "carol"]
+    );
+    assert_eq!(f.store.share_partners(a.id, 1).await.unwrap(), ["bob"]);
+    f.store.unshare(cal.id, c.id).await.unwrap();
     f.store.share(cal.id, b.id, false).await.unwrap();
     assert!(
         !f.store

@@ -6,8 +6,8 @@ Discovers the principal from the bare server URL, creates a calendar, saves a we
 recurring event with one moved instance and a plain event, searches a month with
 expansion, creates and completes a todo, syncs by token (add, change, delete: only
 those come back), and deletes; keeps, finds, edits and deletes a jtx Board note
-(VJOURNAL) in the default calendar; and speaks CardDAV. Exits non-zero with the
-failed step on any mismatch.
+(VJOURNAL) in the default calendar; searches every component type with one
+query; and speaks CardDAV. Exits non-zero with the failed step on any mismatch.
 """
 
 import sys
@@ -162,6 +162,7 @@ def main():
     cal.delete()
     check(all(not c.url.path.endswith("/interop/") for c in principal.calendars()), "the calendar is still listed")
     journal_round_trip(principal)
+    search_every_component_type(base, user, password)
     carddav_round_trip(client, base, user)
     print("caldav interop: all steps passed")
 
@@ -188,6 +189,50 @@ def journal_round_trip(principal):
     check(str(again.icalendar_component.get("summary")) == "Meeting notes (edited)", "the edit was not kept")
     again.delete()
     check(default.journals() == [], "the deleted note is still listed")
+
+
+# What the library sends for search(start, end) without a component type (the golden
+# request calendar-query-001): a time-range straight on VCALENDAR.
+ANY_COMPONENT_IN_NOVEMBER = """<?xml version='1.0' encoding='utf-8'?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop>
+<C:filter><C:comp-filter name="VCALENDAR"><C:time-range start="20261101T000000Z" end="20261201T000000Z"/>
+</C:comp-filter></C:filter></C:calendar-query>"""
+
+
+def search_every_component_type(base, user, password):
+    """davgate answers searches that name no component type, so the library need not
+    split them into one query per type."""
+    step("search without a component type: a note, an event and a task in November")
+    client = caldav.DAVClient(
+        url=base,
+        username=user,
+        password=password,
+        features={
+            "search.comp-type.optional": {"support": "full"},
+            "search.time-range.comp-type-optional": {"support": "full"},
+            "search.text.comp-type-optional": {"support": "full"},
+        },
+    )
+    default = next(c for c in client.principal().calendars() if c.url.path.endswith("/default/"))
+    saved = [
+        default.save_journal(JOURNAL),
+        default.save_event(SINGLE),
+        default.save_todo(TODO),
+        default.save_event(SINGLE.replace("dentist", "later").replace("20261120", "20270120")),
+    ]
+    expected = {"jtx-note-1", "dentist", "buy-milk"}
+    # As the library writes it, sent as is: no fallback can hide a refusal.
+    raw = default.search(xml=ANY_COMPONENT_IN_NOVEMBER)
+    got = {str(o.icalendar_component.get("uid")) for o in raw}
+    check(got == expected, f"comp-type-less time range: got {got}, want {expected}")
+    found = default.search(
+        start=datetime(2026, 11, 1, tzinfo=timezone.utc),
+        end=datetime(2026, 12, 1, tzinfo=timezone.utc),
+    )
+    got = {str(o.icalendar_component.get("uid")) for o in found}
+    check(got == expected, f"search(start, end): got {got}, want {expected}")
+    for o in saved:
+        o.delete()
 
 
 CARD = """BEGIN:VCARD

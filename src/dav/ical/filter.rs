@@ -231,7 +231,7 @@ impl Evaluator<'_> {
     /// VCALENDAR.
     fn comp(&mut self, scope: Option<usize>, filter: &CompFilter) -> Result<bool, IcalError> {
         let candidates: Vec<usize> = match scope {
-            None if filter.name == ComponentType::VCalendar => vec![0],
+            None if filter.name == ComponentType::VCalendar => return self.calendar(filter),
             None => Vec::new(),
             Some(scope) => self.object.calendar.components[scope]
                 .component_ids
@@ -270,6 +270,59 @@ impl Evaluator<'_> {
                 }
             }
             if all {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The top VCALENDAR filter. Its comp-filters are tested as RFC 4791 says. Its own
+    /// time-range and prop-filters name no component type: a client searching every
+    /// component (the Python caldav library's `search(start, end)`, a text search)
+    /// sends them there, and RFC 4791 would match nothing. They are read as "some
+    /// component of the object": the time-range and every prop-filter must hold for
+    /// one and the same component (VTIMEZONE aside), a property being looked for on
+    /// the VCALENDAR too (PRODID, METHOD, X-WR-CALNAME live there) and is-not-defined
+    /// meaning on neither.
+    fn calendar(&mut self, filter: &CompFilter) -> Result<bool, IcalError> {
+        const ROOT: usize = 0;
+        let CompTest::Matches {
+            time_range,
+            props,
+            comps,
+        } = &filter.test
+        else {
+            // Every object is a VCALENDAR.
+            return Ok(false);
+        };
+        for sub in comps {
+            if !self.comp(Some(ROOT), sub)? {
+                return Ok(false);
+            }
+        }
+        if time_range.is_none() && props.is_empty() {
+            return Ok(true);
+        }
+        let children: Vec<usize> = self.object.calendar.components[ROOT]
+            .component_ids
+            .iter()
+            .map(|&id| id as usize)
+            .filter(|&id| {
+                self.object.calendar.components[id].component_type
+                    != ICalendarComponentType::VTimezone
+            })
+            .collect();
+        for child in children {
+            if let Some(range) = time_range
+                && !self.in_range(child, Some(ROOT), &range.into())?
+            {
+                continue;
+            }
+            let holds = |prop: &PropFilter| match prop.test {
+                PropTest::IsNotDefined => self.prop(ROOT, prop) && self.prop(child, prop),
+                PropTest::Matches { .. } => self.prop(ROOT, prop) || self.prop(child, prop),
+            };
+            if props.iter().all(holds) {
                 return Ok(true);
             }
         }

@@ -9,6 +9,7 @@ mod principal;
 mod resource;
 
 pub use object::content_type;
+pub use principal::{calendar_user_addresses, is_email};
 pub use resource::Resource;
 
 use davgate_storage::DeadProp;

@@ -1,11 +1,12 @@
 //! REPORT: calendar-query and addressbook-query ([`query`]), the multigets
-//! ([`multiget`]), free-busy-query ([`freebusy`]) and sync-collection ([`sync`]).
-//! Every report answers for members of one collection, through one way of writing a
-//! member ([`members::Members`]).
+//! ([`multiget`]), free-busy-query ([`freebusy`]) and sync-collection ([`sync`]), which
+//! answer for members of one collection through one way of writing a member
+//! ([`members::Members`]); and the principal searches ([`principals`]).
 
 mod freebusy;
 mod members;
 mod multiget;
+mod principals;
 mod query;
 mod sync;
 
@@ -23,6 +24,24 @@ use crate::response::Body;
 /// Answers a REPORT.
 pub async fn report(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
     let report = parse_report(body, &Limits::DEFAULT)?;
+    let on_principals = matches!(ctx.target, Target::Principals | Target::Principal(_));
+    match &report {
+        // apply-to-principal-collection-set searches the principals from anywhere.
+        Report::PrincipalPropertySearch(search)
+            if on_principals || search.apply_to_principal_collection_set =>
+        {
+            return principals::search(ctx, search).await;
+        }
+        Report::PrincipalSearchPropertySet if on_principals => {
+            return Ok(principals::search_property_set());
+        }
+        Report::PrincipalPropertySearch(_) | Report::PrincipalSearchPropertySet => {
+            return Err(unsupported(
+                "principal searches are answered by /dav/principals/ and the principals in it",
+            ));
+        }
+        _ => {}
+    }
     let Target::Collection(kind, _, cref) = &ctx.target else {
         return Err(unsupported(
             "REPORTs are answered by calendars and address books",

@@ -53,12 +53,19 @@ pub(super) async fn calendar(
     Ok(ms.finish(None))
 }
 
-/// The time range of the first component filter under VCALENDAR, which the index can
-/// narrow by (an object outside it cannot match).
+/// A time range every match must overlap, which the index can narrow by: the one on
+/// VCALENDAR itself (some component must overlap it), else that of the first
+/// component filter under VCALENDAR (an object outside it cannot match).
 fn outer_range(filter: &ical::CompFilter) -> Option<ical::TimeRange> {
-    let CompTest::Matches { comps, .. } = &filter.test else {
+    let CompTest::Matches {
+        time_range, comps, ..
+    } = &filter.test
+    else {
         return None;
     };
+    if let Some(range) = time_range {
+        return Some(ical::TimeRange::from(range));
+    }
     comps.iter().find_map(|c| match &c.test {
         CompTest::Matches { time_range, .. } => time_range.as_ref().map(ical::TimeRange::from),
         CompTest::IsNotDefined => None,

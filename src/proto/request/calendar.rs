@@ -15,8 +15,9 @@ const FAMILY: Family = Family::CalDav;
 pub struct CalendarQuery {
     /// What to return for each match.
     pub props: ReportProps,
-    /// The top comp-filter (normally VCALENDAR). `None` when the body has no filter or
-    /// an empty one, which Radicale-era clients send to mean "everything".
+    /// The top comp-filter, always VCALENDAR (see `parse_filter` for the shapes read
+    /// as one). `None` when the body has no filter or an empty one, which
+    /// Radicale-era clients send to mean "everything".
     pub filter: Option<CompFilter>,
     /// `C:timezone`: a VCALENDAR with the VTIMEZONE for floating times.
     pub timezone: Option<String>,
@@ -109,21 +110,80 @@ pub(crate) fn parse_query(root: &Element) -> Result<CalendarQuery, XmlError> {
     Ok(query)
 }
 
+/// Reads `C:filter`. RFC 4791 wants exactly one VCALENDAR comp-filter; clients that
+/// search every component type also send prop-filters or a time-range straight in the
+/// filter, or a lone VEVENT comp-filter. Those are read as what they mean: conditions
+/// on VCALENDAR (which [`crate::dav::ical`] tries on the calendar and each of its
+/// components) and a comp-filter inside VCALENDAR.
 fn parse_filter(filter: &Element) -> Result<Option<CompFilter>, XmlError> {
-    let mut top = None;
+    let mut top: Option<CompFilter> = None;
+    let mut loose_range = None;
+    let mut loose_props = Vec::new();
     for child in filter.elements() {
-        if !child.is(&Namespace::CalDav, "comp-filter") {
-            return Err(unsupported(FAMILY, child));
+        match (&child.namespace, child.name.as_str()) {
+            (Namespace::CalDav, "comp-filter") => {
+                if top.is_some() {
+                    return Err(invalid_filter(
+                        FAMILY,
+                        "a filter holds exactly one comp-filter",
+                    ));
+                }
+                top = Some(parse_comp_filter(child)?);
+            }
+            (Namespace::CalDav, "prop-filter") => loose_props.push(parse_prop_filter(child)?),
+            (Namespace::CalDav, "time-range") => {
+                if loose_range.is_some() {
+                    return Err(invalid_filter(
+                        FAMILY,
+                        "a filter holds one time-range at most",
+                    ));
+                }
+                loose_range = Some(TimeRange::parse(child).map_err(|e| invalid_filter(FAMILY, e))?);
+            }
+            _ => return Err(unsupported(FAMILY, child)),
         }
-        if top.is_some() {
+    }
+    let mut top = match top {
+        Some(top) if top.name == ComponentType::VCalendar => top,
+        // A component named without its VCALENDAR around it.
+        Some(inner) => vcalendar(vec![inner]),
+        None if loose_range.is_none() && loose_props.is_empty() => return Ok(None),
+        None => vcalendar(Vec::new()),
+    };
+    if loose_range.is_some() || !loose_props.is_empty() {
+        let CompTest::Matches {
+            time_range, props, ..
+        } = &mut top.test
+        else {
             return Err(invalid_filter(
                 FAMILY,
-                "a filter holds exactly one comp-filter",
+                "is-not-defined on VCALENDAR stands alone in the filter",
             ));
+        };
+        if loose_range.is_some() {
+            if time_range.is_some() {
+                return Err(invalid_filter(
+                    FAMILY,
+                    "a filter holds one time-range at most",
+                ));
+            }
+            *time_range = loose_range;
         }
-        top = Some(parse_comp_filter(child)?);
+        props.extend(loose_props);
     }
-    Ok(top)
+    Ok(Some(top))
+}
+
+/// A VCALENDAR comp-filter holding `comps`.
+fn vcalendar(comps: Vec<CompFilter>) -> CompFilter {
+    CompFilter {
+        name: ComponentType::VCalendar,
+        test: CompTest::Matches {
+            time_range: None,
+            props: Vec::new(),
+            comps,
+        },
+    }
 }
 
 /// Recursion is bounded by the reader's depth limit.

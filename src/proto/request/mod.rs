@@ -1,8 +1,8 @@
 //! Request bodies → typed requests: PROPFIND in `propfind`, PROPPATCH/MKCALENDAR/MKCOL
-//! in `proppatch`, and the REPORTs in `report`, `calendar`, `addressbook` and `sync`.
-//! This file only declares and re-exports: its children import each other (never it),
-//! each importing only those listed before it: filter, selection, propfind, then
-//! calendar, addressbook, sync and proppatch, then report.
+//! in `proppatch`, and the REPORTs in `report`, `calendar`, `addressbook`, `sync` and
+//! `principal`. This file only declares and re-exports: its children import each other
+//! (never it), each importing only those listed before it: filter, selection, propfind,
+//! then calendar, addressbook, sync, principal and proppatch, then report.
 //!
 //! Rule for unknown content (RFC 4918 §17): unknown elements are ignored, except
 //! inside filters, where ignoring one would widen the result, so they are refused
@@ -11,6 +11,7 @@
 mod addressbook;
 mod calendar;
 mod filter;
+mod principal;
 mod propfind;
 mod proppatch;
 mod report;
@@ -24,6 +25,7 @@ pub use calendar::{
 pub use filter::{
     Collation, MatchType, ParamFilter, ParamTest, PropSelector, Selection, TextMatch, TimeRange,
 };
+pub use principal::{PrincipalPropertySearch, PropertySearch, SearchTest};
 pub use propfind::{PropFind, ReportProps, parse_propfind};
 pub use proppatch::{
     Instruction, MkCol, MkColKind, PropertyUpdate, PropertyValue, SetProperty, parse_mkcalendar,

@@ -6,6 +6,7 @@ use super::super::names::{Namespace, ReportName};
 use super::super::reader::{Element, Limits, parse_document};
 use super::addressbook::{self, AddressbookQuery};
 use super::calendar::{self, CalendarQuery, FreeBusyQuery};
+use super::principal::{self, PrincipalPropertySearch};
 use super::propfind::{ReportProps, parse_report_props};
 use super::sync::{self, SyncCollection};
 
@@ -33,6 +34,10 @@ pub enum Report {
     AddressbookMultiget(Multiget),
     /// `D:sync-collection`.
     SyncCollection(SyncCollection),
+    /// `D:principal-property-search`.
+    PrincipalPropertySearch(PrincipalPropertySearch),
+    /// `D:principal-search-property-set` (its body names nothing more).
+    PrincipalSearchPropertySet,
 }
 
 impl Report {
@@ -45,6 +50,8 @@ impl Report {
             Self::AddressbookQuery(_) => ReportName::AddressbookQuery,
             Self::AddressbookMultiget(_) => ReportName::AddressbookMultiget,
             Self::SyncCollection(_) => ReportName::SyncCollection,
+            Self::PrincipalPropertySearch(_) => ReportName::PrincipalPropertySearch,
+            Self::PrincipalSearchPropertySet => ReportName::PrincipalSearchPropertySet,
         }
     }
 }
@@ -65,6 +72,10 @@ pub fn parse_report(body: &[u8], limits: &Limits) -> Result<Report, XmlError> {
         ReportName::AddressbookQuery => Report::AddressbookQuery(addressbook::parse_query(&root)?),
         ReportName::AddressbookMultiget => Report::AddressbookMultiget(parse_multiget(&root)?),
         ReportName::SyncCollection => Report::SyncCollection(sync::parse(&root)?),
+        ReportName::PrincipalPropertySearch => {
+            Report::PrincipalPropertySearch(principal::parse_property_search(&root)?)
+        }
+        ReportName::PrincipalSearchPropertySet => Report::PrincipalSearchPropertySet,
     })
 }
 

@@ -174,9 +174,9 @@ fn unknown_reports_are_typed() {
             "expand-property",
         ),
         (
-            "<D:principal-property-search xmlns:D='DAV:'/>",
+            "<D:acl-principal-prop-set xmlns:D='DAV:'/>",
             "DAV:",
-            "principal-property-search",
+            "acl-principal-prop-set",
         ),
         // A CalDAV report name in the DAV: namespace is not that report.
         ("<calendar-query xmlns='DAV:'/>", "DAV:", "calendar-query"),

@@ -7,9 +7,11 @@
 //! [`Multistatus`] streams finished responses into one buffer.
 
 mod condition;
+mod search_set;
 mod stream;
 
 pub use condition::error_body;
+pub use search_set::principal_search_property_set;
 pub use stream::MultistatusStream;
 
 use super::href::encode_path;

@@ -94,4 +94,23 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// User names of the accounts `account` shares a collection with, either way (it
+    /// shared one with them, or they with it), enabled ones only, sorted, at most
+    /// `limit`: the people a principal search may show it.
+    pub async fn share_partners(&self, account: AccountId, limit: u32) -> Result<Vec<String>> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT a.username FROM accounts a WHERE a.disabled = 0 AND a.id <> $1 AND ( \
+               a.id IN (SELECT s.grantee FROM collection_shares s \
+                        JOIN collections c ON c.id = s.collection_id WHERE c.account_id = $1) \
+               OR a.id IN (SELECT c.account_id FROM collection_shares s \
+                           JOIN collections c ON c.id = s.collection_id WHERE s.grantee = $1)) \
+             ORDER BY a.username LIMIT $2",
+        )
+        .bind(account.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(names)
+    }
 }
