@@ -20,6 +20,7 @@ mod interop;
 mod locks;
 mod module_cycles;
 mod paths;
+mod portal;
 mod ranges;
 mod server;
 mod trash;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod browser;
 pub mod certs;
 pub mod client;
 pub mod golden;
