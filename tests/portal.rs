@@ -489,6 +489,14 @@ async fn app_passwords_are_created_listed_and_revoked_in_the_portal() {
     assert_eq!(sync_statuses(&srv, &third).await, (401, 401));
     assert_eq!(sync_statuses(&srv, &files_only).await, (401, 401));
 
+    // The device guides name this server.
+    b.get("/account/devices")
+        .await
+        .status(200)
+        .says(&format!("dav://127.0.0.1:{}/files/", srv.addr().port()))
+        .says(&format!("{base}/dav/principals/alice/"))
+        .says("vendor=owncloud user=alice pass=APP-PASSWORD");
+
     let log = b.get("/account/security-log").await.status(200);
     log.says("app-passwords-revoked-all")
         .says("app-password-created")

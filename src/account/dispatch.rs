@@ -111,6 +111,7 @@ impl Portal {
             Page::EndSession => self.end_session(&s, &form, ctx).await,
             Page::EndOtherSessions => self.end_other_sessions(&s, ctx).await,
             Page::SecurityLog => self.security_log(&s).await,
+            Page::Devices => self.devices(&s, ctx).await,
             Page::SignIn
             | Page::SecondFactor
             | Page::SignOut

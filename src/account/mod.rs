@@ -1,6 +1,6 @@
 //! The account portal at `/account/`: people sign in with their account password and
 //! second factor, and manage their own app passwords, two-factor sign-in and portal
-//! sessions, and read their security log, in a browser.
+//! sessions, and read their security log and connection guides, in a browser.
 //!
 //! Owns the portal's pages ([`views`], server-rendered with maud, escaped by
 //! construction), its cookie sessions ([`session`], kept in the database as hashes),
@@ -13,6 +13,7 @@
 mod address;
 mod app_passwords;
 mod assets;
+mod devices;
 mod dispatch;
 mod error;
 mod form;

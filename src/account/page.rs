@@ -50,6 +50,8 @@ pub(crate) enum Page {
     EndOtherSessions,
     /// `GET /account/security-log`.
     SecurityLog,
+    /// `GET /account/devices`: connection guides.
+    Devices,
     /// `GET /account/assets/…`.
     Asset(Asset),
     /// A known path with the wrong method.
@@ -80,6 +82,7 @@ impl Page {
             ["sessions", "end"] => (None, Some(Page::EndSession)),
             ["sessions", "end-others"] => (None, Some(Page::EndOtherSessions)),
             ["security-log"] => (Some(Page::SecurityLog), None),
+            ["devices"] => (Some(Page::Devices), None),
             ["assets", "portal.css"] => (Some(Page::Asset(Asset::Style)), None),
             ["assets", "copy.js"] => (Some(Page::Asset(Asset::CopyScript)), None),
             _ => return Page::NotFound,
@@ -109,6 +112,7 @@ impl Page {
                 | Page::TwoFactor
                 | Page::Sessions
                 | Page::SecurityLog
+                | Page::Devices
                 | Page::Asset(_)
                 | Page::MethodNotAllowed
                 | Page::NotFound

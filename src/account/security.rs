@@ -44,6 +44,8 @@ impl Portal {
                      @if two_factor { "on." } @else { "off. Turn it on to protect this page." } }
                 li { a href="/account/sessions" { "Sessions" } ": where you are signed in here." }
                 li { a href="/account/security-log" { "Security log" } ": sign-ins and changes." }
+                li { a href="/account/devices" { "Connect a device" } ": settings for rclone, \
+                     NAS, file managers, calendars and contacts." }
             }
             p.muted { "Files: " code { (ctx.base_url) "/files/" } " · Calendars and contacts: "
                       code { (ctx.base_url) "/dav/" } }
