@@ -84,6 +84,13 @@ pub struct ConfigFile {
     /// Open connections from one client address (an IPv6 /64) at most (default 256; not
     /// applied behind a trusted proxy, whose address every connection has).
     pub max_connections_per_address: Option<usize>,
+    /// The address people reach this server at (e.g. `https://dav.example.org`), used in
+    /// the portal's client settings and QR codes. Unset: the request's host and scheme.
+    pub public_url: Option<String>,
+    /// How long a portal session may sit unused before it ends (default 30m).
+    pub session_idle_timeout: Option<Span>,
+    /// How long a portal session lasts at most, however busy (default 12h).
+    pub session_lifetime: Option<Span>,
 }
 
 impl ConfigFile {
@@ -123,7 +130,10 @@ impl ConfigFile {
             header_timeout,
             idle_timeout,
             max_connections,
-            max_connections_per_address
+            max_connections_per_address,
+            public_url,
+            session_idle_timeout,
+            session_lifetime
         );
         self
     }
@@ -185,6 +195,8 @@ pub struct Settings {
     pub db_connections: u32,
     /// Connection timeouts and caps.
     pub connections: ConnectionSettings,
+    /// The account portal.
+    pub portal: crate::account::PortalSettings,
 }
 
 /// How long connections may wait and how many may be open.
@@ -213,6 +225,7 @@ impl Settings {
     /// Validates a configuration.
     pub fn from_config(config: ConfigFile) -> Result<Self, ConfigError> {
         let connections = connection_settings(&config)?;
+        let portal = portal_settings(&config)?;
         let listen = config
             .listen
             .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default"));
@@ -320,6 +333,7 @@ impl Settings {
             client_address,
             db_connections,
             connections,
+            portal,
             dav: crate::dav::DavSettings {
                 max_resource_size: config.dav_max_resource_size.map_or(10 << 20, |s| s.0),
                 limits: crate::dav::ical::ExpandLimits {
@@ -363,6 +377,54 @@ fn connection_settings(config: &ConfigFile) -> Result<ConnectionSettings, Config
         idle_timeout,
         max_total,
         max_per_address,
+    })
+}
+
+/// Validates the portal's public address and session lifetimes. Whether requests come
+/// over TLS is decided from `tls_cert` and `trusted_proxy` (a proxy's
+/// `X-Forwarded-Proto` is believed only then).
+fn portal_settings(config: &ConfigFile) -> Result<crate::account::PortalSettings, ConfigError> {
+    let public_url = match &config.public_url {
+        None => None,
+        Some(url) => {
+            let trimmed = url.trim_end_matches('/');
+            let rest = trimmed
+                .strip_prefix("https://")
+                .or_else(|| trimmed.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ', '"']) => {
+                    Some(trimmed.to_owned())
+                }
+                _ => {
+                    return Err(ConfigError(format!(
+                        "public_url {url:?} must be a scheme and host, like \
+                         \"https://dav.example.org\" (a port may follow; no path)"
+                    )));
+                }
+            }
+        }
+    };
+    let idle = config
+        .session_idle_timeout
+        .map_or(Duration::from_secs(30 * 60), |s| s.0);
+    let lifetime = config
+        .session_lifetime
+        .map_or(Duration::from_secs(12 * 3600), |s| s.0);
+    let week = Duration::from_secs(7 * 86400);
+    if idle < Duration::from_secs(1) || lifetime < idle || lifetime > week {
+        return Err(ConfigError(format!(
+            "session_idle_timeout ({}) must be at least 1s and session_lifetime ({}) between \
+             it and 7d",
+            Span(idle),
+            Span(lifetime)
+        )));
+    }
+    Ok(crate::account::PortalSettings {
+        public_url,
+        session_idle: idle,
+        session_lifetime: lifetime,
+        tls: config.tls_cert.is_some(),
+        trusted_proxy: config.trusted_proxy.unwrap_or(false),
     })
 }
 

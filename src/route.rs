@@ -70,6 +70,9 @@ pub enum Route {
     /// Calendars and contacts under `/dav/` (and a PROPFIND on `/`, where Apple's
     /// clients start discovery).
     Dav(DavArea),
+    /// The account portal under `/account/`: its own cookie sign-in (never Basic, never
+    /// an app password); `path` holds the segments below `/account`.
+    Account,
     /// A path that is malformed or could escape its tree.
     BadPath(PathError),
     /// Nothing is served here.
@@ -118,6 +121,15 @@ impl Route {
                     }
                     routed.path = segments;
                     Route::Dav(DavArea::of(raw))
+                }
+            }
+        } else if under(raw, "/account") {
+            match decode_path(raw) {
+                Err(e) => Route::BadPath(e),
+                Ok(mut segments) => {
+                    segments.remove(0);
+                    routed.path = segments;
+                    Route::Account
                 }
             }
         } else {
@@ -399,6 +411,9 @@ mod tests {
             ("DELETE", "/trash/x.d1", Route::Files(TreeRoot::Trash)),
             ("OPTIONS", "/files/x", Route::Options(TreeRoot::Files)),
             ("GET", "/filesystem", Route::NotFound),
+            ("GET", "/account", Route::Account),
+            ("POST", "/account/app-passwords", Route::Account),
+            ("GET", "/accounts", Route::NotFound),
             ("PROPFIND", "/.well-known/caldav", Route::WellKnown),
             ("GET", "/.well-known/carddav", Route::WellKnown),
             ("PROPFIND", "/", Route::ServerRoot),

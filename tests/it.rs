@@ -22,6 +22,7 @@ mod interop;
 mod locks;
 mod module_cycles;
 mod paths;
+mod portal;
 mod principal_search;
 mod ranges;
 mod reverse_proxy;

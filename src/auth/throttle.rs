@@ -158,12 +158,18 @@ impl Throttle {
         let decayed = |score: Option<Score>| score.map_or(0.0, |s| s.decayed(now_ms, half_life));
         let pair = decayed(self.pairs.get(&(addr, user.to_owned())));
         let address = decayed(self.addresses.get(&addr));
+        // The scores alone were judged by `wait` above: once a wait is over, one check
+        // runs. Only checks already running can make this one queue; otherwise a client
+        // told to retry after a second would be told the server is busy until the score
+        // decays below the threshold.
         let admit = |running_pair: u32, running_address: u32| {
-            !reached(pair + f64::from(running_pair), self.settings.per_account)
-                && !reached(
-                    address + f64::from(running_address),
-                    self.settings.per_address,
-                )
+            (running_pair == 0
+                || !reached(pair + f64::from(running_pair), self.settings.per_account))
+                && (running_address == 0
+                    || !reached(
+                        address + f64::from(running_address),
+                        self.settings.per_address,
+                    ))
         };
         match self.running.try_start(addr, user, admit) {
             Some(check) => Begin::Go(check),
@@ -356,6 +362,22 @@ mod tests {
         assert!(matches!(t.begin(b, "alice", 5000), Begin::Busy));
         drop(checks);
         assert!(matches!(t.begin(b, "alice", 5000), Begin::Go(_)));
+    }
+
+    #[test]
+    fn once_the_wait_is_over_the_next_check_runs() {
+        let t = Throttle::new(ThrottleSettings::default());
+        let a = ip("198.51.100.30");
+        for _ in 0..5 {
+            t.failed(a, "alice", 0);
+        }
+        assert!(matches!(t.begin(a, "alice", 0), Begin::Wait(_)));
+        // The first wait is a second; the score is still at the threshold after it, but
+        // one check runs, and the ones beside it queue.
+        let Begin::Go(_running) = t.begin(a, "alice", 1_500) else {
+            panic!("the wait is over");
+        };
+        assert!(matches!(t.begin(a, "alice", 1_500), Begin::Busy));
     }
 
     #[test]

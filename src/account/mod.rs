@@ -1,0 +1,30 @@
+//! The account portal at `/account/`: people sign in with their account password and
+//! second factor, and manage their own app passwords, two-factor sign-in and portal
+//! sessions, and read their security log and connection guides, in a browser.
+//!
+//! Owns the portal's pages ([`views`], server-rendered with maud, escaped by
+//! construction), its cookie sessions ([`session`], kept in the database as hashes),
+//! the checks every request meets ([`guard`]: security headers, the CSRF token bound to
+//! the session, and `Origin` on every POST), and the client settings written with this
+//! server's address ([`address`]). Does not own the rules it applies: passwords,
+//! throttling, app passwords and the second factor live in `crate::auth`, rows in the
+//! storage crate. Basic credentials never open the portal.
+
+mod address;
+mod app_passwords;
+mod assets;
+mod devices;
+mod dispatch;
+mod error;
+mod form;
+mod guard;
+mod page;
+mod qr;
+mod security;
+mod session;
+mod sign_in;
+mod state;
+mod two_factor;
+mod views;
+
+pub use self::state::{Portal, PortalSettings};
