@@ -17,7 +17,7 @@ use davgate_storage::TreeRoot;
 use http::request::Parts;
 
 pub use self::conditions::{
-    Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test,
+    Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test, check_if_range,
     parse as parse_conditions,
 };
 pub use self::verb::Verb;
@@ -162,7 +162,7 @@ pub struct Destination {
 /// A WebDAV header that was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderError {
-    /// `If`, `If-Match` or `If-None-Match` does not parse.
+    /// `If`, `If-Match`, `If-None-Match` or `If-Range` does not parse.
     Condition(ConditionError),
     /// COPY or MOVE without a `Destination`.
     MissingDestination,
@@ -204,6 +204,9 @@ fn file_headers(parts: &Parts, verb: Verb, routed: &mut Routed) -> Result<(), He
     routed.conditions =
         conditions::parse(header("if"), header("if-match"), header("if-none-match"))
             .map_err(HeaderError::Condition)?;
+    if let Some(value) = header("if-range") {
+        check_if_range(value).map_err(HeaderError::Condition)?;
+    }
     if matches!(verb, Verb::Copy | Verb::Move) {
         routed.destination = Some(destination(header("destination"))?);
         routed.overwrite = match header("overwrite").map(<[u8]>::trim_ascii) {
