@@ -14,6 +14,7 @@ mod dav_exchanges;
 mod dav_sync;
 mod disk_full;
 mod files;
+mod fuzz_http;
 mod headers;
 mod ical;
 mod interop;
