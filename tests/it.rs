@@ -10,6 +10,7 @@ mod carddav;
 mod cli;
 mod connections;
 mod copymove;
+mod crash;
 mod dav_exchanges;
 mod dav_sync;
 mod disk_full;
