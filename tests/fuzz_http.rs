@@ -340,6 +340,20 @@ async fn mutated_headers_get_an_answer_not_a_500() {
         ),
         ("Overwrite", &["F", "T"], "COPY", "/files/doc.txt"),
         ("Depth", &["0", "1", "infinity"], "PROPFIND", "/files/"),
+        // The CalDAV room reads the same headers with its own code.
+        ("Depth", &["0", "1", "infinity"], "PROPFIND", CAL),
+        (
+            "If-Match",
+            &["\"abc\", W/\"def\"", "*"],
+            "PUT",
+            "/dav/calendars/alice/default/abcd1.ics",
+        ),
+        (
+            "If-None-Match",
+            &["*", "\"abc\""],
+            "PUT",
+            "/dav/calendars/alice/default/new.ics",
+        ),
         (
             "Timeout",
             &["Infinite, Second-4100000000", "Second-3600"],
@@ -356,6 +370,9 @@ async fn mutated_headers_get_an_answer_not_a_500() {
             "/files/doc.txt",
         ),
     ];
+    let event =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rfc4791/abcd1.ics"))
+            .unwrap();
     let mut check = Checker::new(&srv);
     let mut mutator = Mutator::new(check.seed);
     // Authorization last: wrong passwords throttle the address for what follows.
@@ -367,6 +384,7 @@ async fn mutated_headers_get_an_answer_not_a_500() {
             let value = mutator.mutate(input, donor);
             let mut request = Raw::new(method, path).header(name, value);
             match *method {
+                "PUT" if path.starts_with("/dav/") => request = request.body(event.clone()),
                 "PUT" => request = request.body(format!("case {case}")),
                 "LOCK" => request = request.body(LOCK_BODY),
                 "COPY" if *name != "Destination" => {
