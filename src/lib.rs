@@ -19,6 +19,10 @@ pub mod config;
 pub mod dav;
 pub mod error;
 pub mod files;
+#[cfg(test)]
+mod mutation;
+#[cfg(test)]
+mod parser_fuzz;
 pub mod priority;
 pub mod proto;
 pub mod response;

@@ -18,7 +18,7 @@ use davgate_storage::TreeRoot;
 use http::request::Parts;
 
 pub use self::conditions::{
-    Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test,
+    Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test, check_if_range,
     parse as parse_conditions,
 };
 use self::mount::under;
@@ -186,7 +186,7 @@ pub struct Destination {
 /// A WebDAV header that was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderError {
-    /// `If`, `If-Match` or `If-None-Match` does not parse.
+    /// `If`, `If-Match`, `If-None-Match` or `If-Range` does not parse.
     Condition(ConditionError),
     /// COPY or MOVE without a `Destination`.
     MissingDestination,
@@ -233,6 +233,9 @@ fn file_headers(
     routed.conditions =
         conditions::parse(header("if"), header("if-match"), header("if-none-match"))
             .map_err(HeaderError::Condition)?;
+    if let Some(value) = header("if-range") {
+        check_if_range(value).map_err(HeaderError::Condition)?;
+    }
     if matches!(verb, Verb::Copy | Verb::Move) {
         let value = header("destination");
         routed.destination = Some(destination(value, routed.mount, files_host)?);

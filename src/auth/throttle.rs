@@ -158,18 +158,14 @@ impl Throttle {
         let decayed = |score: Option<Score>| score.map_or(0.0, |s| s.decayed(now_ms, half_life));
         let pair = decayed(self.pairs.get(&(addr, user.to_owned())));
         let address = decayed(self.addresses.get(&addr));
-        // The scores alone were judged by `wait` above: once a wait is over, one check
-        // runs. Only checks already running can make this one queue; otherwise a client
-        // told to retry after a second would be told the server is busy until the score
-        // decays below the threshold.
+        // Past a threshold the wait above decides; once it is over, one check at a time
+        // takes its turn (the score alone would refuse it until it decays, minutes on).
+        let under = |score: f64, running: u32, threshold: f64| {
+            running == 0 || !reached(score + f64::from(running), threshold)
+        };
         let admit = |running_pair: u32, running_address: u32| {
-            (running_pair == 0
-                || !reached(pair + f64::from(running_pair), self.settings.per_account))
-                && (running_address == 0
-                    || !reached(
-                        address + f64::from(running_address),
-                        self.settings.per_address,
-                    ))
+            under(pair, running_pair, self.settings.per_account)
+                && under(address, running_address, self.settings.per_address)
         };
         match self.running.try_start(addr, user, admit) {
             Some(check) => Begin::Go(check),
@@ -364,20 +360,30 @@ mod tests {
         assert!(matches!(t.begin(b, "alice", 5000), Begin::Go(_)));
     }
 
+    /// Found by the header fuzz: once the wait ran out, the score alone (still at the
+    /// threshold for minutes) refused every check as busy, with nothing running to
+    /// finish, so each sign-in hung 30 seconds and got a 503 instead of its turn.
     #[test]
-    fn once_the_wait_is_over_the_next_check_runs() {
+    fn past_the_threshold_one_check_runs_once_the_wait_is_over() {
         let t = Throttle::new(ThrottleSettings::default());
         let a = ip("198.51.100.30");
         for _ in 0..5 {
-            t.failed(a, "alice", 0);
+            t.failed(a, "alice", 5000);
         }
-        assert!(matches!(t.begin(a, "alice", 0), Begin::Wait(_)));
-        // The first wait is a second; the score is still at the threshold after it, but
-        // one check runs, and the ones beside it queue.
-        let Begin::Go(_running) = t.begin(a, "alice", 1_500) else {
-            panic!("the wait is over");
+        let wait = t.wait(a, "alice", 5000).expect("must wait");
+        let after = 5000 + wait.as_millis() as i64 + 100;
+        assert_eq!(t.wait(a, "alice", after), None);
+        let Begin::Go(check) = t.begin(a, "alice", after) else {
+            panic!("the wait is over: one check takes its turn");
         };
-        assert!(matches!(t.begin(a, "alice", 1_500), Begin::Busy));
+        assert!(
+            matches!(t.begin(a, "alice", after), Begin::Busy),
+            "one at a time past the threshold"
+        );
+        t.failed(a, "alice", after);
+        drop(check);
+        let next = t.wait(a, "alice", after).expect("waits again");
+        assert!(next > wait, "and longer: {wait:?} then {next:?}");
     }
 
     #[test]

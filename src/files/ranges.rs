@@ -238,4 +238,46 @@ mod tests {
         normalise(&mut headers, 20);
         assert!(!headers.contains_key(header::RANGE));
     }
+
+    /// Mutated real `Range` values never panic, and whatever is planned is what the
+    /// module promises dav-server: sorted, disjoint, inside the file, at most
+    /// [`MAX_RANGES`] parts adding up to at most the file.
+    #[test]
+    fn mutated_range_headers_plan_within_the_file() {
+        let corpus = [
+            &b"bytes=0-499"[..],
+            b"bytes=500-999, -100",
+            b"bytes=9500-",
+            b"bytes=0-0,-1",
+            b"bytes=100-199, 0-99,300-399,350-",
+            b"items=0-5",
+        ];
+        let seed = crate::mutation::Mutator::run_seed();
+        let mut mutator = crate::mutation::Mutator::new(seed);
+        for _ in 0..3000 {
+            let base = *mutator.pick(&corpus);
+            let input = mutator.mutate(base, b"0123456789-,=");
+            let len = [0, 1, 100, 10_000, u64::MAX][mutator.below(5)];
+            let planned = std::panic::catch_unwind(|| plan(&input, len));
+            let Ok(planned) = planned else {
+                panic!("panicked on {input:?} (len {len}, DAVGATE_FUZZ_SEED={seed})");
+            };
+            if let RangePlan::Ranges(ranges) = planned {
+                assert!(ranges.len() <= MAX_RANGES, "{input:?}");
+                assert!(
+                    ranges.windows(2).all(|w| w[0].last + 1 < w[1].first),
+                    "{input:?} {ranges:?}"
+                );
+                assert!(
+                    ranges.iter().all(|r| r.first <= r.last && r.last < len),
+                    "{input:?} {ranges:?}"
+                );
+            }
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&input) {
+                headers.insert(header::RANGE, value);
+                normalise(&mut headers, len);
+            }
+        }
+    }
 }
