@@ -8,19 +8,17 @@
 //! one node, one wins and the other gets 404 or 412. The restore MOVE in [`super::trash`]
 //! shares the destination half ([`Placement`]).
 
-use dav_server::davpath::DavPath;
-use dav_server::ls::DavLockSystem;
 use davgate_storage::{
     Account, CopyDepth, Location, Node, Overwrite, Placed, StorageError, Store, Target, TreeRoot,
 };
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::fs::path_key;
 use super::locks::DbLocks;
+use super::mount::{self, path_key};
 use crate::error::HttpError;
 use crate::proto::Depth;
 use crate::response::{self, Body};
-use crate::route::{self, Conditions, Destination, IfState, Routed, Verb};
+use crate::route::{Conditions, Destination, IfState, Routed, Verb};
 
 /// Which of the two methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,13 +122,11 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
     if let Err(resp) = check_preconditions(store, account, locks, &routed.conditions, paths).await {
         return *resp;
     }
-    let source_path = files_dav_path(source);
     if verb == Relocation::Move
-        && let Some(path) = &source_path
         && locks
-            .check(path, Some(principal), false, true, &tokens)
+            .blocking(&source_key, Some(principal), true, &tokens)
             .await
-            .is_err()
+            .is_some()
     {
         return locked("the source");
     }
@@ -152,11 +148,9 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
     };
     match result {
         Ok(placed) => {
-            if verb == Relocation::Move
-                && let Some(path) = &source_path
-            {
+            if verb == Relocation::Move {
                 // Locks belong to paths; the moved item left this one.
-                forget_locks(locks, path).await;
+                forget_locks(locks, &source_key).await;
             }
             placement.finish(locks, &placed).await
         }
@@ -168,8 +162,8 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
 pub(crate) struct Placement<'a> {
     parent: Node,
     name: &'a str,
-    /// The destination as a lock path; `None` when it cannot be one (no lock covers it).
-    path: Option<DavPath>,
+    /// The destination's path key, for its locks.
+    key: String,
     origin: String,
 }
 
@@ -211,7 +205,7 @@ impl<'a> Placement<'a> {
         Ok(Placement {
             parent,
             name,
-            path: files_dav_path(target),
+            key: path_key(target),
             origin: path_key(target),
         })
     }
@@ -223,11 +217,10 @@ impl<'a> Placement<'a> {
         principal: &str,
         tokens: &[String],
     ) -> Result<(), Box<Response<Body>>> {
-        if let Some(path) = &self.path
-            && locks
-                .check(path, Some(principal), false, true, tokens)
-                .await
-                .is_err()
+        if locks
+            .blocking(&self.key, Some(principal), true, tokens)
+            .await
+            .is_some()
         {
             return Err(Box::new(locked("the destination")));
         }
@@ -247,9 +240,7 @@ impl<'a> Placement<'a> {
     pub(crate) async fn finish(&self, locks: &DbLocks, placed: &Placed) -> Response<Body> {
         let status = match &placed.replaced {
             Some(_) => {
-                if let Some(path) = &self.path {
-                    forget_locks(locks, path).await;
-                }
+                forget_locks(locks, &self.key).await;
                 StatusCode::NO_CONTENT
             }
             None => StatusCode::CREATED,
@@ -298,9 +289,13 @@ async fn check_preconditions(
         return Err(failed());
     }
     let (source_key, target_key) = (path_key(source), path_key(target));
-    let about_target = lists
-        .iter()
-        .any(|l| l.resource.as_deref().and_then(tagged_key).as_ref() == Some(&target_key));
+    let about_target = lists.iter().any(|l| {
+        l.resource
+            .as_deref()
+            .and_then(|t| mount::tagged_key(TreeRoot::Files, t))
+            .as_ref()
+            == Some(&target_key)
+    });
     let target_state = match about_target {
         true => Some(Known::read(store, account, locks, target).await?),
         false => None,
@@ -308,7 +303,7 @@ async fn check_preconditions(
     let holds = conditions.if_holds(|resource| {
         let key = match resource {
             None => return Some(source_state.state()),
-            Some(tag) => tagged_key(tag)?,
+            Some(tag) => mount::tagged_key(TreeRoot::Files, tag)?,
         };
         if key == source_key {
             Some(source_state.state())
@@ -343,15 +338,12 @@ impl Known {
             .resolve(account.files_root, &names)
             .await
             .map_err(|e| Box::new(refused(e, Relocation::Move)))?;
-        let lock_tokens = match files_dav_path(segments) {
-            Some(path) => locks
-                .discover(&path)
-                .await
-                .into_iter()
-                .map(|l| l.token)
-                .collect(),
-            None => Vec::new(),
-        };
+        let lock_tokens = locks
+            .covering(&path_key(segments))
+            .await
+            .into_iter()
+            .map(|l| l.token)
+            .collect();
         Ok(Known {
             etag: node.map(|n| n.etag),
             lock_tokens,
@@ -366,25 +358,10 @@ impl Known {
     }
 }
 
-/// The path key of an `If` resource tag under `/files/`.
-fn tagged_key(tag: &str) -> Option<String> {
-    let uri: http::Uri = tag.parse().ok()?;
-    let segments = route::decode_path(uri.path()).ok()?;
-    (segments.first().map(String::as_str) == Some("files")).then(|| path_key(&segments[1..]))
-}
-
-/// `segments` under `/files/` as the lock system names paths.
-fn files_dav_path(segments: &[String]) -> Option<DavPath> {
-    let encoded: Vec<String> = segments.iter().map(|s| route::encode_segment(s)).collect();
-    let mut path = DavPath::new(&format!("/files/{}", encoded.join("/"))).ok()?;
-    path.set_prefix("/files").ok()?;
-    Some(path)
-}
-
 /// Removes the locks at and below `path`; the change they guarded is committed, so a
 /// failure only leaves a lock that expires on its own.
-async fn forget_locks(locks: &DbLocks, path: &DavPath) {
-    if locks.delete(path).await.is_err() {
+async fn forget_locks(locks: &DbLocks, key: &str) {
+    if locks.release_below(key).await.is_err() {
         tracing::warn!("could not remove the locks of a moved or replaced item; they expire");
     }
 }

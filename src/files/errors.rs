@@ -11,8 +11,8 @@ use davgate_storage::StorageError;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::error::HttpError;
-use crate::proto::InvalidDepth;
 use crate::proto::precondition::Precondition;
+use crate::proto::{InvalidDepth, XmlError};
 
 /// The status an access log line shows for a request whose client went away before
 /// sending its body (nginx's 499): no client ever reads it.
@@ -49,6 +49,27 @@ pub(crate) enum FilesError {
     IntoTrash,
     /// A bare status from dav-server, explained.
     Status(StatusCode),
+    /// Nothing at the request path.
+    NotFound,
+    /// `If`, `If-Match` or `If-None-Match` does not hold.
+    ConditionFailed,
+    /// A write without the token of the lock rooted at these decoded hrefs.
+    Locked { roots: Vec<String> },
+    /// A LOCK refused because of the lock rooted at these decoded hrefs.
+    LockConflict { roots: Vec<String> },
+    /// A well-formed XML body that is not the request the method takes.
+    Xml(XmlError),
+    /// LOCK with `Depth: 1`.
+    LockDepth,
+    /// A LOCK or write on an unmapped URL whose folder does not exist.
+    NoParent,
+    /// A lock refresh naming no lock token, or several.
+    RefreshNeedsOneToken,
+    /// UNLOCK without a `Lock-Token` header.
+    UnlockNeedsToken,
+    /// No lock with the submitted token covers the resource: 412 for a refresh, 409
+    /// for an UNLOCK.
+    NoSuchLock(StatusCode),
 }
 
 impl From<StorageError> for FilesError {
@@ -72,6 +93,15 @@ impl HttpError for FilesError {
             FilesError::InfiniteDepth | FilesError::IntoTrash => StatusCode::FORBIDDEN,
             FilesError::XmlTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             FilesError::Status(status) => *status,
+            FilesError::NotFound => StatusCode::NOT_FOUND,
+            FilesError::ConditionFailed => StatusCode::PRECONDITION_FAILED,
+            FilesError::Locked { .. } | FilesError::LockConflict { .. } => StatusCode::LOCKED,
+            FilesError::Xml(_)
+            | FilesError::LockDepth
+            | FilesError::RefreshNeedsOneToken
+            | FilesError::UnlockNeedsToken => StatusCode::BAD_REQUEST,
+            FilesError::NoParent => StatusCode::CONFLICT,
+            FilesError::NoSuchLock(status) => *status,
         }
     }
 
@@ -111,12 +141,39 @@ impl HttpError for FilesError {
                     .into()
             }
             FilesError::Status(status) => explain(*status).into(),
+            FilesError::NotFound => explain(StatusCode::NOT_FOUND).into(),
+            FilesError::ConditionFailed => explain(StatusCode::PRECONDITION_FAILED).into(),
+            FilesError::Locked { .. } => explain(StatusCode::LOCKED).into(),
+            FilesError::LockConflict { .. } => "the resource is already locked by another \
+                 client: wait until its lock expires or is released, then lock it again"
+                .into(),
+            FilesError::Xml(e @ XmlError::Malformed { .. }) => {
+                format!("the request body is not well-formed XML: {e}")
+            }
+            FilesError::Xml(e) => format!("the request body is not understood: {e}"),
+            FilesError::LockDepth => "LOCK takes Depth: 0 (the item alone) or Depth: infinity \
+                 (everything below it)"
+                .into(),
+            FilesError::NoParent => explain(StatusCode::CONFLICT).into(),
+            FilesError::RefreshNeedsOneToken => "a LOCK without a body refreshes a lock: name \
+                 exactly one lock token in the If header, e.g. If: (<urn:uuid:…>)"
+                .into(),
+            FilesError::UnlockNeedsToken => "UNLOCK needs the lock's token in a Lock-Token \
+                 header, e.g. Lock-Token: <urn:uuid:…>"
+                .into(),
+            FilesError::NoSuchLock(_) => "no lock with this token covers this resource: it \
+                 expired or was released; lock the resource again"
+                .into(),
         }
     }
 
     fn precondition(&self) -> Option<Precondition> {
         match self {
             FilesError::InfiniteDepth => Some(Precondition::PropfindFiniteDepth),
+            FilesError::Locked { roots } => Some(Precondition::LockTokenSubmitted(roots.clone())),
+            FilesError::LockConflict { roots } => {
+                Some(Precondition::NoConflictingLock(roots.clone()))
+            }
             _ => None,
         }
     }

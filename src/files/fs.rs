@@ -16,7 +16,7 @@ use dav_server::fs::{
     FsStream, OpenOptions, ReadDirMeta,
 };
 use davgate_storage::{
-    Account, CreateMode, DeadProp, Location, Node, PropChange, Store, Streamed, TreeRoot, name_key,
+    Account, CreateMode, DeadProp, Location, Node, PropChange, Store, Streamed, TreeRoot,
 };
 use futures_util::{FutureExt, StreamExt};
 use http::StatusCode;
@@ -28,6 +28,7 @@ use super::file::{QuotaRoom, ReadFile, UploadFile, UploadHost, UploadPlan};
 /// larger ones leave it to the store's MD5 thread, which waits until no upload streams.
 const STREAMED_MD5_MAX: u64 = 16 << 20;
 use super::meta::{NodeEntry, NodeMeta};
+use super::mount::path_key;
 use super::trash_skip::TrashSkip;
 use crate::sendfile::FileRanges;
 
@@ -288,22 +289,6 @@ impl AccountFs {
         )))
     }
 
-    /// Sets the modification time of the node at `segments`, if it exists.
-    pub(crate) async fn set_mtime_at(&self, segments: &[String], mtime_ms: i64) {
-        let Ok(Some(node)) = self.resolve(segments).await else {
-            return;
-        };
-        if let Err(e) = self
-            .inner
-            .store
-            .set_mtime(self.inner.account.id, node.id, mtime_ms)
-            .await
-        {
-            tracing::warn!(error = %e, "could not set the modification time");
-        }
-        self.changed();
-    }
-
     async fn props(&self, path: &DavPath) -> FsResult<Vec<DeadProp>> {
         let node = self.node(path).await?;
         self.inner
@@ -532,11 +517,4 @@ pub(crate) fn segments(path: &DavPath) -> FsResult<Vec<String>> {
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8(s.to_vec()).map_err(|_| FsError::NotFound))
         .collect()
-}
-
-/// The key a path is cached and compared by: NFC, one leading slash, no trailing one.
-pub(crate) fn path_key(segments: &[String]) -> String {
-    let mut key = String::from("/");
-    key.push_str(&segments.join("/"));
-    name_key(&key)
 }

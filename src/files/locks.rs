@@ -16,14 +16,15 @@ use tokio::sync::Mutex;
 use xmltree::Element;
 
 use super::errors::{FilesError, Refusals};
-use super::fs::{path_key, segments};
+use super::fs::segments;
+use super::lockdiscovery::seconds_left;
+use super::mount::path_key;
 
 /// One account's locks, as seen by one request.
 #[derive(Clone)]
 pub(crate) struct DbLocks {
     store: Store,
     account: AccountId,
-    prefix: &'static str,
     /// What a LOCK or refresh in this request is granted (see [`super::lock_timeout`]);
     /// dav-server's own reading of `Timeout` is ignored.
     granted: Duration,
@@ -43,16 +44,10 @@ impl fmt::Debug for DbLocks {
 }
 
 impl DbLocks {
-    pub(crate) fn new(
-        store: Store,
-        account: AccountId,
-        prefix: &'static str,
-        granted: Duration,
-    ) -> Self {
+    pub(crate) fn new(store: Store, account: AccountId, granted: Duration) -> Self {
         DbLocks {
             store,
             account,
-            prefix,
             granted,
             snapshot: Arc::new(Mutex::new(None)),
             refusals: Refusals::default(),
@@ -102,9 +97,10 @@ impl DbLocks {
             .map(crate::route::encode_segment)
             .collect::<Vec<_>>()
             .join("/");
-        let mut path = DavPath::new(&format!("{}{encoded}", self.prefix))
-            .unwrap_or_else(|_| DavPath::new(self.prefix).expect("the prefix is a valid path"));
-        let _ = path.set_prefix(self.prefix);
+        let prefix = super::mount::prefix(davgate_storage::TreeRoot::Files);
+        let mut path = DavPath::new(&format!("{prefix}{encoded}"))
+            .unwrap_or_else(|_| DavPath::new(prefix).expect("the prefix is a valid path"));
+        let _ = path.set_prefix(prefix);
         let now = now_ms();
         DavLock {
             token: record.token.clone(),
@@ -244,10 +240,135 @@ fn expires(granted: Duration) -> i64 {
     now_ms().saturating_add(i64::try_from(granted.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Whole seconds until `expires_ms`, rounded up: a lock is live until its last
-/// millisecond.
-fn seconds_left(expires_ms: i64, now_ms: i64) -> u64 {
-    (expires_ms.saturating_sub(now_ms).max(0) as u64).div_ceil(1000)
+impl DbLocks {
+    /// Takes a lock on `key` unless a lock there (or above, or below for a deep one)
+    /// conflicts: `Ok(Err(clash))` names the lock in the way.
+    pub(crate) async fn take(
+        &self,
+        key: &str,
+        principal: Option<&str>,
+        owner_xml: Option<Vec<u8>>,
+        shared: bool,
+        deep: bool,
+    ) -> Result<Result<LockRecord, LockRecord>, StorageError> {
+        let record = LockRecord {
+            token: new_token(),
+            path: key.to_owned(),
+            principal: principal.map(str::to_owned),
+            owner_xml,
+            expires_ms: expires(self.granted),
+            shared,
+            deep,
+        };
+        let nobody = Asker {
+            principal: None,
+            ignore_principal: true,
+            tokens: &[],
+        };
+        let result = self
+            .store
+            .add_lock(self.account, record, |locks| {
+                check_to_path(locks, key, &nobody, shared)
+                    .and_then(|()| {
+                        if deep {
+                            check_from_path(locks, key, &nobody, shared)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .err()
+            })
+            .await;
+        self.forget().await;
+        result
+    }
+
+    /// Removes the lock `token` if it covers `key`; `false` when no such lock does.
+    pub(crate) async fn release(&self, key: &str, token: &str) -> Result<bool, StorageError> {
+        let locks = self.current().await;
+        if find_covering(&locks, key, token).is_none() {
+            return Ok(false);
+        }
+        let removed = self
+            .store
+            .remove_locks(self.account, &[token.to_owned()])
+            .await;
+        self.forget().await;
+        removed.map(|n| n > 0)
+    }
+
+    /// Extends the lock `token` covering `key` by the granted time; `None` when no
+    /// such lock covers it.
+    pub(crate) async fn renew(
+        &self,
+        key: &str,
+        token: &str,
+    ) -> Result<Option<LockRecord>, StorageError> {
+        let locks = self.current().await;
+        if find_covering(&locks, key, token).is_none() {
+            return Ok(None);
+        }
+        let refreshed = self
+            .store
+            .refresh_lock(self.account, token, expires(self.granted))
+            .await;
+        self.forget().await;
+        refreshed
+    }
+
+    /// The first lock that keeps `principal`, holding `tokens`, from writing `key`
+    /// (and, when `deep`, everything below it).
+    pub(crate) async fn blocking(
+        &self,
+        key: &str,
+        principal: Option<&str>,
+        deep: bool,
+        tokens: &[String],
+    ) -> Option<LockRecord> {
+        let locks = self.current().await;
+        let asker = Asker {
+            principal,
+            ignore_principal: false,
+            tokens,
+        };
+        check_to_path(&locks, key, &asker, false)
+            .and_then(|()| {
+                if deep {
+                    check_from_path(&locks, key, &asker, false)
+                } else {
+                    Ok(())
+                }
+            })
+            .err()
+    }
+
+    /// The locks on `key` and the deep ones above it.
+    pub(crate) async fn covering(&self, key: &str) -> Vec<LockRecord> {
+        self.current()
+            .await
+            .into_iter()
+            .filter(|l| l.path == key || (l.deep && covers(&l.path, key)))
+            .collect()
+    }
+
+    /// Removes every lock at or below `key`: the item there went away.
+    pub(crate) async fn release_below(&self, key: &str) -> Result<(), StorageError> {
+        let tokens: Vec<String> = self
+            .current()
+            .await
+            .into_iter()
+            .filter(|l| covers(key, &l.path))
+            .map(|l| l.token)
+            .collect();
+        let result = self.store.remove_locks(self.account, &tokens).await;
+        self.forget().await;
+        result.map(drop)
+    }
+
+    /// The time this request grants a lock it takes or refreshes.
+    pub(crate) fn granted(&self) -> Duration {
+        self.granted
+    }
 }
 
 impl DavLockSystem for DbLocks {
@@ -262,37 +383,12 @@ impl DavLockSystem for DbLocks {
     ) -> LsFuture<'_, Result<DavLock, DavLock>> {
         let path = key(path);
         let owner_xml = owner.and_then(serialize_owner);
-        let record = LockRecord {
-            token: new_token(),
-            path: path.clone(),
-            principal: principal.map(str::to_owned),
-            owner_xml,
-            expires_ms: expires(self.granted),
-            shared,
-            deep,
-        };
+        let principal = principal.map(str::to_owned);
         async move {
-            let nobody = Asker {
-                principal: None,
-                ignore_principal: true,
-                tokens: &[],
-            };
-            let result = self
-                .store
-                .add_lock(self.account, record, |locks| {
-                    check_to_path(locks, &path, &nobody, shared)
-                        .and_then(|()| {
-                            if deep {
-                                check_from_path(locks, &path, &nobody, shared)
-                            } else {
-                                Ok(())
-                            }
-                        })
-                        .err()
-                })
-                .await;
-            self.forget().await;
-            match result {
+            match self
+                .take(&path, principal.as_deref(), owner_xml, shared, deep)
+                .await
+            {
                 Ok(Ok(lock)) => Ok(self.granted_lock(&lock)),
                 Ok(Err(clash)) => Err(self.dav_lock(&clash)),
                 Err(e) => {
@@ -317,15 +413,9 @@ impl DavLockSystem for DbLocks {
         let path = key(path);
         let token = token.to_owned();
         async move {
-            let locks = self.current().await;
-            if find_covering(&locks, &path, &token).is_none() {
-                return Err(());
-            }
-            let removed = self.store.remove_locks(self.account, &[token]).await;
-            self.forget().await;
-            match removed {
-                Ok(n) if n > 0 => Ok(()),
-                Ok(_) => Err(()),
+            match self.release(&path, &token).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(()),
                 Err(e) => {
                     self.failed(e);
                     Err(())
@@ -344,16 +434,7 @@ impl DavLockSystem for DbLocks {
         let path = key(path);
         let token = token.to_owned();
         async move {
-            let locks = self.current().await;
-            if find_covering(&locks, &path, &token).is_none() {
-                return Err(());
-            }
-            let refreshed = self
-                .store
-                .refresh_lock(self.account, &token, expires(self.granted))
-                .await;
-            self.forget().await;
-            match refreshed {
+            match self.renew(&path, &token).await {
                 Ok(Some(lock)) => Ok(self.granted_lock(&lock)),
                 Ok(None) => Err(()),
                 Err(e) => {
@@ -399,10 +480,9 @@ impl DavLockSystem for DbLocks {
     fn discover(&self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
         let path = key(path);
         async move {
-            self.current()
+            self.covering(&path)
                 .await
                 .iter()
-                .filter(|l| l.path == path || (l.deep && covers(&l.path, &path)))
                 .map(|l| self.dav_lock(l))
                 .collect()
         }
@@ -411,19 +491,7 @@ impl DavLockSystem for DbLocks {
 
     fn delete(&self, path: &DavPath) -> LsFuture<'_, Result<(), ()>> {
         let path = key(path);
-        async move {
-            let tokens: Vec<String> = self
-                .current()
-                .await
-                .into_iter()
-                .filter(|l| covers(&path, &l.path))
-                .map(|l| l.token)
-                .collect();
-            let result = self.store.remove_locks(self.account, &tokens).await;
-            self.forget().await;
-            result.map(drop).map_err(drop)
-        }
-        .boxed()
+        async move { self.release_below(&path).await.map_err(drop) }.boxed()
     }
 }
 
@@ -481,22 +549,6 @@ mod tests {
         assert!(
             check_to_path(&locks, "/f", &asker(&[]), false).is_err(),
             "a write needs the token"
-        );
-    }
-
-    #[test]
-    fn the_time_left_rounds_up_to_the_second() {
-        assert_eq!(seconds_left(100_000, 0), 100);
-        assert_eq!(seconds_left(100_000, 1), 100, "not 99 a millisecond later");
-        assert_eq!(seconds_left(100_000, 999), 100);
-        assert_eq!(seconds_left(100_000, 1_000), 99);
-        assert_eq!(seconds_left(100_000, 99_999), 1);
-        assert_eq!(seconds_left(100_000, 100_000), 0);
-        assert_eq!(seconds_left(0, 100_000), 0);
-        assert_eq!(
-            seconds_left(i64::MAX, i64::MIN),
-            (i64::MAX as u64).div_ceil(1000),
-            "no overflow"
         );
     }
 

@@ -10,7 +10,6 @@ use http::request::Parts;
 use http::{HeaderValue, header};
 use http_body_util::BodyExt;
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
 
 use super::body::classify;
 use super::errors::FilesError;
@@ -24,9 +23,6 @@ use crate::server::FileRanges;
 /// itself, so a larger cap here would only move the refusal. /dav/ takes 1 MiB
 /// (`crate::dav`) for multigets; the README states both.
 pub(crate) const MAX_XML_BODY: usize = 64 * 1024;
-
-/// The Microsoft namespace of the Win32 properties Windows Explorer sets.
-const MS_NAMESPACE: &str = "urn:schemas-microsoft-com:";
 
 /// A request that passed the checks, with what was learned from it.
 pub(crate) struct Prepared {
@@ -73,12 +69,12 @@ pub(crate) fn prepare(
         facts.content_type = header_text(parts, "content-type").map(str::to_owned);
     }
     if verb == Verb::Delete {
-        facts.delete_root = Some(super::fs::path_key(&routed.path));
+        facts.delete_root = Some(super::mount::path_key(&routed.path));
     }
     if let Some(dest) = &routed.destination {
         match dest.tree {
             Some(dest_tree) if dest_tree == tree => {
-                facts.delete_root = Some(super::fs::path_key(&dest.path));
+                facts.delete_root = Some(super::mount::path_key(&dest.path));
             }
             Some(_) if tree == TreeRoot::Files => return Err(FilesError::IntoTrash),
             _ => {}
@@ -113,8 +109,7 @@ fn parse_oc_mtime(value: &str) -> Option<i64> {
 }
 
 /// Reads an XML request body, bounded, and checks that it is well-formed.
-/// Returns the bytes and, for PROPPATCH, a `Win32LastModifiedTime` to apply.
-pub(crate) async fn read_xml<B>(body: B) -> Result<(Bytes, Option<i64>), FilesError>
+pub(crate) async fn read_xml<B>(body: B) -> Result<Bytes, FilesError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -130,27 +125,26 @@ where
         Err(e) => return Err(FilesError::BodyFailed(classify(&*e))),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok((bytes, None));
+        return Ok(bytes);
     }
-    let win32_mtime = check_xml(&bytes).map_err(FilesError::MalformedXml)?;
-    Ok((bytes, win32_mtime))
+    check_xml(&bytes).map_err(FilesError::MalformedXml)?;
+    Ok(bytes)
 }
 
-/// Walks the whole document; returns the `Win32LastModifiedTime` it sets, if any.
-fn check_xml(bytes: &[u8]) -> Result<Option<i64>, String> {
+/// Walks the whole document: the reason a client reads when it is not well-formed
+/// XML, the same for every method.
+fn check_xml(bytes: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("it is not UTF-8 ({e})"))?;
     let mut reader = quick_xml::NsReader::from_str(text);
     let mut depth = 0usize;
     let mut roots = 0usize;
-    let mut in_win32_mtime = false;
-    let mut win32_mtime = None;
     loop {
         let position = reader.buffer_position();
-        let (ns, event) = reader
+        let (_, event) = reader
             .read_resolved_event()
             .map_err(|e| format!("{e} (near byte {position})"))?;
         match event {
-            Event::Start(e) => {
+            Event::Start(_) => {
                 if depth == 0 {
                     roots += 1;
                 }
@@ -158,20 +152,9 @@ fn check_xml(bytes: &[u8]) -> Result<Option<i64>, String> {
                 if depth > 64 {
                     return Err("elements are nested more than 64 deep".into());
                 }
-                in_win32_mtime = is_ms(&ns) && e.local_name().as_ref() == "Win32LastModifiedTime";
             }
             Event::Empty(_) if depth == 0 => roots += 1,
-            Event::End(_) => {
-                depth = depth.saturating_sub(1);
-                in_win32_mtime = false;
-            }
-            Event::Text(t) if in_win32_mtime => {
-                let value = t.into_inner();
-                win32_mtime = httpdate::parse_http_date(value.trim())
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_millis() as i64);
-            }
+            Event::End(_) => depth = depth.saturating_sub(1),
             Event::Text(t) if depth == 0 && !t.xml10_content().trim().is_empty() => {
                 return Err("text outside the root element".into());
             }
@@ -194,11 +177,7 @@ fn check_xml(bytes: &[u8]) -> Result<Option<i64>, String> {
     if roots != 1 {
         return Err("a document needs exactly one root element".into());
     }
-    Ok(win32_mtime)
-}
-
-fn is_ms(ns: &ResolveResult) -> bool {
-    matches!(ns, ResolveResult::Bound(n) if n.as_ref() == MS_NAMESPACE)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -206,12 +185,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn well_formed_xml_passes_and_yields_win32_mtime() {
+    fn well_formed_xml_passes() {
         let body = br#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop><Z:Win32LastModifiedTime>Wed, 24 Jan 2024 10:00:00 GMT</Z:Win32LastModifiedTime></D:prop></D:set></D:propertyupdate>"#;
-        assert_eq!(check_xml(body), Ok(Some(1_706_090_400_000)));
+        assert_eq!(check_xml(body), Ok(()));
         assert_eq!(
             check_xml(br#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#),
-            Ok(None)
+            Ok(())
         );
     }
 

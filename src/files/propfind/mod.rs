@@ -15,7 +15,9 @@ use davgate_storage::{Account, DeadProp, LockRecord, Node, NodeId, StorageError,
 use http::{HeaderValue, Response, StatusCode, header};
 
 use self::live::{ALLPROP, Live, PREFIXES, Subject};
+use super::mount;
 use crate::error::HttpError;
+use crate::proto::raw::embeddable;
 use crate::proto::request::{PropFind as PropfindRequest, parse_propfind};
 use crate::proto::response::MultistatusStream;
 use crate::proto::status::Status;
@@ -103,16 +105,11 @@ async fn listing(
         Vec::new()
     };
 
-    let prefix = match t.tree {
-        TreeRoot::Files => "/files",
-        TreeRoot::Trash => "/trash",
-    };
     let mut writer = Writer {
         out: MultistatusStream::new(&PREFIXES, children.len()),
         account: t.account,
         tree: t.tree,
         locks: &locks,
-        prefix,
         request,
         dead: &dead,
         found: String::new(),
@@ -120,14 +117,7 @@ async fn listing(
     };
     let path = format!("/{}", t.segments.join("/"));
     // The decoded href; the stream percent-encodes it as it writes it.
-    let mut href = String::from(prefix);
-    for segment in t.segments {
-        href.push('/');
-        href.push_str(segment);
-    }
-    if node.is_dir() || t.segments.is_empty() {
-        href.push('/');
-    }
+    let mut href = mount::href(t.tree, t.segments, node.is_dir());
     writer.resource(&node, &href, &path);
     let base = if path == "/" {
         String::new()
@@ -153,7 +143,6 @@ struct Writer<'a> {
     account: &'a Account,
     tree: TreeRoot,
     locks: &'a [LockRecord],
-    prefix: &'a str,
     request: &'a PropfindRequest,
     dead: &'a HashMap<NodeId, Vec<DeadProp>>,
     /// Reused for every entry: one allocation per listing, not one per entry.
@@ -171,7 +160,6 @@ impl Writer<'_> {
             account: self.account,
             tree: self.tree,
             locks: self.locks,
-            href_prefix: self.prefix,
         };
         let dead = self
             .dead
@@ -240,17 +228,5 @@ impl Writer<'_> {
         self.out.propstat(Status::OK, &self.found);
         self.out.propstat(Status::NOT_FOUND, &self.missing);
         self.out.close_response();
-    }
-}
-
-/// Stored XML fragments (dead properties, lock owners) carry their own namespace
-/// declarations; only an XML declaration in front must go.
-pub(crate) fn embeddable(xml: &[u8]) -> &str {
-    let text = std::str::from_utf8(xml).unwrap_or_default().trim_start();
-    match text.strip_prefix("<?xml") {
-        Some(rest) => rest
-            .split_once("?>")
-            .map_or("", |(_, body)| body.trim_start()),
-        None => text,
     }
 }

@@ -2,7 +2,7 @@
 //! in `proppatch`, and the REPORTs in `report`, `calendar`, `addressbook` and `sync`.
 //! This file only declares and re-exports: its children import each other (never it),
 //! each importing only those listed before it: filter, selection, propfind, then
-//! calendar, addressbook, sync and proppatch, then report.
+//! calendar, addressbook, sync and proppatch, then report; lockinfo needs only propfind.
 //!
 //! Rule for unknown content (RFC 4918 §17): unknown elements are ignored, except
 //! inside filters, where ignoring one would widen the result, so they are refused
@@ -11,6 +11,7 @@
 mod addressbook;
 mod calendar;
 mod filter;
+mod lockinfo;
 mod propfind;
 mod proppatch;
 mod report;
@@ -24,6 +25,7 @@ pub use calendar::{
 pub use filter::{
     Collation, MatchType, ParamFilter, ParamTest, PropSelector, Selection, TextMatch, TimeRange,
 };
+pub use lockinfo::{LockInfo, LockScope, parse_lockinfo};
 pub use propfind::{PropFind, ReportProps, parse_propfind};
 pub use proppatch::{
     Instruction, MkCol, MkColKind, PropertyUpdate, PropertyValue, SetProperty, parse_mkcalendar,
