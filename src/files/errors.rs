@@ -29,6 +29,8 @@ pub(crate) enum FilesError {
     Storage(StorageError),
     /// The body was shorter than the length the client announced.
     ShortBody { expected: u64, received: u64 },
+    /// The body went on past the length the client announced.
+    LongBody { expected: u64 },
     /// The content does not match the checksum the client sent with it.
     ChecksumMismatch { claim: String },
     /// A method the trash does not answer.
@@ -67,6 +69,10 @@ pub(crate) enum FilesError {
     RefreshNeedsOneToken,
     /// UNLOCK without a `Lock-Token` header.
     UnlockNeedsToken,
+    /// DELETE with `Depth: 1`.
+    DeleteDepth,
+    /// DELETE of a tree's root.
+    DeleteRoot,
     /// No lock with the submitted token covers the resource: 412 for a refresh, 409
     /// for an UNLOCK.
     NoSuchLock(StatusCode),
@@ -83,6 +89,7 @@ impl HttpError for FilesError {
         match self {
             FilesError::Storage(e) => e.status(),
             FilesError::ShortBody { .. }
+            | FilesError::LongBody { .. }
             | FilesError::ChecksumMismatch { .. }
             | FilesError::PartialPut
             | FilesError::MalformedXml(_)
@@ -98,9 +105,11 @@ impl HttpError for FilesError {
             FilesError::Locked { .. } | FilesError::LockConflict { .. } => StatusCode::LOCKED,
             FilesError::Xml(_)
             | FilesError::LockDepth
+            | FilesError::DeleteDepth
             | FilesError::RefreshNeedsOneToken
             | FilesError::UnlockNeedsToken => StatusCode::BAD_REQUEST,
             FilesError::NoParent => StatusCode::CONFLICT,
+            FilesError::DeleteRoot => StatusCode::FORBIDDEN,
             FilesError::NoSuchLock(status) => *status,
         }
     }
@@ -111,6 +120,10 @@ impl HttpError for FilesError {
             FilesError::ShortBody { expected, received } => format!(
                 "upload refused: the body ended after {received} of the {expected} bytes \
                  announced; nothing was stored, send the file again"
+            ),
+            FilesError::LongBody { expected } => format!(
+                "upload refused: the body is longer than the {expected} bytes announced; \
+                 nothing was stored, send the file again with its true length"
             ),
             FilesError::ChecksumMismatch { claim } => format!(
                 "upload refused: the content does not match the checksum sent with it ({claim}); \
@@ -155,6 +168,12 @@ impl HttpError for FilesError {
                  (everything below it)"
                 .into(),
             FilesError::NoParent => explain(StatusCode::CONFLICT).into(),
+            FilesError::DeleteDepth => "DELETE removes an item with everything below it: send \
+                 Depth: infinity or no Depth"
+                .into(),
+            FilesError::DeleteRoot => "the root folder cannot be deleted: delete the files and \
+                 folders inside it instead"
+                .into(),
             FilesError::RefreshNeedsOneToken => "a LOCK without a body refreshes a lock: name \
                  exactly one lock token in the If header, e.g. If: (<urn:uuid:…>)"
                 .into(),

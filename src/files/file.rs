@@ -49,7 +49,7 @@ impl UploadPlan {
         }
     }
 
-    fn check(&self, len: u64) -> Result<(), StorageError> {
+    pub(crate) fn check(&self, len: u64) -> Result<(), StorageError> {
         if len > self.limit {
             return Err(StorageError::TooLarge { limit: self.limit });
         }

@@ -35,10 +35,6 @@ use crate::sendfile::FileRanges;
 /// What the request says that the filesystem calls do not.
 #[derive(Debug, Default)]
 pub(crate) struct RequestFacts {
-    /// Path key of the item a DELETE (or an overwriting COPY/MOVE) removes: dav-server
-    /// lists a folder before deleting it piece by piece, and an empty listing lets the
-    /// whole subtree go to the trash as one item.
-    pub(crate) delete_root: Option<String>,
     /// Modification time requested by `X-OC-Mtime`.
     pub(crate) mtime_ms: Option<i64>,
     /// `Content-Type` of an upload.
@@ -355,10 +351,6 @@ impl DavFileSystem for AccountFs {
     ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
         async move {
             let segments = segments(path)?;
-            let key = path_key(&segments);
-            if self.inner.facts.delete_root.as_deref() == Some(key.as_str()) {
-                return Ok(futures_util::stream::empty().boxed());
-            }
             let node = self.resolve(&segments).await?.ok_or(FsError::NotFound)?;
             if !node.is_dir() {
                 return Err(FsError::Forbidden);

@@ -9,22 +9,23 @@
 //! read when a request is refused ([`respond`]).
 //! Does not own authentication (the caller passes a [`Principal`]) nor calendars.
 //!
-//! What is ours and what is dav-server's. We are taking the file methods over, one
-//! verb per module over the storage crate, because the half-and-half split cost more
-//! than dav-server saved: bodies parsed twice, the path decoded twice, and refusals
-//! passed back through a side channel because its errors carry no words. Ours so far:
-//! PROPFIND ([`propfind`]), PROPPATCH ([`proppatch`]), LOCK and UNLOCK ([`lock`]),
-//! COPY and MOVE ([`copymove`], one storage transaction each), the restore MOVE
-//! ([`trash`]), lock timeouts ([`lock_timeout`]) and every header dav-server panics on
-//! (the router parses `If`, `If-Match`, `If-None-Match`, `Destination` and `Depth`).
-//! Each takes the routed request ([`request::Ctx`]), makes the `If` and lock checks
-//! there and returns `Result<Response, FilesError>`. dav-server still serves GET/HEAD,
-//! PUT, MKCOL and DELETE through one handler per tree built at start; for those the
-//! filesystem and the lock system record why they refused ([`errors::Refusals`]) and
-//! [`respond`] answers with that instead of the bare status.
+//! What is ours and what is dav-server's. We own the file methods, one verb per module
+//! over the storage crate, because the half-and-half split cost more than dav-server
+//! saved: bodies parsed twice, the path decoded twice, and refusals passed back through
+//! a side channel because its errors carry no words. Ours: PROPFIND ([`propfind`]),
+//! PROPPATCH ([`proppatch`]), LOCK and UNLOCK ([`lock`]), MKCOL ([`mkcol`]), DELETE
+//! ([`delete`]), PUT ([`put`]), COPY and MOVE ([`copymove`], one storage transaction
+//! each), the restore MOVE ([`trash`]), lock timeouts ([`lock_timeout`]) and OPTIONS
+//! ([`options`]). Each verb takes the routed request ([`request::Ctx`]: decoded path,
+//! typed conditions), makes the `If` and lock checks there, and returns
+//! `Result<Response, FilesError>`. dav-server still serves GET and HEAD through one
+//! handler per tree built at start, for its conditional and range handling; for those
+//! the filesystem records why it refused ([`errors::Refusals`]) and [`respond`] answers
+//! with that instead of the bare status. That is the last piece to take over.
 
 mod body;
 mod copymove;
+mod delete;
 mod errors;
 mod file;
 mod fs;
@@ -33,11 +34,13 @@ pub(crate) mod lock_timeout;
 mod lockdiscovery;
 mod locks;
 mod meta;
+mod mkcol;
 mod mount;
 mod multipart;
 mod precheck;
 mod propfind;
 mod proppatch;
+mod put;
 mod ranges;
 mod request;
 mod respond;
@@ -123,7 +126,7 @@ impl Files {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let (mut parts, body) = req.into_parts();
+        let (parts, body) = req.into_parts();
         let prepared =
             match precheck::prepare(&parts, routed, tree, &principal.account, self.upload_limit) {
                 Ok(prepared) => prepared,
@@ -154,6 +157,9 @@ impl Files {
 
         let account = principal.account.clone();
         let username = account.username.clone();
+        let upload_limit = prepared.facts.upload_limit;
+        let upload_mtime = prepared.facts.mtime_ms;
+        let upload_type = prepared.facts.content_type.clone();
         let fs = AccountFs::new(
             self.store.clone(),
             account.clone(),
@@ -176,24 +182,55 @@ impl Files {
             locks: &locks,
             principal: &username,
         };
-        let answer = match (routed.verb, &body) {
-            (Verb::PropPatch, RequestBody::Xml(xml)) => Some(proppatch::proppatch(&ctx, xml).await),
-            (Verb::Lock, RequestBody::Xml(xml)) => Some(match precheck::depth(&parts) {
-                Ok(depth) => lock::lock(&ctx, depth, xml).await,
+        let answer = match (routed.verb, body) {
+            (Verb::PropPatch, RequestBody::Xml(xml)) => proppatch::proppatch(&ctx, &xml).await,
+            (Verb::Lock, RequestBody::Xml(xml)) => match precheck::depth(&parts) {
+                Ok(depth) => lock::lock(&ctx, depth, &xml).await,
                 Err(invalid) => Err(FilesError::InvalidDepth(invalid)),
-            }),
-            (Verb::Unlock, _) => Some(lock::unlock(&ctx, &parts.headers).await),
-            _ => None,
+            },
+            (Verb::Unlock, _) => lock::unlock(&ctx, &parts.headers).await,
+            (Verb::MkCol, RequestBody::Stream(stream)) => mkcol::mkcol(&ctx, stream).await,
+            (Verb::Delete, _) => match precheck::depth(&parts) {
+                Ok(depth) => delete::delete(&ctx, depth, &self.trash_skip).await,
+                Err(invalid) => Err(FilesError::InvalidDepth(invalid)),
+            },
+            (Verb::Put, RequestBody::Stream(stream)) => {
+                let upload = put::Upload {
+                    limit: upload_limit,
+                    mtime_ms: upload_mtime,
+                    content_type: upload_type,
+                    headers: &parts.headers,
+                };
+                put::put(&ctx, upload, stream).await
+            }
+            (_, body) => {
+                return self
+                    .dav_server(&ctx, &fs, parts, body, prepared.oc_mtime)
+                    .await;
+            }
         };
-        if let Some(answer) = answer {
-            return answer.unwrap_or_else(HttpError::into_response);
-        }
+        answer.unwrap_or_else(HttpError::into_response)
+    }
+
+    /// What dav-server still serves, and COPY and MOVE.
+    async fn dav_server<B>(
+        &self,
+        ctx: &request::Ctx<'_>,
+        fs: &AccountFs,
+        mut parts: http::request::Parts,
+        body: RequestBody<B>,
+        oc_mtime: bool,
+    ) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (routed, tree, locks, username, account) =
+            (ctx.routed, ctx.tree, ctx.locks, ctx.principal, ctx.account);
         if let Some(destination) = &routed.destination {
             // COPY and MOVE are ours: each is one storage transaction.
             return match tree {
-                TreeRoot::Trash => {
-                    trash::restore(&fs, routed, destination, &username, &locks).await
-                }
+                TreeRoot::Trash => trash::restore(fs, routed, destination, username, locks).await,
                 TreeRoot::Files => {
                     let depth = match precheck::depth(&parts) {
                         Ok(depth) => depth,
@@ -201,12 +238,12 @@ impl Files {
                     };
                     let request = copymove::Request {
                         store: &self.store,
-                        account: &account,
+                        account,
                         routed,
                         depth,
                         depth_sent: parts.headers.contains_key("depth"),
-                        locks: &locks,
-                        principal: &username,
+                        locks,
+                        principal: username,
                     };
                     copymove::copy_or_move(request, destination).await
                 }
@@ -231,11 +268,9 @@ impl Files {
             DavConfig::new()
                 .filesystem(Box::new(fs.clone()))
                 .locksystem(Box::new(locks.clone()))
-                .principal(username.clone())
+                .principal(username.to_owned())
         };
-        let confirm = Confirm {
-            oc_mtime: prepared.oc_mtime,
-        };
+        let confirm = Confirm { oc_mtime };
         let dav_response = match body {
             RequestBody::Stream(stream) => {
                 // dav-server answers a body it cannot read with 502; this records why instead.
@@ -250,7 +285,7 @@ impl Files {
                     .await
             }
         };
-        respond::finish(dav_response, &fs, &confirm)
+        respond::finish(dav_response, fs, &confirm)
     }
 }
 

@@ -68,17 +68,11 @@ pub(crate) fn prepare(
         }
         facts.content_type = header_text(parts, "content-type").map(str::to_owned);
     }
-    if verb == Verb::Delete {
-        facts.delete_root = Some(super::mount::path_key(&routed.path));
-    }
-    if let Some(dest) = &routed.destination {
-        match dest.tree {
-            Some(dest_tree) if dest_tree == tree => {
-                facts.delete_root = Some(super::mount::path_key(&dest.path));
-            }
-            Some(_) if tree == TreeRoot::Files => return Err(FilesError::IntoTrash),
-            _ => {}
-        }
+    if let Some(dest) = &routed.destination
+        && tree == TreeRoot::Files
+        && dest.tree == Some(TreeRoot::Trash)
+    {
+        return Err(FilesError::IntoTrash);
     }
     Ok(Prepared { facts, oc_mtime })
 }

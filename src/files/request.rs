@@ -113,6 +113,10 @@ impl Ctx<'_> {
 
     /// The same for another path key of the tree (a destination, a parent).
     pub(crate) async fn check_locks_at(&self, key: &str, deep: bool) -> Result<(), FilesError> {
+        if self.tree != TreeRoot::Files {
+            // Only the files tree can be locked.
+            return Ok(());
+        }
         let tokens = self.routed.conditions.lock_tokens();
         match self
             .locks
