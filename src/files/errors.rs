@@ -1,13 +1,8 @@
-//! Everything a file request can fail with, as one type that `crate::error` answers.
-//!
-//! dav-server answers a filesystem error with a bare status; what the status alone
-//! cannot say (which limit, how big, that the disk is full) is recorded on the
-//! filesystem as a [`FilesError`] and answered by [`super::respond`] instead.
+//! Everything a file request can fail with, as one type that `crate::error` answers:
+//! each verb returns `Result<Response, FilesError>`, and a storage error keeps the
+//! status and words `crate::error` gives it once for every room.
 
-use std::sync::{Arc, Mutex};
-
-use dav_server::fs::FsError;
-use davgate_storage::StorageError;
+use davgate_storage::{StorageError, TreeRoot};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::error::HttpError;
@@ -49,8 +44,12 @@ pub(crate) enum FilesError {
     BodyFailed(BodyFailure),
     /// A COPY or MOVE from the files into the trash.
     IntoTrash,
-    /// A bare status from dav-server, explained.
+    /// A status whose standard meaning says it all, explained.
     Status(StatusCode),
+    /// A method the tree does not answer.
+    MethodNotAllowed(TreeRoot),
+    /// A `Range` no part of which lies in the file of this length.
+    RangeNotSatisfiable { len: u64 },
     /// Nothing at the request path.
     NotFound,
     /// `If`, `If-Match` or `If-None-Match` does not hold.
@@ -96,7 +95,10 @@ impl HttpError for FilesError {
             | FilesError::InvalidDepth(_)
             | FilesError::BodyFailed(BodyFailure::Malformed) => StatusCode::BAD_REQUEST,
             FilesError::BodyFailed(BodyFailure::ClientGone) => CLIENT_CLOSED_REQUEST,
-            FilesError::TrashReadOnly => StatusCode::METHOD_NOT_ALLOWED,
+            FilesError::TrashReadOnly | FilesError::MethodNotAllowed(_) => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
+            FilesError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             FilesError::InfiniteDepth | FilesError::IntoTrash => StatusCode::FORBIDDEN,
             FilesError::XmlTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             FilesError::Status(status) => *status,
@@ -154,6 +156,12 @@ impl HttpError for FilesError {
                     .into()
             }
             FilesError::Status(status) => explain(*status).into(),
+            FilesError::MethodNotAllowed(_) => {
+                "this method is not supported here; the Allow header lists those that are".into()
+            }
+            FilesError::RangeNotSatisfiable { .. } => {
+                explain(StatusCode::RANGE_NOT_SATISFIABLE).into()
+            }
             FilesError::NotFound => explain(StatusCode::NOT_FOUND).into(),
             FilesError::ConditionFailed => explain(StatusCode::PRECONDITION_FAILED).into(),
             FilesError::Locked { .. } => explain(StatusCode::LOCKED).into(),
@@ -203,8 +211,17 @@ impl HttpError for FilesError {
             FilesError::TrashReadOnly => {
                 headers.insert(
                     header::ALLOW,
-                    HeaderValue::from_static("OPTIONS, GET, HEAD, PROPFIND, DELETE, MOVE"),
+                    HeaderValue::from_static(allowed(TreeRoot::Trash)),
                 );
+            }
+            FilesError::MethodNotAllowed(tree) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allowed(*tree)));
+            }
+            FilesError::RangeNotSatisfiable { len } => {
+                // RFC 9110 §15.5.17: say how long the file is, so the client can retry.
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    headers.insert(header::CONTENT_RANGE, value);
+                }
             }
             _ => {}
         }
@@ -227,43 +244,13 @@ pub(crate) enum BodyFailure {
     ClientGone,
 }
 
-/// Where a filesystem or lock-system call leaves what the client must be told, for
-/// [`super::respond`] to answer instead of dav-server's bare status: dav-server's
-/// `FsError` and lock results carry no words, so this slot, shared by the request's
-/// filesystem and lock system, is how they reach the response.
-#[derive(Clone, Default)]
-pub(crate) struct Refusals(Arc<Mutex<Option<FilesError>>>);
-
-impl Refusals {
-    /// Records why the request is being refused (the latest reason wins).
-    pub(crate) fn set(&self, refusal: FilesError) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(refusal);
-    }
-
-    /// The recorded reason, once.
-    pub(crate) fn take(&self) -> Option<FilesError> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
-/// A storage error in dav-server's vocabulary, and whether the client must be told
-/// more than the status dav-server will pick. Lookups that fail (not found, a name
-/// taken, a changed resource) keep dav-server's status; limits, refusals and failures
-/// carry the store's own status and words.
-pub(crate) fn fs_error(err: StorageError) -> (FsError, Option<FilesError>) {
-    match err {
-        StorageError::NotFound => (FsError::NotFound, None),
-        // The groupware-only outcomes never come from file operations; Exists is what
-        // dav-server turns into 412 / 405 should they ever.
-        StorageError::Conflict(_)
-        | StorageError::UidConflict { .. }
-        | StorageError::PreconditionFailed => (FsError::Exists, None),
-        StorageError::Invalid(_) => (FsError::Forbidden, Some(err.into())),
-        StorageError::QuotaExceeded(_) => (FsError::InsufficientStorage, Some(err.into())),
-        StorageError::TooLarge { .. } => (FsError::TooLarge, Some(err.into())),
-        StorageError::Backend(_) | StorageError::Io(_) | StorageError::Migrate(_) => {
-            (FsError::GeneralFailure, Some(err.into()))
+/// The methods a tree answers, for `Allow`.
+pub(crate) fn allowed(tree: TreeRoot) -> &'static str {
+    match tree {
+        TreeRoot::Files => {
+            "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
         }
+        TreeRoot::Trash => "OPTIONS, GET, HEAD, PROPFIND, DELETE, MOVE",
     }
 }
 
@@ -288,9 +275,6 @@ fn explain(status: StatusCode) -> &'static str {
         }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
         StatusCode::RANGE_NOT_SATISFIABLE => "the requested range lies outside the file",
-        // COPY and MOVE answer a foreign destination with words of their own; a bare
-        // 502 from dav-server is an I/O failure it could not name.
-        StatusCode::BAD_GATEWAY => "the server could not complete the request; send it again",
         StatusCode::INSUFFICIENT_STORAGE => {
             "there is not enough storage space for this change: free space or retry later"
         }

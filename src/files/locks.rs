@@ -1,38 +1,27 @@
-//! WebDAV locks (RFC 4918 §6-7) over the database, with dav-server's lock semantics.
+//! WebDAV locks (RFC 4918 §6-7) over the database: who may take a lock, and who may
+//! write under one.
 //!
-//! The rules follow dav-server's in-memory lock system, so litmus and Finder see the
-//! same behaviour, but every lock is a row: all nodes, and a restarted server, agree on
-//! who holds what. Locks of one account are few; one request reads them once.
+//! Exclusive locks exclude every other lock on their path (and below, for a deep one);
+//! shared locks coexist; a write needs the token of every lock covering it — the rules
+//! litmus and Finder expect. Every lock is a row: all nodes, and a restarted server,
+//! agree on who holds what. Locks of one account are few; one request reads them once.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use dav_server::davpath::DavPath;
-use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
 use davgate_storage::{AccountId, LockRecord, StorageError, Store, now_ms};
-use futures_util::FutureExt;
 use tokio::sync::Mutex;
-use xmltree::Element;
-
-use super::errors::{FilesError, Refusals};
-use super::fs::segments;
-use super::lockdiscovery::seconds_left;
-use super::mount::path_key;
 
 /// One account's locks, as seen by one request.
 #[derive(Clone)]
 pub(crate) struct DbLocks {
     store: Store,
     account: AccountId,
-    /// What a LOCK or refresh in this request is granted (see [`super::lock_timeout`]);
-    /// dav-server's own reading of `Timeout` is ignored.
+    /// What a LOCK or refresh in this request is granted (see [`super::lock_timeout`]).
     granted: Duration,
     /// The locks read for this request; `None` until first needed or after a change.
     snapshot: Arc<Mutex<Option<Vec<LockRecord>>>>,
-    /// Where a storage failure is reported: dav-server would answer a failed lock
-    /// write as "locked by another client".
-    refusals: Refusals,
 }
 
 impl fmt::Debug for DbLocks {
@@ -50,19 +39,7 @@ impl DbLocks {
             account,
             granted,
             snapshot: Arc::new(Mutex::new(None)),
-            refusals: Refusals::default(),
         }
-    }
-
-    /// The same lock system, reporting storage failures to `refusals`.
-    pub(crate) fn reporting_to(self, refusals: Refusals) -> Self {
-        DbLocks { refusals, ..self }
-    }
-
-    /// Records a storage failure so the client is told what happened.
-    fn failed(&self, e: StorageError) {
-        tracing::warn!(error = %e, "a lock change failed in storage");
-        self.refusals.set(FilesError::Storage(e));
     }
 
     async fn current(&self) -> Vec<LockRecord> {
@@ -87,61 +64,6 @@ impl DbLocks {
     async fn forget(&self) {
         *self.snapshot.lock().await = None;
     }
-
-    /// `record` as dav-server describes it. The timeout is the time left, rounded up to
-    /// the second so that a lock granted `Second-100` is reported as that, not 99.
-    fn dav_lock(&self, record: &LockRecord) -> DavLock {
-        let encoded: String = record
-            .path
-            .split('/')
-            .map(crate::route::encode_segment)
-            .collect::<Vec<_>>()
-            .join("/");
-        let prefix = super::mount::prefix(davgate_storage::TreeRoot::Files);
-        let mut path = DavPath::new(&format!("{prefix}{encoded}"))
-            .unwrap_or_else(|_| DavPath::new(prefix).expect("the prefix is a valid path"));
-        let _ = path.set_prefix(prefix);
-        let now = now_ms();
-        DavLock {
-            token: record.token.clone(),
-            path: Box::new(path),
-            principal: record.principal.clone(),
-            owner: record
-                .owner_xml
-                .as_deref()
-                .and_then(|xml| Element::parse(xml).ok())
-                .map(Box::new),
-            timeout_at: Some(UNIX_EPOCH + Duration::from_millis(record.expires_ms.max(0) as u64)),
-            timeout: Some(Duration::from_secs(seconds_left(record.expires_ms, now))),
-            shared: record.shared,
-            deep: record.deep,
-        }
-    }
-
-    /// A lock this request just took or refreshed: its timeout is exactly what was
-    /// granted, whatever milliseconds the database round trip took.
-    fn granted_lock(&self, record: &LockRecord) -> DavLock {
-        DavLock {
-            timeout: Some(self.granted),
-            ..self.dav_lock(record)
-        }
-    }
-}
-
-/// The owner element as XML that parses on its own. dav-server renames it to `D:owner`,
-/// so `D` must be declared even when the client used a default namespace (litmus does).
-fn serialize_owner(owner: &Element) -> Option<Vec<u8>> {
-    let mut owner = owner.clone();
-    owner
-        .namespaces
-        .get_or_insert_with(xmltree::Namespace::empty)
-        .put("D", "DAV:");
-    let mut xml = Vec::new();
-    owner.write(&mut xml).ok().map(|_| xml)
-}
-
-fn key(path: &DavPath) -> String {
-    path_key(&segments(path).unwrap_or_default())
 }
 
 /// True when `ancestor` is `path` or one of its parents.
@@ -371,130 +293,6 @@ impl DbLocks {
     }
 }
 
-impl DavLockSystem for DbLocks {
-    fn lock(
-        &self,
-        path: &DavPath,
-        principal: Option<&str>,
-        owner: Option<&Element>,
-        _dav_server_timeout: Option<Duration>,
-        shared: bool,
-        deep: bool,
-    ) -> LsFuture<'_, Result<DavLock, DavLock>> {
-        let path = key(path);
-        let owner_xml = owner.and_then(serialize_owner);
-        let principal = principal.map(str::to_owned);
-        async move {
-            match self
-                .take(&path, principal.as_deref(), owner_xml, shared, deep)
-                .await
-            {
-                Ok(Ok(lock)) => Ok(self.granted_lock(&lock)),
-                Ok(Err(clash)) => Err(self.dav_lock(&clash)),
-                Err(e) => {
-                    self.failed(e);
-                    Err(DavLock {
-                        token: String::new(),
-                        path: Box::new(DavPath::new("/").expect("root is a path")),
-                        principal: None,
-                        owner: None,
-                        timeout_at: None,
-                        timeout: None,
-                        shared: false,
-                        deep: false,
-                    })
-                }
-            }
-        }
-        .boxed()
-    }
-
-    fn unlock(&self, path: &DavPath, token: &str) -> LsFuture<'_, Result<(), ()>> {
-        let path = key(path);
-        let token = token.to_owned();
-        async move {
-            match self.release(&path, &token).await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(()),
-                Err(e) => {
-                    self.failed(e);
-                    Err(())
-                }
-            }
-        }
-        .boxed()
-    }
-
-    fn refresh(
-        &self,
-        path: &DavPath,
-        token: &str,
-        _dav_server_timeout: Option<Duration>,
-    ) -> LsFuture<'_, Result<DavLock, ()>> {
-        let path = key(path);
-        let token = token.to_owned();
-        async move {
-            match self.renew(&path, &token).await {
-                Ok(Some(lock)) => Ok(self.granted_lock(&lock)),
-                Ok(None) => Err(()),
-                Err(e) => {
-                    self.failed(e);
-                    Err(())
-                }
-            }
-        }
-        .boxed()
-    }
-
-    fn check(
-        &self,
-        path: &DavPath,
-        principal: Option<&str>,
-        ignore_principal: bool,
-        deep: bool,
-        submitted_tokens: &[String],
-    ) -> LsFuture<'_, Result<(), DavLock>> {
-        let path = key(path);
-        let principal = principal.map(str::to_owned);
-        let tokens = submitted_tokens.to_vec();
-        async move {
-            let locks = self.current().await;
-            let asker = Asker {
-                principal: principal.as_deref(),
-                ignore_principal,
-                tokens: &tokens,
-            };
-            check_to_path(&locks, &path, &asker, false)
-                .and_then(|()| {
-                    if deep {
-                        check_from_path(&locks, &path, &asker, false)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .map_err(|l| self.dav_lock(&l))
-        }
-        .boxed()
-    }
-
-    fn discover(&self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
-        let path = key(path);
-        async move {
-            self.covering(&path)
-                .await
-                .iter()
-                .map(|l| self.dav_lock(l))
-                .collect()
-        }
-        .boxed()
-    }
-
-    fn delete(&self, path: &DavPath) -> LsFuture<'_, Result<(), ()>> {
-        let path = key(path);
-        async move { self.release_below(&path).await.map_err(drop) }.boxed()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,20 +355,5 @@ mod tests {
         let t = new_token();
         assert!(t.starts_with("urn:uuid:") && t.len() == 45, "{t}");
         assert_ne!(t, new_token());
-    }
-
-    #[test]
-    fn owners_in_a_default_namespace_round_trip() {
-        for body in [
-            &b"<D:lockinfo xmlns:D='DAV:'><D:owner>litmus test suite</D:owner></D:lockinfo>"[..],
-            b"<lockinfo xmlns='DAV:'><owner><href>mailto:a@b</href></owner></lockinfo>",
-        ] {
-            let tree = Element::parse(body).unwrap();
-            let mut owner = tree.get_child("owner").unwrap().clone();
-            owner.prefix = Some("D".to_owned());
-            let xml = serialize_owner(&owner).unwrap();
-            let back = Element::parse(&xml[..]).expect("the stored owner parses");
-            assert_eq!(back.name, "owner");
-        }
     }
 }

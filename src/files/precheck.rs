@@ -1,8 +1,7 @@
-//! What is checked and learned from a request before dav-server sees it.
-//!
-//! dav-server answers with bare statuses; everything a user should be told in words,
-//! and every rule of ours it does not know (Depth infinity, partial PUT, the trash being
-//! read-only, a body that is not XML), is decided here.
+//! What is checked and learned from a file request before its verb's module runs: the
+//! rules that hold for every verb (the trash is read-only, no Depth infinity on
+//! PROPFIND, no partial PUT, nothing copied into the trash), the facts an upload or a
+//! download needs, and reading an XML body, bounded and checked for well-formedness.
 
 use bytes::Bytes;
 use davgate_storage::{Account, TreeRoot};
@@ -13,22 +12,26 @@ use quick_xml::events::Event;
 
 use super::body::classify;
 use super::errors::FilesError;
-use super::fs::RequestFacts;
 use crate::proto::{Depth, InvalidDepth};
 use crate::route::{Routed, Verb};
-use crate::server::FileRanges;
+use crate::sendfile::FileRanges;
 
 /// Largest XML request body read under /files/ and /trash/. File clients' PROPFIND,
-/// PROPPATCH and LOCK bodies are a few KiB, and dav-server refuses more than 64 KiB
-/// itself, so a larger cap here would only move the refusal. /dav/ takes 1 MiB
+/// PROPPATCH and LOCK bodies are a few KiB. /dav/ takes 1 MiB
 /// (`crate::dav`) for multigets; the README states both.
 pub(crate) const MAX_XML_BODY: usize = 64 * 1024;
 
 /// A request that passed the checks, with what was learned from it.
+#[derive(Debug, Default)]
 pub(crate) struct Prepared {
-    pub(crate) facts: RequestFacts,
-    /// The client sent `X-OC-Mtime` and it was understood (rclone, ownCloud clients).
-    pub(crate) oc_mtime: bool,
+    /// Largest upload allowed for this account.
+    pub(crate) upload_limit: u64,
+    /// Modification time requested by `X-OC-Mtime` (rclone, ownCloud clients).
+    pub(crate) mtime_ms: Option<i64>,
+    /// `Content-Type` of an upload.
+    pub(crate) content_type: Option<String>,
+    /// The connection's sendfile queue, when a GET may send straight from blob files.
+    pub(crate) file_ranges: Option<FileRanges>,
 }
 
 /// Checks what the router left to the file room and learns the request facts.
@@ -53,19 +56,15 @@ pub(crate) fn prepare(
     if verb == Verb::Put && parts.headers.contains_key(header::CONTENT_RANGE) {
         return Err(FilesError::PartialPut);
     }
-    let mut facts = RequestFacts {
+    let mut facts = Prepared {
         upload_limit: account.upload_limit_bytes.unwrap_or(default_limit),
         file_ranges: (verb == Verb::Get)
             .then(|| parts.extensions.get::<FileRanges>().cloned())
             .flatten(),
-        ..RequestFacts::default()
+        ..Prepared::default()
     };
-    let mut oc_mtime = false;
     if verb == Verb::Put {
-        if let Some(ms) = header_text(parts, "x-oc-mtime").and_then(parse_oc_mtime) {
-            facts.mtime_ms = Some(ms);
-            oc_mtime = true;
-        }
+        facts.mtime_ms = header_text(parts, "x-oc-mtime").and_then(parse_oc_mtime);
         facts.content_type = header_text(parts, "content-type").map(str::to_owned);
     }
     if let Some(dest) = &routed.destination
@@ -74,7 +73,7 @@ pub(crate) fn prepare(
     {
         return Err(FilesError::IntoTrash);
     }
-    Ok(Prepared { facts, oc_mtime })
+    Ok(facts)
 }
 
 /// The methods the trash answers.

@@ -51,8 +51,7 @@ impl Ctx<'_> {
     }
 
     /// 412 unless the conditional headers hold for the request's resource, `node`
-    /// being what is there now (`None`: nothing). A tagged `If` list may name another
-    /// resource of the tree; it is looked up.
+    /// being what is there now (`None`: nothing).
     pub(crate) async fn check_conditions(&self, node: Option<&Node>) -> Result<(), FilesError> {
         let conditions = &self.routed.conditions;
         if conditions.if_lists.is_empty()
@@ -65,9 +64,18 @@ impl Ctx<'_> {
         if !conditions.http_hold(etag.unwrap_or_default()) {
             return Err(FilesError::ConditionFailed);
         }
+        self.check_if_header(node).await
+    }
+
+    /// 412 unless the `If` header holds (RFC 4918 §10.4) for the request's resource,
+    /// `node` being what is there now. A tagged list may name another resource of the
+    /// tree; it is looked up.
+    pub(crate) async fn check_if_header(&self, node: Option<&Node>) -> Result<(), FilesError> {
+        let conditions = &self.routed.conditions;
         if conditions.if_lists.is_empty() {
             return Ok(());
         }
+        let etag = node.map(|n| n.etag.as_str());
         let own_key = self.key();
         let own = Known {
             key: own_key.clone(),

@@ -1,25 +1,19 @@
 //! Restoring from the trash: MOVE `/trash/ITEM` to a path under `/files/`.
 //!
-//! dav-server cannot move between two trees, so this one method is ours: the same
-//! destination checks as a MOVE ([`super::copymove`]), then one storage transaction.
+//! The same destination checks as a MOVE ([`super::copymove`]), then one storage
+//! transaction.
 
 use davgate_storage::{Location, StorageError, TreeRoot};
 use http::{Response, StatusCode};
 
 use super::copymove::{self, Placement, Relocation};
-use super::fs::AccountFs;
-use super::locks::DbLocks;
+use super::request::Ctx;
 use crate::response::{self, Body};
-use crate::route::{Destination, Routed};
+use crate::route::Destination;
 
 /// Restores the trashed item at the request path to `destination`.
-pub(crate) async fn restore(
-    fs: &AccountFs,
-    routed: &Routed,
-    destination: &Destination,
-    principal: &str,
-    locks: &DbLocks,
-) -> Response<Body> {
+pub(crate) async fn restore(ctx: &Ctx<'_>, destination: &Destination) -> Response<Body> {
+    let (routed, locks, principal) = (ctx.routed, ctx.locks, ctx.principal);
     if destination.tree != Some(TreeRoot::Files) {
         return response::text(
             StatusCode::FORBIDDEN,
@@ -27,15 +21,14 @@ pub(crate) async fn restore(
         );
     }
     let overwrite = copymove::overwrite(routed);
-    let node = match fs.node_at(&routed.path).await {
-        Ok(node) => node,
-        Err(_) => return no_such_item(),
+    let node = match ctx.node().await {
+        Ok(Some(node)) => node,
+        _ => return no_such_item(),
     };
     let Some(expected) = Location::of(&node) else {
         return response::text(StatusCode::FORBIDDEN, "the trash itself cannot be moved");
     };
-    let store = fs.store();
-    let account = fs.account();
+    let (store, account) = (ctx.store, ctx.account);
     let placement = match Placement::find(store, account, &destination.path, overwrite).await {
         Ok(placement) => placement,
         Err(resp) => return *resp,
