@@ -13,6 +13,7 @@ mod copymove;
 mod dav_exchanges;
 mod dav_sync;
 mod disk_full;
+mod file_methods;
 mod files;
 mod headers;
 mod ical;
