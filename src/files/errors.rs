@@ -38,8 +38,6 @@ pub(crate) enum FilesError {
     PartialPut,
     /// An XML body over the limit.
     XmlTooLarge { limit: usize },
-    /// An XML body that is not well-formed, and why.
-    MalformedXml(String),
     /// The body could not be read to its end.
     BodyFailed(BodyFailure),
     /// A COPY or MOVE from the files into the trash.
@@ -91,7 +89,6 @@ impl HttpError for FilesError {
             | FilesError::LongBody { .. }
             | FilesError::ChecksumMismatch { .. }
             | FilesError::PartialPut
-            | FilesError::MalformedXml(_)
             | FilesError::InvalidDepth(_)
             | FilesError::BodyFailed(BodyFailure::Malformed) => StatusCode::BAD_REQUEST,
             FilesError::BodyFailed(BodyFailure::ClientGone) => CLIENT_CLOSED_REQUEST,
@@ -144,9 +141,6 @@ impl HttpError for FilesError {
             }
             FilesError::XmlTooLarge { limit } => {
                 format!("XML request bodies are limited to {} KiB", limit / 1024)
-            }
-            FilesError::MalformedXml(reason) => {
-                format!("the request body is not well-formed XML: {reason}")
             }
             FilesError::BodyFailed(_) => {
                 "the request body was malformed or cut off; send it again".into()

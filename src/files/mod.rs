@@ -236,8 +236,7 @@ impl Files {
             Ok(xml) => xml,
             Err(refused) => return refused.into_response(),
         };
-        root::propfind(depth, &xml)
-            .unwrap_or_else(|e| FilesError::MalformedXml(e.to_string()).into_response())
+        root::propfind(depth, &xml).unwrap_or_else(|e| FilesError::Xml(e).into_response())
     }
 }
 

@@ -15,6 +15,7 @@ use davgate_storage::{Account, DeadProp, LockRecord, Node, NodeId, StorageError,
 use http::{HeaderValue, Response, StatusCode, header};
 
 use self::live::{ALLPROP, Live, PREFIXES, Subject};
+use super::errors::FilesError;
 use super::mount;
 use crate::error::HttpError;
 use crate::proto::raw::embeddable;
@@ -39,12 +40,7 @@ pub(crate) struct Target<'a> {
 pub(crate) async fn propfind(target: Target<'_>, depth: Depth, body: &[u8]) -> Response<Body> {
     let request = match parse_propfind(body, &Limits::DEFAULT) {
         Ok(r) => r,
-        Err(reason) => {
-            return response::text(
-                StatusCode::BAD_REQUEST,
-                format!("the PROPFIND body is not understood: {reason}"),
-            );
-        }
+        Err(reason) => return FilesError::Xml(reason).into_response(),
     };
     match listing(&target, depth, &request).await {
         Ok(Some(xml)) => {
