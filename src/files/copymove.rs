@@ -1,10 +1,9 @@
 //! COPY and MOVE under `/files/` (RFC 4918 §9.8, §9.9), each one storage transaction.
 //!
-//! dav-server would copy a folder file by file and move with no check that the source is
-//! still what it looked up, so these two methods are ours. The headers are read here
-//! (Destination, Overwrite, Depth, `If`, `If-Match`), locks are checked at the
-//! source of a MOVE and at the destination, and then storage looks up, checks and acts
-//! in one transaction: a copy cut short leaves nothing, and of two requests racing for
+//! The router has read Destination and Overwrite; Depth is read here, the conditional
+//! headers are checked by [`super::request::Ctx`], locks at the source of a MOVE and at
+//! the destination, and then storage looks up, checks and acts in one transaction (a
+//! folder is never copied file by file): a copy cut short leaves nothing, and of two requests racing for
 //! one node, one wins and the other gets 404 or 412. The restore MOVE in [`super::trash`]
 //! shares the destination half ([`Placement`]).
 
@@ -13,12 +12,14 @@ use davgate_storage::{
 };
 use http::{HeaderValue, Response, StatusCode, header};
 
+use super::errors::FilesError;
 use super::locks::DbLocks;
-use super::mount::{self, path_key};
+use super::mount::path_key;
+use super::request::Ctx;
 use crate::error::HttpError;
 use crate::proto::Depth;
 use crate::response::{self, Body};
-use crate::route::{Conditions, Destination, IfState, Routed, Verb};
+use crate::route::{Destination, Routed, Verb};
 
 /// Which of the two methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,28 +28,19 @@ pub(crate) enum Relocation {
     Move,
 }
 
-/// A COPY or MOVE under `/files/`, as routed, with what the file room knows of it.
+/// A COPY or MOVE under `/files/`, as routed, with its `Depth`.
 pub(crate) struct Request<'a> {
-    pub(crate) store: &'a Store,
-    pub(crate) account: &'a Account,
-    pub(crate) routed: &'a Routed,
+    pub(crate) ctx: &'a Ctx<'a>,
     pub(crate) depth: Option<Depth>,
     /// Whether a `Depth` header was sent at all (an unreadable one is refused).
     pub(crate) depth_sent: bool,
-    pub(crate) locks: &'a DbLocks,
-    pub(crate) principal: &'a str,
 }
 
 /// Answers a COPY or MOVE of the request path to `destination`.
 pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) -> Response<Body> {
-    let Request {
-        store,
-        account,
-        routed,
-        locks,
-        principal,
-        ..
-    } = req;
+    let ctx = req.ctx;
+    let (store, account, routed, locks, principal) =
+        (ctx.store, ctx.account, ctx.routed, ctx.locks, ctx.principal);
     let verb = match routed.verb {
         Verb::Copy => Relocation::Copy,
         _ => Relocation::Move,
@@ -118,9 +110,18 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
         Ok(placement) => placement,
         Err(resp) => return *resp,
     };
-    let paths = (source.as_slice(), target);
-    if let Err(resp) = check_preconditions(store, account, locks, &routed.conditions, paths).await {
-        return *resp;
+    // If-Match and If-None-Match are about the source; an If list may be about the
+    // source (untagged or tagged with its URL), the destination, or any other item.
+    match ctx.check_conditions(Some(&node)).await {
+        Ok(()) => {}
+        Err(FilesError::ConditionFailed) => {
+            return response::text(
+                StatusCode::PRECONDITION_FAILED,
+                "a precondition failed: the item changed (If-Match, If-None-Match) or the If \
+                 header's lock tokens and ETags do not match; fetch it again, then retry",
+            );
+        }
+        Err(e) => return e.into_response(),
     }
     if verb == Relocation::Move
         && locks
@@ -259,102 +260,6 @@ pub(crate) fn overwrite(routed: &Routed) -> Overwrite {
         Overwrite::Replace
     } else {
         Overwrite::Refuse
-    }
-}
-
-/// 412 unless `If-Match`, `If-None-Match` and the `If` header's lists hold. Lists may
-/// be about the source (untagged, or tagged with its URL) or the destination; a list
-/// about any other resource does not hold.
-async fn check_preconditions(
-    store: &Store,
-    account: &Account,
-    locks: &DbLocks,
-    conditions: &Conditions,
-    (source, target): (&[String], &[String]),
-) -> Result<(), Box<Response<Body>>> {
-    let failed = || {
-        Box::new(response::text(
-            StatusCode::PRECONDITION_FAILED,
-            "a precondition failed: the item changed (If-Match, If-None-Match) or the If \
-             header's lock tokens and ETags do not match; fetch it again, then retry",
-        ))
-    };
-    let lists = &conditions.if_lists;
-    if *conditions == Conditions::default() {
-        return Ok(());
-    }
-    let source_state = Known::read(store, account, locks, source).await?;
-    let source_etag = source_state.etag.as_deref().unwrap_or_default();
-    if !conditions.http_hold(source_etag) {
-        return Err(failed());
-    }
-    let (source_key, target_key) = (path_key(source), path_key(target));
-    let about_target = lists.iter().any(|l| {
-        l.resource
-            .as_deref()
-            .and_then(|t| mount::tagged_key(TreeRoot::Files, t))
-            .as_ref()
-            == Some(&target_key)
-    });
-    let target_state = match about_target {
-        true => Some(Known::read(store, account, locks, target).await?),
-        false => None,
-    };
-    let holds = conditions.if_holds(|resource| {
-        let key = match resource {
-            None => return Some(source_state.state()),
-            Some(tag) => mount::tagged_key(TreeRoot::Files, tag)?,
-        };
-        if key == source_key {
-            Some(source_state.state())
-        } else if key == target_key {
-            target_state.as_ref().map(Known::state)
-        } else {
-            None
-        }
-    });
-    if lists.is_empty() || holds {
-        Ok(())
-    } else {
-        Err(failed())
-    }
-}
-
-/// The ETag and covering lock tokens of the node at `segments` under `/files/`.
-struct Known {
-    etag: Option<String>,
-    lock_tokens: Vec<String>,
-}
-
-impl Known {
-    async fn read(
-        store: &Store,
-        account: &Account,
-        locks: &DbLocks,
-        segments: &[String],
-    ) -> Result<Known, Box<Response<Body>>> {
-        let names: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let node = store
-            .resolve(account.files_root, &names)
-            .await
-            .map_err(|e| Box::new(refused(e, Relocation::Move)))?;
-        let lock_tokens = locks
-            .covering(&path_key(segments))
-            .await
-            .into_iter()
-            .map(|l| l.token)
-            .collect();
-        Ok(Known {
-            etag: node.map(|n| n.etag),
-            lock_tokens,
-        })
-    }
-
-    fn state(&self) -> IfState<'_> {
-        IfState {
-            etag: self.etag.as_deref(),
-            lock_tokens: &self.lock_tokens,
-        }
     }
 }
 

@@ -202,13 +202,9 @@ impl Files {
                     TreeRoot::Trash => trash::restore(&ctx, destination).await,
                     TreeRoot::Files => {
                         let request = copymove::Request {
-                            store: &self.store,
-                            account,
-                            routed,
+                            ctx: &ctx,
                             depth: depth()?,
                             depth_sent: parts.headers.contains_key("depth"),
-                            locks: &locks,
-                            principal: &account.username,
                         };
                         copymove::copy_or_move(request, destination).await
                     }
