@@ -168,3 +168,28 @@ async fn a_folder_reads_as_an_index_and_unknown_methods_get_405() {
         .status(405);
     assert!(refused.header("allow").unwrap().contains("PROPPATCH"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_honour_if_unmodified_since() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.put("/files/f.txt", "v1").await.status(201);
+    dav.req("PUT", "/files/f.txt")
+        .header("If-Unmodified-Since", "Sat, 01 Jan 2000 00:00:00 GMT")
+        .body("v2")
+        .send()
+        .await
+        .status(412);
+    dav.req("PUT", "/files/f.txt")
+        .header("If-Unmodified-Since", "Fri, 01 Jan 2100 00:00:00 GMT")
+        .body("v2")
+        .send()
+        .await
+        .status(204);
+    dav.req("DELETE", "/files/f.txt")
+        .header("If-Unmodified-Since", "Sat, 01 Jan 2000 00:00:00 GMT")
+        .send()
+        .await
+        .status(412);
+    assert_eq!(dav.get("/files/f.txt").await.status(200).text(), "v2");
+}

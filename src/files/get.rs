@@ -23,7 +23,7 @@ use super::errors::FilesError;
 use super::file::ReadFile;
 use super::mount;
 use super::ranges::{ByteRange, RangePlan, plan};
-use super::request::Ctx;
+use super::request::{Ctx, date_header};
 use crate::proto::escape::escaped;
 use crate::proto::href::encode_path;
 use crate::response::{self, Body};
@@ -210,18 +210,13 @@ enum Freshness {
 fn freshness(ctx: &Ctx<'_>, headers: &HeaderMap, node: &Node) -> Freshness {
     let conditions = &ctx.routed.conditions;
     let modified = node.mtime_ms.max(0) / 1000;
-    let date = |name: header::HeaderName| -> Option<i64> {
-        let text = headers.get(name)?.to_str().ok()?;
-        let at = httpdate::parse_http_date(text.trim()).ok()?;
-        Some(at.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)
-    };
     let mut only_if_match = conditions.clone();
     only_if_match.if_none_match = None;
     if conditions.if_match.is_some() {
         if !only_if_match.http_hold(&node.etag) {
             return Freshness::Failed;
         }
-    } else if let Some(since) = date(header::IF_UNMODIFIED_SINCE)
+    } else if let Some(since) = ctx.unmodified_since
         && modified > since
     {
         return Freshness::Failed;
@@ -232,7 +227,7 @@ fn freshness(ctx: &Ctx<'_>, headers: &HeaderMap, node: &Node) -> Freshness {
         if !only_none_match.http_hold(&node.etag) {
             return Freshness::NotModified;
         }
-    } else if let Some(since) = date(header::IF_MODIFIED_SINCE)
+    } else if let Some(since) = date_header(headers, header::IF_MODIFIED_SINCE)
         && modified <= since
     {
         return Freshness::NotModified;

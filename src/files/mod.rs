@@ -161,6 +161,7 @@ impl Files {
             routed,
             locks: &locks,
             principal: &account.username,
+            unmodified_since: request::date_header(&parts.headers, header::IF_UNMODIFIED_SINCE),
         };
         let depth = || precheck::depth(&parts).map_err(FilesError::InvalidDepth);
         match routed.verb {

@@ -3,7 +3,10 @@
 //! conditional headers (`If`, `If-Match`, `If-None-Match`; RFC 4918 §10.4, RFC 9110
 //! §13.1) and the locks (RFC 4918 §7).
 
+use std::time::UNIX_EPOCH;
+
 use davgate_storage::{Account, Node, Store, TreeRoot};
+use http::{HeaderMap, header};
 
 use super::errors::FilesError;
 use super::locks::DbLocks;
@@ -23,6 +26,16 @@ pub(crate) struct Ctx<'a> {
     pub(crate) locks: &'a DbLocks,
     /// Who asks, as locks record it.
     pub(crate) principal: &'a str,
+    /// `If-Unmodified-Since`, in seconds since the epoch.
+    pub(crate) unmodified_since: Option<i64>,
+}
+
+/// An HTTP-date header (`If-Modified-Since`, `If-Unmodified-Since`) in seconds since
+/// the epoch; `None` when absent or not a date, which RFC 9110 §13.1.3-4 says to ignore.
+pub(crate) fn date_header(headers: &HeaderMap, name: header::HeaderName) -> Option<i64> {
+    let text = headers.get(name)?.to_str().ok()?;
+    let at = httpdate::parse_http_date(text.trim()).ok()?;
+    Some(at.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)
 }
 
 impl Ctx<'_> {
@@ -57,11 +70,19 @@ impl Ctx<'_> {
         if conditions.if_lists.is_empty()
             && conditions.if_match.is_none()
             && conditions.if_none_match.is_none()
+            && self.unmodified_since.is_none()
         {
             return Ok(());
         }
         let etag = node.map(|n| n.etag.as_str());
         if !conditions.http_hold(etag.unwrap_or_default()) {
+            return Err(FilesError::ConditionFailed);
+        }
+        // RFC 9110 §13.1.4: only without If-Match, and by whole seconds.
+        if conditions.if_match.is_none()
+            && let Some(since) = self.unmodified_since
+            && node.is_none_or(|n| n.mtime_ms.max(0) / 1000 > since)
+        {
             return Err(FilesError::ConditionFailed);
         }
         self.check_if_header(node).await
