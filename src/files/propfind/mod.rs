@@ -1,10 +1,9 @@
-//! PROPFIND on the file tree and the trash (RFC 4918 §9.1), written by us.
+//! PROPFIND on the file tree and the trash (RFC 4918 §9.1).
 //!
-//! dav-server's PROPFIND drops properties it cannot find instead of reporting them 404,
-//! repeats dead properties that were not asked for and writes `getetag` unquoted; it also
-//! builds an element tree per property. This one streams a folder listing straight from
-//! one query of the children, one of their dead properties and one of the account's
-//! locks, whatever the folder's size.
+//! Properties a resource lacks are reported 404, only the dead properties asked for are
+//! returned, and `getetag` is quoted. A folder listing streams straight from one query
+//! of the children, one of their dead properties and one of the account's locks,
+//! whatever the folder's size, without an element tree per property.
 
 mod live;
 
