@@ -15,6 +15,7 @@ mod dav_exchanges;
 mod dav_sync;
 mod disk_full;
 mod file_journeys;
+mod file_methods;
 mod files;
 mod files_host;
 mod fuzz_http;

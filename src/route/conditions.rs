@@ -1,9 +1,9 @@
 //! The conditional headers, checked before any handler sees them: `If` (RFC 4918
 //! §10.4), `If-Match`, `If-None-Match` and `If-Range` (RFC 9110 §13.1).
 //!
-//! Pure. dav-server parses these again and panics on some malformed values (an
-//! unterminated `If` list or a lone `"`), which dropped the connection without a
-//! response or an access-log line; a request only reaches it once they parse here.
+//! Pure. Parsed once here, so a malformed value (an unterminated `If` list, a lone
+//! `"`) is a 400 naming the header before any handler runs; every handler takes the
+//! typed [`Conditions`].
 
 use std::fmt;
 

@@ -167,7 +167,7 @@ impl App {
     }
 }
 
-/// Runs a handler; a panic in it (ours or dav-server's) becomes a logged 500, so the
+/// Runs a handler; a panic in it becomes a logged 500, so the
 /// client gets an answer and the access log a line instead of a dropped connection.
 async fn unless_panicked<F>(
     handler: F,
