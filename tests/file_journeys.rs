@@ -567,11 +567,9 @@ async fn a_nas_backup_job_lists_creates_folders_and_keeps_modification_times() {
 
 /// What Explorer sets with PROPPATCH, and is told was set (200), is what it reads back:
 /// a copied file keeps its source's creation time, and a file Explorer hides stays
-/// hidden. dav-server answers 200 for every Win32 property and keeps none of them (only
-/// `Win32LastModifiedTime` is applied, by us); the journey's step "Keep the source
-/// file's times and attributes" shows the creation time lost.
+/// hidden. dav-server answered 200 for every Win32 property and kept none of them (only
+/// `Win32LastModifiedTime` was applied, by us).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "dav-server's PROPPATCH drops Win32CreationTime and Win32FileAttributes; for our own PROPPATCH"]
 async fn windows_reads_back_the_times_and_attributes_it_sets() {
     let srv = TestServer::start().await;
     let dav = files_only(&srv);
@@ -620,11 +618,8 @@ async fn windows_reads_back_the_times_and_attributes_it_sets() {
 }
 
 /// RFC 4918 §14.4 writes a lock's depth `infinity`, as our PROPFIND's lockdiscovery
-/// does; dav-server's LOCK answer writes `Infinity` (see the Windows journey, step 8).
-/// The clients recorded here compare it without case, so this waits for the LOCK verb
-/// of our own rather than rewriting dav-server's body.
+/// does; dav-server's LOCK answer wrote `Infinity`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "dav-server writes <D:depth>Infinity</D:depth>; fixed with our own LOCK"]
 async fn a_lock_answer_writes_depth_infinity_in_lower_case() {
     let srv = TestServer::start().await;
     let resp = srv

@@ -132,9 +132,11 @@ fn judge_set(set: &SetProperty) -> Verdict {
             "Win32LastModifiedTime" => Verdict::Accept {
                 mtime_ms: http_date_ms(set.raw.as_str()),
             },
-            "Win32CreationTime" | "Win32FileAttributes" | "Win32LastAccessTime" => {
-                Verdict::Accept { mtime_ms: None }
-            }
+            // Explorer reads these back (a copy keeps its source's creation time, a
+            // hidden file stays hidden): kept, and PROPFIND answers them instead of
+            // the values it would derive.
+            "Win32CreationTime" | "Win32FileAttributes" => keep(set),
+            "Win32LastAccessTime" => Verdict::Accept { mtime_ms: None },
             _ => Verdict::Refuse(Status::FORBIDDEN),
         },
         (Namespace::Other(ns), _) if ns == APACHE => Verdict::Refuse(Status::FORBIDDEN),

@@ -80,6 +80,12 @@ const ALL: [(Live, &str, &str); 20] = [
 ];
 
 /// The live properties RFC 4918 §14.2 puts in an allprop answer.
+/// Whether a stored (dead) value of this name replaces the value we derive: the Win32
+/// creation time and attributes Explorer sets with PROPPATCH and reads back.
+pub(crate) fn overridable(namespace: &str, name: &str) -> bool {
+    namespace == MICROSOFT && matches!(name, "Win32CreationTime" | "Win32FileAttributes")
+}
+
 pub(crate) const ALLPROP: [Live; 8] = [
     Live::ResourceType,
     Live::ContentLength,

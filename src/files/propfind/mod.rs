@@ -17,6 +17,7 @@ use self::live::{ALLPROP, Live, PREFIXES, Subject};
 use super::errors::FilesError;
 use super::mount;
 use crate::error::HttpError;
+use crate::proto::names::Property;
 use crate::proto::raw::embeddable;
 use crate::proto::request::{PropFind as PropfindRequest, parse_propfind};
 use crate::proto::response::MultistatusStream;
@@ -79,7 +80,9 @@ async fn listing(
     };
     let wants_dead = match request {
         PropfindRequest::AllProp { .. } | PropfindRequest::PropName => true,
-        PropfindRequest::Prop(names) => names.iter().any(|n| Live::from_name(n).is_none()),
+        PropfindRequest::Prop(names) => names.iter().any(|n| {
+            Live::from_name(n).is_none() || live::overridable(n.namespace().uri(), n.local_name())
+        }),
     };
     let mut dead: HashMap<NodeId, Vec<DeadProp>> = HashMap::new();
     if wants_dead {
@@ -178,9 +181,11 @@ impl Writer<'_> {
                 for prop in dead {
                     found.push_str(embeddable(&prop.xml));
                 }
+                // Dead values that stand in for a live one are written above, once.
                 for name in include {
                     if let Some(live) = Live::from_name(name)
                         && !ALLPROP.contains(&live)
+                        && stored_value(dead, name).is_none()
                     {
                         live::write(found, live, &subject);
                     }
@@ -196,23 +201,22 @@ impl Writer<'_> {
                     }
                 }
                 missing.clear();
-                for prop in dead {
+                for prop in dead
+                    .iter()
+                    .filter(|p| !live::overridable(&p.namespace, &p.name))
+                {
                     empty_element_in(found, &PREFIXES, &prop.namespace, &prop.name);
                 }
             }
             PropfindRequest::Prop(names) => {
                 for name in names {
-                    let hit = match Live::from_name(name) {
-                        Some(live) => live::write(found, live, &subject),
-                        None => match dead.iter().find(|p| {
-                            p.namespace == name.namespace().uri() && p.name == name.local_name()
-                        }) {
-                            Some(prop) => {
-                                found.push_str(embeddable(&prop.xml));
-                                true
-                            }
-                            None => false,
-                        },
+                    let hit = match (stored_value(dead, name), Live::from_name(name)) {
+                        (Some(prop), _) => {
+                            found.push_str(embeddable(&prop.xml));
+                            true
+                        }
+                        (None, Some(live)) => live::write(found, live, &subject),
+                        (None, None) => false,
                     };
                     if !hit {
                         empty_element_in(
@@ -230,4 +234,11 @@ impl Writer<'_> {
         self.out.propstat(Status::NOT_FOUND, &self.missing);
         self.out.close_response();
     }
+}
+
+/// The stored value of `name` on an entry: a dead property, or a Win32 value Explorer set
+/// that stands in for the one we would derive.
+fn stored_value<'a>(dead: &'a [DeadProp], name: &Property) -> Option<&'a DeadProp> {
+    dead.iter()
+        .find(|p| p.namespace == name.namespace().uri() && p.name == name.local_name())
 }
