@@ -81,6 +81,20 @@ pub struct ConfigFile {
     /// Open connections from one client address (an IPv6 /64) at most (default 256; not
     /// applied behind a trusted proxy, whose address every connection has).
     pub max_connections_per_address: Option<usize>,
+    /// How SQLite commits: `full` (default) fsyncs every commit, so an answered upload
+    /// survives a power cut; `normal` fsyncs only at checkpoints, faster for many small
+    /// writes but a power cut may roll back the last ones. Ignored for PostgreSQL.
+    pub sqlite_synchronous: Option<SqliteSynchronousSetting>,
+}
+
+/// `sqlite_synchronous` as written in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronousSetting {
+    /// Every commit fsynced.
+    Full,
+    /// Fsynced at checkpoints only.
+    Normal,
 }
 
 impl ConfigFile {
@@ -119,7 +133,8 @@ impl ConfigFile {
             header_timeout,
             idle_timeout,
             max_connections,
-            max_connections_per_address
+            max_connections_per_address,
+            sqlite_synchronous
         );
         self
     }
@@ -179,6 +194,8 @@ pub struct Settings {
     pub db_connections: u32,
     /// Connection timeouts and caps.
     pub connections: ConnectionSettings,
+    /// How SQLite makes commits durable.
+    pub sqlite_synchronous: davgate_storage::SqliteSynchronous,
 }
 
 /// How long connections may wait and how many may be open.
@@ -280,7 +297,12 @@ impl Settings {
         } else {
             16
         };
+        let sqlite_synchronous = match config.sqlite_synchronous {
+            None | Some(SqliteSynchronousSetting::Full) => davgate_storage::SqliteSynchronous::Full,
+            Some(SqliteSynchronousSetting::Normal) => davgate_storage::SqliteSynchronous::Normal,
+        };
         Ok(Settings {
+            sqlite_synchronous,
             listen,
             blob_dir: data_dir.join("blobs"),
             data_dir,
@@ -480,6 +502,18 @@ mod tests {
         assert_eq!(s.auth.throttle.account_wide, 50.0);
         let err = settings("auth_account_failures = 0").unwrap_err();
         assert!(err.0.contains("at least 1"), "{err}");
+    }
+
+    #[test]
+    fn commits_are_durable_unless_traded_away() {
+        use davgate_storage::SqliteSynchronous;
+        assert_eq!(
+            settings("").unwrap().sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        let s = settings("sqlite_synchronous = \"normal\"").unwrap();
+        assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Normal);
+        assert!(toml::from_str::<ConfigFile>("sqlite_synchronous = \"off\"").is_err());
     }
 
     #[test]

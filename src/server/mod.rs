@@ -151,6 +151,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
         blob_dir: settings.blob_dir.clone(),
         max_connections: settings.db_connections,
         background_thread_init: Some(crate::priority::lower_priority),
+        sqlite_synchronous: settings.sqlite_synchronous,
     })
     .await
 }
@@ -171,6 +172,14 @@ async fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketA
         store.backend(),
         settings.blob_dir.display()
     );
+    if store.backend() == davgate_storage::Backend::Sqlite
+        && settings.sqlite_synchronous == davgate_storage::SqliteSynchronous::Normal
+    {
+        tracing::info!(
+            "sqlite_synchronous = \"normal\": commits are fsynced at checkpoints only, so a \
+             power cut may roll back the last ones, answered uploads included"
+        );
+    }
     if let Ok(accounts) = store.accounts().await
         && accounts.is_empty()
     {

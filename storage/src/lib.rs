@@ -38,7 +38,7 @@ pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, Streamed};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
-pub use db::{Backend, now_ms};
+pub use db::{Backend, SqliteSynchronous, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
 pub use gc::GarbageReport;
 pub use groupware::{

@@ -26,6 +26,8 @@ pub struct StoreConfig {
     /// Run first on the thread the store starts for background work (the MD5 of large
     /// uploads), e.g. to lower its priority below the request threads'.
     pub background_thread_init: Option<fn()>,
+    /// How SQLite makes commits durable; ignored for PostgreSQL.
+    pub sqlite_synchronous: db::SqliteSynchronous,
 }
 
 /// The rows read on every request, kept between commits.
@@ -48,7 +50,12 @@ pub struct Store {
 impl Store {
     /// Connects, runs pending migrations and opens the blob store.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
-        let db = Db::connect(&config.database_url, config.max_connections).await?;
+        let db = Db::connect(
+            &config.database_url,
+            config.max_connections,
+            config.sqlite_synchronous,
+        )
+        .await?;
         db.migrate().await?;
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
         let md5 = md5_fill::Md5Filler::start(
@@ -73,6 +80,18 @@ impl Store {
     pub async fn ready(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.db.pool).await?;
         self.blobs.ready().await
+    }
+
+    /// How the SQLite connections make commits durable, read back from one of them;
+    /// `None` on PostgreSQL (or a level davgate never sets).
+    pub async fn sqlite_synchronous(&self) -> Result<Option<db::SqliteSynchronous>> {
+        if self.db.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&self.db.pool)
+            .await?;
+        Ok(db::SqliteSynchronous::from_level(level))
     }
 
     /// The blob store, for streaming reads.
