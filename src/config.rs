@@ -85,6 +85,13 @@ pub struct ConfigFile {
     /// survives a power cut; `normal` fsyncs only at checkpoints, faster for many small
     /// writes but a power cut may roll back the last ones. Ignored for PostgreSQL.
     pub sqlite_synchronous: Option<SqliteSynchronousSetting>,
+    /// A second listener serving only `/metrics` (and `/healthz`), in plain HTTP: bind
+    /// it where only the scraper reaches. Unset: no such listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serves `/metrics` on the main listener to `Authorization: Bearer TOKEN`, and asks
+    /// for it on `metrics_listen` too. Unset: `/metrics` is not served on the main
+    /// listener.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 /// `sqlite_synchronous` as written in the configuration.
@@ -134,7 +141,9 @@ impl ConfigFile {
             idle_timeout,
             max_connections,
             max_connections_per_address,
-            sqlite_synchronous
+            sqlite_synchronous,
+            metrics_listen,
+            metrics_token
         );
         self
     }
@@ -196,7 +205,29 @@ pub struct Settings {
     pub connections: ConnectionSettings,
     /// How SQLite makes commits durable.
     pub sqlite_synchronous: davgate_storage::SqliteSynchronous,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics: MetricsSettings,
 }
+
+/// Where `/metrics` is served and who may read it.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// A listener of its own, serving only `/metrics` and `/healthz`.
+    pub listen: Option<SocketAddr>,
+    /// The bearer token a scrape must present; with it, the main listener serves
+    /// `/metrics` too.
+    pub token: Option<Secret<String>>,
+}
+
+impl MetricsSettings {
+    /// Whether `/metrics` is served anywhere (metrics are then recorded).
+    pub fn enabled(&self) -> bool {
+        self.listen.is_some() || self.token.is_some()
+    }
+}
+
+/// The shortest `metrics_token` accepted: long enough that guessing it is hopeless.
+const MIN_METRICS_TOKEN: usize = 16;
 
 /// How long connections may wait and how many may be open.
 #[derive(Debug, Clone)]
@@ -297,12 +328,26 @@ impl Settings {
         } else {
             16
         };
+        let metrics = MetricsSettings {
+            listen: config.metrics_listen,
+            token: config.metrics_token,
+        };
+        if let Some(token) = &metrics.token
+            && (token.expose().len() < MIN_METRICS_TOKEN
+                || !token.expose().bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError(format!(
+                "metrics_token must be at least {MIN_METRICS_TOKEN} printable characters without \
+                 spaces, e.g. the output of `openssl rand -hex 32`"
+            )));
+        }
         let sqlite_synchronous = match config.sqlite_synchronous {
             None | Some(SqliteSynchronousSetting::Full) => davgate_storage::SqliteSynchronous::Full,
             Some(SqliteSynchronousSetting::Normal) => davgate_storage::SqliteSynchronous::Normal,
         };
         Ok(Settings {
             sqlite_synchronous,
+            metrics,
             listen,
             blob_dir: data_dir.join("blobs"),
             data_dir,
@@ -514,6 +559,22 @@ mod tests {
         let s = settings("sqlite_synchronous = \"normal\"").unwrap();
         assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Normal);
         assert!(toml::from_str::<ConfigFile>("sqlite_synchronous = \"off\"").is_err());
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_a_token_must_be_strong() {
+        assert!(!settings("").unwrap().metrics.enabled());
+        let s = settings("metrics_listen = \"127.0.0.1:9090\"").unwrap();
+        assert!(s.metrics.enabled() && s.metrics.token.is_none());
+        let s = settings("metrics_token = \"0123456789abcdef0123\"").unwrap();
+        assert!(s.metrics.enabled() && s.metrics.listen.is_none());
+        assert!(
+            !format!("{s:?}").contains("0123456789abcdef"),
+            "the token is never shown"
+        );
+        let err = settings("metrics_token = \"short\"").unwrap_err();
+        assert!(err.0.contains("at least 16"), "{err}");
+        assert!(settings("metrics_token = \"0123456789 abcdef0123\"").is_err());
     }
 
     #[test]

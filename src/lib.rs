@@ -16,6 +16,7 @@ pub mod config;
 pub mod dav;
 pub mod error;
 pub mod files;
+pub mod metrics;
 pub mod priority;
 pub mod proto;
 pub mod response;

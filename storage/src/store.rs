@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::blob::{self, BlobKey, BlobStore, LocalBlobStore, Streamed};
+use crate::blob::{self, BlobKey, BlobStore, CountedBlobStore, LocalBlobStore, Streamed};
 use crate::db::{self, Backend, Db};
 use crate::error::Result;
 use crate::ids::{AccountId, NodeId};
@@ -45,6 +46,8 @@ pub struct Store {
     pub(crate) snapshots: Arc<KeptRows>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) md5: Arc<md5_fill::Md5Filler>,
+    /// Errors the blob store returned since the store was opened.
+    blob_errors: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -57,7 +60,9 @@ impl Store {
         )
         .await?;
         db.migrate().await?;
-        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
+        let counted = CountedBlobStore::new(Arc::new(LocalBlobStore::open(&config.blob_dir)?));
+        let blob_errors = counted.errors();
+        let blobs: Arc<dyn BlobStore> = Arc::new(counted);
         let md5 = md5_fill::Md5Filler::start(
             db.clone(),
             Arc::clone(&blobs),
@@ -68,6 +73,7 @@ impl Store {
             snapshots: Arc::default(),
             blobs,
             md5: Arc::new(md5),
+            blob_errors,
         })
     }
 
@@ -80,6 +86,17 @@ impl Store {
     pub async fn ready(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.db.pool).await?;
         self.blobs.ready().await
+    }
+
+    /// Errors the blob store returned since the store was opened (a full disk, a blob
+    /// missing or unreadable): worth an operator's alert.
+    pub fn blob_errors(&self) -> u64 {
+        self.blob_errors.load(Ordering::Relaxed)
+    }
+
+    /// Database connections open in the pool, and how many of them are idle.
+    pub fn pool_connections(&self) -> (u32, usize) {
+        (self.db.pool.size(), self.db.pool.num_idle())
     }
 
     /// How the SQLite connections make commits durable, read back from one of them;
