@@ -10,7 +10,7 @@
 #   --workloads LIST  only these driver workloads (comma-separated, e.g. small_files) on
 #                 nginx and davgate; the auth_cold and auth_flood instances run only if named
 #   DAVGATE_BIN   the davgate binary to measure (default: build this workspace's release binary)
-#   DAVGATE_CONFIG  TOML text for the measured davgate, e.g. 'sqlite_synchronous = "normal"'
+#   DAVGATE_BENCH_CONFIG  TOML text for the measured davgate, e.g. 'sqlite_synchronous = "normal"'
 #   BENCH_JSON_DIR  if set, the raw JSON reports (every run) are copied there
 #
 # Every server listens on 127.0.0.1 only, runs as the invoking user with every path (config,
@@ -216,7 +216,7 @@ rm -rf "$WORK/nginx/root" "$WORK/nginx/body" # free the big file before davgate 
 
 DAVGATE_SKIP=
 davgate_rc=0
-start_davgate davgate "${DAVGATE_CONFIG:-}" || davgate_rc=$?
+start_davgate davgate "${DAVGATE_BENCH_CONFIG:-}" || davgate_rc=$?
 if ((davgate_rc == 0)); then
     log "davgate $DAVGATE_URL (pid $DAVGATE_PID)"
     run_driver davgate "$DAVGATE_PID" --url "$DAVGATE_URL"
@@ -269,7 +269,7 @@ $(free -h)
 - nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //') with dav and dav_ext, worker_processes auto,
   sendfile on, keepalive_requests 1000000, body temp files on the root's filesystem; Basic auth
   against an htpasswd file in htpasswd's default hash (\`\$$NGINX_HASH\$\`: apr1-MD5 on Debian).
-- davgate: ${davgate_version:-not measured: $DAVGATE_SKIP}${DAVGATE_CONFIG:+, configured with \`$DAVGATE_CONFIG\`}
+- davgate: ${davgate_version:-not measured: $DAVGATE_SKIP}${DAVGATE_BENCH_CONFIG:+, configured with \`$DAVGATE_BENCH_CONFIG\`}
 - Peak server RSS: the largest sum of VmRSS over the server and its child processes, sampled
   every 20 ms during each big-file run (nginx works in child processes).
 - auth_cached: authenticated GETs of one small file, the credentials cached after the first.
