@@ -5,9 +5,12 @@
 # one at a time, measure what nginx has no equivalent for: auth_cold (credential cache off) and
 # auth_flood (client address from X-Forwarded-For); their rows join davgate's column.
 #
-# usage: bench/run.sh [--quick]
+# usage: bench/run.sh [--quick] [--workloads LIST]
 #   --quick       small sizes and counts: a smoke run that takes seconds
+#   --workloads LIST  only these driver workloads (comma-separated, e.g. small_files) on
+#                 nginx and davgate; the auth_cold and auth_flood instances run only if named
 #   DAVGATE_BIN   the davgate binary to measure (default: build this workspace's release binary)
+#   DAVGATE_BENCH_CONFIG  TOML text for the measured davgate, e.g. 'sqlite_synchronous = "normal"'
 #   BENCH_JSON_DIR  if set, the raw JSON reports (every run) are copied there
 #
 # Every server listens on 127.0.0.1 only, runs as the invoking user with every path (config,
@@ -18,18 +21,34 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DAV_EXT_MODULE=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
 BENCH_USER=bench
 
-usage() { sed -n '8,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '8,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 log() { echo "run.sh: $*" >&2; }
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
-parse_args "$@"
 COMMAND_LINE="bench/run.sh${*:+ $*}"
+WORKLOADS=
+OTHER_ARGS=()
+while (($#)); do
+    case $1 in
+        --workloads) WORKLOADS=${2:?--workloads needs a comma-separated list}; shift 2 ;;
+        --workloads=*) WORKLOADS=${1#*=}; shift ;;
+        *) OTHER_ARGS+=("$1"); shift ;;
+    esac
+done
+parse_args "${OTHER_ARGS[@]}"
 if ((QUICK)); then
-    BENCH_ARGS=(--size 64MiB --repeat 1 --get-runs 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s)
+    BASE_ARGS=(--size 64MiB --repeat 1 --get-runs 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s)
 else
-    BENCH_ARGS=()
+    BASE_ARGS=()
 fi
+BENCH_ARGS=("${BASE_ARGS[@]}")
+if [[ -n $WORKLOADS ]]; then
+    BENCH_ARGS+=(--workloads "$WORKLOADS")
+fi
+# Whether the extra davgate instance for workload $1 runs: always, unless --workloads leaves
+# it out.
+wanted() { [[ -z $WORKLOADS || ,$WORKLOADS, == *,$1,* ]]; }
 
 # A fresh password per run, hex only so it needs no quoting anywhere. The driver reads it from
 # the environment rather than argv, which other users can see.
@@ -197,7 +216,7 @@ rm -rf "$WORK/nginx/root" "$WORK/nginx/body" # free the big file before davgate 
 
 DAVGATE_SKIP=
 davgate_rc=0
-start_davgate davgate || davgate_rc=$?
+start_davgate davgate "${DAVGATE_BENCH_CONFIG:-}" || davgate_rc=$?
 if ((davgate_rc == 0)); then
     log "davgate $DAVGATE_URL (pid $DAVGATE_PID)"
     run_driver davgate "$DAVGATE_PID" --url "$DAVGATE_URL"
@@ -212,11 +231,23 @@ rm -rf "$WORK/davgate" # its big file too
 
 # Every request a full argon2id check: the cache off also stops identical concurrent checks
 # from sharing one hash.
-run_davgate_instance davgate-nocache 'auth_cache_capacity = 0' : --workloads auth_cold
+# Each names its own workload, so the driver flags they get name none.
+MAIN_ARGS=("${BENCH_ARGS[@]}")
+BENCH_ARGS=("${BASE_ARGS[@]}")
+if wanted auth_cold; then
+    run_davgate_instance davgate-nocache 'auth_cache_capacity = 0' : --workloads auth_cold
+else
+    stub_report davgate-nocache "not run: --workloads $WORKLOADS" >"$WORK/davgate-nocache.json"
+fi
 # The flood's fresh X-Forwarded-For addresses must reach the throttle, as behind a proxy:
 # each fails once, so only the account-wide throttle can trip.
-run_davgate_instance davgate-xff 'client_address_header = "X-Forwarded-For"' create_app_password \
-    --workloads auth_flood --app-password-file "$WORK/app-password"
+if wanted auth_flood; then
+    run_davgate_instance davgate-xff 'client_address_header = "X-Forwarded-For"' create_app_password \
+        --workloads auth_flood --app-password-file "$WORK/app-password"
+else
+    stub_report davgate-xff "not run: --workloads $WORKLOADS" >"$WORK/davgate-xff.json"
+fi
+BENCH_ARGS=("${MAIN_ARGS[@]}")
 rm -f "$WORK/app-password"
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -238,7 +269,7 @@ $(free -h)
 - nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //') with dav and dav_ext, worker_processes auto,
   sendfile on, keepalive_requests 1000000, body temp files on the root's filesystem; Basic auth
   against an htpasswd file in htpasswd's default hash (\`\$$NGINX_HASH\$\`: apr1-MD5 on Debian).
-- davgate: ${davgate_version:-not measured: $DAVGATE_SKIP}
+- davgate: ${davgate_version:-not measured: $DAVGATE_SKIP}${DAVGATE_BENCH_CONFIG:+, configured with \`$DAVGATE_BENCH_CONFIG\`}
 - Peak server RSS: the largest sum of VmRSS over the server and its child processes, sampled
   every 20 ms during each big-file run (nginx works in child processes).
 - auth_cached: authenticated GETs of one small file, the credentials cached after the first.

@@ -91,6 +91,27 @@ pub struct ConfigFile {
     pub session_idle_timeout: Option<Span>,
     /// How long a portal session lasts at most, however busy (default 12h).
     pub session_lifetime: Option<Span>,
+    /// How SQLite commits: `full` (default) fsyncs every commit, so an answered upload
+    /// survives a power cut; `normal` fsyncs only at checkpoints, faster for many small
+    /// writes but a power cut may roll back the last ones. Ignored for PostgreSQL.
+    pub sqlite_synchronous: Option<SqliteSynchronousSetting>,
+    /// A second listener serving only `/metrics` (and `/healthz`), in plain HTTP: bind
+    /// it where only the scraper reaches. Unset: no such listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serves `/metrics` on the main listener to `Authorization: Bearer TOKEN`, and asks
+    /// for it on `metrics_listen` too. Unset: `/metrics` is not served on the main
+    /// listener.
+    pub metrics_token: Option<Secret<String>>,
+}
+
+/// `sqlite_synchronous` as written in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronousSetting {
+    /// Every commit fsynced.
+    Full,
+    /// Fsynced at checkpoints only.
+    Normal,
 }
 
 impl ConfigFile {
@@ -133,7 +154,10 @@ impl ConfigFile {
             max_connections_per_address,
             public_url,
             session_idle_timeout,
-            session_lifetime
+            session_lifetime,
+            sqlite_synchronous,
+            metrics_listen,
+            metrics_token
         );
         self
     }
@@ -197,7 +221,31 @@ pub struct Settings {
     pub connections: ConnectionSettings,
     /// The account portal.
     pub portal: crate::account::PortalSettings,
+    /// How SQLite makes commits durable.
+    pub sqlite_synchronous: davgate_storage::SqliteSynchronous,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics: MetricsSettings,
 }
+
+/// Where `/metrics` is served and who may read it.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// A listener of its own, serving only `/metrics` and `/healthz`.
+    pub listen: Option<SocketAddr>,
+    /// The bearer token a scrape must present; with it, the main listener serves
+    /// `/metrics` too.
+    pub token: Option<Secret<String>>,
+}
+
+impl MetricsSettings {
+    /// Whether `/metrics` is served anywhere (metrics are then recorded).
+    pub fn enabled(&self) -> bool {
+        self.listen.is_some() || self.token.is_some()
+    }
+}
+
+/// The shortest `metrics_token` accepted: long enough that guessing it is hopeless.
+const MIN_METRICS_TOKEN: usize = 16;
 
 /// How long connections may wait and how many may be open.
 #[derive(Debug, Clone)]
@@ -305,7 +353,26 @@ impl Settings {
         } else {
             16
         };
+        let metrics = MetricsSettings {
+            listen: config.metrics_listen,
+            token: config.metrics_token,
+        };
+        if let Some(token) = &metrics.token
+            && (token.expose().len() < MIN_METRICS_TOKEN
+                || !token.expose().bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError(format!(
+                "metrics_token must be at least {MIN_METRICS_TOKEN} printable characters without \
+                 spaces, e.g. the output of `openssl rand -hex 32`"
+            )));
+        }
+        let sqlite_synchronous = match config.sqlite_synchronous {
+            None | Some(SqliteSynchronousSetting::Full) => davgate_storage::SqliteSynchronous::Full,
+            Some(SqliteSynchronousSetting::Normal) => davgate_storage::SqliteSynchronous::Normal,
+        };
         Ok(Settings {
+            sqlite_synchronous,
+            metrics,
             listen,
             files_host,
             blob_dir: data_dir.join("blobs"),
@@ -564,6 +631,34 @@ mod tests {
         assert_eq!(s.auth.throttle.account_wide, 50.0);
         let err = settings("auth_account_failures = 0").unwrap_err();
         assert!(err.0.contains("at least 1"), "{err}");
+    }
+
+    #[test]
+    fn commits_are_durable_unless_traded_away() {
+        use davgate_storage::SqliteSynchronous;
+        assert_eq!(
+            settings("").unwrap().sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        let s = settings("sqlite_synchronous = \"normal\"").unwrap();
+        assert_eq!(s.sqlite_synchronous, SqliteSynchronous::Normal);
+        assert!(toml::from_str::<ConfigFile>("sqlite_synchronous = \"off\"").is_err());
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_a_token_must_be_strong() {
+        assert!(!settings("").unwrap().metrics.enabled());
+        let s = settings("metrics_listen = \"127.0.0.1:9090\"").unwrap();
+        assert!(s.metrics.enabled() && s.metrics.token.is_none());
+        let s = settings("metrics_token = \"0123456789abcdef0123\"").unwrap();
+        assert!(s.metrics.enabled() && s.metrics.listen.is_none());
+        assert!(
+            !format!("{s:?}").contains("0123456789abcdef"),
+            "the token is never shown"
+        );
+        let err = settings("metrics_token = \"short\"").unwrap_err();
+        assert!(err.0.contains("at least 16"), "{err}");
+        assert!(settings("metrics_token = \"0123456789 abcdef0123\"").is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod headers;
 mod ical;
 mod interop;
 mod locks;
+mod metrics;
 mod module_cycles;
 mod paths;
 mod portal;

@@ -31,6 +31,7 @@ pub mod password;
 pub mod principal;
 pub mod scope;
 pub mod seal;
+pub mod stats;
 pub mod throttle;
 pub mod totp;
 pub mod two_factor;
@@ -49,6 +50,7 @@ use self::cache::{CachedCheck, CredentialCache};
 use self::hold::Holds;
 use self::password::Hasher;
 use self::scope::{Access, Scopes};
+use self::stats::{AuthStats, Decision};
 use self::throttle::{Begin, Crossed, Limit, Throttle, ThrottleSettings};
 use self::usage::{ClientInfo, Seen, UsageTracker};
 /// How often a check waits for running ones before the server answers busy.
@@ -81,6 +83,7 @@ pub struct Authenticator {
     holds: Holds,
     usage: UsageTracker,
     require_app_passwords: bool,
+    stats: std::sync::Arc<AuthStats>,
 }
 
 impl Authenticator {
@@ -97,8 +100,19 @@ impl Authenticator {
             holds: Holds::new(settings.throttle.max_held, settings.throttle.hold),
             usage: UsageTracker::new(store.clone()),
             require_app_passwords: settings.require_app_passwords,
+            stats: std::sync::Arc::default(),
             store,
         }
+    }
+
+    /// What sign-ins met: cache lookups and throttle decisions.
+    pub fn stats(&self) -> &AuthStats {
+        &self.stats
+    }
+
+    /// The password hashing pool.
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
     }
 
     /// The batched record of credential use.
@@ -115,6 +129,7 @@ impl Authenticator {
         let creds = basic::parse(headers)?;
         let key = self.cache.key(&creds);
         let cached = self.cache.cached(&key).await;
+        self.stats.cache_lookup(cached.is_some());
         // Everything but a cached app password meets the throttle, cached or not: a
         // cache that answered the right account password while refusing wrong ones would
         // be a guessing oracle. An app password's secret is random, so a hit on one tells
@@ -123,6 +138,7 @@ impl Authenticator {
             .as_ref()
             .is_some_and(|c| matches!(c.credential, Credential::AppPassword { .. }));
         if !app_password_hit && let Some((limit, wait)) = self.throttled(&creds, client).await? {
+            self.stats.decided(Decision::Wait);
             return Err(self.held(limit, wait).await);
         }
         let cached = cached.is_some();
@@ -218,11 +234,16 @@ impl Authenticator {
             finished.as_mut().enable();
             match self.throttle.begin(client.addr, &creds.user, now_ms()) {
                 Begin::Go(check) => {
+                    self.stats.decided(Decision::Go);
                     running = Some(check);
                     break;
                 }
-                Begin::Wait(wait) => return Err(self.held(Limit::Address, wait).await),
+                Begin::Wait(wait) => {
+                    self.stats.decided(Decision::Wait);
+                    return Err(self.held(Limit::Address, wait).await);
+                }
                 Begin::Busy => {
+                    self.stats.decided(Decision::Busy);
                     let _ = tokio::time::timeout(Duration::from_secs(1), finished).await;
                 }
             }

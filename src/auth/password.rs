@@ -4,6 +4,7 @@
 //! cores only makes every one slower, so a semaphore admits one per core and a caller
 //! that would wait longer than the configured bound is told to come back later.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +41,10 @@ pub struct Hasher {
     /// Verified against when the user does not exist, so the answer takes as long.
     decoy: Arc<String>,
     workers: Arc<Mutex<std::sync::mpsc::Sender<Job>>>,
+    /// Hashes waiting for a slot right now.
+    queued: Arc<AtomicU64>,
+    /// Hashes refused because no slot came free within `wait` (answered 503).
+    refused: Arc<AtomicU64>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -98,6 +103,8 @@ impl Hasher {
             wait,
             decoy: Arc::new(hash_now("decoy password, never matches")),
             workers: Arc::new(Mutex::new(sender)),
+            queued: Arc::default(),
+            refused: Arc::default(),
         }
     }
 
@@ -105,6 +112,16 @@ impl Hasher {
     pub fn per_core(wait: Duration) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self::new(cores, wait)
+    }
+
+    /// Hashes waiting for a slot right now.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Hashes refused so far because every slot stayed busy.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Hashes a new password.
@@ -133,10 +150,16 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let permit = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| HashError::Busy)?
-            .map_err(|_| HashError::Task)?;
+        let queued = Queued::new(&self.queued);
+        let permit = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await;
+        drop(queued);
+        let permit = match permit {
+            Ok(permit) => permit.map_err(|_| HashError::Task)?,
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(HashError::Busy);
+            }
+        };
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let result = work();
@@ -151,6 +174,22 @@ impl Hasher {
             .send(job)
             .map_err(|_| HashError::Task)?;
         result.await.map_err(|_| HashError::Task)?
+    }
+}
+
+/// One hash waiting for a slot; counted until dropped, also when its caller gives up.
+struct Queued<'a>(&'a AtomicU64);
+
+impl<'a> Queued<'a> {
+    fn new(count: &'a AtomicU64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Queued(count)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -192,6 +231,7 @@ mod tests {
             hasher.hash(Secret::new("x".into())).await,
             Err(HashError::Busy)
         ));
+        assert_eq!((hasher.refused(), hasher.queued()), (1, 0));
         drop(held);
         assert!(hasher.hash(Secret::new("x".into())).await.is_ok());
     }

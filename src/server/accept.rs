@@ -94,6 +94,13 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// The connection caps and counts.
+    pub(super) fn limits(&self) -> &ConnectionLimits {
+        &self.limits
+    }
+}
+
 pub(super) async fn accept_loop(
     listener: TcpListener,
     shared: Shared,

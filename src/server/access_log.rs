@@ -1,4 +1,5 @@
-//! One log line per request: method, path, account, status, bytes in and out, duration.
+//! One log line per request: method, path, account, status, bytes in and out, duration;
+//! and, when metrics are on, the same facts counted in them.
 //!
 //! The line is written when the response body is done (or dropped by a disconnect), so
 //! the duration and byte counts cover the whole transfer. A request whose client went
@@ -16,6 +17,9 @@ use bytes::{Buf, Bytes};
 use http::{Method, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
+
+use crate::metrics::{Finished, MethodLabel, Metrics, RequestLabels, RouteLabel};
+use crate::route::Verb;
 
 /// A request's id: in its log line and in the answer's `X-Request-Id`, so a person
 /// who reports a failure can point at the line that tells what happened.
@@ -50,10 +54,26 @@ pub struct AccessLog {
     pub(crate) started: Instant,
     pub(crate) bytes_in: Arc<AtomicU64>,
     pub(crate) bytes_out: u64,
+    /// Where the request is counted too, with its route and method.
+    pub(crate) metrics: Option<(Metrics, RouteLabel, Verb)>,
 }
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
+        let bytes_in = self.bytes_in.load(Ordering::Relaxed);
+        let duration = self.started.elapsed();
+        if let Some((metrics, route, verb)) = &self.metrics {
+            metrics.request_finished(&Finished {
+                labels: RequestLabels {
+                    route: *route,
+                    method: MethodLabel(*verb),
+                    status: self.status.as_u16(),
+                },
+                duration,
+                bytes_in,
+                bytes_out: self.bytes_out,
+            });
+        }
         tracing::info!(
             target: "davgate::access",
             id = %self.id,
@@ -61,9 +81,9 @@ impl Drop for AccessLog {
             path = %self.path,
             account = %self.account.as_deref().unwrap_or("-"),
             status = self.status.as_u16(),
-            bytes_in = self.bytes_in.load(Ordering::Relaxed),
+            bytes_in,
             bytes_out = self.bytes_out,
-            ms = self.started.elapsed().as_millis() as u64,
+            ms = duration.as_millis() as u64,
         );
     }
 }

@@ -131,6 +131,11 @@ impl ConnectionLimits {
         })
     }
 
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.inner.open.lock().expect("connection count lock").total
+    }
+
     /// Tells a refused plain-HTTP connection why and closes it, without waiting.
     pub fn refuse_plain(&self, stream: TcpStream, why: Refusal) {
         self.note_refusal(why);

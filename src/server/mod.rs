@@ -13,6 +13,7 @@ mod accept;
 mod access_log;
 mod cert_reload;
 mod limits;
+mod observed;
 mod service;
 mod stream;
 mod tls;
@@ -36,6 +37,8 @@ use crate::auth::cache::load_or_create_server_key;
 use crate::config::{ClientAddress, Settings, Transport};
 use crate::dav::Dav;
 use crate::files::Files;
+use crate::metrics::Metrics;
+use crate::metrics::endpoint::{self, Endpoint};
 pub use crate::sendfile::FileRanges;
 
 /// How often expired trash is purged and unreferenced blobs collected, at most.
@@ -58,6 +61,7 @@ pub enum StartError {
 /// A server accepting connections until told to stop.
 pub struct Running {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     scheme: &'static str,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -71,6 +75,11 @@ impl Running {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the metrics listener, when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// `http://ADDR` or `https://ADDR`.
@@ -112,8 +121,21 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let store = open_store(&settings).await?;
     let server_key = load_or_create_server_key(&settings.data_dir)
         .map_err(|e| StartError::Io(format!("server key: {e}")))?;
+    let metrics = settings.metrics.enabled().then(Metrics::new);
+    let metrics_listener =
+        match settings.metrics.listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                StartError::Io(format!("cannot listen for metrics on {addr}: {e}"))
+            })?),
+            None => None,
+        };
     let auth = Authenticator::new(store.clone(), server_key, &settings.auth);
     let app = App {
+        metrics_endpoint: match (&metrics, &settings.metrics.token) {
+            (Some(metrics), Some(token)) => Some(Endpoint::new(metrics.clone(), Some(token))),
+            _ => None,
+        },
+        metrics: metrics.clone(),
         portal: crate::account::Portal::new(
             store.clone(),
             auth.clone(),
@@ -147,10 +169,25 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let behind_proxy = matches!(settings.transport, Transport::PlainBehindProxy)
         || matches!(settings.client_address, ClientAddress::Header(_));
     let shared = Shared::new(app.clone(), tls, &settings.connections, behind_proxy);
-    narrate(&settings, &store, scheme, addr);
+    if let Some(metrics) = &metrics {
+        observed::observe(metrics, &app, shared.limits());
+    }
+    let metrics_addr = match &metrics_listener {
+        Some(listener) => Some(
+            listener
+                .local_addr()
+                .map_err(|e| StartError::Io(e.to_string()))?,
+        ),
+        None => None,
+    };
+    narrate(&settings, &store, scheme, addr, metrics_addr);
     let no_accounts = store.accounts().await.is_ok_and(|a| a.is_empty());
 
     let (stop, stopped) = watch::channel(false);
+    if let (Some(metrics), Some(listener)) = (metrics, metrics_listener) {
+        let endpoint = Endpoint::new(metrics, settings.metrics.token.as_ref());
+        tokio::spawn(endpoint::serve(listener, endpoint, stopped.clone()));
+    }
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
     if let Some(certs) = &certs {
@@ -159,6 +196,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let task = tokio::spawn(accept_loop(listener, shared, stopped));
     Ok(Running {
         addr,
+        metrics_addr,
         scheme,
         stop,
         task,
@@ -200,11 +238,18 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
         blob_dir: settings.blob_dir.clone(),
         max_connections: settings.db_connections,
         background_thread_init: Some(crate::priority::lower_priority),
+        sqlite_synchronous: settings.sqlite_synchronous,
     })
     .await
 }
 
-fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketAddr) {
+fn narrate(
+    settings: &Settings,
+    store: &Store,
+    scheme: &str,
+    addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+) {
     let transport = match settings.transport {
         Transport::Tls { .. } => "TLS, HTTP/2 and HTTP/1.1",
         Transport::PlainLoopback => "plain HTTP on loopback",
@@ -220,6 +265,31 @@ fn narrate(settings: &Settings, store: &Store, scheme: &str, addr: SocketAddr) {
         store.backend(),
         settings.blob_dir.display()
     );
+    if let Some(metrics_addr) = metrics_addr {
+        tracing::info!(
+            "metrics at http://{metrics_addr}{}{}",
+            endpoint::PATH,
+            if settings.metrics.token.is_some() {
+                " (bearer token required)"
+            } else {
+                ""
+            }
+        );
+    }
+    if settings.metrics.token.is_some() {
+        tracing::info!(
+            "metrics at {scheme}://{addr}{} to the bearer token in metrics_token",
+            endpoint::PATH
+        );
+    }
+    if store.backend() == davgate_storage::Backend::Sqlite
+        && settings.sqlite_synchronous == davgate_storage::SqliteSynchronous::Normal
+    {
+        tracing::info!(
+            "sqlite_synchronous = \"normal\": commits are fsynced at checkpoints only, so a \
+             power cut may roll back the last ones, answered uploads included"
+        );
+    }
     if let Some(host) = &settings.files_host {
         tracing::info!(
             "files host {}: the files tree at {scheme}://{}/ (trash at /.trash/)",

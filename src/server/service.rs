@@ -21,6 +21,8 @@ use crate::config::ClientAddress;
 use crate::dav::{self, Dav};
 use crate::error::HttpError;
 use crate::files::{self, Files};
+use crate::metrics::endpoint::Endpoint;
+use crate::metrics::{Metrics, RouteLabel};
 use crate::response::{self, Body};
 use crate::route::{FilesHost, Need, Route, Routed};
 
@@ -35,6 +37,10 @@ pub struct App {
     pub(crate) store: Store,
     /// The host serving the files tree at `/`, if any.
     pub(crate) files_host: Option<FilesHost>,
+    /// Recorded only when `/metrics` is served somewhere.
+    pub(crate) metrics: Option<Metrics>,
+    /// `/metrics` on this listener, when `metrics_token` is set.
+    pub(crate) metrics_endpoint: Option<Endpoint>,
 }
 
 impl App {
@@ -53,8 +59,24 @@ impl App {
         let routed = Route::from_request(&parts, self.files_host.as_ref());
         let req = Request::from_parts(parts, CountedBody::new(body, bytes_in.clone()));
 
-        let (response, account) =
-            unless_panicked(self.dispatch(&routed, req, peer), id, &method, &path).await;
+        // /metrics is no route of its own: it exists only where metrics_token is set.
+        let scrape = self
+            .metrics_endpoint
+            .as_ref()
+            .filter(|_| routed.route == Route::NotFound && Endpoint::is_scrape(&method, &path));
+        let route_label = match scrape {
+            Some(_) => RouteLabel::Health,
+            None => RouteLabel::of(&routed.route),
+        };
+        let upload = self
+            .metrics
+            .as_ref()
+            .and_then(|m| m.upload_started(routed.verb));
+        let (response, account) = match scrape {
+            Some(endpoint) => (endpoint.scrape(req.headers()), None),
+            None => unless_panicked(self.dispatch(&routed, req, peer), id, &method, &path).await,
+        };
+        drop(upload);
 
         let log = AccessLog {
             id,
@@ -65,6 +87,7 @@ impl App {
             started,
             bytes_in,
             bytes_out: 0,
+            metrics: self.metrics.clone().map(|m| (m, route_label, routed.verb)),
         };
         let (mut parts, body) = response.into_parts();
         parts.headers.insert("x-request-id", id.header_value());

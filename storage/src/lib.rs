@@ -39,7 +39,7 @@ pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, Streamed};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
-pub use db::{Backend, now_ms};
+pub use db::{Backend, SqliteSynchronous, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
 pub use gc::GarbageReport;
 pub use groupware::{

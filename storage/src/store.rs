@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::blob::{self, BlobKey, BlobStore, LocalBlobStore, Streamed};
+use crate::blob::{self, BlobKey, BlobStore, CountedBlobStore, LocalBlobStore, Streamed};
 use crate::db::{self, Backend, Db};
 use crate::error::Result;
 use crate::ids::{AccountId, NodeId};
@@ -26,6 +27,8 @@ pub struct StoreConfig {
     /// Run first on the thread the store starts for background work (the MD5 of large
     /// uploads), e.g. to lower its priority below the request threads'.
     pub background_thread_init: Option<fn()>,
+    /// How SQLite makes commits durable; ignored for PostgreSQL.
+    pub sqlite_synchronous: db::SqliteSynchronous,
 }
 
 /// The rows read on every request, kept between commits.
@@ -43,14 +46,23 @@ pub struct Store {
     pub(crate) snapshots: Arc<KeptRows>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) md5: Arc<md5_fill::Md5Filler>,
+    /// Errors the blob store returned since the store was opened.
+    blob_errors: Arc<AtomicU64>,
 }
 
 impl Store {
     /// Connects, runs pending migrations and opens the blob store.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
-        let db = Db::connect(&config.database_url, config.max_connections).await?;
+        let db = Db::connect(
+            &config.database_url,
+            config.max_connections,
+            config.sqlite_synchronous,
+        )
+        .await?;
         db.migrate().await?;
-        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
+        let counted = CountedBlobStore::new(Arc::new(LocalBlobStore::open(&config.blob_dir)?));
+        let blob_errors = counted.errors();
+        let blobs: Arc<dyn BlobStore> = Arc::new(counted);
         let md5 = md5_fill::Md5Filler::start(
             db.clone(),
             Arc::clone(&blobs),
@@ -61,6 +73,7 @@ impl Store {
             snapshots: Arc::default(),
             blobs,
             md5: Arc::new(md5),
+            blob_errors,
         })
     }
 
@@ -73,6 +86,29 @@ impl Store {
     pub async fn ready(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.db.pool).await?;
         self.blobs.ready().await
+    }
+
+    /// Errors the blob store returned since the store was opened (a full disk, a blob
+    /// missing or unreadable): worth an operator's alert.
+    pub fn blob_errors(&self) -> u64 {
+        self.blob_errors.load(Ordering::Relaxed)
+    }
+
+    /// Database connections open in the pool, and how many of them are idle.
+    pub fn pool_connections(&self) -> (u32, usize) {
+        (self.db.pool.size(), self.db.pool.num_idle())
+    }
+
+    /// How the SQLite connections make commits durable, read back from one of them;
+    /// `None` on PostgreSQL (or a level davgate never sets).
+    pub async fn sqlite_synchronous(&self) -> Result<Option<db::SqliteSynchronous>> {
+        if self.db.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&self.db.pool)
+            .await?;
+        Ok(db::SqliteSynchronous::from_level(level))
     }
 
     /// The blob store, for streaming reads.

@@ -35,6 +35,7 @@ async fn locks_stored_without_an_expiry_get_one_hour() {
         blob_dir: dir.path().join("blobs"),
         max_connections: 1,
         background_thread_init: None,
+        sqlite_synchronous: Default::default(),
     })
     .await
     .unwrap();
@@ -91,6 +92,7 @@ async fn default_calendars_made_for_events_and_tasks_take_journals_too() {
         blob_dir: dir.path().join("blobs"),
         max_connections: 1,
         background_thread_init: None,
+        sqlite_synchronous: Default::default(),
     })
     .await
     .unwrap();

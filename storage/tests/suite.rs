@@ -180,6 +180,7 @@ async fn open_store(url: &str, blob_dir: &Path) -> Store {
         blob_dir: blob_dir.to_owned(),
         max_connections: 4,
         background_thread_init: None,
+        sqlite_synchronous: Default::default(),
     })
     .await
     .unwrap()
@@ -1814,4 +1815,28 @@ fn prop(namespace: &str, name: &str, xml: &[u8]) -> DeadProp {
         prefix: None,
         xml: xml.to_vec(),
     }
+}
+
+/// Each SQLite connection runs with the `synchronous` level asked for: FULL unless told
+/// otherwise, so a commit that returned survives a power cut.
+#[tokio::test]
+async fn sqlite_commits_are_as_durable_as_configured() {
+    use davgate_storage::SqliteSynchronous;
+    for wanted in [SqliteSynchronous::Full, SqliteSynchronous::Normal] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+        let store = Store::open(&StoreConfig {
+            database_url: url,
+            blob_dir: dir.path().join("blobs"),
+            max_connections: 2,
+            background_thread_init: None,
+            sqlite_synchronous: wanted,
+        })
+        .await
+        .unwrap();
+        // Two reads at once hold both pooled connections: each must have the setting.
+        let (a, b) = tokio::join!(store.sqlite_synchronous(), store.sqlite_synchronous());
+        assert_eq!((a.unwrap(), b.unwrap()), (Some(wanted), Some(wanted)));
+    }
+    assert_eq!(SqliteSynchronous::default(), SqliteSynchronous::Full);
 }

@@ -7,10 +7,12 @@
 //! is found by [`crate::Store::collect_garbage`].
 
 mod contract;
+mod counted;
 mod digest;
 mod local;
 
 pub use contract::{BlobKey, BlobReader, BlobStore, BlobWriter, Digests, IdleBlob, StagedBlob};
+pub(crate) use counted::CountedBlobStore;
 pub(crate) use digest::DigestingWriter;
 pub use digest::{Md5Stream, Streamed};
 pub use local::LocalBlobStore;

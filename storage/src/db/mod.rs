@@ -54,6 +54,38 @@ impl Backend {
     }
 }
 
+/// How SQLite makes a commit durable: its `PRAGMA synchronous` in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// Every commit reaches the disk (the WAL is fsynced) before it returns: an upload
+    /// answered 201 survives a power cut.
+    #[default]
+    Full,
+    /// The WAL is fsynced only at checkpoints: cheaper small writes, still consistent
+    /// after any crash, but a power cut or kernel crash may roll back the last commits,
+    /// answered or not. A crash of davgate alone loses nothing.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "PRAGMA synchronous = FULL",
+            SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL",
+        }
+    }
+
+    /// The setting of a `PRAGMA synchronous` level; `None` for the levels davgate never
+    /// sets (OFF, EXTRA).
+    pub fn from_level(level: i64) -> Option<Self> {
+        match level {
+            1 => Some(SqliteSynchronous::Normal),
+            2 => Some(SqliteSynchronous::Full),
+            _ => None,
+        }
+    }
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -105,7 +137,11 @@ async fn discard_if_still_in_transaction(conn: &mut sqlx::AnyConnection) -> sqlx
 }
 
 impl Db {
-    pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    pub(crate) async fn connect(
+        url: &str,
+        max_connections: u32,
+        synchronous: SqliteSynchronous,
+    ) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or_else(|| {
             crate::StorageError::Invalid(format!(
@@ -123,16 +159,17 @@ impl Db {
             // trip to its worker thread to every query.
             pool = pool
                 .test_before_acquire(false)
-                .after_connect(|conn, _meta| {
+                .after_connect(move |conn, _meta| {
                     Box::pin(async move {
-                        // WAL lets readers run beside the writer; NORMAL is durable at every
-                        // checkpoint and consistent always; busy_timeout covers other processes
-                        // (the CLI) holding the write lock for a moment. Sorts stay in memory,
-                        // and pages are read through a 256 MiB map and a 16 MiB cache per
-                        // connection rather than copied in by pread.
+                        // WAL lets readers run beside the writer; `synchronous` decides
+                        // whether each commit is fsynced (see SqliteSynchronous);
+                        // busy_timeout covers other processes (the CLI) holding the write
+                        // lock for a moment. Sorts stay in memory, and pages are read
+                        // through a 256 MiB map and a 16 MiB cache per connection rather
+                        // than copied in by pread.
                         for pragma in [
                             "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
+                            synchronous.pragma(),
                             "PRAGMA foreign_keys = ON",
                             "PRAGMA busy_timeout = 10000",
                             "PRAGMA temp_store = MEMORY",
