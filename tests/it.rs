@@ -22,6 +22,7 @@ mod locks;
 mod module_cycles;
 mod paths;
 mod ranges;
+mod s3;
 mod server;
 mod trash;
 mod two_factor;

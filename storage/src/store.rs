@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::blob::{self, BlobKey, BlobStore, LocalBlobStore, Streamed};
+use crate::blob::{self, BlobKey, BlobStore, LocalBlobStore, S3BlobStore, S3Config, Streamed};
 use crate::db::{self, Backend, Db};
 use crate::error::Result;
 use crate::ids::{AccountId, NodeId};
@@ -19,13 +19,31 @@ use crate::model::node::Node;
 pub struct StoreConfig {
     /// `sqlite://PATH?mode=rwc` or `postgres://…`.
     pub database_url: String,
-    /// Directory for the local blob store.
-    pub blob_dir: PathBuf,
+    /// Where blob bytes live.
+    pub blob_store: BlobStoreConfig,
     /// Upper bound on pooled database connections.
     pub max_connections: u32,
     /// Run first on the thread the store starts for background work (the MD5 of large
     /// uploads), e.g. to lower its priority below the request threads'.
     pub background_thread_init: Option<fn()>,
+}
+
+/// Which blob store holds the bytes.
+#[derive(Debug, Clone)]
+pub enum BlobStoreConfig {
+    /// Files under a local directory (one machine).
+    Local(PathBuf),
+    /// Objects in an S3-compatible bucket (any number of nodes).
+    S3(S3Config),
+}
+
+impl BlobStoreConfig {
+    fn open(&self) -> Result<Arc<dyn BlobStore>> {
+        Ok(match self {
+            BlobStoreConfig::Local(dir) => Arc::new(LocalBlobStore::open(dir)?),
+            BlobStoreConfig::S3(config) => Arc::new(S3BlobStore::open(config)?),
+        })
+    }
 }
 
 /// The rows read on every request, kept between commits.
@@ -50,7 +68,7 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         let db = Db::connect(&config.database_url, config.max_connections).await?;
         db.migrate().await?;
-        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(&config.blob_dir)?);
+        let blobs = config.blob_store.open()?;
         let md5 = md5_fill::Md5Filler::start(
             db.clone(),
             Arc::clone(&blobs),
