@@ -70,23 +70,34 @@ impl BlobReader for S3Reader {
         if want == 0 {
             return Ok(Bytes::new());
         }
-        let mut cursor = self.cursor.lock().await;
-        let open = match cursor.take() {
+        let mut slot = self.cursor.lock().await;
+        let mut cursor = match slot.take() {
             Some(c) if c.offset == offset => c,
             _ => self.get_from(offset).await?,
         };
-        let cursor = cursor.insert(open);
+        let read = cursor.read(want).await;
+        // A broken GET is not continued: the next read starts a new one.
+        if read.is_ok() {
+            *slot = Some(cursor);
+        }
+        read
+    }
+}
+
+impl Cursor {
+    /// The next `want` bytes (fewer only where the object ends).
+    async fn read(&mut self, want: usize) -> Result<Bytes> {
         let mut read = BytesMut::new();
         while read.len() < want {
-            if cursor.leftover.is_empty() {
-                match cursor.body.next().await {
-                    Some(chunk) => cursor.leftover = chunk.map_err(io_error)?,
+            if self.leftover.is_empty() {
+                match self.body.next().await {
+                    Some(chunk) => self.leftover = chunk.map_err(io_error)?,
                     None => break,
                 }
             }
-            let take = (want - read.len()).min(cursor.leftover.len());
-            let piece = cursor.leftover.split_to(take);
-            cursor.offset += take as u64;
+            let take = (want - read.len()).min(self.leftover.len());
+            let piece = self.leftover.split_to(take);
+            self.offset += take as u64;
             if read.is_empty() && take == want {
                 // The common case: one received chunk holds the whole read; no copy.
                 return Ok(piece);
