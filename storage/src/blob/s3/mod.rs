@@ -20,9 +20,11 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore};
 
+mod error;
 mod reader;
 mod writer;
 
+use error::io_error;
 use reader::S3Reader;
 use writer::S3Writer;
 
@@ -128,16 +130,6 @@ impl S3BlobStore {
 
 fn path(key: &BlobKey) -> Path {
     Path::from(key.as_str())
-}
-
-/// An object store failure as the blob layer's I/O error (a missing object stays
-/// `NotFound`, as a missing file does locally).
-pub(super) fn io_error(e: object_store::Error) -> StorageError {
-    let kind = match e {
-        object_store::Error::NotFound { .. } => std::io::ErrorKind::NotFound,
-        _ => std::io::ErrorKind::Other,
-    };
-    StorageError::Io(std::io::Error::new(kind, format!("S3: {e}")))
 }
 
 #[async_trait]

@@ -13,7 +13,7 @@ use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore};
 use tokio::sync::Mutex;
 
-use super::io_error;
+use super::error::io_error;
 use crate::blob::contract::BlobReader;
 use crate::error::Result;
 

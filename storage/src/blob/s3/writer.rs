@@ -15,7 +15,7 @@ use object_store::path::Path;
 use object_store::{MultipartUpload, ObjectStore, PutPayload};
 use tokio::task::JoinHandle;
 
-use super::io_error;
+use super::error::io_error;
 use crate::blob::contract::{BlobKey, BlobWriter, StagedBlob};
 use crate::error::Result;
 
