@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use davgate_storage::BlobStoreConfig;
+use davgate_storage::blob::{MIN_PART_SIZE, S3Config};
 use serde::Deserialize;
 
 use crate::auth::AuthSettings;
@@ -31,6 +33,30 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     /// `sqlite://…` or `postgres://…` (default: SQLite in the data directory).
     pub database_url: Option<Secret<String>>,
+    /// Where file contents live: `local` (the data directory's `blobs/`, the default) or
+    /// `s3` (an S3-compatible bucket shared by every node).
+    pub blob_store: Option<BlobStoreKind>,
+    /// The S3 endpoint URL (default: AWS itself).
+    pub s3_endpoint: Option<String>,
+    /// The S3 bucket; required with `blob_store = "s3"`.
+    pub s3_bucket: Option<String>,
+    /// The S3 region requests are signed for (default us-east-1).
+    pub s3_region: Option<String>,
+    /// Path-style S3 URLs (default: true with `s3_endpoint`, false for AWS).
+    pub s3_path_style: Option<bool>,
+    /// The S3 access key (default: `AWS_ACCESS_KEY_ID`).
+    pub s3_access_key_id: Option<String>,
+    /// The S3 secret key (default: `AWS_SECRET_ACCESS_KEY`).
+    pub s3_secret_access_key: Option<Secret<String>>,
+    /// Bytes per part of a multipart upload (default 16MiB, at least 5MiB); each upload
+    /// holds about two parts in memory.
+    pub s3_part_size: Option<ByteSize>,
+    /// Accept a plain `http://` S3 endpoint (default false; for a store on loopback).
+    pub s3_allow_http: Option<bool>,
+    /// How old an unreferenced S3 object must be before garbage collection deletes it
+    /// (default 2d): longer than any upload takes, so one still finishing on another
+    /// node is never collected.
+    pub s3_gc_grace: Option<Span>,
     /// PEM certificate chain; with `tls_key`, davgate serves HTTPS.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
@@ -132,6 +158,16 @@ impl ConfigFile {
             files_host,
             data_dir,
             database_url,
+            blob_store,
+            s3_endpoint,
+            s3_bucket,
+            s3_region,
+            s3_path_style,
+            s3_access_key_id,
+            s3_secret_access_key,
+            s3_part_size,
+            s3_allow_http,
+            s3_gc_grace,
             tls_cert,
             tls_key,
             trusted_proxy,
@@ -161,6 +197,16 @@ impl ConfigFile {
         );
         self
     }
+}
+
+/// Which blob store `blob_store` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobStoreKind {
+    /// A directory on this machine.
+    Local,
+    /// An S3-compatible bucket.
+    S3,
 }
 
 /// A configuration that cannot be used, and why.
@@ -195,8 +241,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Database URL (may hold a password).
     pub database_url: Secret<String>,
-    /// Directory of the local blob store.
-    pub blob_dir: PathBuf,
+    /// Where file contents live (S3 credentials print as `***`).
+    pub blob_store: BlobStoreConfig,
     /// TLS or plain HTTP.
     pub transport: Transport,
     /// Default per-file upload limit in bytes.
@@ -283,7 +329,11 @@ impl Settings {
             .map(crate::route::FilesHost::new)
             .transpose()
             .map_err(|e| ConfigError(e.to_string()))?;
-        let data_dir = config.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let data_dir = config
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let blob_store = blob_store(&config, &data_dir)?;
         let database_url = config
             .database_url
             .unwrap_or_else(|| Secret::new(default_database_url(&data_dir)));
@@ -375,7 +425,7 @@ impl Settings {
             metrics,
             listen,
             files_host,
-            blob_dir: data_dir.join("blobs"),
+            blob_store,
             data_dir,
             database_url,
             transport,
@@ -410,6 +460,43 @@ impl Settings {
             },
         })
     }
+}
+
+/// The blob store the configuration names; S3 keys not given here come from `AWS_*`.
+fn blob_store(config: &ConfigFile, data_dir: &Path) -> Result<BlobStoreConfig, ConfigError> {
+    if config.blob_store.unwrap_or(BlobStoreKind::Local) == BlobStoreKind::Local {
+        return Ok(BlobStoreConfig::Local(data_dir.join("blobs")));
+    }
+    let bucket = config.s3_bucket.clone().ok_or_else(|| {
+        ConfigError("blob_store = \"s3\" needs s3_bucket, the bucket to keep files in".into())
+    })?;
+    let part_size = config.s3_part_size.map_or(16 << 20, |s| s.0);
+    if part_size < MIN_PART_SIZE as u64 || part_size > 1 << 30 {
+        return Err(ConfigError(format!(
+            "s3_part_size must be between {} (the smallest part S3 accepts) and 1GiB, not {}",
+            ByteSize(MIN_PART_SIZE as u64),
+            ByteSize(part_size)
+        )));
+    }
+    Ok(BlobStoreConfig::S3(S3Config {
+        endpoint: config.s3_endpoint.clone(),
+        bucket,
+        region: config
+            .s3_region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".into()),
+        path_style: config.s3_path_style.unwrap_or(config.s3_endpoint.is_some()),
+        access_key_id: config.s3_access_key_id.clone(),
+        secret_access_key: config
+            .s3_secret_access_key
+            .as_ref()
+            .map(|s| s.expose().clone()),
+        part_size: part_size as usize,
+        allow_http: config.s3_allow_http.unwrap_or(false),
+        gc_grace: config
+            .s3_gc_grace
+            .map_or(Duration::from_secs(2 * 86400), |s| s.0),
+    }))
 }
 
 /// Validates the connection timeouts and caps.

@@ -30,6 +30,7 @@ mod portal;
 mod principal_search;
 mod ranges;
 mod reverse_proxy;
+mod s3;
 mod server;
 mod tls_reload;
 mod trash;

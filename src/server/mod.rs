@@ -22,7 +22,7 @@ mod watchdog;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use davgate_storage::{StorageError, Store, StoreConfig};
+use davgate_storage::{BlobStoreConfig, StorageError, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -235,7 +235,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
         .create(&settings.data_dir)?;
     Store::open(&StoreConfig {
         database_url: settings.database_url.expose().clone(),
-        blob_dir: settings.blob_dir.clone(),
+        blob_store: settings.blob_store.clone(),
         max_connections: settings.db_connections,
         background_thread_init: Some(crate::priority::lower_priority),
         sqlite_synchronous: settings.sqlite_synchronous,
@@ -259,11 +259,14 @@ fn narrate(
         "davgate {} listening on {scheme}://{addr} ({transport})",
         env!("CARGO_PKG_VERSION")
     );
+    let blobs = match &settings.blob_store {
+        BlobStoreConfig::Local(dir) => format!("blobs in {}", dir.display()),
+        BlobStoreConfig::S3(s3) => format!("blobs in the S3 bucket {}", s3.bucket),
+    };
     tracing::info!(
-        "data in {} ({} database, blobs in {}); files at {scheme}://{addr}/files/",
+        "data in {} ({} database, {blobs}); files at {scheme}://{addr}/files/",
         settings.data_dir.display(),
         store.backend(),
-        settings.blob_dir.display()
     );
     if let Some(metrics_addr) = metrics_addr {
         tracing::info!(

@@ -2,7 +2,9 @@
 //!
 //! They appear only when a process dies between writing a blob and committing it, or
 //! between a commit that released a blob and deleting its bytes. The blob store offers
-//! only blobs no live writer holds, so an upload in progress is never collected.
+//! only blobs no live writer holds (locally a file lock says so; in S3 an object younger
+//! than the grace period may still be on its way to a commit on another node), so an
+//! upload in progress is never collected.
 
 use crate::Store;
 use crate::blob::IdleBlob;
@@ -46,7 +48,7 @@ impl Store {
                     continue;
                 }
                 tracing::info!(blob = blob.key().as_str(), "deleting an unreferenced blob");
-                blob.delete()?;
+                blob.delete().await?;
                 report.deleted += 1;
             }
         }

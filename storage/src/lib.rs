@@ -37,7 +37,7 @@ mod tree;
 
 pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};
-pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, Streamed};
+pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config, Streamed};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
 pub use db::{Backend, SqliteSynchronous, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
@@ -51,7 +51,7 @@ pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
 pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
-pub use store::{Store, StoreConfig};
+pub use store::{BlobStoreConfig, Store, StoreConfig};
 pub use tree::{
     CopyDepth, CreateMode, Location, MAX_DEPTH, NewContent, Node, NodeKind, Overwrite, Placed,
     Target, TreeRoot,

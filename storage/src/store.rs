@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::blob::{self, BlobKey, BlobStore, CountedBlobStore, LocalBlobStore, Streamed};
+use crate::blob::{
+    self, BlobKey, BlobStore, CountedBlobStore, LocalBlobStore, S3BlobStore, S3Config, Streamed,
+};
 use crate::db::{self, Backend, Db};
 use crate::error::Result;
 use crate::ids::{AccountId, NodeId};
@@ -20,8 +22,8 @@ use crate::model::node::Node;
 pub struct StoreConfig {
     /// `sqlite://PATH?mode=rwc` or `postgres://…`.
     pub database_url: String,
-    /// Directory for the local blob store.
-    pub blob_dir: PathBuf,
+    /// Where blob bytes live.
+    pub blob_store: BlobStoreConfig,
     /// Upper bound on pooled database connections.
     pub max_connections: u32,
     /// Run first on the thread the store starts for background work (the MD5 of large
@@ -29,6 +31,24 @@ pub struct StoreConfig {
     pub background_thread_init: Option<fn()>,
     /// How SQLite makes commits durable; ignored for PostgreSQL.
     pub sqlite_synchronous: db::SqliteSynchronous,
+}
+
+/// Which blob store holds the bytes.
+#[derive(Debug, Clone)]
+pub enum BlobStoreConfig {
+    /// Files under a local directory (one machine).
+    Local(PathBuf),
+    /// Objects in an S3-compatible bucket (any number of nodes).
+    S3(S3Config),
+}
+
+impl BlobStoreConfig {
+    fn open(&self) -> Result<Arc<dyn BlobStore>> {
+        Ok(match self {
+            BlobStoreConfig::Local(dir) => Arc::new(LocalBlobStore::open(dir)?),
+            BlobStoreConfig::S3(config) => Arc::new(S3BlobStore::open(config)?),
+        })
+    }
 }
 
 /// The rows read on every request, kept between commits.
@@ -60,7 +80,7 @@ impl Store {
         )
         .await?;
         db.migrate().await?;
-        let counted = CountedBlobStore::new(Arc::new(LocalBlobStore::open(&config.blob_dir)?));
+        let counted = CountedBlobStore::new(config.blob_store.open()?);
         let blob_errors = counted.errors();
         let blobs: Arc<dyn BlobStore> = Arc::new(counted);
         let md5 = md5_fill::Md5Filler::start(

@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use davgate_storage::{AccountId, CollectionKind, Store, StoreConfig, now_ms};
+use davgate_storage::{AccountId, BlobStoreConfig, CollectionKind, Store, StoreConfig, now_ms};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 /// Before 0005, a LOCK without a usable Timeout header was stored with no expiry and
@@ -32,7 +32,7 @@ async fn locks_stored_without_an_expiry_get_one_hour() {
     let before = now_ms();
     let store = Store::open(&StoreConfig {
         database_url: url,
-        blob_dir: dir.path().join("blobs"),
+        blob_store: BlobStoreConfig::Local(dir.path().join("blobs")),
         max_connections: 1,
         background_thread_init: None,
         sqlite_synchronous: Default::default(),
@@ -89,7 +89,7 @@ async fn default_calendars_made_for_events_and_tasks_take_journals_too() {
 
     let store = Store::open(&StoreConfig {
         database_url: url,
-        blob_dir: dir.path().join("blobs"),
+        blob_store: BlobStoreConfig::Local(dir.path().join("blobs")),
         max_connections: 1,
         background_thread_init: None,
         sqlite_synchronous: Default::default(),

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use davgate_storage::{
-    Account, CopyDepth, CreateMode, DeadProp, Digests, Location, LockRecord, NewContent, NodeId,
-    Overwrite, PropChange, StorageError, Store, StoreConfig, Streamed, Target,
+    Account, BlobStoreConfig, CopyDepth, CreateMode, DeadProp, Digests, Location, LockRecord,
+    NewContent, NodeId, Overwrite, PropChange, StorageError, Store, StoreConfig, Streamed, Target,
 };
 use sqlx::Executor;
 
@@ -177,7 +177,7 @@ fn count_files(dir: &Path) -> usize {
 async fn open_store(url: &str, blob_dir: &Path) -> Store {
     Store::open(&StoreConfig {
         database_url: url.to_owned(),
-        blob_dir: blob_dir.to_owned(),
+        blob_store: BlobStoreConfig::Local(blob_dir.to_owned()),
         max_connections: 4,
         background_thread_init: None,
         sqlite_synchronous: Default::default(),

@@ -96,11 +96,12 @@ pub trait BlobReader: Send + Sync {
 }
 
 /// A blob held for a garbage-collection decision.
+#[async_trait]
 pub trait IdleBlob: Send {
     /// The blob's key.
     fn key(&self) -> &BlobKey;
     /// Deletes the blob.
-    fn delete(self: Box<Self>) -> Result<()>;
+    async fn delete(self: Box<Self>) -> Result<()>;
 }
 
 /// Hex digests of a blob's content.

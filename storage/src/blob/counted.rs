@@ -124,12 +124,14 @@ struct CountedIdle {
     errors: Arc<AtomicU64>,
 }
 
+#[async_trait]
 impl IdleBlob for CountedIdle {
     fn key(&self) -> &BlobKey {
         self.inner.key()
     }
 
-    fn delete(self: Box<Self>) -> Result<()> {
-        counted(&self.errors, self.inner.delete())
+    async fn delete(self: Box<Self>) -> Result<()> {
+        let errors = Arc::clone(&self.errors);
+        counted(&errors, self.inner.delete().await)
     }
 }

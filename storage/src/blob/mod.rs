@@ -10,9 +10,11 @@ mod contract;
 mod counted;
 mod digest;
 mod local;
+mod s3;
 
 pub use contract::{BlobKey, BlobReader, BlobStore, BlobWriter, Digests, IdleBlob, StagedBlob};
 pub(crate) use counted::CountedBlobStore;
 pub(crate) use digest::DigestingWriter;
 pub use digest::{Md5Stream, Streamed};
 pub use local::LocalBlobStore;
+pub use s3::{MIN_PART_SIZE, S3BlobStore, S3Config};

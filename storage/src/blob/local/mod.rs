@@ -182,12 +182,13 @@ struct LocalIdle {
     key: BlobKey,
 }
 
+#[async_trait]
 impl IdleBlob for LocalIdle {
     fn key(&self) -> &BlobKey {
         &self.key
     }
 
-    fn delete(self: Box<Self>) -> Result<()> {
+    async fn delete(self: Box<Self>) -> Result<()> {
         remove_if_present(&self.path)
     }
 }

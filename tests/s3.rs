@@ -1,0 +1,192 @@
+//! The server on an S3 blob store (SeaweedFS from `.ci/s3.sh`, named by
+//! `DAVGATE_S3_ENDPOINT`): uploads larger than a part, whole and ranged reads, MOVE and
+//! DELETE, and uploads stopped by the size limit or a disconnect that leave neither an
+//! object nor an incomplete multipart upload. Skipped without a server, unless
+//! `DAVGATE_REQUIRE_INTEROP=1`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use davgate_storage::blob::{BlobStore, MIN_PART_SIZE};
+use davgate_storage::{S3BlobStore, S3Config};
+use tokio::io::AsyncWriteExt;
+
+use crate::common::raw::alice_auth;
+use crate::common::{TestServer, interop_required};
+
+const MIB: usize = 1 << 20;
+
+/// The S3 server's endpoint and its filer (where SeaweedFS keeps multipart uploads), or
+/// `None` to skip.
+fn s3_server() -> Option<(String, String)> {
+    match (
+        std::env::var("DAVGATE_S3_ENDPOINT"),
+        std::env::var("DAVGATE_S3_FILER"),
+    ) {
+        (Ok(endpoint), Ok(filer)) => Some((endpoint, filer)),
+        _ => {
+            assert!(
+                !interop_required(),
+                "DAVGATE_S3_ENDPOINT and DAVGATE_S3_FILER are required (start .ci/s3.sh)"
+            );
+            eprintln!("no S3 server (DAVGATE_S3_ENDPOINT unset): skipping");
+            None
+        }
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ (i >> 16) as u8)
+        .collect()
+}
+
+/// `data` as a chunked body in 64 KiB chunks.
+fn chunked(data: Vec<u8>) -> reqwest::Body {
+    let data = Bytes::from(data);
+    let chunks = (0..data.len().div_ceil(64 * 1024)).map(move |i| {
+        let end = ((i + 1) * 64 * 1024).min(data.len());
+        Ok::<_, std::io::Error>(data.slice(i * 64 * 1024..end))
+    });
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
+}
+
+/// Objects in the bucket, whatever their age.
+async fn objects(bucket: &S3BlobStore) -> usize {
+    bucket.idle().await.unwrap().len()
+}
+
+/// Multipart uploads in progress in the bucket, as SeaweedFS's filer lists them.
+async fn multipart_uploads(filer: &str, bucket: &str) -> usize {
+    let listing = reqwest::Client::new()
+        .get(format!("{filer}/buckets/{bucket}/.uploads/"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    if listing.status() == 404 {
+        return 0;
+    }
+    let listing: serde_json::Value =
+        serde_json::from_slice(&listing.bytes().await.unwrap()).unwrap();
+    listing["Entries"].as_array().map_or(0, Vec::len)
+}
+
+/// Waits (bounded) for the bucket to hold `want` objects and no multipart upload: the
+/// abort of an abandoned upload runs in the background.
+async fn settles_to(bucket: &S3BlobStore, filer: &str, name: &str, want: usize) {
+    for _ in 0..100 {
+        if objects(bucket).await == want && multipart_uploads(filer, name).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the bucket holds {} objects (want {want}) and {} multipart uploads (want 0)",
+        objects(bucket).await,
+        multipart_uploads(filer, name).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_live_in_an_s3_bucket() {
+    let Some((endpoint, filer)) = s3_server() else {
+        return;
+    };
+    let name = format!("davgate-it-{:016x}", rand::random::<u64>());
+    let srv = TestServer::start_with(&format!(
+        "blob_store = \"s3\"\ns3_endpoint = {endpoint:?}\ns3_bucket = {name:?}\n\
+         s3_allow_http = true\ns3_part_size = \"5MiB\"\nupload_limit = \"20MiB\""
+    ))
+    .await;
+    // The same bucket seen directly, every object counted whatever its age.
+    let bucket = S3BlobStore::open(&S3Config {
+        endpoint: Some(endpoint),
+        bucket: name.clone(),
+        region: "us-east-1".into(),
+        path_style: true,
+        access_key_id: None,
+        secret_access_key: None,
+        part_size: MIN_PART_SIZE,
+        allow_http: true,
+        gc_grace: Duration::ZERO,
+    })
+    .unwrap();
+    let dav = srv.alice();
+
+    // A chunked upload of more than two parts, read back whole and by range.
+    let data = pattern(12 * MIB + 12_345);
+    dav.req("PUT", "/files/big.bin")
+        .body(chunked(data.clone()))
+        .send()
+        .await
+        .status(201);
+    let got = dav.get("/files/big.bin").await.status(200);
+    assert!(got.body == data, "the content read back differs");
+    let from = 5 * MIB - 10;
+    let ranged = dav
+        .req("GET", "/files/big.bin")
+        .header("range", &format!("bytes={from}-{}", from + 19))
+        .send()
+        .await
+        .status(206);
+    assert_eq!(ranged.body, data[from..from + 20]);
+    assert_eq!(objects(&bucket).await, 1);
+    srv.store.ready().await.unwrap();
+
+    // A rename moves no bytes.
+    dav.req("MOVE", "/files/big.bin")
+        .header("destination", &srv.url("/files/moved.bin"))
+        .send()
+        .await
+        .status(201);
+    dav.get("/files/big.bin").await.status(404);
+    assert!(dav.get("/files/moved.bin").await.status(200).body == data);
+    assert_eq!(objects(&bucket).await, 1);
+
+    // Past the limit mid-stream: 413, and the multipart upload is aborted.
+    dav.req("PUT", "/files/huge.bin")
+        .body(chunked(pattern(30 * MIB)))
+        .send()
+        .await
+        .status(413);
+    dav.get("/files/huge.bin").await.status(404);
+    settles_to(&bucket, &filer, &name, 1).await;
+
+    // A client gone after more than a part: the upload is seen in progress, then aborted.
+    let mut stream = tokio::net::TcpStream::connect(srv.addr()).await.unwrap();
+    let head = format!(
+        "PUT /files/gone.bin HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        alice_auth()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![7u8; MIB];
+    for _ in 0..7 {
+        stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(&chunk).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    let mut seen = false;
+    for _ in 0..100 {
+        if multipart_uploads(&filer, &name).await > 0 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the upload streams into a multipart upload");
+    drop(stream);
+    settles_to(&bucket, &filer, &name, 1).await;
+    dav.get("/files/gone.bin").await.status(404);
+
+    // DELETE moves the file to the trash; purging the trash deletes the object.
+    dav.delete("/files/moved.bin").await.status(204);
+    dav.get("/files/moved.bin").await.status(404);
+    srv.store.purge_trash_before(i64::MAX).await.unwrap();
+    settles_to(&bucket, &filer, &name, 0).await;
+    assert_eq!(srv.account("alice").await.used_bytes, 0);
+    srv.stop().await;
+}
