@@ -108,12 +108,4 @@ impl Store {
         lease.release().await;
         done.map(Some)
     }
-
-    /// Returns once every commit made anywhere before the call shows in the rows this
-    /// process keeps between commits (at once on SQLite; on PostgreSQL when its own
-    /// notification has come back, at most a second). For tests and tools that change
-    /// data through one store and read it through another.
-    pub async fn catch_up(&self) -> Result<()> {
-        self.db.catch_up(std::time::Duration::from_secs(1)).await
-    }
 }

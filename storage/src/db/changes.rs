@@ -5,17 +5,12 @@
 //! also write fresh random bytes into a small file, which the CLI, running as another
 //! process on the same machine, changes in the same way: a password it changes while the
 //! server runs shows on the server's very next read. PostgreSQL may have writers on other
-//! machines: every write transaction there notifies the others (see `notify`), and each
-//! notification heard changes the version. While the listening connection is down nothing
-//! can be heard, so nothing may be kept: [`Changes::version`] is `None` and every read
-//! goes to the database until the listener is back.
+//! machines, so there nothing is tracked and nothing may be kept.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a version is made of: this process's commits, and the bytes other processes
 /// wrote last (zeros when there is no file).
@@ -30,14 +25,8 @@ const SHARED_LEN: usize = 16;
 /// How far commits can be seen.
 #[derive(Debug)]
 enum Reach {
-    /// Writers elsewhere cannot tell us.
+    /// Writers elsewhere cannot tell us (PostgreSQL).
     Untracked,
-    /// PostgreSQL: writers anywhere notify; `listening` while we can hear them.
-    Notified {
-        listening: AtomicBool,
-        /// The last payload heard, for [`Changes::heard_token`] waiters.
-        last_payload: watch::Sender<String>,
-    },
     /// Only this process can write (an in-memory SQLite database).
     ThisProcess,
     /// An SQLite file: other processes on this machine change the shared file.
@@ -53,23 +42,10 @@ pub(crate) struct Changes {
 
 impl Changes {
     /// Tracks nothing: every [`Self::version`] is `None`.
-    #[cfg(test)]
     pub(crate) fn untracked() -> Self {
         Changes {
             local: AtomicU64::new(0),
             reach: Reach::Untracked,
-        }
-    }
-
-    /// Tracks the commits of a PostgreSQL database through notifications; nothing is
-    /// kept until the listener reports that it listens.
-    pub(crate) fn notified() -> Self {
-        Changes {
-            local: AtomicU64::new(0),
-            reach: Reach::Notified {
-                listening: AtomicBool::new(false),
-                last_payload: watch::Sender::new(String::new()),
-            },
         }
     }
 
@@ -126,16 +102,6 @@ impl Changes {
         match &self.reach {
             Reach::Untracked => return None,
             Reach::ThisProcess => {}
-            Reach::Notified { listening, .. } => {
-                if !listening.load(Ordering::SeqCst) {
-                    return None;
-                }
-                // Read after `listening`: a drop in between has already moved `local`.
-                return Some(Version {
-                    local: self.local.load(Ordering::SeqCst),
-                    shared,
-                });
-            }
             // A 16-byte read of a page the kernel holds: cheaper than any query. A
             // short read (a marker no commit has written yet) leaves zeros.
             Reach::ThisMachine(file) => {
@@ -155,45 +121,6 @@ impl Changes {
             if let Err(e) = file.write_all_at(&fresh, 0) {
                 tracing::warn!(error = %e, "cannot update the change marker");
             }
-        }
-    }
-}
-
-impl Changes {
-    /// A notification arrived: a commit somewhere (this process's own included).
-    pub(crate) fn heard(&self, payload: &str) {
-        self.local.fetch_add(1, Ordering::SeqCst);
-        if let Reach::Notified { last_payload, .. } = &self.reach
-            && !payload.is_empty()
-        {
-            last_payload.send_replace(payload.to_owned());
-        }
-    }
-
-    /// The listener started or stopped listening. Either way what was kept may have
-    /// missed a commit, so the version moves on.
-    pub(crate) fn set_listening(&self, now: bool) {
-        if let Reach::Notified { listening, .. } = &self.reach {
-            if now {
-                self.local.fetch_add(1, Ordering::SeqCst);
-                listening.store(true, Ordering::SeqCst);
-            } else {
-                listening.store(false, Ordering::SeqCst);
-                self.local.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
-
-    /// Whether kept rows follow notifications now (PostgreSQL with its listener up).
-    pub(crate) fn listening(&self) -> bool {
-        matches!(&self.reach, Reach::Notified { listening, .. } if listening.load(Ordering::SeqCst))
-    }
-
-    /// The payloads heard from now on (PostgreSQL only).
-    pub(crate) fn payloads(&self) -> Option<watch::Receiver<String>> {
-        match &self.reach {
-            Reach::Notified { last_payload, .. } => Some(last_payload.subscribe()),
-            _ => None,
         }
     }
 }

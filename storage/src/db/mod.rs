@@ -5,7 +5,6 @@
 //! The gaps between the two live here and in the two migration folders.
 
 mod changes;
-mod notify;
 mod snapshots;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -75,18 +74,10 @@ pub(crate) struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,
     _gate: Option<OwnedMutexGuard<()>>,
     changes: Arc<Changes>,
-    backend: Backend,
 }
 
 impl WriteTx {
-    pub(crate) async fn commit(mut self) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            // Inside the transaction: sent at COMMIT, and only if it commits.
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(notify::CHANNEL)
-                .execute(&mut *self.tx)
-                .await?;
-        }
+    pub(crate) async fn commit(self) -> Result<()> {
         let committed = self.tx.commit().await;
         // Also when the commit failed: whether it reached the database is unknown.
         self.changes.committed();
@@ -164,40 +155,14 @@ impl Db {
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let changes = match backend {
             Backend::Sqlite => Changes::sqlite(sqlite_file(url)?.as_deref()),
-            Backend::Postgres => Changes::notified(),
+            Backend::Postgres => Changes::untracked(),
         };
-        let changes = Arc::new(changes);
-        if backend == Backend::Postgres {
-            notify::listen(url.to_owned(), Arc::downgrade(&changes));
-        }
         Ok(Db {
             pool,
             backend,
             write_gate,
-            changes,
+            changes: Arc::new(changes),
         })
-    }
-
-    /// Returns once every commit made anywhere before the call shows in what this
-    /// process keeps. On PostgreSQL a notification of our own makes the round trip:
-    /// PostgreSQL delivers notifications in commit order, so every earlier commit's has
-    /// been heard when ours is. Gives up after `wait` (the listener is down: then
-    /// nothing is kept anyway, or slow).
-    pub(crate) async fn catch_up(&self, wait: Duration) -> Result<()> {
-        let Some(mut payloads) = self.changes.payloads() else {
-            return Ok(());
-        };
-        if !self.changes.listening() {
-            return Ok(());
-        }
-        let token = format!("catch-up {:016x}", rand::random::<u64>());
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(notify::CHANNEL)
-            .bind(&token)
-            .execute(&self.pool)
-            .await?;
-        let _ = tokio::time::timeout(wait, payloads.wait_for(|p| *p == token)).await;
-        Ok(())
     }
 
     pub(crate) async fn migrate(&self) -> Result<()> {
@@ -227,7 +192,6 @@ impl Db {
             tx,
             _gate: gate,
             changes: self.changes.clone(),
-            backend: self.backend,
         })
     }
 }
