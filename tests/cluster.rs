@@ -208,6 +208,17 @@ async fn two_nodes_on_one_database_serve_as_one() {
             .status(200);
     }
 
+    // An account disabled by the CLI: refused on both at once; enabled: back on both.
+    let alice_now = |node: &Dav| node.as_user("alice", "another long password");
+    cli(data, &db.url, &["user", "disable", "alice"], "");
+    for node in [&a, &b] {
+        alice_now(node).get("/files/").await.status(401);
+    }
+    cli(data, &db.url, &["user", "enable", "alice"], "");
+    for node in [&a, &b] {
+        alice_now(node).get("/files/").await.status(200);
+    }
+
     drop(node_a);
     drop(node_b);
     db.drop_now().await;
