@@ -8,6 +8,7 @@ mod auth;
 mod caldav;
 mod carddav;
 mod cli;
+mod cluster;
 mod connections;
 mod copymove;
 mod crash;

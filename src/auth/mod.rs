@@ -11,7 +11,7 @@
 //! carries its credential generation, so a revocation, a new password or a second
 //! factor turned on by any process ends the credential on the very next request. (The
 //! store keeps the row until the next commit by any process, so the lookup is a query
-//! only after a write.)
+//! only after a write; on PostgreSQL, which other nodes write, it is a query every time.)
 //!
 //! A cache miss meets the throttle before it costs a hash: the per-address scores for
 //! every credential, the account-wide score only for the account password (or an unknown

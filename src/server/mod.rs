@@ -22,7 +22,7 @@ mod watchdog;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use davgate_storage::{BlobStoreConfig, StorageError, Store, StoreConfig};
+use davgate_storage::{BlobStoreConfig, Job, StorageError, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -304,29 +304,40 @@ fn narrate(
     println!("davgate listening on {scheme}://{addr}");
 }
 
-/// Purges expired trash and collects unreferenced blobs, at start and then hourly.
+/// Purges expired trash and collects unreferenced blobs, at start and then hourly. Each
+/// job runs on one node at a time when several share a PostgreSQL database (see
+/// `davgate_storage::Job`); a node that finds one taken skips it this round.
 async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<bool>) {
     // A short retention (tests, or an administrator who wants it) is honoured promptly.
     let every = (retention / 4).clamp(Duration::from_secs(1), UPKEEP_EVERY);
     loop {
         let cutoff = davgate_storage::now_ms() - retention.as_millis() as i64;
-        match store.purge_trash_before(cutoff).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
+        match store
+            .run_job(Job::TrashPurge, store.purge_trash_before(cutoff))
+            .await
+        {
+            Ok(None | Some(0)) => {}
+            Ok(Some(n)) => tracing::info!(
                 "purged {n} trashed items older than {}",
                 humantime::format_duration(retention)
             ),
             Err(e) => tracing::warn!(error = %e, "trash purge failed; will retry"),
         }
-        match store.queue_missing_md5().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("queued {n} blobs for the MD5 they lack"),
+        match store
+            .run_job(Job::Md5Backfill, store.queue_missing_md5())
+            .await
+        {
+            Ok(None | Some(0)) => {}
+            Ok(Some(n)) => tracing::info!("queued {n} blobs for the MD5 they lack"),
             Err(e) => {
                 tracing::warn!(error = %e, "could not list the blobs lacking an MD5; will retry")
             }
         }
-        match store.collect_garbage().await {
-            Ok(report) if report.deleted > 0 => {
+        match store
+            .run_job(Job::BlobCollection, store.collect_garbage())
+            .await
+        {
+            Ok(Some(report)) if report.deleted > 0 => {
                 tracing::info!("deleted {} unreferenced blobs", report.deleted)
             }
             Ok(_) => {}

@@ -26,6 +26,7 @@ mod error;
 mod gc;
 mod groupware;
 mod ids;
+mod jobs;
 mod locks;
 mod md5_fill;
 mod model;
@@ -47,6 +48,7 @@ pub use groupware::{
     NewCollection, NewObject, ObjectMeta, Precondition, Share, Written,
 };
 pub use ids::{AccountId, NodeId};
+pub use jobs::{Job, JobLease};
 pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};

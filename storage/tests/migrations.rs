@@ -118,3 +118,68 @@ async fn default_calendars_made_for_events_and_tasks_take_journals_too() {
         .unwrap();
     assert_eq!(components(books), [("default".to_owned(), 8)]);
 }
+
+/// Nodes started together on a fresh PostgreSQL database each run the migrations at
+/// start; sqlx's migrator holds a PostgreSQL advisory lock around its run, so one applies
+/// them and the others wait and find nothing left. PostgreSQL only.
+#[tokio::test]
+async fn nodes_starting_together_migrate_once() {
+    use sqlx::{Connection, Executor};
+    let Ok(admin_url) = std::env::var("DATABASE_URL") else {
+        assert!(
+            std::env::var("DAVGATE_REQUIRE_POSTGRES").is_err(),
+            "DAVGATE_REQUIRE_POSTGRES is set but DATABASE_URL is not"
+        );
+        eprintln!("DATABASE_URL is not set: PostgreSQL run skipped");
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    let name = format!("davgate_migrate_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let (path, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+    let (base, _) = path
+        .rsplit_once('/')
+        .expect("DATABASE_URL names a database");
+    let url = format!("{base}/{name}?{query}");
+    let dir = tempfile::tempdir().unwrap();
+    let open = |node: usize| {
+        let config = StoreConfig {
+            database_url: url.clone(),
+            blob_dir: dir.path().join(format!("blobs-{node}")),
+            max_connections: 2,
+            background_thread_init: None,
+        };
+        async move { Store::open(&config).await }
+    };
+    let nodes = futures_join(open(0), open(1), open(2)).await;
+    for node in &nodes {
+        assert!(
+            node.is_ok(),
+            "a node failed to start: {:?}",
+            node.as_ref().err()
+        );
+    }
+    let store = nodes.into_iter().next().unwrap().unwrap();
+    store.create_account("alice", "$argon2id$x").await.unwrap();
+    drop(store);
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
+}
+
+/// Three futures run at once, their results in order.
+async fn futures_join<T>(
+    a: impl Future<Output = T>,
+    b: impl Future<Output = T>,
+    c: impl Future<Output = T>,
+) -> Vec<T> {
+    let (a, b, c) = tokio::join!(a, b, c);
+    vec![a, b, c]
+}

@@ -217,6 +217,8 @@ macro_rules! suite {
 }
 
 suite!(
+    periodic_jobs_run_on_one_node_at_a_time,
+    kept_rows_on_one_node_follow_commits_on_another,
     accounts_are_unique_and_versioned,
     kept_rows_follow_every_commit_at_once,
     uploads_commit_replace_and_release,
@@ -270,6 +272,83 @@ async fn kept_rows_follow_every_commit_at_once(f: &Fixture) {
     cli.delete_account(a.id).await.unwrap();
     assert_eq!(f.store.account(a.id).await.unwrap(), None);
     assert_eq!(f.store.resolve(root, &["one.txt"]).await.unwrap(), None);
+}
+
+/// Two stores on one database are two nodes: a job one of them runs is skipped by the
+/// other until it is released; on SQLite (one node) every job just runs.
+async fn periodic_jobs_run_on_one_node_at_a_time(f: &Fixture) {
+    use davgate_storage::Job;
+    let other_node = f.second_store().await;
+    let lease = f
+        .store
+        .try_job(Job::TrashPurge)
+        .await
+        .unwrap()
+        .expect("free");
+    let postgres = f.store.backend() == davgate_storage::Backend::Postgres;
+    let elsewhere = other_node.try_job(Job::TrashPurge).await.unwrap();
+    assert_eq!(elsewhere.is_none(), postgres, "taken on the other node");
+    drop(elsewhere);
+    let ran = other_node
+        .run_job(Job::TrashPurge, async { Ok(7) })
+        .await
+        .unwrap();
+    assert_eq!(ran, (!postgres).then_some(7));
+    // Other jobs stay free meanwhile.
+    let collection = other_node.try_job(Job::BlobCollection).await.unwrap();
+    assert_eq!(
+        collection.expect("a different job").job(),
+        Job::BlobCollection
+    );
+    lease.release().await;
+    let ran = other_node
+        .run_job(Job::TrashPurge, async { Ok(7) })
+        .await
+        .unwrap();
+    assert_eq!(ran, Some(7), "free once released");
+    // A lease dropped without release (a node dying mid-job) frees the job too, once
+    // the server sees its connection close.
+    let dropped = f
+        .store
+        .try_job(Job::Md5Backfill)
+        .await
+        .unwrap()
+        .expect("free");
+    drop(dropped);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if other_node
+            .try_job(Job::Md5Backfill)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a dropped lease stays taken"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// What one node (or the CLI) commits, another shows on its very next read: on
+/// PostgreSQL, where a notification could arrive after that read, nothing is kept.
+async fn kept_rows_on_one_node_follow_commits_on_another(f: &Fixture) {
+    let a = f.account("alice").await;
+    let other_node = f.second_store().await;
+    for disabled in [true, false, true] {
+        assert_eq!(
+            other_node.account(a.id).await.unwrap().unwrap().disabled,
+            !disabled
+        );
+        f.store.set_disabled(a.id, disabled).await.unwrap();
+        assert_eq!(
+            other_node.account(a.id).await.unwrap().unwrap().disabled,
+            disabled
+        );
+    }
 }
 
 async fn accounts_are_unique_and_versioned(f: &Fixture) {
