@@ -27,6 +27,9 @@ pub struct ConfigFile {
     /// A host name on which the files tree is served at `/` (and the trash at
     /// `/.trash/`) instead of `/files/`; default none.
     pub files_host: Option<String>,
+    /// The address people and devices are given (`https://dav.example.org`), for device
+    /// profiles, guides and QR codes; default none: the address of the request.
+    pub public_url: Option<String>,
     /// Directory for the database, blobs and server key (default `./data`).
     pub data_dir: Option<PathBuf>,
     /// `sqlite://…` or `postgres://…` (default: SQLite in the data directory).
@@ -102,6 +105,7 @@ impl ConfigFile {
         take!(
             listen,
             files_host,
+            public_url,
             data_dir,
             database_url,
             tls_cert,
@@ -157,6 +161,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The host serving the files tree at `/`, if any.
     pub files_host: Option<crate::route::FilesHost>,
+    /// The configured public address, if any.
+    pub public_url: Option<crate::public_url::PublicUrl>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Database URL (may hold a password).
@@ -220,6 +226,12 @@ impl Settings {
             .files_host
             .as_deref()
             .map(crate::route::FilesHost::new)
+            .transpose()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let public_url = config
+            .public_url
+            .as_deref()
+            .map(crate::public_url::PublicUrl::parse)
             .transpose()
             .map_err(|e| ConfigError(e.to_string()))?;
         let data_dir = config.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
@@ -295,6 +307,7 @@ impl Settings {
         Ok(Settings {
             listen,
             files_host,
+            public_url,
             blob_dir: data_dir.join("blobs"),
             data_dir,
             database_url,
@@ -403,6 +416,15 @@ mod tests {
         assert_eq!(s.files_host.unwrap().name(), "files.example.org");
         let err = settings("files_host = \"https://files.example.org/\"").unwrap_err();
         assert!(err.0.contains("not a host name"), "{err}");
+    }
+
+    #[test]
+    fn public_url_is_off_by_default_and_validated() {
+        assert!(settings("").unwrap().public_url.is_none());
+        let s = settings("public_url = \"https://dav.example.org\"").unwrap();
+        assert_eq!(s.public_url.unwrap().host(), "dav.example.org");
+        let err = settings("public_url = \"dav.example.org\"").unwrap_err();
+        assert!(err.0.contains("https://HOST"), "{err}");
     }
 
     #[test]

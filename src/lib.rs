@@ -10,6 +10,7 @@
 //! room's error becomes HTTP in one place, [`error`]. Settings come from [`config`] and
 //! are passed down explicitly; [`cli`] is the command line.
 
+pub mod account;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod files;
 pub mod priority;
 pub mod proto;
+pub mod public_url;
 pub mod response;
 pub mod route;
 pub mod secret;

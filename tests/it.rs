@@ -23,6 +23,7 @@ mod locks;
 mod module_cycles;
 mod paths;
 mod principal_search;
+mod profiles;
 mod ranges;
 mod reverse_proxy;
 mod server;

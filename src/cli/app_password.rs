@@ -1,12 +1,11 @@
 //! `davgate app-password …`: create (shown once), list, revoke one or all.
 
 use clap::Subcommand;
-use davgate_storage::{NewAppPassword, StorageError};
+use davgate_storage::StorageError;
 
 use super::invocation::Invocation;
 use super::shared::{CliError, existing, format_time};
-use crate::auth::app_password;
-use crate::auth::password::hash_now;
+use crate::auth::issue::{AppPasswordSpec, issue};
 use crate::auth::scope::Scopes;
 use crate::config::Settings;
 use crate::units::Span;
@@ -65,35 +64,15 @@ impl AppPasswordCommand {
                 expires,
             } => {
                 let account = existing(&store, &user, davgate).await?;
-                if name.trim().is_empty() || name.len() > 100 {
-                    return Err(CliError::Usage(
-                        "give the app password a name of 1 to 100 characters".into(),
-                    ));
-                }
-                let generated = app_password::generate();
-                let secret = generated.secret.clone();
-                let secret_hash = tokio::task::spawn_blocking(move || hash_now(&secret))
-                    .await
-                    .map_err(|e| CliError::Io(std::io::Error::other(e.to_string())))?;
                 let expires_ms =
                     expires.map(|s| davgate_storage::now_ms() + s.0.as_millis() as i64);
-                let new = NewAppPassword {
-                    public_id: generated.public_id.clone(),
+                let spec = AppPasswordSpec {
                     name: name.clone(),
-                    scopes: scope.bits(),
+                    scopes: scope,
                     read_only,
-                    secret_hash,
                     expires_ms,
                 };
-                store
-                    .create_app_password(account.id, new)
-                    .await
-                    .map_err(|e| match e {
-                        StorageError::Conflict(_) => CliError::Usage(
-                            "an id collision happened (1 in 10^12): run the command again".into(),
-                        ),
-                        e => e.into(),
-                    })?;
+                let generated = issue(&store, account.id, spec).await?;
                 println!(
                     "App password \"{name}\" for {user} (id {}):\n",
                     generated.public_id

@@ -1,0 +1,246 @@
+//! Apple device profiles from `davgate profile`: the plist read back with Python's
+//! `plistlib` as a device would read it (payload types, host, port, SSL, principal URL),
+//! its embedded app password used against the running server (calendars and contacts
+//! yes, files no), listed and revoked like any app password; and a signed profile
+//! verified by `openssl cms -verify` against the server's certificate.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::bin::{davgate, davgate_ok};
+use crate::common::{TestServer, require_tool};
+
+/// Reads a plist file with Python's `plistlib` and returns it as JSON.
+fn plist_json(python: &Path, plist: &Path) -> Value {
+    let script = "import json, plistlib, sys\n\
+                  with open(sys.argv[1], 'rb') as f:\n    \
+                  print(json.dumps(plistlib.load(f)))";
+    let out = Command::new(python)
+        .args(["-c", script])
+        .arg(plist)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "plistlib refused the profile: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("plistlib output is JSON")
+}
+
+/// The payload of this type inside the profile.
+#[track_caller]
+fn payload<'a>(profile: &'a Value, kind: &str) -> &'a Value {
+    profile["PayloadContent"]
+        .as_array()
+        .expect("PayloadContent is an array")
+        .iter()
+        .find(|p| p["PayloadType"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} payload in {profile}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_profile_sets_up_calendars_and_contacts_with_its_own_app_password() {
+    let Some(python) = require_tool("python3") else {
+        return;
+    };
+    let srv = TestServer::start().await;
+    let out_file = srv.data_dir().join("anna.mobileconfig");
+    let url = srv.url("");
+    let device = "Anna's iPhone & <iPad>";
+    let args = [
+        "profile",
+        "alice",
+        "--device",
+        device,
+        "--url",
+        &url,
+        "--out",
+        out_file.to_str().unwrap(),
+    ];
+    let said = davgate_ok(srv.data_dir(), &args, "");
+    assert!(said.contains("UNSIGNED"), "{said}");
+    assert!(said.contains("no TLS certificate"), "{said}");
+    let id = said
+        .split("(id ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no app password id in {said}"))
+        .to_owned();
+    assert!(
+        said.contains(&format!("app-password revoke alice {id}")),
+        "{said}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&out_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the profile holds a password: owner-only");
+
+    let profile = plist_json(&python, &out_file);
+    assert_eq!(profile["PayloadType"], "Configuration");
+    assert_eq!(profile["PayloadVersion"], 1);
+    assert!(
+        profile["PayloadDisplayName"]
+            .as_str()
+            .unwrap()
+            .contains(device),
+        "{profile}"
+    );
+    let port = srv.addr().port();
+    let principal = format!("{url}/dav/principals/alice/");
+    let mut password = None;
+    for (kind, prefix) in [
+        ("com.apple.caldav.account", "CalDAV"),
+        ("com.apple.carddav.account", "CardDAV"),
+    ] {
+        let p = payload(&profile, kind);
+        assert_eq!(p[format!("{prefix}HostName")], "127.0.0.1", "{p}");
+        assert_eq!(p[format!("{prefix}Port")], port, "{p}");
+        assert_eq!(p[format!("{prefix}UseSSL")], false, "{p}");
+        assert_eq!(
+            p[format!("{prefix}PrincipalURL")],
+            principal.as_str(),
+            "{p}"
+        );
+        assert_eq!(p[format!("{prefix}Username")], "alice", "{p}");
+        let uuid = p["PayloadUUID"].as_str().unwrap();
+        assert_eq!((uuid.len(), &uuid[14..15]), (36, "4"), "{uuid}");
+        let pw = p[format!("{prefix}Password")].as_str().unwrap().to_owned();
+        assert_eq!(
+            *password.get_or_insert(pw.clone()),
+            pw,
+            "one password for both"
+        );
+    }
+    let password = password.unwrap();
+    assert!(password.starts_with(&id), "{password} has id {id}");
+
+    let device_client = srv.alice().as_user("alice", &password);
+    device_client.propfind("/dav/", "0").await.status(207);
+    device_client
+        .propfind("/dav/principals/alice/", "0")
+        .await
+        .status(207);
+    let files = device_client.propfind("/files/", "0").await;
+    assert!(
+        matches!(files.status.as_u16(), 401 | 403),
+        "files must be refused, got {}",
+        files.status
+    );
+
+    let list = davgate_ok(srv.data_dir(), &["app-password", "list", "alice"], "");
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not listed:\n{list}"));
+    assert!(line.contains("Anna's iPhone"), "{line}");
+    assert!(line.contains("calendars,contacts"), "{line}");
+    davgate_ok(
+        srv.data_dir(),
+        &["app-password", "revoke", "alice", &id],
+        "",
+    );
+    device_client.propfind("/dav/", "0").await.status(401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_public_address_or_device_name_the_cli_says_what_to_give() {
+    let srv = TestServer::start().await;
+    let no_url = davgate(srv.data_dir(), &["profile", "alice", "--device", "Mac"], "");
+    assert_eq!(no_url.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_url.stderr).contains("public_url"));
+    let url = srv.url("");
+    let blank = davgate(
+        srv.data_dir(),
+        &["profile", "alice", "--device", "  ", "--url", &url],
+        "",
+    );
+    assert_eq!(blank.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("give the device a name"));
+}
+
+#[test]
+fn a_signed_profile_verifies_against_the_server_certificate() {
+    let (Some(python), Some(openssl)) = (require_tool("python3"), require_tool("openssl")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (cert, key) = crate::common::certs::localhost(dir.path());
+    let config = dir.path().join("davgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "tls_cert = {:?}\ntls_key = {:?}\npublic_url = \"https://localhost:8443\"\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    davgate_ok(
+        &data,
+        &[
+            "--config",
+            config,
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+        ],
+        "pw-of-alice-1234\n",
+    );
+    let signed = dir.path().join("mac.mobileconfig");
+    let said = davgate_ok(
+        &data,
+        &[
+            "--config",
+            config,
+            "profile",
+            "alice",
+            "--device",
+            "Work Mac",
+            "--out",
+            signed.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(said.contains("a signed profile"), "{said}");
+
+    let plist = dir.path().join("verified.plist");
+    let verify = Command::new(openssl)
+        .args(["cms", "-verify", "-inform", "DER", "-CAfile"])
+        .arg(&cert)
+        .arg("-in")
+        .arg(&signed)
+        .arg("-out")
+        .arg(&plist)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        verify.status.success(),
+        "openssl cms -verify failed: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let content = std::fs::read(&plist).unwrap();
+    let der = std::fs::read(&signed).unwrap();
+    assert!(
+        content.starts_with(b"<?xml"),
+        "{}",
+        String::from_utf8_lossy(&content)
+    );
+    assert!(
+        der.windows(content.len()).any(|w| w == content.as_slice()),
+        "the verified content is the plist the file carries, byte for byte"
+    );
+    let profile = plist_json(&python, &plist);
+    let caldav = payload(&profile, "com.apple.caldav.account");
+    assert_eq!(caldav["CalDAVHostName"], "localhost");
+    assert_eq!(caldav["CalDAVPort"], 8443);
+    assert_eq!(caldav["CalDAVUseSSL"], true);
+    assert_eq!(
+        caldav["CalDAVPrincipalURL"],
+        "https://localhost:8443/dav/principals/alice/"
+    );
+}
