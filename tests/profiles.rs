@@ -166,9 +166,84 @@ fn a_signed_profile_verifies_against_the_server_certificate() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
     let (cert, key) = crate::common::certs::localhost(dir.path());
-    let config = dir.path().join("davgate.toml");
+    let profile = signed_profile(&openssl, dir.path(), &cert, &key);
+    let profile = plist_json(&python, &profile);
+    let caldav = payload(&profile, "com.apple.caldav.account");
+    assert_eq!(caldav["CalDAVHostName"], "localhost");
+    assert_eq!(caldav["CalDAVPort"], 8443);
+    assert_eq!(caldav["CalDAVUseSSL"], true);
+    assert_eq!(
+        caldav["CalDAVPrincipalURL"],
+        "https://localhost:8443/dav/principals/alice/"
+    );
+}
+
+/// Every key form the server accepts signs: RSA (PKCS#1) and ECDSA P-384 (SEC1), made by
+/// openssl as an operator would, besides the test certificate's P-256 PKCS#8 above.
+#[test]
+fn rsa_and_p384_keys_sign_too() {
+    let Some(openssl) = require_tool("openssl") else {
+        return;
+    };
+    for (name, keygen) in [
+        ("rsa", &["genrsa", "-traditional", "2048"][..]),
+        (
+            "p384",
+            &["ecparam", "-name", "secp384r1", "-genkey", "-noout"][..],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        let cert = dir.path().join("cert.pem");
+        let run = |args: &[&str]| {
+            let out = Command::new(&openssl)
+                .args(args)
+                .output()
+                .expect("openssl runs");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        // `-out` right after the command: genrsa wants the key size last.
+        let mut args = keygen.to_vec();
+        args.splice(1..1, ["-out", key.to_str().unwrap()]);
+        run(&args);
+        run(&[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-key",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ]);
+        let pem = std::fs::read_to_string(&key).unwrap();
+        let expected = if name == "rsa" {
+            "BEGIN RSA PRIVATE KEY"
+        } else {
+            "BEGIN EC PRIVATE KEY"
+        };
+        assert!(
+            pem.contains(expected),
+            "{name}: not the key form under test"
+        );
+        signed_profile(&openssl, dir.path(), &cert, &key);
+    }
+}
+
+/// Runs `davgate profile` on a server configured with this certificate and key, checks
+/// the profile is signed and verifies with `openssl cms -verify` to the plist it
+/// carries; returns the verified plist's path.
+fn signed_profile(openssl: &Path, dir: &Path, cert: &Path, key: &Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let config = dir.join("davgate.toml");
     std::fs::write(
         &config,
         format!(
@@ -191,7 +266,7 @@ fn a_signed_profile_verifies_against_the_server_certificate() {
         ],
         "pw-of-alice-1234\n",
     );
-    let signed = dir.path().join("mac.mobileconfig");
+    let signed = dir.join("mac.mobileconfig");
     let said = davgate_ok(
         &data,
         &[
@@ -208,10 +283,10 @@ fn a_signed_profile_verifies_against_the_server_certificate() {
     );
     assert!(said.contains("a signed profile"), "{said}");
 
-    let plist = dir.path().join("verified.plist");
+    let plist = dir.join("verified.plist");
     let verify = Command::new(openssl)
         .args(["cms", "-verify", "-inform", "DER", "-CAfile"])
-        .arg(&cert)
+        .arg(cert)
         .arg("-in")
         .arg(&signed)
         .arg("-out")
@@ -234,13 +309,5 @@ fn a_signed_profile_verifies_against_the_server_certificate() {
         der.windows(content.len()).any(|w| w == content.as_slice()),
         "the verified content is the plist the file carries, byte for byte"
     );
-    let profile = plist_json(&python, &plist);
-    let caldav = payload(&profile, "com.apple.caldav.account");
-    assert_eq!(caldav["CalDAVHostName"], "localhost");
-    assert_eq!(caldav["CalDAVPort"], 8443);
-    assert_eq!(caldav["CalDAVUseSSL"], true);
-    assert_eq!(
-        caldav["CalDAVPrincipalURL"],
-        "https://localhost:8443/dav/principals/alice/"
-    );
+    plist
 }
