@@ -23,7 +23,9 @@ use self::mobileconfig::{ProfileContent, ProfileUuids};
 use self::sign::SignError;
 use crate::auth::issue::{AppPasswordSpec, IssueError, MAX_NAME_CHARS, issue as issue_password};
 use crate::auth::scope::Scopes;
+use crate::dav::target::principal_path;
 use crate::error::HttpError;
+use crate::proto::href::encode_path;
 use crate::public_url::PublicUrl;
 
 /// What a profile is served as, signed or not: Apple's installers know it by this type.
@@ -164,7 +166,8 @@ pub async fn issue(
         user: &account.username,
         password: &password.display,
         device,
-        principal_path: &crate::dav::target::principal_path(&account.username),
+        // Encoded as every href the server writes: a user name may hold a space or `&`.
+        principal_path: &encode_path(&principal_path(&account.username)),
         uuids: ProfileUuids::random(),
     })
     .into_bytes();

@@ -216,3 +216,65 @@ fn signing_time(now: SystemTime) -> Result<Time, SignError> {
 fn encoding(e: der::Error) -> SignError {
     SignError::Signing(e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use cms::signed_data::SignedData;
+    use rustls::pki_types::PrivatePkcs8KeyDer;
+
+    use super::*;
+
+    fn certified(alg: &'static rcgen::SignatureAlgorithm) -> CertifiedKey {
+        let key = rcgen::KeyPair::generate_for(alg).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let provider = rustls::crypto::ring::default_provider();
+        CertifiedKey::from_der(vec![cert.der().clone()], private, &provider).unwrap()
+    }
+
+    #[test]
+    fn signed_data_carries_the_content_attributes_and_a_valid_signature() {
+        let key = certified(&rcgen::PKCS_ECDSA_P256_SHA256);
+        let content = b"<plist>hello</plist>";
+        let der = sign(content, &key, SystemTime::now()).unwrap();
+
+        let info = ContentInfo::from_der(&der).unwrap();
+        assert_eq!(info.content_type, ID_SIGNED_DATA);
+        let data: SignedData = info.content.decode_as().unwrap();
+        let inner = data.encap_content_info.econtent.unwrap();
+        assert_eq!(inner.value(), content);
+        assert_eq!(data.certificates.unwrap().0.len(), 1);
+        let signer = &data.signer_infos.0.as_slice()[0];
+        assert_eq!(signer.digest_alg.oid, ID_SHA256);
+        assert_eq!(signer.signature_algorithm.oid, ECDSA_WITH_SHA256);
+        let attrs = signer.signed_attrs.as_ref().unwrap();
+        let oids: Vec<_> = attrs.iter().map(|a| a.oid).collect();
+        for oid in [ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNING_TIME] {
+            assert!(oids.contains(&oid), "{oid} missing");
+        }
+        let digest = attrs.iter().find(|a| a.oid == ID_MESSAGE_DIGEST).unwrap();
+        let digest: OctetString = digest.values.as_slice()[0].decode_as().unwrap();
+        let expected = ring::digest::digest(&ring::digest::SHA256, content);
+        assert_eq!(digest.as_bytes(), expected.as_ref());
+
+        let leaf = Certificate::from_der(key.cert[0].as_ref()).unwrap();
+        let public = leaf
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes();
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, public)
+            .verify(&attrs.to_der().unwrap(), signer.signature.as_bytes())
+            .expect("the signature covers the signed attributes");
+    }
+
+    #[test]
+    fn keys_apple_cannot_verify_are_refused() {
+        let key = certified(&rcgen::PKCS_ED25519);
+        assert_eq!(
+            sign(b"x", &key, SystemTime::now()),
+            Err(SignError::UnsupportedKey)
+        );
+    }
+}
