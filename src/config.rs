@@ -87,6 +87,10 @@ pub struct ConfigFile {
     /// Open connections from one client address (an IPv6 /64) at most (default 256; not
     /// applied behind a trusted proxy, whose address every connection has).
     pub max_connections_per_address: Option<usize>,
+    /// How long a portal session may sit unused before it ends (default 30m).
+    pub session_idle_timeout: Option<Span>,
+    /// How long a portal session lasts at most, however busy (default 12h).
+    pub session_lifetime: Option<Span>,
 }
 
 impl ConfigFile {
@@ -127,7 +131,9 @@ impl ConfigFile {
             header_timeout,
             idle_timeout,
             max_connections,
-            max_connections_per_address
+            max_connections_per_address,
+            session_idle_timeout,
+            session_lifetime
         );
         self
     }
@@ -161,8 +167,6 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The host serving the files tree at `/`, if any.
     pub files_host: Option<crate::route::FilesHost>,
-    /// The configured public address, if any.
-    pub public_url: Option<crate::public_url::PublicUrl>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Database URL (may hold a password).
@@ -191,6 +195,8 @@ pub struct Settings {
     pub db_connections: u32,
     /// Connection timeouts and caps.
     pub connections: ConnectionSettings,
+    /// The account portal.
+    pub portal: crate::account::PortalSettings,
 }
 
 /// How long connections may wait and how many may be open.
@@ -219,6 +225,7 @@ impl Settings {
     /// Validates a configuration.
     pub fn from_config(config: ConfigFile) -> Result<Self, ConfigError> {
         let connections = connection_settings(&config)?;
+        let portal = portal_settings(&config)?;
         let listen = config
             .listen
             .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default"));
@@ -226,12 +233,6 @@ impl Settings {
             .files_host
             .as_deref()
             .map(crate::route::FilesHost::new)
-            .transpose()
-            .map_err(|e| ConfigError(e.to_string()))?;
-        let public_url = config
-            .public_url
-            .as_deref()
-            .map(crate::public_url::PublicUrl::parse)
             .transpose()
             .map_err(|e| ConfigError(e.to_string()))?;
         let data_dir = config.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
@@ -307,7 +308,6 @@ impl Settings {
         Ok(Settings {
             listen,
             files_host,
-            public_url,
             blob_dir: data_dir.join("blobs"),
             data_dir,
             database_url,
@@ -333,6 +333,7 @@ impl Settings {
             client_address,
             db_connections,
             connections,
+            portal,
             dav: crate::dav::DavSettings {
                 max_resource_size: config.dav_max_resource_size.map_or(10 << 20, |s| s.0),
                 limits: crate::dav::ical::ExpandLimits {
@@ -379,6 +380,41 @@ fn connection_settings(config: &ConfigFile) -> Result<ConnectionSettings, Config
     })
 }
 
+/// Validates the portal's public address and session lifetimes. Whether requests come
+/// over TLS is decided from `tls_cert` and `trusted_proxy` (a proxy's
+/// `X-Forwarded-Proto` is believed only then).
+fn portal_settings(config: &ConfigFile) -> Result<crate::account::PortalSettings, ConfigError> {
+    // Parsed once, here: an address devices cannot use is refused at start.
+    let public_url = config
+        .public_url
+        .as_deref()
+        .map(crate::public_url::PublicUrl::parse)
+        .transpose()
+        .map_err(|e| ConfigError(e.to_string()))?;
+    let idle = config
+        .session_idle_timeout
+        .map_or(Duration::from_secs(30 * 60), |s| s.0);
+    let lifetime = config
+        .session_lifetime
+        .map_or(Duration::from_secs(12 * 3600), |s| s.0);
+    let week = Duration::from_secs(7 * 86400);
+    if idle < Duration::from_secs(1) || lifetime < idle || lifetime > week {
+        return Err(ConfigError(format!(
+            "session_idle_timeout ({}) must be at least 1s and session_lifetime ({}) between \
+             it and 7d",
+            Span(idle),
+            Span(lifetime)
+        )));
+    }
+    Ok(crate::account::PortalSettings {
+        public_url,
+        session_idle: idle,
+        session_lifetime: lifetime,
+        tls: config.tls_cert.is_some(),
+        trusted_proxy: config.trusted_proxy.unwrap_or(false),
+    })
+}
+
 /// SQLite in the data directory, created on first use.
 pub fn default_database_url(data_dir: &Path) -> String {
     format!(
@@ -420,9 +456,9 @@ mod tests {
 
     #[test]
     fn public_url_is_off_by_default_and_validated() {
-        assert!(settings("").unwrap().public_url.is_none());
+        assert!(settings("").unwrap().portal.public_url.is_none());
         let s = settings("public_url = \"https://dav.example.org\"").unwrap();
-        assert_eq!(s.public_url.unwrap().host(), "dav.example.org");
+        assert_eq!(s.portal.public_url.unwrap().host(), "dav.example.org");
         let err = settings("public_url = \"dav.example.org\"").unwrap_err();
         assert!(err.0.contains("https://HOST"), "{err}");
     }

@@ -6,8 +6,10 @@
 //! [`auth`] turns Basic credentials into an [`auth::Principal`] and checks its scope,
 //! once, for every protected route → [`files`] (`/files/`, `/trash/`) or [`dav`]
 //! (`/dav/`) serves it over the `davgate-storage` crate, the only code that touches SQL
-//! or blob bytes. Both rooms read and write protocol XML through [`proto`], and every
-//! room's error becomes HTTP in one place, [`error`]. Settings come from [`config`] and
+//! or blob bytes. Both rooms read and write protocol XML through [`proto`]. [`account`]
+//! (`/account/`) is the portal where people manage their own app passwords, second
+//! factor and sessions in a browser, signed in by cookie. Every room's error becomes
+//! HTTP in one place, [`error`]. Settings come from [`config`] and
 //! are passed down explicitly; [`cli`] is the command line.
 
 pub mod account;
@@ -17,6 +19,10 @@ pub mod config;
 pub mod dav;
 pub mod error;
 pub mod files;
+#[cfg(test)]
+mod mutation;
+#[cfg(test)]
+mod parser_fuzz;
 pub mod priority;
 pub mod proto;
 pub mod public_url;

@@ -9,8 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     return_large_frees_to_the_system();
-    let filter = EnvFilter::try_from_env("DAVGATE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,dav_server=warn"));
+    let filter = EnvFilter::try_from_env("DAVGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

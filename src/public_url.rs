@@ -126,6 +126,26 @@ impl PublicUrl {
         self.port
     }
 
+    /// `host` or `host:port`, the port only when it is not the scheme's default: what a
+    /// NAS form's "server" field or a `davs://` address takes.
+    pub fn authority(&self) -> String {
+        if self.port == self.scheme.default_port() {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The path prefix the server is reached under: empty, or `/prefix`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `scheme://authority`, as a browser sends it in `Origin`.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme.as_str(), self.authority())
+    }
+
     /// The absolute URL of a server path (`/dav/principals/alice/`).
     pub fn join(&self, path: &str) -> String {
         format!("{self}{path}")
@@ -148,11 +168,7 @@ fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
 impl fmt::Display for PublicUrl {
     /// `https://host[:port]/prefix`, the port shown only when it is not the default.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", self.scheme.as_str(), self.host)?;
-        if self.port != self.scheme.default_port() {
-            write!(f, ":{}", self.port)?;
-        }
-        f.write_str(&self.prefix)
+        write!(f, "{}{}", self.origin(), self.prefix)
     }
 }
 
@@ -177,6 +193,12 @@ mod tests {
         let u = PublicUrl::parse("https://[::1]:8443").unwrap();
         assert_eq!((u.host(), u.port()), ("[::1]", 8443));
         assert_eq!(u.to_string(), "https://[::1]:8443");
+        assert_eq!(u.origin(), "https://[::1]:8443");
+        let u = PublicUrl::parse("https://example.org:443/sync").unwrap();
+        assert_eq!(
+            (u.authority(), u.origin()),
+            ("example.org".into(), "https://example.org".into())
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use davgate_storage::TreeRoot;
 use http::request::Parts;
 
 pub use self::conditions::{
-    Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test,
+    Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test, check_if_range,
     parse as parse_conditions,
 };
 use self::mount::under;
@@ -70,6 +70,9 @@ pub enum Route {
     /// Calendars and contacts under `/dav/` (and a PROPFIND on `/`, where Apple's
     /// clients start discovery).
     Dav(DavArea),
+    /// The account portal under `/account/`: its own cookie sign-in (never Basic, never
+    /// an app password); `path` holds the segments below `/account`.
+    Account,
     /// A path that is malformed or could escape its tree.
     BadPath(PathError),
     /// Nothing is served here.
@@ -118,6 +121,15 @@ impl Route {
                     }
                     routed.path = segments;
                     Route::Dav(DavArea::of(raw))
+                }
+            }
+        } else if under(raw, "/account") {
+            match decode_path(raw) {
+                Err(e) => Route::BadPath(e),
+                Ok(mut segments) => {
+                    segments.remove(0);
+                    routed.path = segments;
+                    Route::Account
                 }
             }
         } else {
@@ -174,7 +186,7 @@ pub struct Destination {
 /// A WebDAV header that was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderError {
-    /// `If`, `If-Match` or `If-None-Match` does not parse.
+    /// `If`, `If-Match`, `If-None-Match` or `If-Range` does not parse.
     Condition(ConditionError),
     /// COPY or MOVE without a `Destination`.
     MissingDestination,
@@ -221,6 +233,9 @@ fn file_headers(
     routed.conditions =
         conditions::parse(header("if"), header("if-match"), header("if-none-match"))
             .map_err(HeaderError::Condition)?;
+    if let Some(value) = header("if-range") {
+        check_if_range(value).map_err(HeaderError::Condition)?;
+    }
     if matches!(verb, Verb::Copy | Verb::Move) {
         let value = header("destination");
         routed.destination = Some(destination(value, routed.mount, files_host)?);
@@ -399,6 +414,9 @@ mod tests {
             ("DELETE", "/trash/x.d1", Route::Files(TreeRoot::Trash)),
             ("OPTIONS", "/files/x", Route::Options(TreeRoot::Files)),
             ("GET", "/filesystem", Route::NotFound),
+            ("GET", "/account", Route::Account),
+            ("POST", "/account/app-passwords", Route::Account),
+            ("GET", "/accounts", Route::NotFound),
             ("PROPFIND", "/.well-known/caldav", Route::WellKnown),
             ("GET", "/.well-known/carddav", Route::WellKnown),
             ("PROPFIND", "/", Route::ServerRoot),

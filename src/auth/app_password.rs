@@ -5,10 +5,17 @@
 //! secret, 140 bits. Lowercase letters and digits 2-7 only, in groups joined by
 //! hyphens, no spaces: NAS and Apple password dialogs accept it, and it survives being
 //! typed. Hyphens and case are ignored when it is checked.
+//!
+//! [`create`] issues one: the CLI and the portal both go through it.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use data_encoding::{Encoding, Specification};
+use davgate_storage::{AccountId, AppPassword, AuditSource, NewAppPassword, StorageError, Store};
+
+use super::password::hash_now;
+use super::scope::Scopes;
 
 /// RFC 4648 base32 in lowercase and unpadded, the alphabet of app passwords and backup
 /// codes. Trailing bits are not checked: a password is a string of these characters,
@@ -50,6 +57,83 @@ pub fn generate() -> Generated {
         secret,
         display,
     }
+}
+
+/// Longest name of an app password, in characters.
+pub const MAX_NAME: usize = 100;
+
+/// What a new app password is for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// What the owner calls it ("rclone on the VPS").
+    pub name: String,
+    /// Where it may go.
+    pub scopes: Scopes,
+    /// Reading and syncing down only.
+    pub read_only: bool,
+    /// Stops working after this long.
+    pub expires_in: Option<Duration>,
+}
+
+/// Why an app password was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The name is empty or too long.
+    #[error("give the app password a name of 1 to 100 characters")]
+    Name,
+    /// No scope was chosen.
+    #[error("choose at least one of files, calendars and contacts")]
+    NoScope,
+    /// Two random public ids met (1 in 10^12).
+    #[error("an id collision happened (1 in 10^12): try again")]
+    Collision,
+    /// The hashing task died.
+    #[error("the hashing task failed")]
+    Task,
+    /// The store failed.
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+/// Generates an app password, stores its hash and audits it for `source`; the
+/// password is in the returned [`Generated`], to be shown once.
+pub async fn create(
+    store: &Store,
+    account: AccountId,
+    request: Request,
+    source: &AuditSource,
+) -> Result<(Generated, AppPassword), CreateError> {
+    let name = request.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(CreateError::Name);
+    }
+    if request.scopes.bits() == 0 {
+        return Err(CreateError::NoScope);
+    }
+    let generated = generate();
+    let secret = generated.secret.clone();
+    let secret_hash = tokio::task::spawn_blocking(move || hash_now(&secret))
+        .await
+        .map_err(|_| CreateError::Task)?;
+    let expires_ms = request
+        .expires_in
+        .map(|d| davgate_storage::now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
+    let new = NewAppPassword {
+        public_id: generated.public_id.clone(),
+        name,
+        scopes: request.scopes.bits(),
+        read_only: request.read_only,
+        secret_hash,
+        expires_ms,
+    };
+    let stored = store
+        .create_app_password_by(account, new, source)
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(_) => CreateError::Collision,
+            e => CreateError::Storage(e),
+        })?;
+    Ok((generated, stored))
 }
 
 /// Splits a password into public id and secret if it has the app password shape.

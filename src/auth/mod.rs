@@ -2,10 +2,10 @@
 //!
 //! Owns credential parsing ([`basic`]), the app password format ([`app_password`]),
 //! argon2id verification on a bounded pool ([`password`]), the cache of successful checks
-//! ([`cache`]), issuing new app passwords ([`issue`]), throttling of failures
-//! ([`throttle`]), holding throttled answers ([`hold`]), batched last-use records
-//! ([`usage`]), scopes ([`scope`]) and the second factor ([`totp`], [`two_factor`],
-//! sealed with [`seal`]). Does not own what a request does once allowed.
+//! ([`cache`]), throttling of failures ([`throttle`]), holding throttled answers
+//! ([`hold`]), batched last-use records ([`usage`]), scopes ([`scope`]) and the second
+//! factor ([`totp`], [`two_factor`], sealed with [`seal`]), and the portal's typed sign-ins
+//! ([`interactive`]). Does not own what a request does once allowed.
 //!
 //! A request with cached credentials costs one HMAC and one account lookup; the account
 //! carries its credential generation, so a revocation, a new password or a second
@@ -26,7 +26,7 @@ pub mod cache;
 pub mod error;
 pub mod hold;
 pub mod in_flight;
-pub mod issue;
+pub mod interactive;
 pub mod password;
 pub mod principal;
 pub mod scope;

@@ -139,8 +139,11 @@ impl Hasher {
             .map_err(|_| HashError::Task)?;
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(work());
+            let result = work();
+            // Free the slot before answering: a caller whose next check follows at once
+            // (a client's next request) must find it free, not race the release.
             drop(permit);
+            let _ = done.send(result);
         });
         self.workers
             .lock()

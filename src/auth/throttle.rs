@@ -158,12 +158,14 @@ impl Throttle {
         let decayed = |score: Option<Score>| score.map_or(0.0, |s| s.decayed(now_ms, half_life));
         let pair = decayed(self.pairs.get(&(addr, user.to_owned())));
         let address = decayed(self.addresses.get(&addr));
+        // Past a threshold the wait above decides; once it is over, one check at a time
+        // takes its turn (the score alone would refuse it until it decays, minutes on).
+        let under = |score: f64, running: u32, threshold: f64| {
+            running == 0 || !reached(score + f64::from(running), threshold)
+        };
         let admit = |running_pair: u32, running_address: u32| {
-            !reached(pair + f64::from(running_pair), self.settings.per_account)
-                && !reached(
-                    address + f64::from(running_address),
-                    self.settings.per_address,
-                )
+            under(pair, running_pair, self.settings.per_account)
+                && under(address, running_address, self.settings.per_address)
         };
         match self.running.try_start(addr, user, admit) {
             Some(check) => Begin::Go(check),
@@ -356,6 +358,32 @@ mod tests {
         assert!(matches!(t.begin(b, "alice", 5000), Begin::Busy));
         drop(checks);
         assert!(matches!(t.begin(b, "alice", 5000), Begin::Go(_)));
+    }
+
+    /// Found by the header fuzz: once the wait ran out, the score alone (still at the
+    /// threshold for minutes) refused every check as busy, with nothing running to
+    /// finish, so each sign-in hung 30 seconds and got a 503 instead of its turn.
+    #[test]
+    fn past_the_threshold_one_check_runs_once_the_wait_is_over() {
+        let t = Throttle::new(ThrottleSettings::default());
+        let a = ip("198.51.100.30");
+        for _ in 0..5 {
+            t.failed(a, "alice", 5000);
+        }
+        let wait = t.wait(a, "alice", 5000).expect("must wait");
+        let after = 5000 + wait.as_millis() as i64 + 100;
+        assert_eq!(t.wait(a, "alice", after), None);
+        let Begin::Go(check) = t.begin(a, "alice", after) else {
+            panic!("the wait is over: one check takes its turn");
+        };
+        assert!(
+            matches!(t.begin(a, "alice", after), Begin::Busy),
+            "one at a time past the threshold"
+        );
+        t.failed(a, "alice", after);
+        drop(check);
+        let next = t.wait(a, "alice", after).expect("waits again");
+        assert!(next > wait, "and longer: {wait:?} then {next:?}");
     }
 
     #[test]

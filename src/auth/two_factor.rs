@@ -1,11 +1,12 @@
 //! Two-factor authentication: enrolment, confirmation with backup codes, and checks of a
-//! code or backup code. The CLI (and later the portal) call this; the rules live here.
+//! code or backup code, new backup codes, and the operator's reset. The CLI and the portal
+//! call this; the rules live here.
 //!
 //! While the second factor is on, the account password does not sign sync clients in
 //! (see [`super::Authenticator`]); they use app passwords.
 
 use data_encoding::BASE32_NOPAD;
-use davgate_storage::{Account, StorageError, Store, TotpState};
+use davgate_storage::{Account, AuditEvent, AuditSource, StorageError, Store, TotpState};
 
 use super::app_password;
 use super::password::hash_now;
@@ -53,9 +54,12 @@ pub enum TwoFactorError {
 }
 
 /// Two-factor operations on one store.
+#[derive(Clone)]
 pub struct TwoFactor {
     store: Store,
-    sealer: Sealer,
+    sealer: std::sync::Arc<Sealer>,
+    /// Who the audit log names as making the changes.
+    source: AuditSource,
 }
 
 impl TwoFactor {
@@ -63,7 +67,17 @@ impl TwoFactor {
     pub fn new(store: Store, server_key: &[u8; 32]) -> Self {
         TwoFactor {
             store,
-            sealer: Sealer::new(server_key, "totp secret"),
+            sealer: std::sync::Arc::new(Sealer::new(server_key, "totp secret")),
+            source: AuditSource::cli(),
+        }
+    }
+
+    /// The same operations, audited as made by a client at `source`.
+    pub fn by(&self, source: AuditSource) -> Self {
+        TwoFactor {
+            store: self.store.clone(),
+            sealer: self.sealer.clone(),
+            source,
         }
     }
 
@@ -74,7 +88,7 @@ impl TwoFactor {
         }
         let secret = totp::new_secret();
         self.store
-            .set_totp_pending(account.id, &self.sealer.seal(&secret))
+            .set_totp_pending_by(account.id, &self.sealer.seal(&secret), &self.source)
             .await
             .map_err(|e| match e {
                 StorageError::Conflict(_) => TwoFactorError::AlreadyOn,
@@ -101,18 +115,9 @@ impl TwoFactor {
         };
         let secret = self.sealer.open(sealed).ok_or(TwoFactorError::Unsealable)?;
         let step = totp::matching_step(&secret, code, now_secs).ok_or(TwoFactorError::WrongCode)?;
-        let codes: Vec<String> = (0..BACKUP_CODES).map(|_| backup_code()).collect();
-        let plain = codes.clone();
-        let hashes = tokio::task::spawn_blocking(move || {
-            plain
-                .iter()
-                .map(|c| hash_now(&normalize(c)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))?;
+        let (codes, hashes) = new_backup_codes().await?;
         self.store
-            .enable_totp(account.id, step, &hashes)
+            .enable_totp_by(account.id, step, &hashes, &self.source)
             .await
             .map_err(|e| match e {
                 StorageError::Conflict(_) => TwoFactorError::NotPending,
@@ -148,7 +153,12 @@ impl TwoFactor {
                 tokio::task::spawn_blocking(move || super::password::verify_now(&candidate, &hash))
                     .await
                     .unwrap_or(false);
-            if matches && self.store.use_backup_code(account.id, id).await? {
+            if matches
+                && self
+                    .store
+                    .use_backup_code_by(account.id, id, &self.source)
+                    .await?
+            {
                 return Ok(());
             }
         }
@@ -163,9 +173,58 @@ impl TwoFactor {
         now_secs: i64,
     ) -> Result<(), TwoFactorError> {
         self.verify(account, code, now_secs).await?;
-        self.store.disable_totp(account.id).await?;
+        self.store
+            .disable_totp_by(account.id, AuditEvent::TwoFactorDisabled, &self.source)
+            .await?;
         Ok(())
     }
+
+    /// Replaces the backup codes, given a current code (or an unused backup code);
+    /// returns the new ones, shown once.
+    pub async fn regenerate(
+        &self,
+        account: &Account,
+        code: &str,
+        now_secs: i64,
+    ) -> Result<Vec<String>, TwoFactorError> {
+        self.verify(account, code, now_secs).await?;
+        let (codes, hashes) = new_backup_codes().await?;
+        self.store
+            .replace_backup_codes(account.id, &hashes, &self.source)
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => TwoFactorError::NotOn,
+                e => e.into(),
+            })?;
+        Ok(codes)
+    }
+
+    /// The operator's recovery for an owner who lost both phone and backup codes: the
+    /// second factor goes off without a code (pending enrolment included), audited.
+    pub async fn reset(&self, account: &Account) -> Result<(), TwoFactorError> {
+        if matches!(account.totp, TotpState::Off) {
+            return Err(TwoFactorError::NotOn);
+        }
+        self.store
+            .disable_totp_by(account.id, AuditEvent::TwoFactorReset, &self.source)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Fresh backup codes and their hashes (hashed off the reactor).
+async fn new_backup_codes() -> Result<(Vec<String>, Vec<String>), TwoFactorError> {
+    let codes: Vec<String> = (0..BACKUP_CODES).map(|_| backup_code()).collect();
+    let plain = codes.clone();
+    let hashes = tokio::task::spawn_blocking(move || {
+        plain
+            .iter()
+            .map(|c| hash_now(&normalize(c)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))?;
+    Ok((codes, hashes))
 }
 
 /// A backup code: ten base32 characters (50 bits), shown as two groups of five.

@@ -1,11 +1,11 @@
 //! `davgate app-password …`: create (shown once), list, revoke one or all.
 
 use clap::Subcommand;
-use davgate_storage::StorageError;
+use davgate_storage::{AuditSource, StorageError};
 
 use super::invocation::Invocation;
 use super::shared::{CliError, existing, format_time};
-use crate::auth::issue::{AppPasswordSpec, issue};
+use crate::auth::app_password::{self, CreateError};
 use crate::auth::scope::Scopes;
 use crate::config::Settings;
 use crate::units::Span;
@@ -64,15 +64,20 @@ impl AppPasswordCommand {
                 expires,
             } => {
                 let account = existing(&store, &user, davgate).await?;
-                let expires_ms =
-                    expires.map(|s| davgate_storage::now_ms() + s.0.as_millis() as i64);
-                let spec = AppPasswordSpec {
+                let request = app_password::Request {
                     name: name.clone(),
                     scopes: scope,
                     read_only,
-                    expires_ms,
+                    expires_in: expires.map(|s| s.0),
                 };
-                let generated = issue(&store, account.id, spec).await?;
+                let (generated, stored) =
+                    app_password::create(&store, account.id, request, &AuditSource::cli())
+                        .await
+                        .map_err(|e| match e {
+                            CreateError::Storage(e) => CliError::Storage(e),
+                            e => CliError::Usage(e.to_string()),
+                        })?;
+                let expires_ms = stored.expires_ms;
                 println!(
                     "App password \"{name}\" for {user} (id {}):\n",
                     generated.public_id

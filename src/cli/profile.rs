@@ -10,9 +10,13 @@ use clap::Args;
 
 use super::invocation::Invocation;
 use super::shared::{CliError, existing};
-use crate::account::profile::{self, ProfileError, ProfileRequest, Signing, Unsigned, sign};
+use davgate_storage::AuditSource;
+
+use crate::account::profile::{self, ProfileError, ProfileRequest, Signing, Unsigned};
+use crate::auth::app_password::CreateError;
 use crate::config::{Settings, Transport};
 use crate::public_url::PublicUrl;
+use crate::server::tls::CertFiles;
 
 #[derive(Debug, Args)]
 pub(super) struct ProfileArgs {
@@ -37,7 +41,7 @@ pub(super) async fn write(
     davgate: &Invocation,
     args: ProfileArgs,
 ) -> Result<(), CliError> {
-    let url = match (&args.url, &settings.public_url) {
+    let url = match (&args.url, &settings.portal.public_url) {
         (Some(text), _) => PublicUrl::parse(text).map_err(|e| CliError::Usage(e.to_string()))?,
         (None, Some(url)) => url.clone(),
         (None, None) => {
@@ -50,7 +54,13 @@ pub(super) async fn write(
     };
     let signing_key = match &settings.transport {
         Transport::Tls { cert, key } => {
-            Some(sign::load_key(cert, key).map_err(|e| CliError::Usage(e.to_string()))?)
+            // The server's own loader: the key the profile is signed with is the one
+            // `serve` would present, checked the same way.
+            Some(
+                CertFiles::new(cert, key)
+                    .load()
+                    .map_err(|e| CliError::Usage(e.0))?,
+            )
         }
         Transport::PlainLoopback | Transport::PlainBehindProxy => None,
     };
@@ -62,13 +72,15 @@ pub(super) async fn write(
         ProfileRequest {
             url: &url,
             device: &args.device,
-            signing_key: signing_key.as_ref(),
+            signing_key: signing_key.as_deref(),
+            source: &AuditSource::cli(),
         },
     )
     .await
     .map_err(|e| match e {
         ProfileError::DeviceName => CliError::Usage(e.to_string()),
-        ProfileError::Issue(e) => CliError::Issue(e),
+        ProfileError::Create(CreateError::Storage(e)) => CliError::Storage(e),
+        ProfileError::Create(e) => CliError::Usage(e.to_string()),
     })?;
     let out = args
         .out

@@ -20,9 +20,6 @@ pub enum CliError {
     /// The command was used wrongly.
     #[error("{0}")]
     Usage(String),
-    /// A new app password could not be issued.
-    #[error("{0}")]
-    Issue(#[from] crate::auth::issue::IssueError),
     /// Reading input failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -32,9 +29,7 @@ impl CliError {
     /// Exit code: 2 for mistakes in how davgate was called, 1 for failures.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CliError::Config(_)
-            | CliError::Usage(_)
-            | CliError::Issue(crate::auth::issue::IssueError::BadName) => ExitCode::from(2),
+            CliError::Config(_) | CliError::Usage(_) => ExitCode::from(2),
             _ => ExitCode::from(1),
         }
     }

@@ -29,6 +29,12 @@ pub(super) enum TwoFactorCommand {
         /// A current 6-digit code or a backup code.
         code: String,
     },
+    /// Turn the second factor off without a code, for an owner who lost both the phone
+    /// and the backup codes (audited); they can enrol again in the portal.
+    Reset {
+        /// The account.
+        user: String,
+    },
 }
 
 impl TwoFactorCommand {
@@ -88,6 +94,14 @@ impl TwoFactorCommand {
                     .await
                     .map_err(usage)?;
                 println!("two-factor authentication is off for {user}");
+            }
+            TwoFactorCommand::Reset { user } => {
+                let account = existing(&store, &user, davgate).await?;
+                two_factor.reset(&account).await.map_err(usage)?;
+                println!(
+                    "two-factor authentication was reset for {user}: the password alone signs in \
+                     to /account/ again, where a new authenticator can be enrolled"
+                );
             }
         }
         Ok(())

@@ -1,21 +1,14 @@
 //! Request bodies that fail while being read: malformed framing or a client gone.
 //!
-//! dav-server answers any error reading a body with 502, which would blame a gateway
-//! for what the client did. A streamed body is watched here instead: its first error is
-//! recorded as a [`FilesError::BodyFailed`] saying which of the two it was, so the
-//! client (if still there) reads a 400 that tells it to send again, and the access log
-//! tells a client abort from a malformed request.
+//! A 502 would blame a gateway for what the client did. A body's first error is judged
+//! here instead and becomes a [`super::errors::FilesError::BodyFailed`] saying which of
+//! the two it was, so the client (if still there) reads a 400 that tells it to send
+//! again, and the access log tells a client abort from a malformed request.
 
 use std::error::Error as StdError;
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use pin_project_lite::pin_project;
-
-use super::errors::{BodyFailure, FilesError, Refusals};
+use super::errors::BodyFailure;
 
 /// What went wrong, judged by the first I/O error in `err`'s source chain: hyper
 /// reports a body cut off as `UnexpectedEof` and broken framing as invalid input/data.
@@ -39,54 +32,6 @@ pub(crate) fn classify(err: &(dyn StdError + 'static)) -> BodyFailure {
         cause = e.source();
     }
     BodyFailure::Malformed
-}
-
-pin_project! {
-    /// A request body that records why it failed, for [`super::respond`] to answer.
-    pub(crate) struct WatchedBody<B> {
-        #[pin]
-        inner: B,
-        refusals: Refusals,
-    }
-}
-
-impl<B> WatchedBody<B> {
-    pub(crate) fn new(inner: B, refusals: Refusals) -> Self {
-        WatchedBody { inner, refusals }
-    }
-}
-
-impl<B> HttpBody for WatchedBody<B>
-where
-    B: HttpBody<Data = Bytes>,
-    B::Error: StdError + Send + Sync + 'static,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let polled = this.inner.poll_frame(cx);
-        if let Poll::Ready(Some(Err(e))) = &polled {
-            let failure = classify(e);
-            if failure == BodyFailure::ClientGone {
-                tracing::info!("the client closed the connection before the request body ended");
-            }
-            this.refusals.set(FilesError::BodyFailed(failure));
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 #[cfg(test)]

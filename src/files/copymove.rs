@@ -1,26 +1,25 @@
 //! COPY and MOVE under `/files/` (RFC 4918 §9.8, §9.9), each one storage transaction.
 //!
-//! dav-server would copy a folder file by file and move with no check that the source is
-//! still what it looked up, so these two methods are ours. The headers are read here
-//! (Destination, Overwrite, Depth, `If`, `If-Match`), locks are checked at the
-//! source of a MOVE and at the destination, and then storage looks up, checks and acts
-//! in one transaction: a copy cut short leaves nothing, and of two requests racing for
+//! The router has read Destination and Overwrite; Depth is read here, the conditional
+//! headers are checked by [`super::request::Ctx`], locks at the source of a MOVE and at
+//! the destination, and then storage looks up, checks and acts in one transaction (a
+//! folder is never copied file by file): a copy cut short leaves nothing, and of two requests racing for
 //! one node, one wins and the other gets 404 or 412. The restore MOVE in [`super::trash`]
 //! shares the destination half ([`Placement`]).
 
-use dav_server::davpath::DavPath;
-use dav_server::ls::DavLockSystem;
 use davgate_storage::{
     Account, CopyDepth, Location, Node, Overwrite, Placed, StorageError, Store, Target, TreeRoot,
 };
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::fs::path_key;
+use super::errors::FilesError;
 use super::locks::DbLocks;
+use super::mount::path_key;
+use super::request::Ctx;
 use crate::error::HttpError;
 use crate::proto::Depth;
 use crate::response::{self, Body};
-use crate::route::{self, Conditions, Destination, IfState, Mount, Routed, Verb};
+use crate::route::{Destination, Routed, Verb};
 
 /// Which of the two methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,28 +28,19 @@ pub(crate) enum Relocation {
     Move,
 }
 
-/// A COPY or MOVE under `/files/`, as routed, with what the file room knows of it.
+/// A COPY or MOVE under `/files/`, as routed, with its `Depth`.
 pub(crate) struct Request<'a> {
-    pub(crate) store: &'a Store,
-    pub(crate) account: &'a Account,
-    pub(crate) routed: &'a Routed,
+    pub(crate) ctx: &'a Ctx<'a>,
     pub(crate) depth: Option<Depth>,
     /// Whether a `Depth` header was sent at all (an unreadable one is refused).
     pub(crate) depth_sent: bool,
-    pub(crate) locks: &'a DbLocks,
-    pub(crate) principal: &'a str,
 }
 
 /// Answers a COPY or MOVE of the request path to `destination`.
 pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) -> Response<Body> {
-    let Request {
-        store,
-        account,
-        routed,
-        locks,
-        principal,
-        ..
-    } = req;
+    let ctx = req.ctx;
+    let (store, account, routed, locks, principal) =
+        (ctx.store, ctx.account, ctx.routed, ctx.locks, ctx.principal);
     let verb = match routed.verb {
         Verb::Copy => Relocation::Copy,
         _ => Relocation::Move,
@@ -76,12 +66,7 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
     if destination.tree != Some(TreeRoot::Files) {
         return response::text(
             StatusCode::BAD_GATEWAY,
-            format!(
-                "the destination must be a path in your files on this server, e.g. {}",
-                routed
-                    .mount
-                    .href(TreeRoot::Files, &["NAME".to_owned()], false)
-            ),
+            "the destination must be a path under /files/ on this server",
         );
     }
     let source = &routed.path;
@@ -125,18 +110,24 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
         Ok(placement) => placement,
         Err(resp) => return *resp,
     };
-    let paths = (source.as_slice(), target);
-    let conditions = (routed.mount, &routed.conditions);
-    if let Err(resp) = check_preconditions(store, account, locks, conditions, paths).await {
-        return *resp;
+    // If-Match and If-None-Match are about the source; an If list may be about the
+    // source (untagged or tagged with its URL), the destination, or any other item.
+    match ctx.check_conditions(Some(&node)).await {
+        Ok(()) => {}
+        Err(FilesError::ConditionFailed) => {
+            return response::text(
+                StatusCode::PRECONDITION_FAILED,
+                "a precondition failed: the item changed (If-Match, If-None-Match) or the If \
+                 header's lock tokens and ETags do not match; fetch it again, then retry",
+            );
+        }
+        Err(e) => return e.into_response(),
     }
-    let source_path = files_dav_path(source);
     if verb == Relocation::Move
-        && let Some(path) = &source_path
         && locks
-            .check(path, Some(principal), false, true, &tokens)
+            .blocking(&source_key, Some(principal), true, &tokens)
             .await
-            .is_err()
+            .is_some()
     {
         return locked("the source");
     }
@@ -158,11 +149,9 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
     };
     match result {
         Ok(placed) => {
-            if verb == Relocation::Move
-                && let Some(path) = &source_path
-            {
+            if verb == Relocation::Move {
                 // Locks belong to paths; the moved item left this one.
-                forget_locks(locks, path).await;
+                forget_locks(locks, &source_key).await;
             }
             placement.finish(locks, &placed).await
         }
@@ -174,8 +163,8 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
 pub(crate) struct Placement<'a> {
     parent: Node,
     name: &'a str,
-    /// The destination as a lock path; `None` when it cannot be one (no lock covers it).
-    path: Option<DavPath>,
+    /// The destination's path key, for its locks.
+    key: String,
     origin: String,
 }
 
@@ -217,7 +206,7 @@ impl<'a> Placement<'a> {
         Ok(Placement {
             parent,
             name,
-            path: files_dav_path(target),
+            key: path_key(target),
             origin: path_key(target),
         })
     }
@@ -229,11 +218,10 @@ impl<'a> Placement<'a> {
         principal: &str,
         tokens: &[String],
     ) -> Result<(), Box<Response<Body>>> {
-        if let Some(path) = &self.path
-            && locks
-                .check(path, Some(principal), false, true, tokens)
-                .await
-                .is_err()
+        if locks
+            .blocking(&self.key, Some(principal), true, tokens)
+            .await
+            .is_some()
         {
             return Err(Box::new(locked("the destination")));
         }
@@ -253,9 +241,7 @@ impl<'a> Placement<'a> {
     pub(crate) async fn finish(&self, locks: &DbLocks, placed: &Placed) -> Response<Body> {
         let status = match &placed.replaced {
             Some(_) => {
-                if let Some(path) = &self.path {
-                    forget_locks(locks, path).await;
-                }
+                forget_locks(locks, &self.key).await;
                 StatusCode::NO_CONTENT
             }
             None => StatusCode::CREATED,
@@ -277,126 +263,10 @@ pub(crate) fn overwrite(routed: &Routed) -> Overwrite {
     }
 }
 
-/// 412 unless `If-Match`, `If-None-Match` and the `If` header's lists hold. Lists may
-/// be about the source (untagged, or tagged with its URL) or the destination; a list
-/// about any other resource does not hold.
-async fn check_preconditions(
-    store: &Store,
-    account: &Account,
-    locks: &DbLocks,
-    (mount, conditions): (Mount, &Conditions),
-    (source, target): (&[String], &[String]),
-) -> Result<(), Box<Response<Body>>> {
-    let failed = || {
-        Box::new(response::text(
-            StatusCode::PRECONDITION_FAILED,
-            "a precondition failed: the item changed (If-Match, If-None-Match) or the If \
-             header's lock tokens and ETags do not match; fetch it again, then retry",
-        ))
-    };
-    let lists = &conditions.if_lists;
-    if *conditions == Conditions::default() {
-        return Ok(());
-    }
-    let source_state = Known::read(store, account, locks, source).await?;
-    let source_etag = source_state.etag.as_deref().unwrap_or_default();
-    if !conditions.http_hold(source_etag) {
-        return Err(failed());
-    }
-    let (source_key, target_key) = (path_key(source), path_key(target));
-    let about_target = lists.iter().any(|l| {
-        l.resource
-            .as_deref()
-            .and_then(|tag| tagged_key(mount, tag))
-            .as_ref()
-            == Some(&target_key)
-    });
-    let target_state = match about_target {
-        true => Some(Known::read(store, account, locks, target).await?),
-        false => None,
-    };
-    let holds = conditions.if_holds(|resource| {
-        let key = match resource {
-            None => return Some(source_state.state()),
-            Some(tag) => tagged_key(mount, tag)?,
-        };
-        if key == source_key {
-            Some(source_state.state())
-        } else if key == target_key {
-            target_state.as_ref().map(Known::state)
-        } else {
-            None
-        }
-    });
-    if lists.is_empty() || holds {
-        Ok(())
-    } else {
-        Err(failed())
-    }
-}
-
-/// The ETag and covering lock tokens of the node at `segments` under `/files/`.
-struct Known {
-    etag: Option<String>,
-    lock_tokens: Vec<String>,
-}
-
-impl Known {
-    async fn read(
-        store: &Store,
-        account: &Account,
-        locks: &DbLocks,
-        segments: &[String],
-    ) -> Result<Known, Box<Response<Body>>> {
-        let names: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let node = store
-            .resolve(account.files_root, &names)
-            .await
-            .map_err(|e| Box::new(refused(e, Relocation::Move)))?;
-        let lock_tokens = match files_dav_path(segments) {
-            Some(path) => locks
-                .discover(&path)
-                .await
-                .into_iter()
-                .map(|l| l.token)
-                .collect(),
-            None => Vec::new(),
-        };
-        Ok(Known {
-            etag: node.map(|n| n.etag),
-            lock_tokens,
-        })
-    }
-
-    fn state(&self) -> IfState<'_> {
-        IfState {
-            etag: self.etag.as_deref(),
-            lock_tokens: &self.lock_tokens,
-        }
-    }
-}
-
-/// The path key of an `If` resource tag in the files tree, read on the request's mount.
-fn tagged_key(mount: Mount, tag: &str) -> Option<String> {
-    let uri: http::Uri = tag.parse().ok()?;
-    let segments = route::decode_path(uri.path()).ok()?;
-    match mount.locate(uri.path(), segments)? {
-        (TreeRoot::Files, segments) => Some(path_key(&segments)),
-        (TreeRoot::Trash, _) => None,
-    }
-}
-
-/// `segments` of the files tree as the lock system names paths: it keys locks by the
-/// path below the tree's root, so no mount prefix is needed.
-fn files_dav_path(segments: &[String]) -> Option<DavPath> {
-    let encoded: Vec<String> = segments.iter().map(|s| route::encode_segment(s)).collect();
-    DavPath::new(&format!("/{}", encoded.join("/"))).ok()
-}
-
 /// Removes the locks at and below `path`; the change they guarded is committed, so a
 /// failure only leaves a lock that expires on its own.
-async fn forget_locks(locks: &DbLocks, path: &DavPath) {
-    if locks.delete(path).await.is_err() {
+async fn forget_locks(locks: &DbLocks, key: &str) {
+    if locks.release_below(key).await.is_err() {
         tracing::warn!("could not remove the locks of a moved or replaced item; they expire");
     }
 }

@@ -1,18 +1,13 @@
-//! Everything a file request can fail with, as one type that `crate::error` answers.
-//!
-//! dav-server answers a filesystem error with a bare status; what the status alone
-//! cannot say (which limit, how big, that the disk is full) is recorded on the
-//! filesystem as a [`FilesError`] and answered by [`super::respond`] instead.
+//! Everything a file request can fail with, as one type that `crate::error` answers:
+//! each verb returns `Result<Response, FilesError>`, and a storage error keeps the
+//! status and words `crate::error` gives it once for every room.
 
-use std::sync::{Arc, Mutex};
-
-use dav_server::fs::FsError;
-use davgate_storage::StorageError;
+use davgate_storage::{StorageError, TreeRoot};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::error::HttpError;
-use crate::proto::InvalidDepth;
 use crate::proto::precondition::Precondition;
+use crate::proto::{InvalidDepth, XmlError};
 
 /// The status an access log line shows for a request whose client went away before
 /// sending its body (nginx's 499): no client ever reads it.
@@ -29,6 +24,8 @@ pub(crate) enum FilesError {
     Storage(StorageError),
     /// The body was shorter than the length the client announced.
     ShortBody { expected: u64, received: u64 },
+    /// The body went on past the length the client announced.
+    LongBody { expected: u64 },
     /// The content does not match the checksum the client sent with it.
     ChecksumMismatch { claim: String },
     /// A method the trash does not answer.
@@ -41,14 +38,41 @@ pub(crate) enum FilesError {
     PartialPut,
     /// An XML body over the limit.
     XmlTooLarge { limit: usize },
-    /// An XML body that is not well-formed, and why.
-    MalformedXml(String),
     /// The body could not be read to its end.
     BodyFailed(BodyFailure),
     /// A COPY or MOVE from the files into the trash.
     IntoTrash,
-    /// A bare status from dav-server, explained.
+    /// A status whose standard meaning says it all, explained.
     Status(StatusCode),
+    /// A method the tree does not answer.
+    MethodNotAllowed(TreeRoot),
+    /// A `Range` no part of which lies in the file of this length.
+    RangeNotSatisfiable { len: u64 },
+    /// Nothing at the request path.
+    NotFound,
+    /// `If`, `If-Match` or `If-None-Match` does not hold.
+    ConditionFailed,
+    /// A write without the token of the lock rooted at these decoded hrefs.
+    Locked { roots: Vec<String> },
+    /// A LOCK refused because of the lock rooted at these decoded hrefs.
+    LockConflict { roots: Vec<String> },
+    /// A well-formed XML body that is not the request the method takes.
+    Xml(XmlError),
+    /// LOCK with `Depth: 1`.
+    LockDepth,
+    /// A LOCK or write on an unmapped URL whose folder does not exist.
+    NoParent,
+    /// A lock refresh naming no lock token, or several.
+    RefreshNeedsOneToken,
+    /// UNLOCK without a `Lock-Token` header.
+    UnlockNeedsToken,
+    /// DELETE with `Depth: 1`.
+    DeleteDepth,
+    /// DELETE of a tree's root.
+    DeleteRoot,
+    /// No lock with the submitted token covers the resource: 412 for a refresh, 409
+    /// for an UNLOCK.
+    NoSuchLock(StatusCode),
 }
 
 impl From<StorageError> for FilesError {
@@ -62,16 +86,30 @@ impl HttpError for FilesError {
         match self {
             FilesError::Storage(e) => e.status(),
             FilesError::ShortBody { .. }
+            | FilesError::LongBody { .. }
             | FilesError::ChecksumMismatch { .. }
             | FilesError::PartialPut
-            | FilesError::MalformedXml(_)
             | FilesError::InvalidDepth(_)
             | FilesError::BodyFailed(BodyFailure::Malformed) => StatusCode::BAD_REQUEST,
             FilesError::BodyFailed(BodyFailure::ClientGone) => CLIENT_CLOSED_REQUEST,
-            FilesError::TrashReadOnly => StatusCode::METHOD_NOT_ALLOWED,
+            FilesError::TrashReadOnly | FilesError::MethodNotAllowed(_) => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
+            FilesError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             FilesError::InfiniteDepth | FilesError::IntoTrash => StatusCode::FORBIDDEN,
             FilesError::XmlTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             FilesError::Status(status) => *status,
+            FilesError::NotFound => StatusCode::NOT_FOUND,
+            FilesError::ConditionFailed => StatusCode::PRECONDITION_FAILED,
+            FilesError::Locked { .. } | FilesError::LockConflict { .. } => StatusCode::LOCKED,
+            FilesError::Xml(_)
+            | FilesError::LockDepth
+            | FilesError::DeleteDepth
+            | FilesError::RefreshNeedsOneToken
+            | FilesError::UnlockNeedsToken => StatusCode::BAD_REQUEST,
+            FilesError::NoParent => StatusCode::CONFLICT,
+            FilesError::DeleteRoot => StatusCode::FORBIDDEN,
+            FilesError::NoSuchLock(status) => *status,
         }
     }
 
@@ -81,6 +119,10 @@ impl HttpError for FilesError {
             FilesError::ShortBody { expected, received } => format!(
                 "upload refused: the body ended after {received} of the {expected} bytes \
                  announced; nothing was stored, send the file again"
+            ),
+            FilesError::LongBody { expected } => format!(
+                "upload refused: the body is longer than the {expected} bytes announced; \
+                 nothing was stored, send the file again with its true length"
             ),
             FilesError::ChecksumMismatch { claim } => format!(
                 "upload refused: the content does not match the checksum sent with it ({claim}); \
@@ -101,9 +143,6 @@ impl HttpError for FilesError {
             FilesError::XmlTooLarge { limit } => {
                 format!("XML request bodies are limited to {} KiB", limit / 1024)
             }
-            FilesError::MalformedXml(reason) => {
-                format!("the request body is not well-formed XML: {reason}")
-            }
             FilesError::BodyFailed(_) => {
                 "the request body was malformed or cut off; send it again".into()
             }
@@ -112,12 +151,51 @@ impl HttpError for FilesError {
                     .into()
             }
             FilesError::Status(status) => explain(*status).into(),
+            FilesError::MethodNotAllowed(_) => {
+                "this method is not supported here; the Allow header lists those that are".into()
+            }
+            FilesError::RangeNotSatisfiable { .. } => {
+                explain(StatusCode::RANGE_NOT_SATISFIABLE).into()
+            }
+            FilesError::NotFound => explain(StatusCode::NOT_FOUND).into(),
+            FilesError::ConditionFailed => explain(StatusCode::PRECONDITION_FAILED).into(),
+            FilesError::Locked { .. } => explain(StatusCode::LOCKED).into(),
+            FilesError::LockConflict { .. } => "the resource is already locked by another \
+                 client: wait until its lock expires or is released, then lock it again"
+                .into(),
+            FilesError::Xml(e @ XmlError::Malformed { .. }) => {
+                format!("the request body is not well-formed XML: {e}")
+            }
+            FilesError::Xml(e) => format!("the request body is not understood: {e}"),
+            FilesError::LockDepth => "LOCK takes Depth: 0 (the item alone) or Depth: infinity \
+                 (everything below it)"
+                .into(),
+            FilesError::NoParent => explain(StatusCode::CONFLICT).into(),
+            FilesError::DeleteDepth => "DELETE removes an item with everything below it: send \
+                 Depth: infinity or no Depth"
+                .into(),
+            FilesError::DeleteRoot => "the root folder cannot be deleted: delete the files and \
+                 folders inside it instead"
+                .into(),
+            FilesError::RefreshNeedsOneToken => "a LOCK without a body refreshes a lock: name \
+                 exactly one lock token in the If header, e.g. If: (<urn:uuid:…>)"
+                .into(),
+            FilesError::UnlockNeedsToken => "UNLOCK needs the lock's token in a Lock-Token \
+                 header, e.g. Lock-Token: <urn:uuid:…>"
+                .into(),
+            FilesError::NoSuchLock(_) => "no lock with this token covers this resource: it \
+                 expired or was released; lock the resource again"
+                .into(),
         }
     }
 
     fn precondition(&self) -> Option<Precondition> {
         match self {
             FilesError::InfiniteDepth => Some(Precondition::PropfindFiniteDepth),
+            FilesError::Locked { roots } => Some(Precondition::LockTokenSubmitted(roots.clone())),
+            FilesError::LockConflict { roots } => {
+                Some(Precondition::NoConflictingLock(roots.clone()))
+            }
             _ => None,
         }
     }
@@ -128,8 +206,17 @@ impl HttpError for FilesError {
             FilesError::TrashReadOnly => {
                 headers.insert(
                     header::ALLOW,
-                    HeaderValue::from_static("OPTIONS, GET, HEAD, PROPFIND, DELETE, MOVE"),
+                    HeaderValue::from_static(allowed(TreeRoot::Trash)),
                 );
+            }
+            FilesError::MethodNotAllowed(tree) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allowed(*tree)));
+            }
+            FilesError::RangeNotSatisfiable { len } => {
+                // RFC 9110 §15.5.17: say how long the file is, so the client can retry.
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    headers.insert(header::CONTENT_RANGE, value);
+                }
             }
             _ => {}
         }
@@ -152,43 +239,13 @@ pub(crate) enum BodyFailure {
     ClientGone,
 }
 
-/// Where a filesystem or lock-system call leaves what the client must be told, for
-/// [`super::respond`] to answer instead of dav-server's bare status: dav-server's
-/// `FsError` and lock results carry no words, so this slot, shared by the request's
-/// filesystem and lock system, is how they reach the response.
-#[derive(Clone, Default)]
-pub(crate) struct Refusals(Arc<Mutex<Option<FilesError>>>);
-
-impl Refusals {
-    /// Records why the request is being refused (the latest reason wins).
-    pub(crate) fn set(&self, refusal: FilesError) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(refusal);
-    }
-
-    /// The recorded reason, once.
-    pub(crate) fn take(&self) -> Option<FilesError> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
-/// A storage error in dav-server's vocabulary, and whether the client must be told
-/// more than the status dav-server will pick. Lookups that fail (not found, a name
-/// taken, a changed resource) keep dav-server's status; limits, refusals and failures
-/// carry the store's own status and words.
-pub(crate) fn fs_error(err: StorageError) -> (FsError, Option<FilesError>) {
-    match err {
-        StorageError::NotFound => (FsError::NotFound, None),
-        // The groupware-only outcomes never come from file operations; Exists is what
-        // dav-server turns into 412 / 405 should they ever.
-        StorageError::Conflict(_)
-        | StorageError::UidConflict { .. }
-        | StorageError::PreconditionFailed => (FsError::Exists, None),
-        StorageError::Invalid(_) => (FsError::Forbidden, Some(err.into())),
-        StorageError::QuotaExceeded(_) => (FsError::InsufficientStorage, Some(err.into())),
-        StorageError::TooLarge { .. } => (FsError::TooLarge, Some(err.into())),
-        StorageError::Backend(_) | StorageError::Io(_) | StorageError::Migrate(_) => {
-            (FsError::GeneralFailure, Some(err.into()))
+/// The methods a tree answers, for `Allow`.
+pub(crate) fn allowed(tree: TreeRoot) -> &'static str {
+    match tree {
+        TreeRoot::Files => {
+            "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
         }
+        TreeRoot::Trash => "OPTIONS, GET, HEAD, PROPFIND, DELETE, MOVE",
     }
 }
 
@@ -213,9 +270,6 @@ fn explain(status: StatusCode) -> &'static str {
         }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
         StatusCode::RANGE_NOT_SATISFIABLE => "the requested range lies outside the file",
-        // COPY and MOVE answer a foreign destination with words of their own; a bare
-        // 502 from dav-server is an I/O failure it could not name.
-        StatusCode::BAD_GATEWAY => "the server could not complete the request; send it again",
         StatusCode::INSUFFICIENT_STORAGE => {
             "there is not enough storage space for this change: free space or retry later"
         }

@@ -1,25 +1,16 @@
-//! Open files: streaming, size-limited uploads and ranged reads of immutable blobs.
-//!
-//! An upload counts bytes as they arrive and stops the moment the per-file limit or the
-//! quota is passed; nothing is written to the tree until the body has ended, been made
-//! durable and committed in one transaction. Dropping an upload at any earlier point
-//! (refusal, client disconnect, server shutdown) drops its blob writer, which deletes
-//! the staged bytes.
+//! The two ends of a file's bytes: the bounds an upload is checked against while it
+//! streams ([`UploadPlan`]), and ranged reads of an immutable blob ([`ReadFile`]), sent
+//! with sendfile when the connection allows it.
 
 use std::fmt;
-use std::io::SeekFrom;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes};
-use dav_server::fs::{DavFile, DavMetaData, FsError, FsFuture, FsResult};
-use davgate_storage::blob::{BlobReader, BlobWriter};
-use davgate_storage::{Account, CreateMode, NewContent, NodeId, QuotaOverrun, StorageError, Store};
-use futures_util::FutureExt;
+use bytes::Bytes;
+use davgate_storage::blob::BlobReader;
+use davgate_storage::{CreateMode, NodeId, QuotaOverrun, StorageError};
 use rustix::fs::Advice;
 
-use super::errors::FilesError;
-use super::meta::NodeMeta;
 use crate::sendfile::{FileRanges, MAX_RANGE};
 
 /// Where an upload goes and what bounds it.
@@ -49,7 +40,7 @@ impl UploadPlan {
         }
     }
 
-    fn check(&self, len: u64) -> Result<(), StorageError> {
+    pub(crate) fn check(&self, len: u64) -> Result<(), StorageError> {
         if len > self.limit {
             return Err(StorageError::TooLarge { limit: self.limit });
         }
@@ -75,155 +66,9 @@ pub(crate) struct QuotaRoom {
     pub(crate) replaced: u64,
 }
 
-/// What an upload needs from the request's file system: where to commit, and where to
-/// leave what the user should be told. `fs::AccountFs` implements it; naming the trait
-/// here rather than that type keeps this module below `fs`, which builds uploads.
-pub(crate) trait UploadHost: Send + Sync + 'static {
-    /// The store to commit to.
-    fn store(&self) -> &Store;
-    /// The account uploading, as read for this request.
-    fn account(&self) -> &Account;
-    /// Remembers why the request was refused.
-    fn refuse(&self, refusal: FilesError);
-    /// Turns a storage error into dav-server's, remembering what to tell the user.
-    fn fail(&self, err: StorageError) -> FsError;
-    /// Forgets nodes resolved earlier in the request: the tree changed.
-    fn changed(&self);
-}
-
-/// A PUT body on its way into a blob.
-pub(crate) struct UploadFile {
-    fs: Box<dyn UploadHost>,
-    plan: UploadPlan,
-    writer: Option<Box<dyn BlobWriter>>,
-    committed: Option<NodeMeta>,
-}
-
-impl UploadFile {
-    pub(crate) fn new(
-        fs: Box<dyn UploadHost>,
-        plan: UploadPlan,
-        writer: Box<dyn BlobWriter>,
-    ) -> Self {
-        UploadFile {
-            fs,
-            plan,
-            writer: Some(writer),
-            committed: None,
-        }
-    }
-
-    fn refuse(&mut self, refusal: StorageError) -> FsError {
-        // Dropping the writer deletes what was staged so far.
-        self.writer = None;
-        self.fs.fail(refusal)
-    }
-
-    async fn write(&mut self, data: Bytes) -> FsResult<()> {
-        let Some(writer) = self.writer.as_mut() else {
-            return Err(FsError::GeneralFailure);
-        };
-        let total = writer.written() + data.len() as u64;
-        if let Err(refusal) = self.plan.check(total) {
-            return Err(self.refuse(refusal));
-        }
-        let result = writer.write(data).await;
-        result.map_err(|e| {
-            self.writer = None;
-            self.fs.fail(e)
-        })
-    }
-
-    async fn commit(&mut self) -> FsResult<()> {
-        let Some(writer) = self.writer.take() else {
-            return Err(FsError::GeneralFailure);
-        };
-        if let Some(expected) = self.plan.expected
-            && writer.written() != expected
-        {
-            let received = writer.written();
-            self.fs.refuse(FilesError::ShortBody { expected, received });
-            return Err(FsError::GeneralFailure);
-        }
-        let blob = writer.finish().await.map_err(|e| self.fs.fail(e))?;
-        if let Some(claim) = &self.plan.checksum
-            && blob.digests().and_then(|d| d.verify(claim)) == Some(false)
-        {
-            // Dropping the staged blob deletes it: nothing of a corrupted upload stays.
-            self.fs.refuse(FilesError::ChecksumMismatch {
-                claim: claim.clone(),
-            });
-            return Err(FsError::GeneralFailure);
-        }
-        let content = NewContent {
-            blob,
-            mtime_ms: self.plan.mtime_ms,
-            content_type: self.plan.content_type.clone(),
-        };
-        let account = self.fs.account().id;
-        let store = self.fs.store();
-        let result = store
-            .commit_upload(
-                account,
-                self.plan.parent,
-                &self.plan.name,
-                content,
-                self.plan.mode,
-            )
-            .await;
-        self.fs.changed();
-        let node = result.map_err(|e| self.fs.fail(e))?;
-        self.committed = Some(NodeMeta::new(&node, self.fs.account().used_bytes));
-        Ok(())
-    }
-}
-
-impl fmt::Debug for UploadFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UploadFile")
-            .field("plan", &self.plan)
-            .finish_non_exhaustive()
-    }
-}
-
-impl DavFile for UploadFile {
-    fn metadata(&mut self) -> FsFuture<'_, Box<dyn DavMetaData>> {
-        let meta = self.committed.clone();
-        async move {
-            meta.map(|m| Box::new(m) as Box<dyn DavMetaData>)
-                .ok_or(FsError::GeneralFailure)
-        }
-        .boxed()
-    }
-
-    fn write_buf(&mut self, mut buf: Box<dyn Buf + Send>) -> FsFuture<'_, ()> {
-        let data = buf.copy_to_bytes(buf.remaining());
-        self.write(data).boxed()
-    }
-
-    fn write_bytes(&mut self, buf: Bytes) -> FsFuture<'_, ()> {
-        self.write(buf).boxed()
-    }
-
-    fn read_bytes(&mut self, _count: usize) -> FsFuture<'_, Bytes> {
-        async { Err(FsError::Forbidden) }.boxed()
-    }
-
-    fn seek(&mut self, _pos: SeekFrom) -> FsFuture<'_, u64> {
-        // Partial PUTs are refused before dav-server sees them (see files::precheck).
-        async { Err(FsError::NotImplemented) }.boxed()
-    }
-
-    /// dav-server calls `flush` once, after the whole body arrived: the commit point.
-    fn flush(&mut self) -> FsFuture<'_, ()> {
-        self.commit().boxed()
-    }
-}
-
-/// A committed file opened for GET, or the empty stand-in a LOCK creates.
+/// A committed file opened for GET or HEAD.
 pub(crate) struct ReadFile {
-    reader: Option<Arc<dyn BlobReader>>,
-    meta: Option<NodeMeta>,
+    reader: Arc<dyn BlobReader>,
     position: u64,
     /// The next chunk, being read while the previous one is sent: reading and sending
     /// overlap, and a GET holds at most two chunks.
@@ -240,28 +85,43 @@ struct ReadAhead {
 }
 
 impl ReadFile {
-    pub(crate) fn new(
-        reader: Box<dyn BlobReader>,
-        meta: NodeMeta,
-        ranges: Option<FileRanges>,
-    ) -> Self {
+    pub(crate) fn new(reader: Box<dyn BlobReader>, ranges: Option<FileRanges>) -> Self {
         ReadFile {
-            reader: Some(Arc::from(reader)),
-            meta: Some(meta),
+            reader: Arc::from(reader),
             position: 0,
             ahead: None,
             ranges,
         }
     }
 
-    pub(crate) fn empty() -> Self {
-        ReadFile {
-            reader: None,
-            meta: None,
-            position: 0,
-            ahead: None,
-            ranges: None,
+    /// Where the next read starts.
+    pub(crate) fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Moves the next read to `position`.
+    pub(crate) fn seek(&mut self, position: u64) {
+        self.position = position;
+    }
+
+    /// The next at most `count` bytes (fewer at the end of the file, none past it): a
+    /// sendfile placeholder when the connection takes them, else bytes read while the
+    /// previous chunk was being sent.
+    pub(crate) async fn read(&mut self, count: usize) -> std::io::Result<Bytes> {
+        let reader = self.reader.clone();
+        if let Some(placeholder) = self.placeholder(&reader, count) {
+            return Ok(placeholder);
         }
+        let data = self.chunk(&reader, count).await?;
+        self.position += data.len() as u64;
+        if !data.is_empty() && self.position < reader.len() {
+            let offset = self.position;
+            self.ahead = Some(ReadAhead {
+                offset,
+                task: tokio::spawn(async move { reader.read_at(offset, count).await }),
+            });
+        }
+        Ok(data)
     }
 
     /// A placeholder for the next `count` bytes that the connection sends straight from
@@ -300,7 +160,7 @@ impl ReadFile {
         &mut self,
         reader: &Arc<dyn BlobReader>,
         count: usize,
-    ) -> Result<Bytes, FsError> {
+    ) -> std::io::Result<Bytes> {
         let read = match self.ahead.take() {
             Some(ahead) if ahead.offset == self.position => match ahead.task.await {
                 Ok(read) => read,
@@ -315,12 +175,8 @@ impl ReadFile {
         };
         read.map_err(|e| {
             tracing::error!(error = %e, "blob read failed");
-            FsError::GeneralFailure
+            std::io::Error::other("the file could not be read")
         })
-    }
-
-    fn len(&self) -> u64 {
-        self.reader.as_ref().map_or(0, |r| r.len())
     }
 }
 
@@ -337,66 +193,5 @@ impl Drop for ReadFile {
         if let Some(ahead) = self.ahead.take() {
             ahead.task.abort();
         }
-    }
-}
-
-impl DavFile for ReadFile {
-    fn metadata(&mut self) -> FsFuture<'_, Box<dyn DavMetaData>> {
-        let meta = self.meta.clone();
-        async move {
-            meta.map(|m| Box::new(m) as Box<dyn DavMetaData>)
-                .ok_or(FsError::NotFound)
-        }
-        .boxed()
-    }
-
-    fn write_buf(&mut self, _buf: Box<dyn Buf + Send>) -> FsFuture<'_, ()> {
-        async { Err(FsError::Forbidden) }.boxed()
-    }
-
-    fn write_bytes(&mut self, _buf: Bytes) -> FsFuture<'_, ()> {
-        async { Err(FsError::Forbidden) }.boxed()
-    }
-
-    fn read_bytes(&mut self, count: usize) -> FsFuture<'_, Bytes> {
-        async move {
-            let Some(reader) = self.reader.clone() else {
-                return Ok(Bytes::new());
-            };
-            if let Some(placeholder) = self.placeholder(&reader, count) {
-                return Ok(placeholder);
-            }
-            let data = self.chunk(&reader, count).await?;
-            self.position += data.len() as u64;
-            if !data.is_empty() && self.position < reader.len() {
-                let offset = self.position;
-                self.ahead = Some(ReadAhead {
-                    offset,
-                    task: tokio::spawn(async move { reader.read_at(offset, count).await }),
-                });
-            }
-            Ok(data)
-        }
-        .boxed()
-    }
-
-    fn seek(&mut self, pos: SeekFrom) -> FsFuture<'_, u64> {
-        let len = self.len() as i128;
-        let target = match pos {
-            SeekFrom::Start(n) => n as i128,
-            SeekFrom::End(n) => len + n as i128,
-            SeekFrom::Current(n) => self.position as i128 + n as i128,
-        };
-        let result = if (0..=len).contains(&target) {
-            self.position = target as u64;
-            Ok(self.position)
-        } else {
-            Err(FsError::GeneralFailure)
-        };
-        async move { result }.boxed()
-    }
-
-    fn flush(&mut self) -> FsFuture<'_, ()> {
-        async { Ok(()) }.boxed()
     }
 }

@@ -1,10 +1,10 @@
 //! How long a LOCK, or its refresh, is granted: the `Timeout` header (RFC 4918 §10.7)
 //! read against the operator's maximum.
 //!
-//! dav-server reads the header itself but splits it on `,` without trimming, so RFC
-//! 4918's own example `Infinite, Second-4100000000` (what Windows Explorer sends) fails,
-//! and a missing or unreadable header became a lock that never expired. This module is
-//! pure: header values in, a duration out.
+//! The header is a list: RFC 4918's own example `Infinite, Second-4100000000` (what
+//! Windows Explorer sends) must parse, and no reading of it, missing or unreadable
+//! included, may grant a lock that never expires. This module is pure: header values
+//! in, a duration out.
 
 use std::time::Duration;
 

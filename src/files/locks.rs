@@ -1,39 +1,27 @@
-//! WebDAV locks (RFC 4918 §6-7) over the database, with dav-server's lock semantics.
+//! WebDAV locks (RFC 4918 §6-7) over the database: who may take a lock, and who may
+//! write under one.
 //!
-//! The rules follow dav-server's in-memory lock system, so litmus and Finder see the
-//! same behaviour, but every lock is a row: all nodes, and a restarted server, agree on
-//! who holds what. Locks of one account are few; one request reads them once.
+//! Exclusive locks exclude every other lock on their path (and below, for a deep one);
+//! shared locks coexist; a write needs the token of every lock covering it — the rules
+//! litmus and Finder expect. Every lock is a row: all nodes, and a restarted server,
+//! agree on who holds what. Locks of one account are few; one request reads them once.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use dav_server::davpath::DavPath;
-use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
 use davgate_storage::{AccountId, LockRecord, StorageError, Store, now_ms};
-use futures_util::FutureExt;
 use tokio::sync::Mutex;
-use xmltree::Element;
-
-use super::errors::{FilesError, Refusals};
-use super::fs::{path_key, segments};
 
 /// One account's locks, as seen by one request.
 #[derive(Clone)]
 pub(crate) struct DbLocks {
     store: Store,
     account: AccountId,
-    /// The URL prefix of the tree in this request ([`crate::route::Mount::prefix`]):
-    /// lock roots in answers are written under it.
-    prefix: &'static str,
-    /// What a LOCK or refresh in this request is granted (see [`super::lock_timeout`]);
-    /// dav-server's own reading of `Timeout` is ignored.
+    /// What a LOCK or refresh in this request is granted (see [`super::lock_timeout`]).
     granted: Duration,
     /// The locks read for this request; `None` until first needed or after a change.
     snapshot: Arc<Mutex<Option<Vec<LockRecord>>>>,
-    /// Where a storage failure is reported: dav-server would answer a failed lock
-    /// write as "locked by another client".
-    refusals: Refusals,
 }
 
 impl fmt::Debug for DbLocks {
@@ -45,31 +33,13 @@ impl fmt::Debug for DbLocks {
 }
 
 impl DbLocks {
-    pub(crate) fn new(
-        store: Store,
-        account: AccountId,
-        prefix: &'static str,
-        granted: Duration,
-    ) -> Self {
+    pub(crate) fn new(store: Store, account: AccountId, granted: Duration) -> Self {
         DbLocks {
             store,
             account,
-            prefix,
             granted,
             snapshot: Arc::new(Mutex::new(None)),
-            refusals: Refusals::default(),
         }
-    }
-
-    /// The same lock system, reporting storage failures to `refusals`.
-    pub(crate) fn reporting_to(self, refusals: Refusals) -> Self {
-        DbLocks { refusals, ..self }
-    }
-
-    /// Records a storage failure so the client is told what happened.
-    fn failed(&self, e: StorageError) {
-        tracing::warn!(error = %e, "a lock change failed in storage");
-        self.refusals.set(FilesError::Storage(e));
     }
 
     async fn current(&self) -> Vec<LockRecord> {
@@ -94,61 +64,6 @@ impl DbLocks {
     async fn forget(&self) {
         *self.snapshot.lock().await = None;
     }
-
-    /// `record` as dav-server describes it. The timeout is the time left, rounded up to
-    /// the second so that a lock granted `Second-100` is reported as that, not 99.
-    fn dav_lock(&self, record: &LockRecord) -> DavLock {
-        let encoded: String = record
-            .path
-            .split('/')
-            .map(crate::route::encode_segment)
-            .collect::<Vec<_>>()
-            .join("/");
-        // The stored path starts with '/', so this parses; the root is the fallback.
-        let mut path = DavPath::new(&format!("{}{encoded}", self.prefix))
-            .unwrap_or_else(|_| DavPath::new("/").expect("'/' is a valid path"));
-        let _ = path.set_prefix(self.prefix);
-        let now = now_ms();
-        DavLock {
-            token: record.token.clone(),
-            path: Box::new(path),
-            principal: record.principal.clone(),
-            owner: record
-                .owner_xml
-                .as_deref()
-                .and_then(|xml| Element::parse(xml).ok())
-                .map(Box::new),
-            timeout_at: Some(UNIX_EPOCH + Duration::from_millis(record.expires_ms.max(0) as u64)),
-            timeout: Some(Duration::from_secs(seconds_left(record.expires_ms, now))),
-            shared: record.shared,
-            deep: record.deep,
-        }
-    }
-
-    /// A lock this request just took or refreshed: its timeout is exactly what was
-    /// granted, whatever milliseconds the database round trip took.
-    fn granted_lock(&self, record: &LockRecord) -> DavLock {
-        DavLock {
-            timeout: Some(self.granted),
-            ..self.dav_lock(record)
-        }
-    }
-}
-
-/// The owner element as XML that parses on its own. dav-server renames it to `D:owner`,
-/// so `D` must be declared even when the client used a default namespace (litmus does).
-fn serialize_owner(owner: &Element) -> Option<Vec<u8>> {
-    let mut owner = owner.clone();
-    owner
-        .namespaces
-        .get_or_insert_with(xmltree::Namespace::empty)
-        .put("D", "DAV:");
-    let mut xml = Vec::new();
-    owner.write(&mut xml).ok().map(|_| xml)
-}
-
-fn key(path: &DavPath) -> String {
-    path_key(&segments(path).unwrap_or_default())
 }
 
 /// True when `ancestor` is `path` or one of its parents.
@@ -247,186 +162,134 @@ fn expires(granted: Duration) -> i64 {
     now_ms().saturating_add(i64::try_from(granted.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Whole seconds until `expires_ms`, rounded up: a lock is live until its last
-/// millisecond.
-fn seconds_left(expires_ms: i64, now_ms: i64) -> u64 {
-    (expires_ms.saturating_sub(now_ms).max(0) as u64).div_ceil(1000)
-}
-
-impl DavLockSystem for DbLocks {
-    fn lock(
+impl DbLocks {
+    /// Takes a lock on `key` unless a lock there (or above, or below for a deep one)
+    /// conflicts: `Ok(Err(clash))` names the lock in the way.
+    pub(crate) async fn take(
         &self,
-        path: &DavPath,
+        key: &str,
         principal: Option<&str>,
-        owner: Option<&Element>,
-        _dav_server_timeout: Option<Duration>,
+        owner_xml: Option<Vec<u8>>,
         shared: bool,
         deep: bool,
-    ) -> LsFuture<'_, Result<DavLock, DavLock>> {
-        let path = key(path);
-        let owner_xml = owner.and_then(serialize_owner);
+    ) -> Result<Result<LockRecord, LockRecord>, StorageError> {
         let record = LockRecord {
             token: new_token(),
-            path: path.clone(),
+            path: key.to_owned(),
             principal: principal.map(str::to_owned),
             owner_xml,
             expires_ms: expires(self.granted),
             shared,
             deep,
         };
-        async move {
-            let nobody = Asker {
-                principal: None,
-                ignore_principal: true,
-                tokens: &[],
-            };
-            let result = self
-                .store
-                .add_lock(self.account, record, |locks| {
-                    check_to_path(locks, &path, &nobody, shared)
-                        .and_then(|()| {
-                            if deep {
-                                check_from_path(locks, &path, &nobody, shared)
-                            } else {
-                                Ok(())
-                            }
-                        })
-                        .err()
-                })
-                .await;
-            self.forget().await;
-            match result {
-                Ok(Ok(lock)) => Ok(self.granted_lock(&lock)),
-                Ok(Err(clash)) => Err(self.dav_lock(&clash)),
-                Err(e) => {
-                    self.failed(e);
-                    Err(DavLock {
-                        token: String::new(),
-                        path: Box::new(DavPath::new("/").expect("root is a path")),
-                        principal: None,
-                        owner: None,
-                        timeout_at: None,
-                        timeout: None,
-                        shared: false,
-                        deep: false,
+        let nobody = Asker {
+            principal: None,
+            ignore_principal: true,
+            tokens: &[],
+        };
+        let result = self
+            .store
+            .add_lock(self.account, record, |locks| {
+                check_to_path(locks, key, &nobody, shared)
+                    .and_then(|()| {
+                        if deep {
+                            check_from_path(locks, key, &nobody, shared)
+                        } else {
+                            Ok(())
+                        }
                     })
-                }
-            }
-        }
-        .boxed()
+                    .err()
+            })
+            .await;
+        self.forget().await;
+        result
     }
 
-    fn unlock(&self, path: &DavPath, token: &str) -> LsFuture<'_, Result<(), ()>> {
-        let path = key(path);
-        let token = token.to_owned();
-        async move {
-            let locks = self.current().await;
-            if find_covering(&locks, &path, &token).is_none() {
-                return Err(());
-            }
-            let removed = self.store.remove_locks(self.account, &[token]).await;
-            self.forget().await;
-            match removed {
-                Ok(n) if n > 0 => Ok(()),
-                Ok(_) => Err(()),
-                Err(e) => {
-                    self.failed(e);
-                    Err(())
-                }
-            }
+    /// Removes the lock `token` if it covers `key`; `false` when no such lock does.
+    pub(crate) async fn release(&self, key: &str, token: &str) -> Result<bool, StorageError> {
+        let locks = self.current().await;
+        if find_covering(&locks, key, token).is_none() {
+            return Ok(false);
         }
-        .boxed()
+        let removed = self
+            .store
+            .remove_locks(self.account, &[token.to_owned()])
+            .await;
+        self.forget().await;
+        removed.map(|n| n > 0)
     }
 
-    fn refresh(
+    /// Extends the lock `token` covering `key` by the granted time; `None` when no
+    /// such lock covers it.
+    pub(crate) async fn renew(
         &self,
-        path: &DavPath,
+        key: &str,
         token: &str,
-        _dav_server_timeout: Option<Duration>,
-    ) -> LsFuture<'_, Result<DavLock, ()>> {
-        let path = key(path);
-        let token = token.to_owned();
-        async move {
-            let locks = self.current().await;
-            if find_covering(&locks, &path, &token).is_none() {
-                return Err(());
-            }
-            let refreshed = self
-                .store
-                .refresh_lock(self.account, &token, expires(self.granted))
-                .await;
-            self.forget().await;
-            match refreshed {
-                Ok(Some(lock)) => Ok(self.granted_lock(&lock)),
-                Ok(None) => Err(()),
-                Err(e) => {
-                    self.failed(e);
-                    Err(())
-                }
-            }
+    ) -> Result<Option<LockRecord>, StorageError> {
+        let locks = self.current().await;
+        if find_covering(&locks, key, token).is_none() {
+            return Ok(None);
         }
-        .boxed()
+        let refreshed = self
+            .store
+            .refresh_lock(self.account, token, expires(self.granted))
+            .await;
+        self.forget().await;
+        refreshed
     }
 
-    fn check(
+    /// The first lock that keeps `principal`, holding `tokens`, from writing `key`
+    /// (and, when `deep`, everything below it).
+    pub(crate) async fn blocking(
         &self,
-        path: &DavPath,
+        key: &str,
         principal: Option<&str>,
-        ignore_principal: bool,
         deep: bool,
-        submitted_tokens: &[String],
-    ) -> LsFuture<'_, Result<(), DavLock>> {
-        let path = key(path);
-        let principal = principal.map(str::to_owned);
-        let tokens = submitted_tokens.to_vec();
-        async move {
-            let locks = self.current().await;
-            let asker = Asker {
-                principal: principal.as_deref(),
-                ignore_principal,
-                tokens: &tokens,
-            };
-            check_to_path(&locks, &path, &asker, false)
-                .and_then(|()| {
-                    if deep {
-                        check_from_path(&locks, &path, &asker, false)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .map_err(|l| self.dav_lock(&l))
-        }
-        .boxed()
+        tokens: &[String],
+    ) -> Option<LockRecord> {
+        let locks = self.current().await;
+        let asker = Asker {
+            principal,
+            ignore_principal: false,
+            tokens,
+        };
+        check_to_path(&locks, key, &asker, false)
+            .and_then(|()| {
+                if deep {
+                    check_from_path(&locks, key, &asker, false)
+                } else {
+                    Ok(())
+                }
+            })
+            .err()
     }
 
-    fn discover(&self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
-        let path = key(path);
-        async move {
-            self.current()
-                .await
-                .iter()
-                .filter(|l| l.path == path || (l.deep && covers(&l.path, &path)))
-                .map(|l| self.dav_lock(l))
-                .collect()
-        }
-        .boxed()
+    /// The locks on `key` and the deep ones above it.
+    pub(crate) async fn covering(&self, key: &str) -> Vec<LockRecord> {
+        self.current()
+            .await
+            .into_iter()
+            .filter(|l| l.path == key || (l.deep && covers(&l.path, key)))
+            .collect()
     }
 
-    fn delete(&self, path: &DavPath) -> LsFuture<'_, Result<(), ()>> {
-        let path = key(path);
-        async move {
-            let tokens: Vec<String> = self
-                .current()
-                .await
-                .into_iter()
-                .filter(|l| covers(&path, &l.path))
-                .map(|l| l.token)
-                .collect();
-            let result = self.store.remove_locks(self.account, &tokens).await;
-            self.forget().await;
-            result.map(drop).map_err(drop)
-        }
-        .boxed()
+    /// Removes every lock at or below `key`: the item there went away.
+    pub(crate) async fn release_below(&self, key: &str) -> Result<(), StorageError> {
+        let tokens: Vec<String> = self
+            .current()
+            .await
+            .into_iter()
+            .filter(|l| covers(key, &l.path))
+            .map(|l| l.token)
+            .collect();
+        let result = self.store.remove_locks(self.account, &tokens).await;
+        self.forget().await;
+        result.map(drop)
+    }
+
+    /// The time this request grants a lock it takes or refreshes.
+    pub(crate) fn granted(&self) -> Duration {
+        self.granted
     }
 }
 
@@ -488,40 +351,9 @@ mod tests {
     }
 
     #[test]
-    fn the_time_left_rounds_up_to_the_second() {
-        assert_eq!(seconds_left(100_000, 0), 100);
-        assert_eq!(seconds_left(100_000, 1), 100, "not 99 a millisecond later");
-        assert_eq!(seconds_left(100_000, 999), 100);
-        assert_eq!(seconds_left(100_000, 1_000), 99);
-        assert_eq!(seconds_left(100_000, 99_999), 1);
-        assert_eq!(seconds_left(100_000, 100_000), 0);
-        assert_eq!(seconds_left(0, 100_000), 0);
-        assert_eq!(
-            seconds_left(i64::MAX, i64::MIN),
-            (i64::MAX as u64).div_ceil(1000),
-            "no overflow"
-        );
-    }
-
-    #[test]
     fn tokens_are_uuids() {
         let t = new_token();
         assert!(t.starts_with("urn:uuid:") && t.len() == 45, "{t}");
         assert_ne!(t, new_token());
-    }
-
-    #[test]
-    fn owners_in_a_default_namespace_round_trip() {
-        for body in [
-            &b"<D:lockinfo xmlns:D='DAV:'><D:owner>litmus test suite</D:owner></D:lockinfo>"[..],
-            b"<lockinfo xmlns='DAV:'><owner><href>mailto:a@b</href></owner></lockinfo>",
-        ] {
-            let tree = Element::parse(body).unwrap();
-            let mut owner = tree.get_child("owner").unwrap().clone();
-            owner.prefix = Some("D".to_owned());
-            let xml = serialize_owner(&owner).unwrap();
-            let back = Element::parse(&xml[..]).expect("the stored owner parses");
-            assert_eq!(back.name, "owner");
-        }
     }
 }

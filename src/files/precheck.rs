@@ -1,38 +1,36 @@
-//! What is checked and learned from a request before dav-server sees it.
-//!
-//! dav-server answers with bare statuses; everything a user should be told in words,
-//! and every rule of ours it does not know (Depth infinity, partial PUT, the trash being
-//! read-only, a body that is not XML), is decided here.
+//! What is checked and learned from a file request before its verb's module runs: the
+//! rules that hold for every verb (the trash is read-only, no Depth infinity on
+//! PROPFIND, no partial PUT, nothing copied into the trash), the facts an upload or a
+//! download needs, and reading an XML body, bounded.
 
 use bytes::Bytes;
 use davgate_storage::{Account, TreeRoot};
 use http::request::Parts;
 use http::{HeaderValue, header};
 use http_body_util::BodyExt;
-use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
 
 use super::body::classify;
 use super::errors::FilesError;
-use super::fs::RequestFacts;
 use crate::proto::{Depth, InvalidDepth};
 use crate::route::{Routed, Verb};
-use crate::server::FileRanges;
+use crate::sendfile::FileRanges;
 
 /// Largest XML request body read under /files/ and /trash/. File clients' PROPFIND,
-/// PROPPATCH and LOCK bodies are a few KiB, and dav-server refuses more than 64 KiB
-/// itself, so a larger cap here would only move the refusal. /dav/ takes 1 MiB
+/// PROPPATCH and LOCK bodies are a few KiB. /dav/ takes 1 MiB
 /// (`crate::dav`) for multigets; the README states both.
 pub(crate) const MAX_XML_BODY: usize = 64 * 1024;
 
-/// The Microsoft namespace of the Win32 properties Windows Explorer sets.
-const MS_NAMESPACE: &str = "urn:schemas-microsoft-com:";
-
 /// A request that passed the checks, with what was learned from it.
+#[derive(Debug, Default)]
 pub(crate) struct Prepared {
-    pub(crate) facts: RequestFacts,
-    /// The client sent `X-OC-Mtime` and it was understood (rclone, ownCloud clients).
-    pub(crate) oc_mtime: bool,
+    /// Largest upload allowed for this account.
+    pub(crate) upload_limit: u64,
+    /// Modification time requested by `X-OC-Mtime` (rclone, ownCloud clients).
+    pub(crate) mtime_ms: Option<i64>,
+    /// `Content-Type` of an upload.
+    pub(crate) content_type: Option<String>,
+    /// The connection's sendfile queue, when a GET may send straight from blob files.
+    pub(crate) file_ranges: Option<FileRanges>,
 }
 
 /// Checks what the router left to the file room and learns the request facts.
@@ -57,34 +55,24 @@ pub(crate) fn prepare(
     if verb == Verb::Put && parts.headers.contains_key(header::CONTENT_RANGE) {
         return Err(FilesError::PartialPut);
     }
-    let mut facts = RequestFacts {
+    let mut facts = Prepared {
         upload_limit: account.upload_limit_bytes.unwrap_or(default_limit),
         file_ranges: (verb == Verb::Get)
             .then(|| parts.extensions.get::<FileRanges>().cloned())
             .flatten(),
-        ..RequestFacts::default()
+        ..Prepared::default()
     };
-    let mut oc_mtime = false;
     if verb == Verb::Put {
-        if let Some(ms) = header_text(parts, "x-oc-mtime").and_then(parse_oc_mtime) {
-            facts.mtime_ms = Some(ms);
-            oc_mtime = true;
-        }
+        facts.mtime_ms = header_text(parts, "x-oc-mtime").and_then(parse_oc_mtime);
         facts.content_type = header_text(parts, "content-type").map(str::to_owned);
     }
-    if verb == Verb::Delete {
-        facts.delete_root = Some(super::fs::path_key(&routed.path));
+    if let Some(dest) = &routed.destination
+        && tree == TreeRoot::Files
+        && dest.tree == Some(TreeRoot::Trash)
+    {
+        return Err(FilesError::IntoTrash);
     }
-    if let Some(dest) = &routed.destination {
-        match dest.tree {
-            Some(dest_tree) if dest_tree == tree => {
-                facts.delete_root = Some(super::fs::path_key(&dest.path));
-            }
-            Some(_) if tree == TreeRoot::Files => return Err(FilesError::IntoTrash),
-            _ => {}
-        }
-    }
-    Ok(Prepared { facts, oc_mtime })
+    Ok(facts)
 }
 
 /// The methods the trash answers.
@@ -112,128 +100,26 @@ fn parse_oc_mtime(value: &str) -> Option<i64> {
         .then_some((seconds * 1000.0) as i64)
 }
 
-/// Reads an XML request body, bounded, and checks that it is well-formed.
-/// Returns the bytes and, for PROPPATCH, a `Win32LastModifiedTime` to apply.
-pub(crate) async fn read_xml<B>(body: B) -> Result<(Bytes, Option<i64>), FilesError>
+/// Reads an XML request body, bounded: the verb's parser in [`crate::proto`] reads it
+/// once, and a body that is not well-formed XML is refused there with the reason.
+pub(crate) async fn read_xml<B>(body: B) -> Result<Bytes, FilesError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let limited = http_body_util::Limited::new(body, MAX_XML_BODY);
-    let bytes = match limited.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(FilesError::XmlTooLarge {
-                limit: MAX_XML_BODY,
-            });
-        }
-        Err(e) => return Err(FilesError::BodyFailed(classify(&*e))),
-    };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok((bytes, None));
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(FilesError::XmlTooLarge {
+            limit: MAX_XML_BODY,
+        }),
+        Err(e) => Err(FilesError::BodyFailed(classify(&*e))),
     }
-    let win32_mtime = check_xml(&bytes).map_err(FilesError::MalformedXml)?;
-    Ok((bytes, win32_mtime))
-}
-
-/// Walks the whole document; returns the `Win32LastModifiedTime` it sets, if any.
-fn check_xml(bytes: &[u8]) -> Result<Option<i64>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("it is not UTF-8 ({e})"))?;
-    let mut reader = quick_xml::NsReader::from_str(text);
-    let mut depth = 0usize;
-    let mut roots = 0usize;
-    let mut in_win32_mtime = false;
-    let mut win32_mtime = None;
-    loop {
-        let position = reader.buffer_position();
-        let (ns, event) = reader
-            .read_resolved_event()
-            .map_err(|e| format!("{e} (near byte {position})"))?;
-        match event {
-            Event::Start(e) => {
-                if depth == 0 {
-                    roots += 1;
-                }
-                depth += 1;
-                if depth > 64 {
-                    return Err("elements are nested more than 64 deep".into());
-                }
-                in_win32_mtime = is_ms(&ns) && e.local_name().as_ref() == "Win32LastModifiedTime";
-            }
-            Event::Empty(_) if depth == 0 => roots += 1,
-            Event::End(_) => {
-                depth = depth.saturating_sub(1);
-                in_win32_mtime = false;
-            }
-            Event::Text(t) if in_win32_mtime => {
-                let value = t.into_inner();
-                win32_mtime = httpdate::parse_http_date(value.trim())
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_millis() as i64);
-            }
-            Event::Text(t) if depth == 0 && !t.xml10_content().trim().is_empty() => {
-                return Err("text outside the root element".into());
-            }
-            Event::GeneralRef(r) => {
-                let name = r.into_inner();
-                let known = matches!(&*name, "lt" | "gt" | "amp" | "quot" | "apos")
-                    || name.starts_with('#');
-                if !known {
-                    return Err(format!("the entity &{name}; is not defined"));
-                }
-            }
-            Event::DocType(_) => return Err("document type declarations are not accepted".into()),
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if depth != 0 {
-        return Err("the document ends before its elements are closed".into());
-    }
-    if roots != 1 {
-        return Err("a document needs exactly one root element".into());
-    }
-    Ok(win32_mtime)
-}
-
-fn is_ms(ns: &ResolveResult) -> bool {
-    matches!(ns, ResolveResult::Bound(n) if n.as_ref() == MS_NAMESPACE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn well_formed_xml_passes_and_yields_win32_mtime() {
-        let body = br#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop><Z:Win32LastModifiedTime>Wed, 24 Jan 2024 10:00:00 GMT</Z:Win32LastModifiedTime></D:prop></D:set></D:propertyupdate>"#;
-        assert_eq!(check_xml(body), Ok(Some(1_706_090_400_000)));
-        assert_eq!(
-            check_xml(br#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#),
-            Ok(None)
-        );
-    }
-
-    #[test]
-    fn malformed_xml_is_refused_with_a_reason() {
-        for bad in [
-            &b"<a><b></a>"[..],
-            b"<a>",
-            b"not xml",
-            b"<a/><b/>",
-            b"<a>&undefined;</a>",
-            b"\xff\xfe<a/>",
-        ] {
-            assert!(
-                check_xml(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-        let deep = "<a>".repeat(100) + &"</a>".repeat(100);
-        assert!(check_xml(deep.as_bytes()).unwrap_err().contains("nested"));
-    }
 
     #[test]
     fn oc_mtime_accepts_seconds_with_fractions() {

@@ -1,45 +1,34 @@
-//! Restoring from the trash: MOVE `/trash/ITEM` to a path under `/files/` (on the files
-//! host, `/.trash/ITEM` to any path outside `/.trash/`).
+//! Restoring from the trash: MOVE `/trash/ITEM` to a path under `/files/`.
 //!
-//! dav-server cannot move between two trees, so this one method is ours: the same
-//! destination checks as a MOVE ([`super::copymove`]), then one storage transaction.
+//! The same destination checks as a MOVE ([`super::copymove`]), then one storage
+//! transaction.
 
 use davgate_storage::{Location, StorageError, TreeRoot};
 use http::{Response, StatusCode};
 
 use super::copymove::{self, Placement, Relocation};
-use super::fs::AccountFs;
-use super::locks::DbLocks;
+use super::request::Ctx;
 use crate::response::{self, Body};
-use crate::route::{Destination, Routed};
+use crate::route::Destination;
 
 /// Restores the trashed item at the request path to `destination`.
-pub(crate) async fn restore(
-    fs: &AccountFs,
-    routed: &Routed,
-    destination: &Destination,
-    principal: &str,
-    locks: &DbLocks,
-) -> Response<Body> {
+pub(crate) async fn restore(ctx: &Ctx<'_>, destination: &Destination) -> Response<Body> {
+    let (routed, locks, principal) = (ctx.routed, ctx.locks, ctx.principal);
     if destination.tree != Some(TreeRoot::Files) {
-        let example = routed
-            .mount
-            .href(TreeRoot::Files, &["NAME".to_owned()], false);
         return response::text(
             StatusCode::FORBIDDEN,
-            format!("restore an item by moving it into your files, e.g. Destination: {example}"),
+            "restore an item by moving it to a path under /files/, e.g. Destination: /files/NAME",
         );
     }
     let overwrite = copymove::overwrite(routed);
-    let node = match fs.node_at(&routed.path).await {
-        Ok(node) => node,
-        Err(_) => return no_such_item(routed),
+    let node = match ctx.node().await {
+        Ok(Some(node)) => node,
+        _ => return no_such_item(),
     };
     let Some(expected) = Location::of(&node) else {
         return response::text(StatusCode::FORBIDDEN, "the trash itself cannot be moved");
     };
-    let store = fs.store();
-    let account = fs.account();
+    let (store, account) = (ctx.store, ctx.account);
     let placement = match Placement::find(store, account, &destination.path, overwrite).await {
         Ok(placement) => placement,
         Err(resp) => return *resp,
@@ -55,15 +44,14 @@ pub(crate) async fn restore(
         .await
     {
         Ok(placed) => placement.finish(locks, &placed).await,
-        Err(StorageError::NotFound) => no_such_item(routed),
+        Err(StorageError::NotFound) => no_such_item(),
         Err(e) => copymove::refused(e, Relocation::Move),
     }
 }
 
-fn no_such_item(routed: &Routed) -> Response<Body> {
-    let trash = routed.mount.href(TreeRoot::Trash, &[], true);
+fn no_such_item() -> Response<Body> {
     response::text(
         StatusCode::NOT_FOUND,
-        format!("there is no such item in the trash: list it with PROPFIND {trash} and retry"),
+        "there is no such item in the trash: list it with PROPFIND /trash/ and retry",
     )
 }

@@ -63,6 +63,12 @@ pub enum Precondition {
     ResourceMustBeNull,
     /// `D:cannot-modify-protected-property` (RFC 4918 §16).
     CannotModifyProtectedProperty,
+    /// `D:lock-token-submitted` (RFC 4918 §16): a write without the token of the lock
+    /// rooted at these decoded paths.
+    LockTokenSubmitted(Vec<String>),
+    /// `D:no-conflicting-lock` (RFC 4918 §16): a LOCK refused because of the lock rooted
+    /// at these decoded paths.
+    NoConflictingLock(Vec<String>),
 }
 
 /// One `D:resource` of a need-privileges condition.
@@ -106,6 +112,8 @@ impl Precondition {
             P::CannotModifyProtectedProperty => {
                 (Namespace::Dav, "cannot-modify-protected-property")
             }
+            P::LockTokenSubmitted(_) => (Namespace::Dav, "lock-token-submitted"),
+            P::NoConflictingLock(_) => (Namespace::Dav, "no-conflicting-lock"),
         }
     }
 
@@ -120,6 +128,7 @@ impl Precondition {
             Self::CalendarNoUidConflict { .. } | Self::AddressbookNoUidConflict { .. } => {
                 Status::CONFLICT
             }
+            Self::LockTokenSubmitted(_) | Self::NoConflictingLock(_) => Status::LOCKED,
             _ => Status::FORBIDDEN,
         }
     }

@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::error::XmlError;
 use super::escape::{Escape, escape};
+use super::names::Property;
 use super::reader::{Element, Limits, Node, parse_document, qualified};
 
 /// Inner XML of an element as a self-contained fragment: every prefix it uses is
@@ -137,4 +138,100 @@ fn write_node<'a>(node: &'a Node, scope: &mut Vec<(Option<&'a str>, &'a str)>, o
         out.push('>');
     }
     scope.truncate(mark);
+}
+
+/// A stored fragment (a file's dead property, a lock owner) as it can be spliced into
+/// a response: it declares its own namespaces, so only an XML declaration in front of
+/// it (older rows carry one) must go.
+pub fn embeddable(xml: &[u8]) -> &str {
+    let text = std::str::from_utf8(xml).unwrap_or_default().trim_start();
+    match text.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or("", |(_, body)| body.trim_start()),
+        None => text,
+    }
+}
+
+/// A whole property element around its stored value, self-contained: how a file's dead
+/// property is kept, so a listing splices it in as it is. `lang` is the `xml:lang` the
+/// client gave it (RFC 4918 §4.3 asks us to keep it).
+pub fn property_element(property: &Property, lang: Option<&str>, value: &RawXml) -> RawXml {
+    let namespace = property.namespace();
+    let uri = namespace.uri();
+    // Never a default namespace: `value` may hold unprefixed elements in no namespace.
+    let prefix = match namespace.prefix() {
+        _ if uri.is_empty() => None,
+        Some(prefix) => Some(prefix),
+        None => Some("X"),
+    };
+    let mut name = String::new();
+    if let Some(prefix) = prefix {
+        name.push_str(prefix);
+        name.push(':');
+    }
+    name.push_str(property.local_name());
+    let mut out = String::from("<");
+    out.push_str(&name);
+    if let Some(prefix) = prefix {
+        out.push_str(" xmlns:");
+        out.push_str(prefix);
+        out.push_str("=\"");
+        escape(uri, Escape::Attribute, &mut out);
+        out.push('"');
+    }
+    if let Some(lang) = lang {
+        out.push_str(" xml:lang=\"");
+        escape(lang, Escape::Attribute, &mut out);
+        out.push('"');
+    }
+    if value.is_empty() {
+        out.push_str("/>");
+    } else {
+        out.push('>');
+        out.push_str(value.as_str());
+        out.push_str("</");
+        out.push_str(&name);
+        out.push('>');
+    }
+    RawXml(out)
+}
+
+#[cfg(test)]
+mod property_element_tests {
+    use super::*;
+
+    fn stored(body: &str) -> String {
+        let doc = format!(r#"<r xmlns:D="DAV:">{body}</r>"#);
+        let root = parse_document(doc.as_bytes(), &Limits::DEFAULT).unwrap();
+        let element = root.elements().next().unwrap();
+        let property = Property::from_parts(element.namespace.clone(), &element.name);
+        property_element(&property, element.lang(), &element.inner_xml()).into_string()
+    }
+
+    #[test]
+    fn a_stored_property_stands_alone_and_parses_back() {
+        let table = [
+            (
+                r#"<Z:colour xmlns:Z="urn:x">blue &amp; green</Z:colour>"#,
+                r#"<X:colour xmlns:X="urn:x">blue &amp; green</X:colour>"#,
+            ),
+            (r#"<Z:e xmlns:Z="urn:x"/>"#, r#"<X:e xmlns:X="urn:x"/>"#),
+            (r#"<nons xmlns="">v<a/></nons>"#, "<nons>v<a/></nons>"),
+            (
+                r#"<D:displayname xml:lang="en">Hi</D:displayname>"#,
+                r#"<D:displayname xmlns:D="DAV:" xml:lang="en">Hi</D:displayname>"#,
+            ),
+            (
+                r#"<Z:p xmlns:Z="urn:x"><v xmlns="urn:y">1</v></Z:p>"#,
+                r#"<X:p xmlns:X="urn:x"><v xmlns="urn:y">1</v></X:p>"#,
+            ),
+        ];
+        for (sent, want) in table {
+            let got = stored(sent);
+            assert_eq!(got, want, "{sent}");
+            let back = parse_document(got.as_bytes(), &Limits::DEFAULT).unwrap();
+            assert!(!back.namespace.is_none() || back.name == "nons");
+        }
+    }
 }

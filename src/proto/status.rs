@@ -23,6 +23,8 @@ impl Status {
     pub const PRECONDITION_FAILED: Self = Self(412);
     /// 424: the other properties of a PROPPATCH that failed as a whole.
     pub const FAILED_DEPENDENCY: Self = Self(424);
+    /// 423 Locked.
+    pub const LOCKED: Self = Self(423);
     /// 500.
     pub const INTERNAL_SERVER_ERROR: Self = Self(500);
     /// 507: quota, or too many results.

@@ -1,9 +1,9 @@
 //! The conditional headers, checked before any handler sees them: `If` (RFC 4918
-//! §10.4), `If-Match` and `If-None-Match` (RFC 9110 §13.1).
+//! §10.4), `If-Match`, `If-None-Match` and `If-Range` (RFC 9110 §13.1).
 //!
-//! Pure. dav-server parses these again and panics on some malformed values (an
-//! unterminated `If` list or a lone `"`), which dropped the connection without a
-//! response or an access-log line; a request only reaches it once they parse here.
+//! Pure. Parsed once here, so a malformed value (an unterminated `If` list, a lone
+//! `"`) is a 400 naming the header before any handler runs; every handler takes the
+//! typed [`Conditions`].
 
 use std::fmt;
 
@@ -165,6 +165,30 @@ pub fn parse(
     })
 }
 
+/// Checks `If-Range` (RFC 9110 §13.1.5): one entity tag or an HTTP date. dav-server
+/// reads it on every GET and panicked on a lone `"`, so it must parse here first.
+pub fn check_if_range(value: &[u8]) -> Result<(), ConditionError> {
+    let refuse = |reason| ConditionError {
+        header: "If-Range",
+        reason,
+    };
+    let text = std::str::from_utf8(value).map_err(|_| refuse("it is not text"))?;
+    if httpdate::parse_http_date(text.trim()).is_ok() {
+        return Ok(());
+    }
+    let mut cur = Cursor::new(value);
+    cur.skip_space();
+    if !matches!(cur.peek(), Some(b'"' | b'W')) {
+        return Err(refuse("it is neither an entity tag nor an HTTP date"));
+    }
+    cur.etag().map_err(refuse)?;
+    cur.skip_space();
+    if !cur.done() {
+        return Err(refuse("it holds more than one entity tag"));
+    }
+    Ok(())
+}
+
 /// A byte cursor over a header value.
 struct Cursor<'a> {
     bytes: &'a [u8],
@@ -239,10 +263,13 @@ fn parse_if(value: &[u8]) -> Result<Vec<IfList>, &'static str> {
             None => break,
             Some(b'<') => {
                 cur.at += 1;
-                resource = Some(
-                    cur.until(b'>', "a resource tag has no closing '>'")?
-                        .to_owned(),
-                );
+                let tag = cur.until(b'>', "a resource tag has no closing '>'")?;
+                // No URL holds a '"'; dav-server reads one as opening a quoted
+                // string and ran past the end of the header (a panic).
+                if tag.contains('"') {
+                    return Err("a resource tag contains a '\"'");
+                }
+                resource = Some(tag.to_owned());
             }
             Some(b'(') => {
                 cur.at += 1;
@@ -280,8 +307,8 @@ fn parse_list(cur: &mut Cursor<'_>) -> Result<Vec<Condition>, &'static str> {
         }
         let test = if cur.eat(b'<') {
             let token = cur.until(b'>', "a state token has no closing '>'")?;
-            if token.is_empty() || token.bytes().any(|b| b <= b' ') {
-                return Err("a state token is empty or contains spaces");
+            if token.is_empty() || token.bytes().any(|b| b <= b' ' || b == b'"') {
+                return Err("a state token is empty or contains spaces or a '\"'");
             }
             Test::StateToken(token.to_owned())
         } else if cur.eat(b'[') {
@@ -321,7 +348,13 @@ fn parse_etag_list(value: &[u8]) -> Result<EtagList, &'static str> {
         if cur.eat(b',') {
             continue;
         }
-        tags.push(cur.etag()?.to_owned());
+        let tag = cur.etag()?;
+        // RFC 9110 allows a comma inside the quotes, but dav-server splits these
+        // headers on every comma and panicked on the pieces; ours never hold one.
+        if tag.contains(',') {
+            return Err("an entity tag contains a comma, which this server never issues");
+        }
+        tags.push(tag.to_owned());
         cur.skip_space();
         if !cur.done() && !cur.eat(b',') {
             return Err("entity tags must be separated by commas");
@@ -378,6 +411,9 @@ mod tests {
             "(nonsense)",
             "([\"a\" )",
             "(<>)",
+            // A '"' in a URL: dav-server took it for a quote and read past the end.
+            "(<urn:uuid:181d4fae-7d8c-11\"z/d0-a0c91e6bf2>)",
+            "<http://x/\"> (<urn:uuid:1>)",
         ] {
             assert!(if_(bad).is_err(), "{bad:?} should be refused");
         }
@@ -390,10 +426,50 @@ mod tests {
             parse_etag_list(b"\"a\", W/\"b\""),
             Ok(EtagList::Tags(vec!["\"a\"".into(), "W/\"b\"".into()]))
         );
-        for bad in [&b"\""[..], b"", b"\"a\" \"b\"", b"a", b"*, \"a\"", b"\"a"] {
+        for bad in [
+            &b"\""[..],
+            b"",
+            b"\"a\" \"b\"",
+            b"a",
+            b"*, \"a\"",
+            b"\"a",
+            // dav-server splits on the comma inside and panicked on the lone quote.
+            b", W/\"de,\"",
+            b"\"a, \"",
+        ] {
             assert!(
                 parse_etag_list(bad).is_err(),
                 "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn if_range_is_one_entity_tag_or_a_date() {
+        for good in [
+            &b"\"abc\""[..],
+            b" W/\"abc\" ",
+            b"Thu, 01 Jan 1970 00:00:00 GMT",
+        ] {
+            assert_eq!(
+                check_if_range(good),
+                Ok(()),
+                "{}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for bad in [
+            &b"\""[..],
+            b"W/\"",
+            b"\"a\" \"b\"",
+            b"tomorrow",
+            b"",
+            b"\xff",
+        ] {
+            assert!(
+                check_if_range(bad).is_err(),
+                "{}",
                 String::from_utf8_lossy(bad)
             );
         }

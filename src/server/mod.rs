@@ -15,7 +15,7 @@ mod cert_reload;
 mod limits;
 mod service;
 mod stream;
-mod tls;
+pub mod tls;
 mod watchdog;
 
 use std::net::SocketAddr;
@@ -112,8 +112,15 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let store = open_store(&settings).await?;
     let server_key = load_or_create_server_key(&settings.data_dir)
         .map_err(|e| StartError::Io(format!("server key: {e}")))?;
+    let auth = Authenticator::new(store.clone(), server_key, &settings.auth);
     let app = App {
-        auth: Authenticator::new(store.clone(), server_key, &settings.auth),
+        portal: crate::account::Portal::new(
+            store.clone(),
+            auth.clone(),
+            crate::auth::two_factor::TwoFactor::new(store.clone(), &server_key),
+            settings.portal.clone(),
+        ),
+        auth,
         files: Files::new(store.clone(), settings.upload_limit)
             .with_lock_max_timeout(settings.lock_max_timeout)
             .with_trash_skip(settings.trash_skip.clone()),

@@ -14,6 +14,7 @@ use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 
 use super::access_log::{AccessLog, CountedBody, LoggedBody, RequestId};
+use crate::account::Portal;
 use crate::auth::usage::ClientInfo;
 use crate::auth::{Authenticator, Principal};
 use crate::config::ClientAddress;
@@ -29,6 +30,7 @@ pub struct App {
     pub(crate) auth: Authenticator,
     pub(crate) files: Files,
     pub(crate) dav: Dav,
+    pub(crate) portal: Portal,
     pub(crate) client_address: ClientAddress,
     pub(crate) store: Store,
     /// The host serving the files tree at `/`, if any.
@@ -86,6 +88,11 @@ impl App {
             Route::Dav(area) => area.needs(),
             Route::ServerRoot => Need::Any,
             Route::Ready => return (self.ready().await, None),
+            // The portal signs in with its own cookie sessions, never Basic credentials.
+            Route::Account => {
+                let client = self.client(req.headers(), peer);
+                return self.portal.handle(routed, req, client).await;
+            }
             _ => return (unauthenticated(routed), None),
         };
         let principal = match self.sign_in(routed, needs, &req, peer).await {
@@ -160,7 +167,7 @@ impl App {
     }
 }
 
-/// Runs a handler; a panic in it (ours or dav-server's) becomes a logged 500, so the
+/// Runs a handler; a panic in it becomes a logged 500, so the
 /// client gets an answer and the access log a line instead of a dropped connection.
 async fn unless_panicked<F>(
     handler: F,
@@ -199,14 +206,17 @@ fn unauthenticated(routed: &Routed) -> Response<Body> {
         Route::DavOptions => dav::options(),
         Route::RootOptions => files::root_options(),
         Route::WellKnown => well_known(),
-        // Files, Dav and Ready are answered by `dispatch` and never come here.
-        Route::NotFound | Route::Files(_) | Route::Dav(_) | Route::ServerRoot | Route::Ready => {
-            response::text(
-                StatusCode::NOT_FOUND,
-                "nothing is served at this path: files are under /files/, the trash under \
-                 /trash/, calendars and contacts under /dav/",
-            )
-        }
+        // Files, Dav, Ready and Account are answered by `dispatch` and never come here.
+        Route::NotFound
+        | Route::Files(_)
+        | Route::Dav(_)
+        | Route::ServerRoot
+        | Route::Ready
+        | Route::Account => response::text(
+            StatusCode::NOT_FOUND,
+            "nothing is served at this path: files are under /files/, the trash under \
+                 /trash/, calendars and contacts under /dav/, your account at /account/",
+        ),
     }
 }
 

@@ -104,8 +104,22 @@ impl Store {
         Ok(rows.into_iter().map(Account::from).collect())
     }
 
-    /// Replaces the password hash and ends every cached sign-in of the account.
+    /// Replaces the password hash and ends every cached sign-in and every portal
+    /// session of the account.
     pub async fn set_password_hash(&self, id: AccountId, password_hash: &str) -> Result<()> {
+        self.change_password(id, password_hash, None, &crate::AuditSource::cli())
+            .await
+    }
+
+    /// Replaces the password hash, ends every cached sign-in and every portal session
+    /// but `keep` (the one that changed it), for a client at `source`.
+    pub async fn change_password(
+        &self,
+        id: AccountId,
+        password_hash: &str,
+        keep: Option<i64>,
+        source: &crate::AuditSource,
+    ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         let done = sqlx::query(
             "UPDATE accounts SET password_hash = $1, \
@@ -118,12 +132,17 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }
-        crate::audit::record(
+        let ended = crate::sessions::end_all_but(&mut tx, id, keep).await?;
+        let detail = match ended {
+            0 => String::new(),
+            n => format!("{n} portal sessions ended"),
+        };
+        crate::audit::record_by(
             &mut tx,
             id,
             crate::audit::AuditEvent::PasswordChanged,
-            "",
-            None,
+            &detail,
+            source,
         )
         .await?;
         tx.commit().await

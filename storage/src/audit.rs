@@ -31,9 +31,23 @@ pub enum AuditEvent {
     NewAddress,
     /// Sign-ins kept failing from one address until they were throttled.
     RepeatedFailures,
+    /// Someone signed in to the account portal.
+    PortalSignIn,
+    /// A portal sign-in failed: wrong password, or wrong second factor.
+    PortalSignInFailed,
+    /// A portal session was signed out.
+    PortalSignOut,
+    /// Portal sessions were ended from another session or by a password change.
+    SessionsEnded,
+    /// Two-factor enrolment was started (not yet on).
+    TwoFactorEnrolling,
+    /// New backup codes replaced the old ones.
+    BackupCodesRegenerated,
+    /// The operator turned the second factor off for an owner who lost it.
+    TwoFactorReset,
 }
 
-const NAMES: [(AuditEvent, &str); 9] = [
+const NAMES: [(AuditEvent, &str); 16] = [
     (AuditEvent::AppPasswordCreated, "app-password-created"),
     (AuditEvent::AppPasswordRevoked, "app-password-revoked"),
     (
@@ -46,7 +60,42 @@ const NAMES: [(AuditEvent, &str); 9] = [
     (AuditEvent::BackupCodeUsed, "backup-code-used"),
     (AuditEvent::NewAddress, "new-address"),
     (AuditEvent::RepeatedFailures, "repeated-failures"),
+    (AuditEvent::PortalSignIn, "portal-sign-in"),
+    (AuditEvent::PortalSignInFailed, "portal-sign-in-failed"),
+    (AuditEvent::PortalSignOut, "portal-sign-out"),
+    (AuditEvent::SessionsEnded, "portal-sessions-ended"),
+    (AuditEvent::TwoFactorEnrolling, "2fa-enrolling"),
+    (
+        AuditEvent::BackupCodesRegenerated,
+        "backup-codes-regenerated",
+    ),
+    (AuditEvent::TwoFactorReset, "2fa-reset"),
 ];
+
+/// Who did an audited action: the client's address and user agent, when it came over
+/// the network (the CLI has neither).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSource {
+    /// Client address.
+    pub addr: Option<String>,
+    /// User agent, as sent (shortened by the caller).
+    pub agent: Option<String>,
+}
+
+impl AuditSource {
+    /// An action from the command line on the server itself.
+    pub fn cli() -> Self {
+        AuditSource::default()
+    }
+
+    /// An action over the network from `addr` with `agent`.
+    pub fn client(addr: impl Into<String>, agent: impl Into<String>) -> Self {
+        AuditSource {
+            addr: Some(addr.into()),
+            agent: Some(agent.into()),
+        }
+    }
+}
 
 impl fmt::Display for AuditEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,6 +132,8 @@ pub struct AuditEntry {
     pub detail: String,
     /// The client address involved, if any.
     pub addr: Option<String>,
+    /// The client's user agent, if known.
+    pub agent: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -91,6 +142,7 @@ struct AuditRow {
     event: String,
     detail: String,
     addr: Option<String>,
+    agent: Option<String>,
 }
 
 impl Store {
@@ -107,10 +159,23 @@ impl Store {
         tx.commit().await
     }
 
+    /// Records an event on its own, with the address and user agent behind it.
+    pub async fn audit_by(
+        &self,
+        account: AccountId,
+        event: AuditEvent,
+        detail: &str,
+        source: &AuditSource,
+    ) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        record_by(&mut tx, account, event, detail, source).await?;
+        tx.commit().await
+    }
+
     /// The account's newest `limit` events, newest first.
     pub async fn audit_log(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEntry>> {
         let rows: Vec<AuditRow> = sqlx::query_as(
-            "SELECT at_ms, event, detail, addr FROM audit_log WHERE account_id = $1 \
+            "SELECT at_ms, event, detail, addr, agent FROM audit_log WHERE account_id = $1 \
              ORDER BY at_ms DESC, id DESC LIMIT $2",
         )
         .bind(account.0)
@@ -125,6 +190,7 @@ impl Store {
                 event_name: r.event,
                 detail: r.detail,
                 addr: r.addr,
+                agent: r.agent,
             })
             .collect())
     }
@@ -138,13 +204,32 @@ pub(crate) async fn record(
     detail: &str,
     addr: Option<&str>,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO audit_log (account_id, at_ms, event, detail, addr) VALUES ($1, $2, $3, $4, $5)")
-        .bind(account.0)
-        .bind(now_ms())
-        .bind(event.to_string())
-        .bind(detail)
-        .bind(addr)
-        .execute(&mut *tx.tx)
-        .await?;
+    let source = AuditSource {
+        addr: addr.map(str::to_owned),
+        agent: None,
+    };
+    record_by(tx, account, event, detail, &source).await
+}
+
+/// [`record`] with the user agent too.
+pub(crate) async fn record_by(
+    tx: &mut WriteTx,
+    account: AccountId,
+    event: AuditEvent,
+    detail: &str,
+    source: &AuditSource,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (account_id, at_ms, event, detail, addr, agent) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(account.0)
+    .bind(now_ms())
+    .bind(event.to_string())
+    .bind(detail)
+    .bind(source.addr.as_deref())
+    .bind(source.agent.as_deref())
+    .execute(&mut *tx.tx)
+    .await?;
     Ok(())
 }

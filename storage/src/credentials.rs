@@ -8,7 +8,7 @@
 use sqlx::FromRow;
 
 use crate::Store;
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditEvent, AuditSource, record, record_by};
 use crate::db::{WriteTx, now_ms};
 use crate::error::{Result, StorageError};
 use crate::ids::AccountId;
@@ -134,6 +134,17 @@ impl Store {
         account: AccountId,
         new: NewAppPassword,
     ) -> Result<AppPassword> {
+        self.create_app_password_by(account, new, &AuditSource::cli())
+            .await
+    }
+
+    /// [`Store::create_app_password`] for a client at `source`.
+    pub async fn create_app_password_by(
+        &self,
+        account: AccountId,
+        new: NewAppPassword,
+        source: &AuditSource,
+    ) -> Result<AppPassword> {
         let mut tx = self.db.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO app_passwords (account_id, public_id, name, scopes, read_only, secret_hash, \
@@ -151,12 +162,12 @@ impl Store {
         .await
         .map_err(|e| StorageError::from_unique(e, "that public id is taken"))?;
         let detail = format!("{} ({})", new.public_id, new.name);
-        record(
+        record_by(
             &mut tx,
             account,
             AuditEvent::AppPasswordCreated,
             &detail,
-            None,
+            source,
         )
         .await?;
         let created = fetch(&mut tx, id).await?;
@@ -191,6 +202,17 @@ impl Store {
         account: AccountId,
         public_id: &str,
     ) -> Result<AppPassword> {
+        self.revoke_app_password_by(account, public_id, &AuditSource::cli())
+            .await
+    }
+
+    /// [`Store::revoke_app_password`] for a client at `source`.
+    pub async fn revoke_app_password_by(
+        &self,
+        account: AccountId,
+        public_id: &str,
+        source: &AuditSource,
+    ) -> Result<AppPassword> {
         let mut tx = self.db.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "UPDATE app_passwords SET revoked_ms = $1 \
@@ -205,12 +227,12 @@ impl Store {
         bump_generation(&mut tx, account).await?;
         let revoked = fetch(&mut tx, id).await?;
         let detail = format!("{} ({})", revoked.public_id, revoked.name);
-        record(
+        record_by(
             &mut tx,
             account,
             AuditEvent::AppPasswordRevoked,
             &detail,
-            None,
+            source,
         )
         .await?;
         tx.commit().await?;
@@ -219,6 +241,16 @@ impl Store {
 
     /// Revokes every live app password of the account; returns how many.
     pub async fn revoke_all_app_passwords(&self, account: AccountId) -> Result<u64> {
+        self.revoke_all_app_passwords_by(account, &AuditSource::cli())
+            .await
+    }
+
+    /// [`Store::revoke_all_app_passwords`] for a client at `source`.
+    pub async fn revoke_all_app_passwords_by(
+        &self,
+        account: AccountId,
+        source: &AuditSource,
+    ) -> Result<u64> {
         let mut tx = self.db.begin_write().await?;
         let done = sqlx::query(
             "UPDATE app_passwords SET revoked_ms = $1 WHERE account_id = $2 AND revoked_ms IS NULL",
@@ -229,12 +261,12 @@ impl Store {
         .await?;
         bump_generation(&mut tx, account).await?;
         let detail = format!("{} revoked", done.rows_affected());
-        record(
+        record_by(
             &mut tx,
             account,
             AuditEvent::AppPasswordsRevokedAll,
             &detail,
-            None,
+            source,
         )
         .await?;
         tx.commit().await?;
@@ -297,6 +329,17 @@ impl Store {
 
     /// Starts enrolment: stores the sealed secret, second factor not yet on.
     pub async fn set_totp_pending(&self, account: AccountId, sealed: &[u8]) -> Result<()> {
+        self.set_totp_pending_by(account, sealed, &AuditSource::cli())
+            .await
+    }
+
+    /// [`Store::set_totp_pending`] for a client at `source`.
+    pub async fn set_totp_pending_by(
+        &self,
+        account: AccountId,
+        sealed: &[u8],
+        source: &AuditSource,
+    ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         let done = sqlx::query(
             "UPDATE accounts SET totp_state = 1, totp_secret = $1, totp_last_step = 0 \
@@ -311,6 +354,7 @@ impl Store {
                 "two-factor authentication is already on",
             ));
         }
+        record_by(&mut tx, account, AuditEvent::TwoFactorEnrolling, "", source).await?;
         tx.commit().await
     }
 
@@ -321,6 +365,18 @@ impl Store {
         account: AccountId,
         step: i64,
         backup_code_hashes: &[String],
+    ) -> Result<()> {
+        self.enable_totp_by(account, step, backup_code_hashes, &AuditSource::cli())
+            .await
+    }
+
+    /// [`Store::enable_totp`] for a client at `source`.
+    pub async fn enable_totp_by(
+        &self,
+        account: AccountId,
+        step: i64,
+        backup_code_hashes: &[String],
+        source: &AuditSource,
     ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         let done = sqlx::query(
@@ -335,24 +391,56 @@ impl Store {
                 "no two-factor enrolment is waiting for confirmation",
             ));
         }
-        sqlx::query("DELETE FROM backup_codes WHERE account_id = $1")
-            .bind(account.0)
-            .execute(&mut *tx.tx)
-            .await?;
-        for hash in backup_code_hashes {
-            sqlx::query("INSERT INTO backup_codes (account_id, code_hash) VALUES ($1, $2)")
-                .bind(account.0)
-                .bind(hash)
-                .execute(&mut *tx.tx)
-                .await?;
-        }
+        store_backup_codes(&mut tx, account, backup_code_hashes).await?;
         bump_generation(&mut tx, account).await?;
-        record(&mut tx, account, AuditEvent::TwoFactorEnabled, "", None).await?;
+        record_by(&mut tx, account, AuditEvent::TwoFactorEnabled, "", source).await?;
+        tx.commit().await
+    }
+
+    /// Replaces the backup codes of an account whose second factor is on.
+    pub async fn replace_backup_codes(
+        &self,
+        account: AccountId,
+        backup_code_hashes: &[String],
+        source: &AuditSource,
+    ) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        let on: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1 AND totp_state = 2")
+                .bind(account.0)
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+        if on.is_none() {
+            return Err(StorageError::Conflict(
+                "two-factor authentication is not on",
+            ));
+        }
+        store_backup_codes(&mut tx, account, backup_code_hashes).await?;
+        record_by(
+            &mut tx,
+            account,
+            AuditEvent::BackupCodesRegenerated,
+            "",
+            source,
+        )
+        .await?;
         tx.commit().await
     }
 
     /// Turns the second factor off and forgets secret and backup codes.
     pub async fn disable_totp(&self, account: AccountId) -> Result<()> {
+        self.disable_totp_by(account, AuditEvent::TwoFactorDisabled, &AuditSource::cli())
+            .await
+    }
+
+    /// Turns the second factor off, audited as `event` (disabled by the owner, or reset
+    /// by the operator) for a client at `source`.
+    pub async fn disable_totp_by(
+        &self,
+        account: AccountId,
+        event: AuditEvent,
+        source: &AuditSource,
+    ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         sqlx::query("UPDATE accounts SET totp_state = 0, totp_secret = NULL, totp_last_step = 0 WHERE id = $1")
             .bind(account.0)
@@ -363,7 +451,7 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         bump_generation(&mut tx, account).await?;
-        record(&mut tx, account, AuditEvent::TwoFactorDisabled, "", None).await?;
+        record_by(&mut tx, account, event, "", source).await?;
         tx.commit().await
     }
 
@@ -395,6 +483,17 @@ impl Store {
 
     /// Marks a backup code used; false if it was used meanwhile.
     pub async fn use_backup_code(&self, account: AccountId, id: i64) -> Result<bool> {
+        self.use_backup_code_by(account, id, &AuditSource::cli())
+            .await
+    }
+
+    /// [`Store::use_backup_code`] for a client at `source`.
+    pub async fn use_backup_code_by(
+        &self,
+        account: AccountId,
+        id: i64,
+        source: &AuditSource,
+    ) -> Result<bool> {
         let mut tx = self.db.begin_write().await?;
         let done = sqlx::query("UPDATE backup_codes SET used_ms = $1 WHERE id = $2 AND account_id = $3 AND used_ms IS NULL")
             .bind(now_ms())
@@ -403,7 +502,7 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         if done.rows_affected() == 1 {
-            record(&mut tx, account, AuditEvent::BackupCodeUsed, "", None).await?;
+            record_by(&mut tx, account, AuditEvent::BackupCodeUsed, "", source).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
@@ -416,6 +515,22 @@ async fn fetch(tx: &mut WriteTx, id: i64) -> Result<AppPassword> {
         .fetch_one(&mut *tx.tx)
         .await?;
     Ok(row.into())
+}
+
+/// Replaces the account's backup codes by these hashes.
+async fn store_backup_codes(tx: &mut WriteTx, account: AccountId, hashes: &[String]) -> Result<()> {
+    sqlx::query("DELETE FROM backup_codes WHERE account_id = $1")
+        .bind(account.0)
+        .execute(&mut *tx.tx)
+        .await?;
+    for hash in hashes {
+        sqlx::query("INSERT INTO backup_codes (account_id, code_hash) VALUES ($1, $2)")
+            .bind(account.0)
+            .bind(hash)
+            .execute(&mut *tx.tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Ends every cached sign-in of the account.

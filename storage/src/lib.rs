@@ -2,7 +2,7 @@
 //!
 //! [`Store`] bundles the metadata database (SQLite by default, PostgreSQL to scale out;
 //! see [`db`]) with a [`blob::BlobStore`]. It owns the data model: accounts and their
-//! quota, the file tree with its trash, dead properties and WebDAV locks. Protocol code
+//! quota, the file tree with its trash, dead properties, WebDAV locks and portal sessions. Protocol code
 //! above it never sees SQL, a blob path or a transaction: every operation here is one
 //! atomic step that either happened or did not.
 //!
@@ -31,11 +31,12 @@ mod md5_fill;
 mod model;
 mod names;
 mod props;
+mod sessions;
 mod store;
 mod tree;
 
 pub use accounts::{Account, TotpState};
-pub use audit::{AuditEntry, AuditEvent};
+pub use audit::{AuditEntry, AuditEvent, AuditSource};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, Streamed};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
 pub use db::{Backend, now_ms};
@@ -49,6 +50,7 @@ pub use ids::{AccountId, NodeId};
 pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
+pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
 pub use store::{Store, StoreConfig};
 pub use tree::{
     CopyDepth, CreateMode, Location, MAX_DEPTH, NewContent, Node, NodeKind, Overwrite, Placed,

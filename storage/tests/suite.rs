@@ -238,6 +238,7 @@ suite!(
     app_passwords_are_created_listed_and_revoked,
     second_factor_steps_and_backup_codes_work_once,
     addresses_and_the_audit_log,
+    portal_sessions_expire_and_end,
     collections_are_created_defaulted_and_changed,
     objects_keep_one_uid_and_honour_preconditions,
     sync_reports_changes_and_deletions_since_a_token,
@@ -1297,6 +1298,144 @@ async fn addresses_and_the_audit_log(f: &Fixture) {
     );
     assert_eq!(log[2].event, Some(davgate_storage::AuditEvent::NewAddress));
     assert_eq!(f.store.audit_log(a.id, 1).await.unwrap().len(), 1);
+}
+
+async fn portal_sessions_expire_and_end(f: &Fixture) {
+    use davgate_storage::{AuditSource, NewSession, SessionLimits, SessionStage};
+    let a = f.account("alice").await;
+    let b = f.account("bob").await;
+    let limits = SessionLimits {
+        idle_ms: 60_000,
+        lifetime_ms: 3_600_000,
+    };
+    let new = |hash: &str, account| NewSession {
+        id_hash: hash.into(),
+        account,
+        stage: SessionStage::SignedIn,
+        addr: "192.0.2.1".into(),
+        agent: "Firefox".into(),
+        csrf_token: format!("csrf-{hash}"),
+    };
+    let one = f
+        .store
+        .create_session(new("h1", a.id), limits)
+        .await
+        .unwrap();
+    f.store
+        .create_session(new("h2", a.id), limits)
+        .await
+        .unwrap();
+    f.store
+        .create_session(new("h3", a.id), limits)
+        .await
+        .unwrap();
+    f.store
+        .create_session(new("hb", b.id), limits)
+        .await
+        .unwrap();
+    let now = davgate_storage::now_ms();
+    let found = f.store.session("h1", limits, now).await.unwrap().unwrap();
+    assert_eq!((found.id, found.csrf_token.as_str()), (one.id, "csrf-h1"));
+    assert_eq!(found.stage, SessionStage::SignedIn);
+    assert!(
+        f.store
+            .session("nope", limits, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Idle: unused for the idle timeout ends it; a touch keeps it going.
+    f.store.touch_session(one.id, now + 50_000).await.unwrap();
+    assert!(
+        f.store
+            .session("h1", limits, now + 100_000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        f.store
+            .session("h2", limits, now + 100_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.store.session("h2", limits, now).await.unwrap().is_none(),
+        "an ended session is gone"
+    );
+    // Absolute: however busy, a session ends at its lifetime.
+    f.store
+        .touch_session(one.id, now + 3_599_000)
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .session("h1", limits, now + 3_600_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let live = f.store.sessions(a.id, limits).await.unwrap();
+    assert_eq!(live.len(), 1, "h3 only");
+    let keep = f
+        .store
+        .create_session(new("h4", a.id), limits)
+        .await
+        .unwrap();
+    assert!(
+        !f.store.end_session(b.id, keep.id).await.unwrap(),
+        "not bob's"
+    );
+    assert_eq!(
+        f.store
+            .end_sessions(
+                a.id,
+                Some(keep.id),
+                &AuditSource::client("192.0.2.1", "Firefox")
+            )
+            .await
+            .unwrap(),
+        1
+    );
+    let entry = &f.store.audit_log(a.id, 1).await.unwrap()[0];
+    assert_eq!(
+        entry.event,
+        Some(davgate_storage::AuditEvent::SessionsEnded)
+    );
+    assert_eq!(entry.agent.as_deref(), Some("Firefox"));
+    assert!(f.store.end_session(a.id, keep.id).await.unwrap());
+    assert!(f.store.sessions(a.id, limits).await.unwrap().is_empty());
+
+    // A password change ends every session but the one that made it, and cached
+    // sign-ins with them.
+    let mine = f
+        .store
+        .create_session(new("h5", a.id), limits)
+        .await
+        .unwrap();
+    f.store
+        .create_session(new("h6", a.id), limits)
+        .await
+        .unwrap();
+    let generation = f.fresh(a.id).await.credential_generation;
+    f.store
+        .change_password(a.id, "$argon2id$new", Some(mine.id), &AuditSource::cli())
+        .await
+        .unwrap();
+    let left = f.store.sessions(a.id, limits).await.unwrap();
+    assert_eq!(left.iter().map(|s| s.id).collect::<Vec<_>>(), [mine.id]);
+    assert_eq!(f.fresh(a.id).await.credential_generation, generation + 1);
+    f.store
+        .set_password_hash(a.id, "$argon2id$cli")
+        .await
+        .unwrap();
+    assert!(f.store.sessions(a.id, limits).await.unwrap().is_empty());
+    assert_eq!(f.store.sessions(b.id, limits).await.unwrap().len(), 1);
+    f.store.delete_account(a.id).await.unwrap();
+    assert!(f.store.session("h5", limits, now).await.unwrap().is_none());
 }
 
 fn calendar(slug: &str) -> davgate_storage::NewCollection {

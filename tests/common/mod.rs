@@ -5,6 +5,7 @@
 
 pub mod bin;
 pub mod bounded;
+pub mod browser;
 pub mod certs;
 pub mod client;
 pub mod golden;

@@ -4,8 +4,9 @@
 //! certificate when there is one.
 //!
 //! [`issue`] is the whole job, for the portal's devices page and `davgate profile`:
-//! issue the app password (the same path as `davgate app-password create`, so it is
-//! listed and revoked like any other), write the plist ([`mobileconfig`] over
+//! create the app password (through `auth::app_password::create`, the path of the
+//! portal's form and `davgate app-password create`, so it is audited, listed and revoked
+//! like any other), write the plist ([`mobileconfig`] over
 //! [`plist`]), sign it ([`sign`]). The caller brings the public address and the
 //! certificate; how a request is authenticated and answered is not owned here.
 
@@ -15,13 +16,13 @@ pub mod sign;
 
 use std::time::SystemTime;
 
-use davgate_storage::{Account, StorageError, Store};
+use davgate_storage::{Account, AuditSource, Store};
 use http::StatusCode;
 use rustls::sign::CertifiedKey;
 
 use self::mobileconfig::{ProfileContent, ProfileUuids};
 use self::sign::SignError;
-use crate::auth::issue::{AppPasswordSpec, IssueError, MAX_NAME_CHARS, issue as issue_password};
+use crate::auth::app_password::{self, CreateError, MAX_NAME};
 use crate::auth::scope::Scopes;
 use crate::dav::target::principal_path;
 use crate::error::HttpError;
@@ -39,6 +40,8 @@ pub struct ProfileRequest<'a> {
     pub device: &'a str,
     /// The server's certificate and key, when it serves TLS itself.
     pub signing_key: Option<&'a CertifiedKey>,
+    /// Who asks, for the audit entry of the new app password.
+    pub source: &'a AuditSource,
 }
 
 /// A profile ready to download, and what the person needs to know about it. Its
@@ -105,18 +108,18 @@ impl IssuedProfile {
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// The device name is empty or too long.
-    #[error("give the device a name of 1 to {MAX_NAME_CHARS} characters")]
+    #[error("give the device a name of 1 to {MAX_NAME} characters")]
     DeviceName,
-    /// Issuing the app password failed.
+    /// Creating the app password failed.
     #[error("{0}")]
-    Issue(IssueError),
+    Create(CreateError),
 }
 
-impl From<IssueError> for ProfileError {
-    fn from(e: IssueError) -> Self {
+impl From<CreateError> for ProfileError {
+    fn from(e: CreateError) -> Self {
         match e {
-            IssueError::BadName => ProfileError::DeviceName,
-            e => ProfileError::Issue(e),
+            CreateError::Name => ProfileError::DeviceName,
+            e => ProfileError::Create(e),
         }
     }
 }
@@ -124,42 +127,53 @@ impl From<IssueError> for ProfileError {
 impl HttpError for ProfileError {
     fn status(&self) -> StatusCode {
         match self {
-            ProfileError::DeviceName => StatusCode::BAD_REQUEST,
-            ProfileError::Issue(IssueError::IdCollision) => StatusCode::SERVICE_UNAVAILABLE,
-            ProfileError::Issue(IssueError::Storage(e)) => e.status(),
-            ProfileError::Issue(IssueError::BadName) => StatusCode::BAD_REQUEST,
+            ProfileError::DeviceName | ProfileError::Create(CreateError::Name) => {
+                StatusCode::BAD_REQUEST
+            }
+            // The scopes are fixed here; a refusal of them is our bug.
+            ProfileError::Create(CreateError::NoScope | CreateError::Task) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            ProfileError::Create(CreateError::Collision) => StatusCode::SERVICE_UNAVAILABLE,
+            ProfileError::Create(CreateError::Storage(e)) => e.status(),
         }
     }
 
     fn message(&self) -> String {
         match self {
-            ProfileError::Issue(IssueError::Storage(e)) => e.message(),
+            ProfileError::Create(CreateError::Storage(e)) => e.message(),
+            ProfileError::Create(CreateError::NoScope | CreateError::Task) => {
+                "the profile could not be made; try again".into()
+            }
             e => e.to_string(),
         }
     }
 
     fn log_detail(&self) -> Option<String> {
         match self {
-            ProfileError::Issue(IssueError::Storage(e)) => e.log_detail(),
+            ProfileError::Create(CreateError::Storage(e)) => e.log_detail(),
+            ProfileError::Create(e @ (CreateError::NoScope | CreateError::Task)) => {
+                Some(e.to_string())
+            }
             _ => None,
         }
     }
 }
 
-/// Issues an app password for `device` (calendars and contacts) and builds the profile
+/// Creates an app password for `device` (calendars and contacts) and builds the profile
 /// that carries it, signed when `request` brings a certificate.
 pub async fn issue(
     store: &Store,
     account: &Account,
     request: ProfileRequest<'_>,
 ) -> Result<IssuedProfile, ProfileError> {
-    let spec = AppPasswordSpec {
+    let spec = app_password::Request {
         name: request.device.to_owned(),
         scopes: Scopes::GROUPWARE,
         read_only: false,
-        expires_ms: None,
+        expires_in: None,
     };
-    let password = issue_password(store, account.id, spec).await?;
+    let (password, _stored) = app_password::create(store, account.id, spec, request.source).await?;
     let device = request.device.trim();
     let plist = mobileconfig::render(&ProfileContent {
         url: request.url,
@@ -187,11 +201,4 @@ pub async fn issue(
         app_password_id: password.public_id,
         app_password_name: device.to_owned(),
     })
-}
-
-/// A storage failure while issuing, for callers that only have a store error.
-impl From<StorageError> for ProfileError {
-    fn from(e: StorageError) -> Self {
-        ProfileError::Issue(IssueError::Storage(e))
-    }
 }

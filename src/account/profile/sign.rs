@@ -8,7 +8,6 @@
 //! signature comes from the key rustls already holds (ring underneath), which reads
 //! every key form the server accepts (PKCS#8, PKCS#1, SEC1) and never hands the key out.
 
-use std::path::Path;
 use std::time::SystemTime;
 
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
@@ -19,8 +18,6 @@ use cms::signed_data::{
 use der::asn1::{Any, ObjectIdentifier, OctetString, SetOfVec, UtcTime};
 use der::{Decode, Encode, Tag};
 use rustls::SignatureScheme;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
@@ -44,9 +41,6 @@ pub enum SignError {
     /// The key is neither RSA nor ECDSA P-256/P-384 (Ed25519: Apple does not verify it).
     #[error("the TLS key is not RSA or ECDSA P-256/P-384, which Apple devices verify")]
     UnsupportedKey,
-    /// The certificate or key file cannot be read or do not fit together.
-    #[error("{0}")]
-    Files(String),
     /// The certificate could not be read as X.509.
     #[error("the TLS certificate cannot be parsed: {0}")]
     Certificate(String),
@@ -88,33 +82,6 @@ static ALGORITHMS: [Algorithm; 3] = [
         null_parameters: true,
     },
 ];
-
-/// Reads the server's PEM certificate chain and key, for callers without the running
-/// server's copy (the CLI). Errors name the files, never their contents.
-pub fn load_key(cert: &Path, key: &Path) -> Result<CertifiedKey, SignError> {
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|_| {
-            SignError::Files(format!(
-                "{} is not a readable PEM certificate chain",
-                cert.display()
-            ))
-        })?;
-    let private = PrivateKeyDer::from_pem_file(key).map_err(|_| {
-        SignError::Files(format!(
-            "{} is not a readable PEM private key",
-            key.display()
-        ))
-    })?;
-    let provider = rustls::crypto::ring::default_provider();
-    CertifiedKey::from_der(chain, private, &provider).map_err(|e| {
-        SignError::Files(format!(
-            "the certificate in {} and the key in {} do not fit together: {e}",
-            cert.display(),
-            key.display()
-        ))
-    })
-}
 
 /// `content` wrapped in a DER ContentInfo holding SignedData, signed with `key`.
 pub fn sign(content: &[u8], key: &CertifiedKey, now: SystemTime) -> Result<Vec<u8>, SignError> {
@@ -220,7 +187,7 @@ fn encoding(e: der::Error) -> SignError {
 #[cfg(test)]
 mod tests {
     use cms::signed_data::SignedData;
-    use rustls::pki_types::PrivatePkcs8KeyDer;
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
     use super::*;
 

@@ -5,9 +5,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use davgate_storage::{Account, LockRecord, Node, TreeRoot, now_ms};
 
-use crate::proto::escape::{Escape, escape, escaped};
-use crate::proto::href::encode_path;
+use super::super::lockdiscovery;
+use crate::proto::escape::{Escape, escape};
 use crate::proto::names::Property;
+use crate::route::Mount;
 
 const DAV: &str = "DAV:";
 const OWNCLOUD: &str = "http://owncloud.org/ns";
@@ -136,9 +137,9 @@ pub(crate) struct Subject<'a> {
     pub(crate) path: &'a str,
     pub(crate) account: &'a Account,
     pub(crate) tree: TreeRoot,
+    /// Where the tree is mounted, for lock roots.
+    pub(crate) mount: Mount,
     pub(crate) locks: &'a [LockRecord],
-    /// The href of the locks' roots is built from this prefix ("/files").
-    pub(crate) href_prefix: &'a str,
 }
 
 /// Writes the value of `prop` for `subject` into `out`; `false` if it has none here.
@@ -263,31 +264,8 @@ fn origin_name(node: &Node) -> Option<&str> {
 
 fn lock_discovery(out: &mut String, s: &Subject) {
     let now = now_ms();
-    let applies = |l: &&LockRecord| {
-        l.path == s.path
-            || (l.deep && (l.path == "/" || s.path.starts_with(&format!("{}/", l.path))))
-    };
-    for lock in s.locks.iter().filter(applies) {
-        let scope = if lock.shared { "shared" } else { "exclusive" };
-        let depth = if lock.deep { "infinity" } else { "0" };
-        let timeout = format!(
-            "Second-{}",
-            (lock.expires_ms.saturating_sub(now).max(0) as u64).div_ceil(1000)
-        );
-        // The prefix and the lock's path are decoded; the href is encoded once.
-        let root = encode_path(&format!("{}{}", s.href_prefix, lock.path));
-        let owner = lock
-            .owner_xml
-            .as_deref()
-            .map(super::embeddable)
-            .unwrap_or_default();
-        let _ = write!(
-            out,
-            "<D:activelock><D:lockscope><D:{scope}/></D:lockscope><D:locktype><D:write/></D:locktype>\
-             <D:depth>{depth}</D:depth>{owner}<D:timeout>{timeout}</D:timeout>\
-             <D:locktoken><D:href>{}</D:href></D:locktoken><D:lockroot><D:href>{}</D:href></D:lockroot></D:activelock>",
-            escaped(&lock.token),
-            escaped(&root)
-        );
+    for lock in s.locks.iter().filter(|l| lockdiscovery::applies(l, s.path)) {
+        let seconds = lockdiscovery::seconds_left(lock.expires_ms, now);
+        lockdiscovery::write_active_lock(out, (s.mount, s.tree), lock, seconds);
     }
 }

@@ -1,10 +1,9 @@
-//! PROPFIND on the file tree and the trash (RFC 4918 §9.1), written by us.
+//! PROPFIND on the file tree and the trash (RFC 4918 §9.1).
 //!
-//! dav-server's PROPFIND drops properties it cannot find instead of reporting them 404,
-//! repeats dead properties that were not asked for and writes `getetag` unquoted; it also
-//! builds an element tree per property. This one streams a folder listing straight from
-//! one query of the children, one of their dead properties and one of the account's
-//! locks, whatever the folder's size.
+//! Properties a resource lacks are reported 404, only the dead properties asked for are
+//! returned, and `getetag` is quoted. A folder listing streams straight from one query
+//! of the children, one of their dead properties and one of the account's locks,
+//! whatever the folder's size, without an element tree per property.
 
 mod live;
 
@@ -15,7 +14,10 @@ use davgate_storage::{Account, DeadProp, LockRecord, Node, NodeId, StorageError,
 use http::{HeaderValue, Response, StatusCode, header};
 
 use self::live::{ALLPROP, Live, PREFIXES, Subject};
+use super::errors::FilesError;
+use super::mount;
 use crate::error::HttpError;
+use crate::proto::raw::embeddable;
 use crate::proto::request::{PropFind as PropfindRequest, parse_propfind};
 use crate::proto::response::MultistatusStream;
 use crate::proto::status::Status;
@@ -29,7 +31,7 @@ pub(crate) struct Target<'a> {
     pub(crate) store: &'a Store,
     pub(crate) account: &'a Account,
     pub(crate) tree: TreeRoot,
-    /// Where the tree is in the URL space: the hrefs' prefix.
+    /// Where the tree is mounted: hrefs and lock roots follow it.
     pub(crate) mount: Mount,
     /// Decoded segments below the tree root.
     pub(crate) segments: &'a [String],
@@ -40,12 +42,7 @@ pub(crate) struct Target<'a> {
 pub(crate) async fn propfind(target: Target<'_>, depth: Depth, body: &[u8]) -> Response<Body> {
     let request = match parse_propfind(body, &Limits::DEFAULT) {
         Ok(r) => r,
-        Err(reason) => {
-            return response::text(
-                StatusCode::BAD_REQUEST,
-                format!("the PROPFIND body is not understood: {reason}"),
-            );
-        }
+        Err(reason) => return FilesError::Xml(reason).into_response(),
     };
     match listing(&target, depth, &request).await {
         Ok(Some(xml)) => {
@@ -106,13 +103,12 @@ async fn listing(
         Vec::new()
     };
 
-    let prefix = t.mount.prefix(t.tree);
     let mut writer = Writer {
         out: MultistatusStream::new(&PREFIXES, children.len()),
         account: t.account,
         tree: t.tree,
+        mount: t.mount,
         locks: &locks,
-        prefix,
         request,
         dead: &dead,
         found: String::new(),
@@ -120,7 +116,7 @@ async fn listing(
     };
     let path = format!("/{}", t.segments.join("/"));
     // The decoded href; the stream percent-encodes it as it writes it.
-    let mut href = t.mount.href(t.tree, t.segments, node.is_dir());
+    let mut href = mount::href(t.mount, t.tree, t.segments, node.is_dir());
     writer.resource(&node, &href, &path);
     let base = if path == "/" {
         String::new()
@@ -145,8 +141,8 @@ struct Writer<'a> {
     out: MultistatusStream,
     account: &'a Account,
     tree: TreeRoot,
+    mount: Mount,
     locks: &'a [LockRecord],
-    prefix: &'a str,
     request: &'a PropfindRequest,
     dead: &'a HashMap<NodeId, Vec<DeadProp>>,
     /// Reused for every entry: one allocation per listing, not one per entry.
@@ -163,8 +159,8 @@ impl Writer<'_> {
             path,
             account: self.account,
             tree: self.tree,
+            mount: self.mount,
             locks: self.locks,
-            href_prefix: self.prefix,
         };
         let dead = self
             .dead
@@ -233,17 +229,5 @@ impl Writer<'_> {
         self.out.propstat(Status::OK, &self.found);
         self.out.propstat(Status::NOT_FOUND, &self.missing);
         self.out.close_response();
-    }
-}
-
-/// Stored XML fragments (dead properties, lock owners) carry their own namespace
-/// declarations; only an XML declaration in front must go.
-pub(crate) fn embeddable(xml: &[u8]) -> &str {
-    let text = std::str::from_utf8(xml).unwrap_or_default().trim_start();
-    match text.strip_prefix("<?xml") {
-        Some(rest) => rest
-            .split_once("?>")
-            .map_or("", |(_, body)| body.trim_start()),
-        None => text,
     }
 }

@@ -2,7 +2,8 @@
 //! in `proppatch`, and the REPORTs in `report`, `calendar`, `addressbook`, `sync` and
 //! `principal`. This file only declares and re-exports: its children import each other
 //! (never it), each importing only those listed before it: filter, selection, propfind,
-//! then calendar, addressbook, sync, principal and proppatch, then report.
+//! then calendar, addressbook, sync, principal and proppatch, then report; lockinfo
+//! needs only propfind.
 //!
 //! Rule for unknown content (RFC 4918 §17): unknown elements are ignored, except
 //! inside filters, where ignoring one would widen the result, so they are refused
@@ -11,6 +12,7 @@
 mod addressbook;
 mod calendar;
 mod filter;
+mod lockinfo;
 mod principal;
 mod propfind;
 mod proppatch;
@@ -25,6 +27,7 @@ pub use calendar::{
 pub use filter::{
     Collation, MatchType, ParamFilter, ParamTest, PropSelector, Selection, TextMatch, TimeRange,
 };
+pub use lockinfo::{LockInfo, LockScope, parse_lockinfo};
 pub use principal::{PrincipalPropertySearch, PropertySearch, SearchTest};
 pub use propfind::{PropFind, ReportProps, parse_propfind};
 pub use proppatch::{

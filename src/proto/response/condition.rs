@@ -23,6 +23,13 @@ pub(crate) fn write_condition(w: &mut XmlWriter, condition: &Precondition) {
             w.text_element(&Namespace::Dav, "href", &encode_path(path));
             w.close(&ns, name);
         }
+        Precondition::LockTokenSubmitted(paths) | Precondition::NoConflictingLock(paths) => {
+            w.open(&ns, name);
+            for path in paths {
+                w.text_element(&Namespace::Dav, "href", &encode_path(path));
+            }
+            w.close(&ns, name);
+        }
         Precondition::NeedPrivileges(needed) => {
             w.open(&ns, name);
             for item in needed {
@@ -144,6 +151,8 @@ mod tests {
             Precondition::SupportedReport,
             Precondition::ResourceMustBeNull,
             Precondition::CannotModifyProtectedProperty,
+            Precondition::LockTokenSubmitted(vec![path()]),
+            Precondition::NoConflictingLock(vec![path()]),
         ];
         for condition in &all {
             let bytes = error_body(condition, Some("why"));

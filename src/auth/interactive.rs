@@ -1,0 +1,125 @@
+//! Sign-ins a person types into the account portal: the account password (app
+//! passwords never open the portal; they are for sync clients) and then, when it is on,
+//! the second factor.
+//!
+//! Both meet the same throttle as Basic sign-ins, with the same scores: a guess at the
+//! password in a browser costs what a guess over Basic costs, and a wrong code counts
+//! as a failure too. Verification runs on the same bounded hashing pool.
+
+use std::time::Duration;
+
+use davgate_storage::{Account, now_ms};
+
+use super::basic::BasicCredentials;
+use super::throttle::{Begin, Limit};
+use super::usage::ClientInfo;
+use super::{AuthError, Authenticator, MAX_QUEUED_PASSES};
+use crate::secret::Secret;
+
+impl Authenticator {
+    /// Checks `user`'s account password, typed into the portal. A disabled account, an
+    /// unknown name, a wrong password and an app password are all `Invalid`, and each
+    /// counts as a failure.
+    pub async fn portal_password(
+        &self,
+        user: &str,
+        password: Secret<String>,
+        client: &ClientInfo,
+    ) -> Result<Account, AuthError> {
+        let creds = BasicCredentials {
+            user: user.trim().to_lowercase(),
+            password,
+        };
+        self.portal_may_try(&creds.user, client).await?;
+        let mut running = None;
+        for _ in 0..MAX_QUEUED_PASSES {
+            let finished = self.throttle.check_finished();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            match self.throttle.begin(client.addr, &creds.user, now_ms()) {
+                Begin::Go(check) => {
+                    running = Some(check);
+                    break;
+                }
+                Begin::Wait(wait) => return Err(self.held(Limit::Address, wait).await),
+                Begin::Busy => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), finished).await;
+                }
+            }
+        }
+        let Some(running) = running else {
+            return Err(AuthError::Busy);
+        };
+        let result = self.account_password(&creds).await;
+        if let Err(AuthError::Invalid) = &result {
+            let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
+            drop(running);
+            self.audit_crossed(crossed, &creds, client).await;
+        }
+        result
+    }
+
+    /// Whether `user` may try a sign-in from this client now: the per-address scores,
+    /// and the account-wide score for an address the account has not signed in from.
+    pub async fn portal_may_try(&self, user: &str, client: &ClientInfo) -> Result<(), AuthError> {
+        let now = now_ms();
+        if let Some(wait) = self.throttle.wait(client.addr, user, now) {
+            return Err(self.held(Limit::Address, wait).await);
+        }
+        if self.throttle.account_throttled(user, now)
+            && !self.throttle.known(client.addr, user)
+            && let Some(wait) = self.throttle.account_turn(user, now)
+        {
+            return Err(self.held(Limit::Account, wait).await);
+        }
+        Ok(())
+    }
+
+    /// Counts a wrong second factor as a failed sign-in.
+    pub async fn portal_failed(&self, account: &Account, client: &ClientInfo) {
+        let user = account.username.to_lowercase();
+        let crossed = self.throttle.failed(client.addr, &user, now_ms());
+        let creds = BasicCredentials {
+            user,
+            password: Secret::new(String::new()),
+        };
+        self.audit_crossed(crossed, &creds, client).await;
+    }
+
+    /// A completed portal sign-in clears this address's failures, as a Basic one does.
+    pub fn portal_signed_in(&self, account: &Account, client: &ClientInfo) {
+        self.throttle
+            .signed_in(client.addr, &account.username.to_lowercase());
+    }
+
+    /// Hashes a new secret (account password) on the bounded pool.
+    pub async fn hash_secret(&self, secret: Secret<String>) -> Result<String, AuthError> {
+        Ok(self.hasher.hash(secret).await?)
+    }
+
+    /// Checks a typed account password (never an app password) on the pool.
+    pub async fn verify_account_password(
+        &self,
+        account: &Account,
+        password: Secret<String>,
+    ) -> Result<bool, AuthError> {
+        Ok(self
+            .hasher
+            .verify(password, account.password_hash.clone())
+            .await?)
+    }
+
+    async fn account_password(&self, creds: &BasicCredentials) -> Result<Account, AuthError> {
+        let Some(account) = self.store.account_by_name(&creds.user).await? else {
+            self.hasher.verify_decoy(creds.password.clone()).await?;
+            return Err(AuthError::Invalid);
+        };
+        let ok = self
+            .verify_account_password(&account, creds.password.clone())
+            .await?;
+        if !ok || account.disabled {
+            return Err(AuthError::Invalid);
+        }
+        Ok(account)
+    }
+}

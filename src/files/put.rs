@@ -1,0 +1,202 @@
+//! PUT (RFC 9110 §9.3.4): a whole file streamed into a new blob, committed in one
+//! transaction at the end.
+//!
+//! Limits are enforced while streaming, never by buffering: a length announced over
+//! the per-file limit or the quota is refused (413, 507) before a byte of the body is
+//! read — hyper sends `100 Continue` only when the body is first read, so a client that
+//! waits for it sends nothing — and a body without a length is counted as it arrives
+//! and stopped the moment it passes either. Any refusal drops the blob writer, which
+//! deletes what was staged; nothing half-written is ever visible.
+
+use bytes::Bytes;
+use davgate_storage::{CreateMode, NewContent, Node, Streamed};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body_util::BodyExt;
+
+use super::body::classify;
+use super::errors::{BodyFailure, FilesError};
+use super::file::{QuotaRoom, UploadPlan};
+use super::request::Ctx;
+use crate::response::{self, Body};
+use crate::route::EtagList;
+
+/// Uploads announced at most this large hash MD5 as they stream (a few milliseconds);
+/// larger ones leave it to the store's MD5 thread, which waits until no upload streams.
+const STREAMED_MD5_MAX: u64 = 16 << 20;
+
+/// What the request says about the upload beyond its body.
+pub(crate) struct Upload<'a> {
+    /// The largest file this account may upload.
+    pub(crate) limit: u64,
+    /// `X-OC-Mtime`, when sent and understood.
+    pub(crate) mtime_ms: Option<i64>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) headers: &'a HeaderMap,
+}
+
+/// Answers a PUT of the request path with `body`.
+pub(crate) async fn put<B>(
+    ctx: &Ctx<'_>,
+    upload: Upload<'_>,
+    body: B,
+) -> Result<Response<Body>, FilesError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let Some((name, parent_path)) = ctx.routed.path.split_last() else {
+        return Err(FilesError::Status(StatusCode::METHOD_NOT_ALLOWED));
+    };
+    let parent = match ctx.node_at(parent_path).await? {
+        Some(parent) if parent.is_dir() => parent,
+        _ => return Err(FilesError::NoParent),
+    };
+    let existing = ctx.store.child(parent.id, name).await?;
+    ctx.check_conditions(existing.as_ref()).await?;
+    ctx.check_locks(false).await?;
+    if existing.as_ref().is_some_and(Node::is_dir) {
+        return Err(FilesError::Status(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    let conditions = &ctx.routed.conditions;
+    let mode = if conditions.if_none_match == Some(EtagList::Any) {
+        CreateMode::CreateNew
+    } else if conditions.if_match == Some(EtagList::Any) {
+        CreateMode::ReplaceExisting
+    } else {
+        CreateMode::CreateOrReplace
+    };
+    let expected = announced_length(upload.headers);
+    let checksum = upload
+        .headers
+        .get("oc-checksum")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let account = ctx.account;
+    let plan = UploadPlan {
+        parent: parent.id,
+        name: name.clone(),
+        mode,
+        limit: upload.limit,
+        quota: account.quota_bytes.map(|quota| QuotaRoom {
+            quota,
+            used: account.used_bytes,
+            replaced: existing.as_ref().map_or(0, |n| n.size),
+        }),
+        expected,
+        mtime_ms: upload.mtime_ms,
+        content_type: upload.content_type,
+        checksum,
+    };
+    plan.check_announced()?;
+
+    // An MD5 the client sent must be checked before the commit, and a small file's
+    // costs nothing while streaming (so a PROPFIND right after the PUT has it);
+    // otherwise MD5 is computed after the commit (see davgate_storage::blob::digest).
+    let md5_claimed = plan
+        .checksum
+        .as_ref()
+        .is_some_and(|claim| claim.trim().to_ascii_uppercase().starts_with("MD5:"));
+    let small = expected.is_some_and(|size| size <= STREAMED_MD5_MAX);
+    let streamed = if md5_claimed || small {
+        Streamed::Sha1AndMd5
+    } else {
+        Streamed::Sha1
+    };
+    let mut writer = ctx.store.upload(streamed).await?;
+    let mut body = std::pin::pin!(body);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            let failure = classify(&e);
+            if failure == BodyFailure::ClientGone {
+                tracing::info!("the client closed the connection before the request body ended");
+            }
+            FilesError::BodyFailed(failure)
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        // Dropping the writer on any refusal deletes what was staged so far.
+        plan.check(writer.written() + data.len() as u64)?;
+        if expected.is_some_and(|len| writer.written() + data.len() as u64 > len) {
+            return Err(FilesError::LongBody {
+                expected: expected.unwrap_or_default(),
+            });
+        }
+        writer.write(data).await?;
+    }
+    if let Some(expected) = expected
+        && writer.written() != expected
+    {
+        let received = writer.written();
+        return Err(FilesError::ShortBody { expected, received });
+    }
+    let blob = writer.finish().await?;
+    if let Some(claim) = &plan.checksum
+        && blob.digests().and_then(|d| d.verify(claim)) == Some(false)
+    {
+        // Dropping the staged blob deletes it: nothing of a corrupted upload stays.
+        return Err(FilesError::ChecksumMismatch {
+            claim: claim.clone(),
+        });
+    }
+    let content = NewContent {
+        blob,
+        mtime_ms: plan.mtime_ms,
+        content_type: plan.content_type.clone(),
+    };
+    let node = ctx
+        .store
+        .commit_upload(account.id, plan.parent, &plan.name, content, plan.mode)
+        .await?;
+
+    let mut resp = Response::new(response::empty());
+    if existing.is_some() {
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+    } else {
+        *resp.status_mut() = StatusCode::CREATED;
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
+    let headers = resp.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", node.etag)) {
+        headers.insert(header::ETAG, etag);
+    }
+    let modified =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(node.mtime_ms.max(0) as u64);
+    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+        headers.insert(header::LAST_MODIFIED, value);
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if upload.mtime_ms.is_some() {
+        // rclone checks for this before trusting that the mtime was kept.
+        headers.insert("x-oc-mtime", HeaderValue::from_static("accepted"));
+    }
+    Ok(resp)
+}
+
+/// The length the client announced: `Content-Length`, or `X-Expected-Entity-Length`
+/// (macOS Finder streams chunked and says the length there).
+fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    let number = |name: header::HeaderName| -> Option<u64> {
+        headers.get(name)?.to_str().ok()?.trim().parse().ok()
+    };
+    number(header::CONTENT_LENGTH)
+        .or_else(|| number(header::HeaderName::from_static("x-expected-entity-length")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_announced_length_comes_from_either_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(announced_length(&h), None);
+        h.insert("x-expected-entity-length", HeaderValue::from_static("7"));
+        assert_eq!(announced_length(&h), Some(7));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        assert_eq!(announced_length(&h), Some(5));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("x"));
+        assert_eq!(announced_length(&h), Some(7));
+    }
+}
