@@ -1,8 +1,9 @@
-//! Apple device profiles from `davgate profile`: the plist read back with Python's
+//! Apple device profiles from `davgate profile` and from the portal's devices page: the plist read back with Python's
 //! `plistlib` as a device would read it (payload types, host, port, SSL, principal URL),
 //! its embedded app password used against the running server (calendars and contacts
 //! yes, files no), listed and revoked like any app password; and a signed profile
-//! verified by `openssl cms -verify` against the server's certificate.
+//! verified by `openssl cms -verify` against the server's certificate. The portal's form
+//! is checked like every portal form: no CSRF token, no profile and no app password.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,6 +11,8 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::bin::{davgate, davgate_ok};
+use crate::common::browser::Browser;
+use crate::common::server::PASSWORD;
 use crate::common::{TestServer, require_tool};
 
 /// Reads a plist file with Python's `plistlib` and returns it as JSON.
@@ -142,6 +145,85 @@ async fn an_unsigned_profile_sets_up_calendars_and_contacts_with_its_own_app_pas
         "",
     );
     device_client.propfind("/dav/", "0").await.status(401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devices_page_downloads_a_profile_whose_password_syncs_calendars_only() {
+    let Some(python) = require_tool("python3") else {
+        return;
+    };
+    let srv = TestServer::start().await;
+    let mut b = Browser::new(srv.addr());
+    b.sign_in("alice", PASSWORD).await.status(303);
+    b.get("/account/devices")
+        .await
+        .status(200)
+        .says("action=\"/account/devices\"")
+        .says("Profiles are unsigned")
+        .says("no TLS certificate of its own");
+
+    // A form without the session's token: refused, and nothing was created.
+    let origin = b.origin();
+    let forged = [("device".to_owned(), "Forged Mac".to_owned())];
+    b.post_raw("/account/devices", &forged, Some(&origin))
+        .await
+        .status(403);
+    // A blank name: the page again, saying what to give.
+    b.post("/account/devices", &[("device", "  ")])
+        .await
+        .status(400)
+        .says("give the device a name");
+
+    let download = b
+        .post("/account/devices", &[("device", "Annas Mac")])
+        .await
+        .status(200);
+    assert_eq!(
+        download.header("content-type").as_deref(),
+        Some("application/x-apple-aspen-config")
+    );
+    assert_eq!(
+        download.header("content-disposition").as_deref(),
+        Some("attachment; filename=\"davgate-Annas-Mac.mobileconfig\"")
+    );
+    assert_eq!(
+        download.header("cache-control").as_deref(),
+        Some("no-store")
+    );
+    let file = srv.data_dir().join("portal.mobileconfig");
+    std::fs::write(&file, download.body.as_bytes()).unwrap();
+    let profile = plist_json(&python, &file);
+    let url = srv.url("");
+    let caldav = payload(&profile, "com.apple.caldav.account");
+    assert_eq!(caldav["CalDAVHostName"], "127.0.0.1");
+    assert_eq!(caldav["CalDAVPort"], srv.addr().port());
+    assert_eq!(caldav["CalDAVUseSSL"], false);
+    assert_eq!(
+        caldav["CalDAVPrincipalURL"],
+        format!("{url}/dav/principals/alice/").as_str()
+    );
+    let carddav = payload(&profile, "com.apple.carddav.account");
+    assert_eq!(carddav["CardDAVPassword"], caldav["CalDAVPassword"]);
+    let password = caldav["CalDAVPassword"].as_str().unwrap();
+
+    let device = srv.alice().as_user("alice", password);
+    device.propfind("/dav/", "0").await.status(207);
+    let files = device.propfind("/files/", "0").await;
+    assert!(
+        matches!(files.status.as_u16(), 401 | 403),
+        "files must be refused, got {}",
+        files.status
+    );
+
+    let list = b.get("/account/app-passwords").await.status(200);
+    assert!(list.body.contains("Annas Mac"), "{}", list.body);
+    assert!(!list.body.contains("Forged Mac"), "{}", list.body);
+    b.get("/account/security-log")
+        .await
+        .status(200)
+        .says("device-profile-downloaded")
+        .says("Annas Mac (unsigned, app password ")
+        .says("127.0.0.1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

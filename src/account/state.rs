@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use davgate_storage::{Account, AuditSource, PortalSession, SessionLimits, SessionStage, Store};
 
+use super::profile::ServerCertificate;
 use crate::auth::Authenticator;
 use crate::auth::two_factor::TwoFactor;
 use crate::auth::usage::ClientInfo;
@@ -48,6 +49,9 @@ pub struct Portal {
     pub(super) auth: Authenticator,
     pub(super) two_factor: TwoFactor,
     pub(super) settings: Arc<PortalSettings>,
+    /// The certificate device profiles are signed with; `None` when the server does
+    /// not terminate TLS itself.
+    pub(super) certificate: Option<Arc<dyn ServerCertificate>>,
 }
 
 /// One request as the portal sees it: who is asking, from where, and how.
@@ -87,7 +91,14 @@ impl Portal {
             auth,
             two_factor,
             settings: Arc::new(settings),
+            certificate: None,
         }
+    }
+
+    /// Signs device profiles with the certificate the server presents.
+    pub fn with_certificate(mut self, certificate: Option<Arc<dyn ServerCertificate>>) -> Self {
+        self.certificate = certificate;
+        self
     }
 }
 

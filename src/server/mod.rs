@@ -19,6 +19,7 @@ pub mod tls;
 mod watchdog;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use davgate_storage::{StorageError, Store, StoreConfig};
@@ -113,13 +114,29 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let server_key = load_or_create_server_key(&settings.data_dir)
         .map_err(|e| StartError::Io(format!("server key: {e}")))?;
     let auth = Authenticator::new(store.clone(), server_key, &settings.auth);
+    // TLS first: the portal signs device profiles with the certificate served now.
+    let (tls, certs, signing_cert, scheme) = match &settings.transport {
+        Transport::Tls { cert, key } => {
+            let files = tls::CertFiles::new(cert, key);
+            let (acceptor, current) = files.acceptor().map_err(|e| StartError::Tls(e.0))?;
+            let signing: Arc<dyn crate::account::profile::ServerCertificate> = current.clone();
+            (
+                Some(acceptor),
+                Some(CertReloader::new(files, current)),
+                Some(signing),
+                "https",
+            )
+        }
+        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, None, None, "http"),
+    };
     let app = App {
         portal: crate::account::Portal::new(
             store.clone(),
             auth.clone(),
             crate::auth::two_factor::TwoFactor::new(store.clone(), &server_key),
             settings.portal.clone(),
-        ),
+        )
+        .with_certificate(signing_cert),
         auth,
         files: Files::new(store.clone(), settings.upload_limit)
             .with_lock_max_timeout(settings.lock_max_timeout)
@@ -128,18 +145,6 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         client_address: settings.client_address.clone(),
         store: store.clone(),
         files_host: settings.files_host.clone(),
-    };
-    let (tls, certs, scheme) = match &settings.transport {
-        Transport::Tls { cert, key } => {
-            let files = tls::CertFiles::new(cert, key);
-            let (acceptor, current) = files.acceptor().map_err(|e| StartError::Tls(e.0))?;
-            (
-                Some(acceptor),
-                Some(CertReloader::new(files, current)),
-                "https",
-            )
-        }
-        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, None, "http"),
     };
     let addr = listener
         .local_addr()

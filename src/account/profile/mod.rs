@@ -14,6 +14,7 @@ pub mod mobileconfig;
 pub mod plist;
 pub mod sign;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use davgate_storage::{Account, AuditSource, Store};
@@ -31,6 +32,13 @@ use crate::public_url::PublicUrl;
 
 /// What a profile is served as, signed or not: Apple's installers know it by this type.
 pub const CONTENT_TYPE: &str = "application/x-apple-aspen-config";
+
+/// The certificate and key the running server presents now (a reload swaps them), as
+/// the portal signs profiles with it; `server::tls` implements it.
+pub trait ServerCertificate: Send + Sync {
+    /// The certificate chain and key served now.
+    fn current(&self) -> Arc<CertifiedKey>;
+}
 
 /// What to build a profile for.
 pub struct ProfileRequest<'a> {

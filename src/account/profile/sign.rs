@@ -83,6 +83,16 @@ static ALGORITHMS: [Algorithm; 3] = [
     },
 ];
 
+/// Whether `key` can sign profiles Apple verifies, without signing anything: what the
+/// devices page says before anyone downloads.
+pub fn check(key: &CertifiedKey) -> Result<(), SignError> {
+    ALGORITHMS
+        .iter()
+        .find_map(|a| key.key.choose_scheme(&[a.scheme]))
+        .map(|_| ())
+        .ok_or(SignError::UnsupportedKey)
+}
+
 /// `content` wrapped in a DER ContentInfo holding SignedData, signed with `key`.
 pub fn sign(content: &[u8], key: &CertifiedKey, now: SystemTime) -> Result<Vec<u8>, SignError> {
     let (algorithm, signer) = ALGORITHMS
