@@ -223,7 +223,53 @@ async fn the_devices_page_downloads_a_profile_whose_password_syncs_calendars_onl
         .status(200)
         .says("device-profile-downloaded")
         .says("Annas Mac (unsigned, app password ")
-        .says("127.0.0.1");
+        .says("127.0.0.1")
+        .says("PortalTest/1.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_portal_signs_profiles_with_the_served_certificate() {
+    let (Some(python), Some(openssl)) = (require_tool("python3"), require_tool("openssl")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = crate::common::certs::localhost(dir.path());
+    let srv = TestServer::start_with(&format!("tls_cert = {cert:?}\ntls_key = {key:?}")).await;
+    let port = srv.addr().port();
+    let pem = std::fs::read(&cert).unwrap();
+    let mut b = Browser::over_tls(format!("https://localhost:{port}"), &pem);
+    b.sign_in("alice", PASSWORD).await.status(303);
+    b.get("/account/devices")
+        .await
+        .status(200)
+        .says("signed with this server");
+    let download = b
+        .post("/account/devices", &[("device", "Work Mac")])
+        .await
+        .status(200);
+    let signed = dir.path().join("work.mobileconfig");
+    std::fs::write(&signed, &download.bytes).unwrap();
+    let plist = dir.path().join("work.plist");
+    let verify = Command::new(&openssl)
+        .args(["cms", "-verify", "-inform", "DER", "-CAfile"])
+        .arg(&cert)
+        .arg("-in")
+        .arg(&signed)
+        .arg("-out")
+        .arg(&plist)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        verify.status.success(),
+        "openssl cms -verify failed: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let profile = plist_json(&python, &plist);
+    let caldav = payload(&profile, "com.apple.caldav.account");
+    assert_eq!(caldav["CalDAVHostName"], "localhost");
+    assert_eq!(caldav["CalDAVPort"], port);
+    assert_eq!(caldav["CalDAVUseSSL"], true);
+    srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
