@@ -29,6 +29,9 @@ pub struct ConfigFile {
     /// A host name on which the files tree is served at `/` (and the trash at
     /// `/.trash/`) instead of `/files/`; default none.
     pub files_host: Option<String>,
+    /// The address people and devices are given (`https://dav.example.org`), for device
+    /// profiles, guides and QR codes; default none: the address of the request.
+    pub public_url: Option<String>,
     /// Directory for the database, blobs and server key (default `./data`).
     pub data_dir: Option<PathBuf>,
     /// `sqlite://…` or `postgres://…` (default: SQLite in the data directory).
@@ -110,9 +113,6 @@ pub struct ConfigFile {
     /// Open connections from one client address (an IPv6 /64) at most (default 256; not
     /// applied behind a trusted proxy, whose address every connection has).
     pub max_connections_per_address: Option<usize>,
-    /// The address people reach this server at (e.g. `https://dav.example.org`), used in
-    /// the portal's client settings and QR codes. Unset: the request's host and scheme.
-    pub public_url: Option<String>,
     /// How long a portal session may sit unused before it ends (default 30m).
     pub session_idle_timeout: Option<Span>,
     /// How long a portal session lasts at most, however busy (default 12h).
@@ -156,6 +156,7 @@ impl ConfigFile {
         take!(
             listen,
             files_host,
+            public_url,
             data_dir,
             database_url,
             blob_store,
@@ -188,7 +189,6 @@ impl ConfigFile {
             idle_timeout,
             max_connections,
             max_connections_per_address,
-            public_url,
             session_idle_timeout,
             session_lifetime,
             sqlite_synchronous,
@@ -538,26 +538,13 @@ fn connection_settings(config: &ConfigFile) -> Result<ConnectionSettings, Config
 /// over TLS is decided from `tls_cert` and `trusted_proxy` (a proxy's
 /// `X-Forwarded-Proto` is believed only then).
 fn portal_settings(config: &ConfigFile) -> Result<crate::account::PortalSettings, ConfigError> {
-    let public_url = match &config.public_url {
-        None => None,
-        Some(url) => {
-            let trimmed = url.trim_end_matches('/');
-            let rest = trimmed
-                .strip_prefix("https://")
-                .or_else(|| trimmed.strip_prefix("http://"));
-            match rest {
-                Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ', '"']) => {
-                    Some(trimmed.to_owned())
-                }
-                _ => {
-                    return Err(ConfigError(format!(
-                        "public_url {url:?} must be a scheme and host, like \
-                         \"https://dav.example.org\" (a port may follow; no path)"
-                    )));
-                }
-            }
-        }
-    };
+    // Parsed once, here: an address devices cannot use is refused at start.
+    let public_url = config
+        .public_url
+        .as_deref()
+        .map(crate::public_url::PublicUrl::parse)
+        .transpose()
+        .map_err(|e| ConfigError(e.to_string()))?;
     let idle = config
         .session_idle_timeout
         .map_or(Duration::from_secs(30 * 60), |s| s.0);
@@ -619,6 +606,15 @@ mod tests {
         assert_eq!(s.files_host.unwrap().name(), "files.example.org");
         let err = settings("files_host = \"https://files.example.org/\"").unwrap_err();
         assert!(err.0.contains("not a host name"), "{err}");
+    }
+
+    #[test]
+    fn public_url_is_off_by_default_and_validated() {
+        assert!(settings("").unwrap().portal.public_url.is_none());
+        let s = settings("public_url = \"https://dav.example.org\"").unwrap();
+        assert_eq!(s.portal.public_url.unwrap().host(), "dav.example.org");
+        let err = settings("public_url = \"dav.example.org\"").unwrap_err();
+        assert!(err.0.contains("https://HOST"), "{err}");
     }
 
     #[test]

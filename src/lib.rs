@@ -26,6 +26,7 @@ mod mutation;
 mod parser_fuzz;
 pub mod priority;
 pub mod proto;
+pub mod public_url;
 pub mod response;
 pub mod route;
 pub mod secret;

@@ -29,6 +29,7 @@ mod module_cycles;
 mod paths;
 mod portal;
 mod principal_search;
+mod profiles;
 mod ranges;
 mod reverse_proxy;
 mod s3;

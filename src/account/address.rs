@@ -6,6 +6,7 @@ use http::{HeaderMap, Uri, header};
 
 use super::state::{Ctx, PortalSettings};
 use crate::auth::usage::ClientInfo;
+use crate::public_url::{PublicUrl, Scheme};
 
 /// The context of one portal request.
 pub(super) fn ctx(
@@ -20,13 +21,13 @@ pub(super) fn ctx(
                 .get("x-forwarded-proto")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")));
-    let scheme = if secure { "https" } else { "http" };
-    let host = host(headers, uri).unwrap_or_else(|| "localhost".to_owned());
-    let origin = format!("{scheme}://{host}");
-    let base_url = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| origin.clone());
+    let scheme = if secure { Scheme::Https } else { Scheme::Http };
+    let request_url = host_header(headers, uri)
+        .and_then(|host| PublicUrl::from_request(scheme, &host))
+        .or_else(|| PublicUrl::from_request(scheme, "localhost"))
+        .expect("localhost is a host name");
+    let origin = request_url.origin();
+    let base_url = settings.public_url.clone().unwrap_or(request_url);
     Ctx {
         client,
         secure,
@@ -35,20 +36,14 @@ pub(super) fn ctx(
     }
 }
 
-/// The host (and port) the request names, if it is a plausible one.
-fn host(headers: &HeaderMap, uri: &Uri) -> Option<String> {
-    let host = headers
+/// The `Host` header (or the absolute URI's authority); [`PublicUrl::from_request`]
+/// decides whether it is a plausible host.
+fn host_header(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))?;
-    let host = host.trim().to_ascii_lowercase();
-    let plausible = !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-    plausible.then_some(host)
+        .map(|h| h.trim().to_owned())
+        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
 }
 
 /// Settings for common clients, written with this server's address.
@@ -59,7 +54,8 @@ pub(crate) struct ClientSettings {
     pub dav_url: String,
     /// The account's principal.
     pub principal_url: String,
-    /// The host alone, for NAS forms that ask for server and path separately.
+    /// The host (and a port other than the default), for NAS forms that ask for server
+    /// and path separately.
     pub host: String,
     /// `rclone config create …`, password included (obscured by rclone itself).
     pub rclone: String,
@@ -67,21 +63,17 @@ pub(crate) struct ClientSettings {
 
 impl ClientSettings {
     /// Settings for `user` with `password` at `base_url`.
-    pub(crate) fn new(base_url: &str, user: &str, password: &str) -> Self {
-        let host = base_url
-            .split_once("://")
-            .map_or(base_url, |(_, rest)| rest)
-            .to_owned();
-        let files_url = format!("{base_url}/files/");
+    pub(crate) fn new(base_url: &PublicUrl, user: &str, password: &str) -> Self {
+        let files_url = base_url.join("/files/");
         ClientSettings {
             rclone: format!(
                 "rclone config create davgate webdav url={files_url} vendor=owncloud \
                  user={user} pass={password} --obscure"
             ),
             files_url,
-            dav_url: format!("{base_url}/dav/"),
-            principal_url: format!("{base_url}/dav/principals/{user}/"),
-            host,
+            dav_url: base_url.join("/dav/"),
+            principal_url: base_url.join(&format!("/dav/principals/{user}/")),
+            host: base_url.authority(),
         }
     }
 }
@@ -92,7 +84,7 @@ mod tests {
 
     fn settings(public_url: Option<&str>, trusted_proxy: bool) -> PortalSettings {
         PortalSettings {
-            public_url: public_url.map(str::to_owned),
+            public_url: public_url.map(|u| PublicUrl::parse(u).unwrap()),
             session_idle: std::time::Duration::from_secs(60),
             session_lifetime: std::time::Duration::from_secs(600),
             tls: false,
@@ -117,19 +109,20 @@ mod tests {
         let https = [("host", "dav.example.org"), ("x-forwarded-proto", "https")];
         let trusted = at(&settings(None, true), &https);
         assert!(trusted.secure);
-        assert_eq!(trusted.base_url, "https://dav.example.org");
+        assert_eq!(trusted.base_url.to_string(), "https://dav.example.org");
         let untrusted = at(&settings(None, false), &https);
         assert!(!untrusted.secure);
         assert_eq!(untrusted.origin, "http://dav.example.org");
         let public = at(&settings(Some("https://files.example.org"), false), &https);
-        assert_eq!(public.base_url, "https://files.example.org");
+        assert_eq!(public.base_url.to_string(), "https://files.example.org");
         let odd = at(&settings(None, false), &[("host", "a b\"<x>")]);
         assert_eq!(odd.origin, "http://localhost");
     }
 
     #[test]
     fn client_settings_name_this_server() {
-        let s = ClientSettings::new("https://dav.example.org:8443", "alice", "pw");
+        let url = PublicUrl::parse("https://dav.example.org:8443").unwrap();
+        let s = ClientSettings::new(&url, "alice", "pw");
         assert_eq!(s.files_url, "https://dav.example.org:8443/files/");
         assert_eq!(s.host, "dav.example.org:8443");
         assert!(

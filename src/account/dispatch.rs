@@ -111,7 +111,8 @@ impl Portal {
             Page::EndSession => self.end_session(&s, &form, ctx).await,
             Page::EndOtherSessions => self.end_other_sessions(&s, ctx).await,
             Page::SecurityLog => self.security_log(&s).await,
-            Page::Devices => self.devices(&s, ctx).await,
+            Page::Devices => self.devices(&s, ctx, None).await,
+            Page::DeviceProfile => self.device_profile(&s, &form, ctx).await,
             Page::SignIn
             | Page::SecondFactor
             | Page::SignOut

@@ -46,7 +46,9 @@ pub(super) fn check_origin(headers: &HeaderMap, ctx: &Ctx) -> Result<(), PortalE
         .get(header::ORIGIN)
         .ok_or(PortalError::Forbidden(Forbidden::NoOrigin))?;
     let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
-    if origin.eq_ignore_ascii_case(&ctx.origin) || origin.eq_ignore_ascii_case(&ctx.base_url) {
+    if origin.eq_ignore_ascii_case(&ctx.origin)
+        || origin.eq_ignore_ascii_case(&ctx.base_url.origin())
+    {
         Ok(())
     } else {
         Err(PortalError::Forbidden(Forbidden::CrossOrigin))

@@ -1,12 +1,15 @@
 //! The account portal at `/account/`: people sign in with their account password and
 //! second factor, and manage their own app passwords, two-factor sign-in and portal
-//! sessions, and read their security log and connection guides, in a browser.
+//! sessions, read their security log and connection guides, and download an Apple device
+//! profile, in a browser.
 //!
 //! Owns the portal's pages ([`views`], server-rendered with maud, escaped by
 //! construction), its cookie sessions ([`session`], kept in the database as hashes),
 //! the checks every request meets ([`guard`]: security headers, the CSRF token bound to
-//! the session, and `Origin` on every POST), and the client settings written with this
-//! server's address ([`address`]). Does not own the rules it applies: passwords,
+//! the session, and `Origin` on every POST), the client settings written with this
+//! server's address ([`address`]), and the device profiles ([`profile`]: the
+//! `.mobileconfig` with a fresh app password, signed with the server's certificate,
+//! also written by `davgate profile`). Does not own the rules it applies: passwords,
 //! throttling, app passwords and the second factor live in `crate::auth`, rows in the
 //! storage crate. Basic credentials never open the portal.
 
@@ -19,6 +22,7 @@ mod error;
 mod form;
 mod guard;
 mod page;
+pub mod profile;
 mod qr;
 mod security;
 mod session;

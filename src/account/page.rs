@@ -50,8 +50,10 @@ pub(crate) enum Page {
     EndOtherSessions,
     /// `GET /account/security-log`.
     SecurityLog,
-    /// `GET /account/devices`: connection guides.
+    /// `GET /account/devices`: connection guides and the profile form.
     Devices,
+    /// `POST /account/devices`: an Apple device profile to download.
+    DeviceProfile,
     /// `GET /account/assets/…`.
     Asset(Asset),
     /// A known path with the wrong method.
@@ -82,7 +84,7 @@ impl Page {
             ["sessions", "end"] => (None, Some(Page::EndSession)),
             ["sessions", "end-others"] => (None, Some(Page::EndOtherSessions)),
             ["security-log"] => (Some(Page::SecurityLog), None),
-            ["devices"] => (Some(Page::Devices), None),
+            ["devices"] => (Some(Page::Devices), Some(Page::DeviceProfile)),
             ["assets", "portal.css"] => (Some(Page::Asset(Asset::Style)), None),
             ["assets", "copy.js"] => (Some(Page::Asset(Asset::CopyScript)), None),
             _ => return Page::NotFound,
@@ -147,6 +149,8 @@ mod tests {
         assert_eq!(page(Verb::Get, "app-passwords"), Page::AppPasswords);
         assert_eq!(page(Verb::Post, "app-passwords"), Page::CreateAppPassword);
         assert_eq!(page(Verb::Put, "app-passwords"), Page::MethodNotAllowed);
+        assert_eq!(page(Verb::Post, "devices"), Page::DeviceProfile);
+        assert!(Page::DeviceProfile.needs_session());
         assert_eq!(page(Verb::Get, "nope"), Page::NotFound);
         assert!(Page::SignIn.is_post() && !Page::SignIn.needs_session());
         assert!(Page::SecondFactor.needs_session());

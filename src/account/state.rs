@@ -7,15 +7,17 @@ use std::time::Duration;
 
 use davgate_storage::{Account, AuditSource, PortalSession, SessionLimits, SessionStage, Store};
 
+use super::profile::ServerCertificate;
 use crate::auth::Authenticator;
 use crate::auth::two_factor::TwoFactor;
 use crate::auth::usage::ClientInfo;
+use crate::public_url::PublicUrl;
 
 /// Settings of the portal.
 #[derive(Debug, Clone)]
 pub struct PortalSettings {
-    /// The address people reach the server at, without a trailing slash.
-    pub public_url: Option<String>,
+    /// The address people and devices are given (`public_url`), if configured.
+    pub public_url: Option<PublicUrl>,
     /// A session unused this long ends.
     pub session_idle: Duration,
     /// A session this old ends, however busy.
@@ -47,6 +49,9 @@ pub struct Portal {
     pub(super) auth: Authenticator,
     pub(super) two_factor: TwoFactor,
     pub(super) settings: Arc<PortalSettings>,
+    /// The certificate device profiles are signed with; `None` when the server does
+    /// not terminate TLS itself.
+    pub(super) certificate: Option<Arc<dyn ServerCertificate>>,
 }
 
 /// One request as the portal sees it: who is asking, from where, and how.
@@ -55,10 +60,10 @@ pub(crate) struct Ctx {
     pub client: ClientInfo,
     /// Whether the browser reached us over TLS (directly or through the trusted proxy).
     pub secure: bool,
-    /// `scheme://host` as the browser addressed us.
+    /// `scheme://host[:port]` as the browser addressed us.
     pub origin: String,
-    /// What client settings and QR codes name this server by.
-    pub base_url: String,
+    /// What client settings, profiles and QR codes name this server by.
+    pub base_url: PublicUrl,
 }
 
 impl Ctx {
@@ -86,7 +91,14 @@ impl Portal {
             auth,
             two_factor,
             settings: Arc::new(settings),
+            certificate: None,
         }
+    }
+
+    /// Signs device profiles with the certificate the server presents.
+    pub fn with_certificate(mut self, certificate: Option<Arc<dyn ServerCertificate>>) -> Self {
+        self.certificate = certificate;
+        self
     }
 }
 

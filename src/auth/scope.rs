@@ -46,6 +46,8 @@ pub struct Scopes(i64);
 impl Scopes {
     /// Every scope.
     pub const ALL: Scopes = Scopes(7);
+    /// Calendars and contacts, no files: what an Apple device profile's password gets.
+    pub const GROUPWARE: Scopes = Scopes(6);
 
     /// From stored bits (unknown bits ignored).
     pub fn from_bits(bits: i64) -> Self {

@@ -5,6 +5,7 @@ mod health;
 mod invocation;
 mod listen;
 mod locks;
+mod profile;
 mod share;
 mod shared;
 mod two_factor;
@@ -57,6 +58,9 @@ enum Command {
     /// Two-factor authentication (TOTP) for an account.
     #[command(name = "2fa", subcommand)]
     TwoFactor(two_factor::TwoFactorCommand),
+    /// Write an Apple configuration profile (Calendar and Contacts) for one device, with
+    /// a new app password named after it.
+    Profile(profile::ProfileArgs),
     /// Share a calendar or address book with another account.
     Share(share::ShareArgs),
     /// Stop sharing a calendar or address book.
@@ -140,6 +144,7 @@ impl Cli {
             Command::Audit { user, limit } => {
                 two_factor::audit(&settings, &davgate, &user, limit).await
             }
+            Command::Profile(args) => profile::write(&settings, &davgate, args).await,
             Command::Share(args) => share::share(&settings, &davgate, args).await,
             Command::Unshare(args) => share::unshare(&settings, &davgate, args).await,
         }

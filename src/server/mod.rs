@@ -16,10 +16,11 @@ mod limits;
 mod observed;
 mod service;
 mod stream;
-mod tls;
+pub mod tls;
 mod watchdog;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use davgate_storage::{BlobStoreConfig, Job, StorageError, Store, StoreConfig};
@@ -130,6 +131,21 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
             None => None,
         };
     let auth = Authenticator::new(store.clone(), server_key, &settings.auth);
+    // TLS first: the portal signs device profiles with the certificate served now.
+    let (tls, certs, signing_cert, scheme) = match &settings.transport {
+        Transport::Tls { cert, key } => {
+            let files = tls::CertFiles::new(cert, key);
+            let (acceptor, current) = files.acceptor().map_err(|e| StartError::Tls(e.0))?;
+            let signing: Arc<dyn crate::account::profile::ServerCertificate> = current.clone();
+            (
+                Some(acceptor),
+                Some(CertReloader::new(files, current)),
+                Some(signing),
+                "https",
+            )
+        }
+        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, None, None, "http"),
+    };
     let app = App {
         metrics_endpoint: match (&metrics, &settings.metrics.token) {
             (Some(metrics), Some(token)) => Some(Endpoint::new(metrics.clone(), Some(token))),
@@ -141,7 +157,8 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
             auth.clone(),
             crate::auth::two_factor::TwoFactor::new(store.clone(), &server_key),
             settings.portal.clone(),
-        ),
+        )
+        .with_certificate(signing_cert),
         auth,
         files: Files::new(store.clone(), settings.upload_limit)
             .with_lock_max_timeout(settings.lock_max_timeout)
@@ -150,18 +167,6 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         client_address: settings.client_address.clone(),
         store: store.clone(),
         files_host: settings.files_host.clone(),
-    };
-    let (tls, certs, scheme) = match &settings.transport {
-        Transport::Tls { cert, key } => {
-            let files = tls::CertFiles::new(cert, key);
-            let (acceptor, current) = files.acceptor().map_err(|e| StartError::Tls(e.0))?;
-            (
-                Some(acceptor),
-                Some(CertReloader::new(files, current)),
-                "https",
-            )
-        }
-        Transport::PlainLoopback | Transport::PlainBehindProxy => (None, None, "http"),
     };
     let addr = listener
         .local_addr()

@@ -123,6 +123,13 @@ impl CurrentCert {
     }
 }
 
+/// Device profiles are signed with the certificate handshakes get now.
+impl crate::account::profile::ServerCertificate for CurrentCert {
+    fn current(&self) -> Arc<CertifiedKey> {
+        CurrentCert::current(self)
+    }
+}
+
 impl ResolvesServerCert for CurrentCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current())

@@ -23,6 +23,8 @@ pub struct Page {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body as sent, for downloads that are not text.
+    pub bytes: Vec<u8>,
 }
 
 impl Page {
@@ -68,9 +70,19 @@ impl Browser {
     }
 
     pub fn at(base: String) -> Self {
+        Self::with_client(base, reqwest::Client::builder())
+    }
+
+    /// A browser at an `https://` base that trusts the PEM certificate `root`.
+    pub fn over_tls(base: String, root: &[u8]) -> Self {
+        let root = reqwest::Certificate::from_pem(root).unwrap();
+        Self::with_client(base, reqwest::Client::builder().add_root_certificate(root))
+    }
+
+    fn with_client(base: String, builder: reqwest::ClientBuilder) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Browser {
-            http: reqwest::Client::builder()
+            http: builder
                 .redirect(reqwest::redirect::Policy::none())
                 .user_agent("PortalTest/1.0 (like Firefox)")
                 .build()
@@ -161,10 +173,14 @@ impl Browser {
                 self.cookie = Some((name.to_owned(), value.to_owned()));
             }
         }
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap().to_vec();
         let page = Page {
-            status: resp.status(),
-            headers: resp.headers().clone(),
-            body: resp.text().await.unwrap(),
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
         };
         if let Some(token) = csrf_of(&page.body) {
             self.csrf = Some(token);
