@@ -775,7 +775,16 @@ async fn joplin_syncs_into_a_sub_folder_and_its_locks_skip_the_trash() {
         .await;
     assert_eq!(answer.status, 204);
 
-    // The next sync: what changed since the last one, then the items themselves.
+    // The next sync: its folders again (Joplin takes 405 as "exists" and nothing else),
+    // what changed since the last one, then the items themselves.
+    let answer = j
+        .send(step(
+            "Create the sync folders again",
+            "MKCOL",
+            "/files/Joplin/.resource/",
+        ))
+        .await;
+    assert_eq!(answer.status, 405, "an existing folder");
     let answer = j
         .send(
             step("List the sync target (delta)", "PROPFIND", "/files/Joplin/")
