@@ -1,6 +1,8 @@
-//! Golden journeys of the file clients that cannot run here: Windows Explorer's WebDAV
-//! redirector mapping `/files/`, macOS Finder copying with `._` AppleDouble files, and a
-//! NAS backup job (Synology Cloud Sync, QNAP HBS 3). Each journey is the client's
+//! Golden journeys of the clients that cannot run here: Windows Explorer's WebDAV
+//! redirector mapping `/files/`, macOS Finder copying with `._` AppleDouble files, a
+//! NAS backup job (Synology Cloud Sync, QNAP HBS 3), Joplin's WebDAV sync into a
+//! sub-folder, and Thunderbird finding calendars and contacts at the server's address.
+//! Each journey is the client's
 //! documented request sequence (tests/golden/SOURCES.md says where each comes from) sent
 //! to a live server, written down as a transcript and compared with
 //! `tests/golden/journeys/NAME.txt`. The transcript masks what differs between runs or
@@ -111,6 +113,7 @@ impl<'a> Step<'a> {
 struct Answer {
     status: u16,
     headers: reqwest::header::HeaderMap,
+    body: bytes::Bytes,
 }
 
 impl Answer {
@@ -128,6 +131,11 @@ impl Answer {
             .trim_start_matches('<')
             .trim_end_matches('>')
             .to_owned()
+    }
+
+    /// The body as text (a client reads hrefs and tokens out of it).
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
@@ -167,6 +175,38 @@ impl Journey {
         Answer {
             status: resp.status.as_u16(),
             headers: resp.headers,
+            body: resp.body,
+        }
+    }
+
+    /// Sends a step without following a redirect, as [`Journey::send`] would, so the
+    /// transcript shows the redirect itself (reqwest turns a followed PROPFIND into a GET,
+    /// which the client does not).
+    async fn send_unfollowed(&mut self, step: Step<'_>, url: String) -> Answer {
+        assert!(!step.signed_in, "only anonymous steps are sent unfollowed");
+        let mut headers = self.always.clone();
+        headers.extend(step.headers.iter().cloned());
+        let what = format!("{} (no credentials)", step.what);
+        self.transcript
+            .request(&what, step.method, step.path, &headers, &step.body);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let method = reqwest::Method::from_bytes(step.method.as_bytes()).expect("method");
+        let mut req = client.request(method, url);
+        for (name, value) in &headers {
+            req = req.header(*name, value);
+        }
+        let resp = req.body(step.body).send().await.expect("answered");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.expect("body");
+        self.transcript.response(status, &headers, &body);
+        Answer {
+            status,
+            headers,
+            body,
         }
     }
 
@@ -192,7 +232,7 @@ impl Journey {
 }
 
 /// The journeys with a golden transcript, each checked by one test below.
-const JOURNEYS: [&str; 3] = ["windows", "finder", "nas"];
+const JOURNEYS: [&str; 5] = ["windows", "finder", "nas", "joplin", "thunderbird"];
 
 /// A golden without its journey would never be compared again.
 #[test]
@@ -631,5 +671,439 @@ async fn a_lock_answer_writes_depth_infinity_in_lower_case() {
         .await
         .status(201);
     assert_eq!(resp.prop("depth"), "infinity");
+    srv.stop().await;
+}
+
+/// Joplin's WebDAV sync: node-fetch's default agent (Joplin sets none of its own).
+const JOPLIN: &str = "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)";
+
+/// Joplin's `stat` and `list`: a PROPFIND of the modification time and the type.
+const JOPLIN_PROPFIND: &str = r#"<?xml version="1.0" encoding="UTF-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:getlastmodified/><d:resourcetype/></d:prop></d:propfind>"#;
+
+/// Joplin's `info.json` of a sync target at version 3.
+const JOPLIN_INFO: &str = r#"{"version":3,"e2ee":{"value":false,"updatedTime":0},"activeMasterKeyId":{"value":"","updatedTime":0},"masterKeys":[],"ppk":{"value":null,"updatedTime":0}}"#;
+
+/// Joplin desktop's lock: `<type>_<client type>_<client id>.json` (sync lock, desktop).
+const JOPLIN_LOCK: &str = "/files/Joplin/locks/1_1_8e2bfa3fbb5f4a7d9cf1c0d6ab4e21f5.json";
+
+fn joplin_note(id: &str, title: &str) -> String {
+    format!(
+        "{title}\n\nA note.\n\nid: {id}\nparent_id: 6f2a4b2c9e8d4f1aa0b1c2d3e4f50617\ncreated_time: 2026-12-01T10:00:00.000Z\nupdated_time: 2026-12-01T10:00:00.000Z\nis_conflict: 0\nsource_application: net.cozic.joplin-desktop\ntype_: 1"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joplin_syncs_into_a_sub_folder_and_its_locks_skip_the_trash() {
+    let srv = TestServer::start().await;
+    let mut j = Journey::new(
+        &srv,
+        files_only(&srv),
+        "Joplin syncs into http://HOST/files/Joplin/ with a files-only app password",
+        &[("User-Agent", JOPLIN)],
+    );
+    // Joplin checks the target and creates it when it is missing.
+    let answer = j
+        .send(
+            step("Does the sync target exist?", "PROPFIND", "/files/Joplin/")
+                .depth("0")
+                .xml(JOPLIN_PROPFIND),
+        )
+        .await;
+    assert_eq!(answer.status, 404);
+    let answer = j
+        .send(step("Create the sync target", "MKCOL", "/files/Joplin/"))
+        .await;
+    assert_eq!(answer.status, 201);
+    for dir in [".resource", ".sync", ".lock", "locks", "temp"] {
+        let path = format!("/files/Joplin/{dir}/");
+        let answer = j
+            .send(step("Create the sync folders", "MKCOL", &path))
+            .await;
+        assert_eq!(answer.status, 201, "{path}");
+    }
+    let answer = j
+        .send(
+            step(
+                "Is there a sync target version?",
+                "GET",
+                "/files/Joplin/info.json",
+            )
+            .header("Accept", "*/*"),
+        )
+        .await;
+    assert_eq!(answer.status, 404);
+    j.send(
+        step(
+            "Write the sync target version",
+            "PUT",
+            "/files/Joplin/info.json",
+        )
+        .header("Content-Type", "application/octet-stream")
+        .body(JOPLIN_INFO),
+    )
+    .await;
+
+    // Each sync runs under a lock file: listed, written, deleted.
+    j.send(
+        step("Other clients' locks", "PROPFIND", "/files/Joplin/locks/")
+            .depth("1")
+            .xml(JOPLIN_PROPFIND),
+    )
+    .await;
+    j.send(
+        step("Take the sync lock", "PUT", JOPLIN_LOCK)
+            .header("Content-Type", "application/octet-stream")
+            .body(r#"{"type":1,"clientType":1,"clientId":"8e2bfa3fbb5f4a7d9cf1c0d6ab4e21f5","updatedTime":1796119200000}"#),
+    )
+    .await;
+
+    let kept = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    let gone = "f9e8d7c6b5a40392817f6e5d4c3b2a10";
+    for (id, title) in [(kept, "Shopping"), (gone, "Old idea")] {
+        let path = format!("/files/Joplin/{id}.md");
+        let answer = j
+            .send(
+                step("Upload an item", "PUT", &path)
+                    .header("Content-Type", "application/octet-stream")
+                    .body(joplin_note(id, title)),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{path}");
+    }
+    let answer = j
+        .send(step("Release the sync lock", "DELETE", JOPLIN_LOCK))
+        .await;
+    assert_eq!(answer.status, 204);
+
+    // The next sync: its folders again (Joplin takes 405 as "exists" and nothing else),
+    // what changed since the last one, then the items themselves.
+    let answer = j
+        .send(step(
+            "Create the sync folders again",
+            "MKCOL",
+            "/files/Joplin/.resource/",
+        ))
+        .await;
+    assert_eq!(answer.status, 405, "an existing folder");
+    let answer = j
+        .send(
+            step("List the sync target (delta)", "PROPFIND", "/files/Joplin/")
+                .depth("1")
+                .xml(JOPLIN_PROPFIND),
+        )
+        .await;
+    assert_eq!(answer.status, 207);
+    let answer = j
+        .send(step(
+            "Download an item",
+            "GET",
+            &format!("/files/Joplin/{kept}.md"),
+        ))
+        .await;
+    assert_eq!(answer.text(), joplin_note(kept, "Shopping"));
+    let answer = j
+        .send(step(
+            "Delete an item deleted in the app",
+            "DELETE",
+            &format!("/files/Joplin/{gone}.md"),
+        ))
+        .await;
+    assert_eq!(answer.status, 204);
+    j.send(
+        step("List the sync target again", "PROPFIND", "/files/Joplin/")
+            .depth("1")
+            .xml(JOPLIN_PROPFIND),
+    )
+    .await;
+
+    let listing = srv
+        .alice()
+        .propfind("/files/Joplin/", "1")
+        .await
+        .status(207);
+    let mut hrefs = listing.hrefs();
+    hrefs.sort();
+    assert_eq!(
+        hrefs,
+        [
+            "/files/Joplin/",
+            "/files/Joplin/.lock/",
+            "/files/Joplin/.resource/",
+            "/files/Joplin/.sync/",
+            &format!("/files/Joplin/{kept}.md"),
+            "/files/Joplin/info.json",
+            "/files/Joplin/locks/",
+            "/files/Joplin/temp/",
+        ]
+    );
+    srv.alice()
+        .propfind("/files/Joplin/locks/", "1")
+        .await
+        .status(207)
+        .href_set(&["/files/Joplin/locks/"]);
+    let trash = trashed(&srv).await;
+    assert!(
+        trash.len() == 1 && trash[0].starts_with(&format!("/trash/{gone}.md")),
+        "the deleted note waits in the trash, the lock file does not: {trash:?}"
+    );
+    j.check("joplin");
+    srv.stop().await;
+}
+
+const THUNDERBIRD: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.0";
+
+/// Thunderbird's CalDavDetector: what it asks of the address it was given.
+const THUNDERBIRD_DETECT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<D:propfind xmlns:D="DAV:" xmlns:A="http://apple.com/ns/ical/" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:resourcetype/><D:owner/><D:displayname/><D:current-user-principal/><D:current-user-privilege-set/><A:calendar-color/><C:calendar-home-set/></D:prop></D:propfind>"#;
+
+/// Thunderbird's principal request.
+const THUNDERBIRD_PRINCIPAL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-home-set/></D:prop></D:propfind>"#;
+
+/// Thunderbird's listing of the calendar home: a calendar per entry it can show.
+const THUNDERBIRD_HOME: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<D:propfind xmlns:D="DAV:" xmlns:A="http://apple.com/ns/ical/" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/"><D:prop><D:resourcetype/><D:displayname/><A:calendar-color/><C:supported-calendar-component-set/><CS:getctag/><D:sync-token/><D:current-user-privilege-set/></D:prop></D:propfind>"#;
+
+/// Thunderbird's check before a refresh: has anything changed?
+const THUNDERBIRD_CTAG: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:prop><D:resourcetype/><CS:getctag/><D:sync-token/></D:prop></D:propfind>"#;
+
+/// Thunderbird's CardDAV discovery (CardDAVUtils.detectAddressBooks).
+const THUNDERBIRD_CARD_PRINCIPAL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:displayname/><D:current-user-principal/><D:current-user-privilege-set/></D:prop></D:propfind>"#;
+const THUNDERBIRD_CARD_HOME_SET: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<D:propfind xmlns:D="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><D:prop><card:addressbook-home-set/></D:prop></D:propfind>"#;
+const THUNDERBIRD_CARD_HOME: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:displayname/><D:current-user-privilege-set/></D:prop></D:propfind>"#;
+
+/// Thunderbird's sync-collection (calDavCalendar.js `doWebDAVSync`, CardDAVDirectory).
+fn sync_collection(token: &str) -> String {
+    let token = if token.is_empty() {
+        "<sync-token/>".to_owned()
+    } else {
+        format!("<sync-token>{token}</sync-token>")
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<sync-collection xmlns="DAV:">{token}<sync-level>1</sync-level><prop><getcontenttype/><getetag/></prop></sync-collection>"#
+    )
+}
+
+const THUNDERBIRD_EVENT: &str = "BEGIN:VCALENDAR\r\nPRODID:-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN\r\n\
+VERSION:2.0\r\nBEGIN:VEVENT\r\nCREATED:20261201T100000Z\r\nLAST-MODIFIED:20261201T100000Z\r\n\
+DTSTAMP:20261201T100000Z\r\nUID:5d9c8a5e-3f0b-4b0e-9c35-0e6a7b1f2c44\r\nSUMMARY:Dentist\r\n\
+DTSTART:20261210T080000Z\r\nDTEND:20261210T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+const THUNDERBIRD_CARD: &str = "BEGIN:VCARD\r\nVERSION:4.0\r\nPRODID:-//Thunderbird//128.0\r\n\
+UID:9a1f6c1e-7f1d-4f7e-8c33-2b6d0f8b5e10\r\nFN:Grace Hopper\r\nN:Hopper;Grace;;;\r\n\
+EMAIL;PREF=1:grace@example.org\r\nEND:VCARD\r\n";
+
+/// The first `<D:sync-token>` of a multistatus.
+#[track_caller]
+fn sync_token_of(answer: &Answer) -> String {
+    crate::common::client::elements(&answer.text(), "sync-token")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no sync-token in {}", answer.text()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thunderbird_finds_calendars_and_contacts_at_the_server_address() {
+    let srv = TestServer::start().await;
+    let mut j = Journey::new(
+        &srv,
+        srv.alice(),
+        "Thunderbird 128 adds a calendar and an address book at http://HOST/",
+        &[("User-Agent", THUNDERBIRD)],
+    );
+    // Calendar: New Calendar → On the Network, location http://HOST/. The detector asks
+    // the address itself, then the well-known address, and follows the principal.
+    let answer = j
+        .send(
+            step("Is the address a calendar?", "PROPFIND", "/")
+                .depth("0")
+                .xml(THUNDERBIRD_DETECT),
+        )
+        .await;
+    assert_eq!(answer.status, 207);
+    let answer = j
+        .send_unfollowed(
+            step("The well-known address", "PROPFIND", "/.well-known/caldav")
+                .depth("0")
+                .xml(THUNDERBIRD_DETECT)
+                .anonymous(),
+            srv.url("/.well-known/caldav"),
+        )
+        .await;
+    assert_eq!(answer.status, 301);
+    let location = answer
+        .headers
+        .get("location")
+        .expect("Location")
+        .to_str()
+        .expect("ASCII");
+    assert_eq!(location, "/dav/");
+    let answer = j
+        .send(
+            step("The redirect, followed", "PROPFIND", location)
+                .depth("0")
+                .xml(THUNDERBIRD_DETECT),
+        )
+        .await;
+    let principal = crate::common::client::elements(&answer.text(), "href")
+        .into_iter()
+        .find(|h| h.contains("principals"))
+        .expect("a current-user-principal");
+    let answer = j
+        .send(
+            step("The principal's calendar home", "PROPFIND", &principal)
+                .depth("0")
+                .xml(THUNDERBIRD_PRINCIPAL),
+        )
+        .await;
+    let home = crate::common::client::elements(&answer.text(), "href")
+        .into_iter()
+        .find(|h| h.contains("/calendars/"))
+        .expect("a calendar-home-set");
+    assert_eq!(home, "/dav/calendars/alice/");
+    let answer = j
+        .send(
+            step("The calendars to offer", "PROPFIND", &home)
+                .depth("1")
+                .xml(THUNDERBIRD_HOME),
+        )
+        .await;
+    assert_eq!(answer.status, 207);
+    let calendar = "/dav/calendars/alice/default/";
+    assert!(answer.text().contains(calendar), "{}", answer.text());
+
+    // The first refresh: has it changed, then everything there is.
+    j.send(
+        step("Has the calendar changed?", "PROPFIND", calendar)
+            .depth("0")
+            .xml(THUNDERBIRD_CTAG),
+    )
+    .await;
+    let answer = j
+        .send(
+            step("Initial sync", "REPORT", calendar)
+                .depth("1")
+                .xml(&sync_collection("")),
+        )
+        .await;
+    assert_eq!(answer.status, 207);
+    let token = sync_token_of(&answer);
+
+    // A new event, then the next refresh: only what changed since the token.
+    let event = format!("{calendar}5d9c8a5e-3f0b-4b0e-9c35-0e6a7b1f2c44.ics");
+    let answer = j
+        .send(
+            step("A new event", "PUT", &event)
+                .header("If-None-Match", "*")
+                .header("Content-Type", "text/calendar; charset=utf-8")
+                .body(THUNDERBIRD_EVENT),
+        )
+        .await;
+    assert_eq!(answer.status, 201);
+    let answer = j
+        .send(
+            step("Sync since the token", "REPORT", calendar)
+                .depth("1")
+                .xml(&sync_collection(&token)),
+        )
+        .await;
+    assert_eq!(answer.status, 207);
+    assert!(answer.text().contains(&event), "{}", answer.text());
+    assert_ne!(sync_token_of(&answer), token, "a new token after a change");
+    let multiget = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop><D:href>{event}</D:href></C:calendar-multiget>"#
+    );
+    let answer = j
+        .send(
+            step("Fetch what changed", "REPORT", calendar)
+                .depth("1")
+                .xml(&multiget),
+        )
+        .await;
+    assert!(
+        answer.text().contains("SUMMARY:Dentist"),
+        "{}",
+        answer.text()
+    );
+    let answer = j
+        .send(
+            step("The same event again (another Thunderbird)", "PUT", &event)
+                .header("If-None-Match", "*")
+                .header("Content-Type", "text/calendar; charset=utf-8")
+                .body(THUNDERBIRD_EVENT),
+        )
+        .await;
+    assert_eq!(answer.status, 412, "If-None-Match: * keeps the first");
+
+    // Contacts: New Address Book → Add CardDAV Address Book, location http://HOST/.
+    let answer = j
+        .send_unfollowed(
+            step("The well-known address", "PROPFIND", "/.well-known/carddav")
+                .depth("0")
+                .xml(THUNDERBIRD_CARD_PRINCIPAL)
+                .anonymous(),
+            srv.url("/.well-known/carddav"),
+        )
+        .await;
+    assert_eq!(answer.status, 301);
+    j.send(
+        step("The redirect, followed", "PROPFIND", "/dav/")
+            .depth("0")
+            .xml(THUNDERBIRD_CARD_PRINCIPAL),
+    )
+    .await;
+    let answer = j
+        .send(
+            step("The principal's address book home", "PROPFIND", &principal)
+                .depth("0")
+                .xml(THUNDERBIRD_CARD_HOME_SET),
+        )
+        .await;
+    let card_home = crate::common::client::elements(&answer.text(), "href")
+        .into_iter()
+        .find(|h| h.contains("/addressbooks/"))
+        .expect("an addressbook-home-set");
+    let answer = j
+        .send(
+            step("The address books to offer", "PROPFIND", &card_home)
+                .depth("1")
+                .xml(THUNDERBIRD_CARD_HOME),
+        )
+        .await;
+    let book = "/dav/addressbooks/alice/default/";
+    assert!(answer.text().contains(book), "{}", answer.text());
+    let answer = j
+        .send(
+            step("Initial sync", "REPORT", book)
+                .depth("1")
+                .xml(&sync_collection("")),
+        )
+        .await;
+    let token = sync_token_of(&answer);
+    let card = format!("{book}9a1f6c1e-7f1d-4f7e-8c33-2b6d0f8b5e10.vcf");
+    let answer = j
+        .send(
+            step("A new contact", "PUT", &card)
+                .header("Content-Type", "text/vcard; charset=utf-8")
+                .body(THUNDERBIRD_CARD),
+        )
+        .await;
+    assert_eq!(answer.status, 201);
+    let answer = j
+        .send(
+            step("Sync since the token", "REPORT", book)
+                .depth("1")
+                .xml(&sync_collection(&token)),
+        )
+        .await;
+    assert!(answer.text().contains(&card), "{}", answer.text());
+    j.check("thunderbird");
     srv.stop().await;
 }

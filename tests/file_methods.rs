@@ -193,3 +193,36 @@ async fn writes_honour_if_unmodified_since() {
         .status(412);
     assert_eq!(dav.get("/files/f.txt").await.status(200).text(), "v2");
 }
+
+/// RFC 9110 §15.5.6: a 405 MUST carry `Allow`. MKCOL of a taken name (Joplin re-creates
+/// its folders on every sync) and PUT onto a folder are answered 405; the header says
+/// what the existing resource does take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_405_for_a_taken_name_says_what_is_allowed() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.mkcol("/files/Notes/").await.status(201);
+    dav.put("/files/a.txt", "a").await.status(201);
+    for (method, path, absent) in [
+        ("MKCOL", "/files/Notes/", ["MKCOL", "PUT"]),
+        ("PUT", "/files/Notes/", ["MKCOL", "PUT"]),
+        ("MKCOL", "/files/a.txt", ["MKCOL", "MKCOL"]),
+    ] {
+        let resp = dav.req(method, path).send().await.status(405);
+        let allow = resp
+            .header("allow")
+            .unwrap_or_else(|| panic!("{method} {path}: no Allow"));
+        let methods: Vec<&str> = allow.split(',').map(str::trim).collect();
+        assert!(
+            methods.contains(&"PROPFIND") && methods.contains(&"DELETE"),
+            "{allow}"
+        );
+        for method in absent {
+            assert!(
+                !methods.contains(&method),
+                "{path} does not take {method}: {allow}"
+            );
+        }
+    }
+    srv.stop().await;
+}

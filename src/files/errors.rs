@@ -46,6 +46,9 @@ pub(crate) enum FilesError {
     Status(StatusCode),
     /// A method the tree does not answer.
     MethodNotAllowed(TreeRoot),
+    /// MKCOL of a name already taken, or PUT onto a folder: 405, whose `Allow` says what
+    /// the resource there takes (RFC 9110 §15.5.6).
+    Taken(Occupant),
     /// A `Range` no part of which lies in the file of this length.
     RangeNotSatisfiable { len: u64 },
     /// Nothing at the request path.
@@ -75,6 +78,27 @@ pub(crate) enum FilesError {
     NoSuchLock(StatusCode),
 }
 
+/// What already stands at a path a MKCOL or PUT wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occupant {
+    Folder,
+    File,
+}
+
+impl Occupant {
+    /// The methods a resource of this kind takes.
+    fn allowed(self) -> &'static str {
+        match self {
+            Occupant::Folder => {
+                "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
+            }
+            Occupant::File => {
+                "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
+            }
+        }
+    }
+}
+
 impl From<StorageError> for FilesError {
     fn from(e: StorageError) -> Self {
         FilesError::Storage(e)
@@ -92,7 +116,7 @@ impl HttpError for FilesError {
             | FilesError::InvalidDepth(_)
             | FilesError::BodyFailed(BodyFailure::Malformed) => StatusCode::BAD_REQUEST,
             FilesError::BodyFailed(BodyFailure::ClientGone) => CLIENT_CLOSED_REQUEST,
-            FilesError::TrashReadOnly | FilesError::MethodNotAllowed(_) => {
+            FilesError::TrashReadOnly | FilesError::MethodNotAllowed(_) | FilesError::Taken(_) => {
                 StatusCode::METHOD_NOT_ALLOWED
             }
             FilesError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -154,6 +178,12 @@ impl HttpError for FilesError {
             FilesError::MethodNotAllowed(_) => {
                 "this method is not supported here; the Allow header lists those that are".into()
             }
+            FilesError::Taken(Occupant::Folder) => "a folder exists at this path: a folder \
+                 cannot be uploaded to, and MKCOL needs a free name"
+                .into(),
+            FilesError::Taken(Occupant::File) => "a file exists at this path: MKCOL needs a \
+                 free name (delete or move the file first)"
+                .into(),
             FilesError::RangeNotSatisfiable { .. } => {
                 explain(StatusCode::RANGE_NOT_SATISFIABLE).into()
             }
@@ -211,6 +241,9 @@ impl HttpError for FilesError {
             }
             FilesError::MethodNotAllowed(tree) => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allowed(*tree)));
+            }
+            FilesError::Taken(occupant) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(occupant.allowed()));
             }
             FilesError::RangeNotSatisfiable { len } => {
                 // RFC 9110 §15.5.17: say how long the file is, so the client can retry.

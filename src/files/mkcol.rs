@@ -7,7 +7,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
 use super::body::classify;
-use super::errors::FilesError;
+use super::errors::{FilesError, Occupant};
 use super::mount;
 use super::request::Ctx;
 use crate::proto::href::encode_path;
@@ -39,11 +39,15 @@ where
     let node = ctx.node().await?;
     ctx.check_conditions(node.as_ref()).await?;
     ctx.check_locks(false).await?;
-    if node.is_some() {
-        return Err(FilesError::Status(StatusCode::METHOD_NOT_ALLOWED));
+    if let Some(node) = &node {
+        return Err(FilesError::Taken(if node.is_dir() {
+            Occupant::Folder
+        } else {
+            Occupant::File
+        }));
     }
     let Some((name, parent_path)) = ctx.routed.path.split_last() else {
-        return Err(FilesError::Status(StatusCode::METHOD_NOT_ALLOWED));
+        return Err(FilesError::Taken(Occupant::Folder));
     };
     let parent = match ctx.node_at(parent_path).await? {
         Some(parent) if parent.is_dir() => parent,

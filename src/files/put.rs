@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
 use super::body::classify;
-use super::errors::{BodyFailure, FilesError};
+use super::errors::{BodyFailure, FilesError, Occupant};
 use super::file::{QuotaRoom, UploadPlan};
 use super::request::Ctx;
 use crate::response::{self, Body};
@@ -45,7 +45,7 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let Some((name, parent_path)) = ctx.routed.path.split_last() else {
-        return Err(FilesError::Status(StatusCode::METHOD_NOT_ALLOWED));
+        return Err(FilesError::Taken(Occupant::Folder));
     };
     let parent = match ctx.node_at(parent_path).await? {
         Some(parent) if parent.is_dir() => parent,
@@ -55,7 +55,7 @@ where
     ctx.check_conditions(existing.as_ref()).await?;
     ctx.check_locks(false).await?;
     if existing.as_ref().is_some_and(Node::is_dir) {
-        return Err(FilesError::Status(StatusCode::METHOD_NOT_ALLOWED));
+        return Err(FilesError::Taken(Occupant::Folder));
     }
     let conditions = &ctx.routed.conditions;
     let mode = if conditions.if_none_match == Some(EtagList::Any) {

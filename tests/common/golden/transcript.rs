@@ -33,6 +33,7 @@ const PREFIXES: &[(&str, &str)] = &[
     ("urn:ietf:params:xml:ns:caldav", "C"),
     ("urn:ietf:params:xml:ns:carddav", "CR"),
     ("http://calendarserver.org/ns/", "CS"),
+    ("http://apple.com/ns/ical/", "ICAL"),
 ];
 
 /// Elements whose text is a date; masked when it is "now" (within a day), shown when it
