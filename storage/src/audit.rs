@@ -45,9 +45,11 @@ pub enum AuditEvent {
     BackupCodesRegenerated,
     /// The operator turned the second factor off for an owner who lost it.
     TwoFactorReset,
+    /// A reminder was not delivered: it came due too long ago, or every try failed.
+    ReminderSkipped,
 }
 
-const NAMES: [(AuditEvent, &str); 16] = [
+const NAMES: [(AuditEvent, &str); 17] = [
     (AuditEvent::AppPasswordCreated, "app-password-created"),
     (AuditEvent::AppPasswordRevoked, "app-password-revoked"),
     (
@@ -70,6 +72,7 @@ const NAMES: [(AuditEvent, &str); 16] = [
         "backup-codes-regenerated",
     ),
     (AuditEvent::TwoFactorReset, "2fa-reset"),
+    (AuditEvent::ReminderSkipped, "reminder-skipped"),
 ];
 
 /// Who did an audited action: the client's address and user agent, when it came over
