@@ -456,6 +456,52 @@ impl Store {
         Ok(rows)
     }
 
+    /// Takes up to `limit` objects whose firings must be recomputed (written since the
+    /// last look, or queued by [`Store::queue_all_for_reminders`]); each is taken by one
+    /// caller.
+    pub async fn take_stale_objects(&self, limit: i64) -> Result<Vec<(CollectionId, String)>> {
+        let mut tx = self.db.begin_write().await?;
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT collection_id, object_name FROM reminder_stale \
+             ORDER BY collection_id, object_name LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        for (collection, name) in &rows {
+            sqlx::query("DELETE FROM reminder_stale WHERE collection_id = $1 AND object_name = $2")
+                .bind(collection)
+                .bind(name)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(collection, name)| (CollectionId(collection), name))
+            .collect())
+    }
+
+    /// Queues every calendar object of every account with a destination (of one account,
+    /// when given): the horizon refill, and what a new destination or route needs.
+    pub async fn queue_all_for_reminders(&self, account: Option<AccountId>) -> Result<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let queued = sqlx::query(
+            "INSERT INTO reminder_stale (collection_id, object_name) \
+             SELECT o.collection_id, o.name FROM dav_objects o \
+             JOIN collections c ON c.id = o.collection_id \
+             WHERE c.kind = 1 AND ($1 IS NULL OR c.account_id = $1) \
+             AND EXISTS (SELECT 1 FROM reminder_destinations d WHERE d.account_id = c.account_id) \
+             ON CONFLICT (collection_id, object_name) DO NOTHING",
+        )
+        .bind(account.map(|a| a.0))
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(queued)
+    }
+
     /// Pending firings of one object, soonest first, as (due ms, alarm key): what the
     /// scheduler decided, for tests and the CLI.
     pub async fn pending_alarms(

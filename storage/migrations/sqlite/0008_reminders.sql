@@ -4,6 +4,9 @@
 -- scheduling horizon, one row per (object, alarm identity); the worker claims due rows
 -- by pushing next_try_ms past a lease inside a write transaction, so each row is sent by
 -- one node. state: 0 pending, 1 sent, 2 skipped (too late or given up).
+-- reminder_stale lists objects whose firings must be recomputed: a calendar write adds
+-- its object in the write's own transaction (when the account has a destination), and
+-- the worker takes the list, so no write is ever missed, even across a crash.
 -- fields is a JSON object of the message fields (subject, date, …) computed when the
 -- object was written, so sending needs no calendar parsing.
 
@@ -54,3 +57,9 @@ CREATE TABLE reminder_log (
     detail      TEXT    NOT NULL
 );
 CREATE INDEX reminder_log_by_account ON reminder_log (account_id, at_ms);
+
+CREATE TABLE reminder_stale (
+    collection_id INTEGER NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
+    object_name   TEXT    NOT NULL,
+    PRIMARY KEY (collection_id, object_name)
+);
