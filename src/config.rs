@@ -91,6 +91,14 @@ pub struct ConfigFile {
     pub session_idle_timeout: Option<Span>,
     /// How long a portal session lasts at most, however busy (default 12h).
     pub session_lifetime: Option<Span>,
+    /// How far ahead reminders are scheduled (default 30d).
+    pub reminders_horizon: Option<Span>,
+    /// How late a reminder may still go out, marked late, after the server was down when
+    /// it came due; older ones are skipped and audited (default 1h).
+    pub reminders_grace: Option<Span>,
+    /// Let reminder webhooks reach loopback, private and link-local addresses, over plain
+    /// HTTP too (default false: HTTPS to public addresses only).
+    pub reminders_allow_private: Option<bool>,
 }
 
 impl ConfigFile {
@@ -133,7 +141,10 @@ impl ConfigFile {
             max_connections_per_address,
             public_url,
             session_idle_timeout,
-            session_lifetime
+            session_lifetime,
+            reminders_horizon,
+            reminders_grace,
+            reminders_allow_private
         );
         self
     }
@@ -197,6 +208,8 @@ pub struct Settings {
     pub connections: ConnectionSettings,
     /// The account portal.
     pub portal: crate::account::PortalSettings,
+    /// Reminders to chat webhooks.
+    pub reminders: crate::reminders::ReminderSettings,
 }
 
 /// How long connections may wait and how many may be open.
@@ -334,6 +347,19 @@ impl Settings {
             db_connections,
             connections,
             portal,
+            reminders: crate::reminders::ReminderSettings {
+                horizon: config
+                    .reminders_horizon
+                    .map_or(crate::reminders::schedule::DEFAULT_HORIZON, |s| s.0),
+                grace: config
+                    .reminders_grace
+                    .map_or(Duration::from_secs(3600), |s| s.0),
+                reach: if config.reminders_allow_private.unwrap_or(false) {
+                    crate::reminders::deliver::Reach::AllowPrivate
+                } else {
+                    crate::reminders::deliver::Reach::PublicHttps
+                },
+            },
             dav: crate::dav::DavSettings {
                 max_resource_size: config.dav_max_resource_size.map_or(10 << 20, |s| s.0),
                 limits: crate::dav::ical::ExpandLimits {

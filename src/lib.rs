@@ -25,6 +25,7 @@ mod mutation;
 mod parser_fuzz;
 pub mod priority;
 pub mod proto;
+pub mod reminders;
 pub mod response;
 pub mod route;
 pub mod secret;

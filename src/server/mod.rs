@@ -151,6 +151,11 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let no_accounts = store.accounts().await.is_ok_and(|a| a.is_empty());
 
     let (stop, stopped) = watch::channel(false);
+    tokio::spawn(crate::reminders::worker::run(
+        store.clone(),
+        settings.reminders,
+        stopped.clone(),
+    ));
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
     if let Some(certs) = &certs {
