@@ -27,6 +27,7 @@ mod paths;
 mod portal;
 mod principal_search;
 mod ranges;
+mod reminders;
 mod reverse_proxy;
 mod server;
 mod tls_reload;

@@ -5,6 +5,7 @@ mod health;
 mod invocation;
 mod listen;
 mod locks;
+mod reminders;
 mod share;
 mod shared;
 mod two_factor;
@@ -64,6 +65,9 @@ enum Command {
     /// See and remove an account's WebDAV locks.
     #[command(subcommand)]
     Locks(locks::LocksCommand),
+    /// Calendar reminders to chat webhooks: destinations, routes, the delivery log.
+    #[command(subcommand)]
+    Reminders(reminders::RemindersCommand),
     /// Ask a running server's /healthz: exit 0 when it answers 200 (for container
     /// health checks; the same options as `serve` name the same server).
     Health(health::HealthArgs),
@@ -137,6 +141,7 @@ impl Cli {
             Command::AppPassword(cmd) => cmd.run(&settings, &davgate).await,
             Command::TwoFactor(cmd) => cmd.run(&settings, &davgate).await,
             Command::Locks(cmd) => cmd.run(&settings, &davgate).await,
+            Command::Reminders(cmd) => cmd.run(&settings, &davgate).await,
             Command::Audit { user, limit } => {
                 two_factor::audit(&settings, &davgate, &user, limit).await
             }

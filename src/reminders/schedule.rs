@@ -59,8 +59,9 @@ pub async fn reschedule(
         return Ok(0);
     }
     let Some(object) = store.object(collection.id, name).await? else {
+        // Deleted: nothing of it is sent, overdue or not.
         store
-            .replace_due_alarms(collection.account, collection.id, name, &[])
+            .replace_due_alarms(collection.account, collection.id, name, &[], i64::MIN)
             .await?;
         return Ok(0);
     };
@@ -120,7 +121,7 @@ pub async fn reschedule(
         });
     }
     store
-        .replace_due_alarms(collection.account, collection.id, name, &rows)
+        .replace_due_alarms(collection.account, collection.id, name, &rows, now * 1000)
         .await?;
     Ok(rows.len())
 }

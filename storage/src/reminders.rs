@@ -306,18 +306,22 @@ impl Store {
         Ok(row.map(Destination::from))
     }
 
-    /// Replaces the pending firings of one object with `alarms` in one transaction.
-    /// A firing already sent or skipped keeps its row, and an identical new one is
-    /// dropped, so writing an object again never sends an alarm twice.
+    /// Replaces the pending firings of one object due at or after `from_ms` with
+    /// `alarms`, in one transaction. Earlier pending ones are overdue and wait for a
+    /// worker (the server was down): a recomputation, which only looks ahead, keeps them;
+    /// a deleted object passes `i64::MIN` to drop them all. A firing already sent or
+    /// skipped keeps its row, and an identical new one is dropped, so writing an object
+    /// again never sends an alarm twice.
     pub async fn replace_due_alarms(
         &self,
         account: AccountId,
         collection: CollectionId,
         object_name: &str,
         alarms: &[NewDueAlarm],
+        from_ms: i64,
     ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        clear_pending(&mut tx, collection, object_name).await?;
+        clear_pending(&mut tx, collection, object_name, from_ms).await?;
         for alarm in alarms {
             sqlx::query(
                 "INSERT INTO reminder_due (account_id, collection_id, object_name, uid, alarm_key, \
@@ -537,12 +541,15 @@ async fn clear_pending(
     tx: &mut WriteTx,
     collection: CollectionId,
     object_name: &str,
+    from_ms: i64,
 ) -> Result<()> {
     sqlx::query(
-        "DELETE FROM reminder_due WHERE collection_id = $1 AND object_name = $2 AND state = 0",
+        "DELETE FROM reminder_due WHERE collection_id = $1 AND object_name = $2 AND state = 0 \
+         AND due_ms >= $3",
     )
     .bind(collection.0)
     .bind(object_name)
+    .bind(from_ms)
     .execute(&mut *tx.tx)
     .await?;
     Ok(())

@@ -1866,7 +1866,7 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
     };
     let first = [firing("a", 1_000), firing("b", 2_000)];
     f.store
-        .replace_due_alarms(a.id, cal.id, "e.ics", &first)
+        .replace_due_alarms(a.id, cal.id, "e.ics", &first, i64::MIN)
         .await
         .unwrap();
     let claimed = f.store.claim_due_alarms(1_500, 60_000, 10).await.unwrap();
@@ -1891,6 +1891,7 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
             cal.id,
             "e.ics",
             &[firing("a", 1_000), firing("c", 3_000)],
+            i64::MIN,
         )
         .await
         .unwrap();
@@ -1912,11 +1913,24 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
     assert_eq!(statuses, ["skipped", "sent"]);
     // Deleting the object clears what is pending; removing the destination its route.
     f.store
-        .replace_due_alarms(a.id, cal.id, "e.ics", &[firing("d", 9_000)])
+        .replace_due_alarms(
+            a.id,
+            cal.id,
+            "e.ics",
+            &[firing("d", 9_000), firing("e", 20_000)],
+            i64::MIN,
+        )
         .await
         .unwrap();
+    // A recomputation at 10 s looks ahead only: the overdue firing waits for a worker.
     f.store
-        .replace_due_alarms(a.id, cal.id, "e.ics", &[])
+        .replace_due_alarms(a.id, cal.id, "e.ics", &[], 10_000)
+        .await
+        .unwrap();
+    let pending = f.store.pending_alarms(cal.id, "e.ics").await.unwrap();
+    assert_eq!(pending, vec![(9_000, "d".to_owned())]);
+    f.store
+        .replace_due_alarms(a.id, cal.id, "e.ics", &[], i64::MIN)
         .await
         .unwrap();
     assert!(
