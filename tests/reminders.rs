@@ -299,3 +299,40 @@ async fn an_alarm_due_while_the_server_was_down_is_sent_once_late() {
     assert_eq!(statuses(&server, alice.id).await, ["sent-late"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_alarm_older_than_the_grace_is_skipped_and_audited() {
+    let receiver = Receiver::start(&[]).await;
+    let config = format!("{ALLOW}\nreminders_grace = \"1s\"");
+    let mut server = TestServer::start_with(&config).await;
+    route(&server, &receiver.url, WebhookFormat::Slack, None).await;
+    server
+        .alice()
+        .put(&format!("{CAL}old.ics"), event("o1", "Old", 62, 60))
+        .await
+        .status(201);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.running.take().unwrap().shutdown().await;
+    // Down past the due time plus the one-second grace.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = davgate::server::start_on(settings(server.data_dir(), &config), listener)
+        .await
+        .unwrap();
+    server.running = Some(running);
+    let alice = server.account("alice").await;
+    for _ in 0..100 {
+        if !statuses(&server, alice.id).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(statuses(&server, alice.id).await, ["skipped"]);
+    assert!(receiver.bodies().is_empty());
+    let audit = server.store.audit_log(alice.id, 10).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.event_name == "reminder-skipped"),
+        "{audit:?}"
+    );
+    server.stop().await;
+}
