@@ -62,6 +62,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     flush: JoinHandle<()>,
+    /// The reminder worker: awaited on shutdown, so a stopped server sends nothing more.
+    reminders: JoinHandle<()>,
     certs: Option<CertReloader>,
     /// The store held no account when the server started.
     no_accounts: bool,
@@ -96,6 +98,7 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let _ = self.flush.await;
+        let _ = self.reminders.await;
     }
 }
 
@@ -151,7 +154,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     let no_accounts = store.accounts().await.is_ok_and(|a| a.is_empty());
 
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(crate::reminders::worker::run(
+    let reminders = tokio::spawn(crate::reminders::worker::run(
         store.clone(),
         settings.reminders,
         stopped.clone(),
@@ -168,6 +171,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         stop,
         task,
         flush,
+        reminders,
         certs,
         no_accounts,
     })
