@@ -336,3 +336,70 @@ async fn an_alarm_older_than_the_grace_is_skipped_and_audited() {
     );
     server.stop().await;
 }
+
+/// `davgate reminders …`: a URL to loopback, the metadata address or plain HTTP is
+/// refused when entered, and the list does not print a webhook's secret path.
+#[test]
+fn the_cli_refuses_private_webhooks_and_hides_the_secret_path() {
+    use crate::common::bin::{davgate, davgate_ok};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    davgate_ok(
+        d,
+        &["user", "add", "carol", "--password-stdin"],
+        "long enough password\n",
+    );
+    for url in [
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest",
+        "http://hooks.example.com/x",
+    ] {
+        let refused = davgate(d, &["reminders", "webhook", "add", "carol", "bad", url], "");
+        assert_eq!(refused.status.code(), Some(2), "{url}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("not usable"),
+            "{url}"
+        );
+    }
+    let unknown_format = davgate(
+        d,
+        &[
+            "reminders",
+            "webhook",
+            "add",
+            "carol",
+            "chat",
+            "https://hooks.example.com/services/SECRET",
+            "--format",
+            "fax",
+        ],
+        "",
+    );
+    assert_eq!(unknown_format.status.code(), Some(2));
+    davgate_ok(
+        d,
+        &[
+            "reminders",
+            "webhook",
+            "add",
+            "carol",
+            "chat",
+            "https://hooks.example.com/services/SECRET",
+            "--format",
+            "discord",
+        ],
+        "",
+    );
+    let list = davgate_ok(d, &["reminders", "webhook", "list", "carol"], "");
+    assert!(
+        list.contains("chat  discord  https://hooks.example.com/…"),
+        "{list}"
+    );
+    assert!(!list.contains("SECRET"), "{list}");
+    let no_calendar = davgate(d, &["reminders", "route", "carol", "nope", "chat"], "");
+    assert_eq!(no_calendar.status.code(), Some(2));
+    davgate_ok(d, &["reminders", "webhook", "remove", "carol", "chat"], "");
+    let gone = davgate(d, &["reminders", "webhook", "remove", "carol", "chat"], "");
+    assert_eq!(gone.status.code(), Some(2));
+    assert_eq!(davgate_ok(d, &["reminders", "log", "carol"], ""), "");
+}
