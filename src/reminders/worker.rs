@@ -24,6 +24,8 @@ const LEASE_MS: i64 = 60_000;
 const BATCH: i64 = 32;
 /// Tries before a reminder is given up.
 pub const MAX_TRIES: i64 = 6;
+/// Batches of written objects rescheduled between two claims.
+const REFRESH_ROUNDS: usize = 8;
 /// How often every calendar object of accounts with a destination is rescheduled.
 const REFILL_EVERY_MS: i64 = 6 * 3600 * 1000;
 /// An alarm sent this long after its due time counts as late even if a worker ran.
@@ -44,7 +46,8 @@ pub async fn run(store: Store, settings: ReminderSettings, mut stopped: watch::R
                 Err(e) => tracing::warn!(error = %e, "reminder refill failed; will retry"),
             }
         }
-        loop {
+        // Bounded, so a refill of thousands of objects never holds up due alarms.
+        for _ in 0..REFRESH_ROUNDS {
             match schedule::refresh_stale(&store, settings.horizon).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => break,
