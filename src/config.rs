@@ -128,6 +128,14 @@ pub struct ConfigFile {
     /// for it on `metrics_listen` too. Unset: `/metrics` is not served on the main
     /// listener.
     pub metrics_token: Option<Secret<String>>,
+    /// How far ahead reminders are scheduled (default 30d).
+    pub reminders_horizon: Option<Span>,
+    /// How late a reminder may still go out, marked late, after the server was down when
+    /// it came due; older ones are skipped and audited (default 1h).
+    pub reminders_grace: Option<Span>,
+    /// Let reminder webhooks reach loopback, private and link-local addresses, over plain
+    /// HTTP too (default false: HTTPS to public addresses only).
+    pub reminders_allow_private: Option<bool>,
 }
 
 /// `sqlite_synchronous` as written in the configuration.
@@ -193,7 +201,10 @@ impl ConfigFile {
             session_lifetime,
             sqlite_synchronous,
             metrics_listen,
-            metrics_token
+            metrics_token,
+            reminders_horizon,
+            reminders_grace,
+            reminders_allow_private
         );
         self
     }
@@ -271,6 +282,8 @@ pub struct Settings {
     pub sqlite_synchronous: davgate_storage::SqliteSynchronous,
     /// Where `/metrics` is served, if anywhere.
     pub metrics: MetricsSettings,
+    /// Reminders to chat webhooks.
+    pub reminders: crate::reminders::ReminderSettings,
 }
 
 /// Where `/metrics` is served and who may read it.
@@ -451,6 +464,19 @@ impl Settings {
             db_connections,
             connections,
             portal,
+            reminders: crate::reminders::ReminderSettings {
+                horizon: config
+                    .reminders_horizon
+                    .map_or(crate::reminders::schedule::DEFAULT_HORIZON, |s| s.0),
+                grace: config
+                    .reminders_grace
+                    .map_or(Duration::from_secs(3600), |s| s.0),
+                reach: if config.reminders_allow_private.unwrap_or(false) {
+                    crate::reminders::deliver::Reach::AllowPrivate
+                } else {
+                    crate::reminders::deliver::Reach::PublicHttps
+                },
+            },
             dav: crate::dav::DavSettings {
                 max_resource_size: config.dav_max_resource_size.map_or(10 << 20, |s| s.0),
                 limits: crate::dav::ical::ExpandLimits {

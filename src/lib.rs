@@ -27,6 +27,7 @@ mod parser_fuzz;
 pub mod priority;
 pub mod proto;
 pub mod public_url;
+pub mod reminders;
 pub mod response;
 pub mod route;
 pub mod secret;

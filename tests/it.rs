@@ -31,6 +31,7 @@ mod portal;
 mod principal_search;
 mod profiles;
 mod ranges;
+mod reminders;
 mod reverse_proxy;
 mod s3;
 mod server;

@@ -6,6 +6,7 @@ mod invocation;
 mod listen;
 mod locks;
 mod profile;
+mod reminders;
 mod share;
 mod shared;
 mod two_factor;
@@ -68,6 +69,9 @@ enum Command {
     /// See and remove an account's WebDAV locks.
     #[command(subcommand)]
     Locks(locks::LocksCommand),
+    /// Calendar reminders to chat webhooks: destinations, routes, the delivery log.
+    #[command(subcommand)]
+    Reminders(reminders::RemindersCommand),
     /// Ask a running server's /healthz: exit 0 when it answers 200 (for container
     /// health checks; the same options as `serve` name the same server).
     Health(health::HealthArgs),
@@ -141,6 +145,7 @@ impl Cli {
             Command::AppPassword(cmd) => cmd.run(&settings, &davgate).await,
             Command::TwoFactor(cmd) => cmd.run(&settings, &davgate).await,
             Command::Locks(cmd) => cmd.run(&settings, &davgate).await,
+            Command::Reminders(cmd) => cmd.run(&settings, &davgate).await,
             Command::Audit { user, limit } => {
                 two_factor::audit(&settings, &davgate, &user, limit).await
             }

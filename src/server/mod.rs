@@ -67,6 +67,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     flush: JoinHandle<()>,
+    /// The reminder worker: awaited on shutdown, so a stopped server sends nothing more.
+    reminders: JoinHandle<()>,
     certs: Option<CertReloader>,
     /// The store held no account when the server started.
     no_accounts: bool,
@@ -106,6 +108,7 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let _ = self.flush.await;
+        let _ = self.reminders.await;
     }
 }
 
@@ -193,6 +196,11 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         let endpoint = Endpoint::new(metrics, settings.metrics.token.as_ref());
         tokio::spawn(endpoint::serve(listener, endpoint, stopped.clone()));
     }
+    let reminders = tokio::spawn(crate::reminders::worker::run(
+        store.clone(),
+        settings.reminders,
+        stopped.clone(),
+    ));
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
     if let Some(certs) = &certs {
@@ -206,6 +214,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         stop,
         task,
         flush,
+        reminders,
         certs,
         no_accounts,
     })

@@ -47,9 +47,11 @@ pub enum AuditEvent {
     TwoFactorReset,
     /// An Apple device profile (with its own new app password) was downloaded.
     DeviceProfileDownloaded,
+    /// A reminder was not delivered: it came due too long ago, or every try failed.
+    ReminderSkipped,
 }
 
-const NAMES: [(AuditEvent, &str); 17] = [
+const NAMES: [(AuditEvent, &str); 18] = [
     (AuditEvent::AppPasswordCreated, "app-password-created"),
     (AuditEvent::AppPasswordRevoked, "app-password-revoked"),
     (
@@ -76,6 +78,7 @@ const NAMES: [(AuditEvent, &str); 17] = [
         AuditEvent::DeviceProfileDownloaded,
         "device-profile-downloaded",
     ),
+    (AuditEvent::ReminderSkipped, "reminder-skipped"),
 ];
 
 /// Who did an audited action: the client's address and user agent, when it came over

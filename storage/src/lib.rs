@@ -2,7 +2,7 @@
 //!
 //! [`Store`] bundles the metadata database (SQLite by default, PostgreSQL to scale out;
 //! see [`db`]) with a [`blob::BlobStore`]. It owns the data model: accounts and their
-//! quota, the file tree with its trash, dead properties, WebDAV locks and portal sessions. Protocol code
+//! quota, the file tree with its trash, dead properties, WebDAV locks, portal sessions and reminder rows. Protocol code
 //! above it never sees SQL, a blob path or a transaction: every operation here is one
 //! atomic step that either happened or did not.
 //!
@@ -32,6 +32,7 @@ mod md5_fill;
 mod model;
 mod names;
 mod props;
+mod reminders;
 mod sessions;
 mod store;
 mod tree;
@@ -52,6 +53,9 @@ pub use jobs::{Job, JobLease};
 pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
+pub use reminders::{
+    ClaimedAlarm, DeliveryRecord, Destination, NewDueAlarm, Outcome, WebhookFormat,
+};
 pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
 pub use store::{BlobStoreConfig, Store, StoreConfig};
 pub use tree::{

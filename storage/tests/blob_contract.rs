@@ -157,6 +157,7 @@ async fn store_contract(blob_store: BlobStoreConfig) {
         blob_store,
         max_connections: 4,
         background_thread_init: None,
+        sqlite_synchronous: Default::default(),
     })
     .await
     .unwrap();

@@ -149,9 +149,10 @@ async fn nodes_starting_together_migrate_once() {
     let open = |node: usize| {
         let config = StoreConfig {
             database_url: url.clone(),
-            blob_dir: dir.path().join(format!("blobs-{node}")),
+            blob_store: BlobStoreConfig::Local(dir.path().join(format!("blobs-{node}"))),
             max_connections: 2,
             background_thread_init: None,
+            sqlite_synchronous: Default::default(),
         };
         async move { Store::open(&config).await }
     };

@@ -246,6 +246,7 @@ suite!(
     objects_keep_one_uid_and_honour_preconditions,
     sync_reports_changes_and_deletions_since_a_token,
     collections_are_shared_read_only_or_read_write,
+    reminder_firings_are_replaced_and_claimed_once,
 );
 
 /// Account rows and path walks are kept between commits; a commit by this store or by
@@ -1906,7 +1907,7 @@ async fn sqlite_commits_are_as_durable_as_configured() {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
         let store = Store::open(&StoreConfig {
             database_url: url,
-            blob_dir: dir.path().join("blobs"),
+            blob_store: BlobStoreConfig::Local(dir.path().join("blobs")),
             max_connections: 2,
             background_thread_init: None,
             sqlite_synchronous: wanted,
@@ -1918,4 +1919,131 @@ async fn sqlite_commits_are_as_durable_as_configured() {
         assert_eq!((a.unwrap(), b.unwrap()), (Some(wanted), Some(wanted)));
     }
     assert_eq!(SqliteSynchronous::default(), SqliteSynchronous::Full);
+}
+
+/// A firing is claimed by one worker, hidden for its lease, and a rewrite of its object
+/// neither resends what was sent nor keeps what the new version dropped.
+async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
+    use davgate_storage::{NewDueAlarm, Outcome, WebhookFormat};
+    let a = f.account("alice").await;
+    let cal = f
+        .store
+        .create_collection(
+            a.id,
+            davgate_storage::CollectionKind::Calendar,
+            calendar("work"),
+        )
+        .await
+        .unwrap();
+    let dest = f
+        .store
+        .add_destination(
+            a.id,
+            "chat",
+            "https://example.com/hook",
+            WebhookFormat::Slack,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .add_destination(
+                a.id,
+                "chat",
+                "https://example.com/other",
+                WebhookFormat::Json,
+                None
+            )
+            .await,
+        Err(davgate_storage::StorageError::Conflict(_))
+    ));
+    assert!(f.store.has_destinations(a.id).await.unwrap());
+    f.store.set_route(cal.id, dest.id).await.unwrap();
+    assert_eq!(f.store.route_of(cal.id).await.unwrap(), Some(dest.clone()));
+    let firing = |key: &str, due_ms: i64| NewDueAlarm {
+        alarm_key: key.into(),
+        uid: "u1".into(),
+        due_ms,
+        destination: dest.id,
+        fields: "{}".into(),
+    };
+    let first = [firing("a", 1_000), firing("b", 2_000)];
+    f.store
+        .replace_due_alarms(a.id, cal.id, "e.ics", &first, i64::MIN)
+        .await
+        .unwrap();
+    let claimed = f.store.claim_due_alarms(1_500, 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].due_ms, claimed[0].tries), (1_000, 1));
+    // Leased: a second worker sees nothing.
+    assert!(
+        f.store
+            .claim_due_alarms(1_500, 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    f.store
+        .finish_due_alarm(&claimed[0], &Outcome::Sent { late: false })
+        .await
+        .unwrap();
+    // The object is written again with the same first firing and a moved second one.
+    f.store
+        .replace_due_alarms(
+            a.id,
+            cal.id,
+            "e.ics",
+            &[firing("a", 1_000), firing("c", 3_000)],
+            i64::MIN,
+        )
+        .await
+        .unwrap();
+    let pending = f.store.pending_alarms(cal.id, "e.ics").await.unwrap();
+    assert_eq!(pending, vec![(3_000, "c".to_owned())]);
+    let claimed = f.store.claim_due_alarms(5_000, 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    f.store
+        .finish_due_alarm(
+            &claimed[0],
+            &Outcome::Skipped {
+                detail: "too late".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let log = f.store.delivery_log(a.id, 10).await.unwrap();
+    let statuses: Vec<&str> = log.iter().map(|l| l.status.as_str()).collect();
+    assert_eq!(statuses, ["skipped", "sent"]);
+    // Deleting the object clears what is pending; removing the destination its route.
+    f.store
+        .replace_due_alarms(
+            a.id,
+            cal.id,
+            "e.ics",
+            &[firing("d", 9_000), firing("e", 20_000)],
+            i64::MIN,
+        )
+        .await
+        .unwrap();
+    // A recomputation at 10 s looks ahead only: the overdue firing waits for a worker.
+    f.store
+        .replace_due_alarms(a.id, cal.id, "e.ics", &[], 10_000)
+        .await
+        .unwrap();
+    let pending = f.store.pending_alarms(cal.id, "e.ics").await.unwrap();
+    assert_eq!(pending, vec![(9_000, "d".to_owned())]);
+    f.store
+        .replace_due_alarms(a.id, cal.id, "e.ics", &[], i64::MIN)
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .pending_alarms(cal.id, "e.ics")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    f.store.remove_destination(a.id, "chat").await.unwrap();
+    assert_eq!(f.store.route_of(cal.id).await.unwrap(), None);
 }

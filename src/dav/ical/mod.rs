@@ -15,6 +15,7 @@
 //! - calendar-data output (§9.6): expand, limit-recurrence-set,
 //!   component and property selection ([`CalendarDataRequest`]).
 //! - free-busy-query results (§7.10) ([`vfreebusy`]).
+//! - when alarms fire, for reminders ([`AlarmFiring`]).
 //!
 //! Does not own: XML (the filter types are `crate::proto`'s, parsed there and
 //! evaluated here), storage, HTTP, or the clock (callers pass "now" where it
@@ -30,6 +31,7 @@
 //! RFCs: 5545 (iCalendar), 4791 (CalDAV), 7809 (time zones by
 //! reference, for TZIDs without VTIMEZONE), 4790 and 5051 (collations).
 
+mod alarms;
 mod collation;
 mod component;
 mod error;
@@ -46,6 +48,7 @@ mod time;
 mod timerange;
 mod zone;
 
+pub use alarms::AlarmFiring;
 pub use collation::{Collation, MatchType, TextMatch};
 pub use component::ComponentKind;
 pub use error::{IcalError, Precondition};

@@ -363,6 +363,7 @@ impl Store {
             .bind(&new.name)
             .execute(&mut *tx.tx)
             .await?;
+        mark_reminders_stale(&mut tx, collection, &new.name).await?;
         tx.commit().await?;
         Ok(Written {
             etag,
@@ -398,6 +399,7 @@ impl Store {
         .bind(seq)
         .execute(&mut *tx.tx)
         .await?;
+        mark_reminders_stale(&mut tx, collection, name).await?;
         tx.commit().await
     }
 
@@ -485,6 +487,27 @@ fn check(precondition: &Precondition, existing: Option<&str>) -> Result<()> {
     } else {
         Err(StorageError::PreconditionFailed)
     }
+}
+
+/// Queues the object for the reminder scheduler, in the write's own transaction, when
+/// its owner has a reminder destination (otherwise this one indexed lookup is all a
+/// write pays).
+async fn mark_reminders_stale(
+    tx: &mut WriteTx,
+    collection: CollectionId,
+    name: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO reminder_stale (collection_id, object_name) SELECT $1, $2 \
+         WHERE EXISTS (SELECT 1 FROM collections c JOIN reminder_destinations d \
+         ON d.account_id = c.account_id WHERE c.id = $1 AND c.kind = 1) \
+         ON CONFLICT (collection_id, object_name) DO NOTHING",
+    )
+    .bind(collection.0)
+    .bind(name)
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(())
 }
 
 async fn next_seq(tx: &mut WriteTx, collection: CollectionId) -> Result<i64> {

@@ -1,0 +1,143 @@
+//! The background task that sends due reminders: every second it recomputes the
+//! firings of objects written since ([`schedule`]), then claims the rows that
+//! are due (the claim is the storage crate's, once per row across nodes), posts each to
+//! its webhook, and records the outcome: sent, retried with exponential backoff on a
+//! timeout, 429 or 5xx up to [`MAX_TRIES`], or skipped (too old, refused, out of tries).
+
+use std::time::Duration;
+
+use davgate_storage::{ClaimedAlarm, Outcome, Store, now_ms};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::ReminderSettings;
+use super::deliver::Sender;
+use super::{message, schedule};
+
+/// How often due rows are looked for.
+const POLL: Duration = Duration::from_secs(1);
+/// How long a claimed row stays hidden from other workers: longer than a delivery
+/// with its timeout, so only a node that died mid-send gives a row back.
+const LEASE_MS: i64 = 60_000;
+/// Rows claimed per round.
+const BATCH: i64 = 32;
+/// Tries before a reminder is given up.
+pub const MAX_TRIES: i64 = 6;
+/// Batches of written objects rescheduled between two claims.
+const REFRESH_ROUNDS: usize = 8;
+/// How often every calendar object of accounts with a destination is rescheduled.
+const REFILL_EVERY_MS: i64 = 6 * 3600 * 1000;
+/// An alarm sent this long after its due time counts as late even if a worker ran.
+const LATE_AFTER_MS: i64 = 60_000;
+
+/// Runs until `stopped` turns true.
+pub async fn run(store: Store, settings: ReminderSettings, mut stopped: watch::Receiver<bool>) {
+    let sender = Sender::new(settings.reach);
+    let started_ms = now_ms();
+    let mut refilled_ms = i64::MIN;
+    loop {
+        if now_ms().saturating_sub(refilled_ms) > REFILL_EVERY_MS {
+            // The horizon moves on: firings that entered it since the last write of
+            // their object get rows. At start this also catches up on writes made
+            // while no server ran (the CLI's).
+            match store.queue_all_for_reminders(None).await {
+                Ok(_) => refilled_ms = now_ms(),
+                Err(e) => tracing::warn!(error = %e, "reminder refill failed; will retry"),
+            }
+        }
+        // Bounded, so a refill of thousands of objects never holds up due alarms.
+        for _ in 0..REFRESH_ROUNDS {
+            match schedule::refresh_stale(&store, settings.horizon).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reminders not rescheduled; will retry");
+                    break;
+                }
+            }
+        }
+        match store.claim_due_alarms(now_ms(), LEASE_MS, BATCH).await {
+            Ok(claimed) => {
+                let mut sends = JoinSet::new();
+                for alarm in claimed {
+                    let (store, sender) = (store.clone(), sender.clone());
+                    sends.spawn(async move {
+                        let outcome = deliver(&sender, &alarm, settings, started_ms).await;
+                        if let Err(e) = store.finish_due_alarm(&alarm, &outcome).await {
+                            tracing::warn!(error = %e, "reminder outcome not recorded; it will be retried after its lease");
+                        }
+                    });
+                }
+                while sends.join_next().await.is_some() {}
+            }
+            Err(e) => tracing::warn!(error = %e, "could not claim due reminders; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Sends one claimed alarm and says what became of it.
+pub async fn deliver(
+    sender: &Sender,
+    alarm: &ClaimedAlarm,
+    settings: ReminderSettings,
+    started_ms: i64,
+) -> Outcome {
+    let now = now_ms();
+    let overdue = now - alarm.due_ms;
+    if overdue > settings.grace.as_millis() as i64 {
+        return Outcome::Skipped {
+            detail: format!(
+                "came due {} ago, more than the grace of {}",
+                humantime::format_duration(Duration::from_secs((overdue / 1000).max(0) as u64)),
+                humantime::format_duration(settings.grace)
+            ),
+        };
+    }
+    let late = alarm.due_ms < started_ms || overdue > LATE_AFTER_MS;
+    let fields: Value = serde_json::from_str(&alarm.fields).unwrap_or(Value::Null);
+    let destination = &alarm.destination;
+    let body = message::payload(
+        destination.format,
+        destination.template.as_deref(),
+        &fields,
+        late,
+    );
+    match sender
+        .post(&destination.url, body.to_string().into_bytes())
+        .await
+    {
+        Ok(_) => Outcome::Sent { late },
+        Err(e) if e.is_transient() && alarm.tries < MAX_TRIES => Outcome::Retry {
+            at_ms: now + backoff_ms(alarm.tries),
+            detail: e.to_string(),
+        },
+        Err(e) => {
+            // The URL is a secret of its own: the log names the destination, not it.
+            tracing::info!(destination = %destination.name, tries = alarm.tries, "reminder not delivered: {e}");
+            Outcome::Skipped {
+                detail: e.to_string(),
+            }
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s, … after the `tries`-th failure, at most 5 minutes.
+fn backoff_ms(tries: i64) -> i64 {
+    let exponent = (tries - 1).clamp(0, 20) as u32;
+    (1000_i64 << exponent).min(300_000)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let waits: Vec<i64> = (1..=4).map(super::backoff_ms).collect();
+        assert_eq!(waits, [1000, 2000, 4000, 8000]);
+        assert_eq!(super::backoff_ms(40), 300_000);
+    }
+}
