@@ -1,5 +1,6 @@
 //! Black-box tests: each starts davgate on an ephemeral loopback port and speaks HTTP
-//! to it; interop tests drive real clients (litmus, rclone, cadaver, gio, Python caldav).
+//! to it; interop tests drive real clients (litmus, rclone, cadaver, gio, Python caldav,
+//! headless chromium).
 
 mod common;
 
@@ -23,6 +24,7 @@ mod locks;
 mod module_cycles;
 mod paths;
 mod portal;
+mod portal_browser;
 mod principal_search;
 mod ranges;
 mod reverse_proxy;
