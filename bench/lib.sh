@@ -146,3 +146,15 @@ start_davgate() {
     DAVGATE_SKIP="davgate did not start; its log is on stderr"
     return 2
 }
+
+# Creates an app password for the bench account in $DAVGATE_DATA and writes it to
+# $WORK/app-password (mode 0600 by the umask), never to the terminal or a command line. The
+# CLI prints it alone on an indented line: 8 characters of id, then 4 groups of 7.
+create_app_password() {
+    local out
+    out=$("$DAVGATE_BIN" app-password create "$BENCH_USER" --name "davgate-bench valid client" \
+        --data-dir "$DAVGATE_DATA" 2>>"$WORK/app-password.log") || return 1
+    sed -n 's/^[[:space:]]*\([a-z2-7]\{8\}\(-[a-z2-7]\{7\}\)\{4\}\)[[:space:]]*$/\1/p' <<<"$out" |
+        head -n 1 >"$WORK/app-password"
+    [[ -s $WORK/app-password ]]
+}

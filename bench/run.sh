@@ -160,18 +160,6 @@ start_nginx() { # sets NGINX_PID, NGINX_URL, NGINX_HASH
 
 # ---- davgate ---------------------------------------------------------------------------------
 
-# Creates an app password for the bench account in $DAVGATE_DATA and writes it to
-# $WORK/app-password (mode 0600 by the umask), never to the terminal or a command line. The
-# CLI prints it alone on an indented line: 8 characters of id, then 4 groups of 7.
-create_app_password() {
-    local out
-    out=$("$DAVGATE_BIN" app-password create "$BENCH_USER" --name "davgate-bench valid client" \
-        --data-dir "$DAVGATE_DATA" 2>>"$WORK/app-password.log") || return 1
-    sed -n 's/^[[:space:]]*\([a-z2-7]\{8\}\(-[a-z2-7]\{7\}\)\{4\}\)[[:space:]]*$/\1/p' <<<"$out" |
-        head -n 1 >"$WORK/app-password"
-    [[ -s $WORK/app-password ]]
-}
-
 # NAME CONFIG SETUP DRIVER_ARGS…: one more davgate instance with its own config, for workloads
 # whose rows join davgate's column; SETUP (a command, `:` for none) runs once it is up. Writes
 # $WORK/NAME.json, a stub if it could not run.

@@ -1,5 +1,6 @@
 //! Black-box tests: each starts davgate on an ephemeral loopback port and speaks HTTP
-//! to it; interop tests drive real clients (litmus, rclone, cadaver, gio, Python caldav).
+//! to it; interop tests drive real clients (litmus, rclone, cadaver, gio, Python caldav,
+//! headless chromium).
 
 mod common;
 
@@ -28,6 +29,7 @@ mod metrics;
 mod module_cycles;
 mod paths;
 mod portal;
+mod portal_browser;
 mod principal_search;
 mod profiles;
 mod ranges;

@@ -661,3 +661,48 @@ async fn the_operator_resets_a_lost_second_factor() {
     assert!(log.iter().any(|e| e.event_name == "2fa-reset"));
     srv.stop().await;
 }
+
+/// Every portal page says `Referrer-Policy: no-referrer`, so a real browser sends its form
+/// POSTs with `Origin: null` (Fetch: the referrer policy decides whether a POST's origin
+/// is told). Chromium's sign-in failed this way. What tells its own page's form from a
+/// forged one then is `Sec-Fetch-Site`, which only the browser can set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_form_with_a_null_origin_counts_as_same_origin_only_by_fetch_metadata() {
+    let srv = TestServer::start().await;
+    let fields = [
+        ("user".to_owned(), "alice".to_owned()),
+        ("password".to_owned(), PASSWORD.to_owned()),
+    ];
+    for site in [None, Some("cross-site"), Some("same-site"), Some("none")] {
+        let mut b = Browser::new(srv.addr());
+        if let Some(site) = site {
+            b = b.with_header("sec-fetch-site", site);
+        }
+        b.post_raw("/account/sign-in", &fields, Some("null"))
+            .await
+            .status(403)
+            .says("nothing was changed");
+        assert!(b.cookie.is_none(), "{site:?}");
+    }
+    let mut b = Browser::new(srv.addr()).with_header("sec-fetch-site", "same-origin");
+    b.post_raw("/account/sign-in", &fields, Some("null"))
+        .await
+        .status(303);
+    b.get("/account/").await.status(200).says("Your account");
+    // Fetch metadata never overrules an Origin that names another site.
+    let token = b.csrf.clone().unwrap();
+    let forged = [
+        ("name".to_owned(), "evil".to_owned()),
+        ("csrf".to_owned(), token),
+    ];
+    b.post_raw(
+        "/account/app-passwords",
+        &forged,
+        Some("https://evil.example"),
+    )
+    .await
+    .status(403);
+    let alice = srv.account("alice").await;
+    assert!(srv.store.app_passwords(alice.id).await.unwrap().is_empty());
+    srv.stop().await;
+}

@@ -77,13 +77,13 @@ struct Cli {
     #[arg(long)]
     label: Option<String>,
     /// Workloads to run, comma-separated, in this order. auth_cold needs a server with its
-    /// credential cache off and auth_flood one that reads X-Forwarded-For, so they (and
+    /// credential cache off, auth_flood and portal_load one that reads X-Forwarded-For, so they (and
     /// small_get_auth, the old name of auth_cached) run only when named, as do caldav_query,
     /// caldav_multiget, caldav_sync and caldav_propfind, which need --calendar-url.
     #[arg(long, value_delimiter = ',', default_values = Workload::DEFAULT)]
     workloads: Vec<Workload>,
-    /// File holding an app password of --user, for the valid client of auth_flood (a file,
-    /// not a flag value: argv is world-readable).
+    /// File holding an app password of --user, for the valid client of auth_flood and
+    /// portal_load (a file, not a flag value: argv is world-readable).
     #[arg(long, value_name = "FILE")]
     app_password_file: Option<PathBuf>,
     /// Print the report as JSON (all raw runs included) instead of a table.
@@ -130,7 +130,8 @@ struct Cli {
     /// Keep-alive connections in auth_cold (each request there costs a password hash).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
     cold_connections: u32,
-    /// Connections sending wrong passwords in auth_flood.
+    /// Connections sending wrong passwords in auth_flood, and loading the portal in
+    /// portal_load (half wrong sign-ins, half page views).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     flood_connections: u32,
     /// Server process to watch: its peak RSS (with its children's) is reported for the big
@@ -180,6 +181,7 @@ impl Cli {
                 targets.app = Some(Arc::new(target.with_password(&read_secret(path)?)));
             }
             targets.files = Some(Arc::new(target));
+            targets.account_password = Some(password.clone());
         }
         if let Some(url) = &self.calendar_url {
             let target = Target::new(url, user, password, self.allow_remote)
@@ -233,8 +235,13 @@ impl Cli {
         if self.small_size.0 > 64 << 20 {
             bail!("--small-size is held in memory: keep it at 64MiB or less");
         }
-        if self.workloads.contains(&Workload::AuthFlood) && self.app_password_file.is_none() {
-            bail!("auth_flood needs --app-password-file: its valid client signs in with one");
+        for needs_app in [Workload::AuthFlood, Workload::PortalLoad] {
+            if self.workloads.contains(&needs_app) && self.app_password_file.is_none() {
+                bail!(
+                    "{} needs --app-password-file: its valid client signs in with one",
+                    needs_app.name()
+                );
+            }
         }
         if let Some(w) = self.workloads.iter().find(|w| !w.is_caldav())
             && self.url.is_none()

@@ -7,6 +7,7 @@ pub mod bin;
 pub mod bounded;
 pub mod browser;
 pub mod certs;
+pub mod chrome;
 pub mod client;
 pub mod golden;
 pub mod raw;

@@ -212,7 +212,7 @@ async fn flood_until(
 }
 
 /// p50 and p99 in milliseconds.
-fn percentiles(latencies: &mut Latencies) -> Result<(f64, f64), WorkloadError> {
+pub(super) fn percentiles(latencies: &mut Latencies) -> Result<(f64, f64), WorkloadError> {
     match (latencies.percentile_ms(50.0), latencies.percentile_ms(99.0)) {
         (Some(p50), Some(p99)) => Ok((p50, p99)),
         _ => Err(WorkloadError::Verify(
@@ -221,15 +221,15 @@ fn percentiles(latencies: &mut Latencies) -> Result<(f64, f64), WorkloadError> {
     }
 }
 
-/// The flood's wrong guesses, shared by its connections: the n-th guess has its own
+/// The flood's wrong guesses (portal_load's too), shared by its connections: the n-th guess has its own
 /// password and its own address.
-struct Flood {
+pub(super) struct Flood {
     seed: u64,
     next: AtomicU64,
 }
 
 impl Flood {
-    fn new(seed: u64) -> Self {
+    pub(super) fn new(seed: u64) -> Self {
         Flood {
             seed,
             next: AtomicU64::new(0),
@@ -237,7 +237,7 @@ impl Flood {
     }
 
     /// The next (client address, wrong password).
-    fn next(&self) -> (Ipv4Addr, String) {
+    pub(super) fn next(&self) -> (Ipv4Addr, String) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let password = format!("wrong-{:016x}-{n}", self.seed);
         (flood_address(self.seed, n), password)
@@ -258,7 +258,7 @@ fn flood_address(seed: u64, n: u64) -> Ipv4Addr {
 }
 
 /// A seed that differs between runs (splitmix64 of the clock and the process id).
-fn seed() -> u64 {
+pub(super) fn seed() -> u64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);

@@ -4,15 +4,16 @@
 //! MKCOL first because not every server creates parents on PUT (nginx's
 //! `create_full_put_path` does; RFC 4918 says 409). Each workload is one module:
 //! [`big`] (1 GiB up and down), [`small_files`], [`propfind`], [`small_get`] (auth_cached,
-//! auth_cold) and [`auth_flood`]. auth_cold and auth_flood only mean something against a
-//! server configured for them (credential cache off; client address from X-Forwarded-For),
-//! so they run only when named. The CalDAV workloads of [`caldav`] also run only when named:
+//! auth_cold), [`auth_flood`] and [`portal_load`]. auth_cold, auth_flood and portal_load
+//! only mean something against a server configured for them (credential cache off; client
+//! address from X-Forwarded-For; davgate's portal), so they run only when named. The CalDAV workloads of [`caldav`] also run only when named:
 //! they need a calendar URL (`--calendar-url`) rather than the WebDAV base URL, and write
 //! nothing under `davgate-bench/`.
 
 mod auth_flood;
 mod big;
 mod caldav;
+mod portal_load;
 mod propfind;
 mod small_files;
 mod small_get;
@@ -62,11 +63,13 @@ pub enum Workload {
     CaldavSync,
     #[value(name = "caldav_propfind")]
     CaldavPropfind,
+    #[value(name = "portal_load")]
+    PortalLoad,
 }
 
 impl Workload {
     /// Every workload's name: the defaults first, in their order.
-    pub const NAMES: [&str; 13] = [
+    pub const NAMES: [&str; 14] = [
         "put_stream_1g",
         "put_length_1g",
         "get_1g",
@@ -80,6 +83,7 @@ impl Workload {
         "caldav_multiget",
         "caldav_sync",
         "caldav_propfind",
+        "portal_load",
     ];
 
     /// Every CalDAV workload, in the order `bench/caldav.sh` runs them.
@@ -116,6 +120,7 @@ impl Workload {
             Workload::CaldavMultiget => Self::NAMES[10],
             Workload::CaldavSync => Self::NAMES[11],
             Workload::CaldavPropfind => Self::NAMES[12],
+            Workload::PortalLoad => Self::NAMES[13],
         }
     }
 
@@ -210,8 +215,10 @@ impl Plan {
 pub struct Targets {
     /// The WebDAV base URL (`--url`), for every workload but the CalDAV ones.
     pub files: Option<Arc<Target>>,
-    /// `files` signed in with an app password, which only auth_flood needs.
+    /// `files` signed in with an app password, which only auth_flood and portal_load need.
     pub app: Option<Arc<Target>>,
+    /// The account password, with which portal_load signs in to the portal.
+    pub account_password: Option<String>,
     /// The calendar collection (`--calendar-url`), for the CalDAV workloads.
     pub calendar: Option<Arc<Target>>,
 }
@@ -247,6 +254,17 @@ pub async fn run(
                 .as_ref()
                 .ok_or_else(|| missing("--app-password-file"))?;
             auth_flood::run(files()?, app, plan, name).await
+        }
+        Workload::PortalLoad => {
+            let app = targets
+                .app
+                .as_ref()
+                .ok_or_else(|| missing("--app-password-file"))?;
+            let password = targets
+                .account_password
+                .as_deref()
+                .ok_or_else(|| missing("--password"))?;
+            portal_load::run(files()?, app, password, plan, name).await
         }
         Workload::CaldavQuery => caldav::query(calendar()?, plan, name).await,
         Workload::CaldavMultiget => caldav::multiget(calendar()?, plan, name).await,
@@ -351,6 +369,7 @@ mod tests {
             "caldav_multiget",
             "caldav_sync",
             "caldav_propfind",
+            "portal_load",
         ] {
             assert!(!Workload::DEFAULT.contains(&name), "{name}");
         }
@@ -370,7 +389,7 @@ mod tests {
     #[test]
     fn caldav_workloads_know_they_are() {
         let caldav: Vec<&str> = Workload::CALDAV.iter().map(|w| w.name()).collect();
-        assert_eq!(caldav, Workload::NAMES[9..]);
+        assert_eq!(caldav, Workload::NAMES[9..13]);
         assert!(!Workload::Propfind10k.is_caldav());
     }
 }
