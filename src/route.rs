@@ -3,8 +3,8 @@
 //!
 //! Pure: no I/O, no authentication. Every later stage takes what is parsed here instead
 //! of the raw request: the [`Verb`], the decoded path segments, the checked
-//! `Destination` of a COPY or MOVE, the conditional headers ([`Conditions`]) and the
-//! scope the route needs. A path that could escape its tree or be read two ways is
+//! `Destination` of a COPY or MOVE, the conditional headers ([`Conditions`]), the
+//! `Depth` and the scope the route needs. A path that could escape its tree or be read two ways is
 //! refused here, before any handler sees it. Names keep the form the client wrote (NFC
 //! or NFD, as Finder sends them); the storage crate compares them by their NFC key.
 
@@ -16,6 +16,8 @@ use std::fmt;
 
 use davgate_storage::TreeRoot;
 use http::request::Parts;
+
+use crate::proto::{Depth, InvalidDepth};
 
 pub use self::conditions::{
     Condition, ConditionError, Conditions, EtagList, IfList, IfState, Test, check_if_range,
@@ -41,6 +43,10 @@ pub struct Routed {
     pub destination: Option<Destination>,
     /// `Overwrite` of a COPY or MOVE: absent means `T` (RFC 4918 §10.6).
     pub overwrite: bool,
+    /// `Depth` (RFC 4918 §10.2): `Ok(None)` when absent, since each room and verb has its
+    /// own default. An invalid value is kept, not refused here: only the verbs that read
+    /// Depth answer 400 for it.
+    pub depth: Result<Option<Depth>, InvalidDepth>,
     /// A WebDAV header that does not parse. The request is refused with 400, but only
     /// once signed in, so an anonymous client still meets 401 first.
     pub bad_header: Option<HeaderError>,
@@ -94,6 +100,7 @@ impl Route {
             conditions: Conditions::default(),
             destination: None,
             overwrite: true,
+            depth: Depth::parse(parts.headers.get("depth").map(|v| v.as_bytes())),
             bad_header: None,
         };
         let probe = matches!(verb, Verb::Get | Verb::Head);
@@ -490,6 +497,29 @@ mod tests {
             ["calendars", "alice", "default"]
         );
         assert!(routed("PROPFIND", "/", &[]).path.is_empty());
+    }
+
+    #[test]
+    fn depth_is_parsed_once_and_an_invalid_one_kept_for_the_room() {
+        let depth = |headers: &[(&str, &str)]| routed("PROPFIND", "/files/a", headers).depth;
+        assert_eq!(depth(&[]), Ok(None));
+        assert_eq!(depth(&[("Depth", "0")]), Ok(Some(Depth::Zero)));
+        assert_eq!(depth(&[("Depth", " 1 ")]), Ok(Some(Depth::One)));
+        assert_eq!(depth(&[("Depth", "Infinity")]), Ok(Some(Depth::Infinity)));
+        let invalid = depth(&[("Depth", "2")]).unwrap_err();
+        assert_eq!(invalid.sent, "2");
+        // The router does not refuse it: only the verbs that read Depth do.
+        let r = routed("PUT", "/files/a", &[("Depth", "2")]);
+        assert_eq!(r.bad_header, None);
+        assert!(r.depth.is_err());
+        assert_eq!(
+            routed("REPORT", "/dav/calendars/alice/default/", &[("Depth", "1")]).depth,
+            Ok(Some(Depth::One))
+        );
+        assert_eq!(
+            routed("PROPFIND", "/", &[("Depth", "0")]).depth,
+            Ok(Some(Depth::Zero))
+        );
     }
 
     #[test]

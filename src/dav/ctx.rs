@@ -8,6 +8,7 @@ use http::{HeaderMap, header};
 use super::ical;
 use super::target::Target;
 use crate::auth::Principal;
+use crate::proto::{Depth, InvalidDepth};
 
 /// Settings of the CalDAV/CardDAV service.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct Ctx<'a> {
     pub target: Target,
     /// The request headers.
     pub headers: &'a HeaderMap,
+    /// The `Depth` header as the router parsed it; each handler picks its default.
+    pub depth: &'a Result<Option<Depth>, InvalidDepth>,
 }
 
 impl Ctx<'_> {

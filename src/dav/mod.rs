@@ -117,6 +117,7 @@ impl Dav {
             principal,
             target,
             headers: &parts.headers,
+            depth: &routed.depth,
         };
         match routed.verb {
             Verb::Options => Ok(options()),

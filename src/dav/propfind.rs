@@ -18,7 +18,7 @@ use crate::response::{Body, multistatus};
 
 /// Answers a PROPFIND.
 pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
-    let depth = match Depth::parse(ctx.headers.get("depth").map(|v| v.as_bytes()))? {
+    let depth = match ctx.depth.clone()? {
         // Discovery clients send none and want the resource itself.
         None => Depth::Zero,
         Some(Depth::Infinity) => {

@@ -31,9 +31,8 @@ pub(crate) enum Relocation {
 /// A COPY or MOVE under `/files/`, as routed, with its `Depth`.
 pub(crate) struct Request<'a> {
     pub(crate) ctx: &'a Ctx<'a>,
+    /// `None` when no `Depth` was sent (an unreadable one is refused before).
     pub(crate) depth: Option<Depth>,
-    /// Whether a `Depth` header was sent at all (an unreadable one is refused).
-    pub(crate) depth_sent: bool,
 }
 
 /// Answers a COPY or MOVE of the request path to `destination`.
@@ -48,7 +47,7 @@ pub(crate) async fn copy_or_move(req: Request<'_>, destination: &Destination) ->
     let overwrite = overwrite(routed);
     let depth = match (verb, req.depth) {
         (_, Some(Depth::Infinity)) => CopyDepth::Subtree,
-        (_, None) if !req.depth_sent => CopyDepth::Subtree,
+        (_, None) => CopyDepth::Subtree,
         (Relocation::Copy, Some(Depth::Zero)) => CopyDepth::Node,
         (Relocation::Copy, _) => {
             return response::text(

@@ -147,7 +147,7 @@ impl Files {
             };
             // precheck refused an invalid Depth and infinity. A missing Depth means
             // infinity in RFC 4918; clients that omit it want a listing, so it is read as 1.
-            let depth = precheck::depth(&parts).ok().flatten().unwrap_or(Depth::One);
+            let depth = routed.depth.clone().ok().flatten().unwrap_or(Depth::One);
             return Ok(propfind::propfind(target, depth, &xml).await);
         }
         let locks = DbLocks::new(
@@ -164,7 +164,7 @@ impl Files {
             principal: &account.username,
             unmodified_since: request::date_header(&parts.headers, header::IF_UNMODIFIED_SINCE),
         };
-        let depth = || precheck::depth(&parts).map_err(FilesError::InvalidDepth);
+        let depth = || routed.depth.clone().map_err(FilesError::InvalidDepth);
         match routed.verb {
             Verb::Get | Verb::Head => {
                 let fetch = get::Fetch {
@@ -206,7 +206,6 @@ impl Files {
                         let request = copymove::Request {
                             ctx: &ctx,
                             depth: depth()?,
-                            depth_sent: parts.headers.contains_key("depth"),
                         };
                         copymove::copy_or_move(request, destination).await
                     }
@@ -219,13 +218,13 @@ impl Files {
 
 impl Files {
     /// A PROPFIND of the server root `/` by a credential that sees only files.
-    pub async fn server_root<B>(&self, req: Request<B>) -> Response<Body>
+    pub async fn server_root<B>(&self, routed: &Routed, req: Request<B>) -> Response<Body>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let (parts, body) = req.into_parts();
-        let depth = match precheck::depth(&parts) {
+        let body = req.into_body();
+        let depth = match routed.depth.clone() {
             Err(invalid) => return FilesError::InvalidDepth(invalid).into_response(),
             Ok(Some(Depth::Infinity)) => return FilesError::InfiniteDepth.into_response(),
             Ok(depth) => depth.unwrap_or(Depth::One),

@@ -5,13 +5,13 @@
 
 use bytes::Bytes;
 use davgate_storage::{Account, TreeRoot};
+use http::header;
 use http::request::Parts;
-use http::{HeaderValue, header};
 use http_body_util::BodyExt;
 
 use super::body::classify;
 use super::errors::FilesError;
-use crate::proto::{Depth, InvalidDepth};
+use crate::proto::Depth;
 use crate::route::{Routed, Verb};
 use crate::sendfile::FileRanges;
 
@@ -46,8 +46,8 @@ pub(crate) fn prepare(
         return Err(FilesError::TrashReadOnly);
     }
     if verb == Verb::PropFind {
-        match depth(parts) {
-            Err(invalid) => return Err(FilesError::InvalidDepth(invalid)),
+        match &routed.depth {
+            Err(invalid) => return Err(FilesError::InvalidDepth(invalid.clone())),
             Ok(Some(Depth::Infinity)) => return Err(FilesError::InfiniteDepth),
             Ok(_) => {}
         }
@@ -81,11 +81,6 @@ fn trash_allows(verb: Verb) -> bool {
         verb,
         Verb::Options | Verb::Get | Verb::Head | Verb::PropFind | Verb::Delete | Verb::Move
     )
-}
-
-/// The Depth header, read by the protocol layer's one parser.
-pub(crate) fn depth(parts: &Parts) -> Result<Option<Depth>, InvalidDepth> {
-    Depth::parse(parts.headers.get("depth").map(HeaderValue::as_bytes))
 }
 
 fn header_text<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {

@@ -126,7 +126,7 @@ impl App {
             (_, Some(e)) => response::text(StatusCode::BAD_REQUEST, e.to_string()),
             (Route::Files(tree), None) => self.files.handle(&principal, tree, routed, req).await,
             (Route::ServerRoot, None) if !principal.access.scopes.sees_groupware() => {
-                self.files.server_root(req).await
+                self.files.server_root(routed, req).await
             }
             _ => self.dav.handle(&principal, routed, req).await,
         };
