@@ -6,14 +6,12 @@
 //! password in a browser costs what a guess over Basic costs, and a wrong code counts
 //! as a failure too. Verification runs on the same bounded hashing pool.
 
-use std::time::Duration;
-
 use davgate_storage::{Account, now_ms};
 
 use super::basic::BasicCredentials;
-use super::throttle::{Begin, Limit};
+use super::throttle::Limit;
 use super::usage::ClientInfo;
-use super::{AuthError, Authenticator, MAX_QUEUED_PASSES};
+use super::{AuthError, Authenticator};
 use crate::secret::Secret;
 
 impl Authenticator {
@@ -31,25 +29,7 @@ impl Authenticator {
             password,
         };
         self.portal_may_try(&creds.user, client).await?;
-        let mut running = None;
-        for _ in 0..MAX_QUEUED_PASSES {
-            let finished = self.throttle.check_finished();
-            tokio::pin!(finished);
-            finished.as_mut().enable();
-            match self.throttle.begin(client.addr, &creds.user, now_ms()) {
-                Begin::Go(check) => {
-                    running = Some(check);
-                    break;
-                }
-                Begin::Wait(wait) => return Err(self.held(Limit::Address, wait).await),
-                Begin::Busy => {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), finished).await;
-                }
-            }
-        }
-        let Some(running) = running else {
-            return Err(AuthError::Busy);
-        };
+        let running = self.throttle_slot(client, &creds.user).await?;
         let result = self.account_password(&creds).await;
         if let Err(AuthError::Invalid) = &result {
             let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());

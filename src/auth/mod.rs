@@ -48,6 +48,7 @@ pub use self::principal::{Credential, Principal};
 use self::basic::BasicCredentials;
 use self::cache::{CachedCheck, CredentialCache};
 use self::hold::Holds;
+use self::in_flight::RunningCheck;
 use self::password::Hasher;
 use self::scope::{Access, Scopes};
 use self::stats::{AuthStats, Decision};
@@ -225,18 +226,35 @@ impl Authenticator {
         creds: &BasicCredentials,
         client: &ClientInfo,
     ) -> Result<CachedCheck, AuthError> {
-        // Each pass either runs the check, refuses it, or waits for a running check
-        // to finish; the hash pool bounds how long a running check takes.
-        let mut running = None;
+        let running = self.throttle_slot(client, &creds.user).await?;
+        let result = self.check(creds).await;
+        if let Err(AuthError::Invalid | AuthError::TwoFactorOn | AuthError::AppPasswordRequired) =
+            &result
+        {
+            let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
+            drop(running);
+            self.audit_crossed(crossed, creds, client).await;
+        }
+        result
+    }
+
+    /// Waits for the throttle to let one check of `user` from `client` run, or refuses:
+    /// each pass either runs the check, refuses it, or waits for a running check to finish
+    /// (the hash pool bounds how long a running check takes). Basic and portal sign-ins
+    /// both take their turn here.
+    pub(super) async fn throttle_slot(
+        &self,
+        client: &ClientInfo,
+        user: &str,
+    ) -> Result<RunningCheck, AuthError> {
         for _ in 0..MAX_QUEUED_PASSES {
             let finished = self.throttle.check_finished();
             tokio::pin!(finished);
             finished.as_mut().enable();
-            match self.throttle.begin(client.addr, &creds.user, now_ms()) {
+            match self.throttle.begin(client.addr, user, now_ms()) {
                 Begin::Go(check) => {
                     self.stats.decided(Decision::Go);
-                    running = Some(check);
-                    break;
+                    return Ok(check);
                 }
                 Begin::Wait(wait) => {
                     self.stats.decided(Decision::Wait);
@@ -248,18 +266,7 @@ impl Authenticator {
                 }
             }
         }
-        let Some(running) = running else {
-            return Err(AuthError::Busy);
-        };
-        let result = self.check(creds).await;
-        if let Err(AuthError::Invalid | AuthError::TwoFactorOn | AuthError::AppPasswordRequired) =
-            &result
-        {
-            let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
-            drop(running);
-            self.audit_crossed(crossed, creds, client).await;
-        }
-        result
+        Err(AuthError::Busy)
     }
 
     /// Audits each threshold a failure crossed.
