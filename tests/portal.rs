@@ -706,3 +706,24 @@ async fn a_browser_form_with_a_null_origin_counts_as_same_origin_only_by_fetch_m
     assert!(srv.store.app_passwords(alice.id).await.unwrap().is_empty());
     srv.stop().await;
 }
+
+/// Portal pages take turns so sync clients keep a core: many views at once queue, and
+/// every one gets its page while a sync client is answered as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_page_views_at_once_queue_and_each_gets_its_page() {
+    let srv = TestServer::start().await;
+    let b = signed_in(&srv).await;
+    let (name, value) = b.cookie.clone().expect("a session cookie");
+    let http = reqwest::Client::new();
+    let mut views = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let req = http
+            .get(srv.url("/account/app-passwords"))
+            .header("cookie", format!("{name}={value}"));
+        views.spawn(async move { req.send().await.expect("portal answers").status() });
+    }
+    srv.alice().propfind("/files/", "0").await.status(207);
+    while let Some(status) = views.join_next().await {
+        assert_eq!(status.unwrap().as_u16(), 200);
+    }
+}

@@ -8,41 +8,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
-
 use crate::common::bin::{davgate, davgate_ok};
 use crate::common::browser::Browser;
+use crate::common::plist::{payload, plist_json};
 use crate::common::server::PASSWORD;
 use crate::common::{TestServer, require_tool};
-
-/// Reads a plist file with Python's `plistlib` and returns it as JSON.
-fn plist_json(python: &Path, plist: &Path) -> Value {
-    let script = "import json, plistlib, sys\n\
-                  with open(sys.argv[1], 'rb') as f:\n    \
-                  print(json.dumps(plistlib.load(f)))";
-    let out = Command::new(python)
-        .args(["-c", script])
-        .arg(plist)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "plistlib refused the profile: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("plistlib output is JSON")
-}
-
-/// The payload of this type inside the profile.
-#[track_caller]
-fn payload<'a>(profile: &'a Value, kind: &str) -> &'a Value {
-    profile["PayloadContent"]
-        .as_array()
-        .expect("PayloadContent is an array")
-        .iter()
-        .find(|p| p["PayloadType"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} payload in {profile}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsigned_profile_sets_up_calendars_and_contacts_with_its_own_app_password() {

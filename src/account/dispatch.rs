@@ -1,5 +1,6 @@
-//! One portal request from start to end: assets first, then the session, the `Origin`
-//! and CSRF checks of a POST, the page, and the security headers on whatever answers.
+//! One portal request from start to end: assets first, then the `Origin` check and the
+//! form of a POST, the request's turn, the session and the CSRF check, the page, and the
+//! security headers on whatever answers.
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -48,22 +49,23 @@ impl Portal {
         B: HttpBody<Data = Bytes> + Unpin + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let session = self.session(req.headers()).await?;
         let (parts, body) = req.into_parts();
         // Every POST: the Origin first (no body is read for a cross-site one), then the
-        // form, then the CSRF token of the session it claims to come from.
+        // form, then the CSRF token of the session it claims to come from. The turn is
+        // taken once the form is in, so a slow upload never holds one.
         let form = if page.is_post() {
             guard::check_origin(&parts.headers, ctx)?;
-            let form = form::read(body).await?;
-            if page.needs_session()
-                && let Some(s) = &session
-            {
-                guard::check_csrf(&form, &s.session)?;
-            }
-            Some(form)
+            Some(form::read(body).await?)
         } else {
             None
         };
+        let _turn = self.turns.take(page).await?;
+        let session = self.session(&parts.headers).await?;
+        if let (Some(form), Some(s)) = (&form, &session)
+            && page.needs_session()
+        {
+            guard::check_csrf(form, &s.session)?;
+        }
         let name = session.as_ref().map(|s| s.account.username.clone());
         let response = self.dispatch(page, session, form, ctx).await?;
         Ok((response, name))

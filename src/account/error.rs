@@ -2,7 +2,7 @@
 //! and the sentence a person reads, and [`super::views::error_page`] shows it.
 
 use davgate_storage::StorageError;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::auth::AuthError;
 use crate::auth::app_password::CreateError;
@@ -46,6 +46,9 @@ pub(crate) enum PortalError {
     /// Signing in failed or was throttled.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Too many portal requests waited for their turn too long.
+    #[error("portal busy")]
+    Busy,
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -77,6 +80,7 @@ impl HttpError for PortalError {
             PortalError::Confirmation(_) => StatusCode::UNAUTHORIZED,
             PortalError::NotFound => StatusCode::NOT_FOUND,
             PortalError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            PortalError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             PortalError::Auth(e) => e.status(),
             PortalError::Storage(e) => e.status(),
         }
@@ -107,6 +111,11 @@ impl HttpError for PortalError {
                  the account password)"
                     .into()
             }
+            PortalError::Busy => {
+                "the account pages are busy right now (sync clients are not); reload in a few \
+                 seconds"
+                    .into()
+            }
             PortalError::Auth(e) => e.message(),
             PortalError::Storage(e) => e.message(),
         }
@@ -115,8 +124,14 @@ impl HttpError for PortalError {
     fn add_headers(&self, headers: &mut HeaderMap) {
         // Only Retry-After: a WWW-Authenticate would make the browser ask for Basic
         // credentials, which never open the portal.
-        if let PortalError::Auth(e @ (AuthError::Throttled(..) | AuthError::Busy)) = self {
-            e.add_headers(headers);
+        match self {
+            PortalError::Auth(e @ (AuthError::Throttled(..) | AuthError::Busy)) => {
+                e.add_headers(headers);
+            }
+            PortalError::Busy => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
         }
     }
 

@@ -7,7 +7,8 @@
 //! construction), its cookie sessions ([`session`], kept in the database as hashes),
 //! the checks every request meets ([`guard`]: security headers, the CSRF token bound to
 //! the session, and `Origin` on every POST), the client settings written with this
-//! server's address ([`address`]), and the device profiles ([`profile`]: the
+//! server's address ([`address`]), the share of the machine its pages may take
+//! ([`turns`]), and the device profiles ([`profile`]: the
 //! `.mobileconfig` with a fresh app password, signed with the server's certificate,
 //! also written by `davgate profile`). Does not own the rules it applies: passwords,
 //! throttling, app passwords and the second factor live in `crate::auth`, rows in the
@@ -28,6 +29,7 @@ mod security;
 mod session;
 mod sign_in;
 mod state;
+mod turns;
 mod two_factor;
 mod views;
 

@@ -105,6 +105,20 @@ impl Page {
         }
     }
 
+    /// Whether the request meets the sign-in throttle, which may hold its answer: the
+    /// sign-in steps and the forms confirmed with the account password or a code.
+    pub(crate) fn meets_throttle(self) -> bool {
+        matches!(
+            self,
+            Page::SignIn
+                | Page::SecondFactor
+                | Page::Password
+                | Page::RevokeAllAppPasswords
+                | Page::RegenerateBackupCodes
+                | Page::DisableTwoFactor
+        )
+    }
+
     /// Whether this is a form target (every one is a POST).
     pub(crate) fn is_post(self) -> bool {
         !matches!(

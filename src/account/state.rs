@@ -8,6 +8,7 @@ use std::time::Duration;
 use davgate_storage::{Account, AuditSource, PortalSession, SessionLimits, SessionStage, Store};
 
 use super::profile::ServerCertificate;
+use super::turns::Turns;
 use crate::auth::Authenticator;
 use crate::auth::two_factor::TwoFactor;
 use crate::auth::usage::ClientInfo;
@@ -52,6 +53,8 @@ pub struct Portal {
     /// The certificate device profiles are signed with; `None` when the server does
     /// not terminate TLS itself.
     pub(super) certificate: Option<Arc<dyn ServerCertificate>>,
+    /// The turns its requests take, so sync clients keep a core.
+    pub(super) turns: Turns,
 }
 
 /// One request as the portal sees it: who is asking, from where, and how.
@@ -92,6 +95,7 @@ impl Portal {
             two_factor,
             settings: Arc::new(settings),
             certificate: None,
+            turns: Turns::half_the_cores(),
         }
     }
 

@@ -2,7 +2,8 @@
 //! chromedriver (W3C WebDriver) with fantoccini. chromedriver picks its own loopback port
 //! (`--port=0`, read back from the line announcing it), so there is no pick-then-bind race, and it
 //! runs in a process group of its own that [`Chrome`]'s `Drop` kills whole: chromedriver
-//! and every chromium process it started, whatever happened to the test.
+//! and every chromium process it started, whatever happened to the test. Downloads land,
+//! without a prompt, in a folder of their own beside the screenshots.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -37,12 +38,13 @@ pub struct Chrome {
     pub client: Client,
     driver: Child,
     screenshots: PathBuf,
+    downloads: PathBuf,
     taken: usize,
 }
 
 impl Chrome {
-    /// Starts chromedriver and a chromium session whose profile and screenshots live in
-    /// `dir`. None when either program is missing (a skip, or a failure in CI).
+    /// Starts chromedriver and a chromium session whose profile, screenshots and
+    /// downloads live in `dir`. None when either program is missing (a skip, or a failure in CI).
     pub async fn start(dir: &Path) -> Option<Chrome> {
         let chromium = super::require_tool("chromium")?;
         let chromedriver = super::require_tool("chromedriver")?;
@@ -65,11 +67,23 @@ impl Chrome {
         let profile = dir.join("chromium-profile");
         let screenshots = dir.join("screenshots");
         std::fs::create_dir_all(&screenshots).unwrap();
+        let downloads = dir.join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": chromium, "args": args },
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": args,
+                // chromedriver also hands the folder to headless chromium, which would
+                // otherwise drop downloads.
+                "prefs": {
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                },
+            },
         });
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")
@@ -99,6 +113,7 @@ impl Chrome {
             client,
             driver,
             screenshots,
+            downloads,
             taken: 0,
         })
     }
@@ -174,6 +189,27 @@ impl Chrome {
             .join(format!("{:02}-{step}.png", self.taken));
         std::fs::write(&path, png).unwrap();
         path
+    }
+
+    /// Waits until a download whose name ends in `suffix` is complete (chromium writes
+    /// into `NAME.crdownload` and renames it when done) and returns its path.
+    pub async fn downloaded(&self, suffix: &str) -> PathBuf {
+        let deadline = tokio::time::Instant::now() + PAGE_TIMEOUT;
+        loop {
+            let names: Vec<String> = std::fs::read_dir(&self.downloads)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            let in_progress = names.iter().any(|n| n.ends_with(".crdownload"));
+            if !in_progress && let Some(done) = names.iter().find(|n| n.ends_with(suffix)) {
+                return self.downloads.join(done);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no finished *{suffix} download within {PAGE_TIMEOUT:?}; the folder holds {names:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Ends the session politely; Drop still kills whatever is left.

@@ -10,6 +10,7 @@ pub mod certs;
 pub mod chrome;
 pub mod client;
 pub mod golden;
+pub mod plist;
 pub mod raw;
 pub mod server;
 
