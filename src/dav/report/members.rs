@@ -19,7 +19,7 @@ use crate::proto::precondition::Precondition;
 use crate::proto::request::{PropFind, ReportProps};
 use crate::proto::response::{Multistatus, Response as XmlResponse};
 use crate::proto::status::Status;
-use crate::response::{Body, multistatus};
+use crate::response::{Body, multistatus_pieces};
 
 /// The decoded path of a member of the target collection.
 pub(super) fn member_path(ctx: &Ctx, name: &str) -> String {
@@ -202,7 +202,7 @@ impl<'c, 'r> Members<'c, 'r> {
             );
             self.push_truncated(&hint);
         }
-        multistatus(self.ms.finish(sync_token))
+        multistatus_pieces(self.ms.into_pieces(sync_token))
     }
 }
 
