@@ -19,6 +19,7 @@ pub mod config;
 pub mod dav;
 pub mod error;
 pub mod files;
+pub mod memory;
 pub mod metrics;
 #[cfg(test)]
 mod mutation;

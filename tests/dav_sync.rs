@@ -139,6 +139,47 @@ async fn sync_reports_changes_and_deletions_and_survives_restarts() {
     );
 }
 
+/// A sync that asks for no data is answered from the objects' listing fields alone; one
+/// that asks for calendar-data names the same members, in the same order, with the same
+/// ETags, and their text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_with_and_without_data_names_the_same_members() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    for i in [3, 1, 2] {
+        put(
+            &dav,
+            &format!("{CAL}{i}.ics"),
+            &event(&format!("u{i}"), "20261201T100000Z", "20261201T110000Z", ""),
+        )
+        .await
+        .status(201);
+    }
+    let bare = sync(&dav, CAL, "", None).await;
+    let with_data = dav
+        .req("REPORT", CAL)
+        .body(
+            r#"<D:sync-collection xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:sync-token></D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/><C:calendar-data/></D:prop></D:sync-collection>"#,
+        )
+        .send()
+        .await
+        .status(207);
+    assert_eq!(
+        bare.hrefs(),
+        [3, 1, 2].map(|i| format!("{CAL}{i}.ics")),
+        "oldest change first"
+    );
+    assert_eq!(bare.hrefs(), with_data.hrefs());
+    assert_eq!(bare.values("getetag"), with_data.values("getetag"));
+    assert!(bare.values("calendar-data").is_empty());
+    let data = with_data.values("calendar-data");
+    assert_eq!(data.len(), 3);
+    assert!(
+        data.iter().all(|d| d.contains("BEGIN:VCALENDAR")),
+        "{data:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_collections_appear_in_the_grantees_home_with_their_privileges() {
     let srv = TestServer::start().await;

@@ -113,6 +113,46 @@ async fn propfind_lists_depth_0_and_1_and_refuses_infinity() {
 /// A tester found `Depth: 2`, `-1` and an empty Depth answered 207 on /files/ (and 403
 /// propfind-finite-depth on /dav/, as if they meant infinity). They are malformed
 /// requests: 400 with a reason, the same on both rooms.
+/// A listing longer than one piece is sent as it is written (no Content-Length, so no
+/// whole body in memory) and is still one well-formed document listing every entry; a
+/// short answer still goes out whole, with its length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_listings_stream_whole_and_short_answers_keep_their_length() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.mkcol("/files/many/").await.status(201);
+    let paths: Vec<String> = (0..400)
+        .map(|i| format!("/files/many/f{i:03}.txt"))
+        .collect();
+    for batch in paths.chunks(8) {
+        for resp in futures_util::future::join_all(batch.iter().map(|p| dav.put(p, "x"))).await {
+            resp.status(201);
+        }
+    }
+    let listing = dav.propfind("/files/many/", "1").await.status(207);
+    assert_eq!(listing.header("content-length"), None, "sent in pieces");
+    let text = listing.text();
+    assert!(
+        text.len() > 2 * 64 * 1024,
+        "several pieces: {} bytes",
+        text.len()
+    );
+    let root = xmltree::Element::parse(text.as_bytes()).expect("one well-formed document");
+    assert_eq!(root.name, "multistatus");
+    let mut hrefs = listing.hrefs();
+    assert_eq!(hrefs.len(), 401);
+    hrefs.sort();
+    hrefs.dedup();
+    assert_eq!(hrefs.len(), 401, "each entry once");
+    assert_eq!(listing.values("getcontentlength").len(), 400);
+
+    let short = dav.propfind("/files/many/f000.txt", "0").await.status(207);
+    let length = short
+        .header("content-length")
+        .expect("a short answer has a length");
+    assert_eq!(length.parse::<usize>().unwrap(), short.text().len());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn propfind_with_an_invalid_depth_is_a_bad_request_on_both_rooms() {
     let srv = TestServer::start().await;

@@ -103,6 +103,20 @@ impl Target {
         }
     }
 
+    /// The same server and user with the base URL's last segment replaced by `name`: a
+    /// sibling collection (another calendar in the same home, say).
+    pub fn sibling(&self, name: &str) -> Target {
+        let trimmed = self.base_path.trim_end_matches('/');
+        let parent = &trimmed[..trimmed.rfind('/').map_or(0, |i| i + 1)];
+        Target {
+            addr: self.addr,
+            authority: self.authority.clone(),
+            base_path: format!("{parent}{name}/"),
+            user: self.user.clone(),
+            authorization: self.authorization.clone(),
+        }
+    }
+
     /// The user name every request signs in as.
     pub fn user(&self) -> &str {
         &self.user
@@ -401,6 +415,26 @@ mod tests {
             assert_eq!(target.path("a.txt"), "/files/a.txt");
             assert!(req.headers()[AUTHORIZATION].is_sensitive());
         }
+    }
+
+    #[tokio::test]
+    async fn a_sibling_replaces_the_last_segment() {
+        let target = Target::new(
+            "http://127.0.0.1:8080/dav/calendars/u/bench/",
+            "u",
+            "p",
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            target.sibling("other").path("a.ics"),
+            "/dav/calendars/u/other/a.ics"
+        );
+        let root = Target::new("http://127.0.0.1:8080/cal", "u", "p", false)
+            .await
+            .unwrap();
+        assert_eq!(root.sibling("x").path(""), "/x/");
     }
 
     #[tokio::test]

@@ -118,6 +118,14 @@ struct Cli {
     /// Events in the caldav_* workloads' calendar (half of them weekly).
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
     events: u32,
+    /// Calendar sizes caldav_initial_sync syncs from scratch, comma-separated, smallest
+    /// first; each lives in its own calendar beside --calendar-url (`initial-sync-N`).
+    #[arg(long, value_delimiter = ',', default_values_t = workloads::default_initial_sync_events(),
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    initial_sync_events: Vec<u32>,
+    /// Entries in the folder rss_after_propfind lists.
+    #[arg(long, default_value_t = workloads::default_rss_entries(), value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    rss_entries: u32,
     /// Timed runs of each caldav_* workload (sync rounds for caldav_sync).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     caldav_runs: u32,
@@ -271,6 +279,8 @@ impl Cli {
             flood_connections: self.flood_connections,
             events: self.events,
             caldav_runs: self.caldav_runs,
+            initial_sync_events: self.initial_sync_events.clone(),
+            rss_entries: self.rss_entries,
             server_pid: self.server_pid,
         })
     }

@@ -390,6 +390,8 @@ mod tests {
             flood_connections: 16,
             events: 5000,
             caldav_runs: 10,
+            initial_sync_events: vec![1000, 5000, 20_000],
+            rss_entries: 50_000,
             server_pid: None,
         }
     }

@@ -50,6 +50,23 @@ impl RssSampler {
     }
 }
 
+/// The summed RSS of `pid` and its descendants now, in MiB.
+pub fn current_mib(pid: u32) -> Result<f64, RssError> {
+    let kib = tree_rss_kib(pid, &descendants(pid)).ok_or(RssError::Vanished)?;
+    Ok(kib as f64 / 1024.0)
+}
+
+/// `pid`'s RSS plus that of `tree`, in KiB; `None` when `pid` is gone.
+fn tree_rss_kib(pid: u32, tree: &[u32]) -> Option<u64> {
+    // A child that exited meanwhile simply contributes nothing.
+    vm_rss_kib(pid).map(|own| {
+        own + tree
+            .iter()
+            .filter_map(|&child| vm_rss_kib(child))
+            .sum::<u64>()
+    })
+}
+
 async fn sample(pid: u32, mut stopped: oneshot::Receiver<()>) -> Option<u64> {
     let mut ticker = tokio::time::interval(INTERVAL);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -63,14 +80,7 @@ async fn sample(pid: u32, mut stopped: oneshot::Receiver<()>) -> Option<u64> {
         if n % TREE_REFRESH == 0 {
             tree = descendants(pid);
         }
-        // A child that exited between refreshes simply contributes nothing.
-        let total: Option<u64> = vm_rss_kib(pid).map(|own| {
-            own + tree
-                .iter()
-                .filter_map(|&child| vm_rss_kib(child))
-                .sum::<u64>()
-        });
-        peak = peak.max(total);
+        peak = peak.max(tree_rss_kib(pid, &tree));
         if last {
             break;
         }
@@ -167,5 +177,6 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let peak = sampler.finish().await.unwrap();
         assert!(peak > 0.0);
+        assert!(current_mib(own).unwrap() > 0.0);
     }
 }

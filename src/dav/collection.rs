@@ -23,7 +23,7 @@ use crate::proto::request::{
 use crate::proto::response::{Multistatus, Response as XmlResponse, Value};
 use crate::proto::status::Status;
 use crate::proto::value::Rgba;
-use crate::response::{self, Body, multistatus};
+use crate::response::{self, Body, multistatus_pieces};
 
 /// Answers MKCALENDAR.
 pub async fn mkcalendar(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
@@ -213,7 +213,7 @@ pub async fn proppatch(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> 
     }
     let mut ms = Multistatus::new();
     ms.push(response);
-    Ok(multistatus(ms.finish(None)))
+    Ok(multistatus_pieces(ms.into_pieces(None)))
 }
 
 type Refusal = (StatusCode, String);

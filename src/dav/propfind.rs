@@ -14,7 +14,7 @@ use crate::proto::precondition::Precondition;
 use crate::proto::request::{PropFind, parse_propfind};
 use crate::proto::response::{self as xml_response, Multistatus};
 use crate::proto::{Depth, Limits};
-use crate::response::{Body, multistatus};
+use crate::response::{Body, multistatus_pieces};
 
 /// Answers a PROPFIND.
 pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
@@ -107,7 +107,7 @@ pub async fn propfind(ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response<Body>> {
             );
         }
     }
-    Ok(multistatus(out.ms.finish(None)))
+    Ok(multistatus_pieces(out.ms.into_pieces(None)))
 }
 
 /// A PROPFIND answer being written: one response per resource listed.

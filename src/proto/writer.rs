@@ -116,6 +116,11 @@ impl XmlWriter {
         self.out.into_bytes()
     }
 
+    /// The finished text.
+    pub fn into_string(self) -> String {
+        self.out
+    }
+
     fn start_tag(&mut self, ns: &Namespace, name: &str, attributes: &[(&str, &str)]) {
         self.out.push('<');
         self.push_name(ns, name);

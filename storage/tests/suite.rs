@@ -1731,6 +1731,22 @@ async fn objects_keep_one_uid_and_honour_preconditions(f: &Fixture) {
         2
     );
     assert_eq!(f.store.object_list(cal.id).await.unwrap().len(), 2);
+    // Without text, sorted by name whatever order they were asked in, missing skipped.
+    let metas = f
+        .store
+        .object_metas_named(cal.id, &["b.ics".into(), "none.ics".into(), "a.ics".into()])
+        .await
+        .unwrap();
+    let listed: Vec<&str> = metas.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(listed, ["a.ics", "b.ics"]);
+    assert_eq!(metas[0].etag, w2.etag);
+    assert!(
+        f.store
+            .object_metas_named(cal.id, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         f.store
             .delete_object(cal.id, "a.ics", Precondition::IfMatch(w.etag))

@@ -4,9 +4,11 @@
 //! MKCOL first because not every server creates parents on PUT (nginx's
 //! `create_full_put_path` does; RFC 4918 says 409). Each workload is one module:
 //! [`big`] (1 GiB up and down), [`small_files`], [`propfind`], [`small_get`] (auth_cached,
-//! auth_cold), [`auth_flood`] and [`portal_load`]. auth_cold, auth_flood and portal_load
-//! only mean something against a server configured for them (credential cache off; client
-//! address from X-Forwarded-For; davgate's portal), so they run only when named. The CalDAV workloads of [`caldav`] also run only when named:
+//! auth_cold), [`auth_flood`], [`portal_load`] and [`rss_after_propfind`]. auth_cold,
+//! auth_flood and portal_load only mean something against a server configured for them
+//! (credential cache off; client address from X-Forwarded-For; davgate's portal), and
+//! rss_after_propfind watches the server for a minute after one 50,000-entry listing, so
+//! they run only when named. The CalDAV workloads of [`caldav`] also run only when named:
 //! they need a calendar URL (`--calendar-url`) rather than the WebDAV base URL, and write
 //! nothing under `davgate-bench/`.
 
@@ -15,6 +17,7 @@ mod big;
 mod caldav;
 mod portal_load;
 mod propfind;
+mod rss_after_propfind;
 mod small_files;
 mod small_get;
 
@@ -63,13 +66,17 @@ pub enum Workload {
     CaldavSync,
     #[value(name = "caldav_propfind")]
     CaldavPropfind,
+    #[value(name = "caldav_initial_sync")]
+    CaldavInitialSync,
     #[value(name = "portal_load")]
     PortalLoad,
+    #[value(name = "rss_after_propfind")]
+    RssAfterPropfind,
 }
 
 impl Workload {
     /// Every workload's name: the defaults first, in their order.
-    pub const NAMES: [&str; 14] = [
+    pub const NAMES: [&str; 16] = [
         "put_stream_1g",
         "put_length_1g",
         "get_1g",
@@ -83,15 +90,19 @@ impl Workload {
         "caldav_multiget",
         "caldav_sync",
         "caldav_propfind",
+        "caldav_initial_sync",
         "portal_load",
+        "rss_after_propfind",
     ];
 
-    /// Every CalDAV workload, in the order `bench/caldav.sh` runs them.
-    pub const CALDAV: [Workload; 4] = [
+    /// Every CalDAV workload, in the order `bench/caldav.sh` runs them (it runs
+    /// caldav_initial_sync, whose calendars hold 26,000 events, only when named).
+    pub const CALDAV: [Workload; 5] = [
         Workload::CaldavQuery,
         Workload::CaldavMultiget,
         Workload::CaldavSync,
         Workload::CaldavPropfind,
+        Workload::CaldavInitialSync,
     ];
 
     /// What runs when `--workloads` is not given: every workload any WebDAV server can be
@@ -120,7 +131,9 @@ impl Workload {
             Workload::CaldavMultiget => Self::NAMES[10],
             Workload::CaldavSync => Self::NAMES[11],
             Workload::CaldavPropfind => Self::NAMES[12],
-            Workload::PortalLoad => Self::NAMES[13],
+            Workload::CaldavInitialSync => Self::NAMES[13],
+            Workload::PortalLoad => Self::NAMES[14],
+            Workload::RssAfterPropfind => Self::NAMES[15],
         }
     }
 
@@ -166,6 +179,12 @@ pub struct Plan {
     /// Timed runs of each CalDAV workload.
     #[serde(default = "default_caldav_runs")]
     pub caldav_runs: u32,
+    /// Calendar sizes caldav_initial_sync syncs from scratch, smallest first.
+    #[serde(default = "default_initial_sync_events")]
+    pub initial_sync_events: Vec<u32>,
+    /// Entries in the folder rss_after_propfind lists.
+    #[serde(default = "default_rss_entries")]
+    pub rss_entries: u32,
     /// The server process whose memory (and, in auth_flood, CPU time) is sampled.
     pub server_pid: Option<u32>,
 }
@@ -192,6 +211,15 @@ fn default_events() -> u32 {
 
 fn default_caldav_runs() -> u32 {
     10
+}
+
+// Reports saved before caldav_initial_sync and rss_after_propfind lack these.
+pub fn default_initial_sync_events() -> Vec<u32> {
+    vec![1000, 5000, 20_000]
+}
+
+pub fn default_rss_entries() -> u32 {
+    50_000
 }
 
 impl Plan {
@@ -270,6 +298,8 @@ pub async fn run(
         Workload::CaldavMultiget => caldav::multiget(calendar()?, plan, name).await,
         Workload::CaldavSync => caldav::sync(calendar()?, plan, name).await,
         Workload::CaldavPropfind => caldav::propfind_listing(calendar()?, plan, name).await,
+        Workload::CaldavInitialSync => caldav::initial_sync(calendar()?, plan, name).await,
+        Workload::RssAfterPropfind => rss_after_propfind::run(files()?, plan, name).await,
     }
 }
 
@@ -369,7 +399,9 @@ mod tests {
             "caldav_multiget",
             "caldav_sync",
             "caldav_propfind",
+            "caldav_initial_sync",
             "portal_load",
+            "rss_after_propfind",
         ] {
             assert!(!Workload::DEFAULT.contains(&name), "{name}");
         }
@@ -384,12 +416,14 @@ mod tests {
         assert_eq!((plan.cold_connections, plan.flood_connections), (4, 16));
         assert_eq!((plan.events, plan.caldav_runs), (5000, 10));
         assert_eq!(plan.get_runs, 3);
+        assert_eq!(plan.initial_sync_events, [1000, 5000, 20_000]);
+        assert_eq!(plan.rss_entries, 50_000);
     }
 
     #[test]
     fn caldav_workloads_know_they_are() {
         let caldav: Vec<&str> = Workload::CALDAV.iter().map(|w| w.name()).collect();
-        assert_eq!(caldav, Workload::NAMES[9..13]);
+        assert_eq!(caldav, Workload::NAMES[9..14]);
         assert!(!Workload::Propfind10k.is_caldav());
     }
 }

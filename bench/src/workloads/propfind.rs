@@ -6,7 +6,7 @@
 //! so `D:`, `d:` and default-namespace servers are all counted alike.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -40,8 +40,47 @@ pub async fn run(
     plan: &Plan,
     name: &str,
 ) -> Result<WorkloadReport, WorkloadError> {
-    let folder = format!("{ROOT}propfind-{}/", plan.entries);
+    let (folder, notes) = ensure_folder(target, plan.entries, plan.put_clients).await?;
     let expected = plan.entries as usize + 1;
+    let mut conn = target.conn();
+    let mut runs = Vec::new();
+    for run in 1..=plan.propfind_runs {
+        let (elapsed, _) = timed_listing(&mut conn, target, &folder, expected).await?;
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        runs.push(vec![Measure::lower("latency", "ms", ms)]);
+        eprintln!(
+            "davgate-bench:   run {run}/{}: {ms:.1} ms",
+            plan.propfind_runs
+        );
+    }
+    Ok(WorkloadReport::from_runs(name, runs, notes))
+}
+
+/// One PROPFIND Depth 1 of `folder`, timed from send to the answer's last byte and then
+/// checked to list `expected` responses; the time and the answer's length.
+pub(super) async fn timed_listing(
+    conn: &mut Conn,
+    target: &Target,
+    folder: &str,
+    expected: usize,
+) -> Result<(Duration, u64), WorkloadError> {
+    let req = propfind(target, folder)?;
+    let started = Instant::now();
+    let exchange = conn.send(req, &[], Keep::Upto(MAX_LISTING)).await?;
+    let elapsed = started.elapsed();
+    verify_count(folder, multistatus_responses(&exchange)?, expected)?;
+    Ok((elapsed, exchange.body_len))
+}
+
+/// Makes sure `propfind-N/` holds `entries` files (untimed, from `put_clients`
+/// connections); the folder's path and what was done, as notes.
+pub(super) async fn ensure_folder(
+    target: &Arc<Target>,
+    entries: u32,
+    put_clients: u32,
+) -> Result<(String, Vec<String>), WorkloadError> {
+    let folder = format!("{ROOT}propfind-{entries}/");
+    let expected = entries as usize + 1;
     let mut conn = target.conn();
     let mut notes = Vec::new();
     match count_responses_of(&mut conn, target, &folder).await? {
@@ -56,29 +95,14 @@ pub async fn run(
                 ensure_collection(&mut conn, target, &folder).await?;
             }
             let entry = payload(ENTRY_LEN);
-            put_many(target, &folder, plan.entries, plan.put_clients, &entry).await?;
+            put_many(target, &folder, entries, put_clients, &entry).await?;
             notes.push("created the folder first (untimed)".to_owned());
             // Untimed, and also a check that the setup left exactly the expected entries.
             let found = count_responses_of(&mut conn, target, &folder).await?;
             verify_count(&folder, found.unwrap_or(0), expected)?;
         }
     }
-
-    let mut runs = Vec::new();
-    for run in 1..=plan.propfind_runs {
-        let req = propfind(target, &folder)?;
-        let started = Instant::now();
-        let exchange = conn.send(req, &[], Keep::Upto(MAX_LISTING)).await?;
-        let elapsed = started.elapsed();
-        verify_count(&folder, multistatus_responses(&exchange)?, expected)?;
-        let ms = elapsed.as_secs_f64() * 1000.0;
-        runs.push(vec![Measure::lower("latency", "ms", ms)]);
-        eprintln!(
-            "davgate-bench:   run {run}/{}: {ms:.1} ms",
-            plan.propfind_runs
-        );
-    }
-    Ok(WorkloadReport::from_runs(name, runs, notes))
+    Ok((folder, notes))
 }
 
 /// `response` elements in `folder`'s Depth 1 listing; `None` when it does not exist.

@@ -3,7 +3,9 @@
 //! plus the helpers the reports share. A leaf below the report dispatcher and the four
 //! report files, so none of them imports its parent.
 
-use davgate_storage::{CollectionId, CollectionKind, DavObject};
+use std::borrow::Cow;
+
+use davgate_storage::{CollectionId, CollectionKind, DavObject, ObjectMeta};
 use http::Response;
 
 use crate::dav::access::Opened;
@@ -12,11 +14,12 @@ use crate::dav::error::DavResult;
 use crate::dav::ical;
 use crate::dav::props::Resource;
 use crate::dav::vcard;
+use crate::proto::names::{CalDavProperty, CardDavProperty, Property};
 use crate::proto::precondition::Precondition;
-use crate::proto::request::ReportProps;
+use crate::proto::request::{PropFind, ReportProps};
 use crate::proto::response::{Multistatus, Response as XmlResponse};
 use crate::proto::status::Status;
-use crate::response::{Body, multistatus};
+use crate::response::{Body, multistatus_pieces};
 
 /// The decoded path of a member of the target collection.
 pub(super) fn member_path(ctx: &Ctx, name: &str) -> String {
@@ -110,7 +113,7 @@ impl<'c, 'r> Members<'c, 'r> {
             Shaped::AsAsked(text) => text,
             Shaped::Unshaped(text) => {
                 self.unshaped.push(object.meta.name.clone());
-                text
+                Cow::Borrowed(text)
             }
         };
         let mut response = XmlResponse::new(&member_path(self.ctx, &object.meta.name));
@@ -122,13 +125,25 @@ impl<'c, 'r> Members<'c, 'r> {
         self.ms.push(response);
     }
 
+    /// One member's response from its listing fields alone, for a report that asks for
+    /// no calendar or address data (see [`wants_data`]).
+    pub(super) fn push_listed(&mut self, meta: &ObjectMeta) {
+        let mut response = XmlResponse::new(&member_path(self.ctx, &meta.name));
+        Resource::Object(self.opened, meta, None).write(self.ctx, &self.props.props, &mut response);
+        self.ms.push(response);
+    }
+
     /// The object's text as the report wants it: as stored unless a selection, expand
     /// or limit-recurrence-set asks otherwise.
-    fn shaped_data(&self, object: &DavObject, parsed: Option<&ical::CalendarObject>) -> Shaped {
+    fn shaped_data<'o>(
+        &self,
+        object: &'o DavObject,
+        parsed: Option<&ical::CalendarObject>,
+    ) -> Shaped<'o> {
         match self.opened.collection.kind {
             CollectionKind::Calendar => {
                 let Some(request) = &self.calendar_request else {
-                    return Shaped::AsAsked(object.data.clone());
+                    return Shaped::AsAsked(Cow::Borrowed(&object.data));
                 };
                 let shaped = match parsed {
                     Some(parsed) => parsed.calendar_data(request, &self.options),
@@ -139,20 +154,20 @@ impl<'c, 'r> Members<'c, 'r> {
                     }),
                 };
                 match shaped {
-                    Ok(text) => Shaped::AsAsked(text.into_owned()),
+                    Ok(text) => Shaped::AsAsked(Cow::Owned(text.into_owned())),
                     Err(e) => {
                         tracing::debug!(object = %object.meta.name, error = %e, "returning calendar data unshaped");
-                        Shaped::Unshaped(object.data.clone())
+                        Shaped::Unshaped(&object.data)
                     }
                 }
             }
             CollectionKind::AddressBook => {
                 let Some(request) = &self.address_request else {
-                    return Shaped::AsAsked(object.data.clone());
+                    return Shaped::AsAsked(Cow::Borrowed(&object.data));
                 };
                 Shaped::AsAsked(match vcard::validate(object.data.as_bytes()) {
-                    Ok(card) => card.address_data(request).into_owned(),
-                    Err(_) => object.data.clone(),
+                    Ok(card) => Cow::Owned(card.address_data(request).into_owned()),
+                    Err(_) => Cow::Borrowed(&object.data),
                 })
             }
         }
@@ -187,16 +202,48 @@ impl<'c, 'r> Members<'c, 'r> {
             );
             self.push_truncated(&hint);
         }
-        multistatus(self.ms.finish(sync_token))
+        multistatus_pieces(self.ms.into_pieces(sync_token))
     }
 }
 
-/// Calendar or address data for a report.
-enum Shaped {
+/// Calendar or address data for a report, borrowed from the stored text when it is
+/// returned as stored.
+enum Shaped<'o> {
     /// As the request's selection, expand or limit-recurrence-set asked.
-    AsAsked(String),
+    AsAsked(Cow<'o, str>),
     /// As stored, because shaping needed more recurrence instances than the caps allow.
-    Unshaped(String),
+    Unshaped(&'o str),
+}
+
+/// Whether a report returns the members' text (calendar-data or address-data); when it
+/// does not, the text is not read at all.
+pub(super) fn wants_data(props: &ReportProps) -> bool {
+    if props.calendar_data.is_some() || props.address_data.is_some() {
+        return true;
+    }
+    match &props.props {
+        PropFind::Prop(list) => list.iter().any(|p| {
+            matches!(
+                p,
+                Property::CalDav(CalDavProperty::CalendarData)
+                    | Property::CardDav(CardDavProperty::AddressData)
+            )
+        }),
+        PropFind::AllProp { .. } | PropFind::PropName => true,
+    }
+}
+
+/// The member called `name` in `sorted`, a store answer sorted by name: a search, not a
+/// scan, so answering for every member of a large collection stays linear.
+pub(super) fn by_name<'a, T>(
+    sorted: &'a [T],
+    name: &str,
+    key: impl Fn(&T) -> &str,
+) -> Option<&'a T> {
+    sorted
+        .binary_search_by(|item| key(item).cmp(name))
+        .ok()
+        .map(|i| &sorted[i])
 }
 
 /// Members of a collection by name, as the store returns them.

@@ -2,7 +2,7 @@
 
 use http::Response;
 
-use super::members::{Members, named, options};
+use super::members::{Members, by_name, named, options};
 use crate::dav::access::Opened;
 use crate::dav::ctx::Ctx;
 use crate::dav::error::DavResult;
@@ -37,7 +37,7 @@ pub(super) async fn multiget(
     let objects = named(ctx, opened.collection.id, &names).await?;
     let mut ms = Members::new(ctx, opened, &request.props, options);
     for name in &names {
-        match objects.iter().find(|o| &o.meta.name == name) {
+        match by_name(&objects, name, |o| &o.meta.name) {
             Some(object) => ms.push(object),
             None => ms.push_status(&format!("{base}{name}"), Status::NOT_FOUND),
         }

@@ -22,7 +22,7 @@ use crate::proto::precondition::Precondition;
 use crate::proto::request::{PrincipalPropertySearch, PropertySearch, SearchTest};
 use crate::proto::response::{Multistatus, Response as XmlResponse, principal_search_property_set};
 use crate::proto::status::Status;
-use crate::response::{Body, full, multistatus};
+use crate::response::{Body, full, multistatus_pieces};
 
 /// The most principals one search returns; past it, a 507 says to type more.
 const MAX_RESULTS: u32 = 50;
@@ -89,7 +89,7 @@ pub(super) async fn search(
         Resource::Principal(user).write(ctx, &request.props.props, &mut response);
         ms.push(response);
     }
-    Ok(multistatus(ms.finish(None)))
+    Ok(multistatus_pieces(ms.into_pieces(None)))
 }
 
 fn matches(request: &PrincipalPropertySearch, user: &str) -> bool {

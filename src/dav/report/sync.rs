@@ -3,7 +3,7 @@
 use davgate_storage::StorageError;
 use http::Response;
 
-use super::members::{Members, member_path, named, options};
+use super::members::{Members, by_name, member_path, named, options, wants_data};
 use crate::dav::access::Opened;
 use crate::dav::ctx::Ctx;
 use crate::dav::error::{DavError, DavResult};
@@ -43,14 +43,26 @@ pub(super) async fn sync(
         .filter(|c| c.etag.is_some())
         .map(|c| c.name.clone())
         .collect();
-    let objects = named(ctx, id, &live).await?;
     let options = options(ctx, opened, None);
     let mut ms = Members::new(ctx, opened, &request.props, options);
-    for change in &changes.changes {
-        match objects.iter().find(|o| o.meta.name == change.name) {
-            Some(object) => ms.push(object),
-            // Deleted, or deleted again since the change log was read.
-            None => ms.push_status(&member_path(ctx, &change.name), Status::NOT_FOUND),
+    // Each change finds its member by a search in the store's sorted answer: a scan per
+    // change made an initial sync quadratic (20,000 events: 200 million comparisons).
+    // A member missing there was deleted again since the change log was read.
+    if wants_data(&request.props) {
+        let objects = named(ctx, id, &live).await?;
+        for change in &changes.changes {
+            match by_name(&objects, &change.name, |o| &o.meta.name) {
+                Some(object) => ms.push(object),
+                None => ms.push_status(&member_path(ctx, &change.name), Status::NOT_FOUND),
+            }
+        }
+    } else {
+        let metas = ctx.store().object_metas_named(id, &live).await?;
+        for change in &changes.changes {
+            match by_name(&metas, &change.name, |m| &m.name) {
+                Some(meta) => ms.push_listed(meta),
+                None => ms.push_status(&member_path(ctx, &change.name), Status::NOT_FOUND),
+            }
         }
     }
     if changes.truncated {

@@ -173,7 +173,9 @@ pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
         let _ = write!(out, "<{name}/>");
         return true;
     }
+    let start = out.len();
     let _ = write!(out, "<{name}>");
+    let content = out.len();
     match prop {
         Live::ResourceType => out.push_str("<D:collection/>"),
         Live::ContentLength => {
@@ -236,7 +238,14 @@ pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
             let _ = write!(out, "{}", node.trashed_ms.unwrap_or(0) / 1000);
         }
     }
-    let _ = write!(out, "</{name}>");
+    if out.len() == content {
+        // No value (an unlocked entry's lockdiscovery): one empty element, 17 bytes less
+        // on every entry of a listing.
+        out.truncate(start);
+        let _ = write!(out, "<{name}/>");
+    } else {
+        let _ = write!(out, "</{name}>");
+    }
     true
 }
 

@@ -1,17 +1,21 @@
 //! PROPFIND on the file tree and the trash (RFC 4918 §9.1).
 //!
 //! Properties a resource lacks are reported 404, only the dead properties asked for are
-//! returned, and `getetag` is quoted. A folder listing streams straight from one query
-//! of the children, one of their dead properties and one of the account's locks,
-//! whatever the folder's size, without an element tree per property.
+//! returned, and `getetag` is quoted. A folder listing comes from one query of the
+//! children, one of their dead properties and one of the account's locks, whatever the
+//! folder's size, without an element tree per property. All three are read before the
+//! status is chosen, so a failure is a 5xx and never half a 207; then the XML is written
+//! a piece at a time as the client takes it ([`Listing`]), each child's row dropped once
+//! written, so a folder of 50,000 entries never has its whole answer in memory.
 
 mod live;
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use bytes::Bytes;
 use davgate_storage::{Account, DeadProp, LockRecord, Node, NodeId, StorageError, Store, TreeRoot};
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 
 use self::live::{ALLPROP, Live, PREFIXES, Subject};
 use super::errors::FilesError;
@@ -20,7 +24,7 @@ use crate::error::HttpError;
 use crate::proto::names::Property;
 use crate::proto::raw::embeddable;
 use crate::proto::request::{PropFind as PropfindRequest, parse_propfind};
-use crate::proto::response::MultistatusStream;
+use crate::proto::response::{MultistatusStream, PIECE_LEN};
 use crate::proto::status::Status;
 use crate::proto::writer::empty_element_in;
 use crate::proto::{Depth, Limits};
@@ -45,16 +49,8 @@ pub(crate) async fn propfind(target: Target<'_>, depth: Depth, body: &[u8]) -> R
         Ok(r) => r,
         Err(reason) => return FilesError::Xml(reason).into_response(),
     };
-    match listing(&target, depth, &request).await {
-        Ok(Some(xml)) => {
-            let mut resp = Response::new(response::full(xml));
-            *resp.status_mut() = StatusCode::MULTI_STATUS;
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml; charset=utf-8"),
-            );
-            resp
-        }
+    match listing(&target, depth, request).await {
+        Ok(Some(listing)) => response::multistatus_body(response::pieces(listing)),
         Ok(None) => response::text(
             StatusCode::NOT_FOUND,
             "there is no file or folder at this path",
@@ -63,11 +59,12 @@ pub(crate) async fn propfind(target: Target<'_>, depth: Depth, body: &[u8]) -> R
     }
 }
 
+/// Reads everything the listing needs; `None` when there is nothing at the path.
 async fn listing(
     t: &Target<'_>,
     depth: Depth,
-    request: &PropfindRequest,
-) -> Result<Option<String>, StorageError> {
+    request: PropfindRequest,
+) -> Result<Option<Listing>, StorageError> {
     let root = t.tree.of(t.account);
     let segs: Vec<&str> = t.segments.iter().map(String::as_str).collect();
     let Some(node) = t.store.resolve(root, &segs).await? else {
@@ -78,7 +75,7 @@ async fn listing(
     } else {
         Vec::new()
     };
-    let wants_dead = match request {
+    let wants_dead = match &request {
         PropfindRequest::AllProp { .. } | PropfindRequest::PropName => true,
         PropfindRequest::Prop(names) => names.iter().any(|n| {
             Live::from_name(n).is_none() || live::overridable(n.namespace().uri(), n.local_name())
@@ -93,7 +90,7 @@ async fn listing(
             }
         }
     }
-    let wants_locks = match request {
+    let wants_locks = match &request {
         PropfindRequest::AllProp { .. } => true,
         PropfindRequest::PropName => false,
         PropfindRequest::Prop(names) => names
@@ -106,64 +103,111 @@ async fn listing(
         Vec::new()
     };
 
-    let mut writer = Writer {
-        out: MultistatusStream::new(&PREFIXES, children.len()),
-        account: t.account,
-        tree: t.tree,
-        mount: t.mount,
-        locks: &locks,
-        request,
-        dead: &dead,
-        found: String::new(),
-        missing: String::new(),
-    };
     let path = format!("/{}", t.segments.join("/"));
     // The decoded href; the stream percent-encodes it as it writes it.
-    let mut href = mount::href(t.mount, t.tree, t.segments, node.is_dir());
-    writer.resource(&node, &href, &path);
+    let href = mount::href(t.mount, t.tree, t.segments, node.is_dir());
     let base = if path == "/" {
         String::new()
     } else {
         path.clone()
     };
-    let parent_len = href.len();
-    for child in &children {
-        href.truncate(parent_len);
-        href.push_str(&child.name);
-        if child.is_dir() {
-            href.push('/');
-        }
-        writer.resource(child, &href, &format!("{base}/{}", child.name));
-    }
-    Ok(Some(writer.out.finish()))
+    Ok(Some(Listing {
+        writer: Writer {
+            out: MultistatusStream::new(&PREFIXES),
+            account: t.account.clone(),
+            tree: t.tree,
+            mount: t.mount,
+            locks,
+            request,
+            dead,
+            found: String::new(),
+            missing: String::new(),
+        },
+        parent_len: href.len(),
+        folder: Some((node, path)),
+        children: children.into_iter(),
+        href,
+        base,
+        child_path: String::new(),
+        done: false,
+    }))
 }
 
-/// Writes the listing straight into one buffer: a folder of 10,000 entries must not
-/// cost an allocation per property (see the bench's propfind_10k).
-struct Writer<'a> {
+/// A listing whose rows are all read, written a piece of about [`PIECE_LEN`] at a time
+/// as the body is sent: nothing in it can fail any more.
+struct Listing {
+    writer: Writer,
+    /// The resource asked for, with its path below the tree root; `None` once written.
+    folder: Option<(Node, String)>,
+    /// The members still to write, each dropped once written.
+    children: std::vec::IntoIter<Node>,
+    /// The decoded href being written: the folder's, then each child's after it.
+    href: String,
+    /// Length of the folder's href, which each child's is cut back to.
+    parent_len: usize,
+    /// The folder's path below the tree root ("" for the root).
+    base: String,
+    /// Reused for each child's path below the tree root.
+    child_path: String,
+    done: bool,
+}
+
+impl Iterator for Listing {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        if let Some((node, path)) = self.folder.take() {
+            self.writer.resource(&node, &self.href, &path);
+        }
+        // Bounded: each round writes one child, and there are finitely many.
+        while self.writer.out.len() < PIECE_LEN {
+            let Some(child) = self.children.next() else {
+                self.writer.out.close();
+                self.done = true;
+                break;
+            };
+            self.href.truncate(self.parent_len);
+            self.href.push_str(&child.name);
+            if child.is_dir() {
+                self.href.push('/');
+            }
+            self.child_path.clear();
+            let _ = write!(self.child_path, "{}/{}", self.base, child.name);
+            self.writer.resource(&child, &self.href, &self.child_path);
+        }
+        Some(Bytes::from(self.writer.out.take()))
+    }
+}
+
+/// Writes the listing straight into the piece being filled: a folder of 10,000 entries
+/// must not cost an allocation per property (see the bench's propfind_10k).
+struct Writer {
     out: MultistatusStream,
-    account: &'a Account,
+    account: Account,
     tree: TreeRoot,
     mount: Mount,
-    locks: &'a [LockRecord],
-    request: &'a PropfindRequest,
-    dead: &'a HashMap<NodeId, Vec<DeadProp>>,
+    locks: Vec<LockRecord>,
+    request: PropfindRequest,
+    dead: HashMap<NodeId, Vec<DeadProp>>,
     /// Reused for every entry: one allocation per listing, not one per entry.
     found: String,
     /// The same, for the names of properties the entry does not have.
     missing: String,
 }
 
-impl Writer<'_> {
+impl Writer {
     /// One `D:response`; `href` is the entry's decoded href.
     fn resource(&mut self, node: &Node, href: &str, path: &str) {
         let subject = Subject {
             node,
             path,
-            account: self.account,
+            account: &self.account,
             tree: self.tree,
             mount: self.mount,
-            locks: self.locks,
+            locks: &self.locks,
         };
         let dead = self
             .dead
@@ -173,7 +217,7 @@ impl Writer<'_> {
         let (found, missing) = (&mut self.found, &mut self.missing);
         found.clear();
         missing.clear();
-        match self.request {
+        match &self.request {
             PropfindRequest::AllProp { include } => {
                 for live in ALLPROP {
                     live::write(found, live, &subject);

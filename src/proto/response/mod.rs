@@ -4,7 +4,8 @@
 //! Writers take decoded paths and percent-encode them once ([`super::href`]), so
 //! callers never juggle two forms of a path. A [`Response`] buffers its properties
 //! grouped by status (one `D:propstat` per status, first-seen order); the
-//! [`Multistatus`] streams finished responses into one buffer.
+//! [`Multistatus`] writes finished responses into pieces of about [`PIECE_LEN`], which
+//! are sent (and freed) one by one, so no buffer of a whole long answer is ever grown.
 
 mod condition;
 mod search_set;
@@ -12,7 +13,7 @@ mod stream;
 
 pub use condition::error_body;
 pub use search_set::principal_search_property_set;
-pub use stream::MultistatusStream;
+pub use stream::{MultistatusStream, PIECE_LEN};
 
 use super::href::encode_path;
 use super::names::{
@@ -119,6 +120,8 @@ impl Response {
 #[derive(Debug, Clone)]
 pub struct Multistatus {
     w: XmlWriter,
+    /// Pieces of the document already written, each about [`PIECE_LEN`] long.
+    full: Vec<String>,
     /// Scratch for one encoded href, reused for every response.
     href: String,
 }
@@ -128,7 +131,17 @@ impl Multistatus {
     pub fn new() -> Self {
         Self {
             w: XmlWriter::document(&Namespace::Dav, "multistatus"),
+            full: Vec::new(),
             href: String::new(),
+        }
+    }
+
+    /// Moves the text written so far into its own piece once it is long enough.
+    fn seal_piece(&mut self) {
+        let out = self.w.buffer();
+        if out.len() >= PIECE_LEN {
+            let piece = std::mem::replace(out, String::with_capacity(PIECE_LEN + PIECE_LEN / 4));
+            self.full.push(piece);
         }
     }
 
@@ -152,6 +165,7 @@ impl Multistatus {
             response.description.as_deref(),
         );
         self.w.close(&Namespace::Dav, "response");
+        self.seal_piece();
     }
 
     /// Writes a response that is only an href and a status: a member deleted since
@@ -175,16 +189,25 @@ impl Multistatus {
         stream::status(out, status);
         Self::tail(&mut self.w, error, description);
         self.w.close(&Namespace::Dav, "response");
+        self.seal_piece();
     }
 
     /// Closes the document; `sync_token` (sync-collection) goes last, as RFC 6578 §6.4
     /// orders it.
-    pub fn finish(mut self, sync_token: Option<&str>) -> Vec<u8> {
+    pub fn finish(self, sync_token: Option<&str>) -> Vec<u8> {
+        self.into_pieces(sync_token).concat().into_bytes()
+    }
+
+    /// Closes the document as [`Self::finish`] does, and returns it in pieces of about
+    /// [`PIECE_LEN`], in order.
+    pub fn into_pieces(mut self, sync_token: Option<&str>) -> Vec<String> {
         if let Some(token) = sync_token {
             self.w.text_element(&Namespace::Dav, "sync-token", token);
         }
         self.w.close(&Namespace::Dav, "multistatus");
-        self.w.into_bytes()
+        let mut pieces = self.full;
+        pieces.push(self.w.into_string());
+        pieces
     }
 
     fn tail(w: &mut XmlWriter, error: Option<&Precondition>, description: Option<&str>) {

@@ -1,6 +1,8 @@
-//! A `D:multistatus` streamed into one buffer, for listings of thousands of entries
-//! (a file folder): the caller writes each response's property elements itself into a
-//! reused buffer, and this writes the document frame, the href and the propstats.
+//! A `D:multistatus` streamed out in pieces, for listings of thousands of entries (a file
+//! folder): the caller writes each response's property elements itself into a reused
+//! buffer, this writes the document frame, the href and the propstats, and the caller
+//! takes the text written so far ([`MultistatusStream::take`]) whenever it holds a
+//! [`PIECE_LEN`], to send it while the next piece is written.
 //!
 //! Unlike [`super::Multistatus`], nothing is kept per response, and the root declares
 //! the caller's prefixes (file listings use ownCloud's, Nextcloud's and Microsoft's
@@ -13,6 +15,13 @@ use super::super::escape::{Escape, escape};
 use super::super::href::encode_path_into;
 use super::super::status::Status;
 
+/// How much text a streamed multistatus is sent in: large enough that a piece costs
+/// little beyond its bytes, small enough that a listing holds next to nothing.
+pub const PIECE_LEN: usize = 64 * 1024;
+
+/// A piece's buffer: one entry may overshoot [`PIECE_LEN`] before the piece is taken.
+const PIECE_CAPACITY: usize = PIECE_LEN + PIECE_LEN / 4;
+
 /// A multistatus being streamed.
 #[derive(Debug)]
 pub struct MultistatusStream {
@@ -23,9 +32,9 @@ pub struct MultistatusStream {
 
 impl MultistatusStream {
     /// Starts the document, declaring `prefixes` (which must bind `D` to `DAV:`) on
-    /// the root; `entries` sizes the buffer so a listing grows it rarely.
-    pub fn new(prefixes: &[(&str, &str)], entries: usize) -> Self {
-        let mut out = String::with_capacity(512 * (entries + 1));
+    /// the root.
+    pub fn new(prefixes: &[(&str, &str)]) -> Self {
+        let mut out = String::with_capacity(PIECE_CAPACITY);
         out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus");
         for (prefix, uri) in prefixes {
             let _ = write!(out, " xmlns:{prefix}=\"");
@@ -64,9 +73,30 @@ impl MultistatusStream {
         self.out.push_str("</D:response>");
     }
 
-    /// Closes the document.
-    pub fn finish(mut self) -> String {
+    /// Closes the document; what is written after this is not part of it.
+    pub fn close(&mut self) {
         self.out.push_str("</D:multistatus>\n");
+    }
+
+    /// How much text was written since the last [`Self::take`].
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether nothing was written since the last [`Self::take`].
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// The text written since the last take, to be sent; writing goes on into a new
+    /// buffer.
+    pub fn take(&mut self) -> String {
+        std::mem::replace(&mut self.out, String::with_capacity(PIECE_CAPACITY))
+    }
+
+    /// Closes the document and returns what was written since the last take.
+    pub fn finish(mut self) -> String {
+        self.close();
         self.out
     }
 }
@@ -107,7 +137,7 @@ mod tests {
     #[test]
     fn writes_a_well_formed_listing_with_encoded_hrefs() {
         let prefixes = [("D", "DAV:"), ("oc", "http://owncloud.org/ns")];
-        let mut ms = MultistatusStream::new(&prefixes, 1);
+        let mut ms = MultistatusStream::new(&prefixes);
         ms.open_response("/files/a b+c&d/");
         ms.propstat(Status::OK, "<oc:fileid>7</oc:fileid>");
         ms.propstat(Status::NOT_FOUND, "");

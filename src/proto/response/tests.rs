@@ -300,3 +300,35 @@ fn status_lines() {
     assert_eq!(Status::from_code(299).to_string(), "HTTP/1.1 299 ");
     assert_eq!(Status::INSUFFICIENT_STORAGE.code(), 507);
 }
+
+#[test]
+fn a_long_multistatus_comes_in_pieces_that_make_one_document() {
+    let mut ms = Multistatus::new();
+    let text = "x".repeat(1000);
+    for i in 0..200 {
+        let mut r = Response::new(&format!("/dav/calendars/ann/work/{i}.ics"));
+        r.prop(
+            Status::OK,
+            &Property::Dav(DavProperty::DisplayName),
+            Value::Text(&text),
+        );
+        ms.push(r);
+        ms.push_status(
+            &format!("/dav/calendars/ann/work/gone-{i}.ics"),
+            Status::NOT_FOUND,
+        );
+    }
+    let whole = ms.clone().finish(Some("http://davgate.org/ns/sync/7"));
+    let pieces = ms.into_pieces(Some("http://davgate.org/ns/sync/7"));
+    assert!(pieces.len() >= 3, "{} pieces", pieces.len());
+    // Each piece but the last was sealed as soon as it passed the length.
+    for piece in &pieces[..pieces.len() - 1] {
+        assert!(
+            piece.len() >= PIECE_LEN && piece.len() < PIECE_LEN + 2048,
+            "{}",
+            piece.len()
+        );
+    }
+    assert_eq!(pieces.concat().into_bytes(), whole);
+    assert_eq!(summary(&parsed(whole)).len(), 400);
+}

@@ -18,6 +18,11 @@
 //! - caldav_sync: sync-collection after 10 edits (untimed PUTs), starting from an initial
 //!   sync with an empty token; each round carries on from the previous round's token.
 //! - caldav_propfind: PROPFIND Depth 1 for getetag, getcontenttype and resourcetype.
+//! - caldav_initial_sync: a client's first sync-collection (empty token, getetag), of
+//!   calendars of each size in `--initial-sync-events` (1,000, 5,000 and 20,000 events by
+//!   default), each its own calendar `initial-sync-N` beside `--calendar-url`, filled as
+//!   above. Each run syncs every size once, smallest first; the row for the largest over
+//!   the one before says whether the time grows linearly with the calendar.
 //!
 //! Each row gives the median latency over runs and, from the same runs, the p90; the size
 //! of the answer is context (Radicale 3.1 ignores `expand`, so its month view is smaller).
@@ -161,6 +166,78 @@ pub async fn sync(
         log_run(round, plan.caldav_runs, elapsed);
     }
     Ok(summarize(name, (runs, latencies), notes))
+}
+
+/// Initial sync-collection of calendars of several sizes.
+pub async fn initial_sync(
+    target: &Arc<Target>,
+    plan: &Plan,
+    name: &str,
+) -> Result<WorkloadReport, WorkloadError> {
+    let mut sizes = plan.initial_sync_events.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut calendars = Vec::new();
+    let mut notes = Vec::new();
+    for &events in &sizes {
+        let calendar = Arc::new(target.sibling(&format!("initial-sync-{events}")));
+        let sized = Plan {
+            events,
+            ..plan.clone()
+        };
+        for note in ensure_calendar(&calendar, &sized).await? {
+            notes.push(format!("{events} events: {note}"));
+        }
+        calendars.push((events, calendar));
+    }
+    let mut conn_of: Vec<Conn> = calendars.iter().map(|(_, c)| c.conn()).collect();
+    // Untimed warm-up of each, checked like the runs.
+    for ((events, calendar), conn) in calendars.iter().zip(&mut conn_of) {
+        let exchange = conn
+            .send(sync_request(calendar, "")?, &[], Keep::Upto(MAX_ANSWER))
+            .await?;
+        verify("initial sync-collection", &exchange, *events as usize)?;
+    }
+    notes.push("one untimed warm-up sync of each calendar first".to_owned());
+    let mut runs = Vec::new();
+    for round in 1..=plan.caldav_runs {
+        let mut measures = Vec::new();
+        let mut times = Vec::new();
+        for ((events, calendar), conn) in calendars.iter().zip(&mut conn_of) {
+            let req = sync_request(calendar, "")?;
+            let started = Instant::now();
+            let exchange = conn.send(req, &[], Keep::Upto(MAX_ANSWER)).await?;
+            let elapsed = started.elapsed();
+            verify("initial sync-collection", &exchange, *events as usize)?;
+            let ms = elapsed.as_secs_f64() * 1000.0;
+            measures.push(Measure::lower(&format!("{events} events"), "ms", ms));
+            times.push(ms);
+        }
+        if let ([.., smaller, larger], [.., before, last]) = (sizes.as_slice(), times.as_slice()) {
+            measures.push(Measure::lower(
+                &format!("time {larger} / time {smaller}"),
+                "x",
+                last / before,
+            ));
+        }
+        eprintln!(
+            "davgate-bench:   run {round}/{}: {}",
+            plan.caldav_runs,
+            times
+                .iter()
+                .map(|ms| format!("{ms:.1} ms"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        runs.push(measures);
+    }
+    if let [.., smaller, larger] = sizes.as_slice() {
+        notes.push(format!(
+            "linear growth would make time {larger} / time {smaller} {:.1}",
+            f64::from(*larger) / f64::from(*smaller)
+        ));
+    }
+    Ok(WorkloadReport::from_runs(name, runs, notes))
 }
 
 /// PROPFIND Depth 1 of the calendar.
