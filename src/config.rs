@@ -136,6 +136,13 @@ pub struct ConfigFile {
     /// Let reminder webhooks reach loopback, private and link-local addresses, over plain
     /// HTTP too (default false: HTTPS to public addresses only).
     pub reminders_allow_private: Option<bool>,
+    /// The SMTP relay e-mail reminders go through: `smtp://HOST:PORT` (add
+    /// `?tls=required` for STARTTLS) or `smtps://HOST:PORT`, with `USER:PASSWORD@` when
+    /// it asks. Unset: no e-mail reminders.
+    pub smtp_url: Option<Secret<String>>,
+    /// The sender of e-mail reminders, e.g. `davgate <reminders@example.org>`; required
+    /// with `smtp_url`.
+    pub smtp_from: Option<String>,
 }
 
 /// `sqlite_synchronous` as written in the configuration.
@@ -204,7 +211,9 @@ impl ConfigFile {
             metrics_token,
             reminders_horizon,
             reminders_grace,
-            reminders_allow_private
+            reminders_allow_private,
+            smtp_url,
+            smtp_from
         );
         self
     }
@@ -429,6 +438,19 @@ impl Settings {
                  spaces, e.g. the output of `openssl rand -hex 32`"
             )));
         }
+        let smtp = match (config.smtp_url, &config.smtp_from) {
+            (None, None) => None,
+            (Some(url), Some(from)) => {
+                Some(crate::reminders::email::SmtpSettings::new(url, from).map_err(ConfigError)?)
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError(
+                    "smtp_url and smtp_from must be given together: the relay e-mail \
+                     reminders go through, and the address they come from"
+                        .into(),
+                ));
+            }
+        };
         let sqlite_synchronous = match config.sqlite_synchronous {
             None | Some(SqliteSynchronousSetting::Full) => davgate_storage::SqliteSynchronous::Full,
             Some(SqliteSynchronousSetting::Normal) => davgate_storage::SqliteSynchronous::Normal,
@@ -476,6 +498,7 @@ impl Settings {
                 } else {
                     crate::reminders::deliver::Reach::PublicHttps
                 },
+                smtp,
             },
             dav: crate::dav::DavSettings {
                 max_resource_size: config.dav_max_resource_size.map_or(10 << 20, |s| s.0),
@@ -768,6 +791,26 @@ mod tests {
         let err = settings("metrics_token = \"short\"").unwrap_err();
         assert!(err.0.contains("at least 16"), "{err}");
         assert!(settings("metrics_token = \"0123456789 abcdef0123\"").is_err());
+    }
+
+    #[test]
+    fn e_mail_reminders_need_a_relay_and_a_sender() {
+        assert!(settings("").unwrap().reminders.smtp.is_none());
+        let s = settings(
+            "smtp_url = \"smtps://u:hunter22@relay.example.org\"\n\
+             smtp_from = \"davgate <reminders@example.org>\"",
+        )
+        .unwrap();
+        let smtp = s.reminders.smtp.as_ref().unwrap();
+        assert_eq!(smtp.from.email.to_string(), "reminders@example.org");
+        assert!(
+            !format!("{s:?}").contains("hunter22"),
+            "the password is never shown"
+        );
+        let err = settings("smtp_url = \"smtp://relay:25\"").unwrap_err();
+        assert!(err.0.contains("smtp_from"), "{err}");
+        let err = settings("smtp_url = \"mail://relay\"\nsmtp_from = \"a@b.org\"").unwrap_err();
+        assert!(err.0.contains("smtp_url is not usable"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! a test message, and the delivery log.
 
 use clap::Subcommand;
-use davgate_storage::{CollectionKind, DeliveryRecord, StorageError, WebhookFormat, now_ms};
+use davgate_storage::{
+    CollectionKind, DeliveryRecord, DestinationKind, EMAIL_DESTINATION, StorageError,
+    WebhookFormat, now_ms,
+};
 
 use super::invocation::Invocation;
 use super::shared::{CliError, existing, format_time};
@@ -148,6 +151,13 @@ impl WebhookCommand {
                     .add_destination(account.id, &name, &url, format, template.as_deref())
                     .await
                     .map_err(|e| match e {
+                        StorageError::Conflict(_) if name == EMAIL_DESTINATION => {
+                            CliError::Usage(format!(
+                                "the name {EMAIL_DESTINATION} is kept for e-mail reminders \
+                                 (`{}`); choose another",
+                                davgate.command(&format!("user set-email {user} ADDRESS"))
+                            ))
+                        }
                         StorageError::Conflict(_) => CliError::Usage(format!(
                             "{user} already has a destination named {name:?}"
                         )),
@@ -165,6 +175,10 @@ impl WebhookCommand {
             Self::List { user } => {
                 let account = existing(store, &user, davgate).await?;
                 for d in store.destinations(account.id).await? {
+                    if d.kind == DestinationKind::Email {
+                        println!("{}  e-mail  {}", d.name, d.url);
+                        continue;
+                    }
                     println!(
                         "{}  {}  {}{}",
                         d.name,
@@ -179,6 +193,7 @@ impl WebhookCommand {
             }
             Self::Remove { user, name } => {
                 let account = existing(store, &user, davgate).await?;
+                webhook_only(store, &account, &name, davgate).await?;
                 store
                     .remove_destination(account.id, &name)
                     .await
@@ -191,6 +206,7 @@ impl WebhookCommand {
             }
             Self::Test { user, name } => {
                 let account = existing(store, &user, davgate).await?;
+                webhook_only(store, &account, &name, davgate).await?;
                 let d = store
                     .destination(account.id, &name)
                     .await?
@@ -234,6 +250,24 @@ impl WebhookCommand {
                 }
             }
         }
+    }
+}
+
+/// Refuses the e-mail destination where only webhooks make sense: it follows the
+/// account's address and goes with it.
+async fn webhook_only(
+    store: &davgate_storage::Store,
+    account: &davgate_storage::Account,
+    name: &str,
+    davgate: &Invocation,
+) -> Result<(), CliError> {
+    match store.destination(account.id, name).await? {
+        Some(d) if d.kind == DestinationKind::Email => Err(CliError::Usage(format!(
+            "{name} is the e-mail destination, not a webhook; it follows the account's \
+             address: `{}`",
+            davgate.command(&format!("user set-email {} ADDRESS|none", account.username))
+        ))),
+        _ => Ok(()),
     }
 }
 

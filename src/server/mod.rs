@@ -198,7 +198,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     }
     let reminders = tokio::spawn(crate::reminders::worker::run(
         store.clone(),
-        settings.reminders,
+        settings.reminders.clone(),
         stopped.clone(),
     ));
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));

@@ -1,4 +1,5 @@
-//! Reminders as rows: a person's webhook destinations, which calendar goes to which
+//! Reminders as rows: a person's destinations (webhooks, and the e-mail one that follows
+//! the account's address), which calendar goes to which
 //! destination, the alarm firings due within the scheduling horizon, and the delivery log.
 //!
 //! What an alarm *is* (triggers, recurrence, zones) is computed above this crate; here
@@ -50,6 +51,29 @@ impl WebhookFormat {
     }
 }
 
+/// How a destination is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationKind {
+    /// An HTTP POST to an incoming-webhook URL.
+    Webhook,
+    /// A message through the operator's SMTP relay to the account's address.
+    Email,
+}
+
+impl DestinationKind {
+    /// The name in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// The name of the destination that follows an account's e-mail address; webhooks may
+/// not take it.
+pub const EMAIL_DESTINATION: &str = "email";
+
 /// A named place reminders go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
@@ -59,7 +83,9 @@ pub struct Destination {
     pub account: AccountId,
     /// The name the owner gave it (unique per account).
     pub name: String,
-    /// The webhook URL (a secret of its own: never logged whole).
+    /// How it is reached.
+    pub kind: DestinationKind,
+    /// The webhook URL (a secret of its own: never logged whole), or the e-mail address.
     pub url: String,
     /// Payload format.
     pub format: WebhookFormat,
@@ -150,6 +176,7 @@ struct DestinationRow {
     id: i64,
     account_id: i64,
     name: String,
+    kind: String,
     url: String,
     format: String,
     template: Option<String>,
@@ -160,6 +187,11 @@ impl From<DestinationRow> for Destination {
         Destination {
             id: r.id,
             account: AccountId(r.account_id),
+            kind: if r.kind == DestinationKind::Email.as_str() {
+                DestinationKind::Email
+            } else {
+                DestinationKind::Webhook
+            },
             name: r.name,
             url: r.url,
             format: WebhookFormat::parse(&r.format).unwrap_or(WebhookFormat::Json),
@@ -172,7 +204,7 @@ impl From<DestinationRow> for Destination {
 macro_rules! select_destinations {
     ($rest:literal) => {
         concat!(
-            "SELECT d.id, d.account_id, d.name, d.url, d.format, d.template ",
+            "SELECT d.id, d.account_id, d.name, d.kind, d.url, d.format, d.template ",
             $rest
         )
     };
@@ -183,7 +215,7 @@ macro_rules! select_claimable {
     ($lock:literal) => {
         concat!(
             "SELECT u.id AS due_id, u.collection_id, u.object_name, u.due_ms, u.fields, u.tries, ",
-            "d.id, d.account_id, d.name, d.url, d.format, d.template FROM reminder_due u ",
+            "d.id, d.account_id, d.name, d.kind, d.url, d.format, d.template FROM reminder_due u ",
             "JOIN reminder_destinations d ON d.id = u.destination_id ",
             "WHERE u.state = 0 AND u.next_try_ms <= $1 ORDER BY u.next_try_ms LIMIT $2",
             $lock
@@ -192,7 +224,8 @@ macro_rules! select_claimable {
 }
 
 impl Store {
-    /// Adds a webhook destination; `Conflict` when the name is taken.
+    /// Adds a webhook destination; `Conflict` when the name is taken (`email` is always
+    /// taken: it is the e-mail destination's).
     pub async fn add_destination(
         &self,
         account: AccountId,
@@ -201,6 +234,11 @@ impl Store {
         format: WebhookFormat,
         template: Option<&str>,
     ) -> Result<Destination> {
+        if name == EMAIL_DESTINATION {
+            return Err(StorageError::Conflict(
+                "the name email is kept for e-mail reminders",
+            ));
+        }
         let mut tx = self.db.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO reminder_destinations (account_id, name, kind, url, format, template, \
@@ -220,6 +258,7 @@ impl Store {
             id,
             account,
             name: name.to_owned(),
+            kind: DestinationKind::Webhook,
             url: url.to_owned(),
             format,
             template: template.map(str::to_owned),

@@ -247,6 +247,7 @@ suite!(
     sync_reports_changes_and_deletions_since_a_token,
     collections_are_shared_read_only_or_read_write,
     reminder_firings_are_replaced_and_claimed_once,
+    the_email_destination_follows_the_account_address,
 );
 
 /// Account rows and path walks are kept between commits; a commit by this store or by
@@ -2046,4 +2047,56 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
     );
     f.store.remove_destination(a.id, "chat").await.unwrap();
     assert_eq!(f.store.route_of(cal.id).await.unwrap(), None);
+}
+
+/// Setting an address gives the account the e-mail destination (found by name like a
+/// webhook, so routes and X-DAVGATE-DESTINATION reach it); a new address replaces it,
+/// none removes it with its pending firings; a webhook cannot take its name.
+async fn the_email_destination_follows_the_account_address(f: &Fixture) {
+    use davgate_storage::{DestinationKind, EMAIL_DESTINATION, WebhookFormat};
+    let a = f.account("alice").await;
+    assert_eq!(f.store.account_email(a.id).await.unwrap(), None);
+    assert!(!f.store.has_destinations(a.id).await.unwrap());
+    f.store
+        .set_account_email(a.id, Some("alice@example.org"))
+        .await
+        .unwrap();
+    f.store
+        .set_account_email(a.id, Some("alice@example.net"))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.account_email(a.id).await.unwrap().as_deref(),
+        Some("alice@example.net")
+    );
+    let email = f
+        .store
+        .destination(a.id, EMAIL_DESTINATION)
+        .await
+        .unwrap()
+        .expect("the e-mail destination");
+    assert_eq!(
+        (email.kind, email.url.as_str()),
+        (DestinationKind::Email, "alice@example.net")
+    );
+    assert!(f.store.has_destinations(a.id).await.unwrap());
+    assert!(matches!(
+        f.store
+            .add_destination(
+                a.id,
+                EMAIL_DESTINATION,
+                "https://x.example/",
+                WebhookFormat::Slack,
+                None
+            )
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+    f.store.set_account_email(a.id, None).await.unwrap();
+    assert_eq!(f.store.account_email(a.id).await.unwrap(), None);
+    assert_eq!(
+        f.store.destination(a.id, EMAIL_DESTINATION).await.unwrap(),
+        None
+    );
+    assert!(!f.store.has_destinations(a.id).await.unwrap());
 }

@@ -12,6 +12,7 @@ pub mod client;
 pub mod golden;
 pub mod raw;
 pub mod server;
+pub mod smtp;
 
 pub use client::Dav;
 pub use server::TestServer;
