@@ -11,6 +11,7 @@ use super::invocation::Invocation;
 use super::shared::{CliError, existing, format_time};
 use crate::config::Settings;
 use crate::reminders::deliver::{self, Sender};
+use crate::reminders::limits::LimitError;
 use crate::reminders::message;
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +99,12 @@ impl RemindersCommand {
                     .destination(account.id, &destination)
                     .await?
                     .ok_or_else(|| no_destination(davgate, &user, &destination))?;
+                settings
+                    .reminders
+                    .limits
+                    .check_new_route(&store, account.id, collection.id)
+                    .await
+                    .map_err(limit_error)?;
                 store.set_route(collection.id, target.id).await?;
                 // The calendar's existing events are scheduled by the server's next round.
                 store.queue_all_for_reminders(Some(account.id)).await?;
@@ -147,6 +154,12 @@ impl WebhookCommand {
                 })?;
                 deliver::check_url(&url, settings.reminders.reach)
                     .map_err(|e| CliError::Usage(format!("the URL is not usable: {e}")))?;
+                settings
+                    .reminders
+                    .limits
+                    .check_new_destination(store, account.id)
+                    .await
+                    .map_err(limit_error)?;
                 store
                     .add_destination(account.id, &name, &url, format, template.as_deref())
                     .await
@@ -250,6 +263,13 @@ impl WebhookCommand {
                 }
             }
         }
+    }
+}
+
+fn limit_error(e: LimitError) -> CliError {
+    match e {
+        LimitError::Storage(e) => e.into(),
+        e => CliError::Usage(e.to_string()),
     }
 }
 

@@ -3,13 +3,15 @@
 //! Owns: turning a calendar object's VALARMs into due rows when the object is written
 //! ([`schedule`]), the message a webhook receives ([`message`]), the outbound POST with
 //! its server-side-request-forgery guard ([`deliver`]), the e-mail message and its SMTP
-//! relay ([`email`]) and the background worker that claims due rows and sends them
+//! relay ([`email`]), what an account may set up and how fast a destination is sent to
+//! ([`limits`]) and the background worker that claims due rows and sends them
 //! ([`worker`]). When an alarm fires is `dav::ical`'s
 //! ([`crate::dav::ical::AlarmFiring`]); the rows and the exactly-once claim are the
 //! storage crate's. Does not own the portal page.
 
 pub mod deliver;
 pub mod email;
+pub mod limits;
 pub mod message;
 pub mod schedule;
 pub mod worker;
@@ -28,6 +30,8 @@ pub struct ReminderSettings {
     /// The SMTP relay for e-mail reminders (`smtp_url`, `smtp_from`); none: e-mail
     /// alarms are logged as skipped.
     pub smtp: Option<email::SmtpSettings>,
+    /// Destinations and routes per account, messages per minute per destination.
+    pub limits: limits::Limits,
 }
 
 impl Default for ReminderSettings {
@@ -37,6 +41,7 @@ impl Default for ReminderSettings {
             grace: Duration::from_secs(3600),
             reach: deliver::Reach::PublicHttps,
             smtp: None,
+            limits: limits::Limits::default(),
         }
     }
 }

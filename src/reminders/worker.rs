@@ -90,7 +90,11 @@ pub async fn run(store: Store, settings: ReminderSettings, mut stopped: watch::R
                 }
             }
         }
-        match store.claim_due_alarms(now_ms(), LEASE_MS, BATCH).await {
+        let gap_ms = settings.limits.gap_ms();
+        match store
+            .claim_due_alarms(now_ms(), LEASE_MS, BATCH, gap_ms)
+            .await
+        {
             Ok(claimed) => {
                 let mut sends = JoinSet::new();
                 for alarm in claimed {
@@ -122,7 +126,8 @@ pub async fn deliver(
     started_ms: i64,
 ) -> Outcome {
     let now = now_ms();
-    let overdue = now - alarm.due_ms;
+    // Time the rate limit held it back is not lateness.
+    let overdue = now - alarm.due_ms - alarm.held_ms;
     if overdue > settings.grace.as_millis() as i64 {
         return Outcome::Skipped {
             detail: format!(

@@ -7,7 +7,11 @@
 //! Exactly once: a worker claims due rows inside a write transaction (`FOR UPDATE SKIP
 //! LOCKED` on PostgreSQL, the single writer on SQLite) by pushing `next_try_ms` a lease
 //! ahead, so no other node sees them until the outcome is written or the lease lapses
-//! (a node that died mid-send).
+//! (a node that died mid-send). The same transaction keeps each destination's rate
+//! limit: a next-allowed time per destination, locked and moved on by every claim, so the
+//! limit holds however many nodes send.
+
+use std::collections::BTreeMap;
 
 use sqlx::FromRow;
 
@@ -128,6 +132,8 @@ pub struct ClaimedAlarm {
     pub fields: String,
     /// Tries so far, this one included.
     pub tries: i64,
+    /// How long the destination's rate limit held it back, ms: not lateness.
+    pub held_ms: i64,
 }
 
 /// What became of a claimed firing.
@@ -215,6 +221,7 @@ macro_rules! select_claimable {
     ($lock:literal) => {
         concat!(
             "SELECT u.id AS due_id, u.collection_id, u.object_name, u.due_ms, u.fields, u.tries, ",
+            "u.held_ms, ",
             "d.id, d.account_id, d.name, d.kind, d.url, d.format, d.template FROM reminder_due u ",
             "JOIN reminder_destinations d ON d.id = u.destination_id ",
             "WHERE u.state = 0 AND u.next_try_ms <= $1 ORDER BY u.next_try_ms LIMIT $2",
@@ -332,6 +339,18 @@ impl Store {
         tx.commit().await
     }
 
+    /// How many of the account's calendars are routed somewhere.
+    pub async fn routed_calendars(&self, account: AccountId) -> Result<u32> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM reminder_routes r JOIN collections c ON c.id = r.collection_id \
+             WHERE c.account_id = $1",
+        )
+        .bind(account.0)
+        .fetch_one(&self.db.pool)
+        .await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
     /// The destination `collection` is routed to.
     pub async fn route_of(&self, collection: CollectionId) -> Result<Option<Destination>> {
         let sql = select_destinations!(
@@ -383,12 +402,15 @@ impl Store {
     }
 
     /// Claims up to `limit` firings due at `now_ms`: each is hidden from other workers
-    /// for `lease_ms` and its try counted, in one transaction.
+    /// for `lease_ms` and its try counted, in one transaction. A destination gets at most
+    /// one message per `gap_ms`: a firing whose destination is not free yet is moved to
+    /// the destination's next free time (spread behind the others held with it) instead.
     pub async fn claim_due_alarms(
         &self,
         now_ms: i64,
         lease_ms: i64,
         limit: i64,
+        gap_ms: i64,
     ) -> Result<Vec<ClaimedAlarm>> {
         let sql = match self.db.backend {
             Backend::Postgres => select_claimable!(" FOR UPDATE OF u SKIP LOCKED"),
@@ -400,8 +422,45 @@ impl Store {
             .bind(limit)
             .fetch_all(&mut *tx.tx)
             .await?;
+        // Each destination's next free time, read under a row lock on PostgreSQL so two
+        // nodes claiming for one destination take turns; locked in id order, so never
+        // crosswise. SQLite's single writer already serialises claims.
+        let free_at = match self.db.backend {
+            Backend::Postgres => {
+                "SELECT next_send_ms FROM reminder_destinations WHERE id = $1 FOR UPDATE"
+            }
+            Backend::Sqlite => "SELECT next_send_ms FROM reminder_destinations WHERE id = $1",
+        };
+        let mut next_send: BTreeMap<i64, i64> =
+            rows.iter().map(|r| (r.destination.id, 0)).collect();
+        for (id, next) in next_send.iter_mut() {
+            *next = sqlx::query_scalar(free_at)
+                .bind(id)
+                .fetch_one(&mut *tx.tx)
+                .await?;
+        }
+        let sent_before = next_send.clone();
+        // Where the next held firing of each destination goes.
+        let mut held_slot: BTreeMap<i64, i64> = BTreeMap::new();
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            let destination = row.destination.id;
+            let free = next_send[&destination];
+            if free > now_ms {
+                let slot = held_slot.entry(destination).or_insert(free);
+                sqlx::query(
+                    "UPDATE reminder_due SET next_try_ms = $1, held_ms = held_ms + $2 \
+                     WHERE id = $3",
+                )
+                .bind(*slot)
+                .bind(*slot - now_ms)
+                .bind(row.due_id)
+                .execute(&mut *tx.tx)
+                .await?;
+                *slot = slot.saturating_add(gap_ms);
+                continue;
+            }
+            next_send.insert(destination, now_ms.saturating_add(gap_ms));
             sqlx::query(
                 "UPDATE reminder_due SET next_try_ms = $1, tries = tries + 1 WHERE id = $2",
             )
@@ -417,8 +476,18 @@ impl Store {
                 due_ms: row.due_ms,
                 fields: row.fields,
                 tries: row.tries + 1,
+                held_ms: row.held_ms,
                 destination: Destination::from(row.destination),
             });
+        }
+        for (id, next) in &next_send {
+            if sent_before.get(id) != Some(next) {
+                sqlx::query("UPDATE reminder_destinations SET next_send_ms = $1 WHERE id = $2")
+                    .bind(next)
+                    .bind(id)
+                    .execute(&mut *tx.tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(claimed)
@@ -572,6 +641,7 @@ struct ClaimRow {
     due_ms: i64,
     fields: String,
     tries: i64,
+    held_ms: i64,
     #[sqlx(flatten)]
     destination: DestinationRow,
 }
