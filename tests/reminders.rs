@@ -488,3 +488,74 @@ async fn destinations_and_routes_per_account_are_limited() {
     assert!(said.contains("reminders_max_routes"), "{said}");
     server.stop().await;
 }
+
+/// `/account/reminders`: a webhook added in the portal (its secret path never shown),
+/// a calendar routed to it, the alarm delivered and logged on the page, the webhook
+/// removed; bad input answers 400 with the reason; each change is in the security log.
+#[tokio::test]
+async fn the_portal_adds_routes_lists_and_removes_webhooks() {
+    use crate::common::browser::Browser;
+    let receiver = Receiver::start(&[]).await;
+    let server = TestServer::start_with(ALLOW).await;
+    server.alice().propfind(CAL, "0").await.status(207);
+    let mut b = Browser::new(server.addr());
+    b.sign_in("alice", crate::common::server::PASSWORD)
+        .await
+        .status(303);
+    b.get("/account/reminders")
+        .await
+        .status(200)
+        .says("No destinations yet");
+    b.post(
+        "/account/reminders",
+        &[("name", "chat"), ("url", "ftp://x/"), ("format", "slack")],
+    )
+    .await
+    .status(400)
+    .says("not usable");
+    b.post(
+        "/account/reminders",
+        &[
+            ("name", "chat"),
+            ("url", &receiver.url),
+            ("format", "discord"),
+            ("template", "%subject%"),
+        ],
+    )
+    .await
+    .status(303);
+    let page = b.get("/account/reminders").await.status(200).says("chat");
+    let shown = receiver.url.trim_end_matches("hook");
+    page.says(&format!("{shown}…"));
+    b.post(
+        "/account/reminders/route",
+        &[("calendar", "default"), ("destination", "chat")],
+    )
+    .await
+    .status(303);
+    server
+        .alice()
+        .put(
+            &format!("{CAL}portal.ics"),
+            event("p1", "From the portal", 62, 60),
+        )
+        .await
+        .status(201);
+    let bodies = receiver.wait_for(1, 15).await;
+    assert_eq!(bodies, [serde_json::json!({"content": "From the portal"})]);
+    b.get("/account/reminders")
+        .await
+        .says("portal.ics")
+        .says("sent");
+    b.post("/account/reminders/remove", &[("name", "chat")])
+        .await
+        .status(303);
+    b.get("/account/reminders")
+        .await
+        .says("No destinations yet");
+    b.get("/account/security-log")
+        .await
+        .says("reminders-changed")
+        .says("calendar default routed to chat");
+    server.stop().await;
+}

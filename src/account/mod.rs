@@ -24,6 +24,7 @@ mod guard;
 mod page;
 pub mod profile;
 mod qr;
+mod reminders;
 mod security;
 mod session;
 mod sign_in;

@@ -52,6 +52,8 @@ pub struct Portal {
     /// The certificate device profiles are signed with; `None` when the server does
     /// not terminate TLS itself.
     pub(super) certificate: Option<Arc<dyn ServerCertificate>>,
+    /// What webhooks may reach and how many an account may have.
+    pub(super) reminders: Arc<crate::reminders::ReminderSettings>,
 }
 
 /// One request as the portal sees it: who is asking, from where, and how.
@@ -92,7 +94,14 @@ impl Portal {
             two_factor,
             settings: Arc::new(settings),
             certificate: None,
+            reminders: Arc::default(),
         }
+    }
+
+    /// Checks webhooks the way the reminder worker sends them, within its limits.
+    pub fn with_reminders(mut self, reminders: crate::reminders::ReminderSettings) -> Self {
+        self.reminders = Arc::new(reminders);
+        self
     }
 
     /// Signs device profiles with the certificate the server presents.

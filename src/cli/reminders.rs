@@ -196,7 +196,7 @@ impl WebhookCommand {
                         "{}  {}  {}{}",
                         d.name,
                         d.format.as_str(),
-                        shown_url(&d.url),
+                        deliver::shown_url(&d.url),
                         d.template
                             .map(|t| format!("  template {t:?}"))
                             .unwrap_or_default()
@@ -296,16 +296,4 @@ fn no_destination(davgate: &Invocation, user: &str, name: &str) -> CliError {
         "{user} has no destination named {name:?}; see `{}`",
         davgate.command(&format!("reminders webhook list {user}"))
     ))
-}
-
-/// Scheme and host only: the path of a webhook URL is its secret.
-fn shown_url(url: &str) -> String {
-    match url.parse::<http::Uri>() {
-        Ok(uri) => format!(
-            "{}://{}/…",
-            uri.scheme_str().unwrap_or("https"),
-            uri.authority().map(|a| a.as_str()).unwrap_or_default()
-        ),
-        Err(_) => "(unreadable URL)".into(),
-    }
 }

@@ -230,6 +230,18 @@ pub fn check_url(url: &str, reach: Reach) -> Result<WebhookUrl, DeliveryError> {
     })
 }
 
+/// Scheme and host only: the path of a webhook URL is its secret.
+pub fn shown_url(url: &str) -> String {
+    match url.parse::<Uri>() {
+        Ok(uri) => format!(
+            "{}://{}/…",
+            uri.scheme_str().unwrap_or("https"),
+            uri.authority().map(|a| a.as_str()).unwrap_or_default()
+        ),
+        Err(_) => "(unreadable URL)".into(),
+    }
+}
+
 /// Not loopback, private, link-local (169.254.169.254, the metadata service, included),
 /// shared, unique-local, multicast or unspecified.
 pub fn is_public(ip: IpAddr) -> bool {
