@@ -136,6 +136,20 @@ pub struct ConfigFile {
     /// Let reminder webhooks reach loopback, private and link-local addresses, over plain
     /// HTTP too (default false: HTTPS to public addresses only).
     pub reminders_allow_private: Option<bool>,
+    /// The SMTP relay e-mail reminders go through: `smtp://HOST:PORT` (add
+    /// `?tls=required` for STARTTLS) or `smtps://HOST:PORT`, with `USER:PASSWORD@` when
+    /// it asks. Unset: no e-mail reminders.
+    pub smtp_url: Option<Secret<String>>,
+    /// The sender of e-mail reminders, e.g. `davgate <reminders@example.org>`; required
+    /// with `smtp_url`.
+    pub smtp_from: Option<String>,
+    /// Webhooks one account may have at most (default 10).
+    pub reminders_max_destinations: Option<u32>,
+    /// Calendars one account may route at most (default 50).
+    pub reminders_max_routes: Option<u32>,
+    /// Messages per minute one destination gets at most, across all nodes; more wait
+    /// for their turn (default 60).
+    pub reminders_rate_limit: Option<u32>,
 }
 
 /// `sqlite_synchronous` as written in the configuration.
@@ -204,7 +218,12 @@ impl ConfigFile {
             metrics_token,
             reminders_horizon,
             reminders_grace,
-            reminders_allow_private
+            reminders_allow_private,
+            smtp_url,
+            smtp_from,
+            reminders_max_destinations,
+            reminders_max_routes,
+            reminders_rate_limit
         );
         self
     }
@@ -429,6 +448,34 @@ impl Settings {
                  spaces, e.g. the output of `openssl rand -hex 32`"
             )));
         }
+        let smtp = match (config.smtp_url, &config.smtp_from) {
+            (None, None) => None,
+            (Some(url), Some(from)) => {
+                Some(crate::reminders::email::SmtpSettings::new(url, from).map_err(ConfigError)?)
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError(
+                    "smtp_url and smtp_from must be given together: the relay e-mail \
+                     reminders go through, and the address they come from"
+                        .into(),
+                ));
+            }
+        };
+        let defaults = crate::reminders::limits::Limits::default();
+        let reminder_limits = crate::reminders::limits::Limits {
+            max_destinations: config
+                .reminders_max_destinations
+                .unwrap_or(defaults.max_destinations),
+            max_routes: config.reminders_max_routes.unwrap_or(defaults.max_routes),
+            per_minute: config.reminders_rate_limit.unwrap_or(defaults.per_minute),
+        };
+        if !(1..=60_000).contains(&reminder_limits.per_minute) {
+            return Err(ConfigError(format!(
+                "reminders_rate_limit is messages per minute to one destination, between 1 \
+                 and 60000, not {}",
+                reminder_limits.per_minute
+            )));
+        }
         let sqlite_synchronous = match config.sqlite_synchronous {
             None | Some(SqliteSynchronousSetting::Full) => davgate_storage::SqliteSynchronous::Full,
             Some(SqliteSynchronousSetting::Normal) => davgate_storage::SqliteSynchronous::Normal,
@@ -476,6 +523,8 @@ impl Settings {
                 } else {
                     crate::reminders::deliver::Reach::PublicHttps
                 },
+                smtp,
+                limits: reminder_limits,
             },
             dav: crate::dav::DavSettings {
                 max_resource_size: config.dav_max_resource_size.map_or(10 << 20, |s| s.0),
@@ -768,6 +817,44 @@ mod tests {
         let err = settings("metrics_token = \"short\"").unwrap_err();
         assert!(err.0.contains("at least 16"), "{err}");
         assert!(settings("metrics_token = \"0123456789 abcdef0123\"").is_err());
+    }
+
+    #[test]
+    fn e_mail_reminders_need_a_relay_and_a_sender() {
+        assert!(settings("").unwrap().reminders.smtp.is_none());
+        let s = settings(
+            "smtp_url = \"smtps://u:hunter22@relay.example.org\"\n\
+             smtp_from = \"davgate <reminders@example.org>\"",
+        )
+        .unwrap();
+        let smtp = s.reminders.smtp.as_ref().unwrap();
+        assert_eq!(smtp.from.email.to_string(), "reminders@example.org");
+        assert!(
+            !format!("{s:?}").contains("hunter22"),
+            "the password is never shown"
+        );
+        let err = settings("smtp_url = \"smtp://relay:25\"").unwrap_err();
+        assert!(err.0.contains("smtp_from"), "{err}");
+        let err = settings("smtp_url = \"mail://relay\"\nsmtp_from = \"a@b.org\"").unwrap_err();
+        assert!(err.0.contains("smtp_url is not usable"), "{err}");
+    }
+
+    #[test]
+    fn reminder_limits_have_defaults_and_a_sane_rate() {
+        let limits = settings("").unwrap().reminders.limits;
+        assert_eq!(
+            (
+                limits.max_destinations,
+                limits.max_routes,
+                limits.per_minute
+            ),
+            (10, 50, 60)
+        );
+        let s = settings("reminders_rate_limit = 6\nreminders_max_routes = 2").unwrap();
+        assert_eq!(s.reminders.limits.gap_ms(), 10_000);
+        assert_eq!(s.reminders.limits.max_routes, 2);
+        let err = settings("reminders_rate_limit = 0").unwrap_err();
+        assert!(err.0.contains("reminders_rate_limit"), "{err}");
     }
 
     #[test]

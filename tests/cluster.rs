@@ -16,15 +16,16 @@ const LOCKINFO: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>mailto:alice@example.org</D:href></D:owner></D:lockinfo>"#;
 
 /// A fresh PostgreSQL database of its own, dropped at the end.
-struct Database {
+pub(crate) struct Database {
+    /// Its URL.
+    pub(crate) url: String,
     admin_url: String,
     name: String,
-    url: String,
 }
 
 impl Database {
     /// `None` (skip) without `DATABASE_URL`.
-    async fn create() -> Option<Self> {
+    pub(crate) async fn create() -> Option<Self> {
         let Ok(admin_url) = std::env::var("DATABASE_URL") else {
             assert!(
                 std::env::var("DAVGATE_REQUIRE_POSTGRES").is_err(),
@@ -54,7 +55,7 @@ impl Database {
         })
     }
 
-    async fn drop_now(self) {
+    pub(crate) async fn drop_now(self) {
         let mut admin = sqlx::AnyConnection::connect(&self.admin_url)
             .await
             .expect("admin connection");
@@ -68,7 +69,7 @@ impl Database {
 }
 
 /// The CLI on the shared data directory and database (as run on any node).
-fn cli(data: &Path, url: &str, args: &[&str], stdin: &str) -> String {
+pub(crate) fn cli(data: &Path, url: &str, args: &[&str], stdin: &str) -> String {
     let mut all = vec!["--database-url", url];
     all.extend_from_slice(args);
     davgate_ok(data, &all, stdin)

@@ -34,6 +34,8 @@ mod principal_search;
 mod profiles;
 mod ranges;
 mod reminders;
+mod reminders_clients;
+mod reminders_email;
 mod reverse_proxy;
 mod s3;
 mod server;

@@ -20,14 +20,14 @@ const ALLOW: &str = "reminders_allow_private = true";
 /// A webhook receiver: records each request body and answers with the next status of
 /// its script (200 once the script is used up).
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
     script: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Receiver {
-    async fn start(script: &[u16]) -> Self {
+    pub(crate) async fn start(script: &[u16]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Receiver {
             url: format!("http://{}/hook", listener.local_addr().unwrap()),
@@ -82,12 +82,12 @@ impl Receiver {
         receiver
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub(crate) fn bodies(&self) -> Vec<Value> {
         self.bodies.lock().unwrap().clone()
     }
 
     /// Waits until `n` bodies arrived (at most `secs` seconds).
-    async fn wait_for(&self, n: usize, secs: u64) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, n: usize, secs: u64) -> Vec<Value> {
         for _ in 0..secs * 10 {
             if self.bodies().len() >= n {
                 break;
@@ -100,7 +100,7 @@ impl Receiver {
 
 /// An event starting `start_in` seconds from now whose alarm fires `lead` seconds
 /// before it.
-fn event(uid: &str, summary: &str, start_in: i64, lead: i64) -> String {
+pub(crate) fn event(uid: &str, summary: &str, start_in: i64, lead: i64) -> String {
     let start = chrono::Utc::now() + chrono::TimeDelta::seconds(start_in);
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
@@ -402,4 +402,160 @@ fn the_cli_refuses_private_webhooks_and_hides_the_secret_path() {
     let gone = davgate(d, &["reminders", "webhook", "remove", "carol", "chat"], "");
     assert_eq!(gone.status.code(), Some(2));
     assert_eq!(davgate_ok(d, &["reminders", "log", "carol"], ""), "");
+}
+
+/// Three alarms due in the same second to one webhook with `reminders_rate_limit = 30`
+/// (one message per 2 s): the first goes at once, the others follow 2 s apart, every one
+/// delivered, none marked late.
+#[tokio::test]
+async fn a_burst_to_one_webhook_is_spread_by_the_rate_limit_not_dropped() {
+    let receiver = Receiver::start(&[]).await;
+    let server = TestServer::start_with(&format!("{ALLOW}\nreminders_rate_limit = 30")).await;
+    route(
+        &server,
+        &receiver.url,
+        WebhookFormat::Json,
+        Some("%subject%"),
+    )
+    .await;
+    let dav = server.alice();
+    for i in 0..3 {
+        dav.put(
+            &format!("{CAL}burst{i}.ics"),
+            event(&format!("b{i}"), "Burst", 63, 60),
+        )
+        .await
+        .status(201);
+    }
+    assert_eq!(receiver.wait_for(1, 15).await.len(), 1);
+    let first = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(receiver.bodies().len(), 1, "the second waits for its turn");
+    let bodies = receiver.wait_for(3, 15).await;
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    assert!(
+        first.elapsed() >= Duration::from_millis(3500),
+        "{:?}",
+        first.elapsed()
+    );
+    assert!(bodies.iter().all(|b| b["late"] == false), "{bodies:?}");
+    let alice = server.account("alice").await;
+    assert_eq!(statuses(&server, alice.id).await, ["sent", "sent", "sent"]);
+    server.stop().await;
+}
+
+/// `reminders_max_destinations` and `reminders_max_routes`: one more is refused with a
+/// message naming the key; re-routing a routed calendar is not one more.
+#[tokio::test]
+async fn destinations_and_routes_per_account_are_limited() {
+    let config = format!("{ALLOW}\nreminders_max_destinations = 1\nreminders_max_routes = 1");
+    let server = TestServer::start_with(&config).await;
+    let dav = server.alice();
+    dav.propfind(CAL, "0").await.status(207);
+    dav.req("MKCALENDAR", "/dav/calendars/alice/work/")
+        .send()
+        .await
+        .status(201);
+    let data = server.data_dir().to_owned();
+    let config_file = data.join("limits.toml");
+    std::fs::write(&config_file, &config).unwrap();
+    let config_file = config_file.to_str().unwrap().to_owned();
+    let run = move |args: &[&str]| {
+        let mut all = vec!["--config", config_file.as_str()];
+        all.extend_from_slice(args);
+        crate::common::bin::davgate(&data, &all, "")
+    };
+    let url = "http://127.0.0.1:9/hook";
+    let first = run(&["reminders", "webhook", "add", "alice", "one", url]);
+    assert!(first.status.success(), "{first:?}");
+    let second = run(&["reminders", "webhook", "add", "alice", "two", url]);
+    assert_eq!(second.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&second.stderr).to_string();
+    assert!(said.contains("reminders_max_destinations"), "{said}");
+    assert!(
+        run(&["reminders", "route", "alice", "default", "one"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["reminders", "route", "alice", "default", "one"])
+            .status
+            .success()
+    );
+    let over = run(&["reminders", "route", "alice", "work", "one"]);
+    assert_eq!(over.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&over.stderr).to_string();
+    assert!(said.contains("reminders_max_routes"), "{said}");
+    server.stop().await;
+}
+
+/// `/account/reminders`: a webhook added in the portal (its secret path never shown),
+/// a calendar routed to it, the alarm delivered and logged on the page, the webhook
+/// removed; bad input answers 400 with the reason; each change is in the security log.
+#[tokio::test]
+async fn the_portal_adds_routes_lists_and_removes_webhooks() {
+    use crate::common::browser::Browser;
+    let receiver = Receiver::start(&[]).await;
+    let server = TestServer::start_with(ALLOW).await;
+    server.alice().propfind(CAL, "0").await.status(207);
+    let mut b = Browser::new(server.addr());
+    b.sign_in("alice", crate::common::server::PASSWORD)
+        .await
+        .status(303);
+    b.get("/account/reminders")
+        .await
+        .status(200)
+        .says("No destinations yet");
+    b.post(
+        "/account/reminders",
+        &[("name", "chat"), ("url", "ftp://x/"), ("format", "slack")],
+    )
+    .await
+    .status(400)
+    .says("not usable");
+    b.post(
+        "/account/reminders",
+        &[
+            ("name", "chat"),
+            ("url", &receiver.url),
+            ("format", "discord"),
+            ("template", "%subject%"),
+        ],
+    )
+    .await
+    .status(303);
+    let page = b.get("/account/reminders").await.status(200).says("chat");
+    let shown = receiver.url.trim_end_matches("hook");
+    page.says(&format!("{shown}…"));
+    b.post(
+        "/account/reminders/route",
+        &[("calendar", "default"), ("destination", "chat")],
+    )
+    .await
+    .status(303);
+    server
+        .alice()
+        .put(
+            &format!("{CAL}portal.ics"),
+            event("p1", "From the portal", 62, 60),
+        )
+        .await
+        .status(201);
+    let bodies = receiver.wait_for(1, 15).await;
+    assert_eq!(bodies, [serde_json::json!({"content": "From the portal"})]);
+    b.get("/account/reminders")
+        .await
+        .says("portal.ics")
+        .says("sent");
+    b.post("/account/reminders/remove", &[("name", "chat")])
+        .await
+        .status(303);
+    b.get("/account/reminders")
+        .await
+        .says("No destinations yet");
+    b.get("/account/security-log")
+        .await
+        .says("reminders-changed")
+        .says("calendar default routed to chat");
+    server.stop().await;
 }

@@ -115,6 +115,10 @@ impl Portal {
             Page::SecurityLog => self.security_log(&s).await,
             Page::Devices => self.devices(&s, ctx, None).await,
             Page::DeviceProfile => self.device_profile(&s, &form, ctx).await,
+            Page::Reminders => self.reminders_page(&s, None).await,
+            Page::AddWebhook => self.add_webhook(&s, &form, ctx).await,
+            Page::RemoveWebhook => self.remove_webhook(&s, &form, ctx).await,
+            Page::RouteCalendar => self.route_calendar(&s, &form, ctx).await,
             Page::SignIn
             | Page::SecondFactor
             | Page::SignOut

@@ -25,6 +25,7 @@ mod guard;
 mod page;
 pub mod profile;
 mod qr;
+mod reminders;
 mod security;
 mod session;
 mod sign_in;

@@ -54,6 +54,14 @@ pub(crate) enum Page {
     Devices,
     /// `POST /account/devices`: an Apple device profile to download.
     DeviceProfile,
+    /// `GET /account/reminders`: destinations, routes and the delivery log.
+    Reminders,
+    /// `POST /account/reminders`: a new webhook.
+    AddWebhook,
+    /// `POST /account/reminders/remove`.
+    RemoveWebhook,
+    /// `POST /account/reminders/route`.
+    RouteCalendar,
     /// `GET /account/assets/…`.
     Asset(Asset),
     /// A known path with the wrong method.
@@ -85,6 +93,9 @@ impl Page {
             ["sessions", "end-others"] => (None, Some(Page::EndOtherSessions)),
             ["security-log"] => (Some(Page::SecurityLog), None),
             ["devices"] => (Some(Page::Devices), Some(Page::DeviceProfile)),
+            ["reminders"] => (Some(Page::Reminders), Some(Page::AddWebhook)),
+            ["reminders", "remove"] => (None, Some(Page::RemoveWebhook)),
+            ["reminders", "route"] => (None, Some(Page::RouteCalendar)),
             ["assets", "portal.css"] => (Some(Page::Asset(Asset::Style)), None),
             ["assets", "copy.js"] => (Some(Page::Asset(Asset::CopyScript)), None),
             _ => return Page::NotFound,
@@ -129,6 +140,7 @@ impl Page {
                 | Page::Sessions
                 | Page::SecurityLog
                 | Page::Devices
+                | Page::Reminders
                 | Page::Asset(_)
                 | Page::MethodNotAllowed
                 | Page::NotFound

@@ -55,6 +55,8 @@ pub struct Portal {
     pub(super) certificate: Option<Arc<dyn ServerCertificate>>,
     /// The turns its requests take, so sync clients keep a core.
     pub(super) turns: Turns,
+    /// What webhooks may reach and how many an account may have.
+    pub(super) reminders: Arc<crate::reminders::ReminderSettings>,
 }
 
 /// One request as the portal sees it: who is asking, from where, and how.
@@ -96,7 +98,14 @@ impl Portal {
             settings: Arc::new(settings),
             certificate: None,
             turns: Turns::half_the_cores(),
+            reminders: Arc::default(),
         }
+    }
+
+    /// Checks webhooks the way the reminder worker sends them, within its limits.
+    pub fn with_reminders(mut self, reminders: crate::reminders::ReminderSettings) -> Self {
+        self.reminders = Arc::new(reminders);
+        self
     }
 
     /// Signs device profiles with the certificate the server presents.

@@ -40,6 +40,7 @@ pub(crate) fn layout(title: &str, frame: Option<&Frame<'_>>, body: Markup) -> Ma
                             a href="/account/sessions" { "Sessions" }
                             a href="/account/security-log" { "Security log" }
                             a href="/account/devices" { "Devices" }
+                            a href="/account/reminders" { "Reminders" }
                         }
                         form.inline method="post" action="/account/sign-out" {
                             (csrf(f.csrf))

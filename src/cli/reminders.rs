@@ -2,12 +2,16 @@
 //! a test message, and the delivery log.
 
 use clap::Subcommand;
-use davgate_storage::{CollectionKind, DeliveryRecord, StorageError, WebhookFormat, now_ms};
+use davgate_storage::{
+    CollectionKind, DeliveryRecord, DestinationKind, EMAIL_DESTINATION, StorageError,
+    WebhookFormat, now_ms,
+};
 
 use super::invocation::Invocation;
 use super::shared::{CliError, existing, format_time};
 use crate::config::Settings;
 use crate::reminders::deliver::{self, Sender};
+use crate::reminders::limits::LimitError;
 use crate::reminders::message;
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +99,12 @@ impl RemindersCommand {
                     .destination(account.id, &destination)
                     .await?
                     .ok_or_else(|| no_destination(davgate, &user, &destination))?;
+                settings
+                    .reminders
+                    .limits
+                    .check_new_route(&store, account.id, collection.id)
+                    .await
+                    .map_err(limit_error)?;
                 store.set_route(collection.id, target.id).await?;
                 // The calendar's existing events are scheduled by the server's next round.
                 store.queue_all_for_reminders(Some(account.id)).await?;
@@ -144,10 +154,23 @@ impl WebhookCommand {
                 })?;
                 deliver::check_url(&url, settings.reminders.reach)
                     .map_err(|e| CliError::Usage(format!("the URL is not usable: {e}")))?;
+                settings
+                    .reminders
+                    .limits
+                    .check_new_destination(store, account.id)
+                    .await
+                    .map_err(limit_error)?;
                 store
                     .add_destination(account.id, &name, &url, format, template.as_deref())
                     .await
                     .map_err(|e| match e {
+                        StorageError::Conflict(_) if name == EMAIL_DESTINATION => {
+                            CliError::Usage(format!(
+                                "the name {EMAIL_DESTINATION} is kept for e-mail reminders \
+                                 (`{}`); choose another",
+                                davgate.command(&format!("user set-email {user} ADDRESS"))
+                            ))
+                        }
                         StorageError::Conflict(_) => CliError::Usage(format!(
                             "{user} already has a destination named {name:?}"
                         )),
@@ -165,11 +188,15 @@ impl WebhookCommand {
             Self::List { user } => {
                 let account = existing(store, &user, davgate).await?;
                 for d in store.destinations(account.id).await? {
+                    if d.kind == DestinationKind::Email {
+                        println!("{}  e-mail  {}", d.name, d.url);
+                        continue;
+                    }
                     println!(
                         "{}  {}  {}{}",
                         d.name,
                         d.format.as_str(),
-                        shown_url(&d.url),
+                        deliver::shown_url(&d.url),
                         d.template
                             .map(|t| format!("  template {t:?}"))
                             .unwrap_or_default()
@@ -179,6 +206,7 @@ impl WebhookCommand {
             }
             Self::Remove { user, name } => {
                 let account = existing(store, &user, davgate).await?;
+                webhook_only(store, &account, &name, davgate).await?;
                 store
                     .remove_destination(account.id, &name)
                     .await
@@ -191,6 +219,7 @@ impl WebhookCommand {
             }
             Self::Test { user, name } => {
                 let account = existing(store, &user, davgate).await?;
+                webhook_only(store, &account, &name, davgate).await?;
                 let d = store
                     .destination(account.id, &name)
                     .await?
@@ -237,21 +266,34 @@ impl WebhookCommand {
     }
 }
 
+fn limit_error(e: LimitError) -> CliError {
+    match e {
+        LimitError::Storage(e) => e.into(),
+        e => CliError::Usage(e.to_string()),
+    }
+}
+
+/// Refuses the e-mail destination where only webhooks make sense: it follows the
+/// account's address and goes with it.
+async fn webhook_only(
+    store: &davgate_storage::Store,
+    account: &davgate_storage::Account,
+    name: &str,
+    davgate: &Invocation,
+) -> Result<(), CliError> {
+    match store.destination(account.id, name).await? {
+        Some(d) if d.kind == DestinationKind::Email => Err(CliError::Usage(format!(
+            "{name} is the e-mail destination, not a webhook; it follows the account's \
+             address: `{}`",
+            davgate.command(&format!("user set-email {} ADDRESS|none", account.username))
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn no_destination(davgate: &Invocation, user: &str, name: &str) -> CliError {
     CliError::Usage(format!(
         "{user} has no destination named {name:?}; see `{}`",
         davgate.command(&format!("reminders webhook list {user}"))
     ))
-}
-
-/// Scheme and host only: the path of a webhook URL is its secret.
-fn shown_url(url: &str) -> String {
-    match url.parse::<http::Uri>() {
-        Ok(uri) => format!(
-            "{}://{}/…",
-            uri.scheme_str().unwrap_or("https"),
-            uri.authority().map(|a| a.as_str()).unwrap_or_default()
-        ),
-        Err(_) => "(unreadable URL)".into(),
-    }
 }

@@ -63,6 +63,13 @@ pub(super) enum UserCommand {
         /// Size, or "default".
         size: String,
     },
+    /// Set the address e-mail reminders (VALARMs with ACTION:EMAIL) go to, or "none".
+    SetEmail {
+        /// The user name.
+        name: String,
+        /// An e-mail address, or "none" to stop e-mail reminders.
+        address: String,
+    },
 }
 
 impl UserCommand {
@@ -185,9 +192,49 @@ impl UserCommand {
                     None => println!("upload limit of {name} follows the server default"),
                 }
             }
+            UserCommand::SetEmail { name, address } => {
+                let account = existing(&store, &name, davgate).await?;
+                set_email(&store, settings, &account, &address).await?;
+            }
         }
         Ok(())
     }
+}
+
+async fn set_email(
+    store: &davgate_storage::Store,
+    settings: &Settings,
+    account: &davgate_storage::Account,
+    address: &str,
+) -> Result<(), CliError> {
+    let name = &account.username;
+    let address = Some(address).filter(|a| !a.eq_ignore_ascii_case("none"));
+    if let Some(address) = address {
+        crate::reminders::email::check_address(address).map_err(CliError::Usage)?;
+    }
+    store
+        .set_account_email(account.id, address)
+        .await
+        .map_err(|e| match e {
+            davgate_storage::StorageError::Conflict(why) => {
+                CliError::Usage(format!("{name} cannot take e-mail reminders: {why}"))
+            }
+            e => e.into(),
+        })?;
+    let Some(address) = address else {
+        println!("{name} gets no e-mail reminders any more");
+        return Ok(());
+    };
+    // Alarms already stored get scheduled by the server's next round.
+    store.queue_all_for_reminders(Some(account.id)).await?;
+    println!("e-mail reminders (alarms with ACTION:EMAIL) of {name} now go to {address}");
+    if settings.reminders.smtp.is_none() {
+        println!(
+            "note: no SMTP relay is configured, so they are logged as skipped until \
+             smtp_url and smtp_from are set"
+        );
+    }
+    Ok(())
 }
 
 fn parse_size_or(text: &str, keyword: &str) -> Result<Option<u64>, CliError> {

@@ -41,6 +41,10 @@ pub enum DeliveryError {
     /// The webhook answered with an error status.
     #[error("the webhook answered {0}")]
     Status(u16),
+    /// The receiving side refused this message for good (a mail relay's 5xx, an
+    /// address it will not take); trying again changes nothing.
+    #[error("{0}")]
+    Rejected(String),
     /// Resolving, connecting or TLS failed.
     #[error("{0}")]
     Network(String),
@@ -50,7 +54,7 @@ impl DeliveryError {
     /// Whether a later try may succeed: timeouts, 429, 5xx and network failures.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Refused(_) => false,
+            Self::Refused(_) | Self::Rejected(_) => false,
             Self::Timeout | Self::Network(_) => true,
             Self::Status(code) => *code == 429 || *code >= 500,
         }
@@ -224,6 +228,18 @@ pub fn check_url(url: &str, reach: Reach) -> Result<WebhookUrl, DeliveryError> {
         https,
         uri,
     })
+}
+
+/// Scheme and host only: the path of a webhook URL is its secret.
+pub fn shown_url(url: &str) -> String {
+    match url.parse::<Uri>() {
+        Ok(uri) => format!(
+            "{}://{}/…",
+            uri.scheme_str().unwrap_or("https"),
+            uri.authority().map(|a| a.as_str()).unwrap_or_default()
+        ),
+        Err(_) => "(unreadable URL)".into(),
+    }
 }
 
 /// Not loopback, private, link-local (169.254.169.254, the metadata service, included),

@@ -4,14 +4,14 @@
 //! worker calls [`refresh_stale`] every round, and the horizon refill queues them all.
 //!
 //! An account with no destination pays one indexed lookup per write and nothing else.
-//! A firing goes to the destination its VALARM names (`X-DAVGATE-DESTINATION`), else to
-//! its calendar's route; with neither it gets no row and stays the devices' business.
-//! `ACTION:EMAIL` alarms wait for the e-mail slice.
+//! A firing goes to the destination its VALARM names (`X-DAVGATE-DESTINATION`), else by
+//! e-mail to the account's address when its action is `EMAIL`, else to its calendar's
+//! route; with none of these it gets no row and stays the devices' business.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use davgate_storage::{Collection, Destination, NewDueAlarm, Store, now_ms};
+use davgate_storage::{Collection, Destination, EMAIL_DESTINATION, NewDueAlarm, Store, now_ms};
 
 use crate::dav::ical::{self, Options, Zone};
 
@@ -85,14 +85,16 @@ pub async fn reschedule(
         .unwrap_or_else(|| collection.slug.clone());
     let mut rows = Vec::new();
     for firing in firings {
-        if firing.action.eq_ignore_ascii_case("EMAIL") {
-            continue;
-        }
-        let destination = match &firing.destination {
+        let wanted = match &firing.destination {
+            Some(wanted) => Some(wanted.as_str()),
+            None if firing.action.eq_ignore_ascii_case("EMAIL") => Some(EMAIL_DESTINATION),
+            None => None,
+        };
+        let destination = match wanted {
             Some(wanted) => {
                 if !named.contains_key(wanted) {
                     let found = store.destination(collection.account, wanted).await?;
-                    named.insert(wanted.clone(), found);
+                    named.insert(wanted.to_owned(), found);
                 }
                 named.get(wanted).cloned().flatten()
             }
@@ -111,6 +113,7 @@ pub async fn reschedule(
             "object": name,
             "start": firing.start.map(ical::format_utc),
             "due": ical::format_utc(firing.at),
+            "repetition": firing.repetition,
         });
         rows.push(NewDueAlarm {
             alarm_key: firing.key,

@@ -4,15 +4,17 @@
 //! its webhook, and records the outcome: sent, retried with exponential backoff on a
 //! timeout, 429 or 5xx up to [`MAX_TRIES`], or skipped (too old, refused, out of tries).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use davgate_storage::{ClaimedAlarm, Outcome, Store, now_ms};
+use davgate_storage::{ClaimedAlarm, DestinationKind, Outcome, Store, now_ms};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::ReminderSettings;
-use super::deliver::Sender;
+use super::deliver::{DeliveryError, Sender};
+use super::email::Mailer;
 use super::{message, schedule};
 
 /// How often due rows are looked for.
@@ -31,9 +33,40 @@ const REFILL_EVERY_MS: i64 = 6 * 3600 * 1000;
 /// An alarm sent this long after its due time counts as late even if a worker ran.
 const LATE_AFTER_MS: i64 = 60_000;
 
+/// The ways out of the server a reminder can take.
+#[derive(Clone)]
+pub struct Outbound {
+    /// Webhook POSTs.
+    pub webhooks: Sender,
+    /// The SMTP relay, when the operator configured one.
+    pub mail: Option<Mailer>,
+}
+
+impl Outbound {
+    /// The channels `settings` allow.
+    pub fn new(settings: &ReminderSettings) -> Self {
+        let mail = settings
+            .smtp
+            .as_ref()
+            .and_then(|smtp| match Mailer::new(smtp) {
+                Ok(mailer) => Some(mailer),
+                Err(e) => {
+                    // Checked when the configuration was read; unreachable in practice.
+                    tracing::warn!("e-mail reminders are off: {e}");
+                    None
+                }
+            });
+        Self {
+            webhooks: Sender::new(settings.reach),
+            mail,
+        }
+    }
+}
+
 /// Runs until `stopped` turns true.
 pub async fn run(store: Store, settings: ReminderSettings, mut stopped: watch::Receiver<bool>) {
-    let sender = Sender::new(settings.reach);
+    let outbound = Outbound::new(&settings);
+    let settings = Arc::new(settings);
     let started_ms = now_ms();
     let mut refilled_ms = i64::MIN;
     loop {
@@ -57,13 +90,18 @@ pub async fn run(store: Store, settings: ReminderSettings, mut stopped: watch::R
                 }
             }
         }
-        match store.claim_due_alarms(now_ms(), LEASE_MS, BATCH).await {
+        let gap_ms = settings.limits.gap_ms();
+        match store
+            .claim_due_alarms(now_ms(), LEASE_MS, BATCH, gap_ms)
+            .await
+        {
             Ok(claimed) => {
                 let mut sends = JoinSet::new();
                 for alarm in claimed {
-                    let (store, sender) = (store.clone(), sender.clone());
+                    let (store, outbound) = (store.clone(), outbound.clone());
+                    let settings = settings.clone();
                     sends.spawn(async move {
-                        let outcome = deliver(&sender, &alarm, settings, started_ms).await;
+                        let outcome = deliver(&outbound, &alarm, &settings, started_ms).await;
                         if let Err(e) = store.finish_due_alarm(&alarm, &outcome).await {
                             tracing::warn!(error = %e, "reminder outcome not recorded; it will be retried after its lease");
                         }
@@ -82,13 +120,14 @@ pub async fn run(store: Store, settings: ReminderSettings, mut stopped: watch::R
 
 /// Sends one claimed alarm and says what became of it.
 pub async fn deliver(
-    sender: &Sender,
+    outbound: &Outbound,
     alarm: &ClaimedAlarm,
-    settings: ReminderSettings,
+    settings: &ReminderSettings,
     started_ms: i64,
 ) -> Outcome {
     let now = now_ms();
-    let overdue = now - alarm.due_ms;
+    // Time the rate limit held it back is not lateness.
+    let overdue = now - alarm.due_ms - alarm.held_ms;
     if overdue > settings.grace.as_millis() as i64 {
         return Outcome::Skipped {
             detail: format!(
@@ -101,17 +140,29 @@ pub async fn deliver(
     let late = alarm.due_ms < started_ms || overdue > LATE_AFTER_MS;
     let fields: Value = serde_json::from_str(&alarm.fields).unwrap_or(Value::Null);
     let destination = &alarm.destination;
-    let body = message::payload(
-        destination.format,
-        destination.template.as_deref(),
-        &fields,
-        late,
-    );
-    match sender
-        .post(&destination.url, body.to_string().into_bytes())
-        .await
-    {
-        Ok(_) => Outcome::Sent { late },
+    let sent = match destination.kind {
+        DestinationKind::Webhook => {
+            let body = message::payload(
+                destination.format,
+                destination.template.as_deref(),
+                &fields,
+                late,
+            );
+            outbound
+                .webhooks
+                .post(&destination.url, body.to_string().into_bytes())
+                .await
+                .map(|_| ())
+        }
+        DestinationKind::Email => match &outbound.mail {
+            Some(mailer) => mailer.send(&destination.url, &fields, late).await,
+            None => Err(DeliveryError::Refused(
+                "e-mail reminders are off: the operator has set no smtp_url".into(),
+            )),
+        },
+    };
+    match sent {
+        Ok(()) => Outcome::Sent { late },
         Err(e) if e.is_transient() && alarm.tries < MAX_TRIES => Outcome::Retry {
             at_ms: now + backoff_ms(alarm.tries),
             detail: e.to_string(),

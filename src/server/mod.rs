@@ -161,7 +161,8 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
             crate::auth::two_factor::TwoFactor::new(store.clone(), &server_key),
             settings.portal.clone(),
         )
-        .with_certificate(signing_cert),
+        .with_certificate(signing_cert)
+        .with_reminders(settings.reminders.clone()),
         auth,
         files: Files::new(store.clone(), settings.upload_limit)
             .with_lock_max_timeout(settings.lock_max_timeout)
@@ -198,7 +199,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
     }
     let reminders = tokio::spawn(crate::reminders::worker::run(
         store.clone(),
-        settings.reminders,
+        settings.reminders.clone(),
         stopped.clone(),
     ));
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));

@@ -49,9 +49,11 @@ pub enum AuditEvent {
     DeviceProfileDownloaded,
     /// A reminder was not delivered: it came due too long ago, or every try failed.
     ReminderSkipped,
+    /// A reminder webhook was added, or a calendar routed, in the portal.
+    ReminderChanged,
 }
 
-const NAMES: [(AuditEvent, &str); 18] = [
+const NAMES: [(AuditEvent, &str); 19] = [
     (AuditEvent::AppPasswordCreated, "app-password-created"),
     (AuditEvent::AppPasswordRevoked, "app-password-revoked"),
     (
@@ -79,6 +81,7 @@ const NAMES: [(AuditEvent, &str); 18] = [
         "device-profile-downloaded",
     ),
     (AuditEvent::ReminderSkipped, "reminder-skipped"),
+    (AuditEvent::ReminderChanged, "reminders-changed"),
 ];
 
 /// Who did an audited action: the client's address and user agent, when it came over

@@ -22,6 +22,7 @@ mod audit;
 pub mod blob;
 mod credentials;
 pub mod db;
+mod email;
 mod error;
 mod gc;
 mod groupware;
@@ -54,7 +55,8 @@ pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
 pub use reminders::{
-    ClaimedAlarm, DeliveryRecord, Destination, NewDueAlarm, Outcome, WebhookFormat,
+    ClaimedAlarm, DeliveryRecord, Destination, DestinationKind, EMAIL_DESTINATION, NewDueAlarm,
+    Outcome, WebhookFormat,
 };
 pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
 pub use store::{BlobStoreConfig, Store, StoreConfig};

@@ -1,4 +1,5 @@
-//! Reminders as rows: a person's webhook destinations, which calendar goes to which
+//! Reminders as rows: a person's destinations (webhooks, and the e-mail one that follows
+//! the account's address), which calendar goes to which
 //! destination, the alarm firings due within the scheduling horizon, and the delivery log.
 //!
 //! What an alarm *is* (triggers, recurrence, zones) is computed above this crate; here
@@ -6,7 +7,11 @@
 //! Exactly once: a worker claims due rows inside a write transaction (`FOR UPDATE SKIP
 //! LOCKED` on PostgreSQL, the single writer on SQLite) by pushing `next_try_ms` a lease
 //! ahead, so no other node sees them until the outcome is written or the lease lapses
-//! (a node that died mid-send).
+//! (a node that died mid-send). The same transaction keeps each destination's rate
+//! limit: a next-allowed time per destination, locked and moved on by every claim, so the
+//! limit holds however many nodes send.
+
+use std::collections::BTreeMap;
 
 use sqlx::FromRow;
 
@@ -50,6 +55,29 @@ impl WebhookFormat {
     }
 }
 
+/// How a destination is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationKind {
+    /// An HTTP POST to an incoming-webhook URL.
+    Webhook,
+    /// A message through the operator's SMTP relay to the account's address.
+    Email,
+}
+
+impl DestinationKind {
+    /// The name in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// The name of the destination that follows an account's e-mail address; webhooks may
+/// not take it.
+pub const EMAIL_DESTINATION: &str = "email";
+
 /// A named place reminders go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
@@ -59,7 +87,9 @@ pub struct Destination {
     pub account: AccountId,
     /// The name the owner gave it (unique per account).
     pub name: String,
-    /// The webhook URL (a secret of its own: never logged whole).
+    /// How it is reached.
+    pub kind: DestinationKind,
+    /// The webhook URL (a secret of its own: never logged whole), or the e-mail address.
     pub url: String,
     /// Payload format.
     pub format: WebhookFormat,
@@ -102,6 +132,8 @@ pub struct ClaimedAlarm {
     pub fields: String,
     /// Tries so far, this one included.
     pub tries: i64,
+    /// How long the destination's rate limit held it back, ms: not lateness.
+    pub held_ms: i64,
 }
 
 /// What became of a claimed firing.
@@ -150,6 +182,7 @@ struct DestinationRow {
     id: i64,
     account_id: i64,
     name: String,
+    kind: String,
     url: String,
     format: String,
     template: Option<String>,
@@ -160,6 +193,11 @@ impl From<DestinationRow> for Destination {
         Destination {
             id: r.id,
             account: AccountId(r.account_id),
+            kind: if r.kind == DestinationKind::Email.as_str() {
+                DestinationKind::Email
+            } else {
+                DestinationKind::Webhook
+            },
             name: r.name,
             url: r.url,
             format: WebhookFormat::parse(&r.format).unwrap_or(WebhookFormat::Json),
@@ -172,7 +210,7 @@ impl From<DestinationRow> for Destination {
 macro_rules! select_destinations {
     ($rest:literal) => {
         concat!(
-            "SELECT d.id, d.account_id, d.name, d.url, d.format, d.template ",
+            "SELECT d.id, d.account_id, d.name, d.kind, d.url, d.format, d.template ",
             $rest
         )
     };
@@ -183,7 +221,8 @@ macro_rules! select_claimable {
     ($lock:literal) => {
         concat!(
             "SELECT u.id AS due_id, u.collection_id, u.object_name, u.due_ms, u.fields, u.tries, ",
-            "d.id, d.account_id, d.name, d.url, d.format, d.template FROM reminder_due u ",
+            "u.held_ms, ",
+            "d.id, d.account_id, d.name, d.kind, d.url, d.format, d.template FROM reminder_due u ",
             "JOIN reminder_destinations d ON d.id = u.destination_id ",
             "WHERE u.state = 0 AND u.next_try_ms <= $1 ORDER BY u.next_try_ms LIMIT $2",
             $lock
@@ -192,7 +231,8 @@ macro_rules! select_claimable {
 }
 
 impl Store {
-    /// Adds a webhook destination; `Conflict` when the name is taken.
+    /// Adds a webhook destination; `Conflict` when the name is taken (`email` is always
+    /// taken: it is the e-mail destination's).
     pub async fn add_destination(
         &self,
         account: AccountId,
@@ -201,6 +241,11 @@ impl Store {
         format: WebhookFormat,
         template: Option<&str>,
     ) -> Result<Destination> {
+        if name == EMAIL_DESTINATION {
+            return Err(StorageError::Conflict(
+                "the name email is kept for e-mail reminders",
+            ));
+        }
         let mut tx = self.db.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO reminder_destinations (account_id, name, kind, url, format, template, \
@@ -220,6 +265,7 @@ impl Store {
             id,
             account,
             name: name.to_owned(),
+            kind: DestinationKind::Webhook,
             url: url.to_owned(),
             format,
             template: template.map(str::to_owned),
@@ -293,6 +339,18 @@ impl Store {
         tx.commit().await
     }
 
+    /// How many of the account's calendars are routed somewhere.
+    pub async fn routed_calendars(&self, account: AccountId) -> Result<u32> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM reminder_routes r JOIN collections c ON c.id = r.collection_id \
+             WHERE c.account_id = $1",
+        )
+        .bind(account.0)
+        .fetch_one(&self.db.pool)
+        .await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
     /// The destination `collection` is routed to.
     pub async fn route_of(&self, collection: CollectionId) -> Result<Option<Destination>> {
         let sql = select_destinations!(
@@ -344,12 +402,15 @@ impl Store {
     }
 
     /// Claims up to `limit` firings due at `now_ms`: each is hidden from other workers
-    /// for `lease_ms` and its try counted, in one transaction.
+    /// for `lease_ms` and its try counted, in one transaction. A destination gets at most
+    /// one message per `gap_ms`: a firing whose destination is not free yet is moved to
+    /// the destination's next free time (spread behind the others held with it) instead.
     pub async fn claim_due_alarms(
         &self,
         now_ms: i64,
         lease_ms: i64,
         limit: i64,
+        gap_ms: i64,
     ) -> Result<Vec<ClaimedAlarm>> {
         let sql = match self.db.backend {
             Backend::Postgres => select_claimable!(" FOR UPDATE OF u SKIP LOCKED"),
@@ -361,8 +422,45 @@ impl Store {
             .bind(limit)
             .fetch_all(&mut *tx.tx)
             .await?;
+        // Each destination's next free time, read under a row lock on PostgreSQL so two
+        // nodes claiming for one destination take turns; locked in id order, so never
+        // crosswise. SQLite's single writer already serialises claims.
+        let free_at = match self.db.backend {
+            Backend::Postgres => {
+                "SELECT next_send_ms FROM reminder_destinations WHERE id = $1 FOR UPDATE"
+            }
+            Backend::Sqlite => "SELECT next_send_ms FROM reminder_destinations WHERE id = $1",
+        };
+        let mut next_send: BTreeMap<i64, i64> =
+            rows.iter().map(|r| (r.destination.id, 0)).collect();
+        for (id, next) in next_send.iter_mut() {
+            *next = sqlx::query_scalar(free_at)
+                .bind(id)
+                .fetch_one(&mut *tx.tx)
+                .await?;
+        }
+        let sent_before = next_send.clone();
+        // Where the next held firing of each destination goes.
+        let mut held_slot: BTreeMap<i64, i64> = BTreeMap::new();
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            let destination = row.destination.id;
+            let free = next_send[&destination];
+            if free > now_ms {
+                let slot = held_slot.entry(destination).or_insert(free);
+                sqlx::query(
+                    "UPDATE reminder_due SET next_try_ms = $1, held_ms = held_ms + $2 \
+                     WHERE id = $3",
+                )
+                .bind(*slot)
+                .bind(*slot - now_ms)
+                .bind(row.due_id)
+                .execute(&mut *tx.tx)
+                .await?;
+                *slot = slot.saturating_add(gap_ms);
+                continue;
+            }
+            next_send.insert(destination, now_ms.saturating_add(gap_ms));
             sqlx::query(
                 "UPDATE reminder_due SET next_try_ms = $1, tries = tries + 1 WHERE id = $2",
             )
@@ -378,8 +476,18 @@ impl Store {
                 due_ms: row.due_ms,
                 fields: row.fields,
                 tries: row.tries + 1,
+                held_ms: row.held_ms,
                 destination: Destination::from(row.destination),
             });
+        }
+        for (id, next) in &next_send {
+            if sent_before.get(id) != Some(next) {
+                sqlx::query("UPDATE reminder_destinations SET next_send_ms = $1 WHERE id = $2")
+                    .bind(next)
+                    .bind(id)
+                    .execute(&mut *tx.tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(claimed)
@@ -533,6 +641,7 @@ struct ClaimRow {
     due_ms: i64,
     fields: String,
     tries: i64,
+    held_ms: i64,
     #[sqlx(flatten)]
     destination: DestinationRow,
 }

@@ -247,6 +247,8 @@ suite!(
     sync_reports_changes_and_deletions_since_a_token,
     collections_are_shared_read_only_or_read_write,
     reminder_firings_are_replaced_and_claimed_once,
+    the_email_destination_follows_the_account_address,
+    a_destination_gets_one_message_per_gap_and_the_rest_later,
 );
 
 /// Account rows and path walks are kept between commits; a commit by this store or by
@@ -1989,13 +1991,17 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
         .replace_due_alarms(a.id, cal.id, "e.ics", &first, i64::MIN)
         .await
         .unwrap();
-    let claimed = f.store.claim_due_alarms(1_500, 60_000, 10).await.unwrap();
+    let claimed = f
+        .store
+        .claim_due_alarms(1_500, 60_000, 10, 0)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].due_ms, claimed[0].tries), (1_000, 1));
     // Leased: a second worker sees nothing.
     assert!(
         f.store
-            .claim_due_alarms(1_500, 60_000, 10)
+            .claim_due_alarms(1_500, 60_000, 10, 0)
             .await
             .unwrap()
             .is_empty()
@@ -2017,7 +2023,11 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
         .unwrap();
     let pending = f.store.pending_alarms(cal.id, "e.ics").await.unwrap();
     assert_eq!(pending, vec![(3_000, "c".to_owned())]);
-    let claimed = f.store.claim_due_alarms(5_000, 60_000, 10).await.unwrap();
+    let claimed = f
+        .store
+        .claim_due_alarms(5_000, 60_000, 10, 0)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     f.store
         .finish_due_alarm(
@@ -2062,4 +2072,152 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
     );
     f.store.remove_destination(a.id, "chat").await.unwrap();
     assert_eq!(f.store.route_of(cal.id).await.unwrap(), None);
+}
+
+/// Setting an address gives the account the e-mail destination (found by name like a
+/// webhook, so routes and X-DAVGATE-DESTINATION reach it); a new address replaces it,
+/// none removes it with its pending firings; a webhook cannot take its name.
+async fn the_email_destination_follows_the_account_address(f: &Fixture) {
+    use davgate_storage::{DestinationKind, EMAIL_DESTINATION, WebhookFormat};
+    let a = f.account("alice").await;
+    assert_eq!(f.store.account_email(a.id).await.unwrap(), None);
+    assert!(!f.store.has_destinations(a.id).await.unwrap());
+    f.store
+        .set_account_email(a.id, Some("alice@example.org"))
+        .await
+        .unwrap();
+    f.store
+        .set_account_email(a.id, Some("alice@example.net"))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.account_email(a.id).await.unwrap().as_deref(),
+        Some("alice@example.net")
+    );
+    let email = f
+        .store
+        .destination(a.id, EMAIL_DESTINATION)
+        .await
+        .unwrap()
+        .expect("the e-mail destination");
+    assert_eq!(
+        (email.kind, email.url.as_str()),
+        (DestinationKind::Email, "alice@example.net")
+    );
+    assert!(f.store.has_destinations(a.id).await.unwrap());
+    assert!(matches!(
+        f.store
+            .add_destination(
+                a.id,
+                EMAIL_DESTINATION,
+                "https://x.example/",
+                WebhookFormat::Slack,
+                None
+            )
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+    f.store.set_account_email(a.id, None).await.unwrap();
+    assert_eq!(f.store.account_email(a.id).await.unwrap(), None);
+    assert_eq!(
+        f.store.destination(a.id, EMAIL_DESTINATION).await.unwrap(),
+        None
+    );
+    assert!(!f.store.has_destinations(a.id).await.unwrap());
+}
+
+/// The rate limit is kept by the claim: with a gap of one second, of three firings due
+/// at once for one destination one is claimed now and the others are moved to the next
+/// free seconds (held, not lateness); another destination is not held up.
+async fn a_destination_gets_one_message_per_gap_and_the_rest_later(f: &Fixture) {
+    use davgate_storage::{NewDueAlarm, Outcome, WebhookFormat};
+    let a = f.account("alice").await;
+    let cal = f
+        .store
+        .create_collection(
+            a.id,
+            davgate_storage::CollectionKind::Calendar,
+            calendar("work"),
+        )
+        .await
+        .unwrap();
+    let busy = f
+        .store
+        .add_destination(
+            a.id,
+            "busy",
+            "https://example.com/1",
+            WebhookFormat::Json,
+            None,
+        )
+        .await
+        .unwrap();
+    let quiet = f
+        .store
+        .add_destination(
+            a.id,
+            "quiet",
+            "https://example.com/2",
+            WebhookFormat::Json,
+            None,
+        )
+        .await
+        .unwrap();
+    let firing = |key: &str, destination: i64| NewDueAlarm {
+        alarm_key: key.into(),
+        uid: "u".into(),
+        due_ms: 10_000,
+        destination,
+        fields: "{}".into(),
+    };
+    let rows = [
+        firing("a", busy.id),
+        firing("b", busy.id),
+        firing("c", busy.id),
+        firing("q", quiet.id),
+    ];
+    f.store
+        .replace_due_alarms(a.id, cal.id, "e.ics", &rows, i64::MIN)
+        .await
+        .unwrap();
+    let names = |claimed: &[davgate_storage::ClaimedAlarm]| {
+        let mut names: Vec<String> = claimed.iter().map(|c| c.destination.name.clone()).collect();
+        names.sort();
+        names
+    };
+    let now = f
+        .store
+        .claim_due_alarms(10_000, 60_000, 10, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(names(&now), ["busy", "quiet"]);
+    // Another node at the same instant finds the destination busy.
+    assert!(
+        f.store
+            .claim_due_alarms(10_500, 60_000, 10, 1_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let second = f
+        .store
+        .claim_due_alarms(11_000, 60_000, 10, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(names(&second), ["busy"]);
+    assert_eq!(second[0].held_ms, 1_000);
+    let third = f
+        .store
+        .claim_due_alarms(12_000, 60_000, 10, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(names(&third), ["busy"]);
+    assert!(third[0].held_ms >= 2_000, "{}", third[0].held_ms);
+    for claimed in now.iter().chain(&second).chain(&third) {
+        f.store
+            .finish_due_alarm(claimed, &Outcome::Sent { late: false })
+            .await
+            .unwrap();
+    }
+    assert_eq!(f.store.delivery_log(a.id, 10).await.unwrap().len(), 4);
 }

@@ -13,6 +13,7 @@ pub mod golden;
 pub mod plist;
 pub mod raw;
 pub mod server;
+pub mod smtp;
 
 pub use client::Dav;
 pub use server::TestServer;

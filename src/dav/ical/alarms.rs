@@ -30,6 +30,8 @@ pub struct AlarmFiring {
     pub destination: Option<String>,
     /// `ACTION` of the VALARM (DISPLAY, AUDIO, EMAIL, …).
     pub action: String,
+    /// 0 for the trigger itself, then 1, 2, … for the `REPEAT` follow-ups.
+    pub repetition: u32,
     /// SUMMARY of the instance.
     pub summary: String,
     /// DESCRIPTION of the instance.
@@ -90,6 +92,7 @@ impl CalendarObject {
                         at,
                         destination: text(valarm, "X-DAVGATE-DESTINATION"),
                         action: text(valarm, "ACTION").unwrap_or_default(),
+                        repetition: k as u32,
                         summary: text(component, "SUMMARY").unwrap_or_default(),
                         description: text(component, "DESCRIPTION").unwrap_or_default(),
                         location: text(component, "LOCATION").unwrap_or_default(),
