@@ -8,10 +8,15 @@
 # usage: bench/run.sh [--quick] [--workloads LIST]
 #   --quick       small sizes and counts: a smoke run that takes seconds
 #   --workloads LIST  only these driver workloads (comma-separated, e.g. small_files) on
-#                 nginx and davgate; the auth_cold and auth_flood instances run only if named
+#                 nginx and davgate; the auth_cold and auth_flood instances run only if named,
+#                 and so does get_readers (bench/readers.py) when a list is given
 #   DAVGATE_BIN   the davgate binary to measure (default: build this workspace's release binary)
 #   DAVGATE_BENCH_CONFIG  TOML text for the measured davgate, e.g. 'sqlite_synchronous = "normal"'
 #   BENCH_JSON_DIR  if set, the raw JSON reports (every run) are copied there
+#
+# After the driver, bench/readers.py measures on nginx and davgate (get_readers) the 1 GiB GET
+# by three readers (davgate-bench, curl, Python http.client), idle and right after a batch of
+# uploads, and the server CPU per uploaded GiB, background work included.
 #
 # Every server listens on 127.0.0.1 only, runs as the invoking user with every path (config,
 # pid, logs, data) in one temp dir, and is stopped, and the temp dir removed, on any exit.
@@ -21,7 +26,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DAV_EXT_MODULE=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
 BENCH_USER=bench
 
-usage() { sed -n '8,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '8,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 log() { echo "run.sh: $*" >&2; }
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
@@ -39,12 +44,16 @@ done
 parse_args "${OTHER_ARGS[@]}"
 if ((QUICK)); then
     BASE_ARGS=(--size 64MiB --repeat 1 --get-runs 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s)
+    READERS_ARGS=(--size $((64 << 20)) --batch 1 --runs 1)
 else
     BASE_ARGS=()
+    READERS_ARGS=()
 fi
 BENCH_ARGS=("${BASE_ARGS[@]}")
-if [[ -n $WORKLOADS ]]; then
-    BENCH_ARGS+=(--workloads "$WORKLOADS")
+# get_readers is not the driver's: it runs bench/readers.py.
+DRIVER_WORKLOADS=$(tr ',' '\n' <<<"$WORKLOADS" | grep -vx get_readers | paste -sd, - || true)
+if [[ -n $DRIVER_WORKLOADS ]]; then
+    BENCH_ARGS+=(--workloads "$DRIVER_WORKLOADS")
 fi
 # Whether the extra davgate instance for workload $1 runs: always, unless --workloads leaves
 # it out.
@@ -158,6 +167,33 @@ start_nginx() { # sets NGINX_PID, NGINX_URL, NGINX_HASH
     return 1
 }
 
+# ---- both ------------------------------------------------------------------------------------
+
+# LABEL PID URL: the driver's workloads, unless --workloads named only get_readers.
+drive() {
+    if [[ -n $WORKLOADS && -z $DRIVER_WORKLOADS ]]; then
+        stub_report "$1" "no driver workload named" >"$WORK/$1.json"
+        return
+    fi
+    run_driver "$1" "$2" --url "$3"
+}
+
+# LABEL PID URL: bench/readers.py on the running server, into $WORK/LABEL-readers.json.
+run_readers() {
+    local label=$1 pid=$2 url=$3 rc=0
+    if ! wanted get_readers; then
+        stub_report "$label" "not run: --workloads $WORKLOADS" >"$WORK/$label-readers.json"
+        return
+    fi
+    log "downloads by three readers, and upload CPU, on $label"
+    python3 "$HERE/readers.py" --url "$url" --user "$BENCH_USER" --pid "$pid" --label "$label" \
+        --bench "$BENCH" "${READERS_ARGS[@]}" >"$WORK/$label-readers.json" || rc=$?
+    if ((rc != 0)); then
+        FAILED=1
+        stub_report "$label" "readers.py failed (exit $rc); see stderr" >"$WORK/$label-readers.json"
+    fi
+}
+
 # ---- davgate ---------------------------------------------------------------------------------
 
 # NAME CONFIG SETUP DRIVER_ARGS…: one more davgate instance with its own config, for workloads
@@ -189,16 +225,22 @@ run_davgate_instance() {
 
 build_driver
 ensure_nginx
+if wanted get_readers && ! command -v curl >/dev/null; then
+    log "get_readers needs curl; install it (apt-get install curl)"
+    exit 1
+fi
 
 # One server at a time, so neither competes with the other for the two cores or page cache.
 if start_nginx; then
     log "nginx $NGINX_URL (pid $NGINX_PID)"
-    run_driver nginx "$NGINX_PID" --url "$NGINX_URL"
+    drive nginx "$NGINX_PID" "$NGINX_URL"
+    run_readers nginx "$NGINX_PID" "$NGINX_URL"
     stop_server "$NGINX_PID"
     NGINX_PID=
 else
     FAILED=1
     stub_report nginx "nginx did not start" >"$WORK/nginx.json"
+    stub_report nginx "nginx did not start" >"$WORK/nginx-readers.json"
 fi
 rm -rf "$WORK/nginx/root" "$WORK/nginx/body" # free the big file before davgate writes its own
 
@@ -207,13 +249,15 @@ davgate_rc=0
 start_davgate davgate "${DAVGATE_BENCH_CONFIG:-}" || davgate_rc=$?
 if ((davgate_rc == 0)); then
     log "davgate $DAVGATE_URL (pid $DAVGATE_PID)"
-    run_driver davgate "$DAVGATE_PID" --url "$DAVGATE_URL"
+    drive davgate "$DAVGATE_PID" "$DAVGATE_URL"
+    run_readers davgate "$DAVGATE_PID" "$DAVGATE_URL"
     stop_server "$DAVGATE_PID"
     DAVGATE_PID=
 else
     log "skipping davgate: $DAVGATE_SKIP"
     ((davgate_rc == 1)) || FAILED=1
     stub_report davgate "$DAVGATE_SKIP" >"$WORK/davgate.json"
+    stub_report davgate "$DAVGATE_SKIP" >"$WORK/davgate-readers.json"
 fi
 rm -rf "$WORK/davgate" # its big file too
 
@@ -273,10 +317,25 @@ $(free -h)
 EOF
 "$BENCH" --compare "$WORK/nginx.json" "$WORK/davgate.json" "$WORK/davgate-nocache.json" \
     "$WORK/davgate-xff.json"
+if wanted get_readers; then
+    cat <<EOF
+
+### Downloads by three readers, and what an upload costs (\`bench/readers.py\`)
+
+The big file (${READERS_ARGS[*]:-1 GiB, batches of 2 uploads, 3 idle runs}) read by davgate-bench,
+\`curl -s -o /dev/null\` and Python's http.client reading 1 MiB at a time: idle (the file read
+before, the server quiet) and right after a batch of uploads (a sync before each upload; no wait,
+so what the uploads left running runs beside the download). Server CPU is utime+stime of the
+server and its children, until each upload's 2xx and until the server went quiet after the batch.
+
+EOF
+    python3 "$HERE/readers.py" --table "$WORK/nginx-readers.json" "$WORK/davgate-readers.json"
+fi
 if [[ -n ${BENCH_JSON_DIR:-} ]]; then
     mkdir -p "$BENCH_JSON_DIR"
     cp "$WORK/nginx.json" "$WORK/davgate.json" "$WORK/davgate-nocache.json" \
-        "$WORK/davgate-xff.json" "$BENCH_JSON_DIR/"
+        "$WORK/davgate-xff.json" "$WORK/nginx-readers.json" "$WORK/davgate-readers.json" \
+        "$BENCH_JSON_DIR/" 2>/dev/null || true
 fi
 
 exit "$FAILED"

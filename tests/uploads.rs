@@ -299,3 +299,146 @@ async fn a_malformed_chunked_body_is_a_400_that_says_so() {
     srv.alice().get("/files/bad.bin").await.status(404);
     assert_eq!(srv.blob_files(), 0);
 }
+
+/// `total` patterned bytes, different at every offset within 251.
+fn pattern(total: usize) -> Vec<u8> {
+    (0..total).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// `data` sent chunked, in pieces that never line up with the server's buffers.
+fn chunked_of(data: Vec<u8>) -> reqwest::Body {
+    let data = Bytes::from(data);
+    let pieces: Vec<Bytes> = (0..data.len())
+        .step_by(100_003)
+        .map(|at| data.slice(at..(at + 100_003).min(data.len())))
+        .collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(
+        pieces.into_iter().map(Ok::<_, std::io::Error>),
+    ))
+}
+
+/// Both digests are known at the 201, computed from the bytes as they streamed, for
+/// sizes around the store's hashing batches (1 MiB) and its in-line limit (64 KiB),
+/// with a length and chunked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_have_both_digests_at_their_201() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let propfind = r#"<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><oc:checksums/></d:prop></d:propfind>"#;
+    let sizes = [
+        0,
+        1,
+        64 * 1024,
+        64 * 1024 + 1,
+        MIB - 1,
+        MIB,
+        MIB + 1,
+        5 * MIB + 3,
+        17 * MIB + 1,
+    ];
+    for (i, size) in sizes.into_iter().enumerate() {
+        let data = pattern(size);
+        let expected = davgate_storage::Digests::of(&data);
+        let expected = format!(
+            "SHA1:{} MD5:{}",
+            expected.sha1,
+            expected.md5.expect("both digests")
+        );
+        for (framing, body) in [
+            ("length", reqwest::Body::from(data.clone())),
+            ("chunked", chunked_of(data.clone())),
+        ] {
+            let path = format!("/files/d{i}-{framing}.bin");
+            dav.req("PUT", &path).body(body).send().await.status(201);
+            let resp = dav
+                .req("PROPFIND", &path)
+                .header("Depth", "0")
+                .body(propfind)
+                .send()
+                .await
+                .status(207);
+            assert_eq!(resp.prop("checksum"), expected, "{size} bytes, {framing}");
+        }
+    }
+    // An MD5 the client sends is checked against the streamed one, whatever the size.
+    let data = pattern(3 * MIB);
+    let md5 = davgate_storage::Digests::of(&data).md5.unwrap();
+    dav.req("PUT", "/files/claimed.bin")
+        .header("OC-Checksum", &format!("MD5:{md5}"))
+        .body(chunked_of(data.clone()))
+        .send()
+        .await
+        .status(201);
+    dav.req("PUT", "/files/wrong.bin")
+        .header("OC-Checksum", "MD5:00000000000000000000000000000000")
+        .body(chunked_of(data))
+        .send()
+        .await
+        .status(400);
+}
+
+/// Reads one response of a raw HTTP/1.1 exchange: its head, and exactly Content-Length
+/// bytes of body.
+async fn raw_exchange(stream: &mut tokio::net::TcpStream, request: &str) -> (String, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let head = raw::read_head(stream, Duration::from_secs(10))
+        .await
+        .expect("a response head");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .expect("a Content-Length, not chunked framing");
+    let mut body = vec![0; length];
+    tokio::time::timeout(Duration::from_secs(30), stream.read_exact(&mut body))
+        .await
+        .expect("the body within 30 s")
+        .unwrap();
+    (head, body)
+}
+
+/// A plain HTTP/1.1 client, with the headers Python's http.client sends, gets each file
+/// with a Content-Length and exactly its bytes, on one keep-alive connection: nothing
+/// more follows a body than the next response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_http11_get_has_a_content_length_and_exactly_the_bytes() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    let sizes = [0, 1, MIB - 1, MIB + 1, 5 * MIB + 3];
+    for (i, size) in sizes.into_iter().enumerate() {
+        dav.put(&format!("/files/g{i}.bin"), pattern(size))
+            .await
+            .status(201);
+    }
+    let mut stream = tokio::net::TcpStream::connect(srv.addr()).await.unwrap();
+    for (i, size) in sizes.into_iter().enumerate() {
+        let request = format!(
+            "GET /files/g{i}.bin HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: identity\r\n\
+             Authorization: {}\r\n\r\n",
+            srv.addr(),
+            alice_auth()
+        );
+        let (head, body) = raw_exchange(&mut stream, &request).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("transfer-encoding"),
+            "{head}"
+        );
+        assert_eq!(body.len(), size);
+        assert!(body == pattern(size), "g{i}.bin: the bytes differ");
+    }
+    // A range on the same connection: the framing before it held.
+    let request = format!(
+        "GET /files/g4.bin HTTP/1.1\r\nHost: {}\r\nRange: bytes=1048570-1048589\r\n\
+         Authorization: {}\r\n\r\n",
+        srv.addr(),
+        alice_auth()
+    );
+    let (head, body) = raw_exchange(&mut stream, &request).await;
+    assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+    assert_eq!(body, pattern(5 * MIB + 3)[1_048_570..1_048_590]);
+}

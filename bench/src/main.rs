@@ -99,6 +99,10 @@ struct Cli {
     /// the median needs more runs than an upload's to rise above the noise.
     #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=100))]
     get_runs: u32,
+    /// get_1g times its first GET too, without waiting for the server to go quiet: a
+    /// download right after uploads, as `bench/readers.py` measures one.
+    #[arg(long)]
+    no_warm_up: bool,
     /// How long auth_cached and auth_cold keep their connections busy, and the length of
     /// each of auth_flood's two windows.
     #[arg(long, default_value = "10s")]
@@ -268,6 +272,7 @@ impl Cli {
             size: self.size.0,
             repeat: self.repeat,
             get_runs: self.get_runs,
+            warm_up: !self.no_warm_up,
             duration,
             files: self.files,
             small_size: self.small_size.0,

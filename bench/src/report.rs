@@ -379,6 +379,7 @@ mod tests {
             size: 1 << 30,
             repeat: 3,
             get_runs: 9,
+            warm_up: true,
             duration: std::time::Duration::from_secs(10),
             files: 2000,
             small_size: 4096,

@@ -9,7 +9,7 @@
 //! deletes what was staged; nothing half-written is ever visible.
 
 use bytes::Bytes;
-use davgate_storage::{CreateMode, NewContent, Node, Streamed};
+use davgate_storage::{CreateMode, NewContent, Node};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
@@ -19,10 +19,6 @@ use super::file::{QuotaRoom, UploadPlan};
 use super::request::Ctx;
 use crate::response::{self, Body};
 use crate::route::EtagList;
-
-/// Uploads announced at most this large hash MD5 as they stream (a few milliseconds);
-/// larger ones leave it to the store's MD5 thread, which waits until no upload streams.
-const STREAMED_MD5_MAX: u64 = 16 << 20;
 
 /// What the request says about the upload beyond its body.
 pub(crate) struct Upload<'a> {
@@ -89,20 +85,9 @@ where
     };
     plan.check_announced()?;
 
-    // An MD5 the client sent must be checked before the commit, and a small file's
-    // costs nothing while streaming (so a PROPFIND right after the PUT has it);
-    // otherwise MD5 is computed after the commit (see davgate_storage::blob::digest).
-    let md5_claimed = plan
-        .checksum
-        .as_ref()
-        .is_some_and(|claim| claim.trim().to_ascii_uppercase().starts_with("MD5:"));
-    let small = expected.is_some_and(|size| size <= STREAMED_MD5_MAX);
-    let streamed = if md5_claimed || small {
-        Streamed::Sha1AndMd5
-    } else {
-        Streamed::Sha1
-    };
-    let mut writer = ctx.store.upload(streamed).await?;
+    // Both digests are computed as the body streams (davgate_storage::blob::digest),
+    // so a checksum the client sent is verified before the commit.
+    let mut writer = ctx.store.upload().await?;
     let mut body = std::pin::pin!(body);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {

@@ -40,7 +40,7 @@ mod tree;
 
 pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};
-pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config, Streamed};
+pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
 pub use db::{Backend, SqliteSynchronous, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};

@@ -1,13 +1,13 @@
-//! The MD5 of committed blobs that streamed in without one, filled in by one background
-//! thread per store that waits while uploads stream.
+//! The MD5 of blobs stored before uploads computed it while streaming, filled in by one
+//! background thread per store that waits while uploads stream.
 //!
-//! Large uploads compute only SHA-1 as they stream (see `blob::digest`); MD5 costs a
-//! core for seconds per gigabyte. Hashing it while the next upload of a batch streams
-//! took that core from the transfer, so the thread pauses whenever an upload of this
-//! process is streaming: a sync client sending a batch of large files gets the CPU for
-//! the transfers, and the checksums follow once the batch is done. A blob replaced or
-//! deleted meanwhile is skipped. The queue is bounded; a key that does not fit is
-//! found again by `Store::queue_missing_md5` (upkeep).
+//! Every upload now hashes both digests from its own bytes (see `blob::digest`), so
+//! only blobs from older versions lack an MD5; upkeep (`Store::queue_missing_md5`)
+//! queues them, and this thread reads each back once. That read costs a core for
+//! seconds per gigabyte, so the thread pauses whenever an upload of this process is
+//! streaming: the transfers get the CPU first. A blob replaced or deleted meanwhile is
+//! skipped. The queue is bounded; a key that does not fit is found again by the next
+//! upkeep.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::blob::{
-    self, BlobKey, BlobStore, CountedBlobStore, LocalBlobStore, S3BlobStore, S3Config, Streamed,
+    self, BlobKey, BlobStore, CountedBlobStore, LocalBlobStore, S3BlobStore, S3Config,
 };
 use crate::db::{self, Backend, Db};
 use crate::error::Result;
@@ -136,16 +136,16 @@ impl Store {
         &*self.blobs
     }
 
-    /// Starts an upload: a new blob whose SHA-1 (and, if asked, MD5) is computed as it
-    /// streams in. Background MD5 work waits until it is finished or dropped.
-    pub async fn upload(&self, streamed: Streamed) -> Result<Box<dyn blob::BlobWriter>> {
+    /// Starts an upload: a new blob whose SHA-1 and MD5 are computed as it streams in.
+    /// Filling in the MD5 of older blobs waits until it is finished or dropped.
+    pub async fn upload(&self) -> Result<Box<dyn blob::BlobWriter>> {
         let inner = self.blobs.create().await?;
-        let digesting = Box::new(blob::DigestingWriter::new(inner, streamed));
+        let digesting = Box::new(blob::DigestingWriter::new(inner));
         Ok(self.md5.streaming(digesting))
     }
 
-    /// Queues for the MD5 thread the blobs that lack one (uploads a crash interrupted
-    /// before it, or that found its queue full); returns how many it took.
+    /// Queues for the MD5 thread the blobs that lack one (stored before uploads computed
+    /// it while streaming); returns how many it took.
     pub async fn queue_missing_md5(&self) -> Result<usize> {
         let keys: Vec<String> =
             sqlx::query_scalar("SELECT key FROM blobs WHERE md5 IS NULL LIMIT 1000")

@@ -56,11 +56,16 @@ pub async fn get(
     // The first read after an upload is the slowest on either server (the kernel
     // promotes the file's pages, the client's buffers grow; davgate wrote the file past
     // the page cache, so it reads it from disk): it would time the upload's aftermath
-    // rather than the download, so it goes untimed and the timed runs compare sending.
-    download(&mut conn, target, &path, plan.size).await?;
-    notes.push("one untimed GET first".to_owned());
-    if let Some(pid) = plan.server_pid {
-        notes.push(wait_until_quiet(pid).await);
+    // rather than the download, so it goes untimed and the timed runs compare sending,
+    // unless the aftermath is what is measured (--no-warm-up).
+    if plan.warm_up {
+        download(&mut conn, target, &path, plan.size).await?;
+        notes.push("one untimed GET first".to_owned());
+        if let Some(pid) = plan.server_pid {
+            notes.push(wait_until_quiet(pid).await);
+        }
+    } else {
+        notes.push("no untimed GET first, no wait for a quiet server".to_owned());
     }
     let mut runs = Vec::new();
     for run in 1..=plan.get_runs {

@@ -153,6 +153,9 @@ pub struct Plan {
     /// Timed runs of get_1g.
     #[serde(default = "default_get_runs")]
     pub get_runs: u32,
+    /// Whether get_1g reads the file once untimed and waits for a quiet server first.
+    #[serde(default = "default_warm_up")]
+    pub warm_up: bool,
     /// How long auth_cached and auth_cold run, and each half of auth_flood.
     pub duration: Duration,
     /// Files small_files uploads.
@@ -202,6 +205,11 @@ fn default_flood_connections() -> u32 {
 // Reports saved while get_1g ran `repeat` times lack this.
 fn default_get_runs() -> u32 {
     3
+}
+
+// Reports saved before --no-warm-up always warmed up.
+fn default_warm_up() -> bool {
+    true
 }
 
 // Reports saved before the CalDAV workloads lack these.

@@ -107,7 +107,8 @@ pub trait IdleBlob: Send {
 /// Hex digests of a blob's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digests {
-    /// MD5, lowercase hex; `None` until computed after the commit.
+    /// MD5, lowercase hex; `None` for a blob stored before uploads computed it while
+    /// streaming, until upkeep fills it in.
     pub md5: Option<String>,
     /// SHA-1, lowercase hex.
     pub sha1: String,

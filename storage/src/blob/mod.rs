@@ -15,6 +15,6 @@ mod s3;
 pub use contract::{BlobKey, BlobReader, BlobStore, BlobWriter, Digests, IdleBlob, StagedBlob};
 pub(crate) use counted::CountedBlobStore;
 pub(crate) use digest::DigestingWriter;
-pub use digest::{Md5Stream, Streamed};
+pub use digest::Md5Stream;
 pub use local::LocalBlobStore;
 pub use s3::{MIN_PART_SIZE, S3BlobStore, S3Config};

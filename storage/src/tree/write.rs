@@ -64,11 +64,7 @@ impl Store {
         name: &str,
     ) -> Result<Node> {
         validate_name(name)?;
-        let staged = self
-            .upload(crate::blob::Streamed::Sha1AndMd5)
-            .await?
-            .finish()
-            .await?;
+        let staged = self.upload().await?.finish().await?;
         let content = NewContent {
             blob: staged,
             mtime_ms: None,
