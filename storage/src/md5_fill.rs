@@ -7,7 +7,9 @@
 //! process is streaming: a sync client sending a batch of large files gets the CPU for
 //! the transfers, and the checksums follow once the batch is done. A blob replaced or
 //! deleted meanwhile is skipped. The queue is bounded; a key that does not fit is
-//! found again by `Store::queue_missing_md5` (upkeep).
+//! found again by `Store::queue_missing_md5` (upkeep). Small blobs kept in the database
+//! get their MD5 at their commit and never wait here; were one queued, it would be read
+//! from its row through the store's inline layer, never from the disk.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};

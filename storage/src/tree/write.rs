@@ -1,12 +1,13 @@
 //! Changes to the live tree: folders, committed uploads, renames, copies, mtimes.
 //!
 //! Each change is one transaction. An upload's bytes are already durable in a staged blob
-//! when [`Store::commit_upload`] runs; the commit swaps the node's blob pointer and
-//! charges the quota together, and only then is the old blob released.
+//! when [`Store::commit_upload`] runs (or, for a small one, in memory, and the commit
+//! writes them); the commit swaps the node's blob pointer and charges the quota
+//! together, and only then is the old blob released.
 
 use crate::Store;
 use crate::accounts::{AccountId, charge, release_blobs};
-use crate::blob::{BlobKey, StagedBlob};
+use crate::blob::{BlobKey, Md5Stream, StagedBlob};
 use crate::db::{WriteTx, now_ms};
 use crate::error::{Result, StorageError};
 use crate::names::{name_key, validate_name};
@@ -96,7 +97,16 @@ impl Store {
         } = content;
         let key = blob.key().clone();
         let size = blob.size();
-        let digests = blob.digests().cloned();
+        let mut digests = blob.digests().cloned();
+        if let (Some(bytes), Some(digests)) = (blob.inline(), digests.as_mut())
+            && digests.md5.is_none()
+        {
+            // A blob kept in the database is small: its MD5 costs less here than a
+            // trip through the MD5 thread, which would read it back and commit again.
+            let mut md5 = Md5Stream::default();
+            md5.update(bytes);
+            digests.md5 = Some(md5.finish());
+        }
         let size_db = i64::try_from(size).map_err(|_| StorageError::TooLarge {
             limit: i64::MAX as u64,
         })?;
@@ -126,6 +136,13 @@ impl Store {
         .bind(digests.as_ref().map(|d| d.sha1.as_str()))
         .execute(&mut *tx.tx)
         .await?;
+        if let Some(bytes) = blob.inline() {
+            sqlx::query("INSERT INTO blob_data (key, bytes) VALUES ($1, $2)")
+                .bind(key.as_str())
+                .bind(bytes)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
         let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
         charge(&mut tx, account, size_db - old_size).await?;
         let (id, freed) = match existing {
