@@ -16,6 +16,11 @@ use crate::units::{ByteSize, Span};
 /// The largest per-file upload limit an administrator may set.
 pub const MAX_UPLOAD_LIMIT: u64 = 100 << 30;
 
+/// The largest `inline_blob_max` an administrator may set: an upload holds up to that
+/// much in memory before it reaches the blob store, and a database row is no place for
+/// large files.
+pub const MAX_INLINE_BLOB_MAX: u64 = 1 << 20;
+
 /// The longest `lock_max_timeout` an administrator may set: a lock covers an editing
 /// session, and a crashed client's lock blocks everyone else until it expires.
 pub const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(7 * 86400);
@@ -69,6 +74,9 @@ pub struct ConfigFile {
     pub trusted_proxy: Option<bool>,
     /// Per-file upload limit for accounts without their own (default 50GiB, at most 100GiB).
     pub upload_limit: Option<ByteSize>,
+    /// Files up to this size are kept in the database rather than as a blob file or
+    /// object of their own (default 64KiB, at most 1MiB; 0 keeps none there).
+    pub inline_blob_max: Option<ByteSize>,
     /// How long deleted items stay in the trash (default 30d).
     pub trash_retention: Option<Span>,
     /// Files a DELETE purges instead of moving to the trash: file names with `*` and `?`,
@@ -195,6 +203,7 @@ impl ConfigFile {
             tls_key,
             trusted_proxy,
             upload_limit,
+            inline_blob_max,
             trash_retention,
             trash_skip,
             lock_max_timeout,
@@ -277,6 +286,8 @@ pub struct Settings {
     pub transport: Transport,
     /// Default per-file upload limit in bytes.
     pub upload_limit: u64,
+    /// Files up to this many bytes are kept in the database; 0: none.
+    pub inline_blob_max: u64,
     /// Trash retention.
     pub trash_retention: Duration,
     /// Files a DELETE purges instead of trashing.
@@ -404,6 +415,17 @@ impl Settings {
                 ByteSize(upload_limit)
             )));
         }
+        let inline_blob_max = config
+            .inline_blob_max
+            .map_or(davgate_storage::DEFAULT_INLINE_BLOB_MAX, |s| s.0);
+        if inline_blob_max > MAX_INLINE_BLOB_MAX {
+            return Err(ConfigError(format!(
+                "inline_blob_max must be at most {} (each upload holds that much in memory \
+                 until it is stored), not {}",
+                ByteSize(MAX_INLINE_BLOB_MAX),
+                ByteSize(inline_blob_max)
+            )));
+        }
         let lock_max_timeout = config
             .lock_max_timeout
             .map_or(crate::files::lock_timeout::DEFAULT_MAX, |s| s.0);
@@ -490,6 +512,7 @@ impl Settings {
             database_url,
             transport,
             upload_limit,
+            inline_blob_max,
             trash_retention: config
                 .trash_retention
                 .map_or(Duration::from_secs(30 * 86400), |s| s.0),
@@ -672,6 +695,20 @@ mod tests {
                 .starts_with("sqlite://./data/davgate.db")
         );
         assert_eq!(s.trash_retention, Duration::from_secs(30 * 86400));
+    }
+
+    #[test]
+    fn inline_blobs_default_to_64_kib_and_are_bounded() {
+        assert_eq!(settings("").unwrap().inline_blob_max, 64 << 10);
+        assert_eq!(settings("inline_blob_max = 0").unwrap().inline_blob_max, 0);
+        assert_eq!(
+            settings("inline_blob_max = \"1MiB\"")
+                .unwrap()
+                .inline_blob_max,
+            1 << 20
+        );
+        let err = settings("inline_blob_max = \"2MiB\"").unwrap_err();
+        assert!(err.0.contains("at most 1MiB"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod reminders_email;
 mod reverse_proxy;
 mod s3;
 mod server;
+mod small_files;
 mod tls_reload;
 mod trash;
 mod two_factor;

@@ -255,6 +255,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
         max_connections: settings.db_connections,
         background_thread_init: Some(crate::priority::lower_priority),
         sqlite_synchronous: settings.sqlite_synchronous,
+        inline_blob_max: settings.inline_blob_max,
     })
     .await
 }

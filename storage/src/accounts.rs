@@ -285,11 +285,19 @@ pub(crate) async fn charge(tx: &mut WriteTx, account: AccountId, delta: i64) -> 
     }
 }
 
-/// Drops the `blobs` rows of keys no node references any more and returns them,
-/// so their bytes can be deleted once the transaction commits.
+/// Drops the `blobs` rows of keys no node references any more and returns those whose
+/// bytes are in the blob store, so they can be deleted once the transaction commits.
+/// The bytes of an inline blob go with its rows here.
 pub(crate) async fn release_blobs(tx: &mut WriteTx, keys: &[BlobKey]) -> Result<Vec<BlobKey>> {
     let mut freed = Vec::new();
     for key in keys {
+        let inline: Option<String> = sqlx::query_scalar(
+            "DELETE FROM blob_data WHERE key = $1 \
+             AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $1) RETURNING key",
+        )
+        .bind(key.as_str())
+        .fetch_optional(&mut *tx.tx)
+        .await?;
         let gone: Option<String> = sqlx::query_scalar(
             "DELETE FROM blobs WHERE key = $1 \
              AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $1) RETURNING key",
@@ -297,7 +305,7 @@ pub(crate) async fn release_blobs(tx: &mut WriteTx, keys: &[BlobKey]) -> Result<
         .bind(key.as_str())
         .fetch_optional(&mut *tx.tx)
         .await?;
-        if gone.is_some() {
+        if gone.is_some() && inline.is_none() {
             freed.push(key.clone());
         }
     }

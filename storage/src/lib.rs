@@ -59,7 +59,7 @@ pub use reminders::{
     Outcome, WebhookFormat,
 };
 pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
-pub use store::{BlobStoreConfig, Store, StoreConfig};
+pub use store::{BlobStoreConfig, DEFAULT_INLINE_BLOB_MAX, Store, StoreConfig};
 pub use tree::{
     CopyDepth, CreateMode, Location, MAX_DEPTH, NewContent, Node, NodeKind, Overwrite, Placed,
     Target, TreeRoot,

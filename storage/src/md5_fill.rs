@@ -7,7 +7,8 @@
 //! seconds per gigabyte, so the thread pauses whenever an upload of this process is
 //! streaming: the transfers get the CPU first. A blob replaced or deleted meanwhile is
 //! skipped. The queue is bounded; a key that does not fit is found again by the next
-//! upkeep.
+//! upkeep. Small blobs kept in the database are read from their row through the store's
+//! inline layer, never from the disk.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::blob::{
-    self, BlobKey, BlobStore, CountedBlobStore, LocalBlobStore, S3BlobStore, S3Config,
+    self, BlobKey, BlobStore, CountedBlobStore, InlineBlobStore, LocalBlobStore, S3BlobStore,
+    S3Config,
 };
 use crate::db::{self, Backend, Db};
 use crate::error::Result;
@@ -31,7 +32,15 @@ pub struct StoreConfig {
     pub background_thread_init: Option<fn()>,
     /// How SQLite makes commits durable; ignored for PostgreSQL.
     pub sqlite_synchronous: db::SqliteSynchronous,
+    /// Blobs up to this many bytes are kept in the database, written by the commit
+    /// that references them, instead of in the blob store; 0 keeps none there.
+    pub inline_blob_max: u64,
 }
+
+/// The default of [`StoreConfig::inline_blob_max`]: most files of a sync (notes,
+/// thumbnails, source files) are smaller, and a database row costs them far less than a
+/// file of their own with its fsyncs.
+pub const DEFAULT_INLINE_BLOB_MAX: u64 = 64 * 1024;
 
 /// Which blob store holds the bytes.
 #[derive(Debug, Clone)]
@@ -82,7 +91,11 @@ impl Store {
         db.migrate().await?;
         let counted = CountedBlobStore::new(config.blob_store.open()?);
         let blob_errors = counted.errors();
-        let blobs: Arc<dyn BlobStore> = Arc::new(counted);
+        let blobs: Arc<dyn BlobStore> = Arc::new(InlineBlobStore::new(
+            Arc::new(counted),
+            db.clone(),
+            config.inline_blob_max,
+        ));
         let md5 = md5_fill::Md5Filler::start(
             db.clone(),
             Arc::clone(&blobs),

@@ -158,6 +158,7 @@ async fn store_contract(blob_store: BlobStoreConfig) {
         max_connections: 4,
         background_thread_init: None,
         sqlite_synchronous: Default::default(),
+        inline_blob_max: davgate_storage::DEFAULT_INLINE_BLOB_MAX,
     })
     .await
     .unwrap();
@@ -196,9 +197,31 @@ async fn store_contract(blob_store: BlobStoreConfig) {
     let key = node.blob.clone().unwrap();
     assert!(read_all(store.blobs(), &key, 1 << 20).await == data);
 
+    // A small upload is kept in the database, above any store: read back whole, with
+    // both digests at its commit.
+    let mut writer = store.upload().await.unwrap();
+    writer.write(Bytes::from_static(b"small")).await.unwrap();
+    let small = store
+        .commit_upload(
+            account.id,
+            account.files_root,
+            "small.txt",
+            NewContent {
+                blob: writer.finish().await.unwrap(),
+                mtime_ms: None,
+                content_type: None,
+            },
+            CreateMode::CreateOrReplace,
+        )
+        .await
+        .unwrap();
+    assert_eq!(small.digests, Some(Digests::of(b"small")));
+    let small_key = small.blob.clone().unwrap();
+    assert_eq!(read_all(store.blobs(), &small_key, 2).await, b"small");
+
     // What a node killed between its upload and its commit leaves: a blob nobody holds
-    // and nothing references.
-    let orphan = write_blob(store.blobs(), b"orphan").await;
+    // and nothing references (past the inline threshold: a file or object of its own).
+    let orphan = write_blob(store.blobs(), &pattern(100_000)).await;
     let orphan_key = orphan.key().clone();
     orphan.committed();
     let report = store.collect_garbage().await.unwrap();
@@ -208,6 +231,7 @@ async fn store_contract(blob_store: BlobStoreConfig) {
         store.blobs().open(&key).await.is_ok(),
         "a referenced blob stays"
     );
+    assert_eq!(read_all(store.blobs(), &small_key, 1 << 20).await, b"small");
 }
 
 #[tokio::test]

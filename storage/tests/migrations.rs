@@ -36,6 +36,7 @@ async fn locks_stored_without_an_expiry_get_one_hour() {
         max_connections: 1,
         background_thread_init: None,
         sqlite_synchronous: Default::default(),
+        inline_blob_max: davgate_storage::DEFAULT_INLINE_BLOB_MAX,
     })
     .await
     .unwrap();
@@ -93,6 +94,7 @@ async fn default_calendars_made_for_events_and_tasks_take_journals_too() {
         max_connections: 1,
         background_thread_init: None,
         sqlite_synchronous: Default::default(),
+        inline_blob_max: davgate_storage::DEFAULT_INLINE_BLOB_MAX,
     })
     .await
     .unwrap();
@@ -153,6 +155,7 @@ async fn nodes_starting_together_migrate_once() {
             max_connections: 2,
             background_thread_init: None,
             sqlite_synchronous: Default::default(),
+            inline_blob_max: davgate_storage::DEFAULT_INLINE_BLOB_MAX,
         };
         async move { Store::open(&config).await }
     };

@@ -1,5 +1,7 @@
 //! One storage suite for every backend: SQLite always, PostgreSQL when `DATABASE_URL`
 //! points at a server (each test then gets a database of its own, dropped afterwards).
+//! Each runs twice: with small blobs kept in the database (the default) and with every
+//! blob a file (`inline_blob_max = 0`).
 
 use std::path::{Path, PathBuf};
 
@@ -15,18 +17,20 @@ struct Fixture {
     store: Store,
     url: String,
     blob_dir: PathBuf,
+    /// The store's `inline_blob_max`.
+    inline_max: u64,
     _dir: tempfile::TempDir,
     postgres: Option<(String, String)>,
 }
 
 impl Fixture {
-    async fn sqlite() -> Self {
+    async fn sqlite(inline_max: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-        Self::open(dir, url, None).await
+        Self::open(dir, url, None, inline_max).await
     }
 
-    async fn postgres(admin_url: &str) -> Self {
+    async fn postgres(admin_url: &str, inline_max: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("davgate_test_{:016x}", rand::random::<u64>());
         sqlx::any::install_default_drivers();
@@ -42,16 +46,22 @@ impl Fixture {
             .rsplit_once('/')
             .expect("DATABASE_URL names a database");
         let url = format!("{base}/{name}?{query}");
-        Self::open(dir, url, Some((admin_url.to_owned(), name))).await
+        Self::open(dir, url, Some((admin_url.to_owned(), name)), inline_max).await
     }
 
-    async fn open(dir: tempfile::TempDir, url: String, postgres: Option<(String, String)>) -> Self {
+    async fn open(
+        dir: tempfile::TempDir,
+        url: String,
+        postgres: Option<(String, String)>,
+        inline_max: u64,
+    ) -> Self {
         let blob_dir = dir.path().join("blobs");
-        let store = open_store(&url, &blob_dir).await;
+        let store = open_store(&url, &blob_dir, inline_max).await;
         Fixture {
             store,
             url,
             blob_dir,
+            inline_max,
             _dir: dir,
             postgres,
         }
@@ -77,11 +87,24 @@ impl Fixture {
 
     /// Another store on the same database, as the CLI opens while the server runs.
     async fn second_store(&self) -> Store {
-        open_store(&self.url, &self.blob_dir).await
+        open_store(&self.url, &self.blob_dir, self.inline_max).await
     }
 
+    /// Blob files in the blob directory.
     fn blob_files(&self) -> usize {
         count_files(&self.blob_dir)
+    }
+
+    /// Blobs wherever their bytes are: files, and rows of small blobs in the database.
+    async fn stored_blobs(&self) -> usize {
+        let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.url)
+            .await
+            .unwrap();
+        let inline: i64 = sqlx::query_scalar("SELECT count(*) FROM blob_data")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        self.blob_files() + inline as usize
     }
 
     async fn account(&self, name: &str) -> Account {
@@ -174,45 +197,59 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
-async fn open_store(url: &str, blob_dir: &Path) -> Store {
+async fn open_store(url: &str, blob_dir: &Path, inline_blob_max: u64) -> Store {
     Store::open(&StoreConfig {
         database_url: url.to_owned(),
         blob_store: BlobStoreConfig::Local(blob_dir.to_owned()),
         max_connections: 4,
         background_thread_init: None,
         sqlite_synchronous: Default::default(),
+        inline_blob_max,
     })
     .await
     .unwrap()
 }
 
-/// Runs each case on SQLite, and on PostgreSQL when `DATABASE_URL` is set.
+/// Runs each case on SQLite, and on PostgreSQL when `DATABASE_URL` is set; each with
+/// small blobs in the database and with every blob in a file.
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                let f = super::Fixture::sqlite().await;
-                super::$name(&f).await;
-                f.close().await;
-            })*
+            suite!(@sqlite davgate_storage::DEFAULT_INLINE_BLOB_MAX; $($name),*);
+        }
+        mod sqlite_blob_files {
+            suite!(@sqlite 0; $($name),*);
         }
         mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                let Ok(url) = std::env::var("DATABASE_URL") else {
-                    assert!(
-                        std::env::var("DAVGATE_REQUIRE_POSTGRES").is_err(),
-                        "DAVGATE_REQUIRE_POSTGRES is set but DATABASE_URL is not"
-                    );
-                    eprintln!("DATABASE_URL is not set: PostgreSQL run skipped");
-                    return;
-                };
-                let f = super::Fixture::postgres(&url).await;
-                super::$name(&f).await;
-                f.close().await;
-            })*
+            suite!(@postgres davgate_storage::DEFAULT_INLINE_BLOB_MAX; $($name),*);
         }
+        mod postgres_blob_files {
+            suite!(@postgres 0; $($name),*);
+        }
+    };
+    (@sqlite $inline:expr; $($name:ident),*) => {
+        $(#[tokio::test]
+        async fn $name() {
+            let f = super::Fixture::sqlite($inline).await;
+            super::$name(&f).await;
+            f.close().await;
+        })*
+    };
+    (@postgres $inline:expr; $($name:ident),*) => {
+        $(#[tokio::test]
+        async fn $name() {
+            let Ok(url) = std::env::var("DATABASE_URL") else {
+                assert!(
+                    std::env::var("DAVGATE_REQUIRE_POSTGRES").is_err(),
+                    "DAVGATE_REQUIRE_POSTGRES is set but DATABASE_URL is not"
+                );
+                eprintln!("DATABASE_URL is not set: PostgreSQL run skipped");
+                return;
+            };
+            let f = super::Fixture::postgres(&url, $inline).await;
+            super::$name(&f).await;
+            f.close().await;
+        })*
     };
 }
 
@@ -226,6 +263,7 @@ suite!(
     large_uploads_read_back_exactly,
     background_md5_waits_while_uploads_stream,
     abandoned_and_refused_uploads_leave_nothing,
+    small_blobs_live_in_the_database_and_larger_ones_in_files,
     names_compare_in_nfc,
     moves_are_one_row_and_refuse_cycles,
     copies_share_blobs_and_count_quota,
@@ -414,7 +452,7 @@ async fn uploads_commit_replace_and_release(f: &Fixture) {
     );
     assert_eq!(f.read(&second).await, b"hello, world");
     assert_eq!(f.fresh(a.id).await.used_bytes, 12);
-    assert_eq!(f.blob_files(), 1, "the replaced blob is deleted");
+    assert_eq!(f.stored_blobs().await, 1, "the replaced blob is deleted");
 }
 
 async fn create_new_refuses_an_existing_name(f: &Fixture) {
@@ -432,7 +470,7 @@ async fn create_new_refuses_an_existing_name(f: &Fixture) {
         .commit_upload(a.id, a.files_root, "x", content, CreateMode::CreateNew)
         .await;
     assert!(matches!(err, Err(StorageError::Conflict(_))));
-    assert_eq!(f.blob_files(), 1, "the refused blob is gone");
+    assert_eq!(f.stored_blobs().await, 1, "the refused blob is gone");
 }
 
 /// Past the writer's first megabytes (which go through the page cache) the bytes go to
@@ -456,10 +494,9 @@ async fn large_uploads_read_back_exactly(f: &Fixture) {
 /// while an upload streams: the transfer comes first.
 async fn background_md5_waits_while_uploads_stream(f: &Fixture) {
     let a = f.account("alice").await;
-    let node = f
-        .upload(&a, a.files_root, "done.txt", b"hello")
-        .await
-        .unwrap();
+    // Past the inline threshold: a file the MD5 thread reads back.
+    let data = vec![b'h'; 100_000];
+    let node = f.upload(&a, a.files_root, "done.txt", &data).await.unwrap();
     // What an older version left: SHA-1 only.
     sqlx::any::install_default_drivers();
     let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&f.url)
@@ -479,7 +516,99 @@ async fn background_md5_waits_while_uploads_stream(f: &Fixture) {
     let md5 = f
         .md5_within(node.id, std::time::Duration::from_secs(2))
         .await;
-    assert_eq!(md5.as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
+    assert_eq!(md5, Digests::of(&data).md5);
+}
+
+/// Blobs up to the threshold are rows in the database, one byte more makes a file; both
+/// read back whole and by range, with both digests, and go when released.
+async fn small_blobs_live_in_the_database_and_larger_ones_in_files(f: &Fixture) {
+    let a = f.account("alice").await;
+    let threshold = davgate_storage::DEFAULT_INLINE_BLOB_MAX as usize;
+    let at = pattern(threshold);
+    let past = pattern(threshold + 1);
+    let small = f.upload(&a, a.files_root, "at.bin", &at).await.unwrap();
+    let files_for_small = f.blob_files();
+    let large = f.upload(&a, a.files_root, "past.bin", &past).await.unwrap();
+    let empty = f.upload(&a, a.files_root, "empty", b"").await.unwrap();
+    if f.inline_max > 0 {
+        assert_eq!(
+            files_for_small, 0,
+            "a blob up to the threshold makes no file"
+        );
+        assert_eq!(f.blob_files(), 1, "one byte more makes a file");
+        // Its MD5 was computed at the commit: no read-back in the background.
+        let digests = small.digests.clone().unwrap();
+        assert_eq!(digests, Digests::of(&at));
+    } else {
+        assert_eq!(f.blob_files(), 3, "every blob is a file");
+    }
+    assert_eq!(f.stored_blobs().await, 3);
+    assert!(f.read(&small).await == at);
+    assert!(f.read(&large).await == past);
+    assert!(f.read(&empty).await.is_empty());
+    let reader = f
+        .store
+        .blobs()
+        .open(small.blob.as_ref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(reader.len(), threshold as u64);
+    assert_eq!(reader.read_at(1000, 10).await.unwrap(), at[1000..1010]);
+    assert_eq!(
+        reader.read_at(threshold as u64 - 3, 100).await.unwrap(),
+        at[threshold - 3..]
+    );
+    assert!(
+        reader
+            .read_at(threshold as u64, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(reader.read_at(u64::MAX, 10).await.unwrap().is_empty());
+    for node in [&small, &large] {
+        let md5 = f
+            .md5_within(node.id, std::time::Duration::from_secs(5))
+            .await;
+        assert_eq!(md5, Digests::of(&f.read(node).await).md5);
+    }
+    assert_eq!(f.fresh(a.id).await.used_bytes, (2 * threshold + 1) as u64);
+    // A store with the other threshold (a changed configuration) reads them all alike.
+    let other = open_store(
+        &f.url,
+        &f.blob_dir,
+        if f.inline_max > 0 { 0 } else { 1 << 20 },
+    )
+    .await;
+    for (node, data) in [(&small, &at), (&large, &past)] {
+        let reader = other
+            .blobs()
+            .open(node.blob.as_ref().unwrap())
+            .await
+            .unwrap();
+        assert!(reader.read_at(0, 1 << 20).await.unwrap() == data[..]);
+    }
+    drop(other);
+
+    // Replacing a small file releases its row; a garbage collection finds nothing.
+    let replaced = f.upload(&a, a.files_root, "at.bin", b"new").await.unwrap();
+    assert_eq!(replaced.id, small.id);
+    assert_eq!(f.stored_blobs().await, 3);
+    assert_eq!(f.store.collect_garbage().await.unwrap().deleted, 0);
+    assert!(f.read(&replaced).await == b"new");
+    for name in ["at.bin", "past.bin", "empty"] {
+        let node = f.store.child(a.files_root, name).await.unwrap().unwrap();
+        f.store.purge(a.id, node.id).await.unwrap();
+    }
+    assert_eq!(f.stored_blobs().await, 0);
+    assert_eq!(f.fresh(a.id).await.used_bytes, 0);
+}
+
+/// Bytes that differ at every offset a test may look at.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ (i >> 16) as u8)
+        .collect()
 }
 
 async fn abandoned_and_refused_uploads_leave_nothing(f: &Fixture) {
@@ -497,7 +626,7 @@ async fn abandoned_and_refused_uploads_leave_nothing(f: &Fixture) {
         Err(StorageError::QuotaExceeded(o)) => assert_eq!((o.quota, o.used, o.needed), (10, 0, 11)),
         other => panic!("expected QuotaExceeded, got {other:?}"),
     }
-    assert_eq!(f.blob_files(), 0);
+    assert_eq!(f.stored_blobs().await, 0);
     assert_eq!(f.fresh(a.id).await.used_bytes, 0);
     assert!(f.store.child(a.files_root, "big").await.unwrap().is_none());
 }
@@ -649,7 +778,11 @@ async fn copies_share_blobs_and_count_quota(f: &Fixture) {
         1,
         "COPY keeps dead properties"
     );
-    assert_eq!(f.blob_files(), 1, "a copy shares the immutable blob");
+    assert_eq!(
+        f.stored_blobs().await,
+        1,
+        "a copy shares the immutable blob"
+    );
     let trash = f
         .store
         .trash(a.id, a.trash_root, src.id, "/src")
@@ -657,7 +790,7 @@ async fn copies_share_blobs_and_count_quota(f: &Fixture) {
         .unwrap();
     f.store.purge(a.id, trash.id).await.unwrap();
     assert_eq!(
-        f.blob_files(),
+        f.stored_blobs().await,
         1,
         "the blob lives while the copy references it"
     );
@@ -668,7 +801,7 @@ async fn copies_share_blobs_and_count_quota(f: &Fixture) {
         .await
         .unwrap();
     f.store.purge(a.id, t2.id).await.unwrap();
-    assert_eq!(f.blob_files(), 0);
+    assert_eq!(f.stored_blobs().await, 0);
     assert_eq!(f.fresh(a.id).await.used_bytes, 0);
 }
 
@@ -938,7 +1071,11 @@ async fn subtree_copies_are_all_or_nothing(f: &Fixture) {
     assert_eq!(f.read(&copied).await, b"22");
     assert_eq!(f.store.dead_props(copied.id).await.unwrap().len(), 1);
     assert_eq!(f.fresh(a.id).await.used_bytes, 6);
-    assert_eq!(f.blob_files(), 2, "copies share the immutable blobs");
+    assert_eq!(
+        f.stored_blobs().await,
+        2,
+        "copies share the immutable blobs"
+    );
 
     let shallow = f
         .store
@@ -1079,7 +1216,7 @@ async fn trash_restore_purge_and_retention(f: &Fixture) {
     );
     assert!(f.store.children(a.trash_root).await.unwrap().is_empty());
     assert_eq!(f.fresh(a.id).await.used_bytes, 0);
-    assert_eq!(f.blob_files(), 0);
+    assert_eq!(f.stored_blobs().await, 0);
 }
 
 async fn dead_props_patch_atomically(f: &Fixture) {
@@ -1209,9 +1346,8 @@ async fn garbage_collection_spares_live_and_referenced_blobs(f: &Fixture) {
     let a = f.account("alice").await;
     f.upload(&a, a.files_root, "kept", b"kept").await.unwrap();
     let mut live = f.store.blobs().create().await.unwrap();
-    live.write(Bytes::from_static(b"in progress"))
-        .await
-        .unwrap();
+    // Past the inline threshold, so that it is a file in the blob directory.
+    live.write(Bytes::from(vec![1u8; 100_000])).await.unwrap();
     // What a crash leaves: a blob file nobody holds and nothing references.
     let orphan = f.blob_dir.join("ab").join(format!("ab{}", "0".repeat(30)));
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
@@ -1220,7 +1356,7 @@ async fn garbage_collection_spares_live_and_referenced_blobs(f: &Fixture) {
     assert_eq!(report.deleted, 1);
     assert!(!orphan.exists());
     assert_eq!(
-        f.blob_files(),
+        f.stored_blobs().await,
         2,
         "the referenced and the in-progress blob stay"
     );
@@ -1232,7 +1368,7 @@ async fn deleting_an_account_deletes_its_bytes(f: &Fixture) {
     f.upload(&a, a.files_root, "f", b"bytes").await.unwrap();
     f.store.delete_account(a.id).await.unwrap();
     assert!(f.store.account(a.id).await.unwrap().is_none());
-    assert_eq!(f.blob_files(), 0);
+    assert_eq!(f.stored_blobs().await, 0);
     assert!(matches!(
         f.store.delete_account(a.id).await,
         Err(StorageError::NotFound)
@@ -1937,6 +2073,7 @@ async fn sqlite_commits_are_as_durable_as_configured() {
             max_connections: 2,
             background_thread_init: None,
             sqlite_synchronous: wanted,
+            inline_blob_max: davgate_storage::DEFAULT_INLINE_BLOB_MAX,
         })
         .await
         .unwrap();

@@ -72,6 +72,12 @@ pub trait StagedBlob: Send + Sync {
     fn digests(&self) -> Option<&Digests> {
         None
     }
+    /// The bytes themselves, for a blob small enough to be kept in the database: the
+    /// commit that references it must write them (`blob_data`). `None` for a blob the
+    /// store holds.
+    fn inline(&self) -> Option<&[u8]> {
+        None
+    }
     /// The database now references the blob: keep it.
     fn committed(self: Box<Self>);
 }

@@ -236,6 +236,10 @@ impl StagedBlob for DigestedBlob {
         Some(&self.digests)
     }
 
+    fn inline(&self) -> Option<&[u8]> {
+        self.inner.inline()
+    }
+
     fn committed(self: Box<Self>) {
         self.inner.committed();
     }

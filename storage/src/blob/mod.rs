@@ -4,11 +4,13 @@
 //! node pointing at it). Writers stage the bytes, make them durable, and hand a
 //! [`StagedBlob`] to the commit; dropping either a writer or a staged blob deletes the
 //! bytes, so an aborted or refused upload leaves nothing behind. Whatever a crash leaves
-//! is found by [`crate::Store::collect_garbage`].
+//! is found by [`crate::Store::collect_garbage`]. Small blobs skip the store: they are
+//! kept in the database, written by the commit that references them (`inline`).
 
 mod contract;
 mod counted;
 mod digest;
+mod inline;
 mod local;
 mod s3;
 
@@ -16,5 +18,6 @@ pub use contract::{BlobKey, BlobReader, BlobStore, BlobWriter, Digests, IdleBlob
 pub(crate) use counted::CountedBlobStore;
 pub(crate) use digest::DigestingWriter;
 pub use digest::Md5Stream;
+pub(crate) use inline::InlineBlobStore;
 pub use local::LocalBlobStore;
 pub use s3::{MIN_PART_SIZE, S3BlobStore, S3Config};

@@ -1,8 +1,9 @@
 //! Changes to the live tree: folders, committed uploads, renames, copies, mtimes.
 //!
 //! Each change is one transaction. An upload's bytes are already durable in a staged blob
-//! when [`Store::commit_upload`] runs; the commit swaps the node's blob pointer and
-//! charges the quota together, and only then is the old blob released.
+//! when [`Store::commit_upload`] runs (or, for a small one, in memory, and the commit
+//! writes them); the commit swaps the node's blob pointer and charges the quota
+//! together, and only then is the old blob released.
 
 use crate::Store;
 use crate::accounts::{AccountId, charge, release_blobs};
@@ -122,6 +123,13 @@ impl Store {
         .bind(digests.as_ref().map(|d| d.sha1.as_str()))
         .execute(&mut *tx.tx)
         .await?;
+        if let Some(bytes) = blob.inline() {
+            sqlx::query("INSERT INTO blob_data (key, bytes) VALUES ($1, $2)")
+                .bind(key.as_str())
+                .bind(bytes)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
         let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
         charge(&mut tx, account, size_db - old_size).await?;
         let (id, freed) = match existing {
