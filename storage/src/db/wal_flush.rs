@@ -63,6 +63,16 @@ impl WalFlusher {
         Self::new(move || sync_log(&log))
     }
 
+    /// Like [`Self::for_database`], on a disk whose fsync takes `delay` longer.
+    #[cfg(test)]
+    pub(super) fn for_slow_disk(database: &Path, delay: std::time::Duration) -> Self {
+        let log = wal_path(database);
+        Self::new(move || {
+            std::thread::sleep(delay);
+            sync_log(&log)
+        })
+    }
+
     fn new(sync: impl Fn() -> io::Result<()> + Send + Sync + 'static) -> Self {
         WalFlusher {
             sync: Box::new(sync),
@@ -163,7 +173,6 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::db::{Db, SqliteSynchronous};
 
     /// A flusher whose flushes each announce their start and wait for a release.
     fn held_flusher() -> (
@@ -222,54 +231,6 @@ mod tests {
         release.send(()).unwrap();
         second_waits.await.unwrap().unwrap();
         assert_eq!(flusher.flushes(), 2);
-    }
-
-    /// Sixteen write transactions at once on a real database share the fsyncs, and all
-    /// of them are there. The fsync is slowed to a disk's: this machine's virtual disk
-    /// answers in a tenth of a millisecond, faster than a transaction, and a flush that
-    /// ends before the next commit returns has nothing to share.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn sixteen_concurrent_commits_share_fewer_fsyncs() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("meta.db");
-        let url = format!("sqlite://{}?mode=rwc", file.display());
-        let mut db = Db::connect(&url, 4, SqliteSynchronous::Full).await.unwrap();
-        sqlx::query("CREATE TABLE t (v INTEGER)")
-            .execute(&db.pool)
-            .await
-            .unwrap();
-        let log = wal_path(&file);
-        let flusher = Arc::new(WalFlusher::new(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            sync_log(&log)
-        }));
-        db.wal = Some(flusher.clone());
-        let commits: Vec<_> = (0..16_i64)
-            .map(|v| {
-                let db = db.clone();
-                tokio::spawn(async move {
-                    let mut tx = db.begin_write().await?;
-                    sqlx::query("INSERT INTO t (v) VALUES ($1)")
-                        .bind(v)
-                        .execute(&mut *tx.tx)
-                        .await?;
-                    tx.commit().await
-                })
-            })
-            .collect();
-        for commit in commits {
-            commit.await.unwrap().unwrap();
-        }
-        let flushes = flusher.flushes();
-        assert!(
-            (1..16).contains(&flushes),
-            "{flushes} fsyncs for 16 commits"
-        );
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        assert_eq!(rows, 16);
     }
 
     #[tokio::test]
