@@ -125,9 +125,10 @@ pub struct ConfigFile {
     pub session_idle_timeout: Option<Span>,
     /// How long a portal session lasts at most, however busy (default 12h).
     pub session_lifetime: Option<Span>,
-    /// How SQLite commits: `full` (default) fsyncs every commit, so an answered upload
-    /// survives a power cut; `normal` fsyncs only at checkpoints, faster for many small
-    /// writes but a power cut may roll back the last ones. Ignored for PostgreSQL.
+    /// How SQLite commits: `full` (default) fsyncs every commit before it is answered,
+    /// so an answered upload survives a power cut (commits that overlap share one fsync
+    /// of the write-ahead log); `normal` fsyncs only at checkpoints, faster for many
+    /// small writes but a power cut may roll back the last ones. Ignored for PostgreSQL.
     pub sqlite_synchronous: Option<SqliteSynchronousSetting>,
     /// A second listener serving only `/metrics` (and `/healthz`), in plain HTTP: bind
     /// it where only the scraper reaches. Unset: no such listener.
@@ -164,7 +165,7 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SqliteSynchronousSetting {
-    /// Every commit fsynced.
+    /// Every commit fsynced before it is answered; overlapping commits share a fsync.
     Full,
     /// Fsynced at checkpoints only.
     Normal,

@@ -124,6 +124,11 @@ async fn requests_bytes_sign_ins_and_pools_show_in_the_series() {
     assert!(value(&text, "davgate_connections_open").unwrap() >= 1.0);
     assert!(value(&text, "davgate_db_pool_connections").unwrap() >= 1.0);
     assert!(value(&text, "davgate_db_pool_idle_connections").is_some());
+    // The PUT's commit, at least, waited for an fsync of SQLite's WAL.
+    assert!(
+        value(&text, "davgate_db_wal_flushes_total").unwrap() >= 1.0,
+        "{text}"
+    );
     assert!(
         value(&text, "davgate_blob_errors_total").is_some(),
         "{text}"

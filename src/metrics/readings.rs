@@ -1,5 +1,6 @@
 //! Values read at scrape time from the rooms that own them: the auth counters, the hash
-//! pool's queue, open connections, the database pool, blob store errors.
+//! pool's queue, open connections, the database pool and its WAL fsyncs, blob store
+//! errors.
 //!
 //! Each room keeps its own atomics and knows nothing of Prometheus; the server hands a
 //! closure per series to [`Readings`], which the registry asks on every scrape. So a

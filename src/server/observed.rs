@@ -1,7 +1,7 @@
 //! What the metrics read from each room at scrape time: the credential cache, the
 //! throttle and the hash pool (`auth`), open connections ([`super::limits`]), the
-//! database pool and blob store errors (`storage`). The rooms keep plain counters; this is the one place that
-//! names them for Prometheus.
+//! database pool, WAL fsyncs and blob store errors (`storage`). The rooms keep plain
+//! counters; this is the one place that names them for Prometheus.
 
 use std::sync::Arc;
 
@@ -65,7 +65,12 @@ pub(super) fn observe(metrics: &Metrics, app: &App, limits: &ConnectionLimits) {
         Box::new(move || open.open() as u64),
     );
 
-    let (size, idle, blobs) = (app.store.clone(), app.store.clone(), app.store.clone());
+    let (size, idle, blobs, wal) = (
+        app.store.clone(),
+        app.store.clone(),
+        app.store.clone(),
+        app.store.clone(),
+    );
     readings.add(
         "davgate_db_pool_connections",
         "Database connections open in the pool",
@@ -77,6 +82,13 @@ pub(super) fn observe(metrics: &Metrics, app: &App, limits: &ConnectionLimits) {
         "Database connections in the pool not in use",
         Kind::Gauge,
         Box::new(move || idle.pool_connections().1 as u64),
+    );
+    readings.add(
+        "davgate_db_wal_flushes",
+        "Fsyncs of SQLite's write-ahead log, each making every commit before it durable \
+         (fewer than commits when writers overlap; 0 on PostgreSQL)",
+        Kind::Counter,
+        Box::new(move || wal.wal_flushes()),
     );
     readings.add(
         "davgate_blob_errors",

@@ -132,16 +132,24 @@ impl Store {
         (self.db.pool.size(), self.db.pool.num_idle())
     }
 
-    /// How the SQLite connections make commits durable, read back from one of them;
-    /// `None` on PostgreSQL (or a level davgate never sets).
+    /// How SQLite commits are made durable, checked on one pooled connection: `None` on
+    /// PostgreSQL, or when that connection does not run at the `PRAGMA synchronous`
+    /// level davgate sets (NORMAL: the fsync of a durable commit is the store's own).
     pub async fn sqlite_synchronous(&self) -> Result<Option<db::SqliteSynchronous>> {
-        if self.db.backend != Backend::Sqlite {
+        let Some(configured) = self.db.sqlite_synchronous() else {
             return Ok(None);
-        }
+        };
         let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
             .fetch_one(&self.db.pool)
             .await?;
-        Ok(db::SqliteSynchronous::from_level(level))
+        Ok((level == db::SQLITE_SYNCHRONOUS_LEVEL).then_some(configured))
+    }
+
+    /// Fsyncs of SQLite's write-ahead log since the store opened, each covering every
+    /// commit that returned before it started; 0 on PostgreSQL and with
+    /// `sqlite_synchronous = "normal"`.
+    pub fn wal_flushes(&self) -> u64 {
+        self.db.wal_flushes()
     }
 
     /// The blob store, for streaming reads.

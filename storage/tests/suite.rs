@@ -2059,27 +2059,54 @@ fn prop(namespace: &str, name: &str, xml: &[u8]) -> DeadProp {
     }
 }
 
-/// Each SQLite connection runs with the `synchronous` level asked for: FULL unless told
-/// otherwise, so a commit that returned survives a power cut.
+/// A store on a fresh SQLite file with `synchronous` asked for.
+async fn sqlite_store(
+    dir: &tempfile::TempDir,
+    synchronous: davgate_storage::SqliteSynchronous,
+) -> Store {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+    Store::open(&StoreConfig {
+        database_url: url,
+        blob_store: BlobStoreConfig::Local(dir.path().join("blobs")),
+        max_connections: 4,
+        background_thread_init: None,
+        sqlite_synchronous: synchronous,
+        inline_blob_max: davgate_storage::DEFAULT_INLINE_BLOB_MAX,
+    })
+    .await
+    .unwrap()
+}
+
+/// Every SQLite connection runs at `synchronous = NORMAL` (no fsync in COMMIT); FULL,
+/// the default, adds exactly one fsync of the WAL to a lone commit before it returns,
+/// NORMAL none.
 #[tokio::test]
 async fn sqlite_commits_are_as_durable_as_configured() {
     use davgate_storage::SqliteSynchronous;
-    for wanted in [SqliteSynchronous::Full, SqliteSynchronous::Normal] {
+    for (wanted, flushes_per_commit) in
+        [(SqliteSynchronous::Full, 1), (SqliteSynchronous::Normal, 0)]
+    {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-        let store = Store::open(&StoreConfig {
-            database_url: url,
-            blob_store: BlobStoreConfig::Local(dir.path().join("blobs")),
-            max_connections: 2,
-            background_thread_init: None,
-            sqlite_synchronous: wanted,
-            inline_blob_max: davgate_storage::DEFAULT_INLINE_BLOB_MAX,
-        })
-        .await
-        .unwrap();
-        // Two reads at once hold both pooled connections: each must have the setting.
+        let store = sqlite_store(&dir, wanted).await;
+        // Two reads at once hold two pooled connections: each must have the setting.
         let (a, b) = tokio::join!(store.sqlite_synchronous(), store.sqlite_synchronous());
         assert_eq!((a.unwrap(), b.unwrap()), (Some(wanted), Some(wanted)));
+        let before = store.wal_flushes();
+        store
+            .create_account("alice", "$argon2id$placeholder")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.wal_flushes() - before,
+            flushes_per_commit,
+            "{wanted:?}"
+        );
+        store.account_by_name("alice").await.unwrap();
+        assert_eq!(
+            store.wal_flushes() - before,
+            flushes_per_commit,
+            "a read pays nothing"
+        );
     }
     assert_eq!(SqliteSynchronous::default(), SqliteSynchronous::Full);
 }
