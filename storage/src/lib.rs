@@ -20,6 +20,7 @@
 mod accounts;
 mod audit;
 pub mod blob;
+mod check;
 mod credentials;
 pub mod db;
 mod error;
@@ -40,6 +41,7 @@ mod tree;
 pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config, Streamed};
+pub use check::{BlobProblem, CheckReport};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
 pub use db::{Backend, SqliteSynchronous, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
