@@ -19,6 +19,7 @@
 
 mod accounts;
 mod audit;
+mod auth_failures;
 pub mod blob;
 mod check;
 mod credentials;
@@ -40,6 +41,7 @@ mod tree;
 
 pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};
+pub use auth_failures::{SharedScore, SharedScores};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config, Streamed};
 pub use check::{BlobProblem, CheckReport};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
