@@ -224,3 +224,120 @@ async fn two_nodes_on_one_database_serve_as_one() {
     drop(node_b);
     db.drop_now().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guessing_flood_split_over_two_nodes_is_throttled_like_one() {
+    let Some(db) = Database::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    cli(
+        data,
+        &db.url,
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let created = cli(
+        data,
+        &db.url,
+        &["app-password", "create", "alice", "--name", "phone"],
+        "",
+    );
+    let app_password = created
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 40 && l.matches('-').count() == 4)
+        .unwrap_or_else(|| panic!("no password in:\n{created}"))
+        .to_owned();
+    let node_a = ServerProcess::start(data, &["--database-url", &db.url]);
+    let node_b = ServerProcess::start(data, &["--database-url", &db.url]);
+    let a = Dav::new(node_a.addr, Some(("alice".into(), PASSWORD.into())));
+    let b = Dav::new(node_b.addr, Some(("alice".into(), PASSWORD.into())));
+    // The owner's phone signed in on both nodes before the flood.
+    let phones = [
+        a.as_user("alice", &app_password),
+        b.as_user("alice", &app_password),
+    ];
+    for phone in &phones {
+        phone.get("/files/").await.status(200);
+    }
+
+    // One node lets one address fail five times against one account, then holds it (429).
+    // Split A, B, A, B, A, the five failures are three on A and two on B; the sixth, on B,
+    // must be held as on one node (B alone has seen two).
+    let guess = |node: &Dav| node.as_user("alice", "a wrong guess");
+    for (i, node) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+        let refused = guess(node).get("/files/").await;
+        assert_eq!(refused.status.as_u16(), 401, "guess {}", i + 1);
+    }
+    let held = guess(&b).get("/files/").await;
+    assert_eq!(
+        held.status.as_u16(),
+        429,
+        "the sixth guess, on B, is throttled by failures counted on A: {}",
+        held.text()
+    );
+    // The owner's known clients keep working on both nodes.
+    for phone in &phones {
+        phone.get("/files/").await.status(200);
+    }
+
+    drop(node_a);
+    drop(node_b);
+    db.drop_now().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_many_addresses_over_two_nodes_spares_the_owners_address() {
+    let Some(db) = Database::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    cli(
+        data,
+        &db.url,
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let proxied = [
+        "--database-url",
+        &db.url,
+        "--client-address-header",
+        "X-Forwarded-For",
+    ];
+    let node_a = ServerProcess::start(data, &proxied);
+    let node_b = ServerProcess::start(data, &proxied);
+    let a = Dav::new(node_a.addr, Some(("alice".into(), PASSWORD.into())));
+    let b = Dav::new(node_b.addr, Some(("alice".into(), PASSWORD.into())));
+    let from = |node: &Dav, addr: &str| node.req("GET", "/files/").header("X-Forwarded-For", addr);
+    // The owner signs in from home through A only.
+    let home = "203.0.113.1";
+    from(&a, home).send().await.status(200);
+
+    // A flood on alice's password, one guess per address, spread over both nodes: past
+    // the account-wide threshold (20) counted together.
+    for i in 0..22u32 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let addr = format!("198.18.0.{}", i + 1);
+        let status = node
+            .as_user("alice", "a wrong guess")
+            .req("GET", "/files/")
+            .header("X-Forwarded-For", &addr)
+            .send()
+            .await
+            .status
+            .as_u16();
+        assert!(status == 401 || status == 429, "guess {i}: {status}");
+    }
+    // A new address with the right password waits on B as on one node...
+    let stranger = from(&b, "198.51.100.9").send().await;
+    assert_eq!(stranger.status.as_u16(), 429, "{}", stranger.text());
+    // ...but the owner's home address, known from a sign-in on A, is let in on B too.
+    from(&b, home).send().await.status(200);
+
+    drop(node_a);
+    drop(node_b);
+    db.drop_now().await;
+}

@@ -8,6 +8,7 @@ mod app_passwords;
 mod auth;
 mod caldav;
 mod carddav;
+mod check;
 mod cli;
 mod cluster;
 mod connections;

@@ -190,3 +190,65 @@ async fn files_live_in_an_s3_bucket() {
     assert_eq!(srv.account("alice").await.used_bytes, 0);
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_finds_missing_and_orphaned_objects_in_s3() {
+    let Some((endpoint, _filer)) = s3_server() else {
+        return;
+    };
+    let name = format!("davgate-it-{:016x}", rand::random::<u64>());
+    let srv = TestServer::start_with(&format!(
+        "blob_store = \"s3\"\ns3_endpoint = {endpoint:?}\ns3_bucket = {name:?}\n\
+         s3_allow_http = true\ns3_gc_grace = \"1s\""
+    ))
+    .await;
+    let bucket = S3BlobStore::open(&S3Config {
+        endpoint: Some(endpoint),
+        bucket: name.clone(),
+        region: "us-east-1".into(),
+        path_style: true,
+        access_key_id: None,
+        secret_access_key: None,
+        part_size: MIN_PART_SIZE,
+        allow_http: true,
+        gc_grace: Duration::ZERO,
+    })
+    .unwrap();
+    let dav = srv.alice();
+    dav.put("/files/lost.txt", "to be lost").await.status(201);
+    let lost = bucket.list().await.unwrap().remove(0).key;
+    dav.put("/files/kept.txt", "kept").await.status(201);
+
+    let clean = srv.store.check_blobs().await.unwrap();
+    assert!(clean.problems.is_empty(), "{clean:?}");
+    assert_eq!((clean.rows, clean.objects), (2, 2));
+
+    bucket.delete(&lost).await.unwrap();
+    let mut stray = bucket.create().await.unwrap();
+    stray.write(Bytes::from_static(b"nobody's")).await.unwrap();
+    let stray = stray.finish().await.unwrap();
+    let stray_key = stray.key().as_str().to_owned();
+    stray.committed();
+    // Younger than the grace: maybe an upload in flight on another node, no orphan yet.
+    let young = srv.store.check_blobs().await.unwrap();
+    assert_eq!(young.in_flight, 1, "{young:?}");
+    assert_eq!(young.problems.len(), 1, "{young:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let report = srv.store.check_blobs().await.unwrap();
+    assert!(
+        report
+            .problems
+            .contains(&davgate_storage::BlobProblem::Missing {
+                key: lost.as_str().to_owned()
+            }),
+        "{report:?}"
+    );
+    assert!(
+        report.problems.iter().any(
+            |p| matches!(p, davgate_storage::BlobProblem::Orphan { key, .. } if *key == stray_key)
+        ),
+        "{report:?}"
+    );
+    assert_eq!(report.problems.len(), 2, "{report:?}");
+    srv.stop().await;
+}

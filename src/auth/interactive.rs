@@ -34,6 +34,7 @@ impl Authenticator {
         if let Err(AuthError::Invalid) = &result {
             let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
             drop(running);
+            self.share_failure(client, &creds.user).await;
             self.audit_crossed(crossed, &creds, client).await;
         }
         result
@@ -42,12 +43,13 @@ impl Authenticator {
     /// Whether `user` may try a sign-in from this client now: the per-address scores,
     /// and the account-wide score for an address the account has not signed in from.
     pub async fn portal_may_try(&self, user: &str, client: &ClientInfo) -> Result<(), AuthError> {
+        self.absorb_shared_failures(client, user).await?;
         let now = now_ms();
         if let Some(wait) = self.throttle.wait(client.addr, user, now) {
             return Err(self.held(Limit::Address, wait).await);
         }
         if self.throttle.account_throttled(user, now)
-            && !self.throttle.known(client.addr, user)
+            && !self.known_address(client, user).await?
             && let Some(wait) = self.throttle.account_turn(user, now)
         {
             return Err(self.held(Limit::Account, wait).await);
@@ -59,6 +61,7 @@ impl Authenticator {
     pub async fn portal_failed(&self, account: &Account, client: &ClientInfo) {
         let user = account.username.to_lowercase();
         let crossed = self.throttle.failed(client.addr, &user, now_ms());
+        self.share_failure(client, &user).await;
         let creds = BasicCredentials {
             user,
             password: Secret::new(String::new()),

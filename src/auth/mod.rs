@@ -138,6 +138,11 @@ impl Authenticator {
         let app_password_hit = cached
             .as_ref()
             .is_some_and(|c| matches!(c.credential, Credential::AppPassword { .. }));
+        if cached.is_none() {
+            // Only a check that hashes reads the shared scores: cached sign-ins cost no
+            // round trip, and every guess is uncached.
+            self.absorb_shared_failures(client, &creds.user).await?;
+        }
         if !app_password_hit && let Some((limit, wait)) = self.throttled(&creds, client).await? {
             self.stats.decided(Decision::Wait);
             return Err(self.held(limit, wait).await);
@@ -155,6 +160,8 @@ impl Authenticator {
                 Some(account) if still_valid(&account, &check) => {
                     if !cached {
                         self.throttle.signed_in(client.addr, &creds.user);
+                        self.forget_shared_pair(client, &creds.user).await;
+                        self.share_known_address(client, &creds.user).await;
                     }
                     let principal = Principal {
                         account,
@@ -166,6 +173,7 @@ impl Authenticator {
                     // runs out during a flood; known ones cost nothing more here.
                     if self.usage.record(&principal, client) == Seen::NewAddress {
                         self.throttle.remember(client.addr, &creds.user);
+                        self.share_known_address(client, &creds.user).await;
                     }
                     return Ok(principal);
                 }
@@ -188,7 +196,7 @@ impl Authenticator {
             return Ok(Some((Limit::Address, wait)));
         }
         if !self.throttle.account_throttled(&creds.user, now)
-            || self.throttle.known(client.addr, &creds.user)
+            || self.known_address(client, &creds.user).await?
             || self.is_own_app_password(creds).await?
         {
             return Ok(None);
@@ -233,9 +241,81 @@ impl Authenticator {
         {
             let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
             drop(running);
+            self.share_failure(client, &creds.user).await;
             self.audit_crossed(crossed, creds, client).await;
         }
         result
+    }
+
+    /// Takes in the failure scores other nodes counted (PostgreSQL only; a no-op on
+    /// SQLite, where this node is the only one).
+    pub(super) async fn absorb_shared_failures(
+        &self,
+        client: &ClientInfo,
+        user: &str,
+    ) -> Result<(), AuthError> {
+        if let Some(shared) = self.store.shared_failure_scores(client.addr, user).await? {
+            self.throttle.absorb(client.addr, user, &shared, now_ms());
+        }
+        Ok(())
+    }
+
+    /// Counts a checked failure in the scores all nodes share, and takes in their sum.
+    /// A database failure leaves this node's own count, which still throttles.
+    pub(super) async fn share_failure(&self, client: &ClientInfo, user: &str) {
+        let now = now_ms();
+        let half_life = self.throttle.half_life().as_millis() as f64;
+        match self
+            .store
+            .record_shared_failure(client.addr, user, now, half_life)
+            .await
+        {
+            Ok(Some(shared)) => self.throttle.absorb(client.addr, user, &shared, now),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not share a failed sign-in's score"),
+        }
+    }
+
+    /// Whether `user` signed in from this address lately, on this node or (PostgreSQL)
+    /// any other; asked only while the account-wide score is over its threshold.
+    pub(super) async fn known_address(
+        &self,
+        client: &ClientInfo,
+        user: &str,
+    ) -> Result<bool, AuthError> {
+        if self.throttle.known(client.addr, user) {
+            return Ok(true);
+        }
+        let ttl = self.throttle.known_address_ttl().as_millis() as i64;
+        let since = now_ms().saturating_sub(ttl);
+        let known = self
+            .store
+            .known_shared_address(client.addr, user, since)
+            .await?;
+        if known {
+            self.throttle.remember(client.addr, user);
+        }
+        Ok(known)
+    }
+
+    /// Makes this address known to `user` on every node (PostgreSQL; a no-op on SQLite).
+    pub(super) async fn share_known_address(&self, client: &ClientInfo, user: &str) {
+        let ttl = self.throttle.known_address_ttl().as_millis() as i64;
+        if let Err(e) = self
+            .store
+            .remember_shared_address(client.addr, user, now_ms(), ttl)
+            .await
+        {
+            tracing::warn!(error = %e, "could not share a known address");
+        }
+    }
+
+    /// A successful sign-in clears the address's shared failures against the account, as
+    /// it clears this node's: the owner is not locked out by guesses made elsewhere.
+    pub(super) async fn forget_shared_pair(&self, client: &ClientInfo, user: &str) {
+        if let Err(e) = self.store.forget_shared_pair(client.addr, user).await {
+            tracing::warn!(error = %e, "could not clear a shared failure score");
+        }
     }
 
     /// Waits for the throttle to let one check of `user` from `client` run, or refuses:

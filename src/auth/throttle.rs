@@ -22,6 +22,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use davgate_storage::{SharedScore, SharedScores};
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 
@@ -268,6 +269,38 @@ impl Throttle {
         self.remember(addr, user);
     }
 
+    /// How long an address stays known to an account after a sign-in from there.
+    pub fn known_address_ttl(&self) -> Duration {
+        self.settings.known_address_ttl
+    }
+
+    /// How fast old failures are forgotten.
+    pub fn half_life(&self) -> Duration {
+        self.settings.half_life
+    }
+
+    /// Takes in the scores all nodes counted (PostgreSQL): each local score becomes the
+    /// larger of the two, decayed to `now_ms`, so failures counted on other nodes weigh
+    /// here as if they had happened here, and none counts twice.
+    pub fn absorb(&self, addr: IpAddr, user: &str, shared: &SharedScores, now_ms: i64) {
+        let half_life = self.settings.half_life;
+        absorb_one(
+            &self.pairs,
+            (addr, user.to_owned()),
+            shared.pair,
+            now_ms,
+            half_life,
+        );
+        absorb_one(&self.addresses, addr, shared.address, now_ms, half_life);
+        absorb_one(
+            &self.accounts,
+            user.to_owned(),
+            shared.account,
+            now_ms,
+            half_life,
+        );
+    }
+
     /// Makes (or keeps) `addr` known to `user`; also for a cache hit from an address new
     /// to its credential, so a device that moved keeps working when its cache entry runs
     /// out mid-flood.
@@ -286,6 +319,33 @@ where
         .max_capacity(100_000)
         .time_to_idle(idle)
         .build()
+}
+
+/// Replaces the score under `key` by `shared` when that one is higher now.
+fn absorb_one<K>(
+    cache: &Cache<K, Score>,
+    key: K,
+    shared: Option<SharedScore>,
+    now_ms: i64,
+    half_life: Duration,
+) where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+{
+    let Some(shared) = shared else { return };
+    let shared = Score {
+        value: shared.value,
+        last_ms: shared.last_ms,
+    };
+    cache
+        .entry(key)
+        .and_compute_with(|entry| match entry.map(|e| e.into_value()) {
+            Some(local)
+                if local.decayed(now_ms, half_life) >= shared.decayed(now_ms, half_life) =>
+            {
+                Op::Nop
+            }
+            _ => Op::Put(shared),
+        });
 }
 
 /// A score one failure higher, the old one decayed to `now_ms` first.
@@ -330,6 +390,36 @@ mod tests {
         assert!(later > first, "waits grow: {first:?} then {later:?}");
         // An hour on, the score has halved six times: no wait.
         assert_eq!(t.wait(a, "alice", 1006 + 3_600_000), None);
+    }
+
+    #[test]
+    fn shared_scores_count_here_and_never_lower_ours() {
+        let t = Throttle::new(ThrottleSettings::default());
+        let a = ip("192.0.2.7");
+        let score = |value, last_ms| Some(SharedScore { value, last_ms });
+        // Four failures on another node and one here: the fifth makes this address wait.
+        t.failed(a, "alice", 2000);
+        let shared = SharedScores {
+            pair: score(5.0, 2000),
+            address: score(5.0, 2000),
+            account: score(5.0, 2000),
+        };
+        t.absorb(a, "alice", &shared, 2001);
+        assert!(
+            t.wait(a, "alice", 2001).is_some(),
+            "failures elsewhere count"
+        );
+        // A stale or smaller shared score never lowers what this node counted.
+        for _ in 0..3 {
+            t.failed(a, "bob", 3000);
+        }
+        let low = SharedScores {
+            pair: score(1.0, 3000),
+            ..SharedScores::default()
+        };
+        t.absorb(a, "bob", &low, 3000);
+        let decayed = t.pairs.get(&(a, "bob".to_owned())).unwrap();
+        assert!(decayed.value >= 3.0, "{decayed:?}");
     }
 
     #[test]

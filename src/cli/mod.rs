@@ -1,6 +1,7 @@
 //! The command line: `serve` and the administration commands, all on one configuration.
 
 mod app_password;
+mod check;
 mod health;
 mod invocation;
 mod listen;
@@ -75,6 +76,9 @@ enum Command {
     /// Ask a running server's /healthz: exit 0 when it answers 200 (for container
     /// health checks; the same options as `serve` name the same server).
     Health(health::HealthArgs),
+    /// Verify the metadata against the blob store: blobs missing, orphaned, of the wrong
+    /// size or checksum. Read-only; exit status 1 when something is wrong.
+    Check,
     /// Show an account's audit log, newest first.
     Audit {
         /// The account.
@@ -141,6 +145,7 @@ impl Cli {
                 Ok(crate::server::run(settings, &add_user).await?)
             }
             Command::Health(args) => health::check(&settings, args).await,
+            Command::Check => check::run(&settings, &davgate).await,
             Command::User(cmd) => cmd.run(&settings, &davgate).await,
             Command::AppPassword(cmd) => cmd.run(&settings, &davgate).await,
             Command::TwoFactor(cmd) => cmd.run(&settings, &davgate).await,

@@ -23,6 +23,9 @@ pub enum CliError {
     /// Reading input failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A check ran and found problems (each already printed).
+    #[error("{0} problem(s) found; see above")]
+    Problems(usize),
 }
 
 impl CliError {

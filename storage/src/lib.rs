@@ -19,7 +19,9 @@
 
 mod accounts;
 mod audit;
+mod auth_failures;
 pub mod blob;
+mod check;
 mod credentials;
 pub mod db;
 mod email;
@@ -40,7 +42,9 @@ mod tree;
 
 pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};
+pub use auth_failures::{SharedScore, SharedScores};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config};
+pub use check::{BlobProblem, CheckReport};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
 pub use db::{Backend, SqliteSynchronous, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};

@@ -48,6 +48,21 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn idle(&self) -> Result<Vec<Box<dyn IdleBlob>>>;
     /// Whether the store can be reached now (for a readiness probe); cheap.
     async fn ready(&self) -> Result<()>;
+    /// Every blob object in the store with its size, for a consistency check. Read-only:
+    /// unlike [`BlobStore::idle`] it holds nothing, so a writer is never disturbed.
+    async fn list(&self) -> Result<Vec<ListedBlob>>;
+}
+
+/// A blob object as the store lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedBlob {
+    /// The blob's key.
+    pub key: BlobKey,
+    /// Its size in bytes as stored.
+    pub size: u64,
+    /// Whether a writer may still be working on it (a held file, or an object younger
+    /// than the garbage-collection grace): unreferenced is then not yet an orphan.
+    pub in_flight: bool,
 }
 
 /// A blob being written. Dropping it before [`BlobWriter::finish`] deletes the bytes.

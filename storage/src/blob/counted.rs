@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, StagedBlob};
+use super::contract::{
+    BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, ListedBlob, StagedBlob,
+};
 use crate::error::Result;
 
 /// `inner`, with its errors counted.
@@ -76,6 +78,10 @@ impl BlobStore for CountedBlobStore {
 
     async fn ready(&self) -> Result<()> {
         counted(&self.errors, self.inner.ready().await)
+    }
+
+    async fn list(&self) -> Result<Vec<ListedBlob>> {
+        counted(&self.errors, self.inner.list().await)
     }
 }
 

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
-use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, StagedBlob};
+use super::contract::{
+    BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, ListedBlob, StagedBlob,
+};
 use crate::db::Db;
 use crate::error::Result;
 
@@ -74,6 +76,12 @@ impl BlobStore for InlineBlobStore {
 
     async fn ready(&self) -> Result<()> {
         self.below.ready().await
+    }
+
+    /// The store below's objects: an inline blob is a row that goes with its `blobs`
+    /// row, so it can be neither orphaned nor listed as one.
+    async fn list(&self) -> Result<Vec<ListedBlob>> {
+        self.below.list().await
     }
 }
 

@@ -14,7 +14,9 @@ mod inline;
 mod local;
 mod s3;
 
-pub use contract::{BlobKey, BlobReader, BlobStore, BlobWriter, Digests, IdleBlob, StagedBlob};
+pub use contract::{
+    BlobKey, BlobReader, BlobStore, BlobWriter, Digests, IdleBlob, ListedBlob, StagedBlob,
+};
 pub(crate) use counted::CountedBlobStore;
 pub(crate) use digest::DigestingWriter;
 pub use digest::Md5Stream;

@@ -11,6 +11,7 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -21,7 +22,7 @@ mod writer;
 use staged::{blocking, remove_if_present};
 use writer::LocalWriter;
 
-use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob};
+use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, ListedBlob};
 use crate::error::Result;
 
 /// Blobs up to this size are read whole when opened.
@@ -142,6 +143,53 @@ impl BlobStore for LocalBlobStore {
         })
         .await
     }
+
+    async fn list(&self) -> Result<Vec<ListedBlob>> {
+        let root = self.root.clone();
+        blocking(move || Ok(list_files(&root)?)).await
+    }
+}
+
+/// The time between a writer creating its file and locking it: a file younger than this
+/// counts as in flight without trying its lock, so a listing never takes a lock a new
+/// upload is about to take.
+const FRESH: Duration = Duration::from_secs(60);
+
+/// Lists the blob files under `root`; a file a writer holds (or just created) is in flight.
+fn list_files(root: &Path) -> io::Result<Vec<ListedBlob>> {
+    let mut listed = Vec::new();
+    for shard in std::fs::read_dir(root)? {
+        let shard = shard?;
+        if !shard.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(shard.path())? {
+            let entry = entry?;
+            let Some(key) = entry.file_name().to_str().and_then(BlobKey::parse) else {
+                continue;
+            };
+            let Ok(meta) = entry.metadata() else {
+                continue; // deleted meanwhile
+            };
+            let fresh = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_none_or(|age| age < FRESH);
+            let in_flight = fresh
+                || match File::open(entry.path()) {
+                    // A shared lock is refused only while a writer holds its exclusive one.
+                    Ok(file) => file.try_lock_shared().is_err(),
+                    Err(_) => continue,
+                };
+            listed.push(ListedBlob {
+                key,
+                size: meta.len(),
+                in_flight,
+            });
+        }
+    }
+    Ok(listed)
 }
 
 struct LocalReader {

@@ -28,7 +28,7 @@ use error::io_error;
 use reader::S3Reader;
 use writer::S3Writer;
 
-use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob};
+use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, ListedBlob};
 use crate::error::{Result, StorageError};
 
 /// The smallest part S3 accepts (except the last one).
@@ -180,6 +180,25 @@ impl BlobStore for S3BlobStore {
             }
         }
         Ok(idle)
+    }
+
+    async fn list(&self) -> Result<Vec<ListedBlob>> {
+        let grace = i64::try_from(self.gc_grace.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = crate::db::now_ms().saturating_sub(grace);
+        let mut listed = Vec::new();
+        let mut listing = self.bucket.list(None);
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(io_error)?;
+            let Some(key) = BlobKey::parse(meta.location.as_ref()) else {
+                continue;
+            };
+            listed.push(ListedBlob {
+                key,
+                size: meta.size,
+                in_flight: meta.last_modified.timestamp_millis() > cutoff,
+            });
+        }
+        Ok(listed)
     }
 
     async fn ready(&self) -> Result<()> {

@@ -1,0 +1,195 @@
+//! Failed sign-in scores shared between nodes on PostgreSQL (`auth_failures`), so that
+//! a guessing flood spread over several nodes is throttled as if it hit one, and the
+//! addresses each account signed in from (`auth_known_addresses`), which stay exempt
+//! from the account-wide wait on every node.
+//!
+//! The throttle itself lives in the server (`auth::throttle`) and keeps its scores in
+//! memory; on PostgreSQL it writes each checked failure here and reads the scores back
+//! before it decides on an uncached sign-in. A score decays by half every half-life,
+//! computed in the upsert so that concurrent nodes never lose a failure. On SQLite (one
+//! node) every call is a no-op returning `None`.
+
+use std::net::IpAddr;
+
+use crate::Store;
+use crate::db::Backend;
+use crate::error::Result;
+
+/// Scores idle this long are deleted (the throttle forgets them after an hour too).
+const IDLE_MS: i64 = 3_600_000;
+
+/// One shared score: failures (decayed to `last_ms`) and the time of the last one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SharedScore {
+    /// The decayed failure count at `last_ms`.
+    pub value: f64,
+    /// When the last failure was counted, ms since the epoch.
+    pub last_ms: i64,
+}
+
+/// The three scores one sign-in attempt is judged by, as all nodes counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SharedScores {
+    /// This address against this account name.
+    pub pair: Option<SharedScore>,
+    /// This address against all accounts.
+    pub address: Option<SharedScore>,
+    /// This account name from all addresses.
+    pub account: Option<SharedScore>,
+}
+
+/// The (scope, subject) keys of one attempt, in `SharedScores` order.
+fn subjects(addr: IpAddr, user: &str) -> [(i16, String); 3] {
+    let addr = addr.to_string();
+    [
+        (0, format!("{addr}\n{user}")),
+        (1, addr),
+        (2, user.to_owned()),
+    ]
+}
+
+fn scores(rows: Vec<(i16, f64, i64)>) -> SharedScores {
+    let mut scores = SharedScores::default();
+    for (scope, value, last_ms) in rows {
+        let score = Some(SharedScore { value, last_ms });
+        match scope {
+            0 => scores.pair = score,
+            1 => scores.address = score,
+            _ => scores.account = score,
+        }
+    }
+    scores
+}
+
+impl Store {
+    /// Whether failure scores are shared with other nodes (PostgreSQL).
+    pub fn shares_failure_scores(&self) -> bool {
+        self.db.backend == Backend::Postgres
+    }
+
+    /// The shared scores of `addr` signing in as `user`; `None` on SQLite.
+    pub async fn shared_failure_scores(
+        &self,
+        addr: IpAddr,
+        user: &str,
+    ) -> Result<Option<SharedScores>> {
+        if !self.shares_failure_scores() {
+            return Ok(None);
+        }
+        let [pair, address, account] = subjects(addr, user);
+        let rows: Vec<(i16, f64, i64)> = sqlx::query_as(
+            "SELECT scope, score, last_ms FROM auth_failures \
+             WHERE (scope, subject) IN ((0, $1), (1, $2), (2, $3))",
+        )
+        .bind(pair.1)
+        .bind(address.1)
+        .bind(account.1)
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(Some(scores(rows)))
+    }
+
+    /// Counts one checked failure of `addr` as `user` in all three shared scores (each
+    /// decayed to `now_ms` first) and returns them; `None` on SQLite.
+    pub async fn record_shared_failure(
+        &self,
+        addr: IpAddr,
+        user: &str,
+        now_ms: i64,
+        half_life_ms: f64,
+    ) -> Result<Option<SharedScores>> {
+        if !self.shares_failure_scores() {
+            return Ok(None);
+        }
+        let [pair, address, account] = subjects(addr, user);
+        let rows: Vec<(i16, f64, i64)> = sqlx::query_as(
+            "INSERT INTO auth_failures (scope, subject, score, last_ms) \
+             VALUES (0, $1, 1, $4), (1, $2, 1, $4), (2, $3, 1, $4) \
+             ON CONFLICT (scope, subject) DO UPDATE SET \
+               score = auth_failures.score \
+                 * power(0.5, GREATEST($4 - auth_failures.last_ms, 0)::float8 / $5) + 1, \
+               last_ms = GREATEST(auth_failures.last_ms, $4) \
+             RETURNING scope, score, last_ms",
+        )
+        .bind(pair.1)
+        .bind(address.1)
+        .bind(account.1)
+        .bind(now_ms)
+        .bind(half_life_ms.max(1.0))
+        .fetch_all(&self.db.pool)
+        .await?;
+        // Bounded table: now and then, drop the scores nobody failed against for an hour.
+        if rand::random::<u8>() < 4 {
+            sqlx::query("DELETE FROM auth_failures WHERE last_ms < $1")
+                .bind(now_ms - IDLE_MS)
+                .execute(&self.db.pool)
+                .await?;
+        }
+        Ok(Some(scores(rows)))
+    }
+
+    /// Clears the shared score of `addr` against `user` after a successful sign-in.
+    pub async fn forget_shared_pair(&self, addr: IpAddr, user: &str) -> Result<()> {
+        if !self.shares_failure_scores() {
+            return Ok(());
+        }
+        let [pair, _, _] = subjects(addr, user);
+        sqlx::query("DELETE FROM auth_failures WHERE scope = 0 AND subject = $1")
+            .bind(pair.1)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that `user` signed in from `addr`; addresses not seen for `ttl_ms` are
+    /// dropped now and then.
+    pub async fn remember_shared_address(
+        &self,
+        addr: IpAddr,
+        user: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<()> {
+        if !self.shares_failure_scores() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO auth_known_addresses (username, address, last_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (username, address) DO UPDATE SET last_ms = EXCLUDED.last_ms",
+        )
+        .bind(user)
+        .bind(addr.to_string())
+        .bind(now_ms)
+        .execute(&self.db.pool)
+        .await?;
+        if rand::random::<u8>() < 4 {
+            sqlx::query("DELETE FROM auth_known_addresses WHERE last_ms < $1")
+                .bind(now_ms - ttl_ms)
+                .execute(&self.db.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `user` signed in from `addr` on any node since `since_ms`.
+    pub async fn known_shared_address(
+        &self,
+        addr: IpAddr,
+        user: &str,
+        since_ms: i64,
+    ) -> Result<bool> {
+        if !self.shares_failure_scores() {
+            return Ok(false);
+        }
+        let known: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM auth_known_addresses \
+             WHERE username = $1 AND address = $2 AND last_ms >= $3",
+        )
+        .bind(user)
+        .bind(addr.to_string())
+        .bind(since_ms)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(known.is_some())
+    }
+}
