@@ -45,7 +45,8 @@ fn check(data_dir: &Path) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_reports_missing_truncated_corrupted_and_stray_blobs() {
-    let server = TestServer::start().await;
+    // Every blob a file of its own: the check over the blob store is what is tested here.
+    let server = TestServer::start_with("inline_blob_max = 0").await;
     let files = "/files";
     let deleted = upload(&server, &format!("{files}/deleted.txt"), b"to be deleted").await;
     let truncated = upload(

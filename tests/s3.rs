@@ -199,7 +199,8 @@ async fn the_check_finds_missing_and_orphaned_objects_in_s3() {
     let name = format!("davgate-it-{:016x}", rand::random::<u64>());
     let srv = TestServer::start_with(&format!(
         "blob_store = \"s3\"\ns3_endpoint = {endpoint:?}\ns3_bucket = {name:?}\n\
-         s3_allow_http = true\ns3_gc_grace = \"1s\""
+         s3_allow_http = true\ns3_gc_grace = \"1s\"\n\
+         inline_blob_max = 0"
     ))
     .await;
     let bucket = S3BlobStore::open(&S3Config {
