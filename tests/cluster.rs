@@ -75,19 +75,26 @@ pub(crate) fn cli(data: &Path, url: &str, args: &[&str], stdin: &str) -> String 
     davgate_ok(data, &all, stdin)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_on_one_database_serve_as_one() {
-    let Some(db) = Database::create().await else {
-        return;
-    };
+/// A fresh database and data directory holding the account `alice`; `None` (the test
+/// is skipped) when no PostgreSQL is at hand.
+async fn database_with_alice() -> Option<(Database, tempfile::TempDir)> {
+    let db = Database::create().await?;
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
     cli(
-        data,
+        dir.path(),
         &db.url,
         &["user", "add", "alice", "--password-stdin"],
         &format!("{PASSWORD}\n"),
     );
+    Some((db, dir))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_database_serve_as_one() {
+    let Some((db, dir)) = database_with_alice().await else {
+        return;
+    };
+    let data = dir.path();
     let node_a = ServerProcess::start(data, &["--database-url", &db.url]);
     let node_b = ServerProcess::start(data, &["--database-url", &db.url]);
     let a = Dav::new(node_a.addr, Some(("alice".into(), PASSWORD.into())));
@@ -227,17 +234,10 @@ async fn two_nodes_on_one_database_serve_as_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guessing_flood_split_over_two_nodes_is_throttled_like_one() {
-    let Some(db) = Database::create().await else {
+    let Some((db, dir)) = database_with_alice().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    cli(
-        data,
-        &db.url,
-        &["user", "add", "alice", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
     let created = cli(
         data,
         &db.url,
@@ -290,17 +290,10 @@ async fn a_guessing_flood_split_over_two_nodes_is_throttled_like_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_from_many_addresses_over_two_nodes_spares_the_owners_address() {
-    let Some(db) = Database::create().await else {
+    let Some((db, dir)) = database_with_alice().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    cli(
-        data,
-        &db.url,
-        &["user", "add", "alice", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
     let proxied = [
         "--database-url",
         &db.url,

@@ -117,26 +117,16 @@ impl BlobStore for LocalBlobStore {
         let root = self.root.clone();
         blocking(move || {
             let mut idle: Vec<Box<dyn IdleBlob>> = Vec::new();
-            for shard in std::fs::read_dir(&*root)? {
-                let shard = shard?;
-                if !shard.file_type()?.is_dir() {
+            for (key, entry) in blob_files(&root)? {
+                let Ok(file) = File::open(entry.path()) else {
                     continue;
-                }
-                for entry in std::fs::read_dir(shard.path())? {
-                    let entry = entry?;
-                    let Some(key) = entry.file_name().to_str().and_then(BlobKey::parse) else {
-                        continue;
-                    };
-                    let Ok(file) = File::open(entry.path()) else {
-                        continue;
-                    };
-                    if file.try_lock().is_ok() {
-                        idle.push(Box::new(LocalIdle {
-                            _file: file,
-                            path: entry.path(),
-                            key,
-                        }));
-                    }
+                };
+                if file.try_lock().is_ok() {
+                    idle.push(Box::new(LocalIdle {
+                        _file: file,
+                        path: entry.path(),
+                        key,
+                    }));
                 }
             }
             Ok(idle)
@@ -155,9 +145,9 @@ impl BlobStore for LocalBlobStore {
 /// upload is about to take.
 const FRESH: Duration = Duration::from_secs(60);
 
-/// Lists the blob files under `root`; a file a writer holds (or just created) is in flight.
-fn list_files(root: &Path) -> io::Result<Vec<ListedBlob>> {
-    let mut listed = Vec::new();
+/// The blob files under `root`, each with its key; other names are passed over.
+fn blob_files(root: &Path) -> io::Result<Vec<(BlobKey, std::fs::DirEntry)>> {
+    let mut files = Vec::new();
     for shard in std::fs::read_dir(root)? {
         let shard = shard?;
         if !shard.file_type()?.is_dir() {
@@ -165,29 +155,37 @@ fn list_files(root: &Path) -> io::Result<Vec<ListedBlob>> {
         }
         for entry in std::fs::read_dir(shard.path())? {
             let entry = entry?;
-            let Some(key) = entry.file_name().to_str().and_then(BlobKey::parse) else {
-                continue;
-            };
-            let Ok(meta) = entry.metadata() else {
-                continue; // deleted meanwhile
-            };
-            let fresh = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .is_none_or(|age| age < FRESH);
-            let in_flight = fresh
-                || match File::open(entry.path()) {
-                    // A shared lock is refused only while a writer holds its exclusive one.
-                    Ok(file) => file.try_lock_shared().is_err(),
-                    Err(_) => continue,
-                };
-            listed.push(ListedBlob {
-                key,
-                size: meta.len(),
-                in_flight,
-            });
+            if let Some(key) = entry.file_name().to_str().and_then(BlobKey::parse) {
+                files.push((key, entry));
+            }
         }
+    }
+    Ok(files)
+}
+
+/// Lists the blob files under `root`; a file a writer holds (or just created) is in flight.
+fn list_files(root: &Path) -> io::Result<Vec<ListedBlob>> {
+    let mut listed = Vec::new();
+    for (key, entry) in blob_files(root)? {
+        let Ok(meta) = entry.metadata() else {
+            continue; // deleted meanwhile
+        };
+        let fresh = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_none_or(|age| age < FRESH);
+        let in_flight = fresh
+            || match File::open(entry.path()) {
+                // A shared lock is refused only while a writer holds its exclusive one.
+                Ok(file) => file.try_lock_shared().is_err(),
+                Err(_) => continue,
+            };
+        listed.push(ListedBlob {
+            key,
+            size: meta.len(),
+            in_flight,
+        });
     }
     Ok(listed)
 }
