@@ -447,6 +447,12 @@ server and its children, until each upload's 2xx and until the server went quiet
 EOF
     python3 "$HERE/readers.py" --table "$WORK/nginx-readers.json" "$WORK/davgate-readers.json"
 fi
+cat <<EOF
+
+### Issue 17's targets, from this invocation alone
+
+EOF
+python3 "$HERE/targets.py" "$WORK" || FAILED=1
 if [[ -n ${BENCH_JSON_DIR:-} ]]; then
     mkdir -p "$BENCH_JSON_DIR"
     cp "$WORK/nginx.json" "$WORK/davgate.json" "$WORK/davgate-nocache.json" \
