@@ -48,7 +48,7 @@ done
 parse_args "${OTHER_ARGS[@]}"
 if ((QUICK)); then
     BASE_ARGS=(--size 64MiB --repeat 1 --get-runs 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s
-        --initial-sync-events 250,1000)
+        --initial-sync-events 250,1000 --rss-entries 2000)
     READERS_ARGS=(--size $((64 << 20)) --batch 1 --runs 1)
 else
     BASE_ARGS=()
