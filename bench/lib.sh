@@ -108,12 +108,13 @@ ensure_davgate_bin() {
     fi
 }
 
-# NAME [CONFIG]: starts "$DAVGATE_BIN" on a fresh data dir $WORK/NAME holding one account, with
-# CONFIG (TOML text) as its config file if given; sets DAVGATE_PID, DAVGATE_URL and
-# DAVGATE_DATA. davgate binds 127.0.0.1:0 itself and reports the port on stdout, so there is no
-# port race. Returns 2 when the server does not come up.
+# NAME [CONFIG [reuse]]: starts "$DAVGATE_BIN" on a fresh data dir $WORK/NAME holding one
+# account, with CONFIG (TOML text) as its config file if given; with `reuse`, on the data dir
+# an earlier start of NAME left (a restart). Sets DAVGATE_PID, DAVGATE_URL and DAVGATE_DATA.
+# davgate binds 127.0.0.1:0 itself and reports the port on stdout, so there is no port race.
+# Returns 2 when the server does not come up.
 start_davgate() {
-    local name=$1 config=${2:-} addr i
+    local name=$1 config=${2:-} reuse=${3:-} addr i
     local data=$WORK/$name config_args=()
     ensure_davgate_bin || return 1
     mkdir -p "$data"
@@ -123,7 +124,8 @@ start_davgate() {
         config_args=(--config "$WORK/$name.toml")
     fi
     # --data-dir is a global flag: the account must land where serve will look.
-    if ! "$DAVGATE_BIN" user add "$BENCH_USER" --password-stdin --data-dir "$data" <<<"$BENCH_PASS" >&2; then
+    if [[ $reuse != reuse ]] &&
+        ! "$DAVGATE_BIN" user add "$BENCH_USER" --password-stdin --data-dir "$data" <<<"$BENCH_PASS" >&2; then
         DAVGATE_SKIP="davgate user add failed"
         return 2
     fi

@@ -3,13 +3,17 @@
 # other, and prints a markdown report (command, machine, date, side-by-side table) to stdout,
 # ready for bench/RESULTS.md. Progress and logs go to stderr. Two more davgate instances, again
 # one at a time, measure what nginx has no equivalent for: auth_cold (credential cache off) and
-# auth_flood (client address from X-Forwarded-For); their rows join davgate's column.
+# auth_flood (client address from X-Forwarded-For); their rows join davgate's column. So do
+# those of two more: durability_check (small files uploaded, the server killed with SIGKILL and
+# restarted, every file answered 201 looked for) and caldav_initial_sync (initial syncs of
+# 1,000, 5,000 and 20,000 events), which nginx has no equivalent for.
 #
 # usage: bench/run.sh [--quick] [--workloads LIST]
 #   --quick       small sizes and counts: a smoke run that takes seconds
 #   --workloads LIST  only these driver workloads (comma-separated, e.g. small_files) on
-#                 nginx and davgate; the auth_cold and auth_flood instances run only if named,
-#                 and so does get_readers (bench/readers.py) when a list is given
+#                 nginx and davgate; the auth_cold, auth_flood, durability_check and
+#                 caldav_initial_sync instances run only if named, and so does get_readers
+#                 (bench/readers.py) when a list is given
 #   DAVGATE_BIN   the davgate binary to measure (default: build this workspace's release binary)
 #   DAVGATE_BENCH_CONFIG  TOML text for the measured davgate, e.g. 'sqlite_synchronous = "normal"'
 #   BENCH_JSON_DIR  if set, the raw JSON reports (every run) are copied there
@@ -26,7 +30,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DAV_EXT_MODULE=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
 BENCH_USER=bench
 
-usage() { sed -n '8,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '11,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 log() { echo "run.sh: $*" >&2; }
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
@@ -43,17 +47,24 @@ while (($#)); do
 done
 parse_args "${OTHER_ARGS[@]}"
 if ((QUICK)); then
-    BASE_ARGS=(--size 64MiB --repeat 1 --get-runs 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s)
+    BASE_ARGS=(--size 64MiB --repeat 1 --get-runs 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s
+        --initial-sync-events 250,1000 --rss-entries 2000)
     READERS_ARGS=(--size $((64 << 20)) --batch 1 --runs 1)
 else
     BASE_ARGS=()
     READERS_ARGS=()
 fi
 BENCH_ARGS=("${BASE_ARGS[@]}")
-# get_readers is not the driver's: it runs bench/readers.py.
-DRIVER_WORKLOADS=$(tr ',' '\n' <<<"$WORKLOADS" | grep -vx get_readers | paste -sd, - || true)
+# get_readers is not the driver's: it runs bench/readers.py. The durability and initial-sync
+# workloads run on davgate instances of their own.
+OWN_INSTANCE='get_readers|durable_upload|durability_check|caldav_initial_sync'
+DRIVER_WORKLOADS=$(tr ',' '\n' <<<"$WORKLOADS" | grep -Evx "$OWN_INSTANCE" | paste -sd, - || true)
 if [[ -n $DRIVER_WORKLOADS ]]; then
     BENCH_ARGS+=(--workloads "$DRIVER_WORKLOADS")
+elif [[ -z $WORKLOADS ]] && ((!QUICK)); then
+    # The driver's defaults, and whether memory comes back after a 50,000-entry listing (a
+    # minute's watch per server, so not in a --quick smoke run).
+    BENCH_ARGS+=(--workloads put_stream_1g,put_length_1g,get_1g,small_files,small_files_32,propfind_10k,auth_cached,rss_after_propfind)
 fi
 # Whether the extra davgate instance for workload $1 runs: always, unless --workloads leaves
 # it out.
@@ -221,6 +232,65 @@ run_davgate_instance() {
     DAVGATE_PID=
 }
 
+# Uploads small files to a fresh davgate, kills it with SIGKILL the moment the driver has its
+# last answer, restarts it on the same data and looks for every file answered 201: the check's
+# report is $WORK/davgate-durable.json. nginx has no equivalent: it promises nothing on 201.
+run_durability_check() {
+    local list=$WORK/durable-list.json config=${DAVGATE_BENCH_CONFIG:-} rc=0
+    DAVGATE_SKIP=
+    start_davgate davgate-durable "$config" || rc=$?
+    if ((rc == 0)); then
+        log "durability: uploads to $DAVGATE_URL (pid $DAVGATE_PID), then kill -9"
+        run_driver davgate-durable-upload "$DAVGATE_PID" --url "$DAVGATE_URL" \
+            --workloads durable_upload --durability-list "$list"
+        # No shutdown and no flush: whatever was not on its way to disk at the 201 is lost.
+        kill -KILL "$DAVGATE_PID" 2>/dev/null || true
+        wait "$DAVGATE_PID" 2>/dev/null || true
+        DAVGATE_PID=
+        if [[ ! -s $list ]]; then
+            FAILED=1
+            stub_report davgate-durable "the upload wrote no list of files answered 201; see stderr" \
+                >"$WORK/davgate-durable.json"
+            return
+        fi
+        start_davgate davgate-durable "$config" reuse || rc=$?
+    fi
+    if ((rc != 0)); then
+        log "skipping the durability check: $DAVGATE_SKIP"
+        ((rc == 1)) || FAILED=1
+        stub_report davgate-durable "$DAVGATE_SKIP" >"$WORK/davgate-durable.json"
+        return
+    fi
+    log "durability: restarted $DAVGATE_URL (pid $DAVGATE_PID), looking for every file"
+    run_driver davgate-durable "$DAVGATE_PID" --url "$DAVGATE_URL" \
+        --workloads durability_check --durability-list "$list"
+    stop_server "$DAVGATE_PID"
+    DAVGATE_PID=
+    rm -rf "$WORK/davgate-durable"
+}
+
+# caldav_initial_sync on a davgate of its own, as bench/caldav.sh runs it: initial syncs from
+# scratch of calendars of growing size, into $WORK/davgate-caldav.json.
+run_initial_sync() {
+    local rc=0 calendar_url
+    DAVGATE_SKIP=
+    start_davgate davgate-caldav "${DAVGATE_BENCH_CONFIG:-}" || rc=$?
+    if ((rc != 0)); then
+        log "skipping caldav_initial_sync: $DAVGATE_SKIP"
+        ((rc == 1)) || FAILED=1
+        stub_report davgate-caldav "$DAVGATE_SKIP" >"$WORK/davgate-caldav.json"
+        return
+    fi
+    # start_davgate gives the WebDAV files URL; the calendars live beside it.
+    calendar_url="${DAVGATE_URL%/files/}/dav/calendars/$BENCH_USER/bench/"
+    log "caldav_initial_sync on $calendar_url (pid $DAVGATE_PID)"
+    run_driver davgate-caldav "$DAVGATE_PID" --calendar-url "$calendar_url" \
+        --workloads caldav_initial_sync
+    stop_server "$DAVGATE_PID"
+    DAVGATE_PID=
+    rm -rf "$WORK/davgate-caldav"
+}
+
 # ---- main ------------------------------------------------------------------------------------
 
 build_driver
@@ -279,6 +349,16 @@ if wanted auth_flood; then
 else
     stub_report davgate-xff "not run: --workloads $WORKLOADS" >"$WORK/davgate-xff.json"
 fi
+if wanted durability_check; then
+    run_durability_check
+else
+    stub_report davgate-durable "not run: --workloads $WORKLOADS" >"$WORK/davgate-durable.json"
+fi
+if wanted caldav_initial_sync; then
+    run_initial_sync
+else
+    stub_report davgate-caldav "not run: --workloads $WORKLOADS" >"$WORK/davgate-caldav.json"
+fi
 BENCH_ARGS=("${MAIN_ARGS[@]}")
 rm -f "$WORK/app-password"
 
@@ -313,10 +393,46 @@ $(free -h)
   account-wide throttle holds each guess up to a second and answers 429, checking (and
   hashing) one guess per wait: the 401/429/503 shares show how the flood was answered. Server
   CPU is utime+stime from /proc over the flood. nginx has no equivalent of the last two.
+- small_files and small_files_32: the same uploads from 8 and from 32 clients, each run after
+  a sync of every filesystem (untimed), so a server that does not fsync pays for its own writes.
+- durability_check: on a fourth davgate, one small_files run into a folder that is kept, then
+  the server killed with SIGKILL the moment the last answer arrived and restarted on the same
+  data; every file answered 201 is fetched and must answer 200 with its size. nginx has no
+  equivalent (it fsyncs nothing before its 201) and is not checked.
+- rss_after_propfind: one PROPFIND Depth 1 of 50,000 entries, then a minute idle with the
+  server's RSS read every second. caldav_initial_sync: on a fifth davgate, initial
+  sync-collection REPORTs of calendars of growing size (nginx has no CalDAV); its
+  "time N / time M" rows are the ratio of the two largest syncs' times.
 
 EOF
 "$BENCH" --compare "$WORK/nginx.json" "$WORK/davgate.json" "$WORK/davgate-nocache.json" \
-    "$WORK/davgate-xff.json"
+    "$WORK/davgate-xff.json" "$WORK/davgate-durable.json" "$WORK/davgate-caldav.json"
+if wanted durability_check; then
+    echo
+    echo "### Durability after kill -9 (davgate only)"
+    echo
+    durability_rc=0
+    python3 - "$WORK/davgate-durable.json" <<'EOF' || durability_rc=$?
+import json, sys
+report = json.load(open(sys.argv[1]))
+if report.get("skipped"):
+    print(f"**DURABILITY CHECK NOT RUN: {report['skipped']}**")
+    sys.exit(3)
+check = next(w for w in report["workloads"] if w["name"] == "durability_check")
+value = {m["metric"]: int(m["value"]) for m in check["summary"]}
+answered, present = value["files answered 201"], value["files present after kill -9"]
+print(f"- files answered 201: {answered}")
+print(f"- files present after kill -9: {present}")
+if present != answered or answered == 0:
+    print(f"\n**DURABILITY CHECK FAILED: {answered - present} of {answered} files answered 201 "
+          "are missing or damaged after kill -9**")
+    for note in check.get("notes", []):
+        print(f"- {note}")
+    sys.exit(3)
+print("- nothing lost")
+EOF
+    ((durability_rc == 0)) || FAILED=1
+fi
 if wanted get_readers; then
     cat <<EOF
 
@@ -331,10 +447,17 @@ server and its children, until each upload's 2xx and until the server went quiet
 EOF
     python3 "$HERE/readers.py" --table "$WORK/nginx-readers.json" "$WORK/davgate-readers.json"
 fi
+cat <<EOF
+
+### Issue 17's targets, from this invocation alone
+
+EOF
+python3 "$HERE/targets.py" "$WORK" || FAILED=1
 if [[ -n ${BENCH_JSON_DIR:-} ]]; then
     mkdir -p "$BENCH_JSON_DIR"
     cp "$WORK/nginx.json" "$WORK/davgate.json" "$WORK/davgate-nocache.json" \
-        "$WORK/davgate-xff.json" "$WORK/nginx-readers.json" "$WORK/davgate-readers.json" \
+        "$WORK/davgate-xff.json" "$WORK/davgate-durable.json" "$WORK/davgate-durable-upload.json" \
+        "$WORK/davgate-caldav.json" "$WORK/nginx-readers.json" "$WORK/davgate-readers.json" \
         "$BENCH_JSON_DIR/" 2>/dev/null || true
 fi
 

@@ -136,6 +136,13 @@ struct Cli {
     /// Concurrent clients uploading in small_files (and the propfind_10k and caldav setups).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     put_clients: u32,
+    /// Concurrent clients uploading in small_files_32.
+    #[arg(long, default_value_t = workloads::default_wide_put_clients(), value_parser = clap::value_parser!(u32).range(1..=1024))]
+    wide_put_clients: u32,
+    /// File where durable_upload lists the files the server answered 201 for, and from which
+    /// durability_check reads them after the server was killed and restarted.
+    #[arg(long, value_name = "FILE")]
+    durability_list: Option<PathBuf>,
     /// Keep-alive connections in auth_cached.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     get_connections: u32,
@@ -184,7 +191,10 @@ impl Cli {
         if let Some(pid) = plan.server_pid {
             rss::check(pid).context("--server-pid")?;
         }
-        let mut targets = Targets::default();
+        let mut targets = Targets {
+            durability_list: self.durability_list.clone(),
+            ..Targets::default()
+        };
         if let Some(url) = &self.url {
             let target = Target::new(url, user, password, self.allow_remote)
                 .await
@@ -255,6 +265,14 @@ impl Cli {
                 );
             }
         }
+        for needs_list in [Workload::DurableUpload, Workload::DurabilityCheck] {
+            if self.workloads.contains(&needs_list) && self.durability_list.is_none() {
+                bail!(
+                    "{} needs --durability-list: the files answered 201 are listed there",
+                    needs_list.name()
+                );
+            }
+        }
         if let Some(w) = self.workloads.iter().find(|w| !w.is_caldav())
             && self.url.is_none()
         {
@@ -279,6 +297,7 @@ impl Cli {
             entries: self.entries,
             propfind_runs: self.propfind_runs,
             put_clients: self.put_clients,
+            wide_put_clients: self.wide_put_clients,
             get_connections: self.get_connections,
             cold_connections: self.cold_connections,
             flood_connections: self.flood_connections,

@@ -386,6 +386,7 @@ mod tests {
             entries: 10_000,
             propfind_runs: 7,
             put_clients: 8,
+            wide_put_clients: 32,
             get_connections: 16,
             cold_connections: 4,
             flood_connections: 16,

@@ -3,24 +3,30 @@
 //! Everything the driver writes lives under `davgate-bench/` below the base URL, created with
 //! MKCOL first because not every server creates parents on PUT (nginx's
 //! `create_full_put_path` does; RFC 4918 says 409). Each workload is one module:
-//! [`big`] (1 GiB up and down), [`small_files`], [`propfind`], [`small_get`] (auth_cached,
-//! auth_cold), [`auth_flood`], [`portal_load`] and [`rss_after_propfind`]. auth_cold,
+//! [`big`] (1 GiB up and down), [`small_files`] (small_files with `--put-clients`,
+//! small_files_32 with `--wide-put-clients`), [`propfind`], [`small_get`] (auth_cached,
+//! auth_cold), [`auth_flood`], [`portal_load`], [`rss_after_propfind`] and [`durability`]
+//! (durable_upload and durability_check, around a kill -9 of the server). auth_cold,
 //! auth_flood and portal_load only mean something against a server configured for them
 //! (credential cache off; client address from X-Forwarded-For; davgate's portal), and
 //! rss_after_propfind watches the server for a minute after one 50,000-entry listing, so
 //! they run only when named. The CalDAV workloads of [`caldav`] also run only when named:
 //! they need a calendar URL (`--calendar-url`) rather than the WebDAV base URL, and write
-//! nothing under `davgate-bench/`.
+//! nothing under `davgate-bench/`. durable_upload and durability_check need
+//! `--durability-list` and a server killed and restarted between them, so they too run only
+//! when named.
 
 mod auth_flood;
 mod big;
 mod caldav;
+mod durability;
 mod portal_load;
 mod propfind;
 mod rss_after_propfind;
 mod small_files;
 mod small_get;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +53,9 @@ pub enum Workload {
     Get1g,
     #[value(name = "small_files")]
     SmallFiles,
+    /// small_files with `--wide-put-clients` (32) clients.
+    #[value(name = "small_files_32")]
+    SmallFiles32,
     #[value(name = "propfind_10k")]
     Propfind10k,
     #[value(name = "auth_cached")]
@@ -72,15 +81,20 @@ pub enum Workload {
     PortalLoad,
     #[value(name = "rss_after_propfind")]
     RssAfterPropfind,
+    #[value(name = "durable_upload")]
+    DurableUpload,
+    #[value(name = "durability_check")]
+    DurabilityCheck,
 }
 
 impl Workload {
     /// Every workload's name: the defaults first, in their order.
-    pub const NAMES: [&str; 16] = [
+    pub const NAMES: [&str; 19] = [
         "put_stream_1g",
         "put_length_1g",
         "get_1g",
         "small_files",
+        "small_files_32",
         "propfind_10k",
         "auth_cached",
         "small_get_auth",
@@ -93,6 +107,8 @@ impl Workload {
         "caldav_initial_sync",
         "portal_load",
         "rss_after_propfind",
+        "durable_upload",
+        "durability_check",
     ];
 
     /// Every CalDAV workload, in the order `bench/caldav.sh` runs them (it runs
@@ -107,11 +123,12 @@ impl Workload {
 
     /// What runs when `--workloads` is not given: every workload any WebDAV server can be
     /// measured on as it is. small_get_auth would repeat auth_cached.
-    pub const DEFAULT: [&str; 6] = [
+    pub const DEFAULT: [&str; 7] = [
         "put_stream_1g",
         "put_length_1g",
         "get_1g",
         "small_files",
+        "small_files_32",
         "propfind_10k",
         "auth_cached",
     ];
@@ -122,18 +139,21 @@ impl Workload {
             Workload::PutLength1g => Self::NAMES[1],
             Workload::Get1g => Self::NAMES[2],
             Workload::SmallFiles => Self::NAMES[3],
-            Workload::Propfind10k => Self::NAMES[4],
-            Workload::AuthCached => Self::NAMES[5],
-            Workload::SmallGetAuth => Self::NAMES[6],
-            Workload::AuthCold => Self::NAMES[7],
-            Workload::AuthFlood => Self::NAMES[8],
-            Workload::CaldavQuery => Self::NAMES[9],
-            Workload::CaldavMultiget => Self::NAMES[10],
-            Workload::CaldavSync => Self::NAMES[11],
-            Workload::CaldavPropfind => Self::NAMES[12],
-            Workload::CaldavInitialSync => Self::NAMES[13],
-            Workload::PortalLoad => Self::NAMES[14],
-            Workload::RssAfterPropfind => Self::NAMES[15],
+            Workload::SmallFiles32 => Self::NAMES[4],
+            Workload::Propfind10k => Self::NAMES[5],
+            Workload::AuthCached => Self::NAMES[6],
+            Workload::SmallGetAuth => Self::NAMES[7],
+            Workload::AuthCold => Self::NAMES[8],
+            Workload::AuthFlood => Self::NAMES[9],
+            Workload::CaldavQuery => Self::NAMES[10],
+            Workload::CaldavMultiget => Self::NAMES[11],
+            Workload::CaldavSync => Self::NAMES[12],
+            Workload::CaldavPropfind => Self::NAMES[13],
+            Workload::CaldavInitialSync => Self::NAMES[14],
+            Workload::PortalLoad => Self::NAMES[15],
+            Workload::RssAfterPropfind => Self::NAMES[16],
+            Workload::DurableUpload => Self::NAMES[17],
+            Workload::DurabilityCheck => Self::NAMES[18],
         }
     }
 
@@ -168,6 +188,9 @@ pub struct Plan {
     pub propfind_runs: u32,
     /// Concurrent uploaders in small_files.
     pub put_clients: u32,
+    /// Concurrent uploaders in small_files_32.
+    #[serde(default = "default_wide_put_clients")]
+    pub wide_put_clients: u32,
     /// Connections in auth_cached.
     pub get_connections: u32,
     /// Connections in auth_cold.
@@ -230,6 +253,11 @@ pub fn default_rss_entries() -> u32 {
     50_000
 }
 
+// Reports saved before small_files_32 lack this.
+pub fn default_wide_put_clients() -> u32 {
+    32
+}
+
 impl Plan {
     /// The settings that shape the workloads, without which process is watched: two servers
     /// measured alike differ only there.
@@ -257,6 +285,9 @@ pub struct Targets {
     pub account_password: Option<String>,
     /// The calendar collection (`--calendar-url`), for the CalDAV workloads.
     pub calendar: Option<Arc<Target>>,
+    /// Where durable_upload writes the files it got 201 for and durability_check reads them
+    /// (`--durability-list`).
+    pub durability_list: Option<PathBuf>,
 }
 
 /// Runs one workload.
@@ -278,7 +309,10 @@ pub async fn run(
         Workload::PutStream1g => big::put(files()?, plan, name, false).await,
         Workload::PutLength1g => big::put(files()?, plan, name, true).await,
         Workload::Get1g => big::get(files()?, plan, name).await,
-        Workload::SmallFiles => small_files::run(files()?, plan, name).await,
+        Workload::SmallFiles => small_files::run(files()?, plan, name, plan.put_clients).await,
+        Workload::SmallFiles32 => {
+            small_files::run(files()?, plan, name, plan.wide_put_clients).await
+        }
         Workload::Propfind10k => propfind::run(files()?, plan, name).await,
         Workload::AuthCached | Workload::SmallGetAuth => {
             small_get::run(files()?, plan, name, plan.get_connections).await
@@ -308,6 +342,17 @@ pub async fn run(
         Workload::CaldavPropfind => caldav::propfind_listing(calendar()?, plan, name).await,
         Workload::CaldavInitialSync => caldav::initial_sync(calendar()?, plan, name).await,
         Workload::RssAfterPropfind => rss_after_propfind::run(files()?, plan, name).await,
+        Workload::DurableUpload | Workload::DurabilityCheck => {
+            let list = targets
+                .durability_list
+                .as_deref()
+                .ok_or_else(|| missing("--durability-list"))?;
+            if workload == Workload::DurableUpload {
+                durability::upload(files()?, plan, name, list).await
+            } else {
+                durability::check(files()?, plan, name, list).await
+            }
+        }
     }
 }
 
@@ -378,6 +423,13 @@ pub enum WorkloadError {
     Verify(String),
     #[error("a worker task failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
+    #[error("cannot run sync(1): {0}")]
+    Sync(std::io::Error),
+    #[error("durability list {path}: {source}")]
+    List {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[cfg(test)]
@@ -410,6 +462,8 @@ mod tests {
             "caldav_initial_sync",
             "portal_load",
             "rss_after_propfind",
+            "durable_upload",
+            "durability_check",
         ] {
             assert!(!Workload::DEFAULT.contains(&name), "{name}");
         }
@@ -426,12 +480,13 @@ mod tests {
         assert_eq!(plan.get_runs, 3);
         assert_eq!(plan.initial_sync_events, [1000, 5000, 20_000]);
         assert_eq!(plan.rss_entries, 50_000);
+        assert_eq!(plan.wide_put_clients, 32);
     }
 
     #[test]
     fn caldav_workloads_know_they_are() {
         let caldav: Vec<&str> = Workload::CALDAV.iter().map(|w| w.name()).collect();
-        assert_eq!(caldav, Workload::NAMES[9..14]);
+        assert_eq!(caldav, Workload::NAMES[10..15]);
         assert!(!Workload::Propfind10k.is_caldav());
     }
 }
