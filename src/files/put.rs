@@ -9,6 +9,7 @@
 //! deletes what was staged; nothing half-written is ever visible.
 
 use bytes::Bytes;
+use davgate_storage::blob::Md5Pace;
 use davgate_storage::{CreateMode, NewContent, Node};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -86,8 +87,18 @@ where
     plan.check_announced()?;
 
     // Both digests are computed as the body streams (davgate_storage::blob::digest),
-    // so a checksum the client sent is verified before the commit.
-    let mut writer = ctx.store.upload().await?;
+    // so a checksum the client sent is verified before the commit. MD5 is slower than a
+    // fast upload and is otherwise completed after the commit: a claimed one is waited for.
+    let md5_claimed = plan.checksum.as_deref().is_some_and(|claim| {
+        let algorithm = claim.trim().split_once(':').map(|(algorithm, _)| algorithm);
+        algorithm.is_some_and(|algorithm| algorithm.eq_ignore_ascii_case("MD5"))
+    });
+    let md5_pace = if md5_claimed {
+        Md5Pace::Wait
+    } else {
+        Md5Pace::RideAlong
+    };
+    let mut writer = ctx.store.upload_paced(md5_pace).await?;
     let mut body = std::pin::pin!(body);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {

@@ -1,14 +1,16 @@
-//! The MD5 of blobs stored before uploads computed it while streaming, filled in by one
-//! background thread per store that waits while uploads stream.
+//! The MD5 of blobs whose upload did not finish it, filled in by one background thread
+//! per store that waits while uploads stream.
 //!
-//! Every upload now hashes both digests from its own bytes (see `blob::digest`), so
-//! only blobs from older versions lack an MD5; upkeep (`Store::queue_missing_md5`)
-//! queues them, and this thread reads each back once. That read costs a core for
-//! seconds per gigabyte, so the thread pauses whenever an upload of this process is
-//! streaming: the transfers get the CPU first. A blob replaced or deleted meanwhile is
-//! skipped. The queue is bounded; a key that does not fit is found again by the next
-//! upkeep. Small blobs kept in the database are read from their row through the store's
-//! inline layer, never from the disk.
+//! Two kinds of blob come here. An upload faster than MD5 left its MD5 lane behind (see
+//! `blob::digest`) and, once committed, sends the hasher state and the offset it reached
+//! ([`Md5Resume`]): only the rest of the blob is read. Blobs stored before uploads hashed
+//! while streaming, or whose resume was lost (the process died, or the queue was full),
+//! have no MD5 in their row; upkeep (`Store::queue_missing_md5`) queues them, and they
+//! are read from the start. A read costs a core for seconds per gigabyte, so the thread
+//! pauses whenever an upload of this process is streaming: the transfers get the CPU
+//! first. A blob replaced or deleted meanwhile is skipped. The queue is bounded; a blob
+//! that does not fit is found again by the next upkeep. Small blobs kept in the database
+//! are read from their row through the store's inline layer, never from the disk.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -18,7 +20,7 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use crate::blob::{BlobKey, BlobStore, BlobWriter, Md5Stream, StagedBlob};
+use crate::blob::{BlobKey, BlobStore, BlobWriter, Md5Prefix, Md5Resume, Md5Resumer, StagedBlob};
 use crate::db::Db;
 use crate::error::{Result, StorageError};
 
@@ -29,7 +31,7 @@ const CHUNK: usize = 1 << 20;
 
 /// The handle a store keeps: the queue into the thread and the count of streaming uploads.
 pub(crate) struct Md5Filler {
-    queue: SyncSender<BlobKey>,
+    queue: SyncSender<Md5Resume>,
     streaming: Arc<watch::Sender<usize>>,
 }
 
@@ -60,9 +62,23 @@ impl Md5Filler {
         Ok(Md5Filler { queue, streaming })
     }
 
-    /// Queues `key`; returns false when the queue is full (or the thread gone).
+    /// Queues `key`, to be hashed from the start; returns false when the queue is full
+    /// (or the thread gone).
     pub(crate) fn queue(&self, key: BlobKey) -> bool {
-        self.queue.try_send(key).is_ok()
+        let from_start = Md5Resume {
+            key,
+            prefix: Md5Prefix::default(),
+        };
+        self.queue.try_send(from_start).is_ok()
+    }
+
+    /// Where uploads send an MD5 they left unfinished. One that does not fit in the
+    /// queue is dropped: upkeep finds the blob again.
+    pub(crate) fn resumer(&self) -> Md5Resumer {
+        let queue = self.queue.clone();
+        Arc::new(move |resume| {
+            let _ = queue.try_send(resume);
+        })
     }
 
     /// Wraps a new upload's writer so that the thread waits until it is finished or
@@ -92,9 +108,9 @@ enum Outcome {
 }
 
 impl Worker {
-    fn run(mut self, runtime: &Handle, jobs: Receiver<BlobKey>) {
-        while let Ok(key) = jobs.recv() {
-            match runtime.block_on(self.fill(&key)) {
+    fn run(mut self, runtime: &Handle, jobs: Receiver<Md5Resume>) {
+        while let Ok(Md5Resume { key, prefix }) = jobs.recv() {
+            match runtime.block_on(self.fill(&key, prefix)) {
                 Ok(Outcome::Filled | Outcome::NotWanted) => {}
                 Ok(Outcome::StoreGone) => return,
                 // Released between the check and the open.
@@ -106,15 +122,17 @@ impl Worker {
         }
     }
 
-    /// Hashes the blob in chunks (memory stays one chunk whatever its size) and records
-    /// the MD5, unless it stopped being wanted first.
-    async fn fill(&mut self, key: &BlobKey) -> Result<Outcome> {
+    /// Hashes the blob after `prefix` in chunks (memory stays one chunk whatever its
+    /// size) and records the MD5, unless it stopped being wanted first.
+    async fn fill(&mut self, key: &BlobKey, prefix: Md5Prefix) -> Result<Outcome> {
         if let Some(stop) = self.after_uploads(key).await? {
             return Ok(stop);
         }
         let reader = self.blobs.open(key).await?;
-        let mut hasher = Md5Stream::default();
-        let mut offset = 0u64;
+        let Md5Prefix {
+            hashed: mut hasher,
+            len: mut offset,
+        } = prefix;
         loop {
             let uploads_streaming = *self.streaming.borrow() > 0;
             if uploads_streaming && let Some(stop) = self.after_uploads(key).await? {
@@ -185,5 +203,85 @@ impl BlobWriter for StreamingWriter {
         // Counted until the final sync is done, since that is still the upload's work.
         let this = *self;
         this.inner.finish().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use crate::blob::{Md5Prefix, Md5Resume, Md5Stream};
+    use crate::{BlobStoreConfig, CreateMode, Digests, NewContent, Store, StoreConfig};
+
+    /// A resumed MD5 goes on from its hasher state, reading the blob only from the
+    /// offset its lane reached, whatever that offset, and writes the result into the row.
+    /// The state given here is of other bytes (zeros), so that the MD5 written shows that
+    /// the state was used and the part before the offset not read.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_resume_reads_only_from_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig {
+            database_url: format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display()),
+            blob_store: BlobStoreConfig::Local(dir.path().join("blobs")),
+            max_connections: 4,
+            background_thread_init: None,
+            sqlite_synchronous: Default::default(),
+            inline_blob_max: crate::DEFAULT_INLINE_BLOB_MAX,
+        })
+        .await
+        .unwrap();
+        let account = store.create_account("alice", "$argon2id$x").await.unwrap();
+        let data: Vec<u8> = (0..(3 << 20) + 4321)
+            .map(|i| (i * 17 % 251) as u8)
+            .collect();
+        let mut writer = store.upload().await.unwrap();
+        writer.write(Bytes::from(data.clone())).await.unwrap();
+        let content = NewContent {
+            blob: writer.finish().await.unwrap(),
+            mtime_ms: None,
+            content_type: None,
+        };
+        let root = account.files_root;
+        let mode = CreateMode::CreateNew;
+        let node = store
+            .commit_upload(account.id, root, "f.bin", content, mode)
+            .await
+            .unwrap();
+        let key = node.blob.clone().unwrap();
+        for offset in [0, 1, 1 << 20, (1 << 20) + 99_999, data.len()] {
+            sqlx::query("UPDATE blobs SET md5 = NULL")
+                .execute(&store.db.pool)
+                .await
+                .unwrap();
+            let mut hashed = Md5Stream::default();
+            hashed.update(&vec![0; offset]);
+            let mut seen = vec![0; offset];
+            seen.extend_from_slice(&data[offset..]);
+            let expected = Digests::of(&seen).md5;
+            let len = offset as u64;
+            let prefix = Md5Prefix { hashed, len };
+            (store.md5.resumer())(Md5Resume {
+                key: key.clone(),
+                prefix,
+            });
+            let mut md5 = None;
+            for _ in 0..250 {
+                md5 = store
+                    .node(node.id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .digests
+                    .unwrap()
+                    .md5;
+                if md5.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(md5, expected, "resumed at {offset}");
+        }
     }
 }

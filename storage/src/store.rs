@@ -157,11 +157,19 @@ impl Store {
         &*self.blobs
     }
 
-    /// Starts an upload: a new blob whose SHA-1 and MD5 are computed as it streams in.
-    /// Filling in the MD5 of older blobs waits until it is finished or dropped.
+    /// Starts an upload: a new blob whose SHA-1 and MD5 are computed as it streams in
+    /// (the MD5 completed after the commit when the upload outruns it; see
+    /// `blob::digest`). Filling in MD5s waits until the upload is finished or dropped.
     pub async fn upload(&self) -> Result<Box<dyn blob::BlobWriter>> {
+        self.upload_paced(blob::Md5Pace::RideAlong).await
+    }
+
+    /// Starts an upload whose MD5 lane is paced as `md5_pace` says: `Wait` when the
+    /// client sent an MD5 that must be checked before the commit.
+    pub async fn upload_paced(&self, md5_pace: blob::Md5Pace) -> Result<Box<dyn blob::BlobWriter>> {
         let inner = self.blobs.create().await?;
-        let digesting = Box::new(blob::DigestingWriter::new(inner));
+        let resumer = self.md5.resumer();
+        let digesting = Box::new(blob::DigestingWriter::new(inner, md5_pace, resumer));
         Ok(self.md5.streaming(digesting))
     }
 

@@ -4,13 +4,24 @@
 //! Sync clients compare them instead of downloading (rclone reads ownCloud's
 //! `oc:checksums`). An upload hands each full batch of its body's chunks (refcounted
 //! `Bytes`, never copied) to two hashing lanes of its own on the blocking pool, one per
-//! digest, and goes on receiving; the blob is never read back. Reading it back cost more
-//! than the hashing: large blobs are written past the page cache, so the read came from
-//! the disk, with seconds of kernel time per gigabyte. The lanes run side by side because
-//! MD5 has no CPU help and is the slower of the two, while SHA-1 uses the CPU's SHA
-//! extensions where it has them (the `sha1` crate detects them at run time). A lane that
-//! falls `LANE_QUEUE` batches behind makes the upload wait, so memory stays bounded. A
-//! small upload, whose bytes all fit in one batch, is hashed at its end without a lane.
+//! digest, and goes on receiving; the blob is not read back while the lanes keep pace.
+//! Reading it back cost more than the hashing: large blobs are written past the page
+//! cache, so the read came from the disk, with seconds of kernel time per gigabyte. The
+//! lanes run side by side because MD5 has no CPU help and is the slower of the two, while
+//! SHA-1 uses the CPU's SHA extensions where it has them (the `sha1` crate detects them at
+//! run time). A small upload, whose bytes all fit in one batch, is hashed at its end
+//! without a lane.
+//!
+//! The lanes differ when they fall `LANE_QUEUE` batches behind (memory stays bounded
+//! either way). The SHA-1 lane makes the upload wait: it is faster than any disk. The
+//! MD5 lane (about 650 MB/s) must not cap a faster upload, so it stops receiving instead:
+//! it finishes the batches it was sent and keeps its hasher state and the offset it
+//! reached. The upload then answers without an MD5 (`Digests::md5` is `None`), and once
+//! its blob is committed, the state goes to the store's MD5 thread (`md5_fill`) as an
+//! [`Md5Resume`], which reads back only the part from that offset on and writes the MD5
+//! into the blob's row. If the process dies first, the MD5 stays empty and upkeep's
+//! backfill (`Store::queue_missing_md5`) computes it from the start. Uploads at network
+//! speed thus get both digests at their 201 with no read-back.
 
 use std::sync::Arc;
 
@@ -27,7 +38,8 @@ use crate::error::{Result, StorageError};
 
 /// Bytes gathered before a batch is handed to the lanes.
 const HASH_BATCH: usize = 1024 * 1024;
-/// Batches a lane may have queued before the upload waits for it.
+/// Batches a lane may have queued before the upload waits for it (SHA-1) or leaves it
+/// behind (MD5).
 const LANE_QUEUE: usize = 4;
 /// Bytes hashed on the uploading task itself at the end (well under a millisecond);
 /// more go to the blocking pool.
@@ -58,8 +70,7 @@ fn digest_of<D: Digest>(chunks: &[Bytes]) -> String {
     HEXLOWER.encode(&hasher.finalize())
 }
 
-/// MD5 fed chunk by chunk (for blobs stored before MD5s were computed while streaming;
-/// see `md5_fill`).
+/// MD5 fed chunk by chunk: also the state a lagging upload hands on (see `md5_fill`).
 #[derive(Default)]
 pub struct Md5Stream(Md5);
 
@@ -75,33 +86,104 @@ impl Md5Stream {
     }
 }
 
-/// One digest computed on the blocking pool from the batches it is sent.
-struct Lane {
-    batches: mpsc::Sender<Batch>,
-    hashing: JoinHandle<String>,
+/// The MD5 state over a blob's first `len` bytes.
+#[derive(Default)]
+pub(crate) struct Md5Prefix {
+    pub(crate) hashed: Md5Stream,
+    pub(crate) len: u64,
 }
 
-impl Lane {
-    fn start<D: Digest + Send + 'static>() -> Self {
+/// A committed blob whose MD5 is still to be completed from the blob itself, from the
+/// end of `prefix` on.
+pub(crate) struct Md5Resume {
+    pub(crate) key: BlobKey,
+    pub(crate) prefix: Md5Prefix,
+}
+
+/// Where a committed upload sends its unfinished MD5: the store's MD5 thread.
+pub(crate) type Md5Resumer = Arc<dyn Fn(Md5Resume) + Send + Sync>;
+
+/// What an upload does when its MD5 lane falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Md5Pace {
+    /// Leaves it behind; the MD5 is completed after the commit.
+    RideAlong,
+    /// Waits for it: the client sent an MD5 to be checked before the commit.
+    Wait,
+}
+
+/// Holds a lane back before each batch: a test's way to make it fall behind.
+#[derive(Clone, Default)]
+struct Stall(#[cfg(test)] Option<Arc<std::sync::Mutex<()>>>);
+
+impl Stall {
+    fn wait(&self) {
+        #[cfg(test)]
+        if let Some(lock) = &self.0 {
+            drop(lock.lock());
+        }
+    }
+}
+
+/// One digest computed on the blocking pool from the batches it is sent. The hasher
+/// comes back, unfinalized, once the queue is closed.
+struct Lane<D> {
+    /// `None` once the lane was left behind (MD5 only): nothing more is sent.
+    batches: Option<mpsc::Sender<Batch>>,
+    hashing: JoinHandle<D>,
+    /// Bytes sent so far.
+    sent: u64,
+}
+
+impl<D: Digest + Send + 'static> Lane<D> {
+    fn start(stall: Stall) -> Self {
         let (batches, mut queued) = mpsc::channel::<Batch>(LANE_QUEUE);
         let hashing = tokio::task::spawn_blocking(move || {
             let mut hasher = D::new();
-            // Ends when the writer closes the queue: finished, or dropped mid-upload.
+            // Ends when the queue closes: finished, left behind, or dropped mid-upload.
             while let Some(batch) = queued.blocking_recv() {
+                stall.wait();
                 for chunk in batch.iter() {
                     hasher.update(chunk);
                 }
             }
-            HEXLOWER.encode(&hasher.finalize())
+            hasher
         });
-        Lane { batches, hashing }
+        Lane {
+            batches: Some(batches),
+            hashing,
+            sent: 0,
+        }
     }
 
-    async fn feed(&self, batch: Batch) -> Result<()> {
-        self.batches.send(batch).await.map_err(|_| lane_failed())
+    /// Sends a batch, waiting while the queue is full.
+    async fn feed(&mut self, batch: Batch, len: usize) -> Result<()> {
+        let queue = self.batches.as_ref().ok_or_else(lane_failed)?;
+        queue.send(batch).await.map_err(|_| lane_failed())?;
+        self.sent += len as u64;
+        Ok(())
     }
 
-    async fn finish(self) -> Result<String> {
+    /// Sends a batch unless the queue is full; then the lane is left behind for good.
+    fn feed_or_fall_behind(&mut self, batch: Batch, len: usize) -> Result<()> {
+        let Some(queue) = &self.batches else {
+            return Ok(());
+        };
+        match queue.try_send(batch) {
+            Ok(()) => self.sent += len as u64,
+            // Closing the queue lets the thread finish what it holds and stop.
+            Err(mpsc::error::TrySendError::Full(_)) => self.batches = None,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(lane_failed()),
+        }
+        Ok(())
+    }
+
+    /// Where the lane stopped, if it was left behind.
+    fn behind_at(&self) -> Option<u64> {
+        self.batches.is_none().then_some(self.sent)
+    }
+
+    async fn finish(self) -> Result<D> {
         drop(self.batches);
         self.hashing.await.map_err(|_| lane_failed())
     }
@@ -113,29 +195,54 @@ fn lane_failed() -> StorageError {
 
 /// The two lanes of one upload, started with its first full batch.
 struct Lanes {
-    md5: Lane,
-    sha1: Lane,
+    md5: Lane<Md5>,
+    sha1: Lane<Sha1>,
 }
 
 impl Lanes {
-    fn start() -> Self {
+    fn start(md5_stall: Stall) -> Self {
         Lanes {
-            md5: Lane::start::<Md5>(),
-            sha1: Lane::start::<Sha1>(),
+            md5: Lane::start(md5_stall),
+            sha1: Lane::start(Stall::default()),
         }
     }
 
-    async fn feed(&self, batch: Vec<Bytes>) -> Result<()> {
+    async fn feed(&mut self, batch: Vec<Bytes>, len: usize, md5_pace: Md5Pace) -> Result<()> {
         let batch = Arc::new(batch);
-        tokio::try_join!(self.md5.feed(batch.clone()), self.sha1.feed(batch))?;
-        Ok(())
+        match md5_pace {
+            Md5Pace::RideAlong => {
+                self.md5.feed_or_fall_behind(batch.clone(), len)?;
+                self.sha1.feed(batch, len).await
+            }
+            Md5Pace::Wait => {
+                let md5 = self.md5.feed(batch.clone(), len);
+                tokio::try_join!(md5, self.sha1.feed(batch, len))?;
+                Ok(())
+            }
+        }
     }
 
-    async fn finish(self) -> Result<Digests> {
+    /// The digests; the MD5 is missing when its lane was left behind, and then comes
+    /// the part it hashed.
+    async fn finish(self) -> Result<(Digests, Option<Md5Prefix>)> {
+        let md5_behind_at = self.md5.behind_at();
         let (md5, sha1) = tokio::try_join!(self.md5.finish(), self.sha1.finish())?;
-        Ok(Digests {
-            md5: Some(md5),
-            sha1,
+        let sha1 = HEXLOWER.encode(&sha1.finalize());
+        Ok(match md5_behind_at {
+            None => (
+                Digests {
+                    md5: Some(HEXLOWER.encode(&md5.finalize())),
+                    sha1,
+                },
+                None,
+            ),
+            Some(len) => (
+                Digests { md5: None, sha1 },
+                Some(Md5Prefix {
+                    hashed: Md5Stream(md5),
+                    len,
+                }),
+            ),
         })
     }
 }
@@ -147,15 +254,27 @@ pub(crate) struct DigestingWriter {
     pending: Vec<Bytes>,
     pending_len: usize,
     lanes: Option<Lanes>,
+    md5_pace: Md5Pace,
+    md5_resumer: Md5Resumer,
+    md5_stall: Stall,
 }
 
 impl DigestingWriter {
-    pub(crate) fn new(inner: Box<dyn BlobWriter>) -> Self {
+    /// Wraps `inner`; an MD5 left unfinished goes to `md5_resumer` once the blob is
+    /// committed.
+    pub(crate) fn new(
+        inner: Box<dyn BlobWriter>,
+        md5_pace: Md5Pace,
+        md5_resumer: Md5Resumer,
+    ) -> Self {
         DigestingWriter {
             inner,
             pending: Vec::new(),
             pending_len: 0,
             lanes: None,
+            md5_pace,
+            md5_resumer,
+            md5_stall: Stall::default(),
         }
     }
 
@@ -165,16 +284,17 @@ impl DigestingWriter {
         pending: Vec<Bytes>,
         pending_len: usize,
         lanes: Option<Lanes>,
-    ) -> Result<Digests> {
+        md5_pace: Md5Pace,
+    ) -> Result<(Digests, Option<Md5Prefix>)> {
         match lanes {
-            Some(lanes) => {
+            Some(mut lanes) => {
                 if !pending.is_empty() {
-                    lanes.feed(pending).await?;
+                    lanes.feed(pending, pending_len, md5_pace).await?;
                 }
                 lanes.finish().await
             }
-            None if pending_len <= INLINE_MAX => Ok(Digests::of_chunks(&pending)),
-            None => tokio::task::spawn_blocking(move || Digests::of_chunks(&pending))
+            None if pending_len <= INLINE_MAX => Ok((Digests::of_chunks(&pending), None)),
+            None => tokio::task::spawn_blocking(move || (Digests::of_chunks(&pending), None))
                 .await
                 .map_err(|_| lane_failed()),
         }
@@ -188,10 +308,11 @@ impl BlobWriter for DigestingWriter {
         self.pending.push(data.clone());
         if self.pending_len >= HASH_BATCH {
             let batch = std::mem::take(&mut self.pending);
-            self.pending_len = 0;
+            let len = std::mem::take(&mut self.pending_len);
+            let md5_stall = &self.md5_stall;
             self.lanes
-                .get_or_insert_with(Lanes::start)
-                .feed(batch)
+                .get_or_insert_with(|| Lanes::start(md5_stall.clone()))
+                .feed(batch, len, self.md5_pace)
                 .await?;
         }
         self.inner.write(data).await
@@ -207,13 +328,18 @@ impl BlobWriter for DigestingWriter {
             pending,
             pending_len,
             lanes,
+            md5_pace,
+            md5_resumer,
+            md5_stall: _,
         } = *self;
         // The lanes catch up while the tail is written and synced.
-        let (digests, staged) =
-            tokio::try_join!(Self::digests(pending, pending_len, lanes), inner.finish())?;
+        let digests = Self::digests(pending, pending_len, lanes, md5_pace);
+        let ((digests, md5_prefix), staged) = tokio::try_join!(digests, inner.finish())?;
         Ok(Box::new(DigestedBlob {
             inner: staged,
             digests,
+            md5_prefix,
+            md5_resumer,
         }))
     }
 }
@@ -221,6 +347,9 @@ impl BlobWriter for DigestingWriter {
 struct DigestedBlob {
     inner: Box<dyn StagedBlob>,
     digests: Digests,
+    /// What the MD5 lane hashed before it was left behind.
+    md5_prefix: Option<Md5Prefix>,
+    md5_resumer: Md5Resumer,
 }
 
 impl StagedBlob for DigestedBlob {
@@ -241,7 +370,12 @@ impl StagedBlob for DigestedBlob {
     }
 
     fn committed(self: Box<Self>) {
+        let key = self.inner.key().clone();
         self.inner.committed();
+        // Only now: the MD5 thread reads the blob and writes its row.
+        if let Some(prefix) = self.md5_prefix {
+            (self.md5_resumer)(Md5Resume { key, prefix });
+        }
     }
 }
 
@@ -309,14 +443,60 @@ mod tests {
         fn committed(self: Box<Self>) {}
     }
 
-    async fn streamed(data: &[u8], chunk: usize) -> Digests {
-        let mut writer = Box::new(DigestingWriter::new(Box::new(Discard(0))));
-        for part in data.chunks(chunk) {
+    /// A resumer that keeps what it is sent.
+    fn kept() -> (Md5Resumer, Arc<std::sync::Mutex<Vec<Md5Resume>>>) {
+        let resumes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = Arc::clone(&resumes);
+        let resumer: Md5Resumer = Arc::new(move |resume| keep.lock().unwrap().push(resume));
+        (resumer, resumes)
+    }
+
+    /// Streams `data` and commits it; returns the digests, the MD5 completed from `data`
+    /// if the lane was left behind (as `md5_fill` does), and where it was. A held stall
+    /// is released before the chunk numbered with it, or else before the finish.
+    async fn streamed_with(
+        data: &[u8],
+        chunk: usize,
+        md5_pace: Md5Pace,
+        md5_stall: Stall,
+        release_after: Option<(usize, std::sync::MutexGuard<'_, ()>)>,
+    ) -> (Digests, Option<u64>) {
+        let (resumer, resumes) = kept();
+        let inner = Box::new(Discard(0));
+        let mut writer = Box::new(DigestingWriter::new(inner, md5_pace, resumer));
+        writer.md5_stall = md5_stall;
+        let mut release_after = release_after;
+        for (i, part) in data.chunks(chunk).enumerate() {
+            if release_after.as_ref().is_some_and(|(at, _)| *at == i) {
+                release_after = None;
+            }
             writer.write(Bytes::copy_from_slice(part)).await.unwrap();
         }
+        drop(release_after);
         let staged = writer.finish().await.unwrap();
         assert_eq!(staged.size(), data.len() as u64);
-        staged.digests().cloned().unwrap()
+        let mut digests = staged.digests().cloned().unwrap();
+        let key = staged.key().clone();
+        staged.committed();
+        let resumed = resumes.lock().unwrap().pop();
+        let behind_at = match resumed {
+            None => None,
+            Some(Md5Resume { key: of, prefix }) => {
+                assert_eq!(of, key);
+                assert_eq!(digests.md5, None, "no MD5 at the commit when left behind");
+                let mut hashed = prefix.hashed;
+                hashed.update(&data[prefix.len as usize..]);
+                digests.md5 = Some(hashed.finish());
+                Some(prefix.len)
+            }
+        };
+        (digests, behind_at)
+    }
+
+    async fn streamed(data: &[u8], chunk: usize) -> Digests {
+        streamed_with(data, chunk, Md5Pace::RideAlong, Stall::default(), None)
+            .await
+            .0
     }
 
     /// Every size around the places where the work changes hands: inline, one batch on
@@ -351,9 +531,66 @@ mod tests {
         }
     }
 
+    /// An MD5 lane held back is left behind, the upload goes on, and the MD5 resumed
+    /// from where it stopped equals the one-shot MD5, wherever that was.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lagging_md5_lane_is_resumed_from_where_it_stopped() {
+        let batches = HASH_BATCH * (2 * LANE_QUEUE + 3);
+        let data: Vec<u8> = (0..batches + 7).map(|i| (i * 7 % 253) as u8).collect();
+        let mut offsets = std::collections::BTreeSet::new();
+        for size in [(LANE_QUEUE + 2) * HASH_BATCH + 1, batches, batches + 7] {
+            let data = &data[..size];
+            for chunk in [65_536, 100_003, HASH_BATCH + 5] {
+                // Held from the start, or released partway: the lane stops at different
+                // offsets; it cannot keep up while held, so it is always left behind.
+                for release_at in [None, Some(2), Some(LANE_QUEUE + 3)] {
+                    let stall = Arc::new(std::sync::Mutex::new(()));
+                    let held = stall.lock().unwrap();
+                    let at_chunk = release_at.map_or(usize::MAX, |at| at * HASH_BATCH / chunk);
+                    let md5_stall = Stall(Some(Arc::clone(&stall)));
+                    let held = Some((at_chunk, held));
+                    let (digests, behind_at) =
+                        streamed_with(data, chunk, Md5Pace::RideAlong, md5_stall, held).await;
+                    let what =
+                        format!("{size} bytes in chunks of {chunk}, released {release_at:?}");
+                    if release_at.is_none() {
+                        let offset = behind_at.expect(&what);
+                        assert!(offset < size as u64, "{what}");
+                        offsets.insert(offset);
+                    }
+                    if let Some(offset) = behind_at {
+                        offsets.insert(offset);
+                    }
+                    assert_eq!(digests, Digests::of(data), "{what}");
+                }
+            }
+        }
+        assert!(offsets.len() > 2, "the lane stopped at {offsets:?}");
+    }
+
+    /// An upload whose client sent an MD5 waits for a slow lane: the MD5 is there at the
+    /// end, to be checked before the commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_upload_waiting_for_md5_is_never_left_without_it() {
+        let data: Vec<u8> = (0..HASH_BATCH * (LANE_QUEUE + 3) + 11)
+            .map(|i| (i * 13 % 241) as u8)
+            .collect();
+        let stall = Arc::new(std::sync::Mutex::new(()));
+        let held = stall.lock().unwrap();
+        let md5_stall = Stall(Some(Arc::clone(&stall)));
+        // Released partway: while held, the upload waits instead of going on.
+        let held = Some(((LANE_QUEUE + 1) * HASH_BATCH / 65_536, held));
+        let (digests, behind_at) =
+            streamed_with(&data, 65_536, Md5Pace::Wait, md5_stall, held).await;
+        assert_eq!(behind_at, None);
+        assert_eq!(digests, Digests::of(&data));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dropped_writer_ends_its_lanes() {
-        let mut writer = DigestingWriter::new(Box::new(Discard(0)));
+        let (resumer, resumes) = kept();
+        let inner = Box::new(Discard(0));
+        let mut writer = DigestingWriter::new(inner, Md5Pace::RideAlong, resumer);
         writer
             .write(Bytes::from(vec![1; 3 * HASH_BATCH]))
             .await
@@ -364,5 +601,6 @@ mod tests {
         let within = std::time::Duration::from_secs(5);
         tokio::time::timeout(within, md5).await.unwrap().unwrap();
         tokio::time::timeout(within, sha1).await.unwrap().unwrap();
+        assert!(resumes.lock().unwrap().is_empty());
     }
 }
