@@ -10,13 +10,16 @@
 //! rss_after_propfind watches the server for a minute after one 50,000-entry listing, so
 //! they run only when named. The CalDAV workloads of [`caldav`] also run only when named:
 //! they need a calendar URL (`--calendar-url`) rather than the WebDAV base URL, and write
-//! nothing under `davgate-bench/`.
+//! nothing under `davgate-bench/`. Nor does [`reminders`] (davgate's alarm scheduler and
+//! webhook delivery), which runs only when named, beside `--calendar-url`, and listens for
+//! webhooks on `--receiver-port`.
 
 mod auth_flood;
 mod big;
 mod caldav;
 mod portal_load;
 mod propfind;
+mod reminders;
 mod rss_after_propfind;
 mod small_files;
 mod small_get;
@@ -72,11 +75,13 @@ pub enum Workload {
     PortalLoad,
     #[value(name = "rss_after_propfind")]
     RssAfterPropfind,
+    #[value(name = "reminders")]
+    Reminders,
 }
 
 impl Workload {
     /// Every workload's name: the defaults first, in their order.
-    pub const NAMES: [&str; 16] = [
+    pub const NAMES: [&str; 17] = [
         "put_stream_1g",
         "put_length_1g",
         "get_1g",
@@ -93,6 +98,7 @@ impl Workload {
         "caldav_initial_sync",
         "portal_load",
         "rss_after_propfind",
+        "reminders",
     ];
 
     /// Every CalDAV workload, in the order `bench/caldav.sh` runs them (it runs
@@ -134,12 +140,13 @@ impl Workload {
             Workload::CaldavInitialSync => Self::NAMES[13],
             Workload::PortalLoad => Self::NAMES[14],
             Workload::RssAfterPropfind => Self::NAMES[15],
+            Workload::Reminders => Self::NAMES[16],
         }
     }
 
     /// Whether it runs against the calendar URL rather than the WebDAV base URL.
     pub fn is_caldav(self) -> bool {
-        Self::CALDAV.contains(&self)
+        Self::CALDAV.contains(&self) || self == Workload::Reminders
     }
 }
 
@@ -188,6 +195,12 @@ pub struct Plan {
     /// Entries in the folder rss_after_propfind lists.
     #[serde(default = "default_rss_entries")]
     pub rss_entries: u32,
+    /// Events with five VALARMs each that the reminders workload PUTs (and as many without).
+    #[serde(default = "default_reminder_events")]
+    pub reminder_events: u32,
+    /// One-alarm events in each of the reminders workload's two bursts.
+    #[serde(default = "default_burst_alarms")]
+    pub burst_alarms: u32,
     /// The server process whose memory (and, in auth_flood, CPU time) is sampled.
     pub server_pid: Option<u32>,
 }
@@ -230,6 +243,15 @@ pub fn default_rss_entries() -> u32 {
     50_000
 }
 
+// Reports saved before the reminders workload lack these.
+pub fn default_reminder_events() -> u32 {
+    20_000
+}
+
+pub fn default_burst_alarms() -> u32 {
+    1000
+}
+
 impl Plan {
     /// The settings that shape the workloads, without which process is watched: two servers
     /// measured alike differ only there.
@@ -257,6 +279,8 @@ pub struct Targets {
     pub account_password: Option<String>,
     /// The calendar collection (`--calendar-url`), for the CalDAV workloads.
     pub calendar: Option<Arc<Target>>,
+    /// The loopback port on which the reminders workload receives webhooks.
+    pub receiver_port: Option<u16>,
 }
 
 /// Runs one workload.
@@ -308,6 +332,12 @@ pub async fn run(
         Workload::CaldavPropfind => caldav::propfind_listing(calendar()?, plan, name).await,
         Workload::CaldavInitialSync => caldav::initial_sync(calendar()?, plan, name).await,
         Workload::RssAfterPropfind => rss_after_propfind::run(files()?, plan, name).await,
+        Workload::Reminders => {
+            let port = targets
+                .receiver_port
+                .ok_or_else(|| missing("--receiver-port"))?;
+            reminders::run(calendar()?, port, plan, name).await
+        }
     }
 }
 
@@ -410,6 +440,7 @@ mod tests {
             "caldav_initial_sync",
             "portal_load",
             "rss_after_propfind",
+            "reminders",
         ] {
             assert!(!Workload::DEFAULT.contains(&name), "{name}");
         }
@@ -426,6 +457,7 @@ mod tests {
         assert_eq!(plan.get_runs, 3);
         assert_eq!(plan.initial_sync_events, [1000, 5000, 20_000]);
         assert_eq!(plan.rss_entries, 50_000);
+        assert_eq!((plan.reminder_events, plan.burst_alarms), (20_000, 1000));
     }
 
     #[test]
