@@ -57,8 +57,11 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1800);
 /// How far ahead of the burst's PUTs its first alarm is due: time to upload and schedule
 /// a thousand events on a busy machine.
 const BURST_LEAD_S: i64 = 45;
-/// How long after the last due time the receiver waits for stragglers.
-const STRAGGLER_WAIT: Duration = Duration::from_secs(120);
+/// The receiver stops waiting when nothing of the burst arrived for this long after the
+/// last due time…
+const STRAGGLER_WAIT: Duration = Duration::from_secs(30);
+/// …or this long after the last due time, whatever still trickles in.
+const BURST_LIMIT: Duration = Duration::from_secs(1800);
 /// Largest webhook request the receiver reads.
 const MAX_HOOK_REQUEST: usize = 64 * 1024;
 
@@ -213,7 +216,7 @@ pub async fn run(
             outcome.repeated as f64,
         ));
         measures.push(Measure::lower(
-            &format!("missing, {label}"),
+            &format!("not arrived by the end, {label}"),
             "alarms",
             outcome.missing as f64,
         ));
@@ -414,8 +417,8 @@ struct BurstOutcome {
     strays: usize,
 }
 
-/// PUTs the burst's events, then waits for their webhooks (until every one arrived or
-/// [`STRAGGLER_WAIT`] after the last due time) and counts them.
+/// PUTs the burst's events, then waits for their webhooks (until every one arrived, none
+/// came for [`STRAGGLER_WAIT`] after the last due time, or [`BURST_LIMIT`]) and counts them.
 async fn run_burst(
     routed: &Arc<Target>,
     receiver: &Receiver,
@@ -464,12 +467,20 @@ async fn run_burst(
         started.elapsed().as_secs_f64(),
         first_due - unix_now()
     );
-    let last_due = due_of.values().copied().max().unwrap_or(first_due);
-    let deadline_ms = (last_due * 1000).saturating_add(STRAGGLER_WAIT.as_millis() as i64);
-    // Bounded: ends when every alarm arrived or at the deadline.
+    let last_due_ms = due_of.values().copied().max().unwrap_or(first_due) * 1000;
+    let deadline_ms = last_due_ms.saturating_add(BURST_LIMIT.as_millis() as i64);
+    let (mut arrived_before, mut last_arrival_ms) = (0, unix_now_ms());
+    // Bounded: ends when every alarm arrived, when none came for STRAGGLER_WAIT after the
+    // last due time, or at the deadline.
     loop {
         let arrived = receiver.count_matching(&due_of);
-        if arrived >= due_of.len() || unix_now_ms() > deadline_ms {
+        let now_ms = unix_now_ms();
+        if arrived > arrived_before {
+            (arrived_before, last_arrival_ms) = (arrived, now_ms);
+        }
+        let quiet_since_ms = last_due_ms.max(last_arrival_ms);
+        let stalled = now_ms > quiet_since_ms + STRAGGLER_WAIT.as_millis() as i64;
+        if arrived >= due_of.len() || stalled || now_ms > deadline_ms {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
