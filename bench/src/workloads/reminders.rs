@@ -128,6 +128,12 @@ pub async fn run(
     let put_seconds = started.elapsed().as_secs_f64();
     let [alarm_p50, alarm_p99] = super::latency_measures(&mut with_alarms)?;
     let [plain_p50, plain_p99] = super::latency_measures(&mut without)?;
+    // Progress for long runs: the report comes only at the end.
+    eprintln!(
+        "davgate-bench:   PUTs done in {put_seconds:.1} s: p50/p99 {:.2}/{:.2} ms with 5 alarms, \
+         {:.2}/{:.2} ms without",
+        alarm_p50.value, alarm_p99.value, plain_p50.value, plain_p99.value
+    );
     measures.push(Measure::lower(
         "PUT p50, 5 alarms, routed",
         "ms",
@@ -171,6 +177,10 @@ pub async fn run(
     // Phase 2: the scheduler's backlog and its memory.
     let drain = wait_until_quiet(pid).await?;
     let rss_after = rss::current_mib(pid)?;
+    eprintln!(
+        "davgate-bench:   scheduling drained {:.1} s after the last PUT; server RSS {rss_after:.1} MiB",
+        drain.as_secs_f64()
+    );
     measures.push(Measure::context(
         "scheduling drained after the last PUT",
         "s",
