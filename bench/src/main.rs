@@ -130,6 +130,18 @@ struct Cli {
     /// Entries in the folder rss_after_propfind lists.
     #[arg(long, default_value_t = workloads::default_rss_entries(), value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     rss_entries: u32,
+    /// Events with five VALARMs each that the reminders workload PUTs to the routed
+    /// calendar (--calendar-url), and as many without alarms to an unrouted one.
+    #[arg(long, default_value_t = workloads::default_reminder_events(), value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    reminder_events: u32,
+    /// One-alarm events in each of the reminders workload's two bursts (due in one
+    /// minute, then in one second).
+    #[arg(long, default_value_t = workloads::default_burst_alarms(), value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    burst_alarms: u32,
+    /// Loopback port on which the reminders workload receives the webhooks the routed
+    /// calendar's alarms are posted to.
+    #[arg(long, value_name = "PORT")]
+    receiver_port: Option<u16>,
     /// Timed runs of each caldav_* workload (sync rounds for caldav_sync).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     caldav_runs: u32,
@@ -211,6 +223,7 @@ impl Cli {
                 .context("--calendar-url")?;
             targets.calendar = Some(Arc::new(target));
         }
+        targets.receiver_port = self.receiver_port;
         let any_target = targets.files.as_ref().or(targets.calendar.as_ref());
         let label = match (&self.label, any_target) {
             (Some(label), _) => label.clone(),
@@ -286,6 +299,14 @@ impl Cli {
         {
             bail!("{} needs --calendar-url", w.name());
         }
+        if self.workloads.contains(&Workload::Reminders)
+            && (self.receiver_port.is_none() || self.server_pid.is_none())
+        {
+            bail!(
+                "reminders needs --receiver-port (where its webhook posts) and --server-pid \
+                 (whose CPU and memory it watches)"
+            );
+        }
         Ok(Plan {
             size: self.size.0,
             repeat: self.repeat,
@@ -305,6 +326,8 @@ impl Cli {
             caldav_runs: self.caldav_runs,
             initial_sync_events: self.initial_sync_events.clone(),
             rss_entries: self.rss_entries,
+            reminder_events: self.reminder_events,
+            burst_alarms: self.burst_alarms,
             server_pid: self.server_pid,
         })
     }

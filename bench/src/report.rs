@@ -394,6 +394,8 @@ mod tests {
             caldav_runs: 10,
             initial_sync_events: vec![1000, 5000, 20_000],
             rss_entries: 50_000,
+            reminder_events: 20_000,
+            burst_alarms: 1000,
             server_pid: None,
         }
     }

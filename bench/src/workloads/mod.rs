@@ -15,6 +15,8 @@
 //! nothing under `davgate-bench/`. durable_upload and durability_check need
 //! `--durability-list` and a server killed and restarted between them, so they too run only
 //! when named.
+//! Nor does [`reminders`] (davgate's alarm scheduler and webhook delivery), which runs
+//! only when named, beside `--calendar-url`, and listens for webhooks on `--receiver-port`.
 
 mod auth_flood;
 mod big;
@@ -22,6 +24,7 @@ mod caldav;
 mod durability;
 mod portal_load;
 mod propfind;
+mod reminders;
 mod rss_after_propfind;
 mod small_files;
 mod small_get;
@@ -85,11 +88,13 @@ pub enum Workload {
     DurableUpload,
     #[value(name = "durability_check")]
     DurabilityCheck,
+    #[value(name = "reminders")]
+    Reminders,
 }
 
 impl Workload {
     /// Every workload's name: the defaults first, in their order.
-    pub const NAMES: [&str; 19] = [
+    pub const NAMES: [&str; 20] = [
         "put_stream_1g",
         "put_length_1g",
         "get_1g",
@@ -109,6 +114,7 @@ impl Workload {
         "rss_after_propfind",
         "durable_upload",
         "durability_check",
+        "reminders",
     ];
 
     /// Every CalDAV workload, in the order `bench/caldav.sh` runs them (it runs
@@ -154,12 +160,13 @@ impl Workload {
             Workload::RssAfterPropfind => Self::NAMES[16],
             Workload::DurableUpload => Self::NAMES[17],
             Workload::DurabilityCheck => Self::NAMES[18],
+            Workload::Reminders => Self::NAMES[19],
         }
     }
 
     /// Whether it runs against the calendar URL rather than the WebDAV base URL.
     pub fn is_caldav(self) -> bool {
-        Self::CALDAV.contains(&self)
+        Self::CALDAV.contains(&self) || self == Workload::Reminders
     }
 }
 
@@ -211,6 +218,12 @@ pub struct Plan {
     /// Entries in the folder rss_after_propfind lists.
     #[serde(default = "default_rss_entries")]
     pub rss_entries: u32,
+    /// Events with five VALARMs each that the reminders workload PUTs (and as many without).
+    #[serde(default = "default_reminder_events")]
+    pub reminder_events: u32,
+    /// One-alarm events in each of the reminders workload's two bursts.
+    #[serde(default = "default_burst_alarms")]
+    pub burst_alarms: u32,
     /// The server process whose memory (and, in auth_flood, CPU time) is sampled.
     pub server_pid: Option<u32>,
 }
@@ -258,6 +271,15 @@ pub fn default_wide_put_clients() -> u32 {
     32
 }
 
+// Reports saved before the reminders workload lack these.
+pub fn default_reminder_events() -> u32 {
+    20_000
+}
+
+pub fn default_burst_alarms() -> u32 {
+    1000
+}
+
 impl Plan {
     /// The settings that shape the workloads, without which process is watched: two servers
     /// measured alike differ only there.
@@ -288,6 +310,8 @@ pub struct Targets {
     /// Where durable_upload writes the files it got 201 for and durability_check reads them
     /// (`--durability-list`).
     pub durability_list: Option<PathBuf>,
+    /// The loopback port on which the reminders workload receives webhooks.
+    pub receiver_port: Option<u16>,
 }
 
 /// Runs one workload.
@@ -352,6 +376,12 @@ pub async fn run(
             } else {
                 durability::check(files()?, plan, name, list).await
             }
+        }
+        Workload::Reminders => {
+            let port = targets
+                .receiver_port
+                .ok_or_else(|| missing("--receiver-port"))?;
+            reminders::run(calendar()?, port, plan, name).await
         }
     }
 }
@@ -464,6 +494,7 @@ mod tests {
             "rss_after_propfind",
             "durable_upload",
             "durability_check",
+            "reminders",
         ] {
             assert!(!Workload::DEFAULT.contains(&name), "{name}");
         }
@@ -481,6 +512,7 @@ mod tests {
         assert_eq!(plan.initial_sync_events, [1000, 5000, 20_000]);
         assert_eq!(plan.rss_entries, 50_000);
         assert_eq!(plan.wide_put_clients, 32);
+        assert_eq!((plan.reminder_events, plan.burst_alarms), (20_000, 1000));
     }
 
     #[test]

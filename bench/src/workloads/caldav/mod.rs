@@ -30,6 +30,8 @@
 mod calendar;
 mod multistatus;
 
+pub use calendar::utc_stamp;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
