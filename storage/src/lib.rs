@@ -32,6 +32,8 @@ mod ids;
 mod jobs;
 mod locks;
 mod md5_fill;
+#[cfg(test)]
+mod md5_resume_tests;
 mod model;
 mod names;
 mod props;

@@ -1,0 +1,79 @@
+//! The MD5 filler resuming a lagging upload's hash, tested from outside `md5_fill`: the
+//! test needs the store and the tree, which sit above it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::blob::{Md5Prefix, Md5Resume, Md5Stream};
+use crate::{BlobStoreConfig, CreateMode, Digests, NewContent, Store, StoreConfig};
+
+/// A resumed MD5 goes on from its hasher state, reading the blob only from the
+/// offset its lane reached, whatever that offset, and writes the result into the row.
+/// The state given here is of other bytes (zeros), so that the MD5 written shows that
+/// the state was used and the part before the offset not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_reads_only_from_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig {
+        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display()),
+        blob_store: BlobStoreConfig::Local(dir.path().join("blobs")),
+        max_connections: 4,
+        background_thread_init: None,
+        sqlite_synchronous: Default::default(),
+        inline_blob_max: crate::DEFAULT_INLINE_BLOB_MAX,
+    })
+    .await
+    .unwrap();
+    let account = store.create_account("alice", "$argon2id$x").await.unwrap();
+    let data: Vec<u8> = (0..(3 << 20) + 4321)
+        .map(|i| (i * 17 % 251) as u8)
+        .collect();
+    let mut writer = store.upload().await.unwrap();
+    writer.write(Bytes::from(data.clone())).await.unwrap();
+    let content = NewContent {
+        blob: writer.finish().await.unwrap(),
+        mtime_ms: None,
+        content_type: None,
+    };
+    let root = account.files_root;
+    let mode = CreateMode::CreateNew;
+    let node = store
+        .commit_upload(account.id, root, "f.bin", content, mode)
+        .await
+        .unwrap();
+    let key = node.blob.clone().unwrap();
+    for offset in [0, 1, 1 << 20, (1 << 20) + 99_999, data.len()] {
+        sqlx::query("UPDATE blobs SET md5 = NULL")
+            .execute(&store.db.pool)
+            .await
+            .unwrap();
+        let mut hashed = Md5Stream::default();
+        hashed.update(&vec![0; offset]);
+        let mut seen = vec![0; offset];
+        seen.extend_from_slice(&data[offset..]);
+        let expected = Digests::of(&seen).md5;
+        let len = offset as u64;
+        let prefix = Md5Prefix { hashed, len };
+        (store.md5.resumer())(Md5Resume {
+            key: key.clone(),
+            prefix,
+        });
+        let mut md5 = None;
+        for _ in 0..250 {
+            md5 = store
+                .node(node.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .digests
+                .unwrap()
+                .md5;
+            if md5.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(md5, expected, "resumed at {offset}");
+    }
+}
