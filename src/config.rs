@@ -65,6 +65,9 @@ pub struct ConfigFile {
     /// (default 2d): longer than any upload takes, so one still finishing on another
     /// node is never collected.
     pub s3_gc_grace: Option<Span>,
+    /// How old an incomplete multipart upload (a node killed mid-upload) must be before
+    /// garbage collection aborts it (default 1d): longer than any upload streams.
+    pub s3_multipart_max_age: Option<Span>,
     /// PEM certificate chain; with `tls_key`, davgate serves HTTPS.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
@@ -200,6 +203,7 @@ impl ConfigFile {
             s3_part_size,
             s3_allow_http,
             s3_gc_grace,
+            s3_multipart_max_age,
             tls_cert,
             tls_key,
             trusted_proxy,
@@ -595,6 +599,9 @@ fn blob_store(config: &ConfigFile, data_dir: &Path) -> Result<BlobStoreConfig, C
         gc_grace: config
             .s3_gc_grace
             .map_or(Duration::from_secs(2 * 86400), |s| s.0),
+        multipart_max_age: config
+            .s3_multipart_max_age
+            .map_or(Duration::from_secs(86400), |s| s.0),
     }))
 }
 

@@ -110,6 +110,7 @@ async fn files_live_in_an_s3_bucket() {
         part_size: MIN_PART_SIZE,
         allow_http: true,
         gc_grace: Duration::ZERO,
+        multipart_max_age: Duration::from_secs(86400),
     })
     .unwrap();
     let dav = srv.alice();
@@ -213,6 +214,7 @@ async fn the_check_finds_missing_and_orphaned_objects_in_s3() {
         part_size: MIN_PART_SIZE,
         allow_http: true,
         gc_grace: Duration::ZERO,
+        multipart_max_age: Duration::from_secs(86400),
     })
     .unwrap();
     let dav = srv.alice();

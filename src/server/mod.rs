@@ -354,8 +354,12 @@ async fn upkeep(store: Store, retention: Duration, mut stopped: watch::Receiver<
             .run_job(Job::BlobCollection, store.collect_garbage())
             .await
         {
-            Ok(Some(report)) if report.deleted > 0 => {
-                tracing::info!("deleted {} unreferenced blobs", report.deleted)
+            Ok(Some(report)) if report.deleted > 0 || report.aborted_uploads > 0 => {
+                tracing::info!(
+                    "deleted {} unreferenced blobs, aborted {} incomplete uploads",
+                    report.deleted,
+                    report.aborted_uploads
+                )
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "garbage collection failed; will retry"),

@@ -4,7 +4,9 @@
 //! between a commit that released a blob and deleting its bytes. The blob store offers
 //! only blobs no live writer holds (locally a file lock says so; in S3 an object younger
 //! than the grace period may still be on its way to a commit on another node), so an
-//! upload in progress is never collected.
+//! upload in progress is never collected. On S3 a node killed mid-body also leaves an
+//! incomplete multipart upload, which the same run aborts once it is older than the
+//! store's `multipart_max_age`.
 
 use crate::Store;
 use crate::blob::IdleBlob;
@@ -20,15 +22,19 @@ pub struct GarbageReport {
     pub examined: usize,
     /// Unreferenced blobs deleted.
     pub deleted: usize,
+    /// Incomplete uploads aborted (S3 multipart uploads whose node died).
+    pub aborted_uploads: usize,
 }
 
 impl Store {
     /// Deletes blob bytes that nothing references and no writer holds.
     pub async fn collect_garbage(&self) -> Result<GarbageReport> {
+        let aborted_uploads = self.blobs.abort_stale_uploads().await?;
         let mut idle = self.blobs.idle().await?;
         let mut report = GarbageReport {
             examined: idle.len(),
             deleted: 0,
+            aborted_uploads,
         };
         while !idle.is_empty() {
             let batch: Vec<Box<dyn IdleBlob>> = idle.drain(..idle.len().min(BATCH)).collect();

@@ -34,6 +34,7 @@ fn s3_config() -> Option<S3Config> {
         allow_http: true,
         // Every unreferenced object is collectable at once, so collection is testable.
         gc_grace: Duration::ZERO,
+        multipart_max_age: Duration::from_secs(86400),
     })
 }
 
@@ -259,6 +260,59 @@ async fn s3_store_keeps_the_contract() {
     store_contract(BlobStoreConfig::S3(s3_config().unwrap())).await;
 }
 
+/// What a node killed mid-upload leaves in S3, seen from another node's collector: an
+/// object younger than the grace and an incomplete multipart upload younger than the
+/// multipart age are spared (their writer may be at work), older ones are collected.
+#[tokio::test]
+async fn s3_collection_spares_young_uploads_and_collects_old_ones() {
+    let Some(config) = s3_config() else { return };
+    let patient = S3BlobStore::open(&S3Config {
+        gc_grace: Duration::from_secs(3600),
+        ..config.clone()
+    })
+    .unwrap();
+    let prompt = S3BlobStore::open(&S3Config {
+        multipart_max_age: Duration::ZERO,
+        ..config.clone()
+    })
+    .unwrap();
+
+    // A finished object nobody committed: in flight for the patient collector.
+    let staged = write_blob(&patient, &pattern(1000)).await;
+    let staged_key = staged.key().clone();
+    staged.committed();
+    assert_eq!(
+        idle_count(&patient).await,
+        0,
+        "a young object is collectable"
+    );
+    assert!(patient.list().await.unwrap()[0].in_flight);
+    assert_eq!(idle_count(&prompt).await, 1);
+
+    // A writer that sent two parts and never finished nor aborted (its process died).
+    let mut killed = patient.create().await.unwrap();
+    for chunk in pattern(2 * config.part_size + 1000).chunks(1 << 20) {
+        killed.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+    }
+    std::mem::forget(killed);
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = patient.incomplete_uploads().await.unwrap();
+        if !listed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(listed.len(), 1, "the killed upload is listed: {listed:?}");
+    assert_eq!(patient.abort_stale_uploads().await.unwrap(), 0);
+    assert_eq!(patient.incomplete_uploads().await.unwrap(), listed);
+    assert_eq!(prompt.abort_stale_uploads().await.unwrap(), 1);
+    assert!(prompt.incomplete_uploads().await.unwrap().is_empty());
+    // Aborting frees the parts without making an object of them.
+    assert_eq!(prompt.list().await.unwrap().len(), 1);
+    prompt.delete(&staged_key).await.unwrap();
+}
+
 #[test]
 fn s3_store_refuses_parts_below_the_s3_minimum() {
     let config = S3Config {
@@ -271,6 +325,7 @@ fn s3_store_refuses_parts_below_the_s3_minimum() {
         part_size: MIN_PART_SIZE - 1,
         allow_http: true,
         gc_grace: Duration::ZERO,
+        multipart_max_age: Duration::from_secs(86400),
     };
     assert!(S3BlobStore::open(&config).is_err());
     let shown = format!("{config:?}");

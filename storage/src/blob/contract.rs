@@ -46,6 +46,13 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Blobs no writer is working on right now: the candidates for garbage collection.
     /// Each holds the blob so that no writer can claim it while the caller decides.
     async fn idle(&self) -> Result<Vec<Box<dyn IdleBlob>>>;
+    /// Aborts uploads that stopped half-way without their writer's cleanup (a process
+    /// killed mid-upload) and are old enough that no writer can still be at work on them;
+    /// returns how many. Only S3 has such uploads (incomplete multipart uploads): a
+    /// local half-written file is an idle blob like any other.
+    async fn abort_stale_uploads(&self) -> Result<usize> {
+        Ok(0)
+    }
     /// Whether the store can be reached now (for a readiness probe); cheap.
     async fn ready(&self) -> Result<()>;
     /// Every blob object in the store with its size, for a consistency check. Read-only:

@@ -76,6 +76,10 @@ impl BlobStore for CountedBlobStore {
             .collect())
     }
 
+    async fn abort_stale_uploads(&self) -> Result<usize> {
+        counted(&self.errors, self.inner.abort_stale_uploads().await)
+    }
+
     async fn ready(&self) -> Result<()> {
         counted(&self.errors, self.inner.ready().await)
     }

@@ -74,6 +74,10 @@ impl BlobStore for InlineBlobStore {
         self.below.idle().await
     }
 
+    async fn abort_stale_uploads(&self) -> Result<usize> {
+        self.below.abort_stale_uploads().await
+    }
+
     async fn ready(&self) -> Result<()> {
         self.below.ready().await
     }

@@ -5,10 +5,10 @@
 //! PUT for a blob smaller than a part) and dropping it before the finish aborts the
 //! upload; a staged blob exists under its key but nothing references it until the
 //! metadata transaction commits, and dropping it uncommitted deletes it. A node killed
-//! mid-upload leaves either an incomplete multipart upload, which the bucket's lifecycle
-//! rule aborts after a day (object_store cannot list them; see the README), or a
+//! mid-upload leaves either an incomplete multipart upload, which garbage collection
+//! aborts once it is older than `multipart_max_age` (a day by default; `uploads`), or a
 //! complete object nothing references, which garbage collection deletes once it is older
-//! than the grace period: an upload finishing on another node is never collected.
+//! than the grace period: an upload in flight on another node is never collected.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,15 +17,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::client::{HttpConnector, ReqwestConnector};
 use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore};
 
 mod error;
 mod reader;
+mod uploads;
 mod writer;
 
 use error::io_error;
 use reader::S3Reader;
+use uploads::BucketApi;
 use writer::S3Writer;
 
 use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, ListedBlob};
@@ -57,6 +60,9 @@ pub struct S3Config {
     /// How old an unreferenced object must be before garbage collection deletes it: an
     /// upload that finished on another node but has not committed yet is younger.
     pub gc_grace: Duration,
+    /// How old an incomplete multipart upload must be before garbage collection aborts
+    /// it: one that old is no longer streaming on any node (its node was killed).
+    pub multipart_max_age: Duration,
 }
 
 impl fmt::Debug for S3Config {
@@ -74,6 +80,7 @@ impl fmt::Debug for S3Config {
             .field("part_size", &self.part_size)
             .field("allow_http", &self.allow_http)
             .field("gc_grace", &self.gc_grace)
+            .field("multipart_max_age", &self.multipart_max_age)
             .finish()
     }
 }
@@ -84,6 +91,9 @@ pub struct S3BlobStore {
     bucket: Arc<AmazonS3>,
     part_size: usize,
     gc_grace: Duration,
+    multipart_max_age: Duration,
+    /// Requests object_store has no call for (listing multipart uploads).
+    api: Arc<BucketApi>,
 }
 
 impl fmt::Debug for S3BlobStore {
@@ -102,12 +112,13 @@ impl S3BlobStore {
                 "the S3 part size must be at least {MIN_PART_SIZE} bytes"
             )));
         }
+        let options = ClientOptions::new().with_allow_http(config.allow_http);
         // The AWS_* variables first (credentials, session token), then the file's keys.
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&config.bucket)
             .with_region(&config.region)
             .with_virtual_hosted_style_request(!config.path_style)
-            .with_client_options(ClientOptions::new().with_allow_http(config.allow_http));
+            .with_client_options(options.clone());
         if let Some(endpoint) = &config.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
@@ -120,11 +131,32 @@ impl S3BlobStore {
         let bucket = builder
             .build()
             .map_err(|e| StorageError::Invalid(format!("S3 settings: {e}")))?;
+        let api = BucketApi {
+            http: ReqwestConnector::default()
+                .connect(&options)
+                .map_err(|e| StorageError::Invalid(format!("S3 settings: {e}")))?,
+            url: uploads::bucket_url(
+                config.endpoint.as_deref(),
+                &config.bucket,
+                &config.region,
+                config.path_style,
+            ),
+            region: config.region.clone(),
+        };
         Ok(S3BlobStore {
             bucket: Arc::new(bucket),
             part_size: config.part_size,
             gc_grace: config.gc_grace,
+            multipart_max_age: config.multipart_max_age,
+            api: Arc::new(api),
         })
+    }
+
+    /// The incomplete multipart uploads in the bucket as (key, upload id): what a node
+    /// killed mid-upload leaves until [`BlobStore::abort_stale_uploads`] aborts it.
+    pub async fn incomplete_uploads(&self) -> Result<Vec<(String, String)>> {
+        let listed = self.api.incomplete(&self.bucket).await?;
+        Ok(listed.into_iter().map(|u| (u.key, u.upload_id)).collect())
     }
 }
 
@@ -199,6 +231,12 @@ impl BlobStore for S3BlobStore {
             });
         }
         Ok(listed)
+    }
+
+    async fn abort_stale_uploads(&self) -> Result<usize> {
+        self.api
+            .abort_older_than(&self.bucket, self.multipart_max_age)
+            .await
     }
 
     async fn ready(&self) -> Result<()> {
