@@ -1,22 +1,37 @@
 //! One storage suite for every backend: SQLite always, PostgreSQL when `DATABASE_URL`
 //! points at a server (each test then gets a database of its own, dropped afterwards).
-//! Each runs twice: with small blobs kept in the database (the default) and with every
-//! blob a file (`inline_blob_max = 0`).
+//! Each runs twice on a local blob directory: with small blobs kept in the database (the
+//! default) and with every blob a file (`inline_blob_max = 0`). PostgreSQL also runs with
+//! every blob an object in S3 when `DAVGATE_S3_ENDPOINT` names a server (required under
+//! `DAVGATE_REQUIRE_INTEROP=1`), on a bucket of its own emptied afterwards; with inline
+//! blobs S3 would see only the few large ones, so that case is left out.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
+use davgate_storage::blob::{BlobStore, MIN_PART_SIZE};
 use davgate_storage::{
     Account, BlobStoreConfig, CopyDepth, CreateMode, DeadProp, Digests, Location, LockRecord,
-    NewContent, NodeId, Overwrite, PropChange, StorageError, Store, StoreConfig, Target,
+    NewContent, NodeId, Overwrite, PropChange, S3BlobStore, S3Config, StorageError, Store,
+    StoreConfig, Target,
 };
 use sqlx::Executor;
+
+/// Where a fixture's blobs live.
+#[derive(Clone, Copy)]
+enum Blobs {
+    /// A directory of the fixture's own.
+    Local,
+    /// A bucket of its own on the S3 server of `DAVGATE_S3_ENDPOINT`.
+    S3,
+}
 
 /// A store on a fresh database, cleaned up on drop.
 struct Fixture {
     store: Store,
     url: String,
-    blob_dir: PathBuf,
+    blob_store: BlobStoreConfig,
     /// The store's `inline_blob_max`.
     inline_max: u64,
     _dir: tempfile::TempDir,
@@ -27,10 +42,10 @@ impl Fixture {
     async fn sqlite(inline_max: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-        Self::open(dir, url, None, inline_max).await
+        Self::open(dir, url, None, inline_max, Blobs::Local).await
     }
 
-    async fn postgres(admin_url: &str, inline_max: u64) -> Self {
+    async fn postgres(admin_url: &str, inline_max: u64, blobs: Blobs) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("davgate_test_{:016x}", rand::random::<u64>());
         sqlx::any::install_default_drivers();
@@ -46,7 +61,14 @@ impl Fixture {
             .rsplit_once('/')
             .expect("DATABASE_URL names a database");
         let url = format!("{base}/{name}?{query}");
-        Self::open(dir, url, Some((admin_url.to_owned(), name)), inline_max).await
+        Self::open(
+            dir,
+            url,
+            Some((admin_url.to_owned(), name)),
+            inline_max,
+            blobs,
+        )
+        .await
     }
 
     async fn open(
@@ -54,13 +76,29 @@ impl Fixture {
         url: String,
         postgres: Option<(String, String)>,
         inline_max: u64,
+        blobs: Blobs,
     ) -> Self {
-        let blob_dir = dir.path().join("blobs");
-        let store = open_store(&url, &blob_dir, inline_max).await;
+        let blob_store = match blobs {
+            Blobs::Local => BlobStoreConfig::Local(dir.path().join("blobs")),
+            Blobs::S3 => {
+                let config =
+                    s3_config(std::env::var("DAVGATE_S3_ENDPOINT").expect("DAVGATE_S3_ENDPOINT"));
+                // SeaweedFS makes a bucket on its first upload; until then listing it fails.
+                let bucket = S3BlobStore::open(&config).unwrap();
+                let mut first = bucket.create().await.unwrap();
+                first.write(Bytes::from_static(b"first")).await.unwrap();
+                let first = first.finish().await.unwrap();
+                let key = first.key().clone();
+                first.committed();
+                bucket.delete(&key).await.unwrap();
+                BlobStoreConfig::S3(config)
+            }
+        };
+        let store = open_store(&url, &blob_store, inline_max).await;
         Fixture {
             store,
             url,
-            blob_dir,
+            blob_store,
             inline_max,
             _dir: dir,
             postgres,
@@ -69,9 +107,26 @@ impl Fixture {
 
     async fn close(self) {
         let Fixture {
-            store, postgres, ..
+            store,
+            postgres,
+            blob_store,
+            ..
         } = self;
         drop(store);
+        if let BlobStoreConfig::S3(config) = blob_store {
+            // Empty the bucket: every object, and every upload a test left unfinished.
+            let bucket = S3BlobStore::open(&S3Config {
+                multipart_max_age: Duration::ZERO,
+                ..config
+            })
+            .unwrap();
+            bucket.abort_stale_uploads().await.unwrap();
+            for blob in bucket.list().await.unwrap() {
+                bucket.delete(&blob.key).await.unwrap();
+            }
+            // An S3 server keeps volumes for each bucket: dozens would fill a small one.
+            bucket.delete_bucket().await.unwrap();
+        }
         if let Some((admin_url, name)) = postgres {
             let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
                 .await
@@ -87,12 +142,57 @@ impl Fixture {
 
     /// Another store on the same database, as the CLI opens while the server runs.
     async fn second_store(&self) -> Store {
-        open_store(&self.url, &self.blob_dir, self.inline_max).await
+        open_store(&self.url, &self.blob_store, self.inline_max).await
     }
 
-    /// Blob files in the blob directory.
-    fn blob_files(&self) -> usize {
-        count_files(&self.blob_dir)
+    /// Blobs the blob store holds, finished or being written: files in the blob
+    /// directory, or objects and incomplete multipart uploads in the bucket. S3 deletes
+    /// and aborts of dropped blobs run in the background, so there the count is read
+    /// until it holds still (bounded).
+    async fn blob_files(&self) -> usize {
+        let config = match &self.blob_store {
+            BlobStoreConfig::Local(dir) => return count_files(dir),
+            BlobStoreConfig::S3(config) => config,
+        };
+        let bucket = S3BlobStore::open(config).unwrap();
+        let count = || async {
+            bucket.list().await.unwrap().len() + bucket.incomplete_uploads().await.unwrap().len()
+        };
+        let mut last = count().await;
+        let mut still = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = count().await;
+            still = if now == last { still + 1 } else { 0 };
+            last = now;
+            if still == 3 {
+                break;
+            }
+        }
+        last
+    }
+
+    /// Puts an orphan in the blob store: what a process killed between writing a blob
+    /// and committing it leaves (a file nobody holds, or an object).
+    async fn plant_orphan(&self) -> davgate_storage::BlobKey {
+        match &self.blob_store {
+            BlobStoreConfig::Local(dir) => {
+                let key = format!("ab{}", "0".repeat(30));
+                let orphan = dir.join("ab").join(&key);
+                std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+                std::fs::write(&orphan, b"orphan").unwrap();
+                davgate_storage::BlobKey::parse(&key).unwrap()
+            }
+            BlobStoreConfig::S3(config) => {
+                let bucket = S3BlobStore::open(config).unwrap();
+                let mut writer = bucket.create().await.unwrap();
+                writer.write(Bytes::from_static(b"orphan")).await.unwrap();
+                let staged = writer.finish().await.unwrap();
+                let key = staged.key().clone();
+                staged.committed();
+                key
+            }
+        }
     }
 
     /// Blobs wherever their bytes are: files, and rows of small blobs in the database.
@@ -104,7 +204,7 @@ impl Fixture {
             .fetch_one(&mut db)
             .await
             .unwrap();
-        self.blob_files() + inline as usize
+        self.blob_files().await + inline as usize
     }
 
     async fn account(&self, name: &str) -> Account {
@@ -197,10 +297,28 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
-async fn open_store(url: &str, blob_dir: &Path, inline_blob_max: u64) -> Store {
+/// The suite's S3 settings on a fresh bucket: the smallest parts, so that a few
+/// megabytes make a multipart upload; every unreferenced object collectable at once; an
+/// unfinished upload aborted only by the fixture's cleanup.
+fn s3_config(endpoint: String) -> S3Config {
+    S3Config {
+        endpoint: Some(endpoint),
+        bucket: format!("davgate-suite-{:016x}", rand::random::<u64>()),
+        region: "us-east-1".into(),
+        path_style: true,
+        access_key_id: None,
+        secret_access_key: None,
+        part_size: MIN_PART_SIZE,
+        allow_http: true,
+        gc_grace: Duration::ZERO,
+        multipart_max_age: Duration::from_secs(86400),
+    }
+}
+
+async fn open_store(url: &str, blob_store: &BlobStoreConfig, inline_blob_max: u64) -> Store {
     Store::open(&StoreConfig {
         database_url: url.to_owned(),
-        blob_store: BlobStoreConfig::Local(blob_dir.to_owned()),
+        blob_store: blob_store.clone(),
         max_connections: 4,
         background_thread_init: None,
         sqlite_synchronous: Default::default(),
@@ -226,6 +344,9 @@ macro_rules! suite {
         mod postgres_blob_files {
             suite!(@postgres 0; $($name),*);
         }
+        mod postgres_s3 {
+            suite!(@postgres_s3 $($name),*);
+        }
     };
     (@sqlite $inline:expr; $($name:ident),*) => {
         $(#[tokio::test]
@@ -238,19 +359,42 @@ macro_rules! suite {
     (@postgres $inline:expr; $($name:ident),*) => {
         $(#[tokio::test]
         async fn $name() {
-            let Ok(url) = std::env::var("DATABASE_URL") else {
-                assert!(
-                    std::env::var("DAVGATE_REQUIRE_POSTGRES").is_err(),
-                    "DAVGATE_REQUIRE_POSTGRES is set but DATABASE_URL is not"
-                );
-                eprintln!("DATABASE_URL is not set: PostgreSQL run skipped");
-                return;
-            };
-            let f = super::Fixture::postgres(&url, $inline).await;
+            let Some(url) = super::postgres_url() else { return };
+            let f = super::Fixture::postgres(&url, $inline, super::Blobs::Local).await;
             super::$name(&f).await;
             f.close().await;
         })*
     };
+    (@postgres_s3 $($name:ident),*) => {
+        $(#[tokio::test]
+        async fn $name() {
+            let Some(url) = super::postgres_url() else { return };
+            if std::env::var("DAVGATE_S3_ENDPOINT").is_err() {
+                assert!(
+                    std::env::var("DAVGATE_REQUIRE_INTEROP").as_deref() != Ok("1"),
+                    "DAVGATE_S3_ENDPOINT is not set (start .ci/s3.sh) but DAVGATE_REQUIRE_INTEROP=1"
+                );
+                eprintln!("DAVGATE_S3_ENDPOINT is not set: S3 run skipped");
+                return;
+            }
+            let f = super::Fixture::postgres(&url, 0, super::Blobs::S3).await;
+            super::$name(&f).await;
+            f.close().await;
+        })*
+    };
+}
+
+/// `DATABASE_URL`, or `None` (skip) unless `DAVGATE_REQUIRE_POSTGRES` is set.
+fn postgres_url() -> Option<String> {
+    let url = std::env::var("DATABASE_URL").ok();
+    if url.is_none() {
+        assert!(
+            std::env::var("DAVGATE_REQUIRE_POSTGRES").is_err(),
+            "DAVGATE_REQUIRE_POSTGRES is set but DATABASE_URL is not"
+        );
+        eprintln!("DATABASE_URL is not set: PostgreSQL run skipped");
+    }
+    url
 }
 
 suite!(
@@ -531,7 +675,7 @@ async fn small_blobs_live_in_the_database_and_larger_ones_in_files(f: &Fixture) 
     let at = pattern(threshold);
     let past = pattern(threshold + 1);
     let small = f.upload(&a, a.files_root, "at.bin", &at).await.unwrap();
-    let files_for_small = f.blob_files();
+    let files_for_small = f.blob_files().await;
     let large = f.upload(&a, a.files_root, "past.bin", &past).await.unwrap();
     let empty = f.upload(&a, a.files_root, "empty", b"").await.unwrap();
     if f.inline_max > 0 {
@@ -539,12 +683,12 @@ async fn small_blobs_live_in_the_database_and_larger_ones_in_files(f: &Fixture) 
             files_for_small, 0,
             "a blob up to the threshold makes no file"
         );
-        assert_eq!(f.blob_files(), 1, "one byte more makes a file");
+        assert_eq!(f.blob_files().await, 1, "one byte more makes a file");
         // Its MD5 was computed at the commit: no read-back in the background.
         let digests = small.digests.clone().unwrap();
         assert_eq!(digests, Digests::of(&at));
     } else {
-        assert_eq!(f.blob_files(), 3, "every blob is a file");
+        assert_eq!(f.blob_files().await, 3, "every blob is a file");
     }
     assert_eq!(f.stored_blobs().await, 3);
     assert!(f.read(&small).await == at);
@@ -580,7 +724,7 @@ async fn small_blobs_live_in_the_database_and_larger_ones_in_files(f: &Fixture) 
     // A store with the other threshold (a changed configuration) reads them all alike.
     let other = open_store(
         &f.url,
-        &f.blob_dir,
+        &f.blob_store,
         if f.inline_max > 0 { 0 } else { 1 << 20 },
     )
     .await;
@@ -620,9 +764,13 @@ async fn abandoned_and_refused_uploads_leave_nothing(f: &Fixture) {
     let mut w = f.store.blobs().create().await.unwrap();
     // Past the switch to direct I/O, with a write still in flight when it is dropped.
     w.write(Bytes::from(vec![7u8; 9 << 20])).await.unwrap();
-    assert_eq!(f.blob_files(), 1);
+    assert_eq!(f.blob_files().await, 1);
     drop(w);
-    assert_eq!(f.blob_files(), 0, "a dropped writer deletes its bytes");
+    assert_eq!(
+        f.blob_files().await,
+        0,
+        "a dropped writer deletes its bytes"
+    );
 
     f.store.set_quota(a.id, Some(10)).await.unwrap();
     let err = f.upload(&a, a.files_root, "big", &[1u8; 11]).await;
@@ -1350,15 +1498,16 @@ async fn garbage_collection_spares_live_and_referenced_blobs(f: &Fixture) {
     let a = f.account("alice").await;
     f.upload(&a, a.files_root, "kept", b"kept").await.unwrap();
     let mut live = f.store.blobs().create().await.unwrap();
-    // Past the inline threshold, so that it is a file in the blob directory.
-    live.write(Bytes::from(vec![1u8; 100_000])).await.unwrap();
-    // What a crash leaves: a blob file nobody holds and nothing references.
-    let orphan = f.blob_dir.join("ab").join(format!("ab{}", "0".repeat(30)));
-    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
-    std::fs::write(&orphan, b"orphan").unwrap();
+    // Past the inline threshold and past a part, so that it is a file in the blob
+    // directory or a multipart upload in the bucket.
+    live.write(Bytes::from(vec![1u8; MIN_PART_SIZE + 1000]))
+        .await
+        .unwrap();
+    // What a crash leaves: a blob nobody holds and nothing references.
+    let orphan = f.plant_orphan().await;
     let report = f.store.collect_garbage().await.unwrap();
     assert_eq!(report.deleted, 1);
-    assert!(!orphan.exists());
+    assert!(f.store.blobs().open(&orphan).await.is_err());
     assert_eq!(
         f.stored_blobs().await,
         2,

@@ -158,6 +158,11 @@ impl S3BlobStore {
         let listed = self.api.incomplete(&self.bucket).await?;
         Ok(listed.into_iter().map(|u| (u.key, u.upload_id)).collect())
     }
+
+    /// Deletes the bucket, which must be empty: for tests, each on a bucket of its own.
+    pub async fn delete_bucket(&self) -> Result<()> {
+        self.api.delete_bucket(&self.bucket).await
+    }
 }
 
 fn path(key: &BlobKey) -> Path {

@@ -71,7 +71,11 @@ impl BucketApi {
                     encode(id)
                 ));
             }
-            let page = parse_page(&self.get(bucket, &url).await?)?;
+            // No bucket yet (SeaweedFS makes it on the first upload): nothing left in it.
+            let Some(xml) = self.get(bucket, &url).await? else {
+                break;
+            };
+            let page = parse_page(&xml)?;
             found.extend(page.uploads);
             match page.next {
                 Some(next) if page.truncated => marker = Some(next),
@@ -81,39 +85,61 @@ impl BucketApi {
         Ok(found)
     }
 
-    /// A signed GET of `url`, its body as text.
-    async fn get(&self, bucket: &AmazonS3, url: &str) -> Result<String> {
+    /// Deletes the bucket itself, which must be empty (tests: a bucket per test would
+    /// otherwise keep its volumes on a small S3 server).
+    pub(super) async fn delete_bucket(&self, bucket: &AmazonS3) -> Result<()> {
+        self.send(bucket, http::Method::DELETE, &format!("{}/", self.url))
+            .await
+            .map(drop)
+    }
+
+    /// A signed GET of `url`, its body as text; `None` when the bucket does not exist.
+    async fn get(&self, bucket: &AmazonS3, url: &str) -> Result<Option<String>> {
+        self.send(bucket, http::Method::GET, url).await
+    }
+
+    /// A signed request without a body; the answer's body as text, `None` on 404.
+    async fn send(
+        &self,
+        bucket: &AmazonS3,
+        method: http::Method,
+        url: &str,
+    ) -> Result<Option<String>> {
         let credential = bucket
             .credentials()
             .get_credential()
             .await
             .map_err(io_error)?;
         let mut request = http::Request::builder()
-            .method(http::Method::GET)
+            .method(method)
             .uri(url)
             .body(HttpRequestBody::empty())
-            .map_err(|e| StorageError::Invalid(format!("S3 listing URL {url}: {e}")))?;
+            .map_err(|e| StorageError::Invalid(format!("S3 request URL {url}: {e}")))?;
         AwsAuthorizer::new(&credential, "s3", &self.region).authorize(&mut request, None);
         let response = self
             .http
             .execute(request)
             .await
-            .map_err(|e| std::io::Error::other(format!("S3 multipart listing: {e}")))?;
+            .map_err(|e| std::io::Error::other(format!("S3 request {url}: {e}")))?;
         let status = response.status();
         let body = response
             .into_body()
             .bytes()
             .await
-            .map_err(|e| std::io::Error::other(format!("S3 multipart listing: {e}")))?;
+            .map_err(|e| std::io::Error::other(format!("S3 request {url}: {e}")))?;
+        if status == http::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !status.is_success() {
             return Err(std::io::Error::other(format!(
-                "S3 multipart listing answered {status}: {}",
+                "S3 request {url} answered {status}: {}",
                 String::from_utf8_lossy(&body[..body.len().min(300)])
             ))
             .into());
         }
         String::from_utf8(body.to_vec())
-            .map_err(|_| std::io::Error::other("S3 multipart listing is not UTF-8").into())
+            .map(Some)
+            .map_err(|_| std::io::Error::other("S3 answer is not UTF-8").into())
     }
 
     /// Aborts every incomplete upload of a blob key started more than `max_age` ago;
