@@ -11,6 +11,7 @@ mod carddav;
 mod check;
 mod cli;
 mod cluster;
+mod cluster_crash;
 mod connections;
 mod copymove;
 mod crash;
