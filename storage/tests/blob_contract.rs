@@ -38,6 +38,21 @@ fn s3_config() -> Option<S3Config> {
     })
 }
 
+/// Empties and deletes a test's bucket: SeaweedFS keeps volumes for every bucket, and
+/// a run's worth of left buckets can exhaust a small server.
+async fn remove_bucket(config: &S3Config) {
+    let bucket = S3BlobStore::open(&S3Config {
+        multipart_max_age: Duration::ZERO,
+        ..config.clone()
+    })
+    .unwrap();
+    bucket.abort_stale_uploads().await.unwrap();
+    for blob in bucket.list().await.unwrap() {
+        bucket.delete(&blob.key).await.unwrap();
+    }
+    bucket.delete_bucket().await.unwrap();
+}
+
 /// Bytes that differ at every offset a test may look at.
 fn pattern(len: usize) -> Vec<u8> {
     (0..len)
@@ -257,7 +272,10 @@ async fn s3_store_keeps_the_contract() {
     let Some(config) = s3_config() else { return };
     let store = S3BlobStore::open(&config).unwrap();
     contract(&store, config.part_size).await;
-    store_contract(BlobStoreConfig::S3(s3_config().unwrap())).await;
+    remove_bucket(&config).await;
+    let config = s3_config().unwrap();
+    store_contract(BlobStoreConfig::S3(config.clone())).await;
+    remove_bucket(&config).await;
 }
 
 /// What a node killed mid-upload leaves in S3, seen from another node's collector: an
@@ -311,6 +329,7 @@ async fn s3_collection_spares_young_uploads_and_collects_old_ones() {
     // Aborting frees the parts without making an object of them.
     assert_eq!(prompt.list().await.unwrap().len(), 1);
     prompt.delete(&staged_key).await.unwrap();
+    remove_bucket(&config).await;
 }
 
 #[test]
