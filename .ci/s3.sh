@@ -3,6 +3,8 @@
 # loopback, with one admin identity, and prints DIR=…, PID=… and the DAVGATE_S3_* variables
 # the tests read. Buckets are created on first upload (the admin identity may); each is a
 # collection with volumes of its own, so volumes are small and their number follows the disk.
+# Its Iceberg and Lance listeners (fixed ports 8181 and 9101) are off: a second instance on
+# the machine would die on them.
 # Stop it with: .ci/s3.sh stop DIR
 set -euo pipefail
 if [ "${1:-}" = stop ]; then
@@ -24,6 +26,7 @@ weed server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -volume.port=$((base + 2)) -volume.port.grpc=$((base + 12)) \
   -filer.port=$((base + 3)) -filer.port.grpc=$((base + 13)) \
   -s3 -s3.port=$((base + 4)) -s3.port.grpc=$((base + 14)) -s3.config="$dir/s3.json" \
+  -s3.port.iceberg=0 -s3.port.lance=0 \
   -volume.max=0 -master.volumeSizeLimitMB=64 \
   >"$dir/log" 2>&1 </dev/null &
 echo $! >"$dir/pid"
