@@ -99,6 +99,23 @@ async fn migrate_refuses_while_a_server_runs_on_the_installation() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--to-database postgres://"), "{stderr}");
+
+    // No installation where it looks: said so, and nothing is created there.
+    let empty = tempfile::tempdir().unwrap();
+    let nowhere = empty.path().join("nowhere");
+    let out = davgate(
+        &nowhere,
+        &[
+            "migrate",
+            "--to-database",
+            "postgres://nobody@127.0.0.1:1/none",
+        ],
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no installation to migrate"), "{stderr}");
+    assert!(!nowhere.exists());
 }
 
 /// The S3 endpoint, or `None` (skip) unless S3 is required.
@@ -389,4 +406,24 @@ fn rclone_check_passes(addr: std::net::SocketAddr, password: &str, files: &[(Str
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_server_starts_while_a_migration_holds_the_installation() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrating = davgate::data_lock::DataDirLock::exclusive(dir.path()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let settings = crate::common::server::settings(dir.path(), "");
+    let Err(refused) = davgate::server::start_on(settings, listener).await else {
+        panic!("a server started during a migration");
+    };
+    assert!(
+        refused.to_string().contains("is being migrated"),
+        "{refused}"
+    );
+    drop(migrating);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let settings = crate::common::server::settings(dir.path(), "");
+    let running = davgate::server::start_on(settings, listener).await.unwrap();
+    running.shutdown().await;
 }

@@ -69,6 +69,19 @@ pub(super) async fn run(
                 .into(),
         ));
     }
+    if let Some(path) = source
+        .database_url
+        .expose()
+        .strip_prefix("sqlite://")
+        .map(|rest| Path::new(rest.split('?').next().unwrap_or(rest)))
+        && !path.exists()
+    {
+        return Err(CliError::Usage(format!(
+            "there is no installation to migrate: {} does not exist; name the installation \
+             with the --config, --data-dir or --database-url that `serve` runs with",
+            path.display()
+        )));
+    }
     let _source_lock = hold(&source.data_dir, davgate)?;
     let _target_lock = if same_dir(&source.data_dir, &target.data_dir) {
         None
