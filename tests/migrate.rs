@@ -427,3 +427,42 @@ async fn no_server_starts_while_a_migration_holds_the_installation() {
     let running = davgate::server::start_on(settings, listener).await.unwrap();
     running.shutdown().await;
 }
+
+/// Only the metadata moves: the blobs stay in the data directory, which the server on
+/// PostgreSQL keeps using.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metadata_alone_moves_to_postgres() {
+    let Some(db) = Database::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    davgate_ok(
+        data,
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let server = ServerProcess::start(data, &[]);
+    let alice = Dav::new(server.addr, Some(("alice".into(), PASSWORD.into())));
+    let large = pattern((1 << 20) + 3, 9);
+    alice
+        .put("/files/large.bin", large.clone())
+        .await
+        .status(201);
+    alice.put("/files/small.txt", "small").await.status(201);
+    server.signal("TERM").expect("the server stops");
+
+    let moved = davgate_ok(data, &["migrate", "--to-database", &db.url], "");
+    assert!(moved.contains("1 left in place"), "{moved}");
+    assert!(moved.contains("all match"), "{moved}");
+    let server = ServerProcess::start(data, &["--database-url", &db.url]);
+    let alice = Dav::new(server.addr, Some(("alice".into(), PASSWORD.into())));
+    assert!(alice.get("/files/large.bin").await.status(200).body == large);
+    assert_eq!(
+        alice.get("/files/small.txt").await.status(200).text(),
+        "small"
+    );
+    alice.put("/files/more.txt", "more").await.status(201);
+    drop(server);
+    db.drop_now().await;
+}
