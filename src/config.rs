@@ -244,7 +244,7 @@ impl ConfigFile {
 }
 
 /// Which blob store `blob_store` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BlobStoreKind {
     /// A directory on this machine.

@@ -16,6 +16,7 @@ pub mod account;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod data_lock;
 pub mod dav;
 pub mod error;
 pub mod files;

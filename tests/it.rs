@@ -28,6 +28,7 @@ mod ical;
 mod interop;
 mod locks;
 mod metrics;
+mod migrate;
 mod module_cycles;
 mod paths;
 mod portal;

@@ -43,7 +43,7 @@ fn referenced_key(problem: &BlobProblem) -> Option<&str> {
     }
 }
 
-fn describe(problem: &BlobProblem, davgate: &Invocation) -> String {
+pub(super) fn describe(problem: &BlobProblem, davgate: &Invocation) -> String {
     const RESTORE: &str =
         "restore it from a backup of the blob store, or have a client upload the file again";
     match problem {

@@ -6,6 +6,7 @@ mod health;
 mod invocation;
 mod listen;
 mod locks;
+mod migrate;
 mod profile;
 mod reminders;
 mod share;
@@ -79,6 +80,10 @@ enum Command {
     /// Verify the metadata against the blob store: blobs missing, orphaned, of the wrong
     /// size or checksum. Read-only; exit status 1 when something is wrong.
     Check,
+    /// Copy this stopped installation (SQLite and its blob directory) into an empty
+    /// PostgreSQL database and, with --to-blob-store s3, an S3 bucket; every blob is read
+    /// back and checked. Exit status 1 when one does not match.
+    Migrate(migrate::MigrateArgs),
     /// Show an account's audit log, newest first.
     Audit {
         /// The account.
@@ -134,11 +139,21 @@ impl Cli {
             flags.auth_cache_ttl = args.auth_cache_ttl;
             flags.client_address_header = args.client_address_header.clone();
         }
-        let file = match &self.config {
-            Some(path) => ConfigFile::read(path)?,
-            None => ConfigFile::default(),
+        let read_config = || match &self.config {
+            Some(path) => ConfigFile::read(path),
+            None => Ok(ConfigFile::default()),
         };
-        let settings = Settings::from_config(file.overlay(flags))?;
+        let migration_target = match &self.command {
+            Command::Migrate(args) => {
+                let current = read_config()?.overlay(ConfigFile {
+                    data_dir: flags.data_dir.clone(),
+                    ..ConfigFile::default()
+                });
+                Some(Settings::from_config(args.target(current)?)?)
+            }
+            _ => None,
+        };
+        let settings = Settings::from_config(read_config()?.overlay(flags))?;
         match self.command {
             Command::Serve(_) => {
                 let add_user = davgate.command("user add NAME");
@@ -146,6 +161,10 @@ impl Cli {
             }
             Command::Health(args) => health::check(&settings, args).await,
             Command::Check => check::run(&settings, &davgate).await,
+            Command::Migrate(_) => {
+                let target = migration_target.expect("set for Command::Migrate above");
+                migrate::run(&settings, &target, &davgate).await
+            }
             Command::User(cmd) => cmd.run(&settings, &davgate).await,
             Command::AppPassword(cmd) => cmd.run(&settings, &davgate).await,
             Command::TwoFactor(cmd) => cmd.run(&settings, &davgate).await,

@@ -23,6 +23,9 @@ pub enum CliError {
     /// Reading input failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The command would do harm now (a server still running, a target not empty).
+    #[error("{0}")]
+    Refused(String),
     /// A check ran and found problems (each already printed).
     #[error("{0} problem(s) found; see above")]
     Problems(usize),

@@ -36,6 +36,7 @@ pub use self::service::App;
 use crate::auth::Authenticator;
 use crate::auth::cache::load_or_create_server_key;
 use crate::config::{ClientAddress, Settings, Transport};
+use crate::data_lock::{DataDirLock, LockError};
 use crate::dav::Dav;
 use crate::files::Files;
 use crate::metrics::Metrics;
@@ -72,6 +73,8 @@ pub struct Running {
     certs: Option<CertReloader>,
     /// The store held no account when the server started.
     no_accounts: bool,
+    /// Held until the server is dropped: `davgate migrate` refuses while it is.
+    _in_use: DataDirLock,
 }
 
 impl Running {
@@ -122,6 +125,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
 
 /// Opens the store and serves on an already bound listener.
 pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    let in_use = DataDirLock::shared(&settings.data_dir).map_err(|e| match e {
+        LockError::Held { .. } => StartError::Io(format!(
+            "{} is being migrated (`davgate migrate` holds {e}); start the server once it has finished",
+            settings.data_dir.display()
+        )),
+        LockError::Io { .. } => StartError::Io(format!("cannot lock the data directory: {e}")),
+    })?;
     let store = open_store(&settings).await?;
     let server_key = load_or_create_server_key(&settings.data_dir)
         .map_err(|e| StartError::Io(format!("server key: {e}")))?;
@@ -219,6 +229,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         reminders,
         certs,
         no_accounts,
+        _in_use: in_use,
     })
 }
 
@@ -249,15 +260,19 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StorageError> {
     // Owner-only whatever the umask: it holds the database, the blobs and server.key.
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
         .create(&settings.data_dir)?;
-    Store::open(&StoreConfig {
+    Store::open(&store_config(settings)).await
+}
+
+/// The store the settings describe.
+pub fn store_config(settings: &Settings) -> StoreConfig {
+    StoreConfig {
         database_url: settings.database_url.expose().clone(),
         blob_store: settings.blob_store.clone(),
         max_connections: settings.db_connections,
         background_thread_init: Some(crate::priority::lower_priority),
         sqlite_synchronous: settings.sqlite_synchronous,
         inline_blob_max: settings.inline_blob_max,
-    })
-    .await
+    }
 }
 
 fn narrate(

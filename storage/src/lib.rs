@@ -2,7 +2,8 @@
 //!
 //! [`Store`] bundles the metadata database (SQLite by default, PostgreSQL to scale out;
 //! see [`db`]) with a [`blob::BlobStore`]. It owns the data model: accounts and their
-//! quota, the file tree with its trash, dead properties, WebDAV locks, portal sessions and reminder rows. Protocol code
+//! quota, the file tree with its trash, dead properties, WebDAV locks, portal sessions and reminder rows
+//! ([`migrate`] copies all of it from one installation into another). Protocol code
 //! above it never sees SQL, a blob path or a transaction: every operation here is one
 //! atomic step that either happened or did not.
 //!
@@ -34,6 +35,7 @@ mod locks;
 mod md5_fill;
 #[cfg(test)]
 mod md5_resume_tests;
+pub mod migrate;
 mod model;
 mod names;
 mod props;

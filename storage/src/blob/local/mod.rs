@@ -47,6 +47,25 @@ impl LocalBlobStore {
     fn path(&self, key: &BlobKey) -> PathBuf {
         self.root.join(&key.as_str()[..2]).join(key.as_str())
     }
+
+    /// Starts writing a new blob under `key`, which must not exist yet: uploads get a
+    /// random key through [`BlobStore::create`]; `davgate migrate` keeps the keys the
+    /// database already holds.
+    pub async fn create_as(&self, key: BlobKey) -> Result<Box<dyn BlobWriter>> {
+        let path = self.path(&key);
+        let file = blocking(move || {
+            private_dirs(path.parent().expect("blob paths have a shard directory"))?;
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.try_lock().map_err(lock_error)?;
+            Ok((file, path))
+        })
+        .await?;
+        Ok(Box::new(LocalWriter::new(file.0, file.1, key)))
+    }
 }
 
 /// Creates `dir` and any missing parents owner-only (0700), whatever the umask: blobs
@@ -70,20 +89,7 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn create(&self) -> Result<Box<dyn BlobWriter>> {
-        let key = BlobKey::random();
-        let path = self.path(&key);
-        let file = blocking(move || {
-            private_dirs(path.parent().expect("blob paths have a shard directory"))?;
-            let file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)?;
-            file.try_lock().map_err(lock_error)?;
-            Ok((file, path))
-        })
-        .await?;
-        Ok(Box::new(LocalWriter::new(file.0, file.1, key)))
+        self.create_as(BlobKey::random()).await
     }
 
     async fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobReader>> {

@@ -163,6 +163,19 @@ impl S3BlobStore {
     pub async fn delete_bucket(&self) -> Result<()> {
         self.api.delete_bucket(&self.bucket).await
     }
+
+    /// Starts writing a new blob under `key` (an object already there is replaced when
+    /// the upload completes): uploads get a random key through [`BlobStore::create`];
+    /// `davgate migrate` keeps the keys the database already holds.
+    pub fn create_as(&self, key: BlobKey) -> Box<dyn BlobWriter> {
+        let path = path(&key);
+        Box::new(S3Writer::new(
+            self.bucket.clone(),
+            path,
+            key,
+            self.part_size,
+        ))
+    }
 }
 
 fn path(key: &BlobKey) -> Path {
@@ -172,14 +185,7 @@ fn path(key: &BlobKey) -> Path {
 #[async_trait]
 impl BlobStore for S3BlobStore {
     async fn create(&self) -> Result<Box<dyn BlobWriter>> {
-        let key = BlobKey::random();
-        let path = path(&key);
-        Ok(Box::new(S3Writer::new(
-            self.bucket.clone(),
-            path,
-            key,
-            self.part_size,
-        )))
+        Ok(self.create_as(BlobKey::random()))
     }
 
     async fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobReader>> {
