@@ -9,13 +9,12 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use davgate_storage::blob::{BlobStore, MIN_PART_SIZE};
-use davgate_storage::{S3BlobStore, S3Config};
+use davgate_storage::blob::BlobStore;
 
 use crate::cluster::{Database, cli};
 use crate::common::bin::ServerProcess;
 use crate::common::server::PASSWORD;
-use crate::common::{Dav, interop_required};
+use crate::common::{Dav, s3};
 
 const MIB: usize = 1 << 20;
 /// The upload node A is killed in.
@@ -28,19 +27,6 @@ const MULTIPART_MAX_AGE: Duration = Duration::from_secs(20);
 /// The peak resident memory a node may reach (issue 16: under 96 MiB during a 1 GiB
 /// upload; parts are 5 MiB here, so the bound holds with room to spare).
 const PEAK_RSS_MAX_KIB: u64 = 96 * 1024;
-
-/// The S3 endpoint from `.ci/s3.sh`, or `None` to skip.
-fn s3_endpoint() -> Option<String> {
-    let endpoint = std::env::var("DAVGATE_S3_ENDPOINT").ok();
-    if endpoint.is_none() {
-        assert!(
-            !interop_required(),
-            "DAVGATE_S3_ENDPOINT is required (start .ci/s3.sh)"
-        );
-        eprintln!("no S3 server (DAVGATE_S3_ENDPOINT unset): skipping");
-    }
-    endpoint
-}
 
 /// A node's peak resident memory so far (`VmHWM`), in KiB.
 fn peak_rss_kib(node: &ServerProcess) -> u64 {
@@ -70,13 +56,13 @@ async fn listing(node: &Dav) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_upload_leaves_nothing_on_the_other() {
-    let Some(endpoint) = s3_endpoint() else {
+    let Some(endpoint) = s3::endpoint() else {
         return;
     };
     let Some(db) = Database::create().await else {
         return;
     };
-    let bucket_name = format!("davgate-crash-{:016x}", rand::random::<u64>());
+    let bucket_name = s3::bucket_name("davgate-crash");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("davgate.toml");
     // A short trash retention makes upkeep (and so the collector) run every second.
@@ -108,19 +94,7 @@ async fn a_node_killed_mid_upload_leaves_nothing_on_the_other() {
         &format!("{PASSWORD}\n"),
     );
     // The bucket as the S3 API shows it, every object whatever its age.
-    let bucket = S3BlobStore::open(&S3Config {
-        endpoint: Some(endpoint),
-        bucket: bucket_name,
-        region: "us-east-1".into(),
-        path_style: true,
-        access_key_id: None,
-        secret_access_key: None,
-        part_size: MIN_PART_SIZE,
-        allow_http: true,
-        gc_grace: Duration::ZERO,
-        multipart_max_age: Duration::from_secs(86400),
-    })
-    .unwrap();
+    let bucket = s3::bucket(&endpoint, &bucket_name);
 
     let node_a = ServerProcess::start(data_a.path(), &flags);
     let node_b = ServerProcess::start(data_b.path(), &flags);
@@ -241,9 +215,6 @@ async fn a_node_killed_mid_upload_leaves_nothing_on_the_other() {
     assert!(rss_b < PEAK_RSS_MAX_KIB, "node B peaked at {rss_b} KiB");
 
     drop(node_b);
-    for blob in bucket.list().await.unwrap() {
-        bucket.delete(&blob.key).await.unwrap();
-    }
-    bucket.delete_bucket().await.unwrap();
+    s3::remove_bucket(&bucket).await;
     db.drop_now().await;
 }

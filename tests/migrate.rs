@@ -15,7 +15,7 @@ use crate::cluster::Database;
 use crate::common::bin::{ServerProcess, davgate, davgate_ok};
 use crate::common::browser::Browser;
 use crate::common::server::PASSWORD;
-use crate::common::{Dav, require_tool};
+use crate::common::{Dav, require_tool, s3};
 
 const LOCKINFO: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>mailto:alice@example.org</D:href></D:owner></D:lockinfo>"#;
@@ -118,24 +118,9 @@ async fn migrate_refuses_while_a_server_runs_on_the_installation() {
     assert!(!nowhere.exists());
 }
 
-/// The S3 endpoint, or `None` (skip) unless S3 is required.
-fn s3_endpoint() -> Option<String> {
-    match std::env::var("DAVGATE_S3_ENDPOINT") {
-        Ok(endpoint) => Some(endpoint),
-        Err(_) => {
-            assert!(
-                !crate::common::interop_required(),
-                "DAVGATE_S3_ENDPOINT is required (start .ci/s3.sh)"
-            );
-            eprintln!("no S3 server (DAVGATE_S3_ENDPOINT unset): skipping");
-            None
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_populated_installation_moves_to_postgres_and_s3() {
-    let Some(endpoint) = s3_endpoint() else {
+    let Some(endpoint) = s3::endpoint() else {
         return;
     };
     let Some(db) = Database::create().await else {
@@ -216,7 +201,7 @@ async fn a_populated_installation_moves_to_postgres_and_s3() {
 
     // Refused while the server runs; stopped, it moves.
     let target_dir = tempfile::tempdir().unwrap();
-    let bucket = format!("davgate-migrate-{:016x}", rand::random::<u64>());
+    let bucket = s3::bucket_name("davgate-migrate");
     let config = target_dir.path().join("davgate.toml");
     std::fs::write(
         &config,
@@ -334,6 +319,7 @@ async fn a_populated_installation_moves_to_postgres_and_s3() {
 
     let check = davgate_ok(&target_data, &["--config", &config, "check"], "");
     assert!(check.contains("no problems"), "{check}");
+    s3::remove_bucket(&s3::bucket(&endpoint, &bucket)).await;
     db.drop_now().await;
 }
 

@@ -7,27 +7,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use davgate_storage::blob::{BlobStore, MIN_PART_SIZE};
-use davgate_storage::{S3BlobStore, S3Config};
+use davgate_storage::S3BlobStore;
+use davgate_storage::blob::BlobStore;
 use tokio::io::AsyncWriteExt;
 
 use crate::common::raw::alice_auth;
-use crate::common::{TestServer, interop_required};
+use crate::common::{TestServer, s3};
 
 const MIB: usize = 1 << 20;
-
-/// The S3 server's endpoint, or `None` to skip.
-fn s3_server() -> Option<String> {
-    let endpoint = std::env::var("DAVGATE_S3_ENDPOINT").ok();
-    if endpoint.is_none() {
-        assert!(
-            !interop_required(),
-            "DAVGATE_S3_ENDPOINT is required (start .ci/s3.sh)"
-        );
-        eprintln!("no S3 server (DAVGATE_S3_ENDPOINT unset): skipping");
-    }
-    endpoint
-}
 
 fn pattern(len: usize) -> Vec<u8> {
     (0..len)
@@ -48,14 +35,6 @@ fn chunked(data: Vec<u8>) -> reqwest::Body {
 /// Objects in the bucket, whatever their age.
 async fn objects(bucket: &S3BlobStore) -> usize {
     bucket.idle().await.unwrap().len()
-}
-
-/// Empties and deletes the test's bucket (SeaweedFS keeps volumes for each).
-async fn remove_bucket(bucket: &S3BlobStore) {
-    for blob in bucket.list().await.unwrap() {
-        bucket.delete(&blob.key).await.unwrap();
-    }
-    bucket.delete_bucket().await.unwrap();
 }
 
 /// Multipart uploads in progress in the bucket, as the S3 API lists them.
@@ -81,29 +60,17 @@ async fn settles_to(bucket: &S3BlobStore, want: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_live_in_an_s3_bucket() {
-    let Some(endpoint) = s3_server() else {
+    let Some(endpoint) = s3::endpoint() else {
         return;
     };
-    let name = format!("davgate-it-{:016x}", rand::random::<u64>());
+    let name = s3::bucket_name("davgate-it");
     let srv = TestServer::start_with(&format!(
         "blob_store = \"s3\"\ns3_endpoint = {endpoint:?}\ns3_bucket = {name:?}\n\
          s3_allow_http = true\ns3_part_size = \"5MiB\"\nupload_limit = \"20MiB\""
     ))
     .await;
     // The same bucket seen directly, every object counted whatever its age.
-    let bucket = S3BlobStore::open(&S3Config {
-        endpoint: Some(endpoint),
-        bucket: name.clone(),
-        region: "us-east-1".into(),
-        path_style: true,
-        access_key_id: None,
-        secret_access_key: None,
-        part_size: MIN_PART_SIZE,
-        allow_http: true,
-        gc_grace: Duration::ZERO,
-        multipart_max_age: Duration::from_secs(86400),
-    })
-    .unwrap();
+    let bucket = s3::bucket(&endpoint, &name);
     let dav = srv.alice();
 
     // A chunked upload of more than two parts, read back whole and by range.
@@ -181,34 +148,22 @@ async fn files_live_in_an_s3_bucket() {
     settles_to(&bucket, 0).await;
     assert_eq!(srv.account("alice").await.used_bytes, 0);
     srv.stop().await;
-    remove_bucket(&bucket).await;
+    s3::remove_bucket(&bucket).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_check_finds_missing_and_orphaned_objects_in_s3() {
-    let Some(endpoint) = s3_server() else {
+    let Some(endpoint) = s3::endpoint() else {
         return;
     };
-    let name = format!("davgate-it-{:016x}", rand::random::<u64>());
+    let name = s3::bucket_name("davgate-it");
     let srv = TestServer::start_with(&format!(
         "blob_store = \"s3\"\ns3_endpoint = {endpoint:?}\ns3_bucket = {name:?}\n\
          s3_allow_http = true\ns3_gc_grace = \"1s\"\n\
          inline_blob_max = 0"
     ))
     .await;
-    let bucket = S3BlobStore::open(&S3Config {
-        endpoint: Some(endpoint),
-        bucket: name.clone(),
-        region: "us-east-1".into(),
-        path_style: true,
-        access_key_id: None,
-        secret_access_key: None,
-        part_size: MIN_PART_SIZE,
-        allow_http: true,
-        gc_grace: Duration::ZERO,
-        multipart_max_age: Duration::from_secs(86400),
-    })
-    .unwrap();
+    let bucket = s3::bucket(&endpoint, &name);
     let dav = srv.alice();
     dav.put("/files/lost.txt", "to be lost").await.status(201);
     let lost = bucket.list().await.unwrap().remove(0).key;
@@ -246,5 +201,5 @@ async fn the_check_finds_missing_and_orphaned_objects_in_s3() {
     );
     assert_eq!(report.problems.len(), 2, "{report:?}");
     srv.stop().await;
-    remove_bucket(&bucket).await;
+    s3::remove_bucket(&bucket).await;
 }

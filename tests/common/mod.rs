@@ -12,6 +12,7 @@ pub mod client;
 pub mod golden;
 pub mod plist;
 pub mod raw;
+pub mod s3;
 pub mod server;
 pub mod smtp;
 
