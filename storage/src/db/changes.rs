@@ -187,6 +187,14 @@ mod tests {
     }
 
     #[test]
+    fn postgres_keeps_nothing_until_it_listens() {
+        let changes = Changes::notified("postgres://localhost/unused");
+        assert_eq!(changes.version(), None);
+        changes.committed();
+        assert_eq!(changes.version(), None);
+    }
+
+    #[test]
     fn the_marker_takes_the_database_files_mode() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("davgate.db");

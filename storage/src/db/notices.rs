@@ -165,3 +165,24 @@ async fn connect(url: &str) -> sqlx::Result<PgListener> {
     listener.listen(CHANNEL).await?;
     Ok(listener)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_kept_unless_listening_and_a_loss_ends_every_earlier_count() {
+        let notices = Notices::new("postgres://localhost/unused");
+        assert_eq!(notices.heard(), None, "not listening yet");
+        notices.listening();
+        let first = notices.heard().expect("listening");
+        notices.heard_one();
+        let second = notices.heard().expect("listening");
+        assert_ne!(first, second);
+        notices.lost();
+        assert_eq!(notices.heard(), None, "lost");
+        notices.listening();
+        let back = notices.heard().expect("listening again");
+        assert!(back != first && back != second, "back: {back}");
+    }
+}
