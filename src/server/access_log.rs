@@ -1,5 +1,5 @@
-//! One log line per request: method, path, account, status, bytes in and out, duration;
-//! and, when metrics are on, the same facts counted in them.
+//! One log line per request: method, path, account, status, bytes in and out, duration,
+//! database statements; and, when metrics are on, the same facts counted in them.
 //!
 //! The line is written when the response body is done (or dropped by a disconnect), so
 //! the duration and byte counts cover the whole transfer. A request whose client went
@@ -54,6 +54,9 @@ pub struct AccessLog {
     pub(crate) started: Instant,
     pub(crate) bytes_in: Arc<AtomicU64>,
     pub(crate) bytes_out: u64,
+    /// Statements the handler sent to the database (those of a response body streamed
+    /// after it returned are not counted; no GET body sends any).
+    pub(crate) queries: davgate_storage::QueryCount,
     /// Where the request is counted too, with its route and method.
     pub(crate) metrics: Option<(Metrics, RouteLabel, Verb)>,
 }
@@ -83,6 +86,7 @@ impl Drop for AccessLog {
             status = self.status.as_u16(),
             bytes_in,
             bytes_out = self.bytes_out,
+            queries = self.queries.get(),
             ms = duration.as_millis() as u64,
         );
     }

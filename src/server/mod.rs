@@ -133,6 +133,9 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         LockError::Io { .. } => StartError::Io(format!("cannot lock the data directory: {e}")),
     })?;
     let store = open_store(&settings).await?;
+    // Account rows and path walks are kept between commits on PostgreSQL too, as long
+    // as this node hears the other nodes' commits.
+    store.follow_changes();
     let server_key = load_or_create_server_key(&settings.data_dir)
         .map_err(|e| StartError::Io(format!("server key: {e}")))?;
     let metrics = settings.metrics.enabled().then(Metrics::new);

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use bytes::Bytes;
-use davgate_storage::Store;
+use davgate_storage::{QueryCount, Store};
 use futures_util::FutureExt;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
@@ -72,9 +72,14 @@ impl App {
             .metrics
             .as_ref()
             .and_then(|m| m.upload_started(routed.verb));
+        let queries = QueryCount::new();
         let (response, account) = match scrape {
             Some(endpoint) => (endpoint.scrape(req.headers()), None),
-            None => unless_panicked(self.dispatch(&routed, req, peer), id, &method, &path).await,
+            None => {
+                let handled =
+                    unless_panicked(self.dispatch(&routed, req, peer), id, &method, &path);
+                queries.scope(handled).await
+            }
         };
         drop(upload);
 
@@ -87,6 +92,7 @@ impl App {
             started,
             bytes_in,
             bytes_out: 0,
+            queries,
             metrics: self.metrics.clone().map(|m| (m, route_label, routed.verb)),
         };
         let (mut parts, body) = response.into_parts();

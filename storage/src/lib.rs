@@ -50,7 +50,7 @@ pub use auth_failures::{SharedScore, SharedScores};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config};
 pub use check::{BlobProblem, CheckReport};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
-pub use db::{Backend, SqliteSynchronous, now_ms};
+pub use db::{Backend, QueryCount, SqliteSynchronous, now_ms};
 pub use error::{QuotaOverrun, Result, StorageError};
 pub use gc::GarbageReport;
 pub use groupware::{

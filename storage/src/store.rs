@@ -110,6 +110,15 @@ impl Store {
         })
     }
 
+    /// Keeps hot rows (account rows, path walks) between commits on PostgreSQL too, as
+    /// on SQLite: starts the connection that hears other nodes' commits (see
+    /// `db::notices`). Until it listens, and whenever it is lost, every read goes to the
+    /// database. For a server; a short-lived command has no use for it. Needs a Tokio
+    /// runtime; does nothing on SQLite or when called again.
+    pub fn follow_changes(&self) {
+        self.db.changes.listen();
+    }
+
     /// Which database is behind this store.
     pub fn backend(&self) -> Backend {
         self.db.backend

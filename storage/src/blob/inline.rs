@@ -12,11 +12,17 @@
 //! read as they always did. An inline blob's bytes go with its `blobs` row (see
 //! `accounts::release_blobs`); deleting never reaches the store below for it, and a
 //! crash cannot leave it behind as garbage.
+//!
+//! A blob never changes once committed, so the bytes a read found under a key are kept
+//! in a cache bounded by bytes: a hot small file costs no database round trip, on any
+//! node, and needs no invalidation. (That a blob lives below is not kept: it costs one
+//! query per read of a large file, next to the transfer nothing.)
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use moka::sync::Cache;
 
 use super::contract::{
     BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, ListedBlob, StagedBlob,
@@ -30,11 +36,49 @@ pub(crate) struct InlineBlobStore {
     db: Db,
     /// The largest blob kept inline; 0 keeps none (reads still find earlier ones).
     max: u64,
+    /// The bytes of inline blobs read lately.
+    read: Cache<BlobKey, Bytes>,
 }
+
+/// Bytes of inline blobs the read cache holds at most.
+const READ_CACHE_BYTES: u64 = 16 << 20;
+
+/// What a cached read costs beyond its bytes: the key, the entry, moka's bookkeeping.
+const READ_CACHE_ENTRY_COST: u32 = 128;
 
 impl InlineBlobStore {
     pub(crate) fn new(below: Arc<dyn BlobStore>, db: Db, max: u64) -> Self {
-        InlineBlobStore { below, db, max }
+        let read = Cache::builder()
+            .max_capacity(READ_CACHE_BYTES)
+            .weigher(|_key: &BlobKey, bytes: &Bytes| {
+                u32::try_from(bytes.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(READ_CACHE_ENTRY_COST)
+            })
+            .build();
+        InlineBlobStore {
+            below,
+            db,
+            max,
+            read,
+        }
+    }
+
+    /// The bytes of an inline blob, `None` when it is kept below.
+    async fn inline_bytes(&self, key: &BlobKey) -> Result<Option<Bytes>> {
+        if let Some(bytes) = self.read.get(key) {
+            return Ok(Some(bytes));
+        }
+        let bytes: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT bytes FROM blob_data WHERE key = $1")
+                .bind(key.as_str())
+                .fetch_optional(&self.db.pool)
+                .await?;
+        let bytes = bytes.map(Bytes::from);
+        if let Some(bytes) = &bytes {
+            self.read.insert(key.clone(), bytes.clone());
+        }
+        Ok(bytes)
     }
 }
 
@@ -55,13 +99,8 @@ impl BlobStore for InlineBlobStore {
     }
 
     async fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobReader>> {
-        let bytes: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT bytes FROM blob_data WHERE key = $1")
-                .bind(key.as_str())
-                .fetch_optional(&self.db.pool)
-                .await?;
-        match bytes {
-            Some(bytes) => Ok(Box::new(InlineReader(Bytes::from(bytes)))),
+        match self.inline_bytes(key).await? {
+            Some(bytes) => Ok(Box::new(InlineReader(bytes))),
             None => self.below.open(key).await,
         }
     }

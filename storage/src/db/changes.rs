@@ -5,12 +5,16 @@
 //! also write fresh random bytes into a small file, which the CLI, running as another
 //! process on the same machine, changes in the same way: a password it changes while the
 //! server runs shows on the server's very next read. PostgreSQL may have writers on other
-//! machines, so there nothing is tracked and nothing may be kept.
+//! machines: there the version also counts the notices they send (see `notices`), and
+//! while nobody listens for them nothing is tracked and nothing may be kept.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::notices::Notices;
 
 /// What a version is made of: this process's commits, and the bytes other processes
 /// wrote last (zeros when there is no file).
@@ -25,8 +29,10 @@ const SHARED_LEN: usize = 16;
 /// How far commits can be seen.
 #[derive(Debug)]
 enum Reach {
-    /// Writers elsewhere cannot tell us (PostgreSQL).
+    /// Writers elsewhere cannot tell us.
     Untracked,
+    /// PostgreSQL: writers anywhere send notices, heard while a connection listens.
+    Notified(Arc<Notices>),
     /// Only this process can write (an in-memory SQLite database).
     ThisProcess,
     /// An SQLite file: other processes on this machine change the shared file.
@@ -42,10 +48,27 @@ pub(crate) struct Changes {
 
 impl Changes {
     /// Tracks nothing: every [`Self::version`] is `None`.
+    #[cfg(test)]
     pub(crate) fn untracked() -> Self {
         Changes {
             local: AtomicU64::new(0),
             reach: Reach::Untracked,
+        }
+    }
+
+    /// Tracks the commits of the PostgreSQL database at `url` once [`Self::listen`] is
+    /// called; until then nothing.
+    pub(crate) fn notified(url: &str) -> Self {
+        Changes {
+            local: AtomicU64::new(0),
+            reach: Reach::Notified(Arc::new(Notices::new(url))),
+        }
+    }
+
+    /// Starts listening for other writers' notices, where there are any (PostgreSQL).
+    pub(crate) fn listen(&self) {
+        if let Reach::Notified(notices) = &self.reach {
+            notices.listen();
         }
     }
 
@@ -102,6 +125,9 @@ impl Changes {
         match &self.reach {
             Reach::Untracked => return None,
             Reach::ThisProcess => {}
+            Reach::Notified(notices) => {
+                shared[..8].copy_from_slice(&notices.heard()?.to_le_bytes())
+            }
             // A 16-byte read of a page the kernel holds: cheaper than any query. A
             // short read (a marker no commit has written yet) leaves zeros.
             Reach::ThisMachine(file) => {
@@ -158,6 +184,14 @@ mod tests {
         memory.committed();
         assert_ne!(memory.version(), Some(before));
         assert_eq!(Changes::untracked().version(), None);
+    }
+
+    #[test]
+    fn postgres_keeps_nothing_until_it_listens() {
+        let changes = Changes::notified("postgres://localhost/unused");
+        assert_eq!(changes.version(), None);
+        changes.committed();
+        assert_eq!(changes.version(), None);
     }
 
     #[test]

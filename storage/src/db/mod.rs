@@ -7,6 +7,8 @@
 //! with one fsync shared by concurrent commits, see the `wal_flush` module).
 
 mod changes;
+mod counted;
+mod notices;
 mod snapshots;
 mod wal_flush;
 
@@ -18,12 +20,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
+use sqlx::{Any, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
 
 pub(crate) use changes::{Changes, Version};
+pub(crate) use counted::CountedPool;
+pub use counted::QueryCount;
 pub(crate) use snapshots::Snapshots;
 use wal_flush::WalFlusher;
 
@@ -83,7 +87,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// A pool plus what it takes to write safely to it.
 #[derive(Clone)]
 pub(crate) struct Db {
-    pub(crate) pool: AnyPool,
+    pub(crate) pool: CountedPool,
     pub(crate) backend: Backend,
     /// SQLite has one writer at a time; queueing writers here, in order, beats
     /// having them poll the file lock with `busy_timeout` sleeps.
@@ -213,10 +217,10 @@ impl Db {
                 };
                 (Changes::sqlite(file.as_deref()), wal)
             }
-            Backend::Postgres => (Changes::untracked(), None),
+            Backend::Postgres => (Changes::notified(url), None),
         };
         Ok(Db {
-            pool,
+            pool: CountedPool::new(pool),
             backend,
             write_gate,
             changes: Arc::new(changes),
@@ -230,7 +234,7 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await?;
+        migrator.run(&*self.pool).await?;
         // The migrations committed outside WriteTx.
         if let Some(wal) = &self.wal {
             wal.durable(wal.committed()).await?;
@@ -259,6 +263,7 @@ impl Db {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
+        counted::count_one();
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
