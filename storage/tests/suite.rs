@@ -167,7 +167,7 @@ impl Fixture {
         let reader = self
             .store
             .blobs()
-            .open(node.blob.as_ref().unwrap())
+            .open_sized(node.blob.as_ref().unwrap(), node.size)
             .await
             .unwrap();
         let mut read = Vec::new();
@@ -264,6 +264,7 @@ suite!(
     background_md5_waits_while_uploads_stream,
     abandoned_and_refused_uploads_leave_nothing,
     small_blobs_live_in_the_database_and_larger_ones_in_files,
+    a_file_blob_opens_without_a_look_in_the_database,
     names_compare_in_nfc,
     moves_are_one_row_and_refuse_cycles,
     copies_share_blobs_and_count_quota,
@@ -585,12 +586,14 @@ async fn small_blobs_live_in_the_database_and_larger_ones_in_files(f: &Fixture) 
     )
     .await;
     for (node, data) in [(&small, &at), (&large, &past)] {
-        let reader = other
-            .blobs()
-            .open(node.blob.as_ref().unwrap())
-            .await
-            .unwrap();
-        assert!(reader.read_at(0, 1 << 20).await.unwrap() == data[..]);
+        let key = node.blob.as_ref().unwrap();
+        for reader in [
+            other.blobs().open(key).await.unwrap(),
+            // Looked for first where the other threshold puts it, found where it is.
+            other.blobs().open_sized(key, node.size).await.unwrap(),
+        ] {
+            assert!(reader.read_at(0, 1 << 20).await.unwrap() == data[..]);
+        }
     }
     drop(other);
 
@@ -606,6 +609,28 @@ async fn small_blobs_live_in_the_database_and_larger_ones_in_files(f: &Fixture) 
     }
     assert_eq!(f.stored_blobs().await, 0);
     assert_eq!(f.fresh(a.id).await.used_bytes, 0);
+}
+
+/// A GET of a blob past the inline threshold opens its file and nothing else: the
+/// database's small-blob table is not asked first (here it is gone altogether, so a
+/// look there would fail). Blobs up to the threshold are still found in it.
+async fn a_file_blob_opens_without_a_look_in_the_database(f: &Fixture) {
+    let a = f.account("alice").await;
+    let threshold = davgate_storage::DEFAULT_INLINE_BLOB_MAX as usize;
+    let small = f.upload(&a, a.files_root, "small", b"small").await.unwrap();
+    let past = pattern(threshold + 1);
+    let large = f.upload(&a, a.files_root, "large", &past).await.unwrap();
+    assert!(f.read(&small).await == b"small");
+    sqlx::any::install_default_drivers();
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&f.url)
+        .await
+        .unwrap();
+    db.execute("DROP TABLE blob_data").await.unwrap();
+    drop(db);
+    assert!(f.read(&large).await == past);
+    if f.inline_max == 0 {
+        assert!(f.read(&small).await == b"small", "every blob is a file");
+    }
 }
 
 /// Bytes that differ at every offset a test may look at.
