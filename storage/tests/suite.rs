@@ -265,6 +265,7 @@ suite!(
     abandoned_and_refused_uploads_leave_nothing,
     small_blobs_live_in_the_database_and_larger_ones_in_files,
     a_file_blob_opens_without_a_look_in_the_database,
+    an_upload_finds_its_folder_and_its_file_in_one_walk,
     names_compare_in_nfc,
     moves_are_one_row_and_refuse_cycles,
     copies_share_blobs_and_count_quota,
@@ -631,6 +632,30 @@ async fn a_file_blob_opens_without_a_look_in_the_database(f: &Fixture) {
     if f.inline_max == 0 {
         assert!(f.read(&small).await == b"small", "every blob is a file");
     }
+}
+
+/// What a PUT resolves before it streams: the folder and the file it replaces, if
+/// any; nothing when the folder is missing or is a file.
+async fn an_upload_finds_its_folder_and_its_file_in_one_walk(f: &Fixture) {
+    let a = f.account("alice").await;
+    let root = a.files_root;
+    let dir = f.store.create_dir(a.id, root, "Docs").await.unwrap();
+    let file = f.upload(&a, dir.id, "Caf\u{e9}.txt", b"x").await.unwrap();
+    let top = f.upload(&a, root, "top", b"y").await.unwrap();
+    let walk = |segments: &'static [&'static str]| f.store.resolve_parent_and_child(root, segments);
+    let (parent, child) = walk(&["Docs", "Cafe\u{301}.txt"]).await.unwrap().unwrap();
+    assert_eq!((parent.id, child.map(|c| c.id)), (dir.id, Some(file.id)));
+    let (parent, child) = walk(&["Docs", "new"]).await.unwrap().unwrap();
+    assert_eq!((parent.id, child), (dir.id, None));
+    let (parent, child) = walk(&["top"]).await.unwrap().unwrap();
+    assert_eq!((parent.id, child.map(|c| c.id)), (root, Some(top.id)));
+    assert_eq!(walk(&["Missing", "new"]).await.unwrap(), None);
+    assert_eq!(
+        walk(&["top", "new"]).await.unwrap(),
+        None,
+        "a file is no folder"
+    );
+    assert_eq!(walk(&[]).await.unwrap(), None);
 }
 
 /// Bytes that differ at every offset a test may look at.
