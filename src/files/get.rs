@@ -121,7 +121,7 @@ pub(crate) async fn get(ctx: &Ctx<'_>, fetch: Fetch<'_>) -> Result<Response<Body
     let Some(key) = node.blob.as_ref() else {
         return Err(FilesError::NotFound);
     };
-    let reader = ctx.store.blobs().open(key).await?;
+    let reader = ctx.store.blobs().open_sized(key, node.size).await?;
     let file = ReadFile::new(reader, fetch.file_ranges);
     let stream = futures_util::stream::unfold((file, pieces), |(mut file, mut pieces)| async {
         let piece = pieces.pop_front()?;

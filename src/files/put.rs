@@ -41,14 +41,12 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let Some((name, parent_path)) = ctx.routed.path.split_last() else {
+    let Some(name) = ctx.routed.path.last() else {
         return Err(FilesError::Taken(Occupant::Folder));
     };
-    let parent = match ctx.node_at(parent_path).await? {
-        Some(parent) if parent.is_dir() => parent,
-        _ => return Err(FilesError::NoParent),
+    let Some((parent, existing)) = ctx.parent_and_child().await? else {
+        return Err(FilesError::NoParent);
     };
-    let existing = ctx.store.child(parent.id, name).await?;
     ctx.check_conditions(existing.as_ref()).await?;
     ctx.check_locks(false).await?;
     if existing.as_ref().is_some_and(Node::is_dir) {

@@ -58,6 +58,18 @@ impl Ctx<'_> {
             .await?)
     }
 
+    /// The folder the request path names a child of, and that child if it exists, in
+    /// one walk; `None` when that folder does not exist.
+    pub(crate) async fn parent_and_child(
+        &self,
+    ) -> Result<Option<(Node, Option<Node>)>, FilesError> {
+        let names: Vec<&str> = self.routed.path.iter().map(String::as_str).collect();
+        Ok(self
+            .store
+            .resolve_parent_and_child(self.tree.of(self.account), &names)
+            .await?)
+    }
+
     /// The node at the request path, if any.
     pub(crate) async fn node(&self) -> Result<Option<Node>, FilesError> {
         self.node_at(&self.routed.path).await

@@ -68,6 +68,15 @@ impl fmt::Display for QuotaOverrun {
 }
 
 impl StorageError {
+    /// True when what was asked for is not there: a row, or a blob's file or object.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            StorageError::NotFound => true,
+            StorageError::Io(e) => e.kind() == std::io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+
     /// True when the disk (or the database's filesystem) has no room left: the
     /// client is told so instead of a bare server failure, and may retry later.
     pub fn is_out_of_space(&self) -> bool {

@@ -89,13 +89,15 @@ impl Store {
         )
         .await?;
         db.migrate().await?;
-        let counted = CountedBlobStore::new(config.blob_store.open()?);
-        let blob_errors = counted.errors();
-        let blobs: Arc<dyn BlobStore> = Arc::new(InlineBlobStore::new(
-            Arc::new(counted),
+        // Counted above the inline layer, so that a blob it looks for in one place and
+        // finds in the other (see `open_sized`) counts as no error.
+        let counted = CountedBlobStore::new(Arc::new(InlineBlobStore::new(
+            config.blob_store.open()?,
             db.clone(),
             config.inline_blob_max,
-        ));
+        )));
+        let blob_errors = counted.errors();
+        let blobs: Arc<dyn BlobStore> = Arc::new(counted);
         let md5 = md5_fill::Md5Filler::start(
             db.clone(),
             Arc::clone(&blobs),

@@ -267,7 +267,7 @@ impl Fixture {
         let reader = self
             .store
             .blobs()
-            .open(node.blob.as_ref().unwrap())
+            .open_sized(node.blob.as_ref().unwrap(), node.size)
             .await
             .unwrap();
         let mut read = Vec::new();
@@ -408,6 +408,8 @@ suite!(
     background_md5_waits_while_uploads_stream,
     abandoned_and_refused_uploads_leave_nothing,
     small_blobs_live_in_the_database_and_larger_ones_in_files,
+    a_file_blob_opens_without_a_look_in_the_database,
+    an_upload_finds_its_folder_and_its_file_in_one_walk,
     names_compare_in_nfc,
     moves_are_one_row_and_refuse_cycles,
     copies_share_blobs_and_count_quota,
@@ -729,12 +731,14 @@ async fn small_blobs_live_in_the_database_and_larger_ones_in_files(f: &Fixture) 
     )
     .await;
     for (node, data) in [(&small, &at), (&large, &past)] {
-        let reader = other
-            .blobs()
-            .open(node.blob.as_ref().unwrap())
-            .await
-            .unwrap();
-        assert!(reader.read_at(0, 1 << 20).await.unwrap() == data[..]);
+        let key = node.blob.as_ref().unwrap();
+        for reader in [
+            other.blobs().open(key).await.unwrap(),
+            // Looked for first where the other threshold puts it, found where it is.
+            other.blobs().open_sized(key, node.size).await.unwrap(),
+        ] {
+            assert!(reader.read_at(0, 1 << 20).await.unwrap() == data[..]);
+        }
     }
     drop(other);
 
@@ -750,6 +754,52 @@ async fn small_blobs_live_in_the_database_and_larger_ones_in_files(f: &Fixture) 
     }
     assert_eq!(f.stored_blobs().await, 0);
     assert_eq!(f.fresh(a.id).await.used_bytes, 0);
+}
+
+/// A GET of a blob past the inline threshold opens its file and nothing else: the
+/// database's small-blob table is not asked first (here it is gone altogether, so a
+/// look there would fail). Blobs up to the threshold are still found in it.
+async fn a_file_blob_opens_without_a_look_in_the_database(f: &Fixture) {
+    let a = f.account("alice").await;
+    let threshold = davgate_storage::DEFAULT_INLINE_BLOB_MAX as usize;
+    let small = f.upload(&a, a.files_root, "small", b"small").await.unwrap();
+    let past = pattern(threshold + 1);
+    let large = f.upload(&a, a.files_root, "large", &past).await.unwrap();
+    assert!(f.read(&small).await == b"small");
+    sqlx::any::install_default_drivers();
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&f.url)
+        .await
+        .unwrap();
+    db.execute("DROP TABLE blob_data").await.unwrap();
+    drop(db);
+    assert!(f.read(&large).await == past);
+    if f.inline_max == 0 {
+        assert!(f.read(&small).await == b"small", "every blob is a file");
+    }
+}
+
+/// What a PUT resolves before it streams: the folder and the file it replaces, if
+/// any; nothing when the folder is missing or is a file.
+async fn an_upload_finds_its_folder_and_its_file_in_one_walk(f: &Fixture) {
+    let a = f.account("alice").await;
+    let root = a.files_root;
+    let dir = f.store.create_dir(a.id, root, "Docs").await.unwrap();
+    let file = f.upload(&a, dir.id, "Caf\u{e9}.txt", b"x").await.unwrap();
+    let top = f.upload(&a, root, "top", b"y").await.unwrap();
+    let walk = |segments: &'static [&'static str]| f.store.resolve_parent_and_child(root, segments);
+    let (parent, child) = walk(&["Docs", "Cafe\u{301}.txt"]).await.unwrap().unwrap();
+    assert_eq!((parent.id, child.map(|c| c.id)), (dir.id, Some(file.id)));
+    let (parent, child) = walk(&["Docs", "new"]).await.unwrap().unwrap();
+    assert_eq!((parent.id, child), (dir.id, None));
+    let (parent, child) = walk(&["top"]).await.unwrap().unwrap();
+    assert_eq!((parent.id, child.map(|c| c.id)), (root, Some(top.id)));
+    assert_eq!(walk(&["Missing", "new"]).await.unwrap(), None);
+    assert_eq!(
+        walk(&["top", "new"]).await.unwrap(),
+        None,
+        "a file is no folder"
+    );
+    assert_eq!(walk(&[]).await.unwrap(), None);
 }
 
 /// Bytes that differ at every offset a test may look at.

@@ -59,6 +59,14 @@ impl BlobStore for CountedBlobStore {
         }))
     }
 
+    async fn open_sized(&self, key: &BlobKey, size: u64) -> Result<Box<dyn BlobReader>> {
+        let reader = counted(&self.errors, self.inner.open_sized(key, size).await)?;
+        Ok(Box::new(CountedReader {
+            inner: reader,
+            errors: self.errors.clone(),
+        }))
+    }
+
     async fn delete(&self, key: &BlobKey) -> Result<()> {
         counted(&self.errors, self.inner.delete(key).await)
     }

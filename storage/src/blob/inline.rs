@@ -7,16 +7,16 @@
 //! `blob_data` in the same transaction as the `blobs` row, so the commit's one fsync
 //! covers the content too: no file create, no fsync of a file or of its directory. A
 //! blob that grows past the threshold opens a writer on the store below, hands it what
-//! was gathered and streams on as before. Reads look in `blob_data` first and fall back
-//! to the store below, so blobs written with the threshold at 0 (or before it existed)
-//! read as they always did. An inline blob's bytes go with its `blobs` row (see
+//! was gathered and streams on as before. A read of a blob of known size looks first
+//! where a blob of that size goes (`blob_data` up to the threshold, the store below past
+//! it) and then in the other place, so blobs written under another threshold (0, or
+//! before it existed) read as they always did. An inline blob's bytes go with its `blobs` row (see
 //! `accounts::release_blobs`); deleting never reaches the store below for it, and a
 //! crash cannot leave it behind as garbage.
 //!
 //! A blob never changes once committed, so the bytes a read found under a key are kept
 //! in a cache bounded by bytes: a hot small file costs no database round trip, on any
-//! node, and needs no invalidation. (That a blob lives below is not kept: it costs one
-//! query per read of a large file, next to the transfer nothing.)
+//! node, and needs no invalidation.
 
 use std::sync::Arc;
 
@@ -99,9 +99,25 @@ impl BlobStore for InlineBlobStore {
     }
 
     async fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobReader>> {
-        match self.inline_bytes(key).await? {
-            Some(bytes) => Ok(Box::new(InlineReader(bytes))),
+        match self.open_inline(key).await? {
+            Some(reader) => Ok(reader),
             None => self.below.open(key).await,
+        }
+    }
+
+    /// Asks the database first only for a blob of a size kept there: a larger one (most
+    /// bytes a GET serves) costs its file's open alone. A blob kept there under a larger
+    /// threshold than today's is found after the store below says it has none.
+    async fn open_sized(&self, key: &BlobKey, size: u64) -> Result<Box<dyn BlobReader>> {
+        if size <= self.max {
+            return self.open(key).await;
+        }
+        match self.below.open(key).await {
+            Err(e) if e.is_not_found() => match self.open_inline(key).await? {
+                Some(reader) => Ok(reader),
+                None => Err(e),
+            },
+            opened => opened,
         }
     }
 
@@ -125,6 +141,14 @@ impl BlobStore for InlineBlobStore {
     /// row, so it can be neither orphaned nor listed as one.
     async fn list(&self) -> Result<Vec<ListedBlob>> {
         self.below.list().await
+    }
+}
+
+impl InlineBlobStore {
+    /// The blob's bytes from `blob_data`, if it is kept there.
+    async fn open_inline(&self, key: &BlobKey) -> Result<Option<Box<dyn BlobReader>>> {
+        let bytes = self.inline_bytes(key).await?;
+        Ok(bytes.map(|bytes| Box::new(InlineReader(bytes)) as Box<dyn BlobReader>))
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, Connection, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
@@ -88,6 +88,11 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[derive(Clone)]
 pub(crate) struct Db {
     pub(crate) pool: CountedPool,
+    /// Where write transactions run. On an SQLite file, one connection of its own: a
+    /// connection that sees another's commit drops its whole page cache before its next
+    /// read, so with writes spread over the pool every write transaction started cold.
+    /// The only writer keeps its cache across its own commits. Elsewhere, `pool`.
+    writer: AnyPool,
     pub(crate) backend: Backend,
     /// SQLite has one writer at a time; queueing writers here, in order, beats
     /// having them poll the file lock with `busy_timeout` sleeps.
@@ -165,46 +170,23 @@ impl Db {
             ))
         })?;
         let options = AnyConnectOptions::from_str(url)?;
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30))
-            .before_acquire(|conn, _meta| Box::pin(discard_if_still_in_transaction(conn)));
-        if backend == Backend::Sqlite {
-            // An SQLite connection is a handle in this process that cannot go away
-            // under us: pinging it before each use (sqlx's default) only added a round
-            // trip to its worker thread to every query.
-            pool = pool
-                .test_before_acquire(false)
-                .after_connect(move |conn, _meta| {
-                    Box::pin(async move {
-                        // WAL lets readers run beside the writer; a COMMIT does not
-                        // fsync, WalFlusher does when asked to (see SqliteSynchronous);
-                        // busy_timeout covers other processes (the CLI) holding the write
-                        // lock for a moment. Sorts stay in memory, and pages are read
-                        // through a 256 MiB map and a 16 MiB cache per connection rather
-                        // than copied in by pread.
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA busy_timeout = 10000",
-                            "PRAGMA temp_store = MEMORY",
-                            "PRAGMA cache_size = -16384",
-                            "PRAGMA mmap_size = 268435456",
-                        ] {
-                            conn.execute(pragma).await?;
-                        }
-                        Ok(())
-                    })
-                });
-        }
         if backend == Backend::Sqlite
             && let Some(file) = sqlite_file(url)?
             && creates_if_missing(url)
         {
             create_private(&file)?;
         }
-        let pool = pool.connect_with(options).await?;
+        let pool = pool_options(backend, max_connections)
+            .connect_with(options.clone())
+            .await?;
+        // SQLite's one writer gets a connection of its own (see `Db::writer`); an
+        // in-memory database exists only on the connections of its pool, so it has none.
+        let writer = match backend {
+            Backend::Sqlite if sqlite_file(url)?.is_some() => {
+                pool_options(backend, 1).connect_with(options).await?
+            }
+            _ => pool.clone(),
+        };
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let (changes, wal) = match backend {
             Backend::Sqlite => {
@@ -221,6 +203,7 @@ impl Db {
         };
         Ok(Db {
             pool: CountedPool::new(pool),
+            writer,
             backend,
             write_gate,
             changes: Arc::new(changes),
@@ -265,8 +248,8 @@ impl Db {
         };
         counted::count_one();
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         };
         Ok(WriteTx {
             tx,
@@ -275,6 +258,42 @@ impl Db {
             wal: self.wal.clone(),
         })
     }
+}
+
+/// How the connections of a pool of at most `max` are made and handed out.
+fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .before_acquire(|conn, _meta| Box::pin(discard_if_still_in_transaction(conn)));
+    if backend != Backend::Sqlite {
+        return pool;
+    }
+    // An SQLite connection is a handle in this process that cannot go away under us:
+    // pinging it before each use (sqlx's default) only added a round trip to its worker
+    // thread to every query.
+    pool.test_before_acquire(false)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; a COMMIT does not fsync,
+                // WalFlusher does when asked to (see SqliteSynchronous); busy_timeout
+                // covers other processes (the CLI) holding the write lock for a moment.
+                // Sorts stay in memory, and pages are read through a 256 MiB map and a
+                // 16 MiB cache per connection rather than copied in by pread.
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA foreign_keys = ON",
+                    "PRAGMA busy_timeout = 10000",
+                    "PRAGMA temp_store = MEMORY",
+                    "PRAGMA cache_size = -16384",
+                    "PRAGMA mmap_size = 268435456",
+                ] {
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// Whether an SQLite URL asks for the database to be created (`mode=rwc`).

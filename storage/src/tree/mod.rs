@@ -18,6 +18,8 @@ pub use crate::ids::NodeId;
 pub use crate::model::node::{Location, MAX_DEPTH, Node, NodeKind};
 pub(crate) use crate::model::node::{NodeRow, NodeTuple, node_columns, select_nodes};
 
+use sqlx::{FromRow, Row};
+
 use crate::Store;
 use crate::accounts::Account;
 use crate::db::Backend;
@@ -149,6 +151,59 @@ impl Store {
                 Ok(row.map(Node::from))
             })
             .await
+    }
+
+    /// The folder whose child `segments` name, and that child: both from one walk down
+    /// from `root`, as an upload needs them. `None` when the folder is missing (or is a
+    /// file); an empty `segments` names no child and gives `None` too.
+    pub async fn resolve_parent_and_child(
+        &self,
+        root: NodeId,
+        segments: &[&str],
+    ) -> Result<Option<(Node, Option<Node>)>> {
+        if segments.is_empty() || segments.len() > MAX_DEPTH {
+            return Ok(None);
+        }
+        let keys: Vec<String> = segments.iter().map(|s| name_key(s)).collect();
+        let keys = serde_json::to_string(&keys).expect("strings serialise");
+        let sql = match self.db.backend {
+            Backend::Sqlite => concat!(
+                "WITH RECURSIVE seg (depth, name) AS (SELECT CAST(key AS INTEGER), value FROM json_each($2)), \
+                 walk (id, depth) AS (SELECT $1, 0 UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
+                 JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) ",
+                "SELECT walk.depth AS depth, ",
+                node_columns!(),
+                " FROM walk JOIN nodes n ON n.id = walk.id LEFT JOIN blobs b ON b.key = n.blob_key \
+                 WHERE walk.depth >= $3 - 1"
+            ),
+            Backend::Postgres => concat!(
+                "WITH RECURSIVE seg (depth, name) AS (SELECT (t.ord - 1)::bigint, t.value \
+                 FROM json_array_elements_text($2::json) WITH ORDINALITY AS t (value, ord)), \
+                 walk (id, depth) AS (SELECT $1::bigint, 0::bigint UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
+                 JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) ",
+                "SELECT walk.depth AS depth, ",
+                node_columns!(),
+                " FROM walk JOIN nodes n ON n.id = walk.id LEFT JOIN blobs b ON b.key = n.blob_key \
+                 WHERE walk.depth >= $3 - 1"
+            ),
+        };
+        let depth = segments.len() as i64;
+        let rows = sqlx::query(sql)
+            .bind(root.0)
+            .bind(keys.as_str())
+            .bind(depth)
+            .fetch_all(&self.db.pool)
+            .await?;
+        let (mut parent, mut child) = (None, None);
+        for row in &rows {
+            let node = Node::from(NodeRow::from_row(row)?);
+            if row.try_get::<i64, _>("depth")? == depth {
+                child = Some(node);
+            } else {
+                parent = Some(node);
+            }
+        }
+        Ok(parent.filter(Node::is_dir).map(|parent| (parent, child)))
     }
 }
 

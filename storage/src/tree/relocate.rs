@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use crate::Store;
 use crate::accounts::{AccountId, charge};
 use crate::blob::BlobKey;
-use crate::db::WriteTx;
+use crate::db::{WriteTx, now_ms};
 use crate::error::{Result, StorageError};
 use crate::ids::NodeId;
 use crate::model::node::{Location, Node, NodeKind, NodeRow, node_columns};
@@ -189,6 +189,7 @@ impl Store {
                 row.kind,
                 blob,
                 row.mtime_ms,
+                now_ms(),
                 row.content_type.as_deref(),
             )
             .await?;

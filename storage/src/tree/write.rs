@@ -49,6 +49,7 @@ impl Store {
             NodeKind::Dir,
             None,
             now,
+            now,
             None,
         )
         .await?;
@@ -101,8 +102,7 @@ impl Store {
         let mtime = mtime_ms.unwrap_or(now);
 
         let mut tx = self.db.begin_write().await?;
-        require_dir(&mut tx, account, parent).await?;
-        let existing = fetch_child(&mut tx, parent, name).await?;
+        let existing = fetch_child_of_dir(&mut tx, account, parent, name).await?;
         match (&existing, mode) {
             (Some(node), _) if node.is_dir() => {
                 return Err(StorageError::Conflict("a folder has that name"));
@@ -132,7 +132,9 @@ impl Store {
         }
         let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
         charge(&mut tx, account, size_db - old_size).await?;
-        let (id, freed) = match existing {
+        // The node as written, built from what was just stored rather than read back:
+        // one statement fewer while the write lock is held.
+        let (node, freed) = match existing {
             Some(old) => {
                 sqlx::query(
                     "UPDATE nodes SET size = $1, etag = $2, mtime_ms = $3, blob_key = $2, \
@@ -141,7 +143,7 @@ impl Store {
                 .bind(size_db)
                 .bind(key.as_str())
                 .bind(mtime)
-                .bind(content_type)
+                .bind(&content_type)
                 .bind(old.id.0)
                 .execute(&mut *tx.tx)
                 .await?;
@@ -149,7 +151,16 @@ impl Store {
                     Some(old_key) => release_blobs(&mut tx, std::slice::from_ref(old_key)).await?,
                     None => Vec::new(),
                 };
-                (old.id, freed)
+                let node = Node {
+                    size,
+                    etag: key.as_str().to_owned(),
+                    mtime_ms: mtime,
+                    content_type,
+                    blob: Some(key.clone()),
+                    digests: digests.clone(),
+                    ..old
+                };
+                (node, freed)
             }
             None => {
                 let id = insert_node(
@@ -160,13 +171,29 @@ impl Store {
                     NodeKind::File,
                     Some((&key, size_db)),
                     mtime,
+                    now,
                     content_type.as_deref(),
                 )
                 .await?;
-                (id, Vec::new())
+                let node = Node {
+                    id,
+                    account,
+                    parent: Some(parent),
+                    name: name.to_owned(),
+                    kind: NodeKind::File,
+                    size,
+                    etag: key.as_str().to_owned(),
+                    mtime_ms: mtime,
+                    created_ms: now,
+                    content_type,
+                    blob: Some(key.clone()),
+                    trashed_ms: None,
+                    trash_origin: None,
+                    digests: digests.clone(),
+                };
+                (node, Vec::new())
             }
         };
-        let node = fetch_node(&mut tx, id).await?;
         tx.commit().await?;
         blob.committed();
         self.delete_blobs(&freed).await;
@@ -201,6 +228,7 @@ pub(crate) async fn insert_node(
     kind: NodeKind,
     blob: Option<(&BlobKey, i64)>,
     mtime_ms: i64,
+    created_ms: i64,
     content_type: Option<&str>,
 ) -> Result<NodeId> {
     let etag = match blob {
@@ -220,7 +248,7 @@ pub(crate) async fn insert_node(
     .bind(blob.map_or(0, |(_, size)| size))
     .bind(etag.as_str())
     .bind(mtime_ms)
-    .bind(now_ms())
+    .bind(created_ms)
     .bind(content_type)
     .bind(blob.map(|(key, _)| key.as_str()))
     .fetch_one(&mut *tx.tx)
@@ -249,6 +277,31 @@ pub(super) async fn fetch_child(
             .fetch_optional(&mut *tx.tx)
             .await?;
     Ok(row.map(Node::from))
+}
+
+/// The child `name` of the folder `parent` of `account`, in one statement with the
+/// folder's own row; `NotFound` unless that folder exists.
+pub(super) async fn fetch_child_of_dir(
+    tx: &mut WriteTx,
+    account: AccountId,
+    parent: NodeId,
+    name: &str,
+) -> Result<Option<Node>> {
+    let rows: Vec<NodeRow> = sqlx::query_as(select_nodes!(
+        "WHERE n.id = $1 OR (n.parent_id = $1 AND n.name_key = $2)"
+    ))
+    .bind(parent.0)
+    .bind(name_key(name))
+    .fetch_all(&mut *tx.tx)
+    .await?;
+    let (dirs, children): (Vec<Node>, Vec<Node>) = rows
+        .into_iter()
+        .map(Node::from)
+        .partition(|n| n.id == parent);
+    match dirs.first() {
+        Some(dir) if dir.account == account && dir.is_dir() => Ok(children.into_iter().next()),
+        _ => Err(StorageError::NotFound),
+    }
 }
 
 /// Fails unless `id` is a folder of `account`.
