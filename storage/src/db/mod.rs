@@ -77,6 +77,15 @@ pub enum SqliteSynchronous {
 /// not fsync; [`SqliteSynchronous::Full`] adds the grouped fsync after it.
 pub(crate) const SQLITE_SYNCHRONOUS_LEVEL: i64 = 1;
 
+/// Plans every PostgreSQL statement for the values it runs with. sqlx prepares each
+/// query once per connection, and after five runs PostgreSQL may switch the statement to
+/// a generic plan, costed on the table sizes of that moment and kept until the next
+/// ANALYZE. Prepared while `nodes` held a handful of rows, the path walk kept a
+/// sequential scan of the whole table per step: 5 ms on a 10,000-entry folder against
+/// 0.09 ms planned afresh. A custom plan costs a fraction of a millisecond to make and
+/// always sees the current sizes; keeping the statements prepared still saves the parse.
+const POSTGRES_PLAN_CACHE_MODE: &str = "SET plan_cache_mode = force_custom_plan";
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -193,6 +202,14 @@ impl Db {
                         Ok(())
                     })
                 });
+        }
+        if backend == Backend::Postgres {
+            pool = pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(POSTGRES_PLAN_CACHE_MODE).await?;
+                    Ok(())
+                })
+            });
         }
         if backend == Backend::Sqlite
             && let Some(file) = sqlite_file(url)?
