@@ -411,6 +411,7 @@ suite!(
     a_file_blob_opens_without_a_look_in_the_database,
     an_upload_finds_its_folder_and_its_file_in_one_walk,
     names_compare_in_nfc,
+    a_listing_reads_what_a_single_read_does,
     moves_are_one_row_and_refuse_cycles,
     copies_share_blobs_and_count_quota,
     moves_check_the_source_and_trash_the_destination,
@@ -893,6 +894,36 @@ async fn names_compare_in_nfc(f: &Fixture) {
             .is_none()
     );
     assert!(f.store.children(a.trash_root).await.unwrap().is_empty());
+}
+
+/// A folder's listing (one JSON row on SQLite, plain rows on PostgreSQL) carries every
+/// column a single read does, digests included, sorted by name.
+async fn a_listing_reads_what_a_single_read_does(f: &Fixture) {
+    let a = f.account("alice").await;
+    let dir = f.store.create_dir(a.id, a.files_root, "d").await.unwrap();
+    let mut files = Vec::new();
+    files.push(f.upload(&a, dir.id, "b.txt", b"bee").await.unwrap());
+    files.push(
+        f.upload(&a, dir.id, "a.txt", &pattern(300_000))
+            .await
+            .unwrap(),
+    );
+    files.push(f.upload(&a, dir.id, "empty", b"").await.unwrap());
+    f.store.create_dir(a.id, dir.id, "c").await.unwrap();
+    // The MD5s are filled in behind the uploads: wait, so both reads see the same row.
+    for file in &files {
+        let wait = std::time::Duration::from_secs(30);
+        assert!(f.md5_within(file.id, wait).await.is_some(), "{}", file.name);
+    }
+    let listed = f.store.children(dir.id).await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["a.txt", "b.txt", "c", "empty"]);
+    for node in &listed {
+        let read = f.store.node(node.id).await.unwrap().unwrap();
+        assert_eq!(node, &read, "{} listed as read alone", node.name);
+    }
+    assert!(listed[0].digests.is_some() && listed[0].blob.is_some());
+    assert!(f.store.children(listed[2].id).await.unwrap().is_empty());
 }
 
 async fn moves_are_one_row_and_refuse_cycles(f: &Fixture) {

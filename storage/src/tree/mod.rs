@@ -69,32 +69,38 @@ impl Store {
     /// The children of a folder, sorted by name.
     ///
     /// sqlx hands every SQLite row across a channel to its worker thread; a folder of
-    /// 10,000 entries would cost 10,000 thread hops. The children come back as one
-    /// row holding a JSON array instead, on both databases.
+    /// 10,000 entries would cost 10,000 thread hops, so SQLite returns one row holding a
+    /// JSON array instead. PostgreSQL sends plain rows: there the JSON aggregate was the
+    /// slow part, 188 ms of a 200 ms PROPFIND of 10,000 entries, against a few ms of rows.
     pub async fn children(&self, parent: NodeId) -> Result<Vec<Node>> {
-        let sql = match self.db.backend {
-            Backend::Sqlite => concat!(
-                "SELECT COALESCE(json_group_array(json_array(",
-                node_columns!(),
-                ")), '[]') FROM nodes n LEFT JOIN blobs b ON b.key = n.blob_key WHERE n.parent_id = $1"
-            ),
-            Backend::Postgres => concat!(
-                "SELECT COALESCE(json_agg(json_build_array(",
-                node_columns!(),
-                "))::text, '[]') FROM nodes n LEFT JOIN blobs b ON b.key = n.blob_key WHERE n.parent_id = $1"
-            ),
+        let mut nodes: Vec<Node> = match self.db.backend {
+            Backend::Sqlite => {
+                let sql = concat!(
+                    "SELECT COALESCE(json_group_array(json_array(",
+                    node_columns!(),
+                    ")), '[]') FROM nodes n LEFT JOIN blobs b ON b.key = n.blob_key WHERE n.parent_id = $1"
+                );
+                let json: String = sqlx::query_scalar(sql)
+                    .bind(parent.0)
+                    .fetch_one(&self.db.pool)
+                    .await?;
+                let rows: Vec<NodeTuple> = serde_json::from_str(&json).map_err(|e| {
+                    StorageError::Invalid(format!(
+                        "the database returned an unreadable listing: {e}"
+                    ))
+                })?;
+                rows.into_iter()
+                    .map(|t| Node::from(NodeRow::from(t)))
+                    .collect()
+            }
+            Backend::Postgres => {
+                let rows: Vec<NodeRow> = sqlx::query_as(select_nodes!("WHERE n.parent_id = $1"))
+                    .bind(parent.0)
+                    .fetch_all(&self.db.pool)
+                    .await?;
+                rows.into_iter().map(Node::from).collect()
+            }
         };
-        let json: String = sqlx::query_scalar(sql)
-            .bind(parent.0)
-            .fetch_one(&self.db.pool)
-            .await?;
-        let rows: Vec<NodeTuple> = serde_json::from_str(&json).map_err(|e| {
-            StorageError::Invalid(format!("the database returned an unreadable listing: {e}"))
-        })?;
-        let mut nodes: Vec<Node> = rows
-            .into_iter()
-            .map(|t| Node::from(NodeRow::from(t)))
-            .collect();
         // Sorted here: an ordered aggregate makes SQLite build and spill a sort tree.
         nodes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(nodes)
