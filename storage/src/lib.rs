@@ -37,6 +37,7 @@ mod md5_resume_tests;
 mod model;
 mod names;
 mod props;
+mod reminder_rate;
 mod reminders;
 mod sessions;
 mod store;
@@ -60,9 +61,10 @@ pub use jobs::{Job, JobLease};
 pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
+pub use reminder_rate::RateLimit;
 pub use reminders::{
-    ClaimedAlarm, DeliveryRecord, Destination, DestinationKind, EMAIL_DESTINATION, NewDueAlarm,
-    Outcome, WebhookFormat,
+    ClaimRound, ClaimedAlarm, DeliveryRecord, Destination, DestinationKind, EMAIL_DESTINATION,
+    NewDueAlarm, ObjectAlarms, Outcome, WebhookFormat,
 };
 pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
 pub use store::{BlobStoreConfig, DEFAULT_INLINE_BLOB_MAX, Store, StoreConfig};
