@@ -287,6 +287,7 @@ suite!(
     reminder_firings_are_replaced_and_claimed_once,
     the_email_destination_follows_the_account_address,
     a_destination_gets_a_burst_of_its_rate_and_the_rest_later,
+    many_objects_get_their_firings_in_one_call,
 );
 
 /// Account rows and path walks are kept between commits; a commit by this store or by
@@ -2404,4 +2405,69 @@ async fn a_destination_gets_a_burst_of_its_rate_and_the_rest_later(f: &Fixture) 
 
 fn unlimited() -> davgate_storage::RateLimit {
     davgate_storage::RateLimit::per_minute(60_000)
+}
+
+/// The scheduler's batch write: each object's pending firings replaced as by
+/// `replace_due_alarms`, a deleted object's all dropped, an object with none left alone.
+async fn many_objects_get_their_firings_in_one_call(f: &Fixture) {
+    use davgate_storage::{NewDueAlarm, ObjectAlarms, WebhookFormat};
+    let a = f.account("alice").await;
+    let cal = f
+        .store
+        .create_collection(
+            a.id,
+            davgate_storage::CollectionKind::Calendar,
+            calendar("work"),
+        )
+        .await
+        .unwrap();
+    let dest = f
+        .store
+        .add_destination(
+            a.id,
+            "chat",
+            "https://example.com/1",
+            WebhookFormat::Json,
+            None,
+        )
+        .await
+        .unwrap();
+    let firing = |key: &str, due_ms: i64| NewDueAlarm {
+        alarm_key: key.into(),
+        uid: "u".into(),
+        due_ms,
+        destination: dest.id,
+        fields: "{}".into(),
+    };
+    let object = |name: &str, alarms: Vec<NewDueAlarm>, from_ms: i64| ObjectAlarms {
+        account: a.id,
+        collection: cal.id,
+        object_name: name.into(),
+        alarms,
+        from_ms,
+    };
+    f.store
+        .replace_many_due_alarms(&[
+            object("kept.ics", vec![firing("a", 1_000), firing("b", 9_000)], 0),
+            object("gone.ics", vec![firing("c", 2_000)], 0),
+            object("none.ics", Vec::new(), 0),
+        ])
+        .await
+        .unwrap();
+    f.store
+        .replace_many_due_alarms(&[
+            // Recomputed from 5 s on: the overdue one stays, the later one is replaced.
+            object("kept.ics", vec![firing("d", 8_000)], 5_000),
+            object("gone.ics", Vec::new(), i64::MIN),
+            object("none.ics", Vec::new(), 5_000),
+        ])
+        .await
+        .unwrap();
+    let pending = |name: &'static str| f.store.pending_alarms(cal.id, name);
+    assert_eq!(
+        pending("kept.ics").await.unwrap(),
+        [(1_000, "a".to_owned()), (8_000, "d".to_owned())]
+    );
+    assert!(pending("gone.ics").await.unwrap().is_empty());
+    assert!(pending("none.ics").await.unwrap().is_empty());
 }
