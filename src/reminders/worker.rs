@@ -40,7 +40,8 @@ pub const MAX_TRIES: i64 = 6;
 const REFILL_EVERY_MS: i64 = 6 * 3600 * 1000;
 /// An alarm sent this long after its due time counts as late even if a worker ran.
 const LATE_AFTER_MS: i64 = 60_000;
-/// Objects rescheduled in one go after which the freed heap is given back to the system.
+/// Objects rescheduled after which, once the queue is empty, the freed heap is given back
+/// to the system.
 const TRIM_AFTER_OBJECTS: usize = 1_000;
 
 /// The ways out of the server a reminder can take.
@@ -87,6 +88,8 @@ pub async fn run(store: Store, settings: ReminderSettings, stopped: watch::Recei
 /// every object, as the horizon moved on.
 async fn schedule_written(store: Store, horizon: Duration, mut stopped: watch::Receiver<bool>) {
     let mut refilled_ms = i64::MIN;
+    // Objects rescheduled since the last trim.
+    let mut untrimmed = 0;
     loop {
         if now_ms().saturating_sub(refilled_ms) > REFILL_EVERY_MS {
             // Firings that entered the horizon since the last write of their object get
@@ -97,21 +100,22 @@ async fn schedule_written(store: Store, horizon: Duration, mut stopped: watch::R
                 Err(e) => tracing::warn!(error = %e, "reminder refill failed; will retry"),
             }
         }
-        let mut done = 0;
         // Bounded: each round takes its objects off the queue, and a stop ends it.
         while !*stopped.borrow() {
             match schedule::refresh_stale(&store, horizon).await {
                 Ok(0) => break,
-                Ok(n) => done += n,
+                Ok(n) => untrimmed += n,
                 Err(e) => {
                     tracing::warn!(error = %e, "reminders not rescheduled; will retry");
                     break;
                 }
             }
         }
-        if done >= TRIM_AFTER_OBJECTS {
-            // Thousands of parsed objects were freed in small blocks on several heaps.
-            crate::memory::large_answer_sent();
+        if untrimmed >= TRIM_AFTER_OBJECTS {
+            untrimmed = 0;
+            // Thousands of parsed objects and their rows were freed in small blocks on
+            // several threads' heaps, which glibc keeps unless asked.
+            crate::memory::trim_now().await;
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
