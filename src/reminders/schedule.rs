@@ -27,8 +27,9 @@ use crate::dav::ical::{self, Options, Zone};
 pub const DEFAULT_HORIZON: Duration = Duration::from_secs(30 * 86_400);
 
 /// Objects rescheduled per round: one transaction takes them off the queue, one writes
-/// their firings. Bounds the memory of a round (the objects' text and their rows).
-const STALE_BATCH: i64 = 256;
+/// their firings. Bounds the memory of a round (the objects' text and their rows) and
+/// how long its write holds SQLite's one writer (a few ms) from the PUTs beside it.
+const STALE_BATCH: i64 = 64;
 
 /// Recomputes the firings of a batch of objects written since the last round (the
 /// storage crate queues each calendar write in its own transaction) and writes them in
