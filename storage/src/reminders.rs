@@ -246,6 +246,12 @@ macro_rules! select_destinations {
     };
 }
 
+// One object's rows are found by the unique (collection_id, object_name, alarm_key)
+// index. Its queries write `+state`: with a plain `state = 0` SQLite's planner picked
+// the (state, next_try_ms) index instead and walked every pending row of every object,
+// 100,000 of them per object rescheduled after the bench's refill. PostgreSQL reads the
+// unary plus as a no-op.
+
 /// The due rows a worker may claim, with their destinations.
 macro_rules! select_claimable {
     ($lock:literal) => {
@@ -446,7 +452,7 @@ impl Store {
     async fn has_pending_from(&self, object: &ObjectAlarms) -> Result<bool> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM reminder_due WHERE collection_id = $1 AND object_name = $2 \
-             AND state = 0 AND due_ms >= $3 LIMIT 1",
+             AND +state = 0 AND due_ms >= $3 LIMIT 1",
         )
         .bind(object.collection.0)
         .bind(&object.object_name)
@@ -686,7 +692,7 @@ impl Store {
     ) -> Result<Vec<(i64, String)>> {
         let rows = sqlx::query_as(
             "SELECT due_ms, alarm_key FROM reminder_due WHERE collection_id = $1 \
-             AND object_name = $2 AND state = 0 ORDER BY due_ms",
+             AND object_name = $2 AND +state = 0 ORDER BY due_ms",
         )
         .bind(collection.0)
         .bind(object_name)
@@ -746,7 +752,7 @@ async fn clear_pending(
     from_ms: i64,
 ) -> Result<()> {
     sqlx::query(
-        "DELETE FROM reminder_due WHERE collection_id = $1 AND object_name = $2 AND state = 0 \
+        "DELETE FROM reminder_due WHERE collection_id = $1 AND object_name = $2 AND +state = 0 \
          AND due_ms >= $3",
     )
     .bind(collection.0)
