@@ -896,7 +896,7 @@ mod tests {
             (10, 50, 60)
         );
         let s = settings("reminders_rate_limit = 6\nreminders_max_routes = 2").unwrap();
-        assert_eq!(s.reminders.limits.gap_ms(), 10_000);
+        assert_eq!(s.reminders.limits.rate().interval_ms(), 10_000);
         assert_eq!(s.reminders.limits.max_routes, 2);
         let err = settings("reminders_rate_limit = 0").unwrap_err();
         assert!(err.0.contains("reminders_rate_limit"), "{err}");

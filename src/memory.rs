@@ -53,6 +53,13 @@ pub async fn trim_after_large_answers(mut stopped: watch::Receiver<bool>) {
     }
 }
 
+/// Trims the heap now, off the reactor: for a background job that just freed a lot and
+/// knows it is done (the reminders scheduler after a refill), so memory is back before
+/// the next tick.
+pub async fn trim_now() {
+    let _ = tokio::task::spawn_blocking(trim).await;
+}
+
 /// Returns the free pages of every heap to the kernel.
 fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -39,6 +39,7 @@ mod ranges;
 mod reminders;
 mod reminders_clients;
 mod reminders_email;
+mod reminders_rate;
 mod reverse_proxy;
 mod s3;
 mod server;

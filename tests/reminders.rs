@@ -404,46 +404,6 @@ fn the_cli_refuses_private_webhooks_and_hides_the_secret_path() {
     assert_eq!(davgate_ok(d, &["reminders", "log", "carol"], ""), "");
 }
 
-/// Three alarms due in the same second to one webhook with `reminders_rate_limit = 30`
-/// (one message per 2 s): the first goes at once, the others follow 2 s apart, every one
-/// delivered, none marked late.
-#[tokio::test]
-async fn a_burst_to_one_webhook_is_spread_by_the_rate_limit_not_dropped() {
-    let receiver = Receiver::start(&[]).await;
-    let server = TestServer::start_with(&format!("{ALLOW}\nreminders_rate_limit = 30")).await;
-    route(
-        &server,
-        &receiver.url,
-        WebhookFormat::Json,
-        Some("%subject%"),
-    )
-    .await;
-    let dav = server.alice();
-    for i in 0..3 {
-        dav.put(
-            &format!("{CAL}burst{i}.ics"),
-            event(&format!("b{i}"), "Burst", 63, 60),
-        )
-        .await
-        .status(201);
-    }
-    assert_eq!(receiver.wait_for(1, 15).await.len(), 1);
-    let first = std::time::Instant::now();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(receiver.bodies().len(), 1, "the second waits for its turn");
-    let bodies = receiver.wait_for(3, 15).await;
-    assert_eq!(bodies.len(), 3, "{bodies:?}");
-    assert!(
-        first.elapsed() >= Duration::from_millis(3500),
-        "{:?}",
-        first.elapsed()
-    );
-    assert!(bodies.iter().all(|b| b["late"] == false), "{bodies:?}");
-    let alice = server.account("alice").await;
-    assert_eq!(statuses(&server, alice.id).await, ["sent", "sent", "sent"]);
-    server.stop().await;
-}
-
 /// `reminders_max_destinations` and `reminders_max_routes`: one more is refused with a
 /// message naming the key; re-routing a routed calendar is not one more.
 #[tokio::test]

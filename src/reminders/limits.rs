@@ -3,7 +3,7 @@
 //! CLI, the portal); the rate is kept by the storage crate's claim, so it holds across
 //! nodes, and an alarm over it is sent later, never dropped.
 
-use davgate_storage::{AccountId, CollectionId, DestinationKind, StorageError, Store};
+use davgate_storage::{AccountId, CollectionId, DestinationKind, RateLimit, StorageError, Store};
 
 /// The configured limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +13,8 @@ pub struct Limits {
     pub max_destinations: u32,
     /// Routed calendars per account at most (`reminders_max_routes`).
     pub max_routes: u32,
-    /// Messages per minute one destination gets at most (`reminders_rate_limit`).
+    /// Messages per minute one destination gets at most (`reminders_rate_limit`), in a
+    /// burst when it was quiet for a minute.
     pub per_minute: u32,
 }
 
@@ -55,9 +56,9 @@ pub enum LimitError {
 }
 
 impl Limits {
-    /// The shortest time between two messages to one destination, ms.
-    pub fn gap_ms(&self) -> i64 {
-        60_000 / i64::from(self.per_minute.max(1))
+    /// One destination's token bucket: a burst of `per_minute`, refilled at that rate.
+    pub fn rate(&self) -> RateLimit {
+        RateLimit::per_minute(self.per_minute)
     }
 
     /// Whether the account may add one more webhook.
@@ -104,17 +105,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_gap_follows_the_rate() {
-        assert_eq!(Limits::default().gap_ms(), 1_000);
+    fn the_refill_interval_follows_the_rate() {
+        assert_eq!(Limits::default().rate().interval_ms(), 1_000);
         let fast = Limits {
             per_minute: 600,
             ..Limits::default()
         };
-        assert_eq!(fast.gap_ms(), 100);
+        assert_eq!(fast.rate().interval_ms(), 100);
         let nothing = Limits {
             per_minute: 0,
             ..Limits::default()
         };
-        assert_eq!(nothing.gap_ms(), 60_000);
+        assert_eq!(nothing.rate().interval_ms(), 60_000);
     }
 }

@@ -39,6 +39,7 @@ pub mod migrate;
 mod model;
 mod names;
 mod props;
+mod reminder_rate;
 mod reminders;
 mod sessions;
 mod store;
@@ -62,9 +63,10 @@ pub use jobs::{Job, JobLease};
 pub use locks::LockRecord;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
+pub use reminder_rate::RateLimit;
 pub use reminders::{
-    ClaimedAlarm, DeliveryRecord, Destination, DestinationKind, EMAIL_DESTINATION, NewDueAlarm,
-    Outcome, WebhookFormat,
+    ClaimRound, ClaimedAlarm, DeliveryRecord, Destination, DestinationKind, EMAIL_DESTINATION,
+    NewDueAlarm, ObjectAlarms, Outcome, WebhookFormat,
 };
 pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
 pub use store::{BlobStoreConfig, DEFAULT_INLINE_BLOB_MAX, Store, StoreConfig};

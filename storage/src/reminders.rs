@@ -8,8 +8,8 @@
 //! LOCKED` on PostgreSQL, the single writer on SQLite) by pushing `next_try_ms` a lease
 //! ahead, so no other node sees them until the outcome is written or the lease lapses
 //! (a node that died mid-send). The same transaction keeps each destination's rate
-//! limit: a next-allowed time per destination, locked and moved on by every claim, so the
-//! limit holds however many nodes send.
+//! limit: a token bucket per destination ([`crate::reminder_rate`]), its state locked and
+//! moved on by every claim, so the limit holds however many nodes send.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,7 @@ use crate::db::{Backend, WriteTx, now_ms};
 use crate::error::{Result, StorageError};
 use crate::groupware::CollectionId;
 use crate::ids::AccountId;
+use crate::reminder_rate::{Admission, Bucket, RateLimit};
 
 /// How a webhook wants its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,22 @@ pub struct NewDueAlarm {
     pub fields: String,
 }
 
+/// One object's recomputed firings, for [`Store::replace_many_due_alarms`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectAlarms {
+    /// Owner.
+    pub account: AccountId,
+    /// The calendar.
+    pub collection: CollectionId,
+    /// The object's resource name.
+    pub object_name: String,
+    /// Its firings from `from_ms` on.
+    pub alarms: Vec<NewDueAlarm>,
+    /// Pending firings due at or after this are replaced (`i64::MIN`: all, the object
+    /// is gone).
+    pub from_ms: i64,
+}
+
 /// A firing a worker has claimed and must now deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedAlarm {
@@ -134,6 +151,19 @@ pub struct ClaimedAlarm {
     pub tries: i64,
     /// How long the destination's rate limit held it back, ms: not lateness.
     pub held_ms: i64,
+}
+
+/// What one claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRound {
+    /// The firings to deliver now.
+    pub alarms: Vec<ClaimedAlarm>,
+    /// Whether the claim took as many due rows as it was allowed: more may be due, and
+    /// the worker claims again at once.
+    pub batch_full: bool,
+    /// The soonest time a pending firing is due or retried (ms), after this claim: when
+    /// the worker should look again.
+    pub next_due_ms: Option<i64>,
 }
 
 /// What became of a claimed firing.
@@ -215,6 +245,12 @@ macro_rules! select_destinations {
         )
     };
 }
+
+// One object's rows are found by the unique (collection_id, object_name, alarm_key)
+// index. Its queries write `+state`: with a plain `state = 0` SQLite's planner picked
+// the (state, next_try_ms) index instead and walked every pending row of every object,
+// 100,000 of them per object rescheduled after the bench's refill. PostgreSQL reads the
+// unary plus as a no-op.
 
 /// The due rows a worker may claim, with their destinations.
 macro_rules! select_claimable {
@@ -379,39 +415,65 @@ impl Store {
         from_ms: i64,
     ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        clear_pending(&mut tx, collection, object_name, from_ms).await?;
-        for alarm in alarms {
-            sqlx::query(
-                "INSERT INTO reminder_due (account_id, collection_id, object_name, uid, alarm_key, \
-                 due_ms, destination_id, fields, next_try_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6) \
-                 ON CONFLICT (collection_id, object_name, alarm_key) DO NOTHING",
+        write_object_alarms(&mut tx, account, collection, object_name, alarms, from_ms).await?;
+        tx.commit().await
+    }
+
+    /// [`Store::replace_due_alarms`] for many objects in one transaction (one commit, one
+    /// fsync, for a whole batch of the scheduler). An object with no firings that has no
+    /// pending row either is left alone, and when that is every object, nothing is written.
+    pub async fn replace_many_due_alarms(&self, objects: &[ObjectAlarms]) -> Result<()> {
+        let mut writes = Vec::with_capacity(objects.len());
+        for object in objects {
+            if object.alarms.is_empty() && !self.has_pending_from(object).await? {
+                continue;
+            }
+            writes.push(object);
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write().await?;
+        for o in writes {
+            write_object_alarms(
+                &mut tx,
+                o.account,
+                o.collection,
+                &o.object_name,
+                &o.alarms,
+                o.from_ms,
             )
-            .bind(account.0)
-            .bind(collection.0)
-            .bind(object_name)
-            .bind(&alarm.uid)
-            .bind(&alarm.alarm_key)
-            .bind(alarm.due_ms)
-            .bind(alarm.destination)
-            .bind(&alarm.fields)
-            .execute(&mut *tx.tx)
             .await?;
         }
         tx.commit().await
     }
 
+    /// Whether the object has a pending firing its replacement would drop.
+    async fn has_pending_from(&self, object: &ObjectAlarms) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM reminder_due WHERE collection_id = $1 AND object_name = $2 \
+             AND +state = 0 AND due_ms >= $3 LIMIT 1",
+        )
+        .bind(object.collection.0)
+        .bind(&object.object_name)
+        .bind(object.from_ms)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// Claims up to `limit` firings due at `now_ms`: each is hidden from other workers
-    /// for `lease_ms` and its try counted, in one transaction. A destination gets at most
-    /// one message per `gap_ms`: a firing whose destination is not free yet is moved to
-    /// the destination's next free time (spread behind the others held with it) instead.
+    /// for `lease_ms` and its try counted, in one transaction. Each destination's `rate`
+    /// is kept as a token bucket ([`RateLimit`]) on its `next_send_ms`: a firing over it
+    /// is moved to the time the bucket has room for it (spread behind the others held
+    /// with it) instead, and that wait is counted in its `held_ms`, not as lateness.
     pub async fn claim_due_alarms(
         &self,
         now_ms: i64,
         lease_ms: i64,
         limit: i64,
-        gap_ms: i64,
-    ) -> Result<Vec<ClaimedAlarm>> {
+        rate: RateLimit,
+    ) -> Result<ClaimRound> {
         let sql = match self.db.backend {
             Backend::Postgres => select_claimable!(" FOR UPDATE OF u SKIP LOCKED"),
             Backend::Sqlite => select_claimable!(""),
@@ -422,45 +484,44 @@ impl Store {
             .bind(limit)
             .fetch_all(&mut *tx.tx)
             .await?;
-        // Each destination's next free time, read under a row lock on PostgreSQL so two
-        // nodes claiming for one destination take turns; locked in id order, so never
+        let batch_full = rows.len() as i64 >= limit;
+        // Each destination's bucket, read under a row lock on PostgreSQL so two nodes
+        // claiming for one destination take turns; locked in id order, so never
         // crosswise. SQLite's single writer already serialises claims.
-        let free_at = match self.db.backend {
+        let tat_of = match self.db.backend {
             Backend::Postgres => {
                 "SELECT next_send_ms FROM reminder_destinations WHERE id = $1 FOR UPDATE"
             }
             Backend::Sqlite => "SELECT next_send_ms FROM reminder_destinations WHERE id = $1",
         };
-        let mut next_send: BTreeMap<i64, i64> =
-            rows.iter().map(|r| (r.destination.id, 0)).collect();
-        for (id, next) in next_send.iter_mut() {
-            *next = sqlx::query_scalar(free_at)
+        let mut buckets: BTreeMap<i64, (i64, Bucket)> = BTreeMap::new();
+        for id in rows.iter().map(|r| r.destination.id) {
+            if buckets.contains_key(&id) {
+                continue;
+            }
+            let tat: i64 = sqlx::query_scalar(tat_of)
                 .bind(id)
                 .fetch_one(&mut *tx.tx)
                 .await?;
+            buckets.insert(id, (tat, Bucket::new(tat)));
         }
-        let sent_before = next_send.clone();
-        // Where the next held firing of each destination goes.
-        let mut held_slot: BTreeMap<i64, i64> = BTreeMap::new();
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
-            let destination = row.destination.id;
-            let free = next_send[&destination];
-            if free > now_ms {
-                let slot = held_slot.entry(destination).or_insert(free);
+            let (_, bucket) = buckets
+                .get_mut(&row.destination.id)
+                .expect("every claimed row's destination was read above");
+            if let Admission::HoldUntil(slot) = bucket.admit(now_ms, rate) {
                 sqlx::query(
                     "UPDATE reminder_due SET next_try_ms = $1, held_ms = held_ms + $2 \
                      WHERE id = $3",
                 )
-                .bind(*slot)
-                .bind(*slot - now_ms)
+                .bind(slot)
+                .bind(slot - now_ms)
                 .bind(row.due_id)
                 .execute(&mut *tx.tx)
                 .await?;
-                *slot = slot.saturating_add(gap_ms);
                 continue;
             }
-            next_send.insert(destination, now_ms.saturating_add(gap_ms));
             sqlx::query(
                 "UPDATE reminder_due SET next_try_ms = $1, tries = tries + 1 WHERE id = $2",
             )
@@ -480,17 +541,25 @@ impl Store {
                 destination: Destination::from(row.destination),
             });
         }
-        for (id, next) in &next_send {
-            if sent_before.get(id) != Some(next) {
+        for (id, (stored, bucket)) in &buckets {
+            if bucket.tat_ms() != *stored {
                 sqlx::query("UPDATE reminder_destinations SET next_send_ms = $1 WHERE id = $2")
-                    .bind(next)
+                    .bind(bucket.tat_ms())
                     .bind(id)
                     .execute(&mut *tx.tx)
                     .await?;
             }
         }
+        let next_due_ms: Option<i64> =
+            sqlx::query_scalar("SELECT min(next_try_ms) FROM reminder_due WHERE state = 0")
+                .fetch_one(&mut *tx.tx)
+                .await?;
         tx.commit().await?;
-        Ok(claimed)
+        Ok(ClaimRound {
+            alarms: claimed,
+            batch_full,
+            next_due_ms,
+        })
     }
 
     /// Records what became of a claimed firing, with its log line (and, when skipped,
@@ -623,7 +692,7 @@ impl Store {
     ) -> Result<Vec<(i64, String)>> {
         let rows = sqlx::query_as(
             "SELECT due_ms, alarm_key FROM reminder_due WHERE collection_id = $1 \
-             AND object_name = $2 AND state = 0 ORDER BY due_ms",
+             AND object_name = $2 AND +state = 0 ORDER BY due_ms",
         )
         .bind(collection.0)
         .bind(object_name)
@@ -646,6 +715,36 @@ struct ClaimRow {
     destination: DestinationRow,
 }
 
+async fn write_object_alarms(
+    tx: &mut WriteTx,
+    account: AccountId,
+    collection: CollectionId,
+    object_name: &str,
+    alarms: &[NewDueAlarm],
+    from_ms: i64,
+) -> Result<()> {
+    clear_pending(tx, collection, object_name, from_ms).await?;
+    for alarm in alarms {
+        sqlx::query(
+            "INSERT INTO reminder_due (account_id, collection_id, object_name, uid, alarm_key, \
+             due_ms, destination_id, fields, next_try_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6) \
+             ON CONFLICT (collection_id, object_name, alarm_key) DO NOTHING",
+        )
+        .bind(account.0)
+        .bind(collection.0)
+        .bind(object_name)
+        .bind(&alarm.uid)
+        .bind(&alarm.alarm_key)
+        .bind(alarm.due_ms)
+        .bind(alarm.destination)
+        .bind(&alarm.fields)
+        .execute(&mut *tx.tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn clear_pending(
     tx: &mut WriteTx,
     collection: CollectionId,
@@ -653,7 +752,7 @@ async fn clear_pending(
     from_ms: i64,
 ) -> Result<()> {
     sqlx::query(
-        "DELETE FROM reminder_due WHERE collection_id = $1 AND object_name = $2 AND state = 0 \
+        "DELETE FROM reminder_due WHERE collection_id = $1 AND object_name = $2 AND +state = 0 \
          AND due_ms >= $3",
     )
     .bind(collection.0)

@@ -433,7 +433,8 @@ suite!(
     collections_are_shared_read_only_or_read_write,
     reminder_firings_are_replaced_and_claimed_once,
     the_email_destination_follows_the_account_address,
-    a_destination_gets_one_message_per_gap_and_the_rest_later,
+    a_destination_gets_a_burst_of_its_rate_and_the_rest_later,
+    many_objects_get_their_firings_in_one_call,
 );
 
 /// Account rows and path walks are kept between commits; a commit by this store or by
@@ -2399,17 +2400,19 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
         .unwrap();
     let claimed = f
         .store
-        .claim_due_alarms(1_500, 60_000, 10, 0)
+        .claim_due_alarms(1_500, 60_000, 10, unlimited())
         .await
-        .unwrap();
+        .unwrap()
+        .alarms;
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].due_ms, claimed[0].tries), (1_000, 1));
     // Leased: a second worker sees nothing.
     assert!(
         f.store
-            .claim_due_alarms(1_500, 60_000, 10, 0)
+            .claim_due_alarms(1_500, 60_000, 10, unlimited())
             .await
             .unwrap()
+            .alarms
             .is_empty()
     );
     f.store
@@ -2431,9 +2434,10 @@ async fn reminder_firings_are_replaced_and_claimed_once(f: &Fixture) {
     assert_eq!(pending, vec![(3_000, "c".to_owned())]);
     let claimed = f
         .store
-        .claim_due_alarms(5_000, 60_000, 10, 0)
+        .claim_due_alarms(5_000, 60_000, 10, unlimited())
         .await
-        .unwrap();
+        .unwrap()
+        .alarms;
     assert_eq!(claimed.len(), 1);
     f.store
         .finish_due_alarm(
@@ -2532,10 +2536,11 @@ async fn the_email_destination_follows_the_account_address(f: &Fixture) {
     assert!(!f.store.has_destinations(a.id).await.unwrap());
 }
 
-/// The rate limit is kept by the claim: with a gap of one second, of three firings due
-/// at once for one destination one is claimed now and the others are moved to the next
-/// free seconds (held, not lateness); another destination is not held up.
-async fn a_destination_gets_one_message_per_gap_and_the_rest_later(f: &Fixture) {
+/// The rate limit is kept by the claim as a token bucket: at two a minute, of three
+/// firings due at once for one destination two are claimed now and the third is moved to
+/// when the bucket has room, 30 s later (held, not lateness); another destination is not
+/// held up.
+async fn a_destination_gets_a_burst_of_its_rate_and_the_rest_later(f: &Fixture) {
     use davgate_storage::{NewDueAlarm, Outcome, WebhookFormat};
     let a = f.account("alice").await;
     let cal = f
@@ -2591,39 +2596,108 @@ async fn a_destination_gets_one_message_per_gap_and_the_rest_later(f: &Fixture) 
         names.sort();
         names
     };
+    let two = davgate_storage::RateLimit::per_minute(2);
     let now = f
         .store
-        .claim_due_alarms(10_000, 60_000, 10, 1_000)
+        .claim_due_alarms(10_000, 60_000, 10, two)
+        .await
+        .unwrap()
+        .alarms;
+    assert_eq!(names(&now), ["busy", "busy", "quiet"]);
+    // Another node a moment later finds the bucket empty.
+    let empty = f
+        .store
+        .claim_due_alarms(10_500, 60_000, 10, two)
         .await
         .unwrap();
-    assert_eq!(names(&now), ["busy", "quiet"]);
-    // Another node at the same instant finds the destination busy.
-    assert!(
-        f.store
-            .claim_due_alarms(10_500, 60_000, 10, 1_000)
-            .await
-            .unwrap()
-            .is_empty()
+    assert!(empty.alarms.is_empty());
+    assert_eq!(
+        empty.next_due_ms,
+        Some(40_000),
+        "held until the bucket has room"
     );
-    let second = f
+    let later = f
         .store
-        .claim_due_alarms(11_000, 60_000, 10, 1_000)
+        .claim_due_alarms(40_000, 60_000, 10, two)
         .await
-        .unwrap();
-    assert_eq!(names(&second), ["busy"]);
-    assert_eq!(second[0].held_ms, 1_000);
-    let third = f
-        .store
-        .claim_due_alarms(12_000, 60_000, 10, 1_000)
-        .await
-        .unwrap();
-    assert_eq!(names(&third), ["busy"]);
-    assert!(third[0].held_ms >= 2_000, "{}", third[0].held_ms);
-    for claimed in now.iter().chain(&second).chain(&third) {
+        .unwrap()
+        .alarms;
+    assert_eq!(names(&later), ["busy"]);
+    assert_eq!(later[0].held_ms, 30_000);
+    for claimed in now.iter().chain(&later) {
         f.store
             .finish_due_alarm(claimed, &Outcome::Sent { late: false })
             .await
             .unwrap();
     }
     assert_eq!(f.store.delivery_log(a.id, 10).await.unwrap().len(), 4);
+}
+
+fn unlimited() -> davgate_storage::RateLimit {
+    davgate_storage::RateLimit::per_minute(60_000)
+}
+
+/// The scheduler's batch write: each object's pending firings replaced as by
+/// `replace_due_alarms`, a deleted object's all dropped, an object with none left alone.
+async fn many_objects_get_their_firings_in_one_call(f: &Fixture) {
+    use davgate_storage::{NewDueAlarm, ObjectAlarms, WebhookFormat};
+    let a = f.account("alice").await;
+    let cal = f
+        .store
+        .create_collection(
+            a.id,
+            davgate_storage::CollectionKind::Calendar,
+            calendar("work"),
+        )
+        .await
+        .unwrap();
+    let dest = f
+        .store
+        .add_destination(
+            a.id,
+            "chat",
+            "https://example.com/1",
+            WebhookFormat::Json,
+            None,
+        )
+        .await
+        .unwrap();
+    let firing = |key: &str, due_ms: i64| NewDueAlarm {
+        alarm_key: key.into(),
+        uid: "u".into(),
+        due_ms,
+        destination: dest.id,
+        fields: "{}".into(),
+    };
+    let object = |name: &str, alarms: Vec<NewDueAlarm>, from_ms: i64| ObjectAlarms {
+        account: a.id,
+        collection: cal.id,
+        object_name: name.into(),
+        alarms,
+        from_ms,
+    };
+    f.store
+        .replace_many_due_alarms(&[
+            object("kept.ics", vec![firing("a", 1_000), firing("b", 9_000)], 0),
+            object("gone.ics", vec![firing("c", 2_000)], 0),
+            object("none.ics", Vec::new(), 0),
+        ])
+        .await
+        .unwrap();
+    f.store
+        .replace_many_due_alarms(&[
+            // Recomputed from 5 s on: the overdue one stays, the later one is replaced.
+            object("kept.ics", vec![firing("d", 8_000)], 5_000),
+            object("gone.ics", Vec::new(), i64::MIN),
+            object("none.ics", Vec::new(), 5_000),
+        ])
+        .await
+        .unwrap();
+    let pending = |name: &'static str| f.store.pending_alarms(cal.id, name);
+    assert_eq!(
+        pending("kept.ics").await.unwrap(),
+        [(1_000, "a".to_owned()), (8_000, "d".to_owned())]
+    );
+    assert!(pending("gone.ics").await.unwrap().is_empty());
+    assert!(pending("none.ics").await.unwrap().is_empty());
 }
