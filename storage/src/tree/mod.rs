@@ -35,6 +35,22 @@ pub enum TreeRoot {
     Trash,
 }
 
+/// The `walk (id, depth)` table of a path lookup: the nodes from `$1` (depth 0) down
+/// the name keys of the JSON array `$2`, one per depth, as far as they exist.
+macro_rules! walk_down {
+    (Sqlite) => {
+        "WITH RECURSIVE seg (depth, name) AS (SELECT CAST(key AS INTEGER), value FROM json_each($2)), \
+         walk (id, depth) AS (SELECT $1, 0 UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
+         JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) "
+    };
+    (Postgres) => {
+        "WITH RECURSIVE seg (depth, name) AS (SELECT (t.ord - 1)::bigint, t.value \
+         FROM json_array_elements_text($2::json) WITH ORDINALITY AS t (value, ord)), \
+         walk (id, depth) AS (SELECT $1::bigint, 0::bigint UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
+         JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) "
+    };
+}
+
 impl TreeRoot {
     /// The root node of this tree in the account.
     pub fn of(self, account: &Account) -> NodeId {
@@ -125,19 +141,14 @@ impl Store {
             .filter(|_| keys.len() <= MAX_KEPT_PATH);
         let sql = match self.db.backend {
             Backend::Sqlite => concat!(
-                "WITH RECURSIVE seg (depth, name) AS (SELECT CAST(key AS INTEGER), value FROM json_each($2)), \
-                 walk (id, depth) AS (SELECT $1, 0 UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
-                 JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) ",
+                walk_down!(Sqlite),
                 "SELECT ",
                 node_columns!(),
                 " FROM nodes n LEFT JOIN blobs b ON b.key = n.blob_key \
                  WHERE n.id = (SELECT id FROM walk WHERE depth = $3)"
             ),
             Backend::Postgres => concat!(
-                "WITH RECURSIVE seg (depth, name) AS (SELECT (t.ord - 1)::bigint, t.value \
-                 FROM json_array_elements_text($2::json) WITH ORDINALITY AS t (value, ord)), \
-                 walk (id, depth) AS (SELECT $1::bigint, 0::bigint UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
-                 JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) ",
+                walk_down!(Postgres),
                 "SELECT ",
                 node_columns!(),
                 " FROM nodes n LEFT JOIN blobs b ON b.key = n.blob_key \
@@ -174,19 +185,14 @@ impl Store {
         let keys = serde_json::to_string(&keys).expect("strings serialise");
         let sql = match self.db.backend {
             Backend::Sqlite => concat!(
-                "WITH RECURSIVE seg (depth, name) AS (SELECT CAST(key AS INTEGER), value FROM json_each($2)), \
-                 walk (id, depth) AS (SELECT $1, 0 UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
-                 JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) ",
+                walk_down!(Sqlite),
                 "SELECT walk.depth AS depth, ",
                 node_columns!(),
                 " FROM walk JOIN nodes n ON n.id = walk.id LEFT JOIN blobs b ON b.key = n.blob_key \
                  WHERE walk.depth >= $3 - 1"
             ),
             Backend::Postgres => concat!(
-                "WITH RECURSIVE seg (depth, name) AS (SELECT (t.ord - 1)::bigint, t.value \
-                 FROM json_array_elements_text($2::json) WITH ORDINALITY AS t (value, ord)), \
-                 walk (id, depth) AS (SELECT $1::bigint, 0::bigint UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
-                 JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) ",
+                walk_down!(Postgres),
                 "SELECT walk.depth AS depth, ",
                 node_columns!(),
                 " FROM walk JOIN nodes n ON n.id = walk.id LEFT JOIN blobs b ON b.key = n.blob_key \
