@@ -17,6 +17,7 @@ mod copymove;
 mod crash;
 mod dav_exchanges;
 mod dav_sync;
+mod deploy_cluster;
 mod disk_full;
 mod file_journeys;
 mod file_methods;

@@ -78,11 +78,25 @@ impl ServerProcess {
         Self::spawn(shell, data_dir, extra)
     }
 
+    /// `davgate serve` with no flags, configured by these environment variables alone
+    /// (as a container is), and waits until it listens.
+    pub fn serve_with_env(env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command.arg("serve").envs(env.iter().copied());
+        Self::launch(command)
+    }
+
     fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = command
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(extra)
+            .args(extra);
+        Self::launch(command)
+    }
+
+    /// Starts `command` (a `serve`) and reads the address it announces.
+    fn launch(mut command: Command) -> Self {
+        let mut child = command
             .env("DAVGATE_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

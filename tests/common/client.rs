@@ -25,6 +25,16 @@ impl Dav {
         }
     }
 
+    /// A client at `base` (`https://host:port`) over a prepared `http` client (its own
+    /// trusted roots, name resolution, local address): a server behind a proxy.
+    pub fn over(http: reqwest::Client, base: &str, creds: Option<(String, String)>) -> Self {
+        Dav {
+            http,
+            base: base.to_owned(),
+            creds,
+        }
+    }
+
     /// The same server with other credentials.
     pub fn as_user(&self, user: &str, password: &str) -> Self {
         Dav {
