@@ -9,6 +9,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use davgate_storage::blob::{BlobKey, BlobStore};
+use sqlx::Connection;
+
 use crate::caldav::{CAL, event};
 use crate::carddav::{BOOK, card};
 use crate::cluster::Database;
@@ -120,10 +123,7 @@ async fn migrate_refuses_while_a_server_runs_on_the_installation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_populated_installation_moves_to_postgres_and_s3() {
-    let Some(endpoint) = s3::endpoint() else {
-        return;
-    };
-    let Some(db) = Database::create().await else {
+    let Some((endpoint, db)) = s3_and_database().await else {
         return;
     };
     let source = tempfile::tempdir().unwrap();
@@ -202,18 +202,7 @@ async fn a_populated_installation_moves_to_postgres_and_s3() {
     // Refused while the server runs; stopped, it moves.
     let target_dir = tempfile::tempdir().unwrap();
     let bucket = s3::bucket_name("davgate-migrate");
-    let config = target_dir.path().join("davgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\ndatabase_url = {:?}\nblob_store = \"s3\"\n\
-             s3_endpoint = {endpoint:?}\ns3_bucket = {bucket:?}\ns3_allow_http = true\n",
-            target_dir.path().join("data").display().to_string(),
-            db.url
-        ),
-    )
-    .unwrap();
-    let config = config.display().to_string();
+    let config = target_config(target_dir.path(), &db.url, Some((&endpoint, &bucket)));
     let running = davgate(src, &["migrate", "--to-config", &config], "");
     assert!(!running.status.success(), "refused while the server runs");
     server.signal("TERM").expect("the server stops");
@@ -233,10 +222,17 @@ async fn a_populated_installation_moves_to_postgres_and_s3() {
         moved.contains("blobs: 2 copied"),
         "the two large files went to S3, the small ones stay inline:\n{moved}"
     );
+    let copied = object_keys(&endpoint, &bucket).await;
+    assert_eq!(copied.len(), 2, "{copied:?}");
     let again = davgate(src, &["migrate", "--to-config", &config], "");
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(!again.status.success(), "a second run is refused");
     assert!(stderr.contains("not empty"), "{stderr}");
+    assert_eq!(
+        object_keys(&endpoint, &bucket).await,
+        copied,
+        "the refused run wrote nothing"
+    );
 
     // The server on the copy.
     let target_data = target_dir.path().join("data");
@@ -450,5 +446,240 @@ async fn the_metadata_alone_moves_to_postgres() {
     );
     alice.put("/files/more.txt", "more").await.status(201);
     drop(server);
+    db.drop_now().await;
+}
+
+/// The S3 endpoint and a fresh database to migrate into; `None` (skip) without either.
+async fn s3_and_database() -> Option<(String, Database)> {
+    let endpoint = s3::endpoint()?;
+    Some((endpoint, Database::create().await?))
+}
+
+/// The configuration of a migration target in `dir` (data directory `dir/data`): the
+/// database `url` and, given an S3 endpoint and bucket, that bucket, else `dir/data/blobs`.
+fn target_config(dir: &Path, url: &str, s3: Option<(&str, &str)>) -> String {
+    let config = dir.join("davgate.toml");
+    let store = match s3 {
+        Some((endpoint, bucket)) => format!(
+            "blob_store = \"s3\"\ns3_endpoint = {endpoint:?}\ns3_bucket = {bucket:?}\n\
+             s3_allow_http = true\n"
+        ),
+        None => "blob_store = \"local\"\n".to_owned(),
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\ndatabase_url = {url:?}\n{store}",
+            dir.join("data").display().to_string(),
+        ),
+    )
+    .unwrap();
+    config.display().to_string()
+}
+
+/// An installation in `dir` whose every upload is a blob file (`inline_blob_max = 0`),
+/// holding `files` put through a server, which is stopped again; returns its
+/// configuration file.
+async fn installation(dir: &Path, files: &[(String, Vec<u8>)]) -> String {
+    let config = dir.join("source.toml");
+    std::fs::write(&config, "inline_blob_max = 0\n").unwrap();
+    let config = config.display().to_string();
+    davgate_ok(
+        dir,
+        &[
+            "--config",
+            &config,
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let server = ServerProcess::start(dir, &["--config", &config]);
+    let alice = Dav::new(server.addr, Some(("alice".into(), PASSWORD.into())));
+    for (path, body) in files {
+        alice.put(path, body.clone()).await.status(201);
+    }
+    server.signal("TERM").expect("the server stops");
+    config
+}
+
+/// `count` files of a few KiB, each different.
+fn numbered_files(count: usize) -> Vec<(String, Vec<u8>)> {
+    (0..count)
+        .map(|i| (format!("/files/f{i:04}.bin"), pattern(4096 + i, i as u8)))
+        .collect()
+}
+
+/// The keys of the blob files in `data_dir`'s blob directory, sorted.
+fn blob_files(data_dir: &Path) -> Vec<String> {
+    let mut keys = Vec::new();
+    for shard in std::fs::read_dir(data_dir.join("blobs")).unwrap() {
+        for file in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let name = file.unwrap().file_name().to_string_lossy().into_owned();
+            if BlobKey::parse(&name).is_some() {
+                keys.push(name);
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// The keys of the objects in `bucket`, sorted.
+async fn object_keys(endpoint: &str, bucket: &str) -> Vec<String> {
+    let mut keys: Vec<String> = s3::bucket(endpoint, bucket)
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.key.as_str().to_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Puts `body` into `bucket` under `key`, as an earlier run or another installation would.
+async fn put_object(endpoint: &str, bucket: &str, key: &str, body: &[u8]) {
+    let mut writer = s3::bucket(endpoint, bucket).create_as(BlobKey::parse(key).unwrap());
+    writer.write(body.to_vec().into()).await.unwrap();
+    writer.finish().await.unwrap().committed();
+}
+
+/// Rows in `table` of the database at `url`.
+async fn rows(url: &str, table: &str) -> i64 {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// A bucket holding a blob this installation does not know is someone else's (another
+/// installation, an earlier migration from elsewhere): refused before anything is
+/// written. Objects under keys the source has are what a failed run leaves, and a run
+/// replaces them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_with_blobs_the_source_does_not_know_is_refused() {
+    let Some((endpoint, db)) = s3_and_database().await else {
+        return;
+    };
+    let source = tempfile::tempdir().unwrap();
+    let src = source.path();
+    let files = numbered_files(3);
+    let file = installation(src, &files).await;
+    let known = blob_files(src);
+    assert_eq!(known.len(), 3, "{known:?}");
+    let target = tempfile::tempdir().unwrap();
+    let bucket = s3::bucket_name("davgate-migrate-foreign");
+    let config = target_config(target.path(), &db.url, Some((&endpoint, &bucket)));
+    let foreign = BlobKey::random().as_str().to_owned();
+    put_object(&endpoint, &bucket, &foreign, b"another installation's file").await;
+
+    let migrate = ["--config", &file, "migrate", "--to-config", &config];
+    let refused = davgate(src, &migrate, "");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&bucket), "names the bucket: {stderr}");
+    assert!(stderr.contains(&foreign), "names an object: {stderr}");
+    assert!(stderr.contains("empty bucket"), "says what to do: {stderr}");
+    assert_eq!(rows(&db.url, "accounts").await, 0, "no row was committed");
+    assert_eq!(object_keys(&endpoint, &bucket).await, [foreign.as_str()]);
+
+    // Without it, a run goes through, replacing what an earlier run left under a key
+    // of the source (here bytes that do not match, which the read-back would report).
+    s3::bucket(&endpoint, &bucket)
+        .delete(&BlobKey::parse(&foreign).unwrap())
+        .await
+        .unwrap();
+    put_object(&endpoint, &bucket, &known[0], b"half of an earlier run").await;
+    let moved = davgate_ok(src, &migrate, "");
+    assert!(moved.contains("blobs: 3 copied"), "{moved}");
+    assert!(
+        moved.contains("held 1 of the copied blobs, left by an earlier run"),
+        "{moved}"
+    );
+    assert!(moved.contains("all match"), "{moved}");
+    assert_eq!(object_keys(&endpoint, &bucket).await, known);
+    s3::remove_bucket(&s3::bucket(&endpoint, &bucket)).await;
+    db.drop_now().await;
+}
+
+/// A blob the target store cannot take ends the run with an error naming it and
+/// commits nothing; once the cause is gone the same command completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_the_target_refuses_fails_the_run_and_a_rerun_completes() {
+    let Some(db) = Database::create().await else {
+        return;
+    };
+    let source = tempfile::tempdir().unwrap();
+    let src = source.path();
+    let files = numbered_files(24);
+    let file = installation(src, &files).await;
+    let keys = blob_files(src);
+    let target = tempfile::tempdir().unwrap();
+    let config = target_config(target.path(), &db.url, None);
+    // A directory where one blob's file goes: its copy fails, whatever the others do.
+    let blocked = &keys[keys.len() / 2];
+    let blocker = target
+        .path()
+        .join("data/blobs")
+        .join(&blocked[..2])
+        .join(blocked);
+    std::fs::create_dir_all(blocker.join("in-the-way")).unwrap();
+
+    let migrate = ["--config", &file, "migrate", "--to-config", &config];
+    let failed = davgate(src, &migrate, "");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(blocked.as_str()),
+        "names the blob: {stderr}"
+    );
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    assert_eq!(rows(&db.url, "accounts").await, 0, "nothing was committed");
+
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let moved = davgate_ok(src, &migrate, "");
+    assert!(moved.contains("blobs: 24 copied"), "{moved}");
+    assert!(moved.contains("all match"), "{moved}");
+    assert_eq!(blob_files(&target.path().join("data")), keys);
+    db.drop_now().await;
+}
+
+/// Many blobs, copied several at a time: each arrives, and each is read back and
+/// checked against its row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_blobs_move_to_s3_and_every_one_is_verified() {
+    let Some((endpoint, db)) = s3_and_database().await else {
+        return;
+    };
+    let source = tempfile::tempdir().unwrap();
+    let src = source.path();
+    let files = numbered_files(150);
+    let file = installation(src, &files).await;
+    let target = tempfile::tempdir().unwrap();
+    let bucket = s3::bucket_name("davgate-migrate-many");
+    let config = target_config(target.path(), &db.url, Some((&endpoint, &bucket)));
+
+    let moved = davgate_ok(
+        src,
+        &["--config", &file, "migrate", "--to-config", &config],
+        "",
+    );
+    assert!(moved.contains("blobs: 150 copied"), "{moved}");
+    assert!(moved.contains("verified 150 blobs"), "{moved}");
+    assert!(moved.contains("all match"), "{moved}");
+    assert_eq!(object_keys(&endpoint, &bucket).await, blob_files(src));
+
+    let target_data = target.path().join("data");
+    let server = ServerProcess::start(&target_data, &["--config", &config]);
+    let alice = Dav::new(server.addr, Some(("alice".into(), PASSWORD.into())));
+    for (path, body) in files.iter().step_by(37) {
+        assert!(alice.get(path).await.status(200).body == *body, "{path}");
+    }
+    drop(server);
+    s3::remove_bucket(&s3::bucket(&endpoint, &bucket)).await;
     db.drop_now().await;
 }

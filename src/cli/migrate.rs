@@ -28,7 +28,8 @@ pub(super) struct MigrateArgs {
     to_database: Option<String>,
     /// Where the target keeps file contents: `local` (the target data directory's
     /// blobs/) or `s3` (the bucket the target configuration's s3_* keys name; the
-    /// credentials may come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    /// credentials may come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); it must
+    /// hold no blob this installation does not know.
     #[arg(long, value_name = "STORE")]
     to_blob_store: Option<BlobStoreKind>,
     /// The configuration the migrated server will run with [default: the current one].
@@ -176,6 +177,15 @@ fn refusal(e: MigrationError, davgate: &Invocation) -> CliError {
             "the target database is not empty (table {table} has rows); migrate into a new, \
              empty database: `createdb NAME`, or drop and recreate the one named"
         )),
+        MigrationError::TargetStoreNotEmpty { .. } => CliError::Refused(format!(
+            "{e}; migrate into a new, empty bucket (s3_bucket) or blob directory, or empty \
+             this one first if nothing else uses it (blobs under this installation's own \
+             keys, as a failed run leaves them, are fine: they are replaced)"
+        )),
+        MigrationError::BlobNotCopied { .. } => CliError::Refused(format!(
+            "{e}; nothing was committed: once the target store takes writes again, run the \
+             same command again (the blobs already copied are replaced)"
+        )),
         MigrationError::UnknownTable { .. } | MigrationError::Schema { .. } => {
             CliError::Refused(format!("{e}; run the same davgate version on both sides"))
         }
@@ -207,6 +217,13 @@ fn summarize(
         blobs.inline,
         blobs.in_place
     );
+    if blobs.replaced > 0 {
+        println!(
+            "the target store already held {} of the copied blobs, left by an earlier run \
+             that failed; each was replaced",
+            blobs.replaced
+        );
+    }
     if blobs.unreadable > 0 {
         println!(
             "{} blobs could not be read from the source; the target lacks them too (below)",

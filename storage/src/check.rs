@@ -139,7 +139,7 @@ impl Store {
     }
 
     /// The keys in `batch` that have a row.
-    async fn referenced(&self, batch: &[ListedBlob]) -> Result<Vec<String>> {
+    pub(crate) async fn referenced(&self, batch: &[ListedBlob]) -> Result<Vec<String>> {
         let placeholders: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT key FROM blobs WHERE key IN ({})",

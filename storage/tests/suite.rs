@@ -429,6 +429,7 @@ suite!(
     portal_sessions_expire_and_end,
     collections_are_created_defaulted_and_changed,
     objects_keep_one_uid_and_honour_preconditions,
+    bulk_object_reads_carry_what_a_single_read_does,
     sync_reports_changes_and_deletions_since_a_token,
     collections_are_shared_read_only_or_read_write,
     reminder_firings_are_replaced_and_claimed_once,
@@ -2010,6 +2011,61 @@ async fn collections_are_created_defaulted_and_changed(f: &Fixture) {
     );
     f.store.delete_collection(work.id).await.unwrap();
     assert!(f.store.collection_by_id(work.id).await.unwrap().is_none());
+}
+
+/// Every bulk read of objects (one JSON row on SQLite, plain rows on PostgreSQL) carries
+/// every column a single read does, an open span and text needing escapes included,
+/// sorted by name whatever order the names were asked in.
+async fn bulk_object_reads_carry_what_a_single_read_does(f: &Fixture) {
+    use davgate_storage::{CollectionKind, Precondition};
+    let a = f.account("alice").await;
+    let cal = f
+        .store
+        .create_collection(a.id, CollectionKind::Calendar, calendar("bulk"))
+        .await
+        .unwrap();
+    let mut open = event("c.ics", "uid-c", (300, 0));
+    open.last_end = None;
+    open.data =
+        "BEGIN:VCALENDAR\r\nSUMMARY:\"quoted\" \\ back, ünïcode\r\nEND:VCALENDAR\r\n".into();
+    for new in [
+        event("b.ics", "uid-b", (100, 200)),
+        open,
+        event("a.ics", "uid-a", (0, 10)),
+    ] {
+        f.store
+            .put_object(cal.id, new, Precondition::Absent)
+            .await
+            .unwrap();
+    }
+    let mut single = Vec::new();
+    for name in ["a.ics", "b.ics", "c.ics"] {
+        single.push(f.store.object(cal.id, name).await.unwrap().unwrap());
+    }
+    let metas: Vec<_> = single.iter().map(|o| o.meta.clone()).collect();
+    assert_eq!(f.store.objects(cal.id).await.unwrap(), single);
+    let asked: Vec<String> = ["c.ics", "none.ics", "a.ics", "b.ics"]
+        .map(String::from)
+        .into();
+    assert_eq!(f.store.objects_named(cal.id, &asked).await.unwrap(), single);
+    assert_eq!(
+        f.store.object_metas_named(cal.id, &asked).await.unwrap(),
+        metas
+    );
+    assert_eq!(
+        f.store
+            .objects_overlapping(cal.id, Some(150), None)
+            .await
+            .unwrap(),
+        single[1..]
+    );
+    assert!(
+        f.store
+            .objects_overlapping(cal.id, Some(20), Some(90))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn objects_keep_one_uid_and_honour_preconditions(f: &Fixture) {

@@ -122,6 +122,22 @@ impl From<MetaRow> for ObjectMeta {
     }
 }
 
+/// A listing row as JSON array elements, in `object_metas_named`'s order.
+type MetaTuple = (String, String, i64, i64, i64, i64);
+
+impl From<MetaTuple> for MetaRow {
+    fn from(t: MetaTuple) -> Self {
+        MetaRow {
+            name: t.0,
+            etag: t.1,
+            size: t.2,
+            component: t.3,
+            modified_ms: t.4,
+            sync_seq: t.5,
+        }
+    }
+}
+
 /// Which objects a bulk read wants.
 enum Filter<'a> {
     All,
@@ -129,7 +145,7 @@ enum Filter<'a> {
     Overlapping(Option<i64>, Option<i64>),
 }
 
-/// An object row as JSON array elements, in `aggregate!` order.
+/// An object row as JSON array elements, in `objects_where`'s order.
 type ObjectTuple = (
     String,
     String,
@@ -146,12 +162,7 @@ type ObjectTuple = (
 impl From<ObjectTuple> for ObjectRow {
     fn from(t: ObjectTuple) -> Self {
         ObjectRow {
-            name: t.0,
-            etag: t.1,
-            size: t.2,
-            component: t.3,
-            modified_ms: t.4,
-            sync_seq: t.5,
+            meta: MetaRow::from((t.0, t.1, t.2, t.3, t.4, t.5)),
             uid: t.6,
             data: t.7,
             first_start: t.8,
@@ -162,12 +173,8 @@ impl From<ObjectTuple> for ObjectRow {
 
 #[derive(FromRow)]
 struct ObjectRow {
-    name: String,
-    etag: String,
-    size: i64,
-    component: i64,
-    modified_ms: i64,
-    sync_seq: i64,
+    #[sqlx(flatten)]
+    meta: MetaRow,
     uid: String,
     data: String,
     first_start: Option<i64>,
@@ -177,14 +184,7 @@ struct ObjectRow {
 impl From<ObjectRow> for DavObject {
     fn from(r: ObjectRow) -> Self {
         DavObject {
-            meta: ObjectMeta {
-                name: r.name,
-                etag: r.etag,
-                size: r.size.max(0) as u64,
-                component: r.component,
-                modified_ms: r.modified_ms,
-                sync_seq: r.sync_seq,
-            },
+            meta: ObjectMeta::from(r.meta),
             uid: r.uid,
             data: r.data,
             first_start: r.first_start,
@@ -202,6 +202,57 @@ macro_rules! select_objects {
             $rest
         )
     };
+}
+
+/// `$select`, a statement ending in `WHERE collection_id = $1 `, with the condition of
+/// `$filter` for the database named: the names of [`Filter::Named`] come as one JSON
+/// array in `$2`, which each database unpacks with its own function.
+macro_rules! filtered {
+    (sqlite, $select:expr, $filter:expr) => {
+        filtered!(
+            $select,
+            $filter,
+            "AND name IN (SELECT value FROM json_each($2))"
+        )
+    };
+    (postgres, $select:expr, $filter:expr) => {
+        filtered!(
+            $select,
+            $filter,
+            "AND name IN (SELECT json_array_elements_text($2::json))"
+        )
+    };
+    ($select:expr, $filter:expr, $named:literal) => {
+        match $filter {
+            Filter::All => $select,
+            Filter::Named(_) => concat!($select, $named),
+            Filter::Overlapping(..) => concat!(
+                $select,
+                "AND (first_start IS NULL OR $3::bigint IS NULL OR first_start < $3) \
+                 AND (last_end IS NULL OR $2::bigint IS NULL OR last_end > $2)"
+            ),
+        }
+    };
+}
+
+/// `$query` with the collection and the values of `$filter` bound, in [`filtered!`]'s
+/// parameter order.
+macro_rules! bind_filter {
+    ($query:expr, $collection:expr, $filter:expr) => {{
+        let query = $query.bind($collection.0);
+        match $filter {
+            Filter::All => query,
+            Filter::Named(names) => {
+                query.bind(serde_json::to_string(names).expect("strings serialise"))
+            }
+            Filter::Overlapping(start, end) => query.bind(*start).bind(*end),
+        }
+    }};
+}
+
+/// A listing SQLite returned as one JSON array that does not read as its rows.
+fn unreadable(e: serde_json::Error) -> StorageError {
+    StorageError::Invalid(format!("the database returned unreadable objects: {e}"))
 }
 
 impl Store {
@@ -244,40 +295,38 @@ impl Store {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        // One row holding a JSON array, as in `objects_where`: an initial sync names every
-        // object, and sqlx would hand each row to its worker thread separately.
-        let sql = if self.db.backend == Backend::Sqlite {
-            "SELECT COALESCE(json_group_array(json_array(name, etag, size, component, \
-             modified_ms, sync_seq)), '[]') FROM dav_objects \
-             WHERE collection_id = $1 AND name IN (SELECT value FROM json_each($2))"
-        } else {
-            "SELECT COALESCE(json_agg(json_build_array(name, etag, size, component, \
-             modified_ms, sync_seq))::text, '[]') FROM dav_objects \
-             WHERE collection_id = $1 AND name IN (SELECT json_array_elements_text($2::json))"
+        // One JSON row on SQLite, plain rows on PostgreSQL, as in `objects_where`: an
+        // initial sync names every object.
+        let filter = Filter::Named(names);
+        let mut metas: Vec<ObjectMeta> = match self.db.backend {
+            Backend::Sqlite => {
+                let sql = filtered!(
+                    sqlite,
+                    "SELECT COALESCE(json_group_array(json_array(name, etag, size, component, \
+                     modified_ms, sync_seq)), '[]') FROM dav_objects WHERE collection_id = $1 ",
+                    &filter
+                );
+                let json: String = bind_filter!(sqlx::query_scalar(sql), collection, &filter)
+                    .fetch_one(&self.db.pool)
+                    .await?;
+                let rows: Vec<MetaTuple> = serde_json::from_str(&json).map_err(unreadable)?;
+                rows.into_iter()
+                    .map(|t| ObjectMeta::from(MetaRow::from(t)))
+                    .collect()
+            }
+            Backend::Postgres => {
+                let sql = filtered!(
+                    postgres,
+                    "SELECT name, etag, size, component, modified_ms, sync_seq FROM dav_objects \
+                     WHERE collection_id = $1 ",
+                    &filter
+                );
+                let rows: Vec<MetaRow> = bind_filter!(sqlx::query_as(sql), collection, &filter)
+                    .fetch_all(&self.db.pool)
+                    .await?;
+                rows.into_iter().map(ObjectMeta::from).collect()
+            }
         };
-        let names = serde_json::to_string(names).expect("strings serialise");
-        let json: String = sqlx::query_scalar(sql)
-            .bind(collection.0)
-            .bind(names)
-            .fetch_one(&self.db.pool)
-            .await?;
-        let rows: Vec<(String, String, i64, i64, i64, i64)> =
-            serde_json::from_str(&json).map_err(|e| {
-                StorageError::Invalid(format!("the database returned unreadable objects: {e}"))
-            })?;
-        let mut metas: Vec<ObjectMeta> = rows
-            .into_iter()
-            .map(|(name, etag, size, component, modified_ms, sync_seq)| {
-                ObjectMeta::from(MetaRow {
-                    name,
-                    etag,
-                    size,
-                    component,
-                    modified_ms,
-                    sync_seq,
-                })
-            })
-            .collect();
         // Sorted here, not by the database: PostgreSQL's collation may order names
         // differently from the byte order callers search them in.
         metas.sort_unstable_by(|a, b| a.name.cmp(&b.name));
@@ -309,58 +358,44 @@ impl Store {
             .await
     }
 
-    /// Objects as one row holding a JSON array: sqlx hands every SQLite row to its
-    /// worker thread separately, and a report may read thousands.
+    /// Objects of a bulk read, sorted by name. SQLite returns them as one row holding a
+    /// JSON array: sqlx hands every SQLite row to its worker thread separately, and a
+    /// report may read thousands. PostgreSQL sends plain rows: there the JSON aggregate
+    /// was the slow part, as in a folder listing (`Store::children`).
     async fn objects_where(
         &self,
         collection: CollectionId,
         filter: Filter<'_>,
     ) -> Result<Vec<DavObject>> {
-        let sqlite = self.db.backend == Backend::Sqlite;
-        macro_rules! aggregate {
-            ($where:literal) => {
-                if sqlite {
-                    concat!(
-                        "SELECT COALESCE(json_group_array(json_array(name, etag, size, component, modified_ms, \
-                         sync_seq, uid, data, first_start, last_end)), '[]') FROM dav_objects WHERE collection_id = $1 ",
-                        $where
-                    )
-                } else {
-                    concat!(
-                        "SELECT COALESCE(json_agg(json_build_array(name, etag, size, component, modified_ms, \
-                         sync_seq, uid, data, first_start, last_end))::text, '[]') FROM dav_objects WHERE collection_id = $1 ",
-                        $where
-                    )
-                }
-            };
-        }
-        let query = match filter {
-            Filter::All => sqlx::query_scalar(aggregate!("")).bind(collection.0),
-            Filter::Named(names) => {
-                let sql = if sqlite {
-                    aggregate!("AND name IN (SELECT value FROM json_each($2))")
-                } else {
-                    aggregate!("AND name IN (SELECT json_array_elements_text($2::json))")
-                };
-                let names = serde_json::to_string(names).expect("strings serialise");
-                sqlx::query_scalar(sql).bind(collection.0).bind(names)
+        let mut objects: Vec<DavObject> = match self.db.backend {
+            Backend::Sqlite => {
+                let sql = filtered!(
+                    sqlite,
+                    "SELECT COALESCE(json_group_array(json_array(name, etag, size, component, \
+                     modified_ms, sync_seq, uid, data, first_start, last_end)), '[]') \
+                     FROM dav_objects WHERE collection_id = $1 ",
+                    &filter
+                );
+                let json: String = bind_filter!(sqlx::query_scalar(sql), collection, &filter)
+                    .fetch_one(&self.db.pool)
+                    .await?;
+                let rows: Vec<ObjectTuple> = serde_json::from_str(&json).map_err(unreadable)?;
+                rows.into_iter()
+                    .map(|t| DavObject::from(ObjectRow::from(t)))
+                    .collect()
             }
-            Filter::Overlapping(start, end) => sqlx::query_scalar(aggregate!(
-                "AND (first_start IS NULL OR $3::bigint IS NULL OR first_start < $3) \
-                 AND (last_end IS NULL OR $2::bigint IS NULL OR last_end > $2)"
-            ))
-            .bind(collection.0)
-            .bind(start)
-            .bind(end),
+            Backend::Postgres => {
+                let sql = filtered!(
+                    postgres,
+                    select_objects!("WHERE collection_id = $1 "),
+                    &filter
+                );
+                let rows: Vec<ObjectRow> = bind_filter!(sqlx::query_as(sql), collection, &filter)
+                    .fetch_all(&self.db.pool)
+                    .await?;
+                rows.into_iter().map(DavObject::from).collect()
+            }
         };
-        let json: String = query.fetch_one(&self.db.pool).await?;
-        let rows: Vec<ObjectTuple> = serde_json::from_str(&json).map_err(|e| {
-            StorageError::Invalid(format!("the database returned unreadable objects: {e}"))
-        })?;
-        let mut objects: Vec<DavObject> = rows
-            .into_iter()
-            .map(|t| DavObject::from(ObjectRow::from(t)))
-            .collect();
         objects.sort_unstable_by(|a, b| a.meta.name.cmp(&b.meta.name));
         Ok(objects)
     }

@@ -2,17 +2,19 @@
 //! empty PostgreSQL database and, optionally, another blob store (an S3 bucket).
 //!
 //! The steps, in order: both stores are opened (the target's migrations run), every table
-//! of the target must be empty; then one PostgreSQL transaction copies every table, parents
-//! before children and ids kept (`tables`), streams the bytes of every blob the source
-//! store holds to the target store under the same key (`blobs`), and sets each identity
+//! of the target must be empty and the target blob store must hold no blob the source
+//! lacks; then one PostgreSQL transaction copies every table, parents before children and
+//! ids kept (`tables`), streams the bytes of every blob the source store holds to the
+//! target store under the same key, several at a time (`blobs`), and sets each identity
 //! sequence past the copied ids. Only its commit makes rows visible, so a failed run leaves
-//! an empty database to run again into (objects already copied are overwritten then).
-//! Last, every blob is read back through the target store and checked against its row's
-//! size and digests, as `davgate check` does.
+//! an empty database to run again into (objects already copied are under the source's
+//! keys, and are overwritten then). Last, every blob is read back through the target store
+//! and checked against its row's size and digests, as `davgate check` does.
 //!
 //! Inline blobs (`blob_data`) stay inline: they are rows, copied with their table whatever
 //! the target's `inline_blob_max`, which decides only where new uploads go. Nothing is
-//! held in memory beyond one batch of rows and one chunk of a blob.
+//! held in memory beyond one batch of rows and, per blob in flight, one chunk (and on S3
+//! the parts of a multipart upload being sent).
 
 mod blobs;
 mod report;
@@ -42,6 +44,7 @@ pub async fn migrate(
     let copied = tables::source_tables(&from.db.pool).await?;
     tables::ensure_empty(&to.db.pool).await?;
     let destination = blobs::Destination::new(&source.blob_store, &target.blob_store)?;
+    let left = destination.ensure_only_known(&from).await?;
 
     let mut tx = to.db.pool.begin().await?;
     let mut report_tables = Vec::new();
@@ -51,7 +54,7 @@ pub async fn migrate(
         progress(Progress::Table(copy.clone()));
         report_tables.push(copy);
     }
-    let blob_copy = blobs::copy_blobs(&from, &mut tx, &destination, progress).await?;
+    let blob_copy = blobs::copy_blobs(&from, &mut tx, &destination, &left, progress).await?;
     tables::advance_sequences(&mut tx, &copied).await?;
     tx.commit().await?;
 

@@ -18,6 +18,9 @@ pub struct BlobCopy {
     pub in_place: u64,
     /// Blobs the source store could not read (the read-back reports each).
     pub unreadable: u64,
+    /// Of the copied blobs, those the target store already held under their key: left
+    /// by an earlier run that failed (its rows were rolled back), and replaced.
+    pub replaced: u64,
 }
 
 /// Rows copied into one table.
@@ -67,6 +70,28 @@ pub enum MigrationError {
     TargetNotEmpty {
         /// The first table found with rows.
         table: String,
+    },
+    /// The target blob store holds blobs the source has no row for: it belongs to
+    /// another installation, or to an earlier migration from elsewhere.
+    #[error(
+        "the target blob store ({store}) is not empty: it holds {unknown} blobs this \
+         installation does not know, such as {example}"
+    )]
+    TargetStoreNotEmpty {
+        /// The bucket or directory.
+        store: String,
+        /// How many objects the source has no row for.
+        unknown: u64,
+        /// One of them.
+        example: String,
+    },
+    /// The target store failed to take one blob: nothing was committed.
+    #[error("blob {key}: the target store failed: {error}")]
+    BlobNotCopied {
+        /// The blob.
+        key: String,
+        /// What the store said.
+        error: StorageError,
     },
     /// The source has a table this version does not know how to copy.
     #[error("the source database has a table {table} this version of davgate does not copy")]

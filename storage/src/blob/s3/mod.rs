@@ -231,7 +231,14 @@ impl BlobStore for S3BlobStore {
         let mut listed = Vec::new();
         let mut listing = self.bucket.list(None);
         while let Some(meta) = listing.next().await {
-            let meta = meta.map_err(io_error)?;
+            let meta = match meta {
+                Ok(meta) => meta,
+                // No bucket yet (it is made on the first upload): nothing in it.
+                Err(_) if listed.is_empty() && !self.api.bucket_exists(&self.bucket).await? => {
+                    return Ok(listed);
+                }
+                Err(e) => return Err(io_error(e)),
+            };
             let Some(key) = BlobKey::parse(meta.location.as_ref()) else {
                 continue;
             };

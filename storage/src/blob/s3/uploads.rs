@@ -93,6 +93,13 @@ impl BucketApi {
             .map(drop)
     }
 
+    /// Whether the bucket exists (SeaweedFS and MinIO make it on the first upload).
+    pub(super) async fn bucket_exists(&self, bucket: &AmazonS3) -> Result<bool> {
+        self.send(bucket, http::Method::HEAD, &format!("{}/", self.url))
+            .await
+            .map(|answer| answer.is_some())
+    }
+
     /// A signed GET of `url`, its body as text; `None` when the bucket does not exist.
     async fn get(&self, bucket: &AmazonS3, url: &str) -> Result<Option<String>> {
         self.send(bucket, http::Method::GET, url).await
