@@ -330,51 +330,97 @@ async fn a_guessing_flood_split_over_two_nodes_is_throttled_like_one() {
     db.drop_now().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_from_many_addresses_over_two_nodes_spares_the_owners_address() {
-    let Some((db, dir)) = database_with_alice().await else {
-        return;
-    };
-    let data = dir.path();
-    let proxied = [
-        "--database-url",
-        &db.url,
-        "--client-address-header",
-        "X-Forwarded-For",
-    ];
-    let node_a = ServerProcess::start(data, &proxied);
-    let node_b = ServerProcess::start(data, &proxied);
-    let a = Dav::new(node_a.addr, Some(("alice".into(), PASSWORD.into())));
-    let b = Dav::new(node_b.addr, Some(("alice".into(), PASSWORD.into())));
-    let from = |node: &Dav, addr: &str| node.req("GET", "/files/").header("X-Forwarded-For", addr);
-    // The owner signs in from home through A only.
-    let home = "203.0.113.1";
-    from(&a, home).send().await.status(200);
+/// Two nodes on one fresh database holding `alice`, both taking the client's address
+/// from `X-Forwarded-For` (as behind a load balancer), so one test can play many
+/// addresses, and both reading a config file; `a` and `b` are alice on each.
+struct ProxiedNodes {
+    db: Database,
+    _dir: tempfile::TempDir,
+    node_a: ServerProcess,
+    node_b: ServerProcess,
+    a: Dav,
+    b: Dav,
+}
 
-    // A flood on alice's password, one guess per address, spread over both nodes: past
-    // the account-wide threshold (20) counted together.
-    for i in 0..22u32 {
-        let node = if i % 2 == 0 { &a } else { &b };
+impl ProxiedNodes {
+    /// `None` (skip) without PostgreSQL.
+    async fn start(config: &str) -> Option<Self> {
+        let (db, dir) = database_with_alice().await?;
+        let file = dir.path().join("davgate.toml");
+        std::fs::write(&file, config).unwrap();
+        let proxied = [
+            "--config",
+            file.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--client-address-header",
+            "X-Forwarded-For",
+        ];
+        let node_a = ServerProcess::start(dir.path(), &proxied);
+        let node_b = ServerProcess::start(dir.path(), &proxied);
+        let alice = Some(("alice".to_owned(), PASSWORD.to_owned()));
+        Some(ProxiedNodes {
+            a: Dav::new(node_a.addr, alice.clone()),
+            b: Dav::new(node_b.addr, alice),
+            db,
+            _dir: dir,
+            node_a,
+            node_b,
+        })
+    }
+
+    async fn stop(self) {
+        drop(self.node_a);
+        drop(self.node_b);
+        self.db.drop_now().await;
+    }
+}
+
+/// `GET /files/` as `dav`'s user from `addr`.
+async fn get_from(dav: &Dav, addr: &str) -> u16 {
+    dav.req("GET", "/files/")
+        .header("X-Forwarded-For", addr)
+        .send()
+        .await
+        .status
+        .as_u16()
+}
+
+/// A flood on alice's password, one wrong guess per address, spread over both nodes:
+/// `guesses` of them, each refused (401, or 429 once the account-wide score holds new
+/// addresses).
+async fn flood(a: &Dav, b: &Dav, guesses: u32) {
+    for i in 0..guesses {
+        let node = if i % 2 == 0 { a } else { b };
         let addr = format!("198.18.0.{}", i + 1);
-        let status = node
-            .as_user("alice", "a wrong guess")
-            .req("GET", "/files/")
-            .header("X-Forwarded-For", &addr)
-            .send()
-            .await
-            .status
-            .as_u16();
+        let status = get_from(&node.as_user("alice", "a wrong guess"), &addr).await;
         assert!(status == 401 || status == 429, "guess {i}: {status}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_many_addresses_over_two_nodes_spares_the_owners_address() {
+    let Some(nodes) = ProxiedNodes::start("").await else {
+        return;
+    };
+    let (a, b) = (&nodes.a, &nodes.b);
+    // The owner signs in from home through A only.
+    let home = "203.0.113.1";
+    assert_eq!(get_from(a, home).await, 200);
+
+    // Past the account-wide threshold (20), counted together.
+    flood(a, b, 22).await;
     // A new address with the right password waits on B as on one node...
-    let stranger = from(&b, "198.51.100.9").send().await;
+    let stranger = b
+        .req("GET", "/files/")
+        .header("X-Forwarded-For", "198.51.100.9")
+        .send()
+        .await;
     assert_eq!(stranger.status.as_u16(), 429, "{}", stranger.text());
     // ...but the owner's home address, known from a sign-in on A, is let in on B too.
-    from(&b, home).send().await.status(200);
+    assert_eq!(get_from(b, home).await, 200);
 
-    drop(node_a);
-    drop(node_b);
-    db.drop_now().await;
+    nodes.stop().await;
 }
 
 /// What a node logs once it hears the other nodes' commits.
