@@ -60,7 +60,7 @@ impl Portal {
         };
         let issued = self.issue(&account, stage, ctx).await?;
         if stage == SessionStage::SignedIn {
-            self.auth.portal_signed_in(&account, &ctx.client);
+            self.auth.portal_signed_in(&account, &ctx.client).await;
             self.audit(&account, AuditEvent::PortalSignIn, "password", ctx)
                 .await;
         }
@@ -97,7 +97,7 @@ impl Portal {
             .end_session(account.id, pending.session.row.id)
             .await?;
         let issued = self.issue(account, SessionStage::SignedIn, ctx).await?;
-        self.auth.portal_signed_in(account, &ctx.client);
+        self.auth.portal_signed_in(account, &ctx.client).await;
         self.audit(
             account,
             AuditEvent::PortalSignIn,

@@ -2,7 +2,10 @@
 //!
 //! The throttle counts them as failures to be, so parallel guesses cannot all pass its
 //! limits while the first ones are still hashing; a check over the limit waits for
-//! running ones to finish (they may succeed) instead of being refused outright.
+//! running ones to finish (they may succeed) instead of being refused outright. These
+//! are this node's checks; on PostgreSQL each also holds a place in the shared scores
+//! until it ends, so the limits count the checks running on every node
+//! ([`shared`](super::shared)).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -29,15 +29,8 @@ impl Authenticator {
             password,
         };
         self.portal_may_try(&creds.user, client).await?;
-        let running = self.throttle_slot(client, &creds.user).await?;
-        let result = self.account_password(&creds).await;
-        if let Err(AuthError::Invalid) = &result {
-            let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
-            drop(running);
-            self.share_failure(client, &creds.user).await;
-            self.audit_crossed(crossed, &creds, client).await;
-        }
-        result
+        self.throttled_check(&creds, client, self.account_password(&creds))
+            .await
     }
 
     /// Whether `user` may try a sign-in from this client now: the per-address scores,
@@ -50,7 +43,7 @@ impl Authenticator {
         }
         if self.throttle.account_throttled(user, now)
             && !self.known_address(client, user).await?
-            && let Some(wait) = self.throttle.account_turn(user, now)
+            && let Some(wait) = self.account_turn(user, now).await?
         {
             return Err(self.held(Limit::Account, wait).await);
         }
@@ -69,10 +62,13 @@ impl Authenticator {
         self.audit_crossed(crossed, &creds, client).await;
     }
 
-    /// A completed portal sign-in clears this address's failures, as a Basic one does.
-    pub fn portal_signed_in(&self, account: &Account, client: &ClientInfo) {
-        self.throttle
-            .signed_in(client.addr, &account.username.to_lowercase());
+    /// A completed portal sign-in clears this address's failures and makes it known to
+    /// the account, here and on every node, as a Basic one does.
+    pub async fn portal_signed_in(&self, account: &Account, client: &ClientInfo) {
+        let user = account.username.to_lowercase();
+        self.throttle.signed_in(client.addr, &user);
+        self.forget_shared_pair(client, &user).await;
+        self.share_known_address(client, &user).await;
     }
 
     /// Hashes a new secret (account password) on the bounded pool.

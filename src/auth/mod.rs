@@ -31,6 +31,7 @@ pub mod password;
 pub mod principal;
 pub mod scope;
 pub mod seal;
+pub mod shared;
 pub mod stats;
 pub mod throttle;
 pub mod totp;
@@ -48,15 +49,11 @@ pub use self::principal::{Credential, Principal};
 use self::basic::BasicCredentials;
 use self::cache::{CachedCheck, CredentialCache};
 use self::hold::Holds;
-use self::in_flight::RunningCheck;
 use self::password::Hasher;
 use self::scope::{Access, Scopes};
 use self::stats::{AuthStats, Decision};
-use self::throttle::{Begin, Crossed, Limit, Throttle, ThrottleSettings};
+use self::throttle::{Crossed, Limit, Throttle, ThrottleSettings};
 use self::usage::{ClientInfo, Seen, UsageTracker};
-/// How often a check waits for running ones before the server answers busy.
-const MAX_QUEUED_PASSES: usize = 30;
-
 /// Settings of the authenticator.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -172,7 +169,6 @@ impl Authenticator {
                     // moved) makes it known too, so it keeps working if its cache entry
                     // runs out during a flood; known ones cost nothing more here.
                     if self.usage.record(&principal, client) == Seen::NewAddress {
-                        self.throttle.remember(client.addr, &creds.user);
                         self.share_known_address(client, &creds.user).await;
                     }
                     return Ok(principal);
@@ -202,8 +198,8 @@ impl Authenticator {
             return Ok(None);
         }
         Ok(self
-            .throttle
             .account_turn(&creds.user, now)
+            .await?
             .map(|wait| (Limit::Account, wait)))
     }
 
@@ -227,126 +223,13 @@ impl Authenticator {
     }
 
     /// Checks the credentials (once for all waiters of a coalesced check) when the
-    /// throttle lets it run: running checks count as failures to be, so parallel guesses
-    /// cannot pass the per-address limit while the first ones are still hashing.
+    /// throttle lets it run.
     async fn counted_check(
         &self,
         creds: &BasicCredentials,
         client: &ClientInfo,
     ) -> Result<CachedCheck, AuthError> {
-        let running = self.throttle_slot(client, &creds.user).await?;
-        let result = self.check(creds).await;
-        if let Err(AuthError::Invalid | AuthError::TwoFactorOn | AuthError::AppPasswordRequired) =
-            &result
-        {
-            let crossed = self.throttle.failed(client.addr, &creds.user, now_ms());
-            drop(running);
-            self.share_failure(client, &creds.user).await;
-            self.audit_crossed(crossed, creds, client).await;
-        }
-        result
-    }
-
-    /// Takes in the failure scores other nodes counted (PostgreSQL only; a no-op on
-    /// SQLite, where this node is the only one).
-    pub(super) async fn absorb_shared_failures(
-        &self,
-        client: &ClientInfo,
-        user: &str,
-    ) -> Result<(), AuthError> {
-        if let Some(shared) = self.store.shared_failure_scores(client.addr, user).await? {
-            self.throttle.absorb(client.addr, user, &shared, now_ms());
-        }
-        Ok(())
-    }
-
-    /// Counts a checked failure in the scores all nodes share, and takes in their sum.
-    /// A database failure leaves this node's own count, which still throttles.
-    pub(super) async fn share_failure(&self, client: &ClientInfo, user: &str) {
-        let now = now_ms();
-        let half_life = self.throttle.half_life().as_millis() as f64;
-        match self
-            .store
-            .record_shared_failure(client.addr, user, now, half_life)
-            .await
-        {
-            Ok(Some(shared)) => self.throttle.absorb(client.addr, user, &shared, now),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not share a failed sign-in's score"),
-        }
-    }
-
-    /// Whether `user` signed in from this address lately, on this node or (PostgreSQL)
-    /// any other; asked only while the account-wide score is over its threshold.
-    pub(super) async fn known_address(
-        &self,
-        client: &ClientInfo,
-        user: &str,
-    ) -> Result<bool, AuthError> {
-        if self.throttle.known(client.addr, user) {
-            return Ok(true);
-        }
-        let ttl = self.throttle.known_address_ttl().as_millis() as i64;
-        let since = now_ms().saturating_sub(ttl);
-        let known = self
-            .store
-            .known_shared_address(client.addr, user, since)
-            .await?;
-        if known {
-            self.throttle.remember(client.addr, user);
-        }
-        Ok(known)
-    }
-
-    /// Makes this address known to `user` on every node (PostgreSQL; a no-op on SQLite).
-    pub(super) async fn share_known_address(&self, client: &ClientInfo, user: &str) {
-        let ttl = self.throttle.known_address_ttl().as_millis() as i64;
-        if let Err(e) = self
-            .store
-            .remember_shared_address(client.addr, user, now_ms(), ttl)
-            .await
-        {
-            tracing::warn!(error = %e, "could not share a known address");
-        }
-    }
-
-    /// A successful sign-in clears the address's shared failures against the account, as
-    /// it clears this node's: the owner is not locked out by guesses made elsewhere.
-    pub(super) async fn forget_shared_pair(&self, client: &ClientInfo, user: &str) {
-        if let Err(e) = self.store.forget_shared_pair(client.addr, user).await {
-            tracing::warn!(error = %e, "could not clear a shared failure score");
-        }
-    }
-
-    /// Waits for the throttle to let one check of `user` from `client` run, or refuses:
-    /// each pass either runs the check, refuses it, or waits for a running check to finish
-    /// (the hash pool bounds how long a running check takes). Basic and portal sign-ins
-    /// both take their turn here.
-    pub(super) async fn throttle_slot(
-        &self,
-        client: &ClientInfo,
-        user: &str,
-    ) -> Result<RunningCheck, AuthError> {
-        for _ in 0..MAX_QUEUED_PASSES {
-            let finished = self.throttle.check_finished();
-            tokio::pin!(finished);
-            finished.as_mut().enable();
-            match self.throttle.begin(client.addr, user, now_ms()) {
-                Begin::Go(check) => {
-                    self.stats.decided(Decision::Go);
-                    return Ok(check);
-                }
-                Begin::Wait(wait) => {
-                    self.stats.decided(Decision::Wait);
-                    return Err(self.held(Limit::Address, wait).await);
-                }
-                Begin::Busy => {
-                    self.stats.decided(Decision::Busy);
-                    let _ = tokio::time::timeout(Duration::from_secs(1), finished).await;
-                }
-            }
-        }
-        Err(AuthError::Busy)
+        self.throttled_check(creds, client, self.check(creds)).await
     }
 
     /// Audits each threshold a failure crossed.

@@ -17,12 +17,18 @@
 //! account is throttled, one new-address password check at a time takes a turn: whoever
 //! finds the wait over claims it, so a flood on many connections still gets one guess per
 //! wait, not one per connection.
+//!
+//! On PostgreSQL the same rules hold for the whole cluster (the caller, `auth`, does the
+//! sharing): scores are shared (`absorb`), a check reserves its place in the shared scores
+//! before it hashes as it does in [`InFlight`] here, the account-wide turn is taken on
+//! the shared score, and known addresses are written to the database at most once per
+//! address every sixteenth of their lifetime ([`Throttle::share_due`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use davgate_storage::{SharedScore, SharedScores};
+use davgate_storage::{ScoreRules, SharedScore, SharedScores};
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 
@@ -94,7 +100,8 @@ pub struct Throttle {
     pairs: Cache<(IpAddr, String), Score>,
     addresses: Cache<IpAddr, Score>,
     accounts: Cache<String, Score>,
-    known: Cache<(String, IpAddr), ()>,
+    /// Known addresses, each with when this node last wrote it to the database (if ever).
+    known: Cache<(String, IpAddr), Option<i64>>,
     running: Arc<InFlight>,
 }
 
@@ -219,9 +226,66 @@ impl Throttle {
         wait
     }
 
+    /// The account-wide wait this node knows of, without claiming a turn: `None` when
+    /// the account is below its threshold or the wait is over.
+    pub fn account_wait(&self, user: &str, now_ms: i64) -> Option<Duration> {
+        let score = self.accounts.get(user)?;
+        self.remaining(score, self.settings.account_wide, now_ms)
+    }
+
+    /// Takes in the account's shared score after a turn was asked for: the shared row
+    /// says when the wait started over (another node, or this one, took the turn), and
+    /// the larger count stands.
+    pub fn adopt_account_turn(&self, user: &str, shared: SharedScore, now_ms: i64) {
+        let half_life = self.settings.half_life;
+        let shared = Score {
+            value: shared.value,
+            last_ms: shared.last_ms,
+        };
+        self.accounts
+            .entry(user.to_owned())
+            .and_upsert_with(|local| {
+                let local = local.map_or(0.0, |e| e.into_value().decayed(now_ms, half_life));
+                let now = shared.decayed(now_ms, half_life).max(local);
+                Score {
+                    value: now * 0.5f64.powf(-shared_age(shared, now_ms, half_life)),
+                    last_ms: shared.last_ms,
+                }
+            });
+    }
+
     /// Whether `user` signed in from `addr` lately.
     pub fn known(&self, addr: IpAddr, user: &str) -> bool {
         self.known.contains_key(&(user.to_owned(), addr))
+    }
+
+    /// Whether this node should write `addr` as known to `user` in the database now:
+    /// it has not, or not for a sixteenth of the known-address lifetime (so the row never
+    /// runs out while sign-ins go on, and a busy client costs a write every two days at
+    /// the default of 30, not one per sign-in).
+    pub fn share_due(&self, addr: IpAddr, user: &str, now_ms: i64) -> bool {
+        let refresh = (self.settings.known_address_ttl / 16).as_millis() as i64;
+        match self.known.get(&(user.to_owned(), addr)) {
+            Some(Some(written_ms)) => now_ms.saturating_sub(written_ms) >= refresh,
+            Some(None) | None => true,
+        }
+    }
+
+    /// Notes that `addr` was written as known to `user` in the database at `now_ms`.
+    pub fn shared_known(&self, addr: IpAddr, user: &str, now_ms: i64) {
+        self.known.insert((user.to_owned(), addr), Some(now_ms));
+    }
+
+    /// The rules the shared statements apply (PostgreSQL).
+    pub fn score_rules(&self) -> ScoreRules {
+        ScoreRules {
+            per_account: self.settings.per_account,
+            per_address: self.settings.per_address,
+            account_wide: self.settings.account_wide,
+            half_life_ms: self.settings.half_life.as_millis() as f64,
+            pending_half_life_ms: PENDING_HALF_LIFE.as_millis() as f64,
+            max_delay_secs: self.settings.max_delay.as_secs_f64(),
+        }
     }
 
     fn remaining(&self, score: Score, threshold: f64, now_ms: i64) -> Option<Duration> {
@@ -305,8 +369,22 @@ impl Throttle {
     /// to its credential, so a device that moved keeps working when its cache entry runs
     /// out mid-flood.
     pub fn remember(&self, addr: IpAddr, user: &str) {
-        self.known.insert((user.to_owned(), addr), ());
+        // Keeps when it was last written to the database, and starts its lifetime over.
+        let key = (user.to_owned(), addr);
+        let written = self.known.get(&key).flatten();
+        self.known.insert(key, written);
     }
+}
+
+/// How fast a check's place in the shared scores fades, which matters only when its
+/// node died before the check ended. Slow, so the places of live checks (queued for at
+/// most `auth_hash_wait`, 5 s by default, then hashed) weigh nearly one each: at 30 s,
+/// 30 places queued a second or two were worth 29 and let a 31st and 32nd check in.
+const PENDING_HALF_LIFE: Duration = Duration::from_secs(300);
+
+/// How many half-lives ago `score` was counted (none if another node's clock is ahead).
+fn shared_age(score: Score, now_ms: i64, half_life: Duration) -> f64 {
+    (now_ms - score.last_ms).max(0) as f64 / half_life.as_millis().max(1) as f64
 }
 
 /// A map of at most 100,000 entries, each dropped after `idle` unused.
@@ -608,6 +686,59 @@ mod tests {
         t.signed_in(home, "alice");
         assert_eq!(t.wait(home, "alice", 0), None);
         assert!(t.account_throttled("alice", 0));
+    }
+
+    #[test]
+    fn a_turn_taken_on_another_node_starts_the_wait_over_here() {
+        let t = Throttle::new(ThrottleSettings::default());
+        let half_life = ThrottleSettings::default().half_life;
+        for i in 0..20 {
+            t.failed(bot(i), "alice", 0);
+        }
+        assert!(t.account_wait("alice", 500).is_some());
+        assert_eq!(
+            t.account_wait("alice", 1100),
+            None,
+            "over, as far as we know"
+        );
+        // Another node took the turn at 1050: the shared row says so.
+        let ours = t.accounts.get("alice").unwrap();
+        let theirs = SharedScore {
+            value: ours.decayed(1050, half_life),
+            last_ms: 1050,
+        };
+        t.adopt_account_turn("alice", theirs, 1100);
+        let wait = t
+            .account_wait("alice", 1100)
+            .expect("the wait started over");
+        assert!(wait >= Duration::from_millis(900), "{wait:?}");
+        assert!(t.account_throttled("alice", 1100), "and the count stands");
+        // A smaller shared count never lowers ours.
+        let low = SharedScore {
+            value: 1.0,
+            last_ms: 2000,
+        };
+        t.adopt_account_turn("alice", low, 2000);
+        assert!(t.account_throttled("alice", 2000));
+    }
+
+    #[test]
+    fn a_known_address_is_written_to_the_database_once_in_a_while() {
+        let t = Throttle::new(ThrottleSettings::default());
+        let home = ip("192.0.2.1");
+        assert!(t.share_due(home, "alice", 0), "never written");
+        t.shared_known(home, "alice", 0);
+        t.signed_in(home, "alice");
+        t.remember(home, "alice");
+        assert!(t.known(home, "alice"));
+        assert!(!t.share_due(home, "alice", 3_600_000), "an hour on: fresh");
+        let refresh = 30 * 86_400_000 / 16;
+        assert!(
+            t.share_due(home, "alice", refresh),
+            "a sixteenth of 30 days on"
+        );
+        assert!(t.share_due(ip("192.0.2.2"), "alice", 0));
+        assert!(t.share_due(home, "bob", 0));
     }
 
     #[test]

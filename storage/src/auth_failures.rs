@@ -4,14 +4,16 @@
 //! from the account-wide wait on every node.
 //!
 //! The throttle itself lives in the server (`auth::throttle`) and keeps its scores in
-//! memory; on PostgreSQL it writes each checked failure here and reads the scores back
-//! before it decides on an uncached sign-in. A score decays by half every half-life,
-//! computed in the upsert so that concurrent nodes never lose a failure. On SQLite (one
-//! node) every call is a no-op returning `None`.
+//! memory; on PostgreSQL each check reserves a place here before it hashes and a failure
+//! becomes a score (`auth_checks`), and the node reads the scores back before it decides
+//! on an uncached sign-in. A score decays by half every half-life, computed in the
+//! upsert so that concurrent nodes never lose a failure. On SQLite (one node) every call
+//! is a no-op returning `None`.
 
 use std::net::IpAddr;
 
 use crate::Store;
+use crate::auth_checks::ScoreRules;
 use crate::db::Backend;
 use crate::error::Result;
 
@@ -39,7 +41,7 @@ pub struct SharedScores {
 }
 
 /// The (scope, subject) keys of one attempt, in `SharedScores` order.
-fn subjects(addr: IpAddr, user: &str) -> [(i16, String); 3] {
+pub(crate) fn subjects(addr: IpAddr, user: &str) -> [(i16, String); 3] {
     let addr = addr.to_string();
     [
         (0, format!("{addr}\n{user}")),
@@ -48,7 +50,7 @@ fn subjects(addr: IpAddr, user: &str) -> [(i16, String); 3] {
     ]
 }
 
-fn scores(rows: Vec<(i16, f64, i64)>) -> SharedScores {
+pub(crate) fn scores(rows: Vec<(i16, f64, i64)>) -> SharedScores {
     let mut scores = SharedScores::default();
     for (scope, value, last_ms) in rows {
         let score = Some(SharedScore { value, last_ms });
@@ -89,52 +91,44 @@ impl Store {
         Ok(Some(scores(rows)))
     }
 
-    /// Counts one checked failure of `addr` as `user` in all three shared scores (each
-    /// decayed to `now_ms` first) and returns them; `None` on SQLite.
+    /// Counts one failure of `addr` as `user` that reserved no place (a wrong second
+    /// factor: no hash ran) in all three shared scores, and returns them; `None` on
+    /// SQLite.
     pub async fn record_shared_failure(
         &self,
         addr: IpAddr,
         user: &str,
         now_ms: i64,
-        half_life_ms: f64,
+        rules: &ScoreRules,
     ) -> Result<Option<SharedScores>> {
         if !self.shares_failure_scores() {
             return Ok(None);
         }
-        let [pair, address, account] = subjects(addr, user);
-        let rows: Vec<(i16, f64, i64)> = sqlx::query_as(
-            "INSERT INTO auth_failures (scope, subject, score, last_ms) \
-             VALUES (0, $1, 1, $4), (1, $2, 1, $4), (2, $3, 1, $4) \
-             ON CONFLICT (scope, subject) DO UPDATE SET \
-               score = auth_failures.score \
-                 * power(0.5, GREATEST($4 - auth_failures.last_ms, 0)::float8 / $5) + 1, \
-               last_ms = GREATEST(auth_failures.last_ms, $4) \
-             RETURNING scope, score, last_ms",
-        )
-        .bind(pair.1)
-        .bind(address.1)
-        .bind(account.1)
-        .bind(now_ms)
-        .bind(half_life_ms.max(1.0))
-        .fetch_all(&self.db.pool)
-        .await?;
-        // Bounded table: now and then, drop the scores nobody failed against for an hour.
+        Ok(Some(
+            self.count_failure(addr, user, now_ms, 0.0, rules).await?,
+        ))
+    }
+
+    /// Bounded table: now and then, drops the scores nobody failed against, and no
+    /// check was pending on, for an hour.
+    pub(crate) async fn drop_idle_scores(&self, now_ms: i64) -> Result<()> {
         if rand::random::<u8>() < 4 {
-            sqlx::query("DELETE FROM auth_failures WHERE last_ms < $1")
+            sqlx::query("DELETE FROM auth_failures WHERE last_ms < $1 AND pending_ms < $1")
                 .bind(now_ms - IDLE_MS)
                 .execute(&self.db.pool)
                 .await?;
         }
-        Ok(Some(scores(rows)))
+        Ok(())
     }
 
-    /// Clears the shared score of `addr` against `user` after a successful sign-in.
+    /// Clears the shared score of `addr` against `user` after a successful sign-in. The
+    /// row stays: it holds the places of checks still running.
     pub async fn forget_shared_pair(&self, addr: IpAddr, user: &str) -> Result<()> {
         if !self.shares_failure_scores() {
             return Ok(());
         }
         let [pair, _, _] = subjects(addr, user);
-        sqlx::query("DELETE FROM auth_failures WHERE scope = 0 AND subject = $1")
+        sqlx::query("UPDATE auth_failures SET score = 0 WHERE scope = 0 AND subject = $1")
             .bind(pair.1)
             .execute(&self.db.pool)
             .await?;

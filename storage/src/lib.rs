@@ -20,6 +20,7 @@
 
 mod accounts;
 mod audit;
+mod auth_checks;
 mod auth_failures;
 pub mod blob;
 mod check;
@@ -47,6 +48,7 @@ mod tree;
 
 pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};
+pub use auth_checks::{AccountTurn, CheckEnd, Reservation, ScoreRules};
 pub use auth_failures::{SharedScore, SharedScores};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config};
 pub use check::{BlobProblem, CheckReport};
