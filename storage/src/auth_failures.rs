@@ -13,12 +13,36 @@
 use std::net::IpAddr;
 
 use crate::Store;
-use crate::auth_checks::ScoreRules;
 use crate::db::Backend;
 use crate::error::Result;
 
 /// Scores idle this long are deleted (the throttle forgets them after an hour too).
 const IDLE_MS: i64 = 3_600_000;
+
+/// The throttle's rules, as the shared statements apply them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreRules {
+    /// Failures of one address against one account before it must wait.
+    pub per_account: f64,
+    /// Failures of one address, all accounts together, before it must wait.
+    pub per_address: f64,
+    /// Failures against one account from all addresses before new addresses wait.
+    pub account_wide: f64,
+    /// How fast failures are forgotten, in ms.
+    pub half_life_ms: f64,
+    /// How fast a pending check left behind (its node died) is forgotten, in ms.
+    pub pending_half_life_ms: f64,
+    /// The longest wait, in seconds.
+    pub max_delay_secs: f64,
+}
+
+impl ScoreRules {
+    /// What is left at `now_ms` of a place reserved at `since_ms`.
+    pub(crate) fn place(&self, since_ms: i64, now_ms: i64) -> f64 {
+        let elapsed = (now_ms - since_ms).max(0) as f64;
+        0.5f64.powf(elapsed / self.pending_half_life_ms.max(1.0))
+    }
+}
 
 /// One shared score: failures (decayed to `last_ms`) and the time of the last one.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -48,8 +48,8 @@ mod tree;
 
 pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};
-pub use auth_checks::{AccountTurn, CheckEnd, Reservation, ScoreRules};
-pub use auth_failures::{SharedScore, SharedScores};
+pub use auth_checks::{AccountTurn, CheckEnd, Reservation};
+pub use auth_failures::{ScoreRules, SharedScore, SharedScores};
 pub use blob::{BlobKey, BlobStore, Digests, LocalBlobStore, S3BlobStore, S3Config};
 pub use check::{BlobProblem, CheckReport};
 pub use credentials::{AppPassword, LastUse, NewAppPassword, UseRecord};
@@ -73,6 +73,6 @@ pub use reminders::{
 pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
 pub use store::{BlobStoreConfig, DEFAULT_INLINE_BLOB_MAX, Store, StoreConfig};
 pub use tree::{
-    CopyDepth, CreateMode, Location, MAX_DEPTH, NewContent, Node, NodeKind, Overwrite, Placed,
-    Target, TreeRoot,
+    ChildDigests, CopyDepth, CreateMode, Location, MAX_DEPTH, NewContent, Node, NodeKind,
+    Overwrite, Placed, Target, TreeRoot,
 };
