@@ -546,6 +546,45 @@ async fn checksums_are_served_and_verified() {
     assert_eq!(srv.blob_files(), blobs);
 }
 
+/// A folder listing reads its members' digests only for a request that names
+/// `oc:checksums` (by `prop`, or by `include` beside allprop); each way shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_listing_shows_checksums_when_asked() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.mkcol("/files/d/").await.status(201);
+    dav.put("/files/d/h.txt", "hello").await.status(201);
+    let sha1 = "SHA1:aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d";
+    let asked = [
+        r#"<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><d:getetag/><oc:checksums/></d:prop></d:propfind>"#,
+        r#"<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:allprop/><d:include><oc:checksums/></d:include></d:propfind>"#,
+    ];
+    for body in asked {
+        let listing = dav
+            .req("PROPFIND", "/files/d/")
+            .header("Depth", "1")
+            .body(body)
+            .send()
+            .await
+            .status(207);
+        assert!(listing.text().contains(sha1), "{}", listing.text());
+    }
+    let plain = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontentlength/></d:prop></d:propfind>"#;
+    let listing = dav
+        .req("PROPFIND", "/files/d/")
+        .header("Depth", "1")
+        .body(plain)
+        .send()
+        .await
+        .status(207);
+    assert!(!listing.text().contains("checksum"), "{}", listing.text());
+    assert!(
+        listing.text().contains("<D:getcontentlength>5<"),
+        "{}",
+        listing.text()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_properties_follow_usage() {
     let srv = TestServer::start().await;

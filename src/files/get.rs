@@ -14,7 +14,7 @@ use std::fmt::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use davgate_storage::Node;
+use davgate_storage::{ChildDigests, Node};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
@@ -274,7 +274,10 @@ async fn folder(
     if fetch.head {
         return Ok(resp);
     }
-    let mut children = ctx.store.children(node.id).await?;
+    let mut children = ctx
+        .store
+        .children_listing(node.id, ChildDigests::Skip)
+        .await?;
     children.retain(|c| !c.name.starts_with('.'));
     children.sort_by(|a, b| a.name.cmp(&b.name));
     let title = escaped(&href);

@@ -899,7 +899,8 @@ async fn names_compare_in_nfc(f: &Fixture) {
 }
 
 /// A folder's listing (one JSON row on SQLite, plain rows on PostgreSQL) carries every
-/// column a single read does, digests included, sorted by name.
+/// column a single read does, digests included, sorted by name; asked without digests,
+/// everything else.
 async fn a_listing_reads_what_a_single_read_does(f: &Fixture) {
     let a = f.account("alice").await;
     let dir = f.store.create_dir(a.id, a.files_root, "d").await.unwrap();
@@ -926,6 +927,21 @@ async fn a_listing_reads_what_a_single_read_does(f: &Fixture) {
     }
     assert!(listed[0].digests.is_some() && listed[0].blob.is_some());
     assert!(f.store.children(listed[2].id).await.unwrap().is_empty());
+    // Without digests, the same listing with every `digests` left out.
+    let light = f
+        .store
+        .children_listing(dir.id, davgate_storage::ChildDigests::Skip)
+        .await
+        .unwrap();
+    let expected: Vec<_> = listed
+        .iter()
+        .cloned()
+        .map(|mut n| {
+            n.digests = None;
+            n
+        })
+        .collect();
+    assert_eq!(light, expected);
 }
 
 async fn moves_are_one_row_and_refuse_cycles(f: &Fixture) {

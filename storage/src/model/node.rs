@@ -122,6 +122,15 @@ macro_rules! node_columns {
     };
 }
 
+/// Every node column but the blob's digests, which the caller selects as NULL: a listing
+/// that shows no checksum then needs no lookup in `blobs`, two index walks per entry.
+macro_rules! node_columns_without_digests {
+    () => {
+        "n.id, n.account_id, n.parent_id, n.name, n.kind, n.size, n.etag, n.mtime_ms, n.created_ms, \
+         n.content_type, n.blob_key, n.trashed_ms, n.trash_origin"
+    };
+}
+
 /// `SELECT <every node column> FROM nodes n LEFT JOIN blobs b … <rest>`, as one static string.
 macro_rules! select_nodes {
     ($rest:literal) => {
@@ -133,7 +142,7 @@ macro_rules! select_nodes {
         )
     };
 }
-pub(crate) use {node_columns, select_nodes};
+pub(crate) use {node_columns, node_columns_without_digests, select_nodes};
 
 /// Longest path accepted, in segments: deep enough for any real tree, shallow enough
 /// that resolving it stays cheap.
