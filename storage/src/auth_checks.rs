@@ -8,9 +8,9 @@
 //! (or, past it, the wait is over and nothing is pending: one check takes its turn).
 //! The check ends with [`Store::end_shared_check`]: a failure moves its place from
 //! `pending` to `score` in the same statement, a success gives it back. Pending places
-//! decay like scores, with a half-life of seconds, so a node that dies mid-check leaves
-//! nothing behind for long; the decayed amount of a place is what is given back, so
-//! nothing drifts.
+//! decay like scores, with a half-life of their own (five minutes, set by the server), so
+//! a node that dies mid-check leaves nothing behind for good; the decayed amount of a
+//! place is what is given back, so nothing drifts.
 //!
 //! While an account is over its account-wide threshold, a new address's password check
 //! takes its turn by moving the account row's `last_ms` to now, in one conditional
