@@ -114,20 +114,22 @@ impl From<NodeRow> for Node {
     }
 }
 
-/// Every node column (and the blob's digests), in `NodeRow` order.
-macro_rules! node_columns {
-    () => {
-        "n.id, n.account_id, n.parent_id, n.name, n.kind, n.size, n.etag, n.mtime_ms, n.created_ms, \
-         n.content_type, n.blob_key, n.trashed_ms, n.trash_origin, b.md5, b.sha1"
-    };
-}
-
-/// Every node column but the blob's digests, which the caller selects as NULL: a listing
-/// that shows no checksum then needs no lookup in `blobs`, two index walks per entry.
+/// Every node column but the blob's digests, in `NodeRow` order; a listing that shows no
+/// checksum selects the digests as NULL and needs no lookup in `blobs`.
 macro_rules! node_columns_without_digests {
     () => {
         "n.id, n.account_id, n.parent_id, n.name, n.kind, n.size, n.etag, n.mtime_ms, n.created_ms, \
          n.content_type, n.blob_key, n.trashed_ms, n.trash_origin"
+    };
+}
+
+/// Every node column and the blob's digests, in `NodeRow` order.
+macro_rules! node_columns {
+    () => {
+        concat!(
+            $crate::tree::node_columns_without_digests!(),
+            ", b.md5, b.sha1"
+        )
     };
 }
 

@@ -110,34 +110,33 @@ impl Store {
         parent: NodeId,
         digests: ChildDigests,
     ) -> Result<Vec<Node>> {
-        let mut nodes: Vec<Node> = match (self.db.backend, digests) {
-            (Backend::Sqlite, ChildDigests::Read) => {
-                self.children_as_json(concat!(
-                    "SELECT COALESCE(json_group_array(json_array(",
-                    node_columns!(),
-                    ")), '[]') FROM nodes n LEFT JOIN blobs b ON b.key = n.blob_key WHERE n.parent_id = $1"
-                ), parent)
-                .await?
+        let mut nodes: Vec<Node> = match self.db.backend {
+            Backend::Sqlite => {
+                let sql = match digests {
+                    ChildDigests::Read => concat!(
+                        "SELECT COALESCE(json_group_array(json_array(",
+                        node_columns!(),
+                        ")), '[]') FROM nodes n LEFT JOIN blobs b ON b.key = n.blob_key \
+                         WHERE n.parent_id = $1"
+                    ),
+                    ChildDigests::Skip => concat!(
+                        "SELECT COALESCE(json_group_array(json_array(",
+                        node_columns_without_digests!(),
+                        ", NULL, NULL)), '[]') FROM nodes n WHERE n.parent_id = $1"
+                    ),
+                };
+                self.children_as_json(sql, parent).await?
             }
-            (Backend::Sqlite, ChildDigests::Skip) => {
-                self.children_as_json(concat!(
-                    "SELECT COALESCE(json_group_array(json_array(",
-                    node_columns_without_digests!(),
-                    ", NULL, NULL)), '[]') FROM nodes n WHERE n.parent_id = $1"
-                ), parent)
-                .await?
-            }
-            (Backend::Postgres, ChildDigests::Read) => {
-                self.children_as_rows(select_nodes!("WHERE n.parent_id = $1"), parent)
-                    .await?
-            }
-            (Backend::Postgres, ChildDigests::Skip) => {
-                self.children_as_rows(concat!(
-                    "SELECT ",
-                    node_columns_without_digests!(),
-                    ", NULL::text AS md5, NULL::text AS sha1 FROM nodes n WHERE n.parent_id = $1"
-                ), parent)
-                .await?
+            Backend::Postgres => {
+                let sql = match digests {
+                    ChildDigests::Read => select_nodes!("WHERE n.parent_id = $1"),
+                    ChildDigests::Skip => concat!(
+                        "SELECT ",
+                        node_columns_without_digests!(),
+                        ", NULL::text AS md5, NULL::text AS sha1 FROM nodes n WHERE n.parent_id = $1"
+                    ),
+                };
+                self.children_as_rows(sql, parent).await?
             }
         };
         // Sorted here: an ordered aggregate makes SQLite build and spill a sort tree.
