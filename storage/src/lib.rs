@@ -45,6 +45,8 @@ mod reminders;
 mod sessions;
 mod store;
 mod tree;
+#[cfg(test)]
+mod upload_batch_tests;
 
 pub use accounts::{Account, TotpState};
 pub use audit::{AuditEntry, AuditEvent, AuditSource};

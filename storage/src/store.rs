@@ -77,6 +77,8 @@ pub struct Store {
     pub(crate) md5: Arc<md5_fill::Md5Filler>,
     /// Errors the blob store returned since the store was opened.
     blob_errors: Arc<AtomicU64>,
+    /// Writes waiting to be committed together (SQLite).
+    pub(crate) write_batches: Arc<db::batch::WriteBatches>,
 }
 
 impl Store {
@@ -109,6 +111,7 @@ impl Store {
             blobs,
             md5: Arc::new(md5),
             blob_errors,
+            write_batches: Arc::default(),
         })
     }
 

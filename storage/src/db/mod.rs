@@ -6,6 +6,7 @@
 //! through [`WriteTx`], whose commit returns only once the commit is durable (on SQLite
 //! with one fsync shared by concurrent commits, see the `wal_flush` module).
 
+pub(crate) mod batch;
 mod changes;
 mod counted;
 mod notices;
@@ -26,10 +27,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::error::Result;
 
 pub(crate) use changes::{Changes, Version};
-pub(crate) use counted::CountedPool;
 pub use counted::QueryCount;
+pub(crate) use counted::{CountedPool, count_one};
 pub(crate) use snapshots::Snapshots;
-use wal_flush::WalFlusher;
+use wal_flush::{Ticket, WalFlusher};
 
 /// Which database sits behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +128,13 @@ impl WriteTx {
     /// Commits, and returns once the commit is durable: nothing may acknowledge a write
     /// before this returns `Ok`.
     pub(crate) async fn commit(self) -> Result<()> {
+        self.commit_undurable().await?.wait().await
+    }
+
+    /// Commits and releases the write gate, leaving the wait for durability to the
+    /// caller: the writer of a batch of uploads starts on the next batch while the
+    /// uploaders of this one wait for the disk.
+    pub(crate) async fn commit_undurable(self) -> Result<Durability> {
         let WriteTx {
             tx,
             _gate: gate,
@@ -137,14 +145,35 @@ impl WriteTx {
         // Also when the commit failed: whether it reached the database is unknown.
         changes.committed();
         committed?;
-        if let Some(wal) = wal {
+        // The next writer commits while this one waits for the disk: that is what lets
+        // one fsync cover both.
+        drop(gate);
+        Ok(Durability(wal.map(|wal| {
             let ticket = wal.committed();
-            // The next writer commits while this one waits for the disk: that is what
-            // lets one fsync cover both.
-            drop(gate);
-            wal.durable(ticket).await?;
+            (wal, ticket)
+        })))
+    }
+}
+
+/// A commit that is in the database and may still have to reach the disk (see
+/// `wal_flush`); nothing may acknowledge it before [`Durability::wait`] returns `Ok`.
+pub(crate) struct Durability(Option<(Arc<WalFlusher>, Ticket)>);
+
+impl Durability {
+    /// Returns once the commit is durable.
+    pub(crate) async fn wait(&self) -> Result<()> {
+        if let Some((wal, ticket)) = &self.0 {
+            wal.durable(*ticket).await?;
         }
         Ok(())
+    }
+}
+
+impl Db {
+    /// Whether writes run one at a time behind the write gate (SQLite), so that uploads
+    /// finishing together are best committed together (see `batch`).
+    pub(crate) fn writes_one_at_a_time(&self) -> bool {
+        self.write_gate.is_some()
     }
 }
 

@@ -7,7 +7,7 @@
 
 mod relocate;
 mod trash;
-mod write;
+pub(crate) mod write;
 
 pub use relocate::{CopyDepth, Overwrite, Placed, Target};
 pub(crate) use write::require_node;

@@ -5,10 +5,17 @@
 //! writes them); the commit swaps the node's blob pointer and charges the quota
 //! together, and only then is the old blob released.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
 use crate::Store;
 use crate::accounts::{AccountId, charge, release_blobs};
 use crate::blob::{BlobKey, StagedBlob};
-use crate::db::{WriteTx, now_ms};
+use tokio::sync::oneshot;
+
+use crate::db::batch::{BatchItem, write_batch};
+use crate::db::{Durability, WriteTx, now_ms};
 use crate::error::{Result, StorageError};
 use crate::names::{name_key, validate_name};
 use crate::tree::{MAX_DEPTH, Node, NodeId, NodeKind, NodeRow, select_nodes};
@@ -77,7 +84,9 @@ impl Store {
     }
 
     /// Makes an uploaded blob the content of `parent/name`, creating or replacing the
-    /// file as `mode` allows, and charges the size difference to the quota.
+    /// file as `mode` allows, and charges the size difference to the quota. Returns once
+    /// the commit is durable. On SQLite the upload joins the next batch of writes to be
+    /// committed together (see `db::batch`).
     pub async fn commit_upload(
         &self,
         account: AccountId,
@@ -87,117 +96,37 @@ impl Store {
         mode: CreateMode,
     ) -> Result<Node> {
         validate_name(name)?;
-        let NewContent {
-            blob,
-            mtime_ms,
-            content_type,
-        } = content;
-        let key = blob.key().clone();
-        let size = blob.size();
-        let digests = blob.digests().cloned();
-        let size_db = i64::try_from(size).map_err(|_| StorageError::TooLarge {
+        let size_db = i64::try_from(content.blob.size()).map_err(|_| StorageError::TooLarge {
             limit: i64::MAX as u64,
         })?;
-        let now = now_ms();
-        let mtime = mtime_ms.unwrap_or(now);
-
-        let mut tx = self.db.begin_write().await?;
-        let existing = fetch_child_of_dir(&mut tx, account, parent, name).await?;
-        match (&existing, mode) {
-            (Some(node), _) if node.is_dir() => {
-                return Err(StorageError::Conflict("a folder has that name"));
-            }
-            (Some(_), CreateMode::CreateNew) => {
-                return Err(StorageError::Conflict("the file exists"));
-            }
-            (None, CreateMode::ReplaceExisting) => return Err(StorageError::NotFound),
-            _ => {}
-        }
-        sqlx::query(
-            "INSERT INTO blobs (key, size, created_ms, md5, sha1) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(key.as_str())
-        .bind(size_db)
-        .bind(now)
-        .bind(digests.as_ref().and_then(|d| d.md5.as_deref()))
-        .bind(digests.as_ref().map(|d| d.sha1.as_str()))
-        .execute(&mut *tx.tx)
-        .await?;
-        if let Some(bytes) = blob.inline() {
-            sqlx::query("INSERT INTO blob_data (key, bytes) VALUES ($1, $2)")
-                .bind(key.as_str())
-                .bind(bytes)
-                .execute(&mut *tx.tx)
-                .await?;
-        }
-        let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
-        charge(&mut tx, account, size_db - old_size).await?;
-        // The node as written, built from what was just stored rather than read back:
-        // one statement fewer while the write lock is held.
-        let (node, freed) = match existing {
-            Some(old) => {
-                sqlx::query(
-                    "UPDATE nodes SET size = $1, etag = $2, mtime_ms = $3, blob_key = $2, \
-                     content_type = $4 WHERE id = $5",
-                )
-                .bind(size_db)
-                .bind(key.as_str())
-                .bind(mtime)
-                .bind(&content_type)
-                .bind(old.id.0)
-                .execute(&mut *tx.tx)
-                .await?;
-                let freed = match &old.blob {
-                    Some(old_key) => release_blobs(&mut tx, std::slice::from_ref(old_key)).await?,
-                    None => Vec::new(),
-                };
-                let node = Node {
-                    size,
-                    etag: key.as_str().to_owned(),
-                    mtime_ms: mtime,
-                    content_type,
-                    blob: Some(key.clone()),
-                    digests: digests.clone(),
-                    ..old
-                };
-                (node, freed)
-            }
-            None => {
-                let id = insert_node(
-                    &mut tx,
-                    account,
-                    parent,
-                    name,
-                    NodeKind::File,
-                    Some((&key, size_db)),
-                    mtime,
-                    now,
-                    content_type.as_deref(),
-                )
-                .await?;
-                let node = Node {
-                    id,
-                    account,
-                    parent: Some(parent),
-                    name: name.to_owned(),
-                    kind: NodeKind::File,
-                    size,
-                    etag: key.as_str().to_owned(),
-                    mtime_ms: mtime,
-                    created_ms: now,
-                    content_type,
-                    blob: Some(key.clone()),
-                    trashed_ms: None,
-                    trash_origin: None,
-                    digests: digests.clone(),
-                };
-                (node, Vec::new())
-            }
+        let upload = QueuedUpload {
+            account,
+            parent,
+            name: name.to_owned(),
+            content,
+            mode,
+            size_db,
         };
-        tx.commit().await?;
-        blob.committed();
-        self.delete_blobs(&freed).await;
-        if digests.as_ref().is_some_and(|d| d.md5.is_none()) && !self.md5.queue(key) {
+        let (reply, outcome) = oneshot::channel();
+        let item = Box::new(PendingUpload {
+            upload,
+            outcome: None,
+            reply,
+        });
+        if self.db.writes_one_at_a_time() {
+            self.write_batches.push(&self.db, item);
+        } else {
+            // PostgreSQL runs writers side by side: alone, in the request's own task.
+            write_batch(&self.db, vec![item]).await;
+        }
+        let committed = outcome.await.map_err(|_| abandoned())??;
+        committed.durability.wait().await?;
+        self.delete_blobs(&committed.freed).await;
+        let node = committed.node;
+        if let (Some(digests), Some(key)) = (&node.digests, &node.blob)
+            && digests.md5.is_none()
+            && !self.md5.queue(key.clone())
+        {
             tracing::debug!("the MD5 queue is full; upkeep fills this blob's in later");
         }
         Ok(node)
@@ -216,6 +145,236 @@ impl Store {
             return Err(StorageError::NotFound);
         }
         tx.commit().await
+    }
+}
+
+/// An upload whose bytes are staged, waiting for its commit.
+pub(crate) struct QueuedUpload {
+    pub(crate) account: AccountId,
+    pub(crate) parent: NodeId,
+    pub(crate) name: String,
+    pub(crate) content: NewContent,
+    pub(crate) mode: CreateMode,
+    /// The blob's size as the database stores it.
+    pub(crate) size_db: i64,
+}
+
+/// An upload written into a transaction that is still open.
+pub(crate) struct Applied {
+    /// The node as written, built from what was stored rather than read back: one
+    /// statement fewer while the write lock is held.
+    pub(crate) node: Node,
+    /// Blobs the replaced content held that nothing references any more.
+    pub(crate) freed: Vec<BlobKey>,
+}
+
+/// Why an upload was not written.
+enum NotApplied {
+    /// Refused before it wrote anything (its name taken, its folder gone, the quota):
+    /// the transaction can go on without it.
+    Refused(StorageError),
+    /// Failed after writing part of it: the transaction must be rolled back.
+    Broken(StorageError),
+}
+
+/// An upload committed to the database, not yet known to be durable.
+pub(crate) struct Committed {
+    pub(crate) node: Node,
+    /// Blobs nothing references any more, to delete once the commit is durable.
+    pub(crate) freed: Vec<BlobKey>,
+    /// Shared by every write of the batch.
+    pub(crate) durability: Arc<Durability>,
+}
+
+/// An upload as one write of a batch (see `db::batch`).
+pub(crate) struct PendingUpload {
+    pub(crate) upload: QueuedUpload,
+    /// What writing it did, once it was tried: the upload written, or why it was not.
+    pub(crate) outcome: Option<Result<Applied>>,
+    pub(crate) reply: oneshot::Sender<Result<Committed>>,
+}
+
+#[async_trait]
+impl BatchItem for PendingUpload {
+    async fn apply(&mut self, tx: &mut WriteTx) -> Result<()> {
+        self.outcome = None;
+        match apply_upload(tx, &self.upload).await {
+            Ok(applied) => self.outcome = Some(Ok(applied)),
+            Err(NotApplied::Refused(refusal)) => self.outcome = Some(Err(refusal)),
+            Err(NotApplied::Broken(e)) => return Err(e),
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, commit: Result<Arc<Durability>>) {
+        let PendingUpload {
+            upload,
+            outcome,
+            reply,
+        } = *self;
+        let answer = match (commit, outcome) {
+            (Ok(durability), Some(Ok(applied))) => {
+                // The database references the blob now: it is kept.
+                upload.content.blob.committed();
+                Ok(Committed {
+                    node: applied.node,
+                    freed: applied.freed,
+                    durability,
+                })
+            }
+            (Ok(_), Some(Err(refusal))) => Err(refusal),
+            (Ok(_), None) => Err(abandoned()),
+            (Err(e), _) => Err(e),
+        };
+        // An uploader that went away still had its upload committed, as it would
+        // written alone once its COMMIT was sent.
+        let _ = reply.send(answer);
+    }
+}
+
+/// An upload whose commit never finished.
+fn abandoned() -> StorageError {
+    StorageError::Io(std::io::Error::other(
+        "the upload's commit did not finish (the server may be stopping); upload the file again",
+    ))
+}
+
+/// Writes `upload` into `tx`: the blob's rows, the node, the quota. Every check that
+/// can refuse it runs before its first write, so a refused upload leaves `tx` as it was.
+async fn apply_upload(
+    tx: &mut WriteTx,
+    upload: &QueuedUpload,
+) -> std::result::Result<Applied, NotApplied> {
+    let QueuedUpload {
+        account,
+        parent,
+        ref name,
+        ref content,
+        mode,
+        size_db,
+    } = *upload;
+    let blob = &content.blob;
+    let key = blob.key();
+    let digests = blob.digests().cloned();
+    let now = now_ms();
+    let mtime = content.mtime_ms.unwrap_or(now);
+    let content_type = content.content_type.clone();
+
+    let existing = fetch_child_of_dir(tx, account, parent, name)
+        .await
+        .map_err(refused_unless_backend)?;
+    match (&existing, mode) {
+        (Some(node), _) if node.is_dir() => {
+            return Err(NotApplied::Refused(StorageError::Conflict(
+                "a folder has that name",
+            )));
+        }
+        (Some(_), CreateMode::CreateNew) => {
+            return Err(NotApplied::Refused(StorageError::Conflict(
+                "the file exists",
+            )));
+        }
+        (None, CreateMode::ReplaceExisting) => {
+            return Err(NotApplied::Refused(StorageError::NotFound));
+        }
+        _ => {}
+    }
+    let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
+    // The quota first: a conditional UPDATE that changes nothing when it refuses.
+    charge(tx, account, size_db - old_size)
+        .await
+        .map_err(refused_unless_backend)?;
+    let written = async {
+        sqlx::query(
+            "INSERT INTO blobs (key, size, created_ms, md5, sha1) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key.as_str())
+        .bind(size_db)
+        .bind(now)
+        .bind(digests.as_ref().and_then(|d| d.md5.as_deref()))
+        .bind(digests.as_ref().map(|d| d.sha1.as_str()))
+        .execute(&mut *tx.tx)
+        .await?;
+        if let Some(bytes) = blob.inline() {
+            sqlx::query("INSERT INTO blob_data (key, bytes) VALUES ($1, $2)")
+                .bind(key.as_str())
+                .bind(bytes)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        let size = size_db as u64;
+        Ok(match existing {
+            Some(old) => {
+                sqlx::query(
+                    "UPDATE nodes SET size = $1, etag = $2, mtime_ms = $3, blob_key = $2, \
+                     content_type = $4 WHERE id = $5",
+                )
+                .bind(size_db)
+                .bind(key.as_str())
+                .bind(mtime)
+                .bind(&content_type)
+                .bind(old.id.0)
+                .execute(&mut *tx.tx)
+                .await?;
+                let freed = match &old.blob {
+                    Some(old_key) => release_blobs(tx, std::slice::from_ref(old_key)).await?,
+                    None => Vec::new(),
+                };
+                let node = Node {
+                    size,
+                    etag: key.as_str().to_owned(),
+                    mtime_ms: mtime,
+                    content_type,
+                    blob: Some(key.clone()),
+                    digests,
+                    ..old
+                };
+                Applied { node, freed }
+            }
+            None => {
+                let id = insert_node(
+                    tx,
+                    account,
+                    parent,
+                    name,
+                    NodeKind::File,
+                    Some((key, size_db)),
+                    mtime,
+                    now,
+                    content_type.as_deref(),
+                )
+                .await?;
+                let node = Node {
+                    id,
+                    account,
+                    parent: Some(parent),
+                    name: name.clone(),
+                    kind: NodeKind::File,
+                    size,
+                    etag: key.as_str().to_owned(),
+                    mtime_ms: mtime,
+                    created_ms: now,
+                    content_type,
+                    blob: Some(key.clone()),
+                    trashed_ms: None,
+                    trash_origin: None,
+                    digests,
+                };
+                Applied {
+                    node,
+                    freed: Vec::new(),
+                }
+            }
+        })
+    };
+    written.await.map_err(NotApplied::Broken)
+}
+
+/// A check's error: a refusal, unless the database itself failed.
+fn refused_unless_backend(e: StorageError) -> NotApplied {
+    match e {
+        StorageError::Backend(_) | StorageError::Io(_) => NotApplied::Broken(e),
+        refusal => NotApplied::Refused(refusal),
     }
 }
 
