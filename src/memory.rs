@@ -11,12 +11,17 @@
 //! store, and a burst of large answers costs one trim per tick, so busy servers do not
 //! trim after every request.
 //!
+//! Before the trim, the idle database connections give back their page caches and the
+//! file pages their maps touched ([`Store::release_memory`]): after one 50,000-entry
+//! listing those were most of what stayed (103 MiB, of which 61 MiB mapped file pages).
+//!
 //! Owns nothing else: which answers count as large is the response body's business
 //! ([`crate::response::pieces`]). On other allocators than glibc's this does nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use davgate_storage::Store;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -33,8 +38,9 @@ pub fn large_answer_sent() {
     TRIM_WANTED.store(true, Ordering::Relaxed);
 }
 
-/// Trims the heap after large answers until `stopped` turns true.
-pub async fn trim_after_large_answers(mut stopped: watch::Receiver<bool>) {
+/// Releases the database connections' caches and trims the heap after large answers,
+/// until `stopped` turns true.
+pub async fn trim_after_large_answers(store: Option<Store>, mut stopped: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(TRIM_EVERY);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Bounded by the server's life: the loop ends when it is told to stop.
@@ -47,6 +53,12 @@ pub async fn trim_after_large_answers(mut stopped: watch::Receiver<bool>) {
             return;
         }
         if TRIM_WANTED.swap(false, Ordering::Relaxed) {
+            // First, so that the page caches it frees are trimmed too.
+            if let Some(store) = &store
+                && let Err(e) = store.release_memory().await
+            {
+                tracing::warn!("the database connections could not release memory: {e}");
+            }
             // A walk over every arena, taking each one's lock in turn: not on the reactor.
             let _ = tokio::task::spawn_blocking(trim).await;
         }
@@ -115,7 +127,7 @@ mod tests {
     async fn a_requested_trim_runs_at_the_first_tick_and_the_task_stops() {
         large_answer_sent();
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(trim_after_large_answers(stopped));
+        let task = tokio::spawn(trim_after_large_answers(None, stopped));
         // The first tick is immediate.
         for _ in 0..100 {
             if !TRIM_WANTED.load(Ordering::Relaxed) {

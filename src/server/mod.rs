@@ -215,8 +215,11 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         settings.reminders.clone(),
         stopped.clone(),
     ));
+    tokio::spawn(crate::memory::trim_after_large_answers(
+        Some(store.clone()),
+        stopped.clone(),
+    ));
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
-    tokio::spawn(crate::memory::trim_after_large_answers(stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
     if let Some(certs) = &certs {
         tokio::spawn(certs.clone().watch_files(stopped.clone()));

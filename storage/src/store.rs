@@ -141,6 +141,12 @@ impl Store {
         self.blob_errors.load(Ordering::Relaxed)
     }
 
+    /// Has the idle database connections give back the memory they cache (SQLite only),
+    /// after a large answer; returns how many did.
+    pub async fn release_memory(&self) -> Result<usize> {
+        self.db.release_memory().await
+    }
+
     /// Database connections open in the pool, and how many of them are idle.
     pub fn pool_connections(&self) -> (u32, usize) {
         (self.db.pool.size(), self.db.pool.num_idle())
