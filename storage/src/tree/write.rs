@@ -1,19 +1,19 @@
 //! Changes to the live tree: folders, committed uploads, renames, copies, mtimes.
 //!
-//! Each change is one transaction. An upload's bytes are already durable in a staged blob
-//! when [`Store::commit_upload`] runs (or, for a small one, in memory, and the commit
-//! writes them); the commit swaps the node's blob pointer and charges the quota
-//! together, and only then is the old blob released.
+//! Each change is one transaction; on SQLite, uploads finishing at the same time share
+//! theirs (`db::batch`). An upload's bytes are already durable in a staged blob when
+//! [`Store::commit_upload`] runs (or, for a small one, in memory, and the commit writes
+//! them); the commit swaps the node's blob pointer and charges the quota together, and
+//! only then is the old blob released.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio::sync::oneshot;
 
 use crate::Store;
 use crate::accounts::{AccountId, charge, release_blobs};
 use crate::blob::{BlobKey, StagedBlob};
-use tokio::sync::oneshot;
-
 use crate::db::batch::{BatchItem, write_batch};
 use crate::db::{Durability, WriteTx, now_ms};
 use crate::error::{Result, StorageError};
