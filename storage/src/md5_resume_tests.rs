@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::blob::{Md5Prefix, Md5Resume, Md5Stream};
-use crate::{BlobStoreConfig, CreateMode, Digests, NewContent, Store, StoreConfig};
+use crate::{CreateMode, Digests, NewContent, Store};
 
 /// A resumed MD5 goes on from its hasher state, reading the blob only from the
 /// offset its lane reached, whatever that offset, and writes the result into the row.
@@ -15,17 +15,7 @@ use crate::{BlobStoreConfig, CreateMode, Digests, NewContent, Store, StoreConfig
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_reads_only_from_its_offset() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreConfig {
-        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display()),
-        blob_store: BlobStoreConfig::Local(dir.path().join("blobs")),
-        max_connections: 4,
-        background_thread_init: None,
-        sqlite_synchronous: Default::default(),
-        inline_blob_max: crate::DEFAULT_INLINE_BLOB_MAX,
-    })
-    .await
-    .unwrap();
-    let account = store.create_account("alice", "$argon2id$x").await.unwrap();
+    let (store, account) = Store::for_tests(dir.path()).await;
     let data: Vec<u8> = (0..(3 << 20) + 4321)
         .map(|i| (i * 17 % 251) as u8)
         .collect();

@@ -14,22 +14,7 @@ use crate::db::batch::{BatchItem, write_batch};
 use crate::error::{Result, StorageError};
 use crate::tree::Node;
 use crate::tree::write::{PendingUpload, QueuedUpload};
-use crate::{BlobStoreConfig, CreateMode, NewContent, Store, StoreConfig};
-
-async fn store(dir: &std::path::Path) -> (Store, Account) {
-    let store = Store::open(&StoreConfig {
-        database_url: format!("sqlite://{}?mode=rwc", dir.join("b.db").display()),
-        blob_store: BlobStoreConfig::Local(dir.join("blobs")),
-        max_connections: 4,
-        background_thread_init: None,
-        sqlite_synchronous: Default::default(),
-        inline_blob_max: crate::DEFAULT_INLINE_BLOB_MAX,
-    })
-    .await
-    .unwrap();
-    let account = store.create_account("alice", "$argon2id$x").await.unwrap();
-    (store, account)
-}
+use crate::{CreateMode, NewContent, Store};
 
 async fn staged(store: &Store, bytes: &'static [u8]) -> NewContent {
     let mut writer = store.upload().await.unwrap();
@@ -90,7 +75,7 @@ async fn used(store: &Store, account: &Account) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_finishing_together_share_a_transaction() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, account) = store(dir.path()).await;
+    let (store, account) = Store::for_tests(dir.path()).await;
     // While another write holds the gate, the first upload's writer waits for it and
     // the other fifteen queue behind: they must go in one transaction after it.
     let held = store.db.begin_write().await.unwrap();
@@ -134,37 +119,21 @@ async fn uploads_finishing_together_share_a_transaction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_refused_in_a_batch_leaves_the_others_committed() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, account) = store(dir.path()).await;
+    let (store, account) = Store::for_tests(dir.path()).await;
     // Room for two of the three 10-byte uploads that ask for room.
     store.set_quota(account.id, Some(25)).await.unwrap();
-    let uploads = vec![
-        (
-            "a",
-            staged(&store, b"0123456789").await,
-            CreateMode::CreateNew,
-        ),
-        (
-            "a",
-            staged(&store, b"abcdefghij").await,
-            CreateMode::CreateNew,
-        ),
-        (
-            "b",
-            staged(&store, b"0123456789").await,
-            CreateMode::ReplaceExisting,
-        ),
-        (
-            "c",
-            staged(&store, b"0123456789").await,
-            CreateMode::CreateNew,
-        ),
-        (
-            "d",
-            staged(&store, b"0123456789").await,
-            CreateMode::CreateNew,
-        ),
-        ("e", staged(&store, b"").await, CreateMode::CreateNew),
-    ];
+    use CreateMode::{CreateNew, ReplaceExisting};
+    let mut uploads = Vec::new();
+    for (name, bytes, mode) in [
+        ("a", &b"0123456789"[..], CreateNew),
+        ("a", b"abcdefghij", CreateNew),
+        ("b", b"0123456789", ReplaceExisting),
+        ("c", b"0123456789", CreateNew),
+        ("d", b"0123456789", CreateNew),
+        ("e", b"", CreateNew),
+    ] {
+        uploads.push((name, staged(&store, bytes).await, mode));
+    }
     let outcomes = one_batch(&store, &account, uploads).await;
     let summary: Vec<&str> = outcomes
         .iter()
@@ -204,7 +173,7 @@ impl StagedBlob for SameKey {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_that_fails_partway_writes_each_upload_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, account) = store(dir.path()).await;
+    let (store, account) = Store::for_tests(dir.path()).await;
     // Two uploads claiming one blob key: the second's blob row breaks the batch
     // after the first was written, so each is written again on its own.
     let key = BlobKey::random();
