@@ -31,6 +31,9 @@ use crate::sendfile::FileRanges;
 
 /// Bytes read from a blob per chunk of a response.
 const READ_CHUNK: usize = 1024 * 1024;
+/// Files from this size on hold background hashing back while they are sent; below it a
+/// download is over before the hashing would notice.
+const HOLD_HASHING_FROM: u64 = 8 * 1024 * 1024;
 
 /// What a GET or HEAD asks beyond the routed request.
 pub(crate) struct Fetch<'a> {
@@ -123,7 +126,10 @@ pub(crate) async fn get(ctx: &Ctx<'_>, fetch: Fetch<'_>) -> Result<Response<Body
     };
     let reader = ctx.store.blobs().open_sized(key, node.size).await?;
     let file = ReadFile::new(reader, fetch.file_ranges);
-    let stream = futures_util::stream::unfold((file, pieces), |(mut file, mut pieces)| async {
+    // Background hashing waits while a large body streams: it goes with the stream.
+    let transfer = (len >= HOLD_HASHING_FROM).then(|| ctx.store.download_streaming());
+    let state = (file, pieces, transfer);
+    let stream = futures_util::stream::unfold(state, |(mut file, mut pieces, transfer)| async {
         let piece = pieces.pop_front()?;
         let chunk = match piece {
             Piece::Bytes(bytes) => Ok(bytes),
@@ -154,7 +160,7 @@ pub(crate) async fn get(ctx: &Ctx<'_>, fetch: Fetch<'_>) -> Result<Response<Body
             // The response is cut short; nothing more is sent.
             pieces.clear();
         }
-        Some((chunk.map(Frame::data), (file, pieces)))
+        Some((chunk.map(Frame::data), (file, pieces, transfer)))
     });
     *resp.body_mut() = StreamBody::new(stream).boxed_unsync();
     Ok(resp)

@@ -65,6 +65,7 @@ pub use groupware::{
 pub use ids::{AccountId, NodeId};
 pub use jobs::{Job, JobLease};
 pub use locks::LockRecord;
+pub use md5_fill::StreamingTransfer;
 pub use names::{name_key, validate_name};
 pub use props::{DeadProp, PropChange};
 pub use reminder_rate::RateLimit;

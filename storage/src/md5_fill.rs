@@ -7,8 +7,9 @@
 //! while streaming, or whose resume was lost (the process died, or the queue was full),
 //! have no MD5 in their row; upkeep (`Store::queue_missing_md5`) queues them, and they
 //! are read from the start. A read costs a core for seconds per gigabyte, so the thread
-//! pauses whenever an upload of this process is streaming: the transfers get the CPU
-//! first. A blob replaced or deleted meanwhile is skipped. The queue is bounded; a blob
+//! pauses whenever an upload or a large download of this process is streaming: the
+//! transfers get the CPU first (a download started right after a batch of uploads ran
+//! at 0.64–0.81× nginx's rate beside the thread, 1.1–1.2× without it). A blob replaced or deleted meanwhile is skipped. The queue is bounded; a blob
 //! that does not fit is found again by the next upkeep. Small blobs kept in the database
 //! are read from their row through the store's inline layer, never from the disk.
 
@@ -84,11 +85,16 @@ impl Md5Filler {
     /// Wraps a new upload's writer so that the thread waits until it is finished or
     /// dropped.
     pub(crate) fn streaming(&self, inner: Box<dyn BlobWriter>) -> Box<dyn BlobWriter> {
-        self.streaming.send_modify(|n| *n += 1);
         Box::new(StreamingWriter {
             inner,
-            _counted: Counted(Arc::clone(&self.streaming)),
+            _transfer: self.transfer(),
         })
+    }
+
+    /// A transfer the thread waits for until the returned guard is dropped.
+    pub(crate) fn transfer(&self) -> StreamingTransfer {
+        self.streaming.send_modify(|n| *n += 1);
+        StreamingTransfer(Arc::clone(&self.streaming))
     }
 }
 
@@ -177,13 +183,14 @@ impl Worker {
 /// An upload's writer, counted as streaming until it is finished or dropped.
 struct StreamingWriter {
     inner: Box<dyn BlobWriter>,
-    _counted: Counted,
+    _transfer: StreamingTransfer,
 }
 
-/// One streaming upload in the count, taken out when dropped.
-struct Counted(Arc<watch::Sender<usize>>);
+/// One streaming transfer (an upload, or a download: `Store::download_streaming`) that
+/// background hashing waits for; counted until dropped.
+pub struct StreamingTransfer(Arc<watch::Sender<usize>>);
 
-impl Drop for Counted {
+impl Drop for StreamingTransfer {
     fn drop(&mut self) {
         self.0.send_modify(|n| *n -= 1);
     }

@@ -67,3 +67,49 @@ async fn a_resume_reads_only_from_its_offset() {
         assert_eq!(md5, expected, "resumed at {offset}");
     }
 }
+
+/// The MD5 thread waits while a download streams, as it does for uploads, and goes on
+/// once the download's guard is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_download_holds_background_hashing_back_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, account) = Store::for_tests(dir.path()).await;
+    // Past the inline limit, and hashed whole at the upload's end: no resume is queued.
+    let data: Vec<u8> = (0..200_000).map(|i| (i % 253) as u8).collect();
+    let mut writer = store.upload().await.unwrap();
+    writer.write(Bytes::from(data.clone())).await.unwrap();
+    let content = NewContent {
+        blob: writer.finish().await.unwrap(),
+        mtime_ms: None,
+        content_type: None,
+    };
+    let root = account.files_root;
+    let node = store
+        .commit_upload(account.id, root, "d.bin", content, CreateMode::CreateNew)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE blobs SET md5 = NULL")
+        .execute(&store.db.pool)
+        .await
+        .unwrap();
+    let md5_now = || async {
+        let node = store.node(node.id).await.unwrap().unwrap();
+        node.digests.unwrap().md5
+    };
+
+    let download = store.download_streaming();
+    assert!(store.md5.queue(node.blob.clone().unwrap()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(md5_now().await, None, "hashed while a download streamed");
+    drop(download);
+    let mut md5 = None;
+    // Bounded: 250 looks, 20 ms apart.
+    for _ in 0..250 {
+        md5 = md5_now().await;
+        if md5.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(md5, Digests::of(&data).md5);
+}

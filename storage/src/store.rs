@@ -147,6 +147,13 @@ impl Store {
         self.db.changes.listen();
     }
 
+    /// Holds background hashing (the MD5 thread, `md5_fill`) back while a download
+    /// streams, as uploads already do, so that the transfer gets the CPU first: keep the
+    /// guard for as long as the body is being sent.
+    pub fn download_streaming(&self) -> md5_fill::StreamingTransfer {
+        self.md5.transfer()
+    }
+
     /// Which database is behind this store.
     pub fn backend(&self) -> Backend {
         self.db.backend
