@@ -42,29 +42,6 @@ pub struct StoreConfig {
 /// file of their own with its fsyncs.
 pub const DEFAULT_INLINE_BLOB_MAX: u64 = 64 * 1024;
 
-#[cfg(test)]
-impl Store {
-    /// A store on SQLite and a blob directory under `dir`, holding one account: for the
-    /// crate's tests.
-    pub(crate) async fn for_tests(dir: &std::path::Path) -> (Store, Account) {
-        let store = Store::open(&StoreConfig {
-            database_url: format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
-            blob_store: BlobStoreConfig::Local(dir.join("blobs")),
-            max_connections: 4,
-            background_thread_init: None,
-            sqlite_synchronous: Default::default(),
-            inline_blob_max: DEFAULT_INLINE_BLOB_MAX,
-        })
-        .await
-        .expect("a store in a temporary directory");
-        let account = store
-            .create_account("alice", "$argon2id$x")
-            .await
-            .expect("an account in a new store");
-        (store, account)
-    }
-}
-
 /// Which blob store holds the bytes.
 #[derive(Debug, Clone)]
 pub enum BlobStoreConfig {
@@ -235,5 +212,28 @@ impl Store {
             .filter_map(|k| BlobKey::parse(k))
             .take_while(|key| self.md5.queue(key.clone()))
             .count())
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// A store on SQLite and a blob directory under `dir`, holding one account: for the
+    /// crate's tests.
+    pub(crate) async fn for_tests(dir: &std::path::Path) -> (Store, Account) {
+        let store = Store::open(&StoreConfig {
+            database_url: format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+            blob_store: BlobStoreConfig::Local(dir.join("blobs")),
+            max_connections: 4,
+            background_thread_init: None,
+            sqlite_synchronous: Default::default(),
+            inline_blob_max: DEFAULT_INLINE_BLOB_MAX,
+        })
+        .await
+        .expect("a store in a temporary directory");
+        let account = store
+            .create_account("alice", "$argon2id$x")
+            .await
+            .expect("an account in a new store");
+        (store, account)
     }
 }
