@@ -5,8 +5,26 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::accounts::Account;
 use crate::blob::{Md5Prefix, Md5Resume, Md5Stream};
+use crate::tree::Node;
 use crate::{CreateMode, Digests, NewContent, Store};
+
+/// Uploads `data` as a new file in the account's root.
+async fn upload(store: &Store, account: &Account, name: &str, data: &[u8]) -> Node {
+    let mut writer = store.upload().await.unwrap();
+    writer.write(Bytes::copy_from_slice(data)).await.unwrap();
+    let content = NewContent {
+        blob: writer.finish().await.unwrap(),
+        mtime_ms: None,
+        content_type: None,
+    };
+    let root = account.files_root;
+    store
+        .commit_upload(account.id, root, name, content, CreateMode::CreateNew)
+        .await
+        .unwrap()
+}
 
 /// A resumed MD5 goes on from its hasher state, reading the blob only from the
 /// offset its lane reached, whatever that offset, and writes the result into the row.
@@ -19,19 +37,7 @@ async fn a_resume_reads_only_from_its_offset() {
     let data: Vec<u8> = (0..(3 << 20) + 4321)
         .map(|i| (i * 17 % 251) as u8)
         .collect();
-    let mut writer = store.upload().await.unwrap();
-    writer.write(Bytes::from(data.clone())).await.unwrap();
-    let content = NewContent {
-        blob: writer.finish().await.unwrap(),
-        mtime_ms: None,
-        content_type: None,
-    };
-    let root = account.files_root;
-    let mode = CreateMode::CreateNew;
-    let node = store
-        .commit_upload(account.id, root, "f.bin", content, mode)
-        .await
-        .unwrap();
+    let node = upload(&store, &account, "f.bin", &data).await;
     let key = node.blob.clone().unwrap();
     for offset in [0, 1, 1 << 20, (1 << 20) + 99_999, data.len()] {
         sqlx::query("UPDATE blobs SET md5 = NULL")
@@ -76,18 +82,7 @@ async fn a_streaming_download_holds_background_hashing_back_until_it_ends() {
     let (store, account) = Store::for_tests(dir.path()).await;
     // Past the inline limit, and hashed whole at the upload's end: no resume is queued.
     let data: Vec<u8> = (0..200_000).map(|i| (i % 253) as u8).collect();
-    let mut writer = store.upload().await.unwrap();
-    writer.write(Bytes::from(data.clone())).await.unwrap();
-    let content = NewContent {
-        blob: writer.finish().await.unwrap(),
-        mtime_ms: None,
-        content_type: None,
-    };
-    let root = account.files_root;
-    let node = store
-        .commit_upload(account.id, root, "d.bin", content, CreateMode::CreateNew)
-        .await
-        .unwrap();
+    let node = upload(&store, &account, "d.bin", &data).await;
     sqlx::query("UPDATE blobs SET md5 = NULL")
         .execute(&store.db.pool)
         .await
