@@ -21,5 +21,6 @@ pub(crate) use counted::CountedBlobStore;
 pub(crate) use digest::{DigestingWriter, Md5Prefix, Md5Resume, Md5Resumer};
 pub use digest::{Md5Pace, Md5Stream};
 pub(crate) use inline::InlineBlobStore;
+pub(crate) use local::DirectScan;
 pub use local::LocalBlobStore;
 pub use s3::{MIN_PART_SIZE, S3BlobStore, S3Config};

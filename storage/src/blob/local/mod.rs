@@ -16,8 +16,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+mod scan;
 mod staged;
 mod writer;
+
+pub(crate) use scan::DirectScan;
 
 use staged::{blocking, remove_if_present};
 use writer::LocalWriter;

@@ -30,7 +30,7 @@ use crate::error::Result;
 const WRITE_BUFFER: usize = 1024 * 1024;
 /// Alignment of direct I/O buffers, offsets and lengths: the largest logical block size
 /// in use (4 KiB sectors), which also satisfies 512-byte ones.
-const ALIGN: usize = 4096;
+pub(super) const ALIGN: usize = 4096;
 /// Bytes written through the page cache before direct I/O starts: most files of a sync
 /// are smaller and are read back soon, which the page cache serves.
 const DIRECT_AFTER: u64 = 4 * 1024 * 1024;
@@ -238,7 +238,7 @@ fn write_chunk(file: &File, data: &[u8], offset: u64, mut caching: Caching) -> i
     Ok(caching)
 }
 
-fn set_direct(file: &File, on: bool) -> io::Result<()> {
+pub(super) fn set_direct(file: &File, on: bool) -> io::Result<()> {
     let mut flags = fcntl_getfl(file)?;
     flags.set(OFlags::DIRECT, on);
     fcntl_setfl(file, flags)?;
