@@ -26,6 +26,12 @@
 # Containerfile is built as written. With registry access, `podman pull` both first and
 # the real images are used instead.
 #
+# On this project's build VM podman also needed /etc/containers/containers.conf with
+#   [containers] default_ulimits = ["nofile=20000:20000", "nproc=20000:20000"]
+#   [engine] runtime = "runc"
+# (the runtime could not raise the limits to podman's defaults: "setrlimit ... Operation
+# not permitted"; and crun refuses its hybrid cgroup v1/v2 layout).
+#
 # Environment: WORK (scratch directory, default /var/tmp/davgate-container-check),
 # MIRROR (Debian mirror, default the host's apt mirror), PORT (host port for the
 # checks, default 18080), KEEP=1 (leave the test containers running).
@@ -168,6 +174,8 @@ podman run --rm "$IMAGE-context" sh -c 'cd /context && du -sh . && ls -A' | tee 
 podman rmi -f "$IMAGE-context" >/dev/null
 for left_out in target .git data; do
     ! grep -qx "$left_out" "$WORK/context.txt" || fail "$left_out/ is in the build context (.dockerignore)"
+    [ -e "$left_out" ] && echo "$left_out/ is in the tree and was left out" \
+        || echo "$left_out/ is not in the tree (nothing to leave out)"
 done
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "image size: $((size / 1000000)) MB"
