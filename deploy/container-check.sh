@@ -53,7 +53,7 @@ fail() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
 
 cleanup() {
     if [ "${KEEP:-0}" != 1 ]; then
-        podman rm -f -t 2 "$NAME-proxy" "$NAME-tls" "$NAME-down" >/dev/null 2>&1 || true
+        podman rm -f -v -t 2 "$NAME-proxy" "$NAME-tls" "$NAME-down" >/dev/null 2>&1 || true
         podman volume rm -f "$NAME-data" "$NAME-tls-data" >/dev/null 2>&1 || true
     fi
 }
@@ -248,7 +248,7 @@ set +e
 refusal=$(timeout 60 podman run --rm --name "$NAME-refuse" "$IMAGE" 2>&1)
 refusal_status=$?
 set -e
-podman rm -f "$NAME-refuse" >/dev/null 2>&1 || true
+podman rm -f -v "$NAME-refuse" >/dev/null 2>&1 || true
 printf '%s\n' "$refusal" | tail -n 3
 [ "$refusal_status" -ne 0 ] && [ "$refusal_status" -ne 124 ] || fail "the container served (or hung) without TLS or a trusted proxy"
 grep -q 'refusing to serve plain HTTP on 0.0.0.0:8080' <<<"$refusal" || fail "no clear refusal message"
@@ -270,7 +270,7 @@ if podman healthcheck run "$NAME-down"; then fail "healthy without a server"; fi
 down=$(podman exec "$NAME-down" davgate health 2>&1 || true)
 echo "davgate health: $down"
 grep -q 'http://127.0.0.1:8080/healthz: ' <<<"$down" || fail "no clear message from davgate health"
-podman rm -f -t 0 "$NAME-down" >/dev/null
+podman rm -f -v -t 0 "$NAME-down" >/dev/null
 
 say "HTTPS with a mounted certificate, published on 127.0.0.1:$TLS_PORT"
 tls=$WORK/tls
