@@ -51,7 +51,7 @@ pub enum TreeRoot {
 /// the name keys of the JSON array `$2`, one per depth, as far as they exist.
 macro_rules! walk_down {
     (Sqlite) => {
-        "WITH RECURSIVE seg (depth, name) AS (SELECT CAST(key AS INTEGER), value FROM json_each($2)), \
+        "WITH RECURSIVE seg (depth, name) AS MATERIALIZED (SELECT CAST(key AS INTEGER), value FROM json_each($2)), \
          walk (id, depth) AS (SELECT $1, 0 UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
          JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) "
     };
