@@ -49,11 +49,17 @@ pub enum TreeRoot {
 
 /// The `walk (id, depth)` table of a path lookup: the nodes from `$1` (depth 0) down
 /// the name keys of the JSON array `$2`, one per depth, as far as they exist.
+///
+/// On SQLite the join order is fixed (`CROSS JOIN`): without table statistics the
+/// planner read `nodes` by parent alone and matched the name afterwards, so each step
+/// scanned every child of the folder (10 ms for a folder of 20,000 files, against 19 µs
+/// by parent and name). `seg` is materialized so that the JSON is parsed once, not at
+/// every step.
 macro_rules! walk_down {
     (Sqlite) => {
         "WITH RECURSIVE seg (depth, name) AS MATERIALIZED (SELECT CAST(key AS INTEGER), value FROM json_each($2)), \
          walk (id, depth) AS (SELECT $1, 0 UNION ALL SELECT c.id, walk.depth + 1 FROM walk \
-         JOIN seg ON seg.depth = walk.depth JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) "
+         CROSS JOIN seg ON seg.depth = walk.depth CROSS JOIN nodes c ON c.parent_id = walk.id AND c.name_key = seg.name) "
     };
     (Postgres) => {
         "WITH RECURSIVE seg (depth, name) AS (SELECT (t.ord - 1)::bigint, t.value \
@@ -265,3 +271,35 @@ impl Store {
 
 /// Longest path walk (as JSON of its segments' keys) whose result is kept.
 const MAX_KEPT_PATH: usize = 1024;
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Store;
+
+    /// Each step of the walk finds its child by parent and name together, whatever the
+    /// statistics: never by scanning the folder.
+    #[tokio::test]
+    async fn a_path_walk_looks_children_up_by_parent_and_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, account) = Store::for_tests(dir.path()).await;
+        // A query plan's rows are (id, parent, unused, detail).
+        let plan: Vec<String> = sqlx::query_as::<_, (i64, i64, i64, String)>(concat!(
+            "EXPLAIN QUERY PLAN ",
+            walk_down!(Sqlite),
+            "SELECT id FROM walk"
+        ))
+        .bind(account.files_root.0)
+        .bind(r#"["a","b"]"#)
+        .fetch_all(&store.db.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, _, _, detail)| detail)
+        .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("nodes_by_parent (parent_id=? AND name_key=?)")),
+            "{plan:#?}"
+        );
+    }
+}
