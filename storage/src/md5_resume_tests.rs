@@ -97,14 +97,57 @@ async fn a_streaming_download_holds_background_hashing_back_until_it_ends() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(md5_now().await, None, "hashed while a download streamed");
     drop(download);
+    assert_eq!(md5_within_5s(&store, &node).await, Digests::of(&data).md5);
+}
+
+/// A burst of short transfers with gaps between them (a sync's small files) holds the
+/// MD5 thread back as one long transfer would: it waits for a pause, not a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_short_transfers_holds_background_hashing_back_until_it_pauses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, account) = Store::for_tests(dir.path()).await;
+    let data: Vec<u8> = (0..200_000).map(|i| (i % 251) as u8).collect();
+    let node = upload(&store, &account, "b.bin", &data).await;
+    sqlx::query("UPDATE blobs SET md5 = NULL")
+        .execute(&store.db.pool)
+        .await
+        .unwrap();
+    assert!(store.md5.queue(node.blob.clone().unwrap()));
+    // 40 transfers of 5 ms, 10 ms apart: 600 ms of gaps far shorter than a pause.
+    for _ in 0..40 {
+        let transfer = store.download_streaming();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(transfer);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let md5 = store
+        .node(node.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .digests
+        .unwrap()
+        .md5;
+    assert_eq!(md5, None, "hashed in the gaps of a burst");
+    assert_eq!(md5_within_5s(&store, &node).await, Digests::of(&data).md5);
+}
+
+/// The node's MD5 once it is filled, looking every 20 ms for up to 5 s.
+async fn md5_within_5s(store: &Store, node: &Node) -> Option<String> {
     let mut md5 = None;
-    // Bounded: 250 looks, 20 ms apart.
     for _ in 0..250 {
-        md5 = md5_now().await;
+        md5 = store
+            .node(node.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .digests
+            .unwrap()
+            .md5;
         if md5.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(md5, Digests::of(&data).md5);
+    md5
 }
