@@ -55,47 +55,49 @@ async fn a_resume_reads_only_from_its_offset() {
             key: key.clone(),
             prefix,
         });
-        let mut md5 = None;
-        for _ in 0..250 {
-            md5 = store
-                .node(node.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .digests
-                .unwrap()
-                .md5;
-            if md5.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(md5, expected, "resumed at {offset}");
+        assert_eq!(
+            md5_within_5s(&store, &node).await,
+            expected,
+            "resumed at {offset}"
+        );
     }
+}
+
+/// A file uploaded into a new store whose MD5 is then cleared, as upkeep finds the blobs
+/// of older versions; the store's directory goes with the returned guard.
+async fn file_without_md5(data: &[u8]) -> (tempfile::TempDir, Store, Node) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, account) = Store::for_tests(dir.path()).await;
+    let node = upload(&store, &account, "f.bin", data).await;
+    sqlx::query("UPDATE blobs SET md5 = NULL")
+        .execute(&store.db.pool)
+        .await
+        .unwrap();
+    (dir, store, node)
+}
+
+/// The node's MD5 as it is now.
+async fn md5_now(store: &Store, node: &Node) -> Option<String> {
+    let node = store.node(node.id).await.unwrap().unwrap();
+    node.digests.unwrap().md5
 }
 
 /// The MD5 thread waits while a download streams, as it does for uploads, and goes on
 /// once the download's guard is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streaming_download_holds_background_hashing_back_until_it_ends() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, account) = Store::for_tests(dir.path()).await;
     // Past the inline limit, and hashed whole at the upload's end: no resume is queued.
     let data: Vec<u8> = (0..200_000).map(|i| (i % 253) as u8).collect();
-    let node = upload(&store, &account, "d.bin", &data).await;
-    sqlx::query("UPDATE blobs SET md5 = NULL")
-        .execute(&store.db.pool)
-        .await
-        .unwrap();
-    let md5_now = || async {
-        let node = store.node(node.id).await.unwrap().unwrap();
-        node.digests.unwrap().md5
-    };
+    let (_dir, store, node) = file_without_md5(&data).await;
 
     let download = store.download_streaming();
     assert!(store.md5.queue(node.blob.clone().unwrap()));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(md5_now().await, None, "hashed while a download streamed");
+    assert_eq!(
+        md5_now(&store, &node).await,
+        None,
+        "hashed while a download streamed"
+    );
     drop(download);
     assert_eq!(md5_within_5s(&store, &node).await, Digests::of(&data).md5);
 }
@@ -104,14 +106,8 @@ async fn a_streaming_download_holds_background_hashing_back_until_it_ends() {
 /// MD5 thread back as one long transfer would: it waits for a pause, not a gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_short_transfers_holds_background_hashing_back_until_it_pauses() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, account) = Store::for_tests(dir.path()).await;
     let data: Vec<u8> = (0..200_000).map(|i| (i % 251) as u8).collect();
-    let node = upload(&store, &account, "b.bin", &data).await;
-    sqlx::query("UPDATE blobs SET md5 = NULL")
-        .execute(&store.db.pool)
-        .await
-        .unwrap();
+    let (_dir, store, node) = file_without_md5(&data).await;
     assert!(store.md5.queue(node.blob.clone().unwrap()));
     // 40 transfers of 5 ms, 10 ms apart: 600 ms of gaps far shorter than a pause.
     for _ in 0..40 {
@@ -120,15 +116,11 @@ async fn a_burst_of_short_transfers_holds_background_hashing_back_until_it_pause
         drop(transfer);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let md5 = store
-        .node(node.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .digests
-        .unwrap()
-        .md5;
-    assert_eq!(md5, None, "hashed in the gaps of a burst");
+    assert_eq!(
+        md5_now(&store, &node).await,
+        None,
+        "hashed in the gaps of a burst"
+    );
     assert_eq!(md5_within_5s(&store, &node).await, Digests::of(&data).md5);
 }
 
@@ -136,14 +128,7 @@ async fn a_burst_of_short_transfers_holds_background_hashing_back_until_it_pause
 async fn md5_within_5s(store: &Store, node: &Node) -> Option<String> {
     let mut md5 = None;
     for _ in 0..250 {
-        md5 = store
-            .node(node.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .digests
-            .unwrap()
-            .md5;
+        md5 = md5_now(store, node).await;
         if md5.is_some() {
             break;
         }
