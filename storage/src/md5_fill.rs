@@ -8,11 +8,12 @@
 //! have no MD5 in their row; upkeep (`Store::queue_missing_md5`) queues them, and they
 //! are read from the start. A read costs a core for seconds per gigabyte, so the thread
 //! pauses whenever an upload or a large download of this process is streaming, and until
-//! none has started or ended for `QUIET`: the transfers get the CPU first (a download started right after a batch of uploads ran
-//! at 0.19–0.70× nginx's rate beside the thread, 0.76–1.86× once it waited). A blob
-//! replaced or deleted meanwhile is skipped. The queue is bounded; a blob that does not
-//! fit is found again by the next upkeep. Small blobs kept in the database
-//! are read from their row through the store's inline layer, never from the disk.
+//! none has started or ended for `QUIET`: the transfers get the CPU first (a download
+//! started right after a batch of uploads ran at 0.19–0.70× nginx's rate beside the
+//! thread, 0.76–1.86× once it waited). A blob replaced or deleted meanwhile is skipped.
+//! The queue is bounded; a blob that does not fit is found again by the next upkeep.
+//! Local blobs are read past the page cache (`blob::local::scan`); small blobs kept in
+//! the database are read from their row through the store's inline layer.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -32,7 +33,8 @@ use crate::error::{Result, StorageError};
 
 /// Blobs waiting for their MD5 at most; more wait for the next upkeep.
 const QUEUE: usize = 1024;
-/// Bytes read and hashed between checks for a streaming upload.
+/// Bytes read through a `BlobReader` (S3, the database) and hashed between checks for
+/// transfers; a local blob is read in `DirectScan`'s chunks.
 const CHUNK: usize = 1 << 20;
 /// How long no transfer may have started or ended before the thread reads. A sync's
 /// small uploads leave gaps of a millisecond between them, which are no pause: hashing
