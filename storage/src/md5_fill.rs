@@ -12,8 +12,8 @@
 //! started right after a batch of uploads ran at 0.19–0.70× nginx's rate beside the
 //! thread, 0.76–1.86× once it waited). A blob replaced or deleted meanwhile is skipped.
 //! The queue is bounded; a blob that does not fit is found again by the next upkeep.
-//! Local blobs are read past the page cache (`blob::local::scan`); small blobs kept in
-//! the database are read from their row through the store's inline layer.
+//! Blobs are read with `BlobReader::scan`: a local one past the page cache, a small one
+//! kept in the database from its row.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -24,18 +24,12 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use crate::blob::{
-    BlobKey, BlobReader, BlobStore, BlobWriter, DirectScan, Md5Prefix, Md5Resume, Md5Resumer,
-    StagedBlob,
-};
+use crate::blob::{BlobKey, BlobStore, BlobWriter, Md5Prefix, Md5Resume, Md5Resumer, StagedBlob};
 use crate::db::Db;
 use crate::error::{Result, StorageError};
 
 /// Blobs waiting for their MD5 at most; more wait for the next upkeep.
 const QUEUE: usize = 1024;
-/// Bytes read through a `BlobReader` (S3, the database) and hashed between checks for
-/// transfers; a local blob is read in `DirectScan`'s chunks.
-const CHUNK: usize = 1 << 20;
 /// How long no transfer may have started or ended before the thread reads. A sync's
 /// small uploads leave gaps of a millisecond between them, which are no pause: hashing
 /// in those gaps took CPU from the burst (8-client small files ran at 1,296 files/s
@@ -146,12 +140,11 @@ impl Worker {
         if let Some(stop) = self.after_uploads(key).await? {
             return Ok(stop);
         }
-        let reader = self.blobs.open(key).await?;
-        let mut source = ChunkSource::of(reader);
         let Md5Prefix {
             hashed: mut hasher,
-            len: mut offset,
+            len: offset,
         } = prefix;
+        let mut scan = self.blobs.open(key).await?.scan(offset);
         loop {
             // A transfer streams, or one started or ended since the last look.
             let transfers_seen =
@@ -159,11 +152,10 @@ impl Worker {
             if transfers_seen && let Some(stop) = self.after_uploads(key).await? {
                 return Ok(stop);
             }
-            let read = source.read_at(offset).await?;
+            let read = scan.next_chunk().await?;
             if read.is_empty() {
                 break;
             }
-            offset += read.len() as u64;
             hasher.update(read);
         }
         let mut tx = self.db.begin_write().await?;
@@ -201,36 +193,6 @@ impl Worker {
             Some(None) => None,
             _ => Some(Outcome::NotWanted),
         })
-    }
-}
-
-/// Where the thread reads a blob's chunks from.
-enum ChunkSource {
-    /// A local file, read here, directly and into one buffer for the whole blob. Through
-    /// `read_at` each 1 MiB chunk was a new buffer filled on the blocking pool from the
-    /// page cache, and that cost 1.3 CPU-seconds per GiB besides the MD5's 2.0.
-    Local(DirectScan),
-    Reader(Box<dyn BlobReader>, Bytes),
-}
-
-impl ChunkSource {
-    fn of(reader: Box<dyn BlobReader>) -> Self {
-        match reader.local_file() {
-            // The reader was opened for this thread alone.
-            Some(file) => ChunkSource::Local(DirectScan::new(file)),
-            None => ChunkSource::Reader(reader, Bytes::new()),
-        }
-    }
-
-    /// The next chunk from `offset`; empty at the end of the blob.
-    async fn read_at(&mut self, offset: u64) -> Result<&[u8]> {
-        match self {
-            ChunkSource::Local(scan) => Ok(scan.read_at(offset)?),
-            ChunkSource::Reader(reader, chunk) => {
-                *chunk = reader.read_at(offset, CHUNK).await?;
-                Ok(chunk)
-            }
-        }
     }
 }
 

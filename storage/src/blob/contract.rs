@@ -127,6 +127,53 @@ pub trait BlobReader: Send + Sync {
     fn local_file(&self) -> Option<Arc<std::fs::File>> {
         None
     }
+    /// Reads the blob once from `offset` to its end, for work that needs every byte
+    /// (hashing). By default in [`Self::read_at`]'s chunks; a store can do better (a
+    /// local blob is read past the page cache into one buffer).
+    fn scan(self: Box<Self>, offset: u64) -> Box<dyn BlobScan>
+    where
+        Self: 'static,
+    {
+        scan_by_read_at(self, offset)
+    }
+}
+
+/// The default [`BlobReader::scan`], for a store that overrides it only for some blobs.
+pub(crate) fn scan_by_read_at<R: BlobReader + ?Sized + 'static>(
+    reader: Box<R>,
+    offset: u64,
+) -> Box<dyn BlobScan> {
+    Box::new(ReadAtScan {
+        reader,
+        offset,
+        chunk: Bytes::new(),
+    })
+}
+
+/// A blob read once, in order: [`BlobReader::scan`].
+#[async_trait]
+pub trait BlobScan: Send {
+    /// The next bytes; empty at the end of the blob.
+    async fn next_chunk(&mut self) -> Result<&[u8]>;
+}
+
+/// Bytes a default scan asks `read_at` for at a time.
+const SCAN_CHUNK: usize = 1024 * 1024;
+
+/// A scan through `read_at`.
+struct ReadAtScan<R: ?Sized> {
+    reader: Box<R>,
+    offset: u64,
+    chunk: Bytes,
+}
+
+#[async_trait]
+impl<R: BlobReader + ?Sized> BlobScan for ReadAtScan<R> {
+    async fn next_chunk(&mut self) -> Result<&[u8]> {
+        self.chunk = self.reader.read_at(self.offset, SCAN_CHUNK).await?;
+        self.offset += self.chunk.len() as u64;
+        Ok(&self.chunk)
+    }
 }
 
 /// A blob held for a garbage-collection decision.

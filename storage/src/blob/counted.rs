@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::contract::{
-    BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, ListedBlob, StagedBlob,
+    BlobKey, BlobReader, BlobScan, BlobStore, BlobWriter, IdleBlob, ListedBlob, StagedBlob,
 };
 use crate::error::Result;
 
@@ -134,6 +134,25 @@ impl BlobReader for CountedReader {
 
     fn local_file(&self) -> Option<Arc<std::fs::File>> {
         self.inner.local_file()
+    }
+
+    fn scan(self: Box<Self>, offset: u64) -> Box<dyn BlobScan> {
+        Box::new(CountedScan {
+            inner: self.inner.scan(offset),
+            errors: self.errors,
+        })
+    }
+}
+
+struct CountedScan {
+    inner: Box<dyn BlobScan>,
+    errors: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl BlobScan for CountedScan {
+    async fn next_chunk(&mut self) -> Result<&[u8]> {
+        counted(&self.errors, self.inner.next_chunk().await)
     }
 }
 

@@ -15,12 +15,11 @@ mod local;
 mod s3;
 
 pub use contract::{
-    BlobKey, BlobReader, BlobStore, BlobWriter, Digests, IdleBlob, ListedBlob, StagedBlob,
+    BlobKey, BlobReader, BlobScan, BlobStore, BlobWriter, Digests, IdleBlob, ListedBlob, StagedBlob,
 };
 pub(crate) use counted::CountedBlobStore;
 pub(crate) use digest::{DigestingWriter, Md5Prefix, Md5Resume, Md5Resumer};
 pub use digest::{Md5Pace, Md5Stream};
 pub(crate) use inline::InlineBlobStore;
-pub(crate) use local::DirectScan;
 pub use local::LocalBlobStore;
 pub use s3::{MIN_PART_SIZE, S3BlobStore, S3Config};

@@ -20,12 +20,14 @@ mod scan;
 mod staged;
 mod writer;
 
-pub(crate) use scan::DirectScan;
+use scan::DirectScan;
 
 use staged::{blocking, remove_if_present};
 use writer::LocalWriter;
 
-use super::contract::{BlobKey, BlobReader, BlobStore, BlobWriter, IdleBlob, ListedBlob};
+use super::contract::{
+    BlobKey, BlobReader, BlobScan, BlobStore, BlobWriter, IdleBlob, ListedBlob, scan_by_read_at,
+};
 use crate::error::Result;
 
 /// Blobs up to this size are read whole when opened.
@@ -228,6 +230,14 @@ impl BlobReader for LocalReader {
     fn local_file(&self) -> Option<Arc<File>> {
         // A small blob was read whole at open; sending it needs no file.
         self.head.is_none().then(|| self.file.clone())
+    }
+
+    fn scan(self: Box<Self>, offset: u64) -> Box<dyn BlobScan> {
+        if self.head.is_some() {
+            return scan_by_read_at(self, offset);
+        }
+        // The file was opened for this reader alone, which the scan now owns.
+        Box::new(DirectScan::new(self.file, self.len, offset))
     }
 }
 
