@@ -29,8 +29,6 @@ use crate::proto::href::encode_path;
 use crate::response::{self, Body};
 use crate::sendfile::FileRanges;
 
-/// Bytes read from a blob per chunk of a response.
-const READ_CHUNK: usize = 1024 * 1024;
 /// Files from this size on hold background hashing back while they are sent; below it a
 /// download is over before the hashing would notice.
 const HOLD_HASHING_FROM: u64 = 8 * 1024 * 1024;
@@ -137,7 +135,7 @@ pub(crate) async fn get(ctx: &Ctx<'_>, fetch: Fetch<'_>) -> Result<Response<Body
                 if file.position() != start {
                     file.seek(start);
                 }
-                let want = usize::try_from(count).unwrap_or(usize::MAX).min(READ_CHUNK);
+                let want = usize::try_from(count).unwrap_or(usize::MAX);
                 match file.read(want).await {
                     Ok(data) if data.is_empty() => {
                         Err(std::io::Error::other("the file ended before its length"))
