@@ -1,24 +1,28 @@
 #!/usr/bin/env python3
-"""Downloads by three readers, and what uploads cost the server, against one running server.
+"""Downloads by three readers, and what uploads cost the server, against running servers.
 
-bench/run.sh runs it against nginx and davgate in turn (the server already up, its
-workloads done) and prints the side-by-side table with --table. Three clients download the
-same file, each its own way:
+bench/run.sh runs it once against nginx and davgate together (both up, their driver
+workloads done) and prints the side-by-side table with --table. The servers take turns at
+every measurement, so a shared machine's slow minute falls on both rather than on whichever
+ran then; only one is busy at a time. Three clients download the same file, each its own
+way:
 
   davgate-bench  the driver (hyper), large reads, one keep-alive connection
   curl           `curl -s -o /dev/null`
   python         http.client reading 1 MiB at a time, as a script written without care for
                  speed would
 
-each timed twice: on an idle server (the file read once before, the server quiet; median
-of --runs), and right after a batch of uploads (no wait: whatever the uploads left running
-runs during the download). Every upload is preceded by a sync, so a server that does not
-fsync pays for its own writes. The server's CPU time (utime + stime of it and its child
-processes, from /proc) is read around each upload: until its 2xx, and until the server has
-gone quiet afterwards, so background work an upload causes counts against it.
+each timed twice: on an idle server (the file read once before, every server quiet and its
+writes synced; median of --runs), and right after a batch of uploads (no wait: whatever the
+uploads left running runs during the download; median of --after-runs batches). Every
+upload is preceded by a sync, so a server that does not fsync pays for its own writes. The
+server's CPU time (utime + stime of it and its child processes, from /proc) is read around
+each upload: until its 2xx, and until the server has gone quiet afterwards, so background
+work an upload causes counts against it.
 
-usage: readers.py --url BASE --user USER --pid PID --label NAME --bench DRIVER [--size BYTES]
-                  [--batch N] [--runs N] > REPORT.json
+usage: readers.py --target LABEL BASE PID [--target ...] --user USER --bench DRIVER
+                  --out-dir DIR [--size BYTES] [--batch N] [--runs N] [--after-runs N]
+                  (writes DIR/LABEL-readers.json for each target)
        readers.py --table REPORT.json...
 The password comes from DAVGATE_BENCH_PASSWORD (argv is world-readable).
 """
@@ -91,7 +95,8 @@ def wait_until_quiet(pid, limit=60.0):
 
 
 class Server:
-    def __init__(self, base, user, password):
+    def __init__(self, label, base, pid, user, password):
+        self.label, self.pid = label, pid
         url = urllib.parse.urlsplit(base)
         if url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit("readers.py: --url must be plain http on loopback")
@@ -192,66 +197,90 @@ def timed_read(reader, server, args):
 # ---- the measurements ---------------------------------------------------------------------
 
 
-def upload_batch(server, args, pid, tag):
+def upload_batch(server, args, tag):
     """--batch uploads of --size, a sync before each; their MB/s and CPU until each 2xx."""
     rates, cpu = [], 0.0
     for i in range(args.batch):
         os.sync()
-        before = cpu_seconds(pid)
+        before = cpu_seconds(server.pid)
         started = time.perf_counter()
         server.put(f"{FOLDER}batch-{tag}-{i}.bin", args.size)
         elapsed = time.perf_counter() - started
-        cpu += cpu_seconds(pid) - before
+        cpu += cpu_seconds(server.pid) - before
         rates.append(args.size / elapsed / 1e6)
     return rates, cpu
 
 
-def measure(args):
-    password = os.environ.get("DAVGATE_BENCH_PASSWORD")
-    if not password:
-        raise SystemExit("readers.py: set DAVGATE_BENCH_PASSWORD")
-    server = Server(args.url, args.user, password)
-    pid = args.pid
+def upload_cost(server, args):
+    """One batch's MB/s and CPU per GiB, until the 2xx and until the server went quiet."""
     gib = args.size * args.batch / (1 << 30)
-    server.request("MKCOL", FOLDER)
-    if server.request("HEAD", BIG) != 200:
-        server.put(BIG, args.size)
-    read_python(server, BIG)  # in the page cache, as a file read before would be
-
-    log(f"{args.label}: uploads, {args.batch} × {args.size} bytes")
-    wait_until_quiet(pid)
-    start = cpu_seconds(pid)
-    rates, until_2xx = upload_batch(server, args, pid, "cpu")
-    waited = wait_until_quiet(pid)
-    total = cpu_seconds(pid) - start
-    uploads = {
+    log(f"{server.label}: uploads, {args.batch} × {args.size} bytes")
+    wait_until_quiet(server.pid)
+    start = cpu_seconds(server.pid)
+    rates, until_2xx = upload_batch(server, args, "cpu")
+    waited = wait_until_quiet(server.pid)
+    total = cpu_seconds(server.pid) - start
+    return {
         "put_mbps": rates,
         "cpu_s_per_gib_until_2xx": until_2xx / gib,
         "cpu_s_per_gib_total": total / gib,
         "quiet_after_s": waited,
     }
 
-    get = {}
-    for reader in READERS:
-        # After uploads first: the batch leaves its background work (if any) running.
-        upload_batch(server, args, pid, reader)
-        after = timed_read(reader, server, args)
-        log(f"{args.label}: {reader} right after uploads: {after:.0f} MB/s")
-        wait_until_quiet(pid)
-        idle = []
+
+def measure(servers, args):
+    """Every measure on every server, the servers taking turns; a report per server."""
+    for server in servers:
+        server.request("MKCOL", FOLDER)
+        if server.request("HEAD", BIG) != 200:
+            server.put(BIG, args.size)
+        read_python(server, BIG)  # in the page cache, as a file read before would be
+    reports = {s.label: {"label": s.label, "size": args.size, "batch": args.batch, "get": {}}
+               for s in servers}
+    for server in servers:
+        reports[server.label]["uploads"] = upload_cost(server, args)
+
+    for turn, reader in enumerate(READERS):
+        # The first server of a turn changes, so neither always follows the other's uploads.
+        order = servers[turn % len(servers):] + servers[:turn % len(servers)]
+        after = {s.label: [] for s in servers}
+        for _ in range(args.after_runs):
+            for server in order:
+                # Each server's download right after its own batch: the batch leaves its
+                # background work (if any) running. The next batch's sync flushes this
+                # one's writes before that server is timed.
+                upload_batch(server, args, reader)
+                after[server.label].append(timed_read(reader, server, args))
+        for server in servers:
+            rates = ", ".join(f"{r:.0f}" for r in after[server.label])
+            log(f"{server.label}: {reader} right after uploads: {rates} MB/s")
+        for server in servers:
+            wait_until_quiet(server.pid)
+        os.sync()  # idle means no server's writes still going to disk
+        idle = {s.label: [] for s in servers}
         for _ in range(args.runs):
-            idle.append(timed_read(reader, server, args))
-        log(f"{args.label}: {reader} idle: {', '.join(f'{r:.0f}' for r in idle)} MB/s")
-        get[reader] = {"idle_mbps": idle, "after_uploads_mbps": after}
+            for server in order:
+                idle[server.label].append(timed_read(reader, server, args))
+        for server in servers:
+            rates = ", ".join(f"{r:.0f}" for r in idle[server.label])
+            log(f"{server.label}: {reader} idle: {rates} MB/s")
+            reports[server.label]["get"][reader] = {
+                "idle_mbps": idle[server.label],
+                "after_uploads_mbps": after[server.label],
+            }
+            for i in range(args.batch):
+                server.request("DELETE", f"{FOLDER}batch-{reader}-{i}.bin")
+    for server in servers:
         for i in range(args.batch):
-            server.request("DELETE", f"{FOLDER}batch-{reader}-{i}.bin")
-    for i in range(args.batch):
-        server.request("DELETE", f"{FOLDER}batch-cpu-{i}.bin")
-    return {"label": args.label, "size": args.size, "batch": args.batch, "uploads": uploads,
-            "get": get}
+            server.request("DELETE", f"{FOLDER}batch-cpu-{i}.bin")
+    return reports
 
 
 # ---- the table ----------------------------------------------------------------------------
+
+
+def median_of(value):
+    return statistics.median(value) if isinstance(value, list) else value
 
 
 def table(paths):
@@ -287,8 +316,10 @@ def table(paths):
     for reader in READERS:
         row(f"GET {reader}, idle (MB/s, median)",
             [value(r, "get", reader, "idle_mbps", reduce=statistics.median) for r in reports], True)
-        row(f"GET {reader}, right after uploads (MB/s)",
-            [value(r, "get", reader, "after_uploads_mbps") for r in reports], True)
+        # One value in reports written before --after-runs, a list since.
+        row(f"GET {reader}, right after uploads (MB/s, median)",
+            [value(r, "get", reader, "after_uploads_mbps", reduce=median_of) for r in reports],
+            True)
     row("PUT with Content-Length (MB/s, median)",
         [value(r, "uploads", "put_mbps", reduce=statistics.median) for r in reports], True)
     row("server CPU per uploaded GiB until the 2xx (s)",
@@ -304,22 +335,34 @@ def table(paths):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", nargs="+", metavar="REPORT")
-    parser.add_argument("--url")
+    parser.add_argument("--target", nargs=3, action="append", metavar=("LABEL", "BASE", "PID"),
+                        help="a running server: its label, base URL and pid (repeatable)")
     parser.add_argument("--user")
-    parser.add_argument("--pid", type=int)
-    parser.add_argument("--label")
     parser.add_argument("--bench", help="the davgate-bench binary")
+    parser.add_argument("--out-dir", help="where LABEL-readers.json goes, for each target")
     parser.add_argument("--size", type=int, default=1 << 30)
     parser.add_argument("--batch", type=int, default=2, help="uploads per batch")
     parser.add_argument("--runs", type=int, default=3, help="idle downloads per reader")
+    parser.add_argument("--after-runs", type=int, default=3,
+                        help="batches of uploads, each followed by a download, per reader")
     args = parser.parse_args()
     if args.table:
         table(args.table)
         return
-    if not (args.url and args.user and args.pid and args.label and args.bench):
-        parser.error("--url, --user, --pid, --label and --bench are needed (or --table)")
-    json.dump(measure(args), sys.stdout, indent=1)
-    print()
+    if not (args.target and args.user and args.bench and args.out_dir):
+        parser.error("--target, --user, --bench and --out-dir are needed (or --table)")
+    password = os.environ.get("DAVGATE_BENCH_PASSWORD")
+    if not password:
+        raise SystemExit("readers.py: set DAVGATE_BENCH_PASSWORD")
+    servers = []
+    for label, base, pid in args.target:
+        if not pid.isdigit():
+            parser.error(f"--target {label}: the pid must be a number, not {pid!r}")
+        servers.append(Server(label, base, int(pid), args.user, password))
+    for label, report in measure(servers, args).items():
+        with open(os.path.join(args.out_dir, f"{label}-readers.json"), "w") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
 
 
 if __name__ == "__main__":

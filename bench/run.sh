@@ -20,7 +20,8 @@
 #
 # After the driver, bench/readers.py measures on nginx and davgate (get_readers) the 1 GiB GET
 # by three readers (davgate-bench, curl, Python http.client), idle and right after a batch of
-# uploads, and the server CPU per uploaded GiB, background work included.
+# uploads, and the server CPU per uploaded GiB, background work included; the two servers
+# take turns at each measure.
 #
 # Every server listens on 127.0.0.1 only, runs as the invoking user with every path (config,
 # pid, logs, data) in one temp dir, and is stopped, and the temp dir removed, on any exit.
@@ -49,7 +50,7 @@ parse_args "${OTHER_ARGS[@]}"
 if ((QUICK)); then
     BASE_ARGS=(--size 64MiB --repeat 1 --get-runs 1 --files 200 --entries 500 --propfind-runs 3 --duration 2s
         --initial-sync-events 250,1000 --rss-entries 2000)
-    READERS_ARGS=(--size $((64 << 20)) --batch 1 --runs 1)
+    READERS_ARGS=(--size $((64 << 20)) --batch 1 --runs 1 --after-runs 1)
 else
     BASE_ARGS=()
     READERS_ARGS=()
@@ -189,19 +190,30 @@ drive() {
     run_driver "$1" "$2" --url "$3"
 }
 
-# LABEL PID URL: bench/readers.py on the running server, into $WORK/LABEL-readers.json.
+# [LABEL PID URL]...: bench/readers.py once on every running server named, the servers
+# taking turns, into $WORK/LABEL-readers.json each.
 run_readers() {
-    local label=$1 pid=$2 url=$3 rc=0
+    local targets=() labels=() label rc=0
+    while (($#)); do
+        targets+=(--target "$1" "$3" "$2")
+        labels+=("$1")
+        shift 3
+    done
+    ((${#labels[@]})) || return 0
     if ! wanted get_readers; then
-        stub_report "$label" "not run: --workloads $WORKLOADS" >"$WORK/$label-readers.json"
+        for label in "${labels[@]}"; do
+            stub_report "$label" "not run: --workloads $WORKLOADS" >"$WORK/$label-readers.json"
+        done
         return
     fi
-    log "downloads by three readers, and upload CPU, on $label"
-    python3 "$HERE/readers.py" --url "$url" --user "$BENCH_USER" --pid "$pid" --label "$label" \
-        --bench "$BENCH" "${READERS_ARGS[@]}" >"$WORK/$label-readers.json" || rc=$?
+    log "downloads by three readers, and upload CPU, on ${labels[*]} in turn"
+    python3 "$HERE/readers.py" "${targets[@]}" --user "$BENCH_USER" --bench "$BENCH" \
+        --out-dir "$WORK" "${READERS_ARGS[@]}" || rc=$?
     if ((rc != 0)); then
         FAILED=1
-        stub_report "$label" "readers.py failed (exit $rc); see stderr" >"$WORK/$label-readers.json"
+        for label in "${labels[@]}"; do
+            stub_report "$label" "readers.py failed (exit $rc); see stderr" >"$WORK/$label-readers.json"
+        done
     fi
 }
 
@@ -300,19 +312,18 @@ if wanted get_readers && ! command -v curl >/dev/null; then
     exit 1
 fi
 
-# One server at a time, so neither competes with the other for the two cores or page cache.
+# The driver's workloads one server at a time, so neither competes with the other for the two
+# cores; nginx stays up but idle meanwhile, so that readers.py can then have the two take turns.
+READERS_TARGETS=()
 if start_nginx; then
     log "nginx $NGINX_URL (pid $NGINX_PID)"
     drive nginx "$NGINX_PID" "$NGINX_URL"
-    run_readers nginx "$NGINX_PID" "$NGINX_URL"
-    stop_server "$NGINX_PID"
-    NGINX_PID=
+    READERS_TARGETS+=(nginx "$NGINX_PID" "$NGINX_URL")
 else
     FAILED=1
     stub_report nginx "nginx did not start" >"$WORK/nginx.json"
     stub_report nginx "nginx did not start" >"$WORK/nginx-readers.json"
 fi
-rm -rf "$WORK/nginx/root" "$WORK/nginx/body" # free the big file before davgate writes its own
 
 DAVGATE_SKIP=
 davgate_rc=0
@@ -320,16 +331,19 @@ start_davgate davgate "${DAVGATE_BENCH_CONFIG:-}" || davgate_rc=$?
 if ((davgate_rc == 0)); then
     log "davgate $DAVGATE_URL (pid $DAVGATE_PID)"
     drive davgate "$DAVGATE_PID" "$DAVGATE_URL"
-    run_readers davgate "$DAVGATE_PID" "$DAVGATE_URL"
-    stop_server "$DAVGATE_PID"
-    DAVGATE_PID=
+    READERS_TARGETS+=(davgate "$DAVGATE_PID" "$DAVGATE_URL")
 else
     log "skipping davgate: $DAVGATE_SKIP"
     ((davgate_rc == 1)) || FAILED=1
     stub_report davgate "$DAVGATE_SKIP" >"$WORK/davgate.json"
     stub_report davgate "$DAVGATE_SKIP" >"$WORK/davgate-readers.json"
 fi
-rm -rf "$WORK/davgate" # its big file too
+run_readers "${READERS_TARGETS[@]}"
+stop_server "$NGINX_PID"
+NGINX_PID=
+stop_server "$DAVGATE_PID"
+DAVGATE_PID=
+rm -rf "$WORK/nginx/root" "$WORK/nginx/body" "$WORK/davgate" # the big files too
 
 # Every request a full argon2id check: the cache off also stops identical concurrent checks
 # from sharing one hash.
@@ -438,11 +452,13 @@ if wanted get_readers; then
 
 ### Downloads by three readers, and what an upload costs (\`bench/readers.py\`)
 
-The big file (${READERS_ARGS[*]:-1 GiB, batches of 2 uploads, 3 idle runs}) read by davgate-bench,
+The big file (${READERS_ARGS[*]:-1 GiB, 3 batches of 2 uploads, 3 idle runs}) read by davgate-bench,
 \`curl -s -o /dev/null\` and Python's http.client reading 1 MiB at a time: idle (the file read
-before, the server quiet) and right after a batch of uploads (a sync before each upload; no wait,
-so what the uploads left running runs beside the download). Server CPU is utime+stime of the
-server and its children, until each upload's 2xx and until the server went quiet after the batch.
+before, every server quiet and its writes synced) and right after a batch of uploads (a sync
+before each upload; no wait, so what the uploads left running runs beside the download;
+median of the batches). The servers take turns at each measure, the first of each turn
+alternating. Server CPU is utime+stime of the server and its children, until each upload's
+2xx and until the server went quiet after the batch.
 
 EOF
     python3 "$HERE/readers.py" --table "$WORK/nginx-readers.json" "$WORK/davgate-readers.json"
