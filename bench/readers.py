@@ -252,9 +252,6 @@ def measure(servers, args):
                 upload_batch(server, args, reader)
                 after[server.label].append(timed_read(reader, server, args))
         for server in servers:
-            rates = ", ".join(f"{r:.0f}" for r in after[server.label])
-            log(f"{server.label}: {reader} right after uploads: {rates} MB/s")
-        for server in servers:
             wait_until_quiet(server.pid)
         os.sync()  # idle means no server's writes still going to disk
         idle = {s.label: [] for s in servers}
@@ -262,12 +259,11 @@ def measure(servers, args):
             for server in order:
                 idle[server.label].append(timed_read(reader, server, args))
         for server in servers:
-            rates = ", ".join(f"{r:.0f}" for r in idle[server.label])
-            log(f"{server.label}: {reader} idle: {rates} MB/s")
-            reports[server.label]["get"][reader] = {
-                "idle_mbps": idle[server.label],
-                "after_uploads_mbps": after[server.label],
-            }
+            got = {"idle_mbps": idle[server.label], "after_uploads_mbps": after[server.label]}
+            reports[server.label]["get"][reader] = got
+            rates = {k: ", ".join(f"{r:.0f}" for r in v) for k, v in got.items()}
+            log(f"{server.label}: {reader} right after uploads: {rates['after_uploads_mbps']}; "
+                f"idle: {rates['idle_mbps']} MB/s")
             for i in range(args.batch):
                 server.request("DELETE", f"{FOLDER}batch-{reader}-{i}.bin")
     for server in servers:
@@ -277,10 +273,6 @@ def measure(servers, args):
 
 
 # ---- the table ----------------------------------------------------------------------------
-
-
-def median_of(value):
-    return statistics.median(value) if isinstance(value, list) else value
 
 
 def table(paths):
@@ -316,10 +308,9 @@ def table(paths):
     for reader in READERS:
         row(f"GET {reader}, idle (MB/s, median)",
             [value(r, "get", reader, "idle_mbps", reduce=statistics.median) for r in reports], True)
-        # One value in reports written before --after-runs, a list since.
         row(f"GET {reader}, right after uploads (MB/s, median)",
-            [value(r, "get", reader, "after_uploads_mbps", reduce=median_of) for r in reports],
-            True)
+            [value(r, "get", reader, "after_uploads_mbps", reduce=statistics.median)
+             for r in reports], True)
     row("PUT with Content-Length (MB/s, median)",
         [value(r, "uploads", "put_mbps", reduce=statistics.median) for r in reports], True)
     row("server CPU per uploaded GiB until the 2xx (s)",
