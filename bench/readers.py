@@ -228,6 +228,14 @@ def upload_cost(server, args):
     }
 
 
+def rotated(servers, k):
+    """The servers, the k-th first. Whichever goes second in a round downloads slower (either
+    server, by up to a quarter), so the first changes with every round: with one order per
+    reader, one server always had the slow place for that reader."""
+    k %= len(servers)
+    return servers[k:] + servers[:k]
+
+
 def measure(servers, args):
     """Every measure on every server, the servers taking turns; a report per server."""
     for server in servers:
@@ -241,11 +249,9 @@ def measure(servers, args):
         reports[server.label]["uploads"] = upload_cost(server, args)
 
     for turn, reader in enumerate(READERS):
-        # The first server of a turn changes, so neither always follows the other's uploads.
-        order = servers[turn % len(servers):] + servers[:turn % len(servers)]
         after = {s.label: [] for s in servers}
-        for _ in range(args.after_runs):
-            for server in order:
+        for run in range(args.after_runs):
+            for server in rotated(servers, turn + run):
                 # Each server's download right after its own batch: the batch leaves its
                 # background work (if any) running. The next batch's sync flushes this
                 # one's writes before that server is timed.
@@ -255,8 +261,8 @@ def measure(servers, args):
             wait_until_quiet(server.pid)
         os.sync()  # idle means no server's writes still going to disk
         idle = {s.label: [] for s in servers}
-        for _ in range(args.runs):
-            for server in order:
+        for run in range(args.runs):
+            for server in rotated(servers, turn + run):
                 idle[server.label].append(timed_read(reader, server, args))
         for server in servers:
             got = {"idle_mbps": idle[server.label], "after_uploads_mbps": after[server.label]}
@@ -333,8 +339,9 @@ def main():
     parser.add_argument("--out-dir", help="where LABEL-readers.json goes, for each target")
     parser.add_argument("--size", type=int, default=1 << 30)
     parser.add_argument("--batch", type=int, default=2, help="uploads per batch")
-    parser.add_argument("--runs", type=int, default=3, help="idle downloads per reader")
-    parser.add_argument("--after-runs", type=int, default=3,
+    # Even, so that each server goes first in as many rounds as it goes second.
+    parser.add_argument("--runs", type=int, default=4, help="idle downloads per reader")
+    parser.add_argument("--after-runs", type=int, default=4,
                         help="batches of uploads, each followed by a download, per reader")
     args = parser.parse_args()
     if args.table:
