@@ -8,11 +8,10 @@
 //! `BlobReader::scan`, so a local one is read past the page cache.
 
 use futures_util::StreamExt;
-use md5::Md5;
 use sha1::{Digest, Sha1};
 
 use crate::Store;
-use crate::blob::{BlobKey, ListedBlob};
+use crate::blob::{BlobKey, ListedBlob, Md5};
 use crate::error::{Result, StorageError};
 
 /// Rows read (and keys looked up) per database query.

@@ -12,11 +12,15 @@
 //! run time). A small upload, whose bytes all fit in one batch, is hashed at its end
 //! without a lane.
 //!
-//! The lanes differ when they fall `LANE_QUEUE` batches behind (memory stays bounded
-//! either way). The SHA-1 lane makes the upload wait: it is faster than any disk. The
-//! MD5 lane (about 500 MB/s a core, measured) must not cap a faster upload, so it stops
-//! receiving instead: it finishes the batches it was sent and keeps its hasher state and
-//! the offset it reached. The upload then answers without an MD5 (`Digests::md5` is
+//! The lanes differ when they fall behind (memory stays bounded either way). The SHA-1
+//! lane makes the upload wait once `LANE_QUEUE` batches are queued: it is faster than any
+//! disk. The MD5 lane (about 650 MB/s a core, `blob::md5`) must not cap a faster upload, so
+//! past `MD5_LAG` queued batches, or when all uploads' MD5 lanes together hold
+//! `MD5_LAG_BUDGET` bytes, it stops receiving instead: it finishes the batches it was
+//! sent and keeps its hasher state and the offset it reached. The allowance is wider than
+//! SHA-1's because with room for four batches, uploads at half the lane's speed left it
+//! behind: a moment's lag (a burst of bytes the socket had buffered, the lane's thread
+//! waiting for a core) was enough, and every such blob was then read back whole. The upload then answers without an MD5 (`Digests::md5` is
 //! `None`), and once its blob is committed, the state goes to the store's MD5 thread
 //! (`md5_fill`) as an [`Md5Resume`], which reads back only the part from that offset on
 //! (past the page cache: `blob::local::scan`) and writes the MD5 into the blob's row. If
@@ -24,30 +28,43 @@
 //! (`Store::queue_missing_md5`) computes it from the start. Uploads at network speed thus
 //! get both digests at their 201 with no read-back.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use data_encoding::HEXLOWER;
-use md5::Md5;
 use sha1::{Digest, Sha1};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::contract::{BlobKey, BlobWriter, Digests, StagedBlob};
+use super::md5::Md5;
 use crate::error::{Result, StorageError};
 
 /// Bytes gathered before a batch is handed to the lanes.
 const HASH_BATCH: usize = 1024 * 1024;
-/// Batches a lane may have queued before the upload waits for it (SHA-1) or leaves it
-/// behind (MD5).
+/// Batches the SHA-1 lane may have queued before the upload waits for it.
 const LANE_QUEUE: usize = 4;
+/// Batches an MD5 lane may have queued before its upload leaves it behind.
+const MD5_LAG: usize = 16;
+/// Bytes all uploads' MD5 lanes may hold queued together: past it, a lane that needs more
+/// is left behind, so many uploads at once cannot make the lag cost more memory than this.
+const MD5_LAG_BUDGET: usize = 64 * 1024 * 1024;
+static MD5_LAG_HELD: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(MD5_LAG_BUDGET)));
 /// Bytes hashed on the uploading task itself at the end (well under a millisecond);
 /// more go to the blocking pool.
 const INLINE_MAX: usize = 64 * 1024;
 
 /// Chunks of an upload, in order, shared by both lanes.
 type Batch = Arc<Vec<Bytes>>;
+
+/// A batch on its way to a lane, with the share of `MD5_LAG_BUDGET` it holds until it is
+/// hashed (MD5 only).
+struct Queued {
+    batch: Batch,
+    _lag: Option<OwnedSemaphorePermit>,
+}
 
 impl Digests {
     /// Both digests of bytes at hand.
@@ -63,12 +80,38 @@ impl Digests {
     }
 }
 
-fn digest_of<D: Digest>(chunks: &[Bytes]) -> String {
-    let mut hasher = D::new();
+fn digest_of<H: Hasher>(chunks: &[Bytes]) -> String {
+    let mut hasher = H::default();
     for chunk in chunks {
-        hasher.update(chunk);
+        hasher.feed(chunk);
     }
-    HEXLOWER.encode(&hasher.finalize())
+    hasher.hex()
+}
+
+/// A digest being computed: this project's MD5 or the `sha1` crate's SHA-1.
+trait Hasher: Default + Send + 'static {
+    fn feed(&mut self, data: &[u8]);
+    fn hex(self) -> String;
+}
+
+impl Hasher for Md5 {
+    fn feed(&mut self, data: &[u8]) {
+        self.update(data);
+    }
+
+    fn hex(self) -> String {
+        HEXLOWER.encode(&self.finalize())
+    }
+}
+
+impl Hasher for Sha1 {
+    fn feed(&mut self, data: &[u8]) {
+        Digest::update(self, data);
+    }
+
+    fn hex(self) -> String {
+        HEXLOWER.encode(&Digest::finalize(self))
+    }
 }
 
 /// MD5 fed chunk by chunk: also the state a lagging upload hands on (see `md5_fill`).
@@ -130,22 +173,23 @@ impl Stall {
 /// comes back, unfinalized, once the queue is closed.
 struct Lane<D> {
     /// `None` once the lane was left behind (MD5 only): nothing more is sent.
-    batches: Option<mpsc::Sender<Batch>>,
+    batches: Option<mpsc::Sender<Queued>>,
     hashing: JoinHandle<D>,
     /// Bytes sent so far.
     sent: u64,
 }
 
-impl<D: Digest + Send + 'static> Lane<D> {
-    fn start(stall: Stall) -> Self {
-        let (batches, mut queued) = mpsc::channel::<Batch>(LANE_QUEUE);
+impl<D: Hasher> Lane<D> {
+    fn start(queue: usize, stall: Stall) -> Self {
+        let (batches, mut queued) = mpsc::channel::<Queued>(queue);
         let hashing = tokio::task::spawn_blocking(move || {
-            let mut hasher = D::new();
+            let mut hasher = D::default();
             // Ends when the queue closes: finished, left behind, or dropped mid-upload.
-            while let Some(batch) = queued.blocking_recv() {
+            // `_lag` is held until the batch is hashed.
+            while let Some(Queued { batch, _lag }) = queued.blocking_recv() {
                 stall.wait();
                 for chunk in batch.iter() {
-                    hasher.update(chunk);
+                    hasher.feed(chunk);
                 }
             }
             hasher
@@ -160,20 +204,41 @@ impl<D: Digest + Send + 'static> Lane<D> {
     /// Sends a batch, waiting while the queue is full.
     async fn feed(&mut self, batch: Batch, len: usize) -> Result<()> {
         let queue = self.batches.as_ref().ok_or_else(lane_failed)?;
-        queue.send(batch).await.map_err(|_| lane_failed())?;
+        let queued = Queued { batch, _lag: None };
+        queue.send(queued).await.map_err(|_| lane_failed())?;
         self.sent += len as u64;
         Ok(())
     }
 
-    /// Sends a batch unless the queue is full; then the lane is left behind for good.
+    /// Sends a batch unless the queue is full or the budget spent; then the lane is left
+    /// behind for good.
     fn feed_or_fall_behind(&mut self, batch: Batch, len: usize) -> Result<()> {
         let Some(queue) = &self.batches else {
             return Ok(());
         };
-        match queue.try_send(batch) {
+        let lag = u32::try_from(len)
+            .ok()
+            .and_then(|len| Arc::clone(&MD5_LAG_HELD).try_acquire_many_owned(len).ok());
+        let sent = match lag {
+            Some(lag) => queue.try_send(Queued {
+                batch,
+                _lag: Some(lag),
+            }),
+            None => Err(mpsc::error::TrySendError::Full(Queued {
+                batch,
+                _lag: None,
+            })),
+        };
+        match sent {
             Ok(()) => self.sent += len as u64,
             // Closing the queue lets the thread finish what it holds and stop.
-            Err(mpsc::error::TrySendError::Full(_)) => self.batches = None,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::debug!(
+                    at = self.sent,
+                    "MD5 lane left behind; finished after the commit"
+                );
+                self.batches = None;
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(lane_failed()),
         }
         Ok(())
@@ -203,8 +268,8 @@ struct Lanes {
 impl Lanes {
     fn start(md5_stall: Stall) -> Self {
         Lanes {
-            md5: Lane::start(md5_stall),
-            sha1: Lane::start(Stall::default()),
+            md5: Lane::start(MD5_LAG, md5_stall),
+            sha1: Lane::start(LANE_QUEUE, Stall::default()),
         }
     }
 
@@ -228,11 +293,11 @@ impl Lanes {
     async fn finish(self) -> Result<(Digests, Option<Md5Prefix>)> {
         let md5_behind_at = self.md5.behind_at();
         let (md5, sha1) = tokio::try_join!(self.md5.finish(), self.sha1.finish())?;
-        let sha1 = HEXLOWER.encode(&sha1.finalize());
+        let sha1 = sha1.hex();
         Ok(match md5_behind_at {
             None => (
                 Digests {
-                    md5: Some(HEXLOWER.encode(&md5.finalize())),
+                    md5: Some(md5.hex()),
                     sha1,
                 },
                 None,
@@ -536,15 +601,15 @@ mod tests {
     /// from where it stopped equals the one-shot MD5, wherever that was.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lagging_md5_lane_is_resumed_from_where_it_stopped() {
-        let batches = HASH_BATCH * (2 * LANE_QUEUE + 3);
+        let batches = HASH_BATCH * (2 * MD5_LAG + 3);
         let data: Vec<u8> = (0..batches + 7).map(|i| (i * 7 % 253) as u8).collect();
         let mut offsets = std::collections::BTreeSet::new();
-        for size in [(LANE_QUEUE + 2) * HASH_BATCH + 1, batches, batches + 7] {
+        for size in [(MD5_LAG + 2) * HASH_BATCH + 1, batches, batches + 7] {
             let data = &data[..size];
             for chunk in [65_536, 100_003, HASH_BATCH + 5] {
                 // Held from the start, or released partway: the lane stops at different
                 // offsets; it cannot keep up while held, so it is always left behind.
-                for release_at in [None, Some(2), Some(LANE_QUEUE + 3)] {
+                for release_at in [None, Some(2), Some(MD5_LAG + 3)] {
                     let stall = Arc::new(std::sync::Mutex::new(()));
                     let held = stall.lock().unwrap();
                     let at_chunk = release_at.map_or(usize::MAX, |at| at * HASH_BATCH / chunk);
@@ -567,6 +632,30 @@ mod tests {
             }
         }
         assert!(offsets.len() > 2, "the lane stopped at {offsets:?}");
+    }
+
+    /// A burst the MD5 lane cannot follow, as when an upload starts by reading what the
+    /// socket buffered, leaves it behind only past `MD5_LAG` batches: with room for four,
+    /// uploads at half the lane's speed lost it there and had their blobs read back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_within_the_lag_keeps_the_md5_lane() {
+        // The whole upload arrives while the lane is held: one batch in its hands, the
+        // rest queued. A writer that keeps nothing outruns any hasher, so only a burst
+        // can be tested this way.
+        let data: Vec<u8> = (0..HASH_BATCH * MD5_LAG + 3)
+            .map(|i| (i * 11 % 239) as u8)
+            .collect();
+        let stall = Arc::new(std::sync::Mutex::new(()));
+        let held = stall.lock().unwrap();
+        let md5_stall = Stall(Some(Arc::clone(&stall)));
+        let held = Some((usize::MAX, held));
+        let (digests, behind_at) =
+            streamed_with(&data, 65_536, Md5Pace::RideAlong, md5_stall, held).await;
+        assert_eq!(
+            behind_at, None,
+            "left behind in a burst of {MD5_LAG} batches"
+        );
+        assert_eq!(digests, Digests::of(&data));
     }
 
     /// An upload whose client sent an MD5 waits for a slow lane: the MD5 is there at the

@@ -12,6 +12,7 @@ mod counted;
 mod digest;
 mod inline;
 mod local;
+mod md5;
 mod s3;
 
 pub use contract::{
@@ -22,4 +23,5 @@ pub(crate) use digest::{DigestingWriter, Md5Prefix, Md5Resume, Md5Resumer};
 pub use digest::{Md5Pace, Md5Stream};
 pub(crate) use inline::InlineBlobStore;
 pub use local::LocalBlobStore;
+pub(crate) use md5::Md5;
 pub use s3::{MIN_PART_SIZE, S3BlobStore, S3Config};

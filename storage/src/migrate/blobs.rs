@@ -17,12 +17,11 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use futures_util::{Stream, TryStreamExt, stream};
-use md5::Md5;
 use sha1::{Digest, Sha1};
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::report::{BlobCopy, MigrationError, Progress};
-use crate::blob::{BlobKey, BlobStore, BlobWriter, LocalBlobStore, S3BlobStore};
+use crate::blob::{BlobKey, BlobStore, BlobWriter, LocalBlobStore, Md5, S3BlobStore};
 use crate::error::{Result, StorageError};
 use crate::store::{BlobStoreConfig, Store};
 
