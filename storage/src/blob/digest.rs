@@ -14,14 +14,14 @@
 //!
 //! The lanes differ when they fall behind (memory stays bounded either way). The SHA-1
 //! lane makes the upload wait once `LANE_QUEUE` batches are queued: it is faster than any
-//! disk. The MD5 lane (about 650 MB/s a core, `blob::md5`) must not cap a faster upload, so
-//! past `MD5_LAG` queued batches, or when all uploads' MD5 lanes together hold
+//! disk. The MD5 lane (about 650 MB/s a core, `blob::md5`) must not cap a faster upload,
+//! so past `MD5_LAG` queued batches, or when all uploads' MD5 lanes together hold
 //! `MD5_LAG_BUDGET` bytes, it stops receiving instead: it finishes the batches it was
 //! sent and keeps its hasher state and the offset it reached. The allowance is wider than
 //! SHA-1's because with room for four batches, uploads at half the lane's speed left it
 //! behind: a moment's lag (a burst of bytes the socket had buffered, the lane's thread
-//! waiting for a core) was enough, and every such blob was then read back whole. The upload then answers without an MD5 (`Digests::md5` is
-//! `None`), and once its blob is committed, the state goes to the store's MD5 thread
+//! waiting for a core) was enough, and every such blob was then read back whole. The
+//! upload then answers without an MD5 (`Digests::md5` is `None`), and once its blob is committed, the state goes to the store's MD5 thread
 //! (`md5_fill`) as an [`Md5Resume`], which reads back only the part from that offset on
 //! (past the page cache: `blob::local::scan`) and writes the MD5 into the blob's row. If
 //! the process dies first, the MD5 stays empty and upkeep's backfill
@@ -45,7 +45,8 @@ use crate::error::{Result, StorageError};
 const HASH_BATCH: usize = 1024 * 1024;
 /// Batches the SHA-1 lane may have queued before the upload waits for it.
 const LANE_QUEUE: usize = 4;
-/// Batches an MD5 lane may have queued before its upload leaves it behind.
+/// Batches an MD5 lane may have queued before its upload leaves it behind. An upload that
+/// waits for its MD5 (`Md5Pace::Wait`) queues no more than for SHA-1.
 const MD5_LAG: usize = 16;
 /// Bytes all uploads' MD5 lanes may hold queued together: past it, a lane that needs more
 /// is left behind, so many uploads at once cannot make the lag cost more memory than this.
@@ -266,9 +267,13 @@ struct Lanes {
 }
 
 impl Lanes {
-    fn start(md5_stall: Stall) -> Self {
+    fn start(md5_pace: Md5Pace, md5_stall: Stall) -> Self {
+        let md5_queue = match md5_pace {
+            Md5Pace::RideAlong => MD5_LAG,
+            Md5Pace::Wait => LANE_QUEUE,
+        };
         Lanes {
-            md5: Lane::start(MD5_LAG, md5_stall),
+            md5: Lane::start(md5_queue, md5_stall),
             sha1: Lane::start(LANE_QUEUE, Stall::default()),
         }
     }
@@ -375,10 +380,10 @@ impl BlobWriter for DigestingWriter {
         if self.pending_len >= HASH_BATCH {
             let batch = std::mem::take(&mut self.pending);
             let len = std::mem::take(&mut self.pending_len);
-            let md5_stall = &self.md5_stall;
+            let (md5_pace, md5_stall) = (self.md5_pace, &self.md5_stall);
             self.lanes
-                .get_or_insert_with(|| Lanes::start(md5_stall.clone()))
-                .feed(batch, len, self.md5_pace)
+                .get_or_insert_with(|| Lanes::start(md5_pace, md5_stall.clone()))
+                .feed(batch, len, md5_pace)
                 .await?;
         }
         self.inner.write(data).await
