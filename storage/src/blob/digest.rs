@@ -220,29 +220,29 @@ impl<D: Hasher> Lane<D> {
         let lag = u32::try_from(len)
             .ok()
             .and_then(|len| Arc::clone(&MD5_LAG_HELD).try_acquire_many_owned(len).ok());
-        let sent = match lag {
-            Some(lag) => queue.try_send(Queued {
-                batch,
-                _lag: Some(lag),
-            }),
-            None => Err(mpsc::error::TrySendError::Full(Queued {
-                batch,
-                _lag: None,
-            })),
+        let Some(lag) = lag else {
+            self.leave_behind();
+            return Ok(());
         };
-        match sent {
+        let queued = Queued {
+            batch,
+            _lag: Some(lag),
+        };
+        match queue.try_send(queued) {
             Ok(()) => self.sent += len as u64,
-            // Closing the queue lets the thread finish what it holds and stop.
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::debug!(
-                    at = self.sent,
-                    "MD5 lane left behind; finished after the commit"
-                );
-                self.batches = None;
-            }
+            Err(mpsc::error::TrySendError::Full(_)) => self.leave_behind(),
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(lane_failed()),
         }
         Ok(())
+    }
+
+    /// Sends nothing more: closing the queue lets the thread finish what it holds and stop.
+    fn leave_behind(&mut self) {
+        tracing::debug!(
+            at = self.sent,
+            "MD5 lane left behind; finished after the commit"
+        );
+        self.batches = None;
     }
 
     /// Where the lane stopped, if it was left behind.
