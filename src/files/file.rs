@@ -82,14 +82,21 @@ pub(crate) struct ReadFile {
     /// Set on plain HTTP/1 GETs: chunks become placeholders the connection sends with
     /// sendfile, so the bytes never pass through this process.
     ranges: Option<FileRanges>,
-    /// The next placeholder's range, being read into the page cache.
-    cache_fill: Option<CacheFill>,
+    /// What the last placeholder found of the page cache for the one after it.
+    next_chunk: Option<NextChunk>,
 }
 
-/// A file range being read into the page cache, from `offset`.
-struct CacheFill {
-    offset: u64,
-    task: tokio::task::JoinHandle<()>,
+/// The page cache's state of the placeholder range starting at `offset`, as probed when
+/// the one before it was handed out.
+enum NextChunk {
+    Cached {
+        offset: u64,
+    },
+    /// Being read into the page cache.
+    Filling {
+        offset: u64,
+        task: tokio::task::JoinHandle<()>,
+    },
 }
 
 /// A chunk read in the background, from `offset`.
@@ -105,7 +112,7 @@ impl ReadFile {
             position: 0,
             ahead: None,
             ranges,
-            cache_fill: None,
+            next_chunk: None,
         }
     }
 
@@ -160,9 +167,12 @@ impl ReadFile {
         // cost two thread switches each and a third of the download rate), and a
         // one-byte probe decides, as looking up every page would cost a tenth of the
         // server's CPU in a download.
-        match self.cache_fill.take() {
-            Some(fill) if fill.offset == self.position => {
-                let _ = fill.task.await;
+        // The next chunk was probed over its longest length, so what was found holds for
+        // this one, which is no longer.
+        match self.next_chunk.take() {
+            Some(NextChunk::Cached { offset }) if offset == self.position => {}
+            Some(NextChunk::Filling { offset, task }) if offset == self.position => {
+                let _ = task.await;
             }
             _ => {
                 if !is_cached(&file, self.position + len as u64 - 1) {
@@ -173,12 +183,14 @@ impl ReadFile {
         let next = self.position + len as u64;
         if next < reader.len() {
             let ahead = (reader.len() - next).min(MAX_RANGE as u64) as usize;
-            if !is_cached(&file, next + ahead as u64 - 1) {
-                self.cache_fill = Some(CacheFill {
+            self.next_chunk = Some(if is_cached(&file, next + ahead as u64 - 1) {
+                NextChunk::Cached { offset: next }
+            } else {
+                NextChunk::Filling {
                     offset: next,
                     task: fill_cache(file.clone(), next, ahead),
-                });
-            }
+                }
+            });
         }
         let chunk = ranges.chunk(file, self.position, len);
         self.position += len as u64;
@@ -270,8 +282,8 @@ impl Drop for ReadFile {
             ahead.task.abort();
         }
         // A fill the blocking pool has started runs to its end; one not started is dropped.
-        if let Some(fill) = self.cache_fill.take() {
-            fill.task.abort();
+        if let Some(NextChunk::Filling { task, .. }) = self.next_chunk.take() {
+            task.abort();
         }
     }
 }

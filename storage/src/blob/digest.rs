@@ -21,8 +21,9 @@
 //! SHA-1's because with room for four batches, uploads at half the lane's speed left it
 //! behind: a moment's lag (a burst of bytes the socket had buffered, the lane's thread
 //! waiting for a core) was enough, and every such blob was then read back whole. The
-//! upload then answers without an MD5 (`Digests::md5` is `None`), and once its blob is committed, the state goes to the store's MD5 thread
-//! (`md5_fill`) as an [`Md5Resume`], which reads back only the part from that offset on
+//! upload then answers without an MD5 (`Digests::md5` is `None`), and once its blob is
+//! committed, the state goes to the store's MD5 thread (`md5_fill`) as an
+//! [`Md5Resume`], which reads back only the part from that offset on
 //! (past the page cache: `blob::local::scan`) and writes the MD5 into the blob's row. If
 //! the process dies first, the MD5 stays empty and upkeep's backfill
 //! (`Store::queue_missing_md5`) computes it from the start. Uploads at network speed thus
