@@ -42,13 +42,15 @@ use super::contract::{BlobKey, BlobWriter, Digests, StagedBlob};
 use super::md5::Md5;
 use crate::error::{Result, StorageError};
 
-/// Bytes gathered before a batch is handed to the lanes.
-const HASH_BATCH: usize = 1024 * 1024;
+/// Bytes gathered before a batch is handed to the lanes. Each batch wakes both lanes'
+/// threads, so batches are as large as the blob writer's buffers, for the reason given
+/// there (`blob::local::writer::WRITE_BUFFER`): few wakes of changing threads.
+const HASH_BATCH: usize = 8 * 1024 * 1024;
 /// Batches the SHA-1 lane may have queued before the upload waits for it.
-const LANE_QUEUE: usize = 4;
-/// Batches an MD5 lane may have queued before its upload leaves it behind. An upload that
-/// waits for its MD5 (`Md5Pace::Wait`) queues no more than for SHA-1.
-const MD5_LAG: usize = 16;
+const LANE_QUEUE: usize = 2;
+/// Batches an MD5 lane may have queued before its upload leaves it behind (16 MiB). An
+/// upload that waits for its MD5 (`Md5Pace::Wait`) queues no more than for SHA-1.
+const MD5_LAG: usize = 2;
 /// Bytes all uploads' MD5 lanes may hold queued together: past it, a lane that needs more
 /// is left behind, so many uploads at once cannot make the lag cost more memory than this.
 const MD5_LAG_BUDGET: usize = 64 * 1024 * 1024;
@@ -590,13 +592,14 @@ mod tests {
         ];
         for size in sizes {
             let data = &data[..size];
+            let whole = Digests::of(data);
             for chunk in [1000, 65_536, 100_003, HASH_BATCH, 3 * HASH_BATCH] {
                 if size > 4 * HASH_BATCH && chunk == 1000 {
                     continue;
                 }
                 assert_eq!(
                     streamed(data, chunk).await,
-                    Digests::of(data),
+                    whole,
                     "{size} bytes in chunks of {chunk}"
                 );
             }
@@ -610,8 +613,9 @@ mod tests {
         let batches = HASH_BATCH * (2 * MD5_LAG + 3);
         let data: Vec<u8> = (0..batches + 7).map(|i| (i * 7 % 253) as u8).collect();
         let mut offsets = std::collections::BTreeSet::new();
-        for size in [(MD5_LAG + 2) * HASH_BATCH + 1, batches, batches + 7] {
+        for size in [(MD5_LAG + 2) * HASH_BATCH + 1, batches + 7] {
             let data = &data[..size];
+            let whole = Digests::of(data);
             for chunk in [65_536, 100_003, HASH_BATCH + 5] {
                 // Held from the start, or released partway: the lane stops at different
                 // offsets; it cannot keep up while held, so it is always left behind.
@@ -633,7 +637,7 @@ mod tests {
                     if let Some(offset) = behind_at {
                         offsets.insert(offset);
                     }
-                    assert_eq!(digests, Digests::of(data), "{what}");
+                    assert_eq!(digests, whole, "{what}");
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Writing one local blob file: double-buffered, past its first megabytes with direct I/O,
 //! synced as it streams.
 //!
-//! Bytes gather in a 1 MiB buffer aligned for direct I/O, and a full buffer is written on
+//! Bytes gather in an 8 MiB buffer aligned for direct I/O, and a full buffer is written on
 //! the blocking pool while the next one fills. Past `DIRECT_AFTER` bytes the file
 //! switches to direct I/O (`O_DIRECT`): an upload must reach the disk before its commit
 //! anyway, and copying gigabytes through the page cache on the way cost more CPU than
@@ -26,14 +26,20 @@ use crate::blob::contract::{BlobKey, BlobWriter, StagedBlob};
 use crate::error::Result;
 
 /// Bytes per write system call: big enough that the hop to the blocking pool is
-/// amortised, small enough that memory per upload stays fixed (two of them).
-const WRITE_BUFFER: usize = 1024 * 1024;
+/// amortised, small enough that memory per upload stays fixed (two of them). The size
+/// also matters after the upload: each hop wakes whichever pool thread is idle, and
+/// Linux counts how often a thread changes the thread it wakes (`wakee_flips`). With
+/// 1 MiB hops a worker's count stayed close to a multi-threaded client's for seconds, the
+/// scheduler's `wake_wide` then woke the two onto one CPU, and the next download ran
+/// 10–25% slower (bench/RESULTS.md). Fewer, larger hops keep the count low.
+const WRITE_BUFFER: usize = 8 * 1024 * 1024;
 /// Alignment of direct I/O buffers, offsets and lengths: the largest logical block size
 /// in use (4 KiB sectors), which also satisfies 512-byte ones.
 pub(super) const ALIGN: usize = 4096;
 /// Bytes written through the page cache before direct I/O starts: most files of a sync
-/// are smaller and are read back soon, which the page cache serves.
-const DIRECT_AFTER: u64 = 4 * 1024 * 1024;
+/// are smaller and are read back soon, which the page cache serves. One buffer: the
+/// switch happens between writes.
+const DIRECT_AFTER: u64 = WRITE_BUFFER as u64;
 /// Bytes between background syncs. The upload must be durable before its commit;
 /// syncing as it streams overlaps the disk's work with the network's.
 const SYNC_EVERY: u64 = 32 * 1024 * 1024;
