@@ -45,12 +45,12 @@ use crate::error::{Result, StorageError};
 /// Bytes gathered before a batch is handed to the lanes. Each batch wakes both lanes'
 /// threads, so batches are as large as the blob writer's buffers, for the reason given
 /// there (`blob::local::writer::WRITE_BUFFER`): few wakes of changing threads.
-const HASH_BATCH: usize = 8 * 1024 * 1024;
+const HASH_BATCH: usize = 4 * 1024 * 1024;
 /// Batches the SHA-1 lane may have queued before the upload waits for it.
 const LANE_QUEUE: usize = 2;
 /// Batches an MD5 lane may have queued before its upload leaves it behind (16 MiB). An
 /// upload that waits for its MD5 (`Md5Pace::Wait`) queues no more than for SHA-1.
-const MD5_LAG: usize = 2;
+const MD5_LAG: usize = 4;
 /// Bytes all uploads' MD5 lanes may hold queued together: past it, a lane that needs more
 /// is left behind, so many uploads at once cannot make the lag cost more memory than this.
 const MD5_LAG_BUDGET: usize = 64 * 1024 * 1024;

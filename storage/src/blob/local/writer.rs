@@ -1,7 +1,7 @@
 //! Writing one local blob file: double-buffered, past its first megabytes with direct I/O,
 //! synced as it streams.
 //!
-//! Bytes gather in an 8 MiB buffer aligned for direct I/O, and a full buffer is written on
+//! Bytes gather in a 4 MiB buffer aligned for direct I/O, and a full buffer is written on
 //! the blocking pool while the next one fills. Past `DIRECT_AFTER` bytes the file
 //! switches to direct I/O (`O_DIRECT`): an upload must reach the disk before its commit
 //! anyway, and copying gigabytes through the page cache on the way cost more CPU than
@@ -31,8 +31,9 @@ use crate::error::Result;
 /// Linux counts how often a thread changes the thread it wakes (`wakee_flips`). With
 /// 1 MiB hops a worker's count stayed close to a multi-threaded client's for seconds, the
 /// scheduler's `wake_wide` then woke the two onto one CPU, and the next download ran
-/// 10–25% slower (bench/RESULTS.md). Fewer, larger hops keep the count low.
-const WRITE_BUFFER: usize = 8 * 1024 * 1024;
+/// 10–25% slower (bench/RESULTS.md). Four times fewer hops keep the count low enough;
+/// 8 MiB did no better and held 25 MiB more per upload.
+const WRITE_BUFFER: usize = 4 * 1024 * 1024;
 /// Alignment of direct I/O buffers, offsets and lengths: the largest logical block size
 /// in use (4 KiB sectors), which also satisfies 512-byte ones.
 pub(super) const ALIGN: usize = 4096;
