@@ -18,12 +18,12 @@
 //! so past `MD5_LAG` queued batches, or when all uploads' MD5 lanes together hold
 //! `MD5_LAG_BUDGET` bytes, it stops receiving instead: it finishes the batches it was
 //! sent and keeps its hasher state and the offset it reached. The allowance is wider than
-//! SHA-1's because with room for four batches, uploads at half the lane's speed left it
-//! behind: a moment's lag (a burst of bytes the socket had buffered, the lane's thread
-//! waiting for a core) was enough, and every such blob was then read back whole. The
-//! upload then answers without an MD5 (`Digests::md5` is `None`), and once its blob is
-//! committed, the state goes to the store's MD5 thread (`md5_fill`) as an
-//! [`Md5Resume`], which reads back only the part from that offset on
+//! SHA-1's because with room for 4 MiB (four 1 MiB batches, then), uploads at half the
+//! lane's speed left it behind: a moment's lag (a burst of bytes the socket had
+//! buffered, the lane's thread waiting for a core) was enough, and every such blob was
+//! then read back whole. The upload then answers without an MD5 (`Digests::md5` is
+//! `None`), and once its blob is committed, the state goes to the store's MD5 thread
+//! (`md5_fill`) as an [`Md5Resume`], which reads back only the part from that offset on
 //! (past the page cache: `blob::local::scan`) and writes the MD5 into the blob's row. If
 //! the process dies first, the MD5 stays empty and upkeep's backfill
 //! (`Store::queue_missing_md5`) computes it from the start. Uploads at network speed thus
@@ -645,7 +645,7 @@ mod tests {
     }
 
     /// A burst the MD5 lane cannot follow, as when an upload starts by reading what the
-    /// socket buffered, leaves it behind only past `MD5_LAG` batches: with room for four,
+    /// socket buffered, leaves it behind only past `MD5_LAG` batches: with room for 4 MiB,
     /// uploads at half the lane's speed lost it there and had their blobs read back.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_burst_within_the_lag_keeps_the_md5_lane() {
