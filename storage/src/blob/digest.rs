@@ -43,9 +43,9 @@ use super::md5::Md5;
 use crate::error::{Result, StorageError};
 
 /// Bytes gathered before a batch is handed to the lanes. Each batch wakes both lanes'
-/// threads, so batches are as large as the blob writer's buffers, for the reason given
-/// there (`blob::local::writer::WRITE_BUFFER`): few wakes of changing threads.
-const HASH_BATCH: usize = 4 * 1024 * 1024;
+/// threads, so batches are as large as `blob::hand_off` says, for the next download's
+/// sake.
+const HASH_BATCH: usize = super::hand_off::HAND_OFF;
 /// Batches the SHA-1 lane may have queued before the upload waits for it.
 const LANE_QUEUE: usize = 2;
 /// Batches an MD5 lane may have queued before its upload leaves it behind (16 MiB). An

@@ -10,6 +10,7 @@
 mod contract;
 mod counted;
 mod digest;
+mod hand_off;
 mod inline;
 mod local;
 mod md5;

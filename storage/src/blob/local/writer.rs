@@ -26,14 +26,9 @@ use crate::blob::contract::{BlobKey, BlobWriter, StagedBlob};
 use crate::error::Result;
 
 /// Bytes per write system call: big enough that the hop to the blocking pool is
-/// amortised, small enough that memory per upload stays fixed (two of them). The size
-/// also matters after the upload: each hop wakes whichever pool thread is idle, and
-/// Linux counts how often a thread changes the thread it wakes (`wakee_flips`). With
-/// 1 MiB hops a worker's count stayed close to a multi-threaded client's for seconds, the
-/// scheduler's `wake_wide` then woke the two onto one CPU, and the next download ran
-/// 10–25% slower (bench/RESULTS.md). Four times fewer hops keep the count low enough;
-/// 8 MiB did no better and held 25 MiB more per upload.
-const WRITE_BUFFER: usize = 4 * 1024 * 1024;
+/// amortised, small enough that memory per upload stays fixed (two of them), and few
+/// enough hops that the next download stays fast (`blob::hand_off`).
+const WRITE_BUFFER: usize = crate::blob::hand_off::HAND_OFF;
 /// Alignment of direct I/O buffers, offsets and lengths: the largest logical block size
 /// in use (4 KiB sectors), which also satisfies 512-byte ones.
 pub(super) const ALIGN: usize = 4096;
