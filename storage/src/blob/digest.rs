@@ -14,22 +14,29 @@
 //!
 //! The lanes differ when they fall behind (memory stays bounded either way). The SHA-1
 //! lane makes the upload wait once `LANE_QUEUE` batches are queued: it is faster than any
-//! disk. The MD5 lane (about 650 MB/s a core, `blob::md5`) must not cap a faster upload,
-//! so past `MD5_LAG` queued batches, or when all uploads' MD5 lanes together hold
-//! `MD5_LAG_BUDGET` bytes, it stops receiving instead: it finishes the batches it was
-//! sent and keeps its hasher state and the offset it reached. The allowance is wider than
-//! SHA-1's because with room for 4 MiB (four 1 MiB batches, then), uploads at half the
-//! lane's speed left it behind: a moment's lag (a burst of bytes the socket had
-//! buffered, the lane's thread waiting for a core) was enough, and every such blob was
-//! then read back whole. The upload then answers without an MD5 (`Digests::md5` is
-//! `None`), and once its blob is committed, the state goes to the store's MD5 thread
-//! (`md5_fill`) as an [`Md5Resume`], which reads back only the part from that offset on
-//! (past the page cache: `blob::local::scan`) and writes the MD5 into the blob's row. If
-//! the process dies first, the MD5 stays empty and upkeep's backfill
-//! (`Store::queue_missing_md5`) computes it from the start. Uploads at network speed thus
-//! get both digests at their 201 with no read-back.
+//! disk. The MD5 lane (about 650 MB/s a core, `blob::md5`) must not cap a faster upload
+//! for long. Up to `MD5_LAG` batches queue without a wait, for bursts (the bytes a socket
+//! buffered). Past them the upload waits for the lane, but in all for no more than a
+//! `MD5_WAIT_SHARE`th of its time so far: a lane short of a core for a moment (on two
+//! cores, a local client, the writer and both lanes share them) is waited for, while a
+//! lane slower than the network for good is given up within a fraction of a second. Once
+//! that share is spent, or when all uploads' MD5 lanes together hold `MD5_LAG_BUDGET`
+//! bytes, the lane stops receiving instead: it finishes the batches it was sent and keeps
+//! its hasher state and the offset it reached. The upload then answers without an MD5
+//! (`Digests::md5` is `None`), and once its blob is committed, the state goes to the
+//! store's MD5 thread (`md5_fill`) as an [`Md5Resume`], which reads back only the part
+//! from that offset on (past the page cache: `blob::local::scan`) and writes the MD5 into
+//! the blob's row. If the process dies first, the MD5 stays empty and upkeep's backfill
+//! (`Store::queue_missing_md5`) computes it from the start.
+//!
+//! Why wait at all: without it, uploads at 500–630 MB/s from a client on the same two
+//! cores left the lane behind in their first few hundred megabytes, and reading the rest
+//! back cost more CPU than the hashing and kept the server busy for seconds after the
+//! 201, into the next upload, which then lost its own lane (bench/RESULTS.md). A queue
+//! of 4 MiB (then four 1 MiB batches) had already proven too short for mere bursts.
 
 use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -48,9 +55,14 @@ use crate::error::{Result, StorageError};
 const HASH_BATCH: usize = super::hand_off::HAND_OFF;
 /// Batches the SHA-1 lane may have queued before the upload waits for it.
 const LANE_QUEUE: usize = 2;
-/// Batches an MD5 lane may have queued before its upload leaves it behind (16 MiB). An
-/// upload that waits for its MD5 (`Md5Pace::Wait`) queues no more than for SHA-1.
+/// Batches an MD5 lane may have queued before its upload waits for it or, past its
+/// `MD5_WAIT_SHARE`, leaves it behind (16 MiB). An upload that waits for its MD5
+/// (`Md5Pace::Wait`) queues no more than for SHA-1.
 const MD5_LAG: usize = 4;
+/// An upload waits for its MD5 lane, in all, for at most this fraction of its time so far
+/// (a quarter): that is all it can lose to the lane, while reading the rest back would
+/// cost more CPU than hashing it.
+const MD5_WAIT_SHARE: u32 = 4;
 /// Bytes all uploads' MD5 lanes may hold queued together: past it, a lane that needs more
 /// is left behind, so many uploads at once cannot make the lag cost more memory than this.
 const MD5_LAG_BUDGET: usize = 64 * 1024 * 1024;
@@ -214,9 +226,14 @@ impl<D: Hasher> Lane<D> {
         Ok(())
     }
 
-    /// Sends a batch unless the queue is full or the budget spent; then the lane is left
-    /// behind for good.
-    fn feed_or_fall_behind(&mut self, batch: Batch, len: usize) -> Result<()> {
+    /// Sends a batch, waiting for a full queue only as long as `wait` allows; past that,
+    /// or past the budget, the lane is left behind for good.
+    async fn feed_or_fall_behind(
+        &mut self,
+        batch: Batch,
+        len: usize,
+        wait: &mut Md5Wait,
+    ) -> Result<()> {
         let Some(queue) = &self.batches else {
             return Ok(());
         };
@@ -231,10 +248,21 @@ impl<D: Hasher> Lane<D> {
             batch,
             _lag: Some(lag),
         };
-        match queue.try_send(queued) {
-            Ok(()) => self.sent += len as u64,
-            Err(mpsc::error::TrySendError::Full(_)) => self.leave_behind(),
+        let queued = match queue.try_send(queued) {
+            Ok(()) => {
+                self.sent += len as u64;
+                return Ok(());
+            }
+            Err(mpsc::error::TrySendError::Full(queued)) => queued,
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(lane_failed()),
+        };
+        let waiting = Instant::now();
+        let sent = tokio::time::timeout(wait.left(), queue.send(queued)).await;
+        wait.waited += waiting.elapsed();
+        match sent {
+            Ok(Ok(())) => self.sent += len as u64,
+            Ok(Err(_)) => return Err(lane_failed()),
+            Err(_) => self.leave_behind(),
         }
         Ok(())
     }
@@ -263,14 +291,36 @@ fn lane_failed() -> StorageError {
     StorageError::Io(std::io::Error::other("a hashing thread failed"))
 }
 
+/// How long an upload has waited for its MD5 lane, and since when it runs.
+struct Md5Wait {
+    since: Instant,
+    waited: Duration,
+}
+
+impl Md5Wait {
+    fn since(since: Instant) -> Self {
+        Md5Wait {
+            since,
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// How much longer the upload may wait: its share of the time so far, less what it
+    /// has waited.
+    fn left(&self) -> Duration {
+        (self.since.elapsed() / MD5_WAIT_SHARE).saturating_sub(self.waited)
+    }
+}
+
 /// The two lanes of one upload, started with its first full batch.
 struct Lanes {
     md5: Lane<Md5>,
     sha1: Lane<Sha1>,
+    md5_wait: Md5Wait,
 }
 
 impl Lanes {
-    fn start(md5_pace: Md5Pace, md5_stall: Stall) -> Self {
+    fn start(md5_pace: Md5Pace, upload_began: Instant, md5_stall: Stall) -> Self {
         let md5_queue = match md5_pace {
             Md5Pace::RideAlong => MD5_LAG,
             Md5Pace::Wait => LANE_QUEUE,
@@ -278,6 +328,7 @@ impl Lanes {
         Lanes {
             md5: Lane::start(md5_queue, md5_stall),
             sha1: Lane::start(LANE_QUEUE, Stall::default()),
+            md5_wait: Md5Wait::since(upload_began),
         }
     }
 
@@ -285,7 +336,9 @@ impl Lanes {
         let batch = Arc::new(batch);
         match md5_pace {
             Md5Pace::RideAlong => {
-                self.md5.feed_or_fall_behind(batch.clone(), len)?;
+                self.md5
+                    .feed_or_fall_behind(batch.clone(), len, &mut self.md5_wait)
+                    .await?;
                 self.sha1.feed(batch, len).await
             }
             Md5Pace::Wait => {
@@ -330,6 +383,8 @@ pub(crate) struct DigestingWriter {
     lanes: Option<Lanes>,
     md5_pace: Md5Pace,
     md5_resumer: Md5Resumer,
+    /// When the upload began: its MD5 lane's share of waiting counts from there.
+    began: Instant,
     md5_stall: Stall,
 }
 
@@ -348,6 +403,7 @@ impl DigestingWriter {
             lanes: None,
             md5_pace,
             md5_resumer,
+            began: Instant::now(),
             md5_stall: Stall::default(),
         }
     }
@@ -383,9 +439,9 @@ impl BlobWriter for DigestingWriter {
         if self.pending_len >= HASH_BATCH {
             let batch = std::mem::take(&mut self.pending);
             let len = std::mem::take(&mut self.pending_len);
-            let (md5_pace, md5_stall) = (self.md5_pace, &self.md5_stall);
+            let (md5_pace, began, md5_stall) = (self.md5_pace, self.began, &self.md5_stall);
             self.lanes
-                .get_or_insert_with(|| Lanes::start(md5_pace, md5_stall.clone()))
+                .get_or_insert_with(|| Lanes::start(md5_pace, began, md5_stall.clone()))
                 .feed(batch, len, md5_pace)
                 .await?;
         }
@@ -404,6 +460,7 @@ impl BlobWriter for DigestingWriter {
             lanes,
             md5_pace,
             md5_resumer,
+            began: _,
             md5_stall: _,
         } = *self;
         // The lanes catch up while the tail is written and synced.
@@ -527,18 +584,21 @@ mod tests {
 
     /// Streams `data` and commits it; returns the digests, the MD5 completed from `data`
     /// if the lane was left behind (as `md5_fill` does), and where it was. A held stall
-    /// is released before the chunk numbered with it, or else before the finish.
+    /// is released before the chunk numbered with it, or else before the finish. The
+    /// upload began `ago` before the call.
     async fn streamed_with(
         data: &[u8],
         chunk: usize,
         md5_pace: Md5Pace,
         md5_stall: Stall,
         release_after: Option<(usize, std::sync::MutexGuard<'_, ()>)>,
+        ago: Duration,
     ) -> (Digests, Option<u64>) {
         let (resumer, resumes) = kept();
         let inner = Box::new(Discard(0));
         let mut writer = Box::new(DigestingWriter::new(inner, md5_pace, resumer));
         writer.md5_stall = md5_stall;
+        writer.began = Instant::now().checked_sub(ago).unwrap();
         let mut release_after = release_after;
         for (i, part) in data.chunks(chunk).enumerate() {
             if release_after.as_ref().is_some_and(|(at, _)| *at == i) {
@@ -568,7 +628,8 @@ mod tests {
     }
 
     async fn streamed(data: &[u8], chunk: usize) -> Digests {
-        streamed_with(data, chunk, Md5Pace::RideAlong, Stall::default(), None)
+        let (pace, stall) = (Md5Pace::RideAlong, Stall::default());
+        streamed_with(data, chunk, pace, stall, None, Duration::ZERO)
             .await
             .0
     }
@@ -625,8 +686,15 @@ mod tests {
                     let at_chunk = release_at.map_or(usize::MAX, |at| at * HASH_BATCH / chunk);
                     let md5_stall = Stall(Some(Arc::clone(&stall)));
                     let held = Some((at_chunk, held));
-                    let (digests, behind_at) =
-                        streamed_with(data, chunk, Md5Pace::RideAlong, md5_stall, held).await;
+                    let (digests, behind_at) = streamed_with(
+                        data,
+                        chunk,
+                        Md5Pace::RideAlong,
+                        md5_stall,
+                        held,
+                        Duration::ZERO,
+                    )
+                    .await;
                     let what =
                         format!("{size} bytes in chunks of {chunk}, released {release_at:?}");
                     if release_at.is_none() {
@@ -659,12 +727,48 @@ mod tests {
         let held = stall.lock().unwrap();
         let md5_stall = Stall(Some(Arc::clone(&stall)));
         let held = Some((usize::MAX, held));
-        let (digests, behind_at) =
-            streamed_with(&data, 65_536, Md5Pace::RideAlong, md5_stall, held).await;
+        let (digests, behind_at) = streamed_with(
+            &data,
+            65_536,
+            Md5Pace::RideAlong,
+            md5_stall,
+            held,
+            Duration::ZERO,
+        )
+        .await;
         assert_eq!(
             behind_at, None,
             "left behind in a burst of {MD5_LAG} batches"
         );
+        assert_eq!(digests, Digests::of(&data));
+    }
+
+    /// An MD5 lane held back for a moment past its queue is waited for, within the
+    /// upload's share of waiting: here the upload began 20 s ago, so it may wait 5 s, and
+    /// the lane is held for a fifth of a second. Before uploads waited, such a moment left
+    /// the lane behind and the rest of the blob was read back after the commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_moment_behind_is_waited_for_within_the_share() {
+        let data: Vec<u8> = (0..HASH_BATCH * (MD5_LAG + 4) + 5)
+            .map(|i| (i * 17 % 233) as u8)
+            .collect();
+        let stall = Arc::new(std::sync::Mutex::new(()));
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = {
+            let stall = Arc::clone(&stall);
+            std::thread::spawn(move || {
+                let _held = stall.lock().unwrap();
+                locked.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+            })
+        };
+        is_locked.recv().unwrap();
+        let md5_stall = Stall(Some(stall));
+        let twenty_s = Duration::from_secs(20);
+        let (digests, behind_at) =
+            streamed_with(&data, 65_536, Md5Pace::RideAlong, md5_stall, None, twenty_s).await;
+        holder.join().unwrap();
+        assert_eq!(behind_at, None, "left behind though it could wait");
         assert_eq!(digests, Digests::of(&data));
     }
 
@@ -680,8 +784,15 @@ mod tests {
         let md5_stall = Stall(Some(Arc::clone(&stall)));
         // Released partway: while held, the upload waits instead of going on.
         let held = Some(((LANE_QUEUE + 1) * HASH_BATCH / 65_536, held));
-        let (digests, behind_at) =
-            streamed_with(&data, 65_536, Md5Pace::Wait, md5_stall, held).await;
+        let (digests, behind_at) = streamed_with(
+            &data,
+            65_536,
+            Md5Pace::Wait,
+            md5_stall,
+            held,
+            Duration::ZERO,
+        )
+        .await;
         assert_eq!(behind_at, None);
         assert_eq!(digests, Digests::of(&data));
     }
