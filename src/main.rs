@@ -38,8 +38,9 @@ fn main() -> ExitCode {
 /// glibc raises its mmap threshold after the first large free, so the 19 MiB of every
 /// argon2 hash would then come from a thread's heap and stay resident after the hash
 /// (tens of MiB per hashing thread). A fixed threshold keeps large blocks in mmap,
-/// returned to the system when freed; smaller ones (upload and read buffers) stay in
-/// the heap.
+/// returned to the system when freed: an upload's two write buffers (4 MiB and their
+/// alignment, `blob::hand_off` in davgate-storage) are among them. Smaller ones (request
+/// body chunks, read buffers) stay in the heap.
 fn return_large_frees_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
