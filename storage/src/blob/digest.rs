@@ -15,8 +15,9 @@
 //! The lanes differ when they fall behind (memory stays bounded either way). The SHA-1
 //! lane makes the upload wait once `LANE_QUEUE` batches are queued: it is faster than any
 //! disk. The MD5 lane (about 650 MB/s a core, `blob::md5`) must not cap a faster upload
-//! for long. Up to `MD5_LAG` batches queue without a wait, for bursts (the bytes a socket
-//! buffered). Past them the upload waits for the lane, but in all for no more than a
+//! for long. It may hold `MD5_LAG` bytes not yet hashed without a wait, for bursts (the
+//! bytes a socket buffered). Past them the upload waits for the lane, but in all for no
+//! more than a
 //! `MD5_WAIT_SHARE`th of its time so far: a lane short of a core for a moment (on two
 //! cores, a local client, the writer and both lanes share them) is waited for, while a
 //! lane slower than the network for good is given up within a fraction of a second. Once
@@ -32,8 +33,9 @@
 //! Why wait at all: without it, uploads at 500–630 MB/s from a client on the same two
 //! cores left the lane behind in their first few hundred megabytes, and reading the rest
 //! back cost more CPU than the hashing and kept the server busy for seconds after the
-//! 201, into the next upload, which then lost its own lane (bench/RESULTS.md). A queue
-//! of 4 MiB (then four 1 MiB batches) had already proven too short for mere bursts.
+//! 201, into the next upload, which then lost its own lane (bench/RESULTS.md). Room for
+//! 4 MiB had already proven too short for mere bursts. The allowance is counted in bytes
+//! because an upload's first batches are smaller than the rest (`blob::hand_off`).
 
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -46,19 +48,18 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::contract::{BlobKey, BlobWriter, Digests, StagedBlob};
+use super::hand_off::{self, FIRST_HAND_OFFS};
 use super::md5::Md5;
 use crate::error::{Result, StorageError};
 
-/// Bytes gathered before a batch is handed to the lanes. Each batch wakes both lanes'
-/// threads, so batches are as large as `blob::hand_off` says, for the next download's
-/// sake.
-const HASH_BATCH: usize = super::hand_off::HAND_OFF;
-/// Batches the SHA-1 lane may have queued before the upload waits for it.
+/// Batches the SHA-1 lane may have queued before the upload waits for it. Each batch
+/// wakes both lanes' threads, so batches are as large as `blob::hand_off` says.
 const LANE_QUEUE: usize = 2;
-/// Batches an MD5 lane may have queued before its upload waits for it or, past its
-/// `MD5_WAIT_SHARE`, leaves it behind (16 MiB). An upload that waits for its MD5
-/// (`Md5Pace::Wait`) queues no more than for SHA-1.
-const MD5_LAG: usize = 4;
+/// Bytes an MD5 lane may have been sent and not yet hashed before its upload waits for
+/// it or, past its `MD5_WAIT_SHARE`, leaves it behind (20 MiB: the 4 MiB batch it
+/// hashes and four more). An upload that waits for its MD5 (`Md5Pace::Wait`) queues no
+/// more than for SHA-1.
+const MD5_LAG: usize = 20 * 1024 * 1024;
 /// An upload waits for its MD5 lane, in all, for at most this fraction of its time so far
 /// (a quarter): that is all it can lose to the lane, while reading the rest back would
 /// cost more CPU than hashing it.
@@ -75,11 +76,11 @@ const INLINE_MAX: usize = 64 * 1024;
 /// Chunks of an upload, in order, shared by both lanes.
 type Batch = Arc<Vec<Bytes>>;
 
-/// A batch on its way to a lane, with the share of `MD5_LAG_BUDGET` it holds until it is
-/// hashed (MD5 only).
+/// A batch on its way to a lane, with the shares of `MD5_LAG` and `MD5_LAG_BUDGET` it
+/// holds until it is hashed (MD5 only).
 struct Queued {
     batch: Batch,
-    _lag: Option<OwnedSemaphorePermit>,
+    _lag: Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,
 }
 
 impl Digests {
@@ -226,43 +227,38 @@ impl<D: Hasher> Lane<D> {
         Ok(())
     }
 
-    /// Sends a batch, waiting for a full queue only as long as `wait` allows; past that,
-    /// or past the budget, the lane is left behind for good.
+    /// Sends a batch once the lane is less than `MD5_LAG` behind, waiting for that only
+    /// as long as `lag` allows; past that, or past the budget of all lanes, the lane is
+    /// left behind for good.
     async fn feed_or_fall_behind(
         &mut self,
         batch: Batch,
         len: usize,
-        wait: &mut Md5Wait,
+        lag: &mut Md5Lag,
     ) -> Result<()> {
         let Some(queue) = &self.batches else {
             return Ok(());
         };
-        let lag = u32::try_from(len)
+        let Some(own) = lag.take(len).await else {
+            self.leave_behind();
+            return Ok(());
+        };
+        let all = u32::try_from(len)
             .ok()
             .and_then(|len| Arc::clone(&MD5_LAG_HELD).try_acquire_many_owned(len).ok());
-        let Some(lag) = lag else {
+        let Some(all) = all else {
             self.leave_behind();
             return Ok(());
         };
         let queued = Queued {
             batch,
-            _lag: Some(lag),
+            _lag: Some((own, all)),
         };
-        let queued = match queue.try_send(queued) {
-            Ok(()) => {
-                self.sent += len as u64;
-                return Ok(());
-            }
-            Err(mpsc::error::TrySendError::Full(queued)) => queued,
+        match queue.try_send(queued) {
+            Ok(()) => self.sent += len as u64,
+            // Not while `MD5_LAG` holds (see `Lanes::start`), but never a reason to wait.
+            Err(mpsc::error::TrySendError::Full(_)) => self.leave_behind(),
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(lane_failed()),
-        };
-        let waiting = Instant::now();
-        let sent = tokio::time::timeout(wait.left(), queue.send(queued)).await;
-        wait.waited += waiting.elapsed();
-        match sent {
-            Ok(Ok(())) => self.sent += len as u64,
-            Ok(Err(_)) => return Err(lane_failed()),
-            Err(_) => self.leave_behind(),
         }
         Ok(())
     }
@@ -291,18 +287,39 @@ fn lane_failed() -> StorageError {
     StorageError::Io(std::io::Error::other("a hashing thread failed"))
 }
 
-/// How long an upload has waited for its MD5 lane, and since when it runs.
-struct Md5Wait {
+/// How far an upload's MD5 lane is behind, how long the upload has waited for it, and
+/// since when the upload runs.
+struct Md5Lag {
+    /// `MD5_LAG` bytes, taken by each batch sent until it is hashed.
+    room: Arc<Semaphore>,
     since: Instant,
     waited: Duration,
 }
 
-impl Md5Wait {
+impl Md5Lag {
     fn since(since: Instant) -> Self {
-        Md5Wait {
+        Md5Lag {
+            room: Arc::new(Semaphore::new(MD5_LAG)),
             since,
             waited: Duration::ZERO,
         }
+    }
+
+    /// Room for `len` more bytes, waited for within the upload's share; `None` when there
+    /// is none by then.
+    async fn take(&mut self, len: usize) -> Option<OwnedSemaphorePermit> {
+        if len > MD5_LAG {
+            return None;
+        }
+        let len = u32::try_from(len).ok()?;
+        if let Ok(room) = Arc::clone(&self.room).try_acquire_many_owned(len) {
+            return Some(room);
+        }
+        let waiting = Instant::now();
+        let room = Arc::clone(&self.room).acquire_many_owned(len);
+        let room = tokio::time::timeout(self.left(), room).await;
+        self.waited += waiting.elapsed();
+        room.ok()?.ok()
     }
 
     /// How much longer the upload may wait: its share of the time so far, less what it
@@ -316,19 +333,21 @@ impl Md5Wait {
 struct Lanes {
     md5: Lane<Md5>,
     sha1: Lane<Sha1>,
-    md5_wait: Md5Wait,
+    md5_lag: Md5Lag,
 }
 
 impl Lanes {
     fn start(md5_pace: Md5Pace, upload_began: Instant, md5_stall: Stall) -> Self {
         let md5_queue = match md5_pace {
-            Md5Pace::RideAlong => MD5_LAG,
+            // Room for every batch `MD5_LAG` lets through: all but the last are at least
+            // this large.
+            Md5Pace::RideAlong => MD5_LAG / FIRST_HAND_OFFS + 1,
             Md5Pace::Wait => LANE_QUEUE,
         };
         Lanes {
             md5: Lane::start(md5_queue, md5_stall),
             sha1: Lane::start(LANE_QUEUE, Stall::default()),
-            md5_wait: Md5Wait::since(upload_began),
+            md5_lag: Md5Lag::since(upload_began),
         }
     }
 
@@ -337,7 +356,7 @@ impl Lanes {
         match md5_pace {
             Md5Pace::RideAlong => {
                 self.md5
-                    .feed_or_fall_behind(batch.clone(), len, &mut self.md5_wait)
+                    .feed_or_fall_behind(batch.clone(), len, &mut self.md5_lag)
                     .await?;
                 self.sha1.feed(batch, len).await
             }
@@ -377,9 +396,10 @@ impl Lanes {
 /// A writer that hashes what passes through it.
 pub(crate) struct DigestingWriter {
     inner: Box<dyn BlobWriter>,
-    /// Chunks not yet handed to the lanes.
+    /// Chunks not yet handed to the lanes, and bytes handed to them so far.
     pending: Vec<Bytes>,
     pending_len: usize,
+    handed: u64,
     lanes: Option<Lanes>,
     md5_pace: Md5Pace,
     md5_resumer: Md5Resumer,
@@ -400,6 +420,7 @@ impl DigestingWriter {
             inner,
             pending: Vec::new(),
             pending_len: 0,
+            handed: 0,
             lanes: None,
             md5_pace,
             md5_resumer,
@@ -436,9 +457,10 @@ impl BlobWriter for DigestingWriter {
     async fn write(&mut self, data: Bytes) -> Result<()> {
         self.pending_len += data.len();
         self.pending.push(data.clone());
-        if self.pending_len >= HASH_BATCH {
+        if self.pending_len >= hand_off::next_hand_off(self.handed) {
             let batch = std::mem::take(&mut self.pending);
             let len = std::mem::take(&mut self.pending_len);
+            self.handed += len as u64;
             let (md5_pace, began, md5_stall) = (self.md5_pace, self.began, &self.md5_stall);
             self.lanes
                 .get_or_insert_with(|| Lanes::start(md5_pace, began, md5_stall.clone()))
@@ -457,6 +479,7 @@ impl BlobWriter for DigestingWriter {
             inner,
             pending,
             pending_len,
+            handed: _,
             lanes,
             md5_pace,
             md5_resumer,
@@ -513,6 +536,7 @@ impl StagedBlob for DigestedBlob {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blob::hand_off::HAND_OFF;
 
     #[test]
     fn known_digests_and_claims() {
@@ -627,6 +651,22 @@ mod tests {
         (digests, behind_at)
     }
 
+    /// A stall held from now for `time` by a thread of its own, which ends then.
+    fn stalled_for(time: Duration) -> (Stall, std::thread::JoinHandle<()>) {
+        let stall = Arc::new(std::sync::Mutex::new(()));
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = {
+            let stall = Arc::clone(&stall);
+            std::thread::spawn(move || {
+                let _held = stall.lock().unwrap();
+                locked.send(()).unwrap();
+                std::thread::sleep(time);
+            })
+        };
+        is_locked.recv().unwrap();
+        (Stall(Some(stall)), holder)
+    }
+
     async fn streamed(data: &[u8], chunk: usize) -> Digests {
         let (pace, stall) = (Md5Pace::RideAlong, Stall::default());
         streamed_with(data, chunk, pace, stall, None, Duration::ZERO)
@@ -638,24 +678,27 @@ mod tests {
     /// the blocking pool, the lanes, a lane's full queue.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn streamed_digests_match_at_every_boundary() {
-        let batches = HASH_BATCH * (LANE_QUEUE + 3);
+        let batches = HAND_OFF * (LANE_QUEUE + 3);
         let data: Vec<u8> = (0..batches + 7).map(|i| (i * 31 % 251) as u8).collect();
         let sizes = [
             0,
             1,
             INLINE_MAX,
             INLINE_MAX + 1,
-            HASH_BATCH - 1,
-            HASH_BATCH,
-            HASH_BATCH + 1,
-            2 * HASH_BATCH,
+            FIRST_HAND_OFFS - 1,
+            FIRST_HAND_OFFS,
+            FIRST_HAND_OFFS + 1,
+            HAND_OFF - 1,
+            HAND_OFF,
+            HAND_OFF + 1,
+            2 * HAND_OFF,
             batches + 7,
         ];
         for size in sizes {
             let data = &data[..size];
             let whole = Digests::of(data);
-            for chunk in [1000, 65_536, 100_003, HASH_BATCH, 3 * HASH_BATCH] {
-                if size > 4 * HASH_BATCH && chunk == 1000 {
+            for chunk in [1000, 65_536, 100_003, HAND_OFF, 3 * HAND_OFF] {
+                if size > 4 * HAND_OFF && chunk == 1000 {
                     continue;
                 }
                 assert_eq!(
@@ -671,19 +714,19 @@ mod tests {
     /// from where it stopped equals the one-shot MD5, wherever that was.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lagging_md5_lane_is_resumed_from_where_it_stopped() {
-        let batches = HASH_BATCH * (2 * MD5_LAG + 3);
+        let batches = 2 * MD5_LAG + 3 * HAND_OFF;
         let data: Vec<u8> = (0..batches + 7).map(|i| (i * 7 % 253) as u8).collect();
         let mut offsets = std::collections::BTreeSet::new();
-        for size in [(MD5_LAG + 2) * HASH_BATCH + 1, batches + 7] {
+        for size in [MD5_LAG + 2 * HAND_OFF + 1, batches + 7] {
             let data = &data[..size];
             let whole = Digests::of(data);
-            for chunk in [65_536, 100_003, HASH_BATCH + 5] {
+            for chunk in [65_536, 100_003, HAND_OFF + 5] {
                 // Held from the start, or released partway: the lane stops at different
                 // offsets; it cannot keep up while held, so it is always left behind.
-                for release_at in [None, Some(2), Some(MD5_LAG + 3)] {
+                for release_at in [None, Some(2), Some(MD5_LAG / HAND_OFF + 3)] {
                     let stall = Arc::new(std::sync::Mutex::new(()));
                     let held = stall.lock().unwrap();
-                    let at_chunk = release_at.map_or(usize::MAX, |at| at * HASH_BATCH / chunk);
+                    let at_chunk = release_at.map_or(usize::MAX, |at| at * HAND_OFF / chunk);
                     let md5_stall = Stall(Some(Arc::clone(&stall)));
                     let held = Some((at_chunk, held));
                     let (digests, behind_at) = streamed_with(
@@ -713,16 +756,14 @@ mod tests {
     }
 
     /// A burst the MD5 lane cannot follow, as when an upload starts by reading what the
-    /// socket buffered, leaves it behind only past `MD5_LAG` batches: with room for 4 MiB,
+    /// socket buffered, leaves it behind only past `MD5_LAG` bytes: with room for 4 MiB,
     /// uploads at half the lane's speed lost it there and had their blobs read back.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_burst_within_the_lag_keeps_the_md5_lane() {
         // The whole upload arrives while the lane is held: one batch in its hands, the
         // rest queued. A writer that keeps nothing outruns any hasher, so only a burst
         // can be tested this way.
-        let data: Vec<u8> = (0..HASH_BATCH * MD5_LAG + 3)
-            .map(|i| (i * 11 % 239) as u8)
-            .collect();
+        let data: Vec<u8> = (0..MD5_LAG).map(|i| (i * 11 % 239) as u8).collect();
         let stall = Arc::new(std::sync::Mutex::new(()));
         let held = stall.lock().unwrap();
         let md5_stall = Stall(Some(Arc::clone(&stall)));
@@ -736,10 +777,7 @@ mod tests {
             Duration::ZERO,
         )
         .await;
-        assert_eq!(
-            behind_at, None,
-            "left behind in a burst of {MD5_LAG} batches"
-        );
+        assert_eq!(behind_at, None, "left behind in a burst of {MD5_LAG} bytes");
         assert_eq!(digests, Digests::of(&data));
     }
 
@@ -749,21 +787,10 @@ mod tests {
     /// the lane behind and the rest of the blob was read back after the commit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_moment_behind_is_waited_for_within_the_share() {
-        let data: Vec<u8> = (0..HASH_BATCH * (MD5_LAG + 4) + 5)
+        let data: Vec<u8> = (0..MD5_LAG + 4 * HAND_OFF + 5)
             .map(|i| (i * 17 % 233) as u8)
             .collect();
-        let stall = Arc::new(std::sync::Mutex::new(()));
-        let (locked, is_locked) = std::sync::mpsc::channel();
-        let holder = {
-            let stall = Arc::clone(&stall);
-            std::thread::spawn(move || {
-                let _held = stall.lock().unwrap();
-                locked.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(200));
-            })
-        };
-        is_locked.recv().unwrap();
-        let md5_stall = Stall(Some(stall));
+        let (md5_stall, holder) = stalled_for(Duration::from_millis(200));
         let twenty_s = Duration::from_secs(20);
         let (digests, behind_at) =
             streamed_with(&data, 65_536, Md5Pace::RideAlong, md5_stall, None, twenty_s).await;
@@ -776,23 +803,22 @@ mod tests {
     /// end, to be checked before the commit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_upload_waiting_for_md5_is_never_left_without_it() {
-        let data: Vec<u8> = (0..HASH_BATCH * (LANE_QUEUE + 3) + 11)
+        let data: Vec<u8> = (0..HAND_OFF * (LANE_QUEUE + 3) + 11)
             .map(|i| (i * 13 % 241) as u8)
             .collect();
-        let stall = Arc::new(std::sync::Mutex::new(()));
-        let held = stall.lock().unwrap();
-        let md5_stall = Stall(Some(Arc::clone(&stall)));
-        // Released partway: while held, the upload waits instead of going on.
-        let held = Some(((LANE_QUEUE + 1) * HASH_BATCH / 65_536, held));
+        // Held past the queue's room, in an upload that began just now: one that rides
+        // along would leave the lane behind at once.
+        let (md5_stall, holder) = stalled_for(Duration::from_millis(200));
         let (digests, behind_at) = streamed_with(
             &data,
             65_536,
             Md5Pace::Wait,
             md5_stall,
-            held,
+            None,
             Duration::ZERO,
         )
         .await;
+        holder.join().unwrap();
         assert_eq!(behind_at, None);
         assert_eq!(digests, Digests::of(&data));
     }
@@ -803,7 +829,7 @@ mod tests {
         let inner = Box::new(Discard(0));
         let mut writer = DigestingWriter::new(inner, Md5Pace::RideAlong, resumer);
         writer
-            .write(Bytes::from(vec![1; 3 * HASH_BATCH]))
+            .write(Bytes::from(vec![1; 3 * HAND_OFF]))
             .await
             .unwrap();
         let lanes = writer.lanes.take().unwrap();

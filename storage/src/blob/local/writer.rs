@@ -1,8 +1,9 @@
 //! Writing one local blob file: double-buffered, past its first megabytes with direct I/O,
 //! synced as it streams.
 //!
-//! Bytes gather in a 4 MiB buffer aligned for direct I/O, and a full buffer is written on
-//! the blocking pool while the next one fills. Past `DIRECT_AFTER` bytes the file
+//! Bytes gather in a buffer aligned for direct I/O, and a full buffer is written on the
+//! blocking pool while the next one fills: 1 MiB at a time for the first 4 MiB, then
+//! 4 MiB at a time (`blob::hand_off`). Past `DIRECT_AFTER` bytes the file
 //! switches to direct I/O (`O_DIRECT`): an upload must reach the disk before its commit
 //! anyway, and copying gigabytes through the page cache on the way cost more CPU than
 //! receiving them (and pushed out the cached small files a sync reads back). The
@@ -23,18 +24,19 @@ use tokio::task::JoinHandle;
 
 use super::staged::{LocalStaged, blocking, joined, remove_if_present};
 use crate::blob::contract::{BlobKey, BlobWriter, StagedBlob};
+use crate::blob::hand_off;
 use crate::error::Result;
 
-/// Bytes per write system call: big enough that the hop to the blocking pool is
+/// Bytes per write system call at most: big enough that the hop to the blocking pool is
 /// amortised, small enough that memory per upload stays fixed (two of them), and few
 /// enough hops that the next download stays fast (`blob::hand_off`).
-const WRITE_BUFFER: usize = crate::blob::hand_off::HAND_OFF;
+const WRITE_BUFFER: usize = hand_off::HAND_OFF;
 /// Alignment of direct I/O buffers, offsets and lengths: the largest logical block size
 /// in use (4 KiB sectors), which also satisfies 512-byte ones.
 pub(super) const ALIGN: usize = 4096;
 /// Bytes written through the page cache before direct I/O starts: most files of a sync
-/// are smaller and are read back soon, which the page cache serves. One buffer: the
-/// switch happens between writes.
+/// are smaller and are read back soon, which the page cache serves. The first hand-offs
+/// end there, so the switch happens between writes.
 const DIRECT_AFTER: u64 = WRITE_BUFFER as u64;
 /// Bytes between background syncs. The upload must be durable before its commit;
 /// syncing as it streams overlaps the disk's work with the network's.
@@ -63,8 +65,10 @@ pub(super) struct LocalWriter {
     /// A buffer whose write is done; the second one is allocated on first need.
     spare: Option<AlignedBuf>,
     caching: Caching,
-    /// Bytes accepted, bytes whose write finished, and bytes a sync was started for.
+    /// Bytes accepted, bytes handed to writes, bytes whose write finished, and bytes a
+    /// sync was started for.
     written: u64,
+    handed: u64,
     flushed: u64,
     synced: u64,
     /// A sync of what was written so far, running while more arrives.
@@ -82,6 +86,7 @@ impl LocalWriter {
             spare: None,
             caching: Caching::PageCache,
             written: 0,
+            handed: 0,
             flushed: 0,
             synced: 0,
             syncing: None,
@@ -113,6 +118,7 @@ impl LocalWriter {
         let next = self.spare.take().unwrap_or_else(AlignedBuf::new);
         let full = std::mem::replace(&mut self.filling, next);
         let (file, offset, caching) = (self.file(), self.flushed, self.caching);
+        self.handed += full.filled().len() as u64;
         self.writing = Some(tokio::task::spawn_blocking(move || {
             let caching = write_chunk(&file, full.filled(), offset, caching)?;
             Ok((full, caching))
@@ -151,9 +157,10 @@ impl BlobWriter for LocalWriter {
         self.written += data.len() as u64;
         let mut rest = &data[..];
         while !rest.is_empty() {
-            let taken = self.filling.fill_from(rest);
+            let size = hand_off::next_hand_off(self.handed);
+            let taken = self.filling.fill_from(rest, size);
             rest = &rest[taken..];
-            if self.filling.is_full() {
+            if self.filling.filled().len() == size {
                 self.hand_off().await?;
             }
         }
@@ -273,15 +280,14 @@ impl AlignedBuf {
         }
     }
 
-    /// Copies as much of `data` as fits; returns how much.
-    fn fill_from(&mut self, data: &[u8]) -> usize {
-        let n = data.len().min(WRITE_BUFFER - self.filled().len());
+    /// Copies as much of `data` as fits in `size` bytes (at most `WRITE_BUFFER`); returns
+    /// how much.
+    fn fill_from(&mut self, data: &[u8], size: usize) -> usize {
+        let n = data
+            .len()
+            .min(size.min(WRITE_BUFFER).saturating_sub(self.filled().len()));
         self.memory.extend_from_slice(&data[..n]);
         n
-    }
-
-    fn is_full(&self) -> bool {
-        self.filled().len() == WRITE_BUFFER
     }
 
     fn filled(&self) -> &[u8] {
@@ -301,9 +307,14 @@ mod tests {
     fn buffers_fill_to_their_size_and_start_aligned() {
         let mut buf = AlignedBuf::new();
         assert!((buf.filled().as_ptr() as usize).is_multiple_of(ALIGN));
-        assert_eq!(buf.fill_from(&[7; 1000]), 1000);
-        assert_eq!(buf.fill_from(&vec![8; WRITE_BUFFER]), WRITE_BUFFER - 1000);
-        assert!(buf.is_full());
+        assert_eq!(buf.fill_from(&[7; 1000], WRITE_BUFFER), 1000);
+        let eights = vec![8; 2 * WRITE_BUFFER];
+        assert_eq!(buf.fill_from(&eights, 2000), 1000);
+        assert_eq!(
+            buf.fill_from(&eights, 2 * WRITE_BUFFER),
+            WRITE_BUFFER - 2000
+        );
+        assert_eq!(buf.filled().len(), WRITE_BUFFER);
         assert_eq!(buf.filled()[999..1001], [7, 8]);
         buf.clear();
         assert!(buf.filled().is_empty());
@@ -314,7 +325,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = File::create(dir.path().join("blob")).unwrap();
         let mut buf = AlignedBuf::new();
-        buf.fill_from(&vec![1; WRITE_BUFFER]);
+        buf.fill_from(&vec![1; WRITE_BUFFER], WRITE_BUFFER);
         let mut caching = Caching::PageCache;
         let mut offset = 0;
         while offset < DIRECT_AFTER {
