@@ -17,20 +17,19 @@
 //! disk. The MD5 lane (about 650 MB/s a core, `blob::md5`) must not cap a faster upload
 //! for long. It may hold `MD5_LAG` bytes not yet hashed without a wait, for bursts (the
 //! bytes a socket buffered). Past them the upload waits for the lane, but in all for no
-//! more than a
-//! `MD5_WAIT_SHARE`th of its time so far: a lane short of a core for a moment (on two
-//! cores, a local client, the writer and both lanes share them) is waited for, while a
-//! lane slower than the network for good is given up within a fraction of a second. Once
-//! that share is spent, or when all uploads' MD5 lanes together hold `MD5_LAG_BUDGET`
-//! bytes, the lane stops receiving instead: it finishes the batches it was sent and keeps
-//! its hasher state and the offset it reached. The upload then answers without an MD5
-//! (`Digests::md5` is `None`), and once its blob is committed, the state goes to the
-//! store's MD5 thread (`md5_fill`) as an [`Md5Resume`], which reads back only the part
-//! from that offset on (past the page cache: `blob::local::scan`) and writes the MD5 into
-//! the blob's row. If the process dies first, the MD5 stays empty and upkeep's backfill
-//! (`Store::queue_missing_md5`) computes it from the start.
+//! more than a `MD5_WAIT_SHARE`th of its time so far: a lane short of a core for a
+//! moment (on two cores, a local client, the writer and both lanes share them) is waited
+//! for, while a lane slower than the network for good is given up within a fraction of a
+//! second. Once that share is spent, or when all uploads' MD5 lanes together hold
+//! `MD5_LAG_BUDGET` bytes, the lane stops receiving instead: it finishes the batches it
+//! was sent and keeps its hasher state and the offset it reached. The upload then answers
+//! without an MD5 (`Digests::md5` is `None`), and once its blob is committed, the state
+//! goes to the store's MD5 thread (`md5_fill`) as an [`Md5Resume`], which reads back only
+//! the part from that offset on (past the page cache: `blob::local::scan`) and writes the
+//! MD5 into the blob's row. If the process dies first, the MD5 stays empty and upkeep's
+//! backfill (`Store::queue_missing_md5`) computes it from the start.
 //!
-//! Why wait at all: without it, uploads at 500–630 MB/s from a client on the same two
+//! Why wait at all: without it, uploads at 470–630 MB/s from a client on the same two
 //! cores left the lane behind in their first few hundred megabytes, and reading the rest
 //! back cost more CPU than the hashing and kept the server busy for seconds after the
 //! 201, into the next upload, which then lost its own lane (bench/RESULTS.md). Room for
