@@ -395,10 +395,9 @@ impl Lanes {
 /// A writer that hashes what passes through it.
 pub(crate) struct DigestingWriter {
     inner: Box<dyn BlobWriter>,
-    /// Chunks not yet handed to the lanes, and bytes handed to them so far.
+    /// Chunks not yet handed to the lanes.
     pending: Vec<Bytes>,
     pending_len: usize,
-    handed: u64,
     lanes: Option<Lanes>,
     md5_pace: Md5Pace,
     md5_resumer: Md5Resumer,
@@ -419,7 +418,6 @@ impl DigestingWriter {
             inner,
             pending: Vec::new(),
             pending_len: 0,
-            handed: 0,
             lanes: None,
             md5_pace,
             md5_resumer,
@@ -456,10 +454,11 @@ impl BlobWriter for DigestingWriter {
     async fn write(&mut self, data: Bytes) -> Result<()> {
         self.pending_len += data.len();
         self.pending.push(data.clone());
-        if self.pending_len >= hand_off::next_hand_off(self.handed) {
+        // SHA-1 is never left behind: what it was sent is what the lanes were handed.
+        let handed = self.lanes.as_ref().map_or(0, |lanes| lanes.sha1.sent);
+        if self.pending_len >= hand_off::next_hand_off(handed) {
             let batch = std::mem::take(&mut self.pending);
             let len = std::mem::take(&mut self.pending_len);
-            self.handed += len as u64;
             let (md5_pace, began, md5_stall) = (self.md5_pace, self.began, &self.md5_stall);
             self.lanes
                 .get_or_insert_with(|| Lanes::start(md5_pace, began, md5_stall.clone()))
@@ -478,7 +477,6 @@ impl BlobWriter for DigestingWriter {
             inner,
             pending,
             pending_len,
-            handed: _,
             lanes,
             md5_pace,
             md5_resumer,
@@ -820,6 +818,32 @@ mod tests {
         holder.join().unwrap();
         assert_eq!(behind_at, None);
         assert_eq!(digests, Digests::of(&data));
+    }
+
+    /// A file of a few megabytes is hashed while it streams: the lanes start with its
+    /// first megabyte, not with its first 4 MiB (which left files under 4 MiB to be
+    /// hashed after their last byte).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lanes_start_with_the_first_megabyte() {
+        let data: Vec<u8> = (0..3 * FIRST_HAND_OFFS + 9)
+            .map(|i| (i * 19 % 229) as u8)
+            .collect();
+        let (resumer, _) = kept();
+        let inner = Box::new(Discard(0));
+        let mut writer = Box::new(DigestingWriter::new(inner, Md5Pace::RideAlong, resumer));
+        let mut chunks = data.chunks(65_536);
+        for part in chunks.by_ref().take(FIRST_HAND_OFFS / 65_536) {
+            writer.write(Bytes::copy_from_slice(part)).await.unwrap();
+        }
+        let sent = writer.lanes.as_ref().map(|lanes| lanes.sha1.sent);
+        assert_eq!(sent, Some(FIRST_HAND_OFFS as u64));
+        for part in chunks {
+            writer.write(Bytes::copy_from_slice(part)).await.unwrap();
+        }
+        let sent = writer.lanes.as_ref().map(|lanes| lanes.sha1.sent);
+        assert_eq!(sent, Some(3 * FIRST_HAND_OFFS as u64));
+        let staged = writer.finish().await.unwrap();
+        assert_eq!(staged.digests(), Some(&Digests::of(&data)));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

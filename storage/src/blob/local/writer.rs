@@ -320,6 +320,39 @@ mod tests {
         assert!(buf.filled().is_empty());
     }
 
+    /// A file of a few megabytes is written while it streams: the first write starts
+    /// with its first megabyte, not with its first 4 MiB (which left files under 4 MiB
+    /// to be written after their last byte).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_start_with_the_first_megabyte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let file = File::create(&path).unwrap();
+        let mut writer = Box::new(LocalWriter::new(file, path.clone(), BlobKey::random()));
+        let data: Vec<u8> = (0..2 * WRITE_BUFFER + 11)
+            .map(|i| (i * 23 % 227) as u8)
+            .collect();
+        let first = hand_off::FIRST_HAND_OFFS;
+        writer
+            .write(Bytes::copy_from_slice(&data[..first]))
+            .await
+            .unwrap();
+        assert!(
+            writer.writing.is_some(),
+            "nothing written after the first MiB"
+        );
+        assert_eq!(writer.handed, first as u64);
+        writer
+            .write(Bytes::copy_from_slice(&data[first..]))
+            .await
+            .unwrap();
+        assert_eq!(writer.handed, 2 * WRITE_BUFFER as u64);
+        let staged = writer.finish().await.unwrap();
+        assert_eq!(staged.size(), data.len() as u64);
+        staged.committed();
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+    }
+
     #[test]
     fn direct_io_starts_past_the_threshold_and_ends_for_the_tail() {
         let dir = tempfile::tempdir().unwrap();
