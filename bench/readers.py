@@ -22,6 +22,7 @@ work an upload causes counts against it.
 
 usage: readers.py --target LABEL BASE PID [--target ...] --user USER --bench DRIVER
                   --out-dir DIR [--size BYTES] [--batch N] [--runs N] [--after-runs N]
+                  [--readers LIST]
                   (writes DIR/LABEL-readers.json for each target)
        readers.py --table REPORT.json...
 The password comes from DAVGATE_BENCH_PASSWORD (argv is world-readable).
@@ -248,7 +249,7 @@ def measure(servers, args):
     for server in servers:
         reports[server.label]["uploads"] = upload_cost(server, args)
 
-    for turn, reader in enumerate(READERS):
+    for turn, reader in enumerate(args.readers):
         after = {s.label: [] for s in servers}
         for run in range(args.after_runs):
             for server in rotated(servers, turn + run):
@@ -308,15 +309,33 @@ def table(paths):
             return None
         v = report
         for k in keys:
+            if k not in v:
+                return None
             v = v[k]
-        return reduce(v) if reduce else v
+        if reduce:
+            return reduce(v) if v else None
+        return v
+
+    def paired(reader):
+        """Each round's ratio to the first server (both measured in that round), median."""
+        rounds = [value(r, "get", reader, "after_uploads_mbps") or [] for r in reports]
+        cells = ["—"] * len(reports)
+        ratios = []
+        for mine in rounds[1:]:
+            each = [m / b for m, b in zip(mine, rounds[0]) if m and b]
+            ratios.append(f"{statistics.median(each):.2f}" if each else "—")
+        out.append(f"| GET {reader}, right after uploads, paired (median of each round's "
+                   "ratio) | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
     for reader in READERS:
+        if not any(value(r, "get", reader) for r in reports):
+            continue
         row(f"GET {reader}, idle (MB/s, median)",
             [value(r, "get", reader, "idle_mbps", reduce=statistics.median) for r in reports], True)
         row(f"GET {reader}, right after uploads (MB/s, median)",
             [value(r, "get", reader, "after_uploads_mbps", reduce=statistics.median)
              for r in reports], True)
+        paired(reader)
     row("PUT with Content-Length (MB/s, median)",
         [value(r, "uploads", "put_mbps", reduce=statistics.median) for r in reports], True)
     row("server CPU per uploaded GiB until the 2xx (s)",
@@ -343,7 +362,13 @@ def main():
     parser.add_argument("--runs", type=int, default=4, help="idle downloads per reader")
     parser.add_argument("--after-runs", type=int, default=4,
                         help="batches of uploads, each followed by a download, per reader")
+    parser.add_argument("--readers", default=",".join(READERS),
+                        help=f"comma-separated, of {', '.join(READERS)} (default: all)")
     args = parser.parse_args()
+    args.readers = args.readers.split(",")
+    unknown = [r for r in args.readers if r not in READERS]
+    if unknown:
+        parser.error(f"--readers: unknown {', '.join(unknown)}; choose from {', '.join(READERS)}")
     if args.table:
         table(args.table)
         return
