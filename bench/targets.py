@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Issue 17's targets, read off one bench/run.sh invocation's JSON reports.
+"""Issue 17's targets, read off bench/run.sh invocations' JSON reports.
 
-usage: bench/targets.py DIR
+usage: bench/targets.py DIR [DIR...]
 
-DIR holds the reports run.sh writes (nginx.json, davgate.json, davgate-durable.json,
-davgate-caldav.json, nginx-readers.json, davgate-readers.json). Prints a markdown table: each
-target, what was measured, and whether it was met; a report that is missing or was not run
-gives "not measured". The verdicts are for one invocation: issue 17 asks for the median of
-three.
+Each DIR holds the reports one invocation wrote with BENCH_JSON_DIR (nginx.json,
+davgate.json, davgate-durable.json, davgate-caldav.json, nginx-readers.json,
+davgate-readers.json). Prints a markdown table: each target, what was measured, and
+whether it was met; a report that is missing or was not run gives "not measured". With
+several DIRs (issue 17 asks for the median of three invocations), each gets a column and
+the verdict is on their median.
 """
 
 import json
@@ -52,20 +53,15 @@ def reader_value(report, *keys):
     return statistics.median(v) if isinstance(v, list) else v
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__.strip())
-    d = sys.argv[1]
+def targets(d):
+    """Every target of the invocation in DIR: (name, goal, value or None, met, format)."""
     nginx, davgate = load(d, "nginx.json"), load(d, "davgate.json")
     durable, caldav = load(d, "davgate-durable.json"), load(d, "davgate-caldav.json")
     nginx_r, davgate_r = load(d, "nginx-readers.json"), load(d, "davgate-readers.json")
     rows = []
 
     def target(name, goal, value, met, fmt="{:.2f}"):
-        if value is None:
-            rows.append((name, "not measured", goal, "—"))
-        else:
-            rows.append((name, fmt.format(value), goal, "met" if met(value) else "MISSED"))
+        rows.append((name, goal, value, met, fmt))
 
     def ratio(a, b):
         return None if a is None or b is None or not b else a / b
@@ -77,9 +73,9 @@ def main():
                lambda r: r >= 1.0)
     answered = measure(durable, "durability_check", "files answered 201")
     lost = measure(durable, "durability_check", "files lost after kill -9")
-    target("files answered 201 and lost after kill -9", "0 lost", lost,
-           lambda v: v == 0 and bool(answered),
-           fmt=f"{{:.0f}} of {answered or 0:.0f}")
+    # Nothing answered 201 means the check did not run, not that nothing was lost.
+    target("files answered 201 and lost after kill -9", "0 lost",
+           lost if answered else None, lambda v: v == 0, fmt="{:.0f}")
     for reader in READERS:
         for key, when in (("idle_mbps", "idle"), ("after_uploads_mbps", "after uploads")):
             target(f"GET {reader}, {when}: davgate ÷ nginx MB/s", "≥ 1.0",
@@ -100,10 +96,28 @@ def main():
                  measure(nginx, "propfind_10k", "latency")),
            lambda r: r <= 1.0)
 
-    print("| target | measured | goal | |")
-    print("|---|---:|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    return rows
+
+
+def main():
+    dirs = sys.argv[1:]
+    if not dirs:
+        sys.exit(__doc__.strip())
+    runs = [targets(d) for d in dirs]
+    columns = ["measured"] if len(dirs) == 1 else [os.path.basename(d.rstrip("/")) for d in dirs]
+    if len(dirs) > 1:
+        columns.append("median")
+    print("| target | " + " | ".join(columns) + " | goal | |")
+    print("|---|" + "---:|" * len(columns) + "---|---|")
+    for i, (name, goal, _, met, fmt) in enumerate(runs[0]):
+        values = [run[i][2] for run in runs]
+        measured = [v for v in values if v is not None]
+        cells = ["not measured" if v is None else fmt.format(v) for v in values]
+        judged = statistics.median(measured) if measured else None
+        if len(dirs) > 1:
+            cells.append("not measured" if judged is None else fmt.format(judged))
+        verdict = "—" if judged is None else "met" if met(judged) else "MISSED"
+        print(f"| {name} | " + " | ".join(cells) + f" | {goal} | {verdict} |")
 
 
 if __name__ == "__main__":
