@@ -18,21 +18,28 @@ const CAL: &str = "/dav/calendars/alice/default/";
 const ALLOW: &str = "reminders_allow_private = true";
 
 /// A webhook receiver: records each request body and answers with the next status of
-/// its script (200 once the script is used up).
+/// its script (200 once the script is used up), `answer_after` the body arrived.
 #[derive(Clone)]
 pub(crate) struct Receiver {
     pub(crate) url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
     script: Arc<Mutex<Vec<u16>>>,
+    answer_after: Duration,
 }
 
 impl Receiver {
     pub(crate) async fn start(script: &[u16]) -> Self {
+        Self::answering_after(script, Duration::ZERO).await
+    }
+
+    /// A receiver as slow to answer as a busy chat service.
+    pub(crate) async fn answering_after(script: &[u16], answer_after: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Receiver {
             url: format!("http://{}/hook", listener.local_addr().unwrap()),
             bodies: Arc::default(),
             script: Arc::new(Mutex::new(script.iter().rev().copied().collect())),
+            answer_after,
         };
         let r = receiver.clone();
         tokio::spawn(async move {
@@ -69,6 +76,7 @@ impl Receiver {
                                 let value = serde_json::from_slice(body).unwrap_or(Value::Null);
                                 r.bodies.lock().unwrap().push(value);
                             }
+                            tokio::time::sleep(r.answer_after).await;
                             let answer = format!(
                                 "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
                             );
@@ -455,7 +463,8 @@ async fn destinations_and_routes_per_account_are_limited() {
 #[tokio::test]
 async fn the_portal_adds_routes_lists_and_removes_webhooks() {
     use crate::common::browser::Browser;
-    let receiver = Receiver::start(&[]).await;
+    // Slow to answer, so the page is read before the delivery is logged, every time.
+    let receiver = Receiver::answering_after(&[], Duration::from_millis(500)).await;
     let server = TestServer::start_with(ALLOW).await;
     server.alice().propfind(CAL, "0").await.status(207);
     let mut b = Browser::new(server.addr());
