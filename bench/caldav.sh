@@ -95,13 +95,8 @@ ensure_radicale() {
     if find_radicale && command -v htpasswd >/dev/null; then
         return
     fi
-    if [[ $(id -u) != 0 ]]; then
-        log "missing radicale, python3-bcrypt or apache2-utils; install them as root"
-        exit 1
-    fi
-    log "installing Radicale, passlib's bcrypt backend and htpasswd"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq radicale python3-bcrypt apache2-utils >&2
+    install_packages "Radicale, passlib's bcrypt backend and htpasswd" \
+        radicale python3-bcrypt apache2-utils
     if ! find_radicale; then
         log "Radicale is installed but $RADICALE_HTPASSWD auth does not load; see above"
         exit 1
