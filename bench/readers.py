@@ -330,9 +330,11 @@ def table(paths):
     for reader in READERS:
         if not any(value(r, "get", reader) for r in reports):
             continue
-        row(f"GET {reader}, idle (MB/s, median)",
+        idle, after = (max((len(value(r, "get", reader, key) or []) for r in reports), default=0)
+                       for key in ("idle_mbps", "after_uploads_mbps"))
+        row(f"GET {reader}, idle (MB/s, median of {idle})",
             [value(r, "get", reader, "idle_mbps", reduce=statistics.median) for r in reports], True)
-        row(f"GET {reader}, right after uploads (MB/s, median)",
+        row(f"GET {reader}, right after uploads (MB/s, median of {after})",
             [value(r, "get", reader, "after_uploads_mbps", reduce=statistics.median)
              for r in reports], True)
         paired(reader)
@@ -342,6 +344,11 @@ def table(paths):
         [value(r, "uploads", "cpu_s_per_gib_until_2xx") for r in reports], False)
     row("server CPU per uploaded GiB, background included (s)",
         [value(r, "uploads", "cpu_s_per_gib_total") for r in reports], False)
+    measured = next((r for r in reports if "skipped" not in r), None)
+    if measured:
+        batch = measured["batch"]
+        print(f"The file: {measured['size']} bytes; each batch: {batch} "
+              f"upload{'s' if batch != 1 else ''} of as many.\n")
     print("\n".join(out))
     print("\nRatios: above 1 means the server in that column did better than "
           f"{labels[0]}. " + " ".join(f"{r['label']}: not measured ({r['skipped']})."
@@ -358,9 +365,11 @@ def main():
     parser.add_argument("--out-dir", help="where LABEL-readers.json goes, for each target")
     parser.add_argument("--size", type=int, default=1 << 30)
     parser.add_argument("--batch", type=int, default=2, help="uploads per batch")
-    # Even, so that each server goes first in as many rounds as it goes second.
-    parser.add_argument("--runs", type=int, default=4, help="idle downloads per reader")
-    parser.add_argument("--after-runs", type=int, default=4,
+    # Even, so that each server goes first in as many rounds as it goes second. Eight: one
+    # download of 1 GiB on this kind of machine ranges over 2x from one to the next, either
+    # server alike, so the median of four let one outlier decide a row's verdict.
+    parser.add_argument("--runs", type=int, default=8, help="idle downloads per reader")
+    parser.add_argument("--after-runs", type=int, default=8,
                         help="batches of uploads, each followed by a download, per reader")
     parser.add_argument("--readers", default=",".join(READERS),
                         help=f"comma-separated, of {', '.join(READERS)} (default: all)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Downloads alone, for many rounds: nginx and one or more davgate builds, each up at once,
 # take turns under bench/readers.py. A full bench/run.sh times each download right after
-# uploads four times per reader; this runs as many rounds as asked, so a row whose spread
+# uploads eight times per reader; this runs as many rounds as asked, so a row whose spread
 # between invocations is larger than the effect under study gets a steadier median, and
 # builds compared in one run share the machine's slow minutes. Prints readers.py's table
 # (with each round's ratio to nginx, paired) in markdown on stdout; progress on stderr.

@@ -366,13 +366,13 @@ if wanted get_readers; then
 
 ### Downloads by three readers, and what an upload costs (\`bench/readers.py\`)
 
-The big file (${READERS_ARGS[*]:-1 GiB, 3 batches of 2 uploads, 3 idle runs}) read by davgate-bench,
-\`curl -s -o /dev/null\` and Python's http.client reading 1 MiB at a time: idle (the file read
-before, every server quiet and its writes synced) and right after a batch of uploads (a sync
-before each upload; no wait, so what the uploads left running runs beside the download;
-median of the batches). The servers take turns at each measure, the first of each turn
-alternating. Server CPU is utime+stime of the server and its children, until each upload's
-2xx and until the server went quiet after the batch.
+The big file read by davgate-bench, \`curl -s -o /dev/null\` and Python's http.client
+reading 1 MiB at a time: idle (the file read before, every server quiet and its writes
+synced) and right after a batch of uploads (a sync before each upload; no wait, so what the
+uploads left running runs beside the download; median of the batches). The servers take
+turns at each measure, the first of each turn alternating. Server CPU is utime+stime of the
+server and its children, until each upload's 2xx and until the server went quiet after the
+batch.
 
 EOF
     python3 "$HERE/readers.py" --table "$WORK/nginx-readers.json" "$WORK/davgate-readers.json"
