@@ -141,27 +141,16 @@ print(f"{(time.perf_counter() - started) / 20 * 1000:.1f}")' "$WORK/radicale/htp
 # Sets RADICALE_PID and RADICALE_URL (the benchmark calendar). Radicale cannot be handed a
 # bound socket, so as in run.sh a server that does not come up is retried on a new port.
 start_radicale() {
-    local dir=$WORK/radicale port attempt
+    local dir=$WORK/radicale
     mkdir -p "$dir/collections"
     # -i: the password from stdin, never on a command line.
     local hash=-B
     [[ $RADICALE_HTPASSWD == plain ]] && hash=-p
     htpasswd -i -c "$hash" "$dir/htpasswd" "$BENCH_USER" <<<"$BENCH_PASS" 2>/dev/null || return 1
-    for attempt in 1 2 3; do
-        port=$(pick_port)
-        write_radicale_conf "$dir" "$port"
-        "$RADICALE_PY" -I -m radicale --config "$dir/config" >>"$dir/radicale.log" 2>&1 &
-        RADICALE_PID=$!
-        if wait_ready "$RADICALE_PID" "$port"; then
-            RADICALE_URL="http://127.0.0.1:$port/$BENCH_USER/$CALENDAR/"
-            return 0
-        fi
-        log "Radicale did not come up on port $port (try $attempt of 3):"
-        tail -n 5 "$dir/radicale.log" >&2 || true
-        stop_server "$RADICALE_PID"
-        RADICALE_PID=
-    done
-    return 1
+    start_on_free_ports Radicale "$dir/radicale.log" 1 write_radicale_conf "$dir" -- \
+        "$RADICALE_PY" -I -m radicale --config "$dir/config" || return 1
+    RADICALE_PID=$STARTED_PID
+    RADICALE_URL="http://127.0.0.1:${STARTED_PORTS[0]}/$BENCH_USER/$CALENDAR/"
 }
 
 # ---- report ----------------------------------------------------------------------------------

@@ -66,6 +66,40 @@ wait_ready() { # PID PORT: until the port accepts connections (10 s at most) and
     return 1
 }
 
+# NAME LOG PORTS CONF... -- CMD...: starts CMD in the background, its output appended to LOG,
+# once `CONF... PORT...` has written its config for PORTS fresh ports, and waits until every
+# port answers; new ports each of three tries (see pick_port). Sets STARTED_PID and the
+# array STARTED_PORTS.
+start_on_free_ports() {
+    local name=$1 logfile=$2 count=$3 conf=() attempt port ports ready
+    shift 3
+    while (($#)) && [[ $1 != -- ]]; do
+        conf+=("$1")
+        shift
+    done
+    shift
+    for attempt in 1 2 3; do
+        STARTED_PORTS=()
+        for _ in $(seq "$count"); do
+            STARTED_PORTS+=("$(pick_port)")
+        done
+        "${conf[@]}" "${STARTED_PORTS[@]}"
+        "$@" >>"$logfile" 2>&1 &
+        STARTED_PID=$!
+        ready=1
+        for port in "${STARTED_PORTS[@]}"; do
+            wait_ready "$STARTED_PID" "$port" || { ready=0; break; }
+        done
+        ((ready)) && return 0
+        ports="${STARTED_PORTS[*]}"
+        log "$name did not come up on port${STARTED_PORTS[1]:+s} ${ports// / and } (try $attempt of 3):"
+        tail -n 5 "$logfile" >&2 || true
+        stop_server "$STARTED_PID"
+    done
+    STARTED_PID=
+    return 1
+}
+
 stub_report() { # LABEL REASON > JSON: a report the driver's --compare shows as "not measured"
     python3 -c 'import json, sys; print(json.dumps({"label": sys.argv[1], "skipped": sys.argv[2]}))' "$1" "$2"
 }
@@ -249,24 +283,13 @@ EOF
 }
 
 start_nginx() { # sets NGINX_PID, NGINX_URL, NGINX_HASH
-    local dir=$WORK/nginx port attempt
+    local dir=$WORK/nginx
     mkdir -p "$dir/root/dav" "$dir/body" "$dir/tmp"
     # htpasswd's default hash, as an admin following the nginx docs would get.
     htpasswd -b -c "$dir/htpasswd" "$BENCH_USER" "$BENCH_PASS" 2>/dev/null || return 1
     NGINX_HASH=$(cut -d: -f2 "$dir/htpasswd" | cut -d'$' -f2)
-    for attempt in 1 2 3; do
-        port=$(pick_port)
-        write_nginx_conf "$dir" "$port"
-        "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
-        NGINX_PID=$!
-        if wait_ready "$NGINX_PID" "$port"; then
-            NGINX_URL="http://127.0.0.1:$port/dav/"
-            return 0
-        fi
-        log "nginx did not come up on port $port (try $attempt of 3):"
-        tail -n 5 "$dir/error.log" >&2 || true
-        stop_server "$NGINX_PID"
-        NGINX_PID=
-    done
-    return 1
+    start_on_free_ports nginx "$dir/error.log" 1 write_nginx_conf "$dir" -- \
+        "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" || return 1
+    NGINX_PID=$STARTED_PID
+    NGINX_URL="http://127.0.0.1:${STARTED_PORTS[0]}/dav/"
 }

@@ -208,17 +208,17 @@ drive() {
 
 # ---- the balancer ------------------------------------------------------------------------------
 
-# PORT_ONE PORT_TWO NODE1 NODE2 (host:port): nginx proxying PORT_ONE to node 1 alone and
+# NODE1 NODE2 (host:port) PORT_ONE PORT_TWO: nginx proxying PORT_ONE to node 1 alone and
 # PORT_TWO round robin to both, with the same settings, so the two differ only in the nodes.
 write_balancer_conf() {
     write_nginx_frame "$WORK/nginx" "a load balancer" <<EOF
     upstream one_node {
-        server $3;
+        server $1;
         keepalive 64;
     }
     upstream two_nodes {
-        server $3;
-        server $4;
+        server $1;
+        server $2;
         keepalive 64;
     }
     # Streamed both ways, as a balancer in front of big uploads must be: no body is spooled
@@ -233,11 +233,11 @@ write_balancer_conf() {
     proxy_send_timeout 300s;
     client_max_body_size 0;
     server {
-        listen 127.0.0.1:$1;
+        listen 127.0.0.1:$3;
         location / { proxy_pass http://one_node; }
     }
     server {
-        listen 127.0.0.1:$2;
+        listen 127.0.0.1:$4;
         location / { proxy_pass http://two_nodes; }
     }
 EOF
@@ -245,27 +245,15 @@ EOF
 
 # NODE1 NODE2: sets NGINX_PID, LB_ONE_URL and LB_TWO_URL.
 start_balancer() {
-    local nginx port_one port_two attempt
+    local nginx
     nginx=$(command -v nginx || echo /usr/sbin/nginx)
     mkdir -p "$WORK/nginx/body" "$WORK/nginx/tmp"
-    for attempt in 1 2 3; do
-        port_one=$(pick_port)
-        port_two=$(pick_port)
-        write_balancer_conf "$port_one" "$port_two" "$1" "$2"
-        "$nginx" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-        NGINX_PID=$!
-        if wait_ready "$NGINX_PID" "$port_one" && wait_ready "$NGINX_PID" "$port_two"; then
-            LB_ONE_URL="http://127.0.0.1:$port_one/files/"
-            LB_TWO_URL="http://127.0.0.1:$port_two/files/"
-            NGINX_VERSION=$("$nginx" -v 2>&1 | sed 's/^nginx version: //')
-            return 0
-        fi
-        log "nginx did not come up (try $attempt of 3):"
-        tail -n 5 "$WORK/nginx/error.log" >&2 || true
-        stop_server "$NGINX_PID"
-        NGINX_PID=
-    done
-    return 1
+    start_on_free_ports nginx "$WORK/nginx/error.log" 2 write_balancer_conf "$1" "$2" -- \
+        "$nginx" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" || return 1
+    NGINX_PID=$STARTED_PID
+    LB_ONE_URL="http://127.0.0.1:${STARTED_PORTS[0]}/files/"
+    LB_TWO_URL="http://127.0.0.1:${STARTED_PORTS[1]}/files/"
+    NGINX_VERSION=$("$nginx" -v 2>&1 | sed 's/^nginx version: //')
 }
 
 # ---- main --------------------------------------------------------------------------------------
