@@ -11,9 +11,9 @@
 //! store, and a burst of large answers costs one trim per tick, so busy servers do not
 //! trim after every request.
 //!
-//! Before the trim, the idle database connections give back their page caches and the
-//! file pages their maps touched ([`Store::release_memory`]): after one 50,000-entry
-//! listing those were most of what stayed (103 MiB, of which 61 MiB mapped file pages).
+//! Before the trim, the idle database connections give back their page caches
+//! ([`Store::release_memory`]): after one 50,000-entry listing those, with the file pages
+//! SQLite's memory map then held, were most of what stayed (103 MiB).
 //!
 //! Owns nothing else: which answers count as large is the response body's business
 //! ([`crate::response::pieces`]). On other allocators than glibc's this does nothing.

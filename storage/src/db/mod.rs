@@ -91,20 +91,20 @@ pub(crate) const SQLITE_SYNCHRONOUS_LEVEL: i64 = 1;
 /// always sees the current sizes; keeping the statements prepared still saves the parse.
 const POSTGRES_PLAN_CACHE_MODE: &str = "SET plan_cache_mode = force_custom_plan";
 
-/// How much of the SQLite file each connection reads through a memory map.
-const SQLITE_MMAP_SIZE: &str = "PRAGMA mmap_size = 268435456";
+/// SQLite reads pages with pread, never through a memory map. With a map, every
+/// connection that saw another's commit unmapped the whole file before its next read
+/// (SQLite's pager does so whenever the log changed) and faulted each page back in, and
+/// each unmap interrupted every core running a thread of ours to flush its TLB: under
+/// small uploads, nearly one munmap and one mmap per file uploaded. Without the map the same 2,000 uploads ran
+/// at 1.11 times the rate for 0.91 times the server CPU, and PROPFIND of 10,000 entries
+/// was no slower (bench/RESULTS.md). Set rather than left to the build's default, so a
+/// SQLite compiled with a map does not bring it back.
+const SQLITE_NO_MMAP: &str = "PRAGMA mmap_size = 0";
 
 /// What an idle SQLite connection gives back in [`Db::release_memory`]: its page cache
-/// (heap: pages read from the WAL) and the pages of the file it touched through its map.
-/// Those mapped pages count in the process's RSS, once per connection that touched them,
-/// until the map goes: after a 50,000-entry listing they were 61 of the 103 MiB that
-/// stayed. Unmapping keeps them in the kernel's page cache, so the next read maps them
-/// back without touching the disk; the map is made anew at a connection's next read.
-const SQLITE_RELEASE: [&str; 3] = [
-    "PRAGMA shrink_memory",
-    "PRAGMA mmap_size = 0",
-    SQLITE_MMAP_SIZE,
-];
+/// (heap: pages read from the file and the log). After a 50,000-entry listing the caches
+/// and the pages a map used to hold were most of what stayed.
+const SQLITE_RELEASE: &str = "PRAGMA shrink_memory";
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -313,7 +313,7 @@ impl Db {
     }
 
     /// Makes the idle SQLite connections, the writer's included, give back their page
-    /// cache and file map (see [`SQLITE_RELEASE`]); returns how many did. Connections in
+    /// cache (see [`SQLITE_RELEASE`]); returns how many did. Connections in
     /// use are left alone, and none is opened. Does nothing on PostgreSQL, whose caches
     /// live in its own processes.
     pub(crate) async fn release_memory(&self) -> Result<usize> {
@@ -334,9 +334,7 @@ impl Db {
             if conn.is_in_transaction() {
                 continue;
             }
-            for pragma in SQLITE_RELEASE {
-                conn.execute(pragma).await?;
-            }
+            conn.execute(SQLITE_RELEASE).await?;
             released += 1;
         }
         Ok(released)
@@ -366,8 +364,8 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
                 // WAL lets readers run beside the writer; a COMMIT does not fsync,
                 // WalFlusher does when asked to (see SqliteSynchronous); busy_timeout
                 // covers other processes (the CLI) holding the write lock for a moment.
-                // Sorts stay in memory, and pages are read through a 256 MiB map and a
-                // 16 MiB cache per connection rather than copied in by pread.
+                // Sorts stay in memory, and each connection caches 16 MiB of pages,
+                // read with pread (see SQLITE_NO_MMAP).
                 for pragma in [
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = NORMAL",
@@ -375,7 +373,7 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
                     "PRAGMA busy_timeout = 10000",
                     "PRAGMA temp_store = MEMORY",
                     "PRAGMA cache_size = -16384",
-                    SQLITE_MMAP_SIZE,
+                    SQLITE_NO_MMAP,
                 ] {
                     conn.execute(pragma).await?;
                 }
@@ -455,10 +453,10 @@ mod tests {
         assert_eq!(mode, 0o660, "an operator's choice stays");
     }
 
-    /// Every idle connection, the writer's too, gives its memory back and keeps reading
-    /// through a map of the same size; one in use is left alone.
+    /// Every idle connection, the writer's too, gives its memory back and still reads
+    /// without a map; one in use is left alone.
     #[tokio::test]
-    async fn idle_connections_release_their_memory_and_keep_their_map() {
+    async fn idle_connections_release_their_memory_and_read_without_a_map() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
         let db = Db::connect(&url, 3, SqliteSynchronous::Normal)
@@ -495,7 +493,7 @@ mod tests {
             .fetch_one(&mut *busy)
             .await
             .unwrap();
-        assert_eq!(mmap, 268_435_456);
+        assert_eq!(mmap, 0);
         drop(busy);
         let mut all = Vec::new();
         for _ in 0..3 {
@@ -508,7 +506,7 @@ mod tests {
                 .fetch_one(&mut *conn)
                 .await
                 .unwrap();
-            assert_eq!((mmap, rows), (268_435_456, 0));
+            assert_eq!((mmap, rows), (0, 0));
             all.push(conn);
         }
     }
