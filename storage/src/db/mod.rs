@@ -95,10 +95,11 @@ const POSTGRES_PLAN_CACHE_MODE: &str = "SET plan_cache_mode = force_custom_plan"
 /// connection that saw another's commit unmapped the whole file before its next read
 /// (SQLite's pager does so whenever the log changed) and faulted each page back in, and
 /// each unmap interrupted every core running a thread of ours to flush its TLB: under
-/// small uploads, nearly one munmap and one mmap per file uploaded. Without the map the same 2,000 uploads ran
-/// at 1.11 times the rate for 0.91 times the server CPU, and PROPFIND of 10,000 entries
-/// was no slower (bench/RESULTS.md). Set rather than left to the build's default, so a
-/// SQLite compiled with a map does not bring it back.
+/// small uploads, nearly one munmap and one mmap per file uploaded. Without the map,
+/// uploads of 4 KiB from 8 clients ran 1.11 to 1.16 times as fast, from 32 clients 0.95
+/// to 1.2 times, and PROPFIND of 10,000 entries was no slower (bench/RESULTS.md). Set
+/// rather than left to the build's default, so a SQLite compiled with a map does not
+/// bring it back.
 const SQLITE_NO_MMAP: &str = "PRAGMA mmap_size = 0";
 
 /// What an idle SQLite connection gives back in [`Db::release_memory`]: its page cache
@@ -495,6 +496,13 @@ mod tests {
             .unwrap();
         assert_eq!(mmap, 0);
         drop(busy);
+        let mut writer = db.writer.acquire().await.unwrap();
+        let mmap: i64 = sqlx::query_scalar("PRAGMA mmap_size")
+            .fetch_one(&mut *writer)
+            .await
+            .unwrap();
+        assert_eq!(mmap, 0, "the writer reads without a map too");
+        drop(writer);
         let mut all = Vec::new();
         for _ in 0..3 {
             let mut conn = db.pool.acquire().await.unwrap();
