@@ -139,7 +139,7 @@ print(f"{(time.perf_counter() - started) / 20 * 1000:.1f}")' "$WORK/radicale/htp
 }
 
 # Sets RADICALE_PID and RADICALE_URL (the benchmark calendar). Radicale cannot be handed a
-# bound socket, so as in run.sh a server that does not come up is retried on a new port.
+# bound socket, so one that does not come up is retried on a new port (start_on_free_ports).
 start_radicale() {
     local dir=$WORK/radicale
     mkdir -p "$dir/collections"

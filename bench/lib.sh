@@ -1,9 +1,10 @@
-# Shell helpers shared by bench/run.sh, bench/readers.sh and bench/caldav.sh: process checks,
-# ports, the driver, nginx and davgate's lifecycle. Sourced, never run. The sourcing script
-# defines `log` and sets the globals these read: HERE (bench/), WORK (the temp dir),
+# Shell helpers shared by the bench/*.sh scripts: process checks, ports, starting a server on
+# a free port, the driver, nginx and davgate's lifecycle. Sourced, never run. The sourcing
+# script defines `log` and sets the globals these read: HERE (bench/), WORK (the temp dir),
 # BENCH_USER, BENCH_PASS, BENCH_ARGS (extra driver flags) and FAILED, and may set
-# DAVGATE_BIN; they set BENCH, DAVGATE_PID, DAVGATE_URL, DAVGATE_DATA and DAVGATE_SKIP, and
-# for nginx NGINX, NGINX_PID, NGINX_URL and NGINX_HASH.
+# DAVGATE_BIN; they set BENCH, DAVGATE_PID, DAVGATE_URL, DAVGATE_DATA and DAVGATE_SKIP, for
+# nginx NGINX, NGINX_PID, NGINX_URL and NGINX_HASH, and for any server started on a free
+# port STARTED_PID and STARTED_PORTS.
 # shellcheck shell=bash
 # The globals set here are read by the sourcing script:
 # shellcheck disable=SC2034
