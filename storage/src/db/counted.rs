@@ -17,6 +17,8 @@ use futures_util::stream::BoxStream;
 use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
 use sqlx::{Any, AnyPool, Either, Execute, Executor};
 
+use super::readers::Readers;
+
 tokio::task_local! {
     static COUNTED: Arc<AtomicU64>;
 }
@@ -47,13 +49,23 @@ pub(crate) fn count_one() {
     let _ = COUNTED.try_with(|count| count.fetch_add(1, Ordering::Relaxed));
 }
 
-/// The pool, counting each statement run on it.
+/// The pool, counting each statement run on it. On an SQLite file its queries run on
+/// [`Readers`] instead of the pool's connections; the pool itself is still there for what
+/// takes a connection or a transaction of its own (migrations, a copy between stores).
 #[derive(Debug, Clone)]
-pub(crate) struct CountedPool(AnyPool);
+pub(crate) struct CountedPool {
+    pool: AnyPool,
+    readers: Option<Arc<Readers>>,
+}
 
 impl CountedPool {
-    pub(crate) fn new(pool: AnyPool) -> Self {
-        CountedPool(pool)
+    pub(crate) fn new(pool: AnyPool, readers: Option<Arc<Readers>>) -> Self {
+        CountedPool { pool, readers }
+    }
+
+    /// The read connections queries run on, if they are not the pool's.
+    pub(crate) fn readers(&self) -> Option<&Readers> {
+        self.readers.as_deref()
     }
 }
 
@@ -61,7 +73,7 @@ impl Deref for CountedPool {
     type Target = AnyPool;
 
     fn deref(&self) -> &AnyPool {
-        &self.0
+        &self.pool
     }
 }
 
@@ -77,7 +89,10 @@ impl<'p> Executor<'p> for &'p CountedPool {
         E: 'q + Execute<'q, Any>,
     {
         count_one();
-        (&self.0).fetch_many(query)
+        match &self.readers {
+            Some(readers) => readers.fetch_many(query),
+            None => (&self.pool).fetch_many(query),
+        }
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -89,7 +104,10 @@ impl<'p> Executor<'p> for &'p CountedPool {
         E: 'q + Execute<'q, Any>,
     {
         count_one();
-        (&self.0).fetch_optional(query)
+        match &self.readers {
+            Some(readers) => readers.fetch_optional(query),
+            None => (&self.pool).fetch_optional(query),
+        }
     }
 
     fn prepare_with<'e>(
@@ -100,7 +118,10 @@ impl<'p> Executor<'p> for &'p CountedPool {
     where
         'p: 'e,
     {
-        (&self.0).prepare_with(sql, parameters)
+        match &self.readers {
+            Some(readers) => readers.prepare_with(sql, parameters),
+            None => (&self.pool).prepare_with(sql, parameters),
+        }
     }
 
     fn describe<'e>(
@@ -110,6 +131,9 @@ impl<'p> Executor<'p> for &'p CountedPool {
     where
         'p: 'e,
     {
-        (&self.0).describe(sql)
+        match &self.readers {
+            Some(readers) => readers.describe(sql),
+            None => (&self.pool).describe(sql),
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The metadata database: one pool over SQLite or PostgreSQL, migrations, write transactions.
+//! The metadata database: one pool over SQLite or PostgreSQL (an SQLite file's queries
+//! on read connections of our own, see `readers`), migrations, write transactions.
 //!
 //! Queries are written once in the dialect both databases accept (`$1` placeholders,
 //! `RETURNING`, `ON CONFLICT`, `WITH RECURSIVE`) and run through sqlx's `Any` driver.
@@ -10,7 +11,11 @@ pub(crate) mod batch;
 mod changes;
 mod counted;
 mod notices;
+mod readers;
+#[cfg(test)]
+mod readers_tests;
 mod snapshots;
+mod sqlite_settings;
 mod wal_flush;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -29,6 +34,7 @@ use crate::error::Result;
 pub(crate) use changes::{Changes, Version};
 pub use counted::QueryCount;
 pub(crate) use counted::{CountedPool, count_one};
+use readers::Readers;
 pub(crate) use snapshots::Snapshots;
 use wal_flush::{Ticket, WalFlusher};
 
@@ -90,17 +96,6 @@ pub(crate) const SQLITE_SYNCHRONOUS_LEVEL: i64 = 1;
 /// 0.09 ms planned afresh. A custom plan costs a fraction of a millisecond to make and
 /// always sees the current sizes; keeping the statements prepared still saves the parse.
 const POSTGRES_PLAN_CACHE_MODE: &str = "SET plan_cache_mode = force_custom_plan";
-
-/// SQLite reads pages with pread, never through a memory map. With a map, every
-/// connection that saw another's commit unmapped the whole file before its next read
-/// (SQLite's pager does so whenever the log changed) and faulted each page back in, and
-/// each unmap interrupted every core running a thread of ours to flush its TLB: under
-/// small uploads, nearly one munmap and one mmap per file uploaded. Without the map,
-/// uploads of 4 KiB from 8 clients ran 1.11 to 1.16 times as fast, from 32 clients 0.95
-/// to 1.2 times, and PROPFIND of 10,000 entries was no slower (bench/RESULTS.md). Set
-/// rather than left to the build's default, so a SQLite compiled with a map does not
-/// bring it back.
-const SQLITE_NO_MMAP: &str = "PRAGMA mmap_size = 0";
 
 /// What an idle SQLite connection gives back in [`Db::release_memory`]: its page cache
 /// (heap: pages read from the file and the log). After a 50,000-entry listing the caches
@@ -235,12 +230,17 @@ impl Db {
             .await?;
         // SQLite's one writer gets a connection of its own (see `Db::writer`); an
         // in-memory database exists only on the connections of its pool, so it has none.
-        let writer = match backend {
-            Backend::Sqlite if sqlite_file(url)?.is_some() => {
-                pool_options(backend, 1).connect_with(options).await?
-            }
-            _ => pool.clone(),
+        let on_file = backend == Backend::Sqlite && sqlite_file(url)?.is_some();
+        let writer = if on_file {
+            pool_options(backend, 1)
+                .connect_with(options.clone())
+                .await?
+        } else {
+            pool.clone()
         };
+        // Queries on an SQLite file skip the pool's hand-offs (see `readers`); an
+        // in-memory database has no file that connections of their own could open.
+        let readers = on_file.then(|| Readers::new(options.clone(), max_connections));
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let (changes, wal) = match backend {
             Backend::Sqlite => {
@@ -256,7 +256,7 @@ impl Db {
             Backend::Postgres => (Changes::notified(url), None),
         };
         Ok(Db {
-            pool: CountedPool::new(pool),
+            pool: CountedPool::new(pool, readers),
             writer,
             backend,
             write_gate,
@@ -338,6 +338,9 @@ impl Db {
             conn.execute(SQLITE_RELEASE).await?;
             released += 1;
         }
+        if let Some(readers) = self.pool.readers() {
+            released += readers.release_memory(SQLITE_RELEASE).await?;
+        }
         Ok(released)
     }
 }
@@ -360,27 +363,7 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
     // pinging it before each use (sqlx's default) only added a round trip to its worker
     // thread to every query.
     pool.test_before_acquire(false)
-        .after_connect(move |conn, _meta| {
-            Box::pin(async move {
-                // WAL lets readers run beside the writer; a COMMIT does not fsync,
-                // WalFlusher does when asked to (see SqliteSynchronous); busy_timeout
-                // covers other processes (the CLI) holding the write lock for a moment.
-                // Sorts stay in memory, and each connection caches 16 MiB of pages,
-                // read with pread (see SQLITE_NO_MMAP).
-                for pragma in [
-                    "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = NORMAL",
-                    "PRAGMA foreign_keys = ON",
-                    "PRAGMA busy_timeout = 10000",
-                    "PRAGMA temp_store = MEMORY",
-                    "PRAGMA cache_size = -16384",
-                    SQLITE_NO_MMAP,
-                ] {
-                    conn.execute(pragma).await?;
-                }
-                Ok(())
-            })
-        })
+        .after_connect(|conn, _meta| Box::pin(sqlite_settings::apply(conn)))
 }
 
 /// Whether an SQLite URL asks for the database to be created (`mode=rwc`).
@@ -470,28 +453,35 @@ mod tests {
             .unwrap();
         tx.commit().await.unwrap();
         // Three reader connections open, one of them kept busy.
-        let mut readers = Vec::new();
+        let readers = db
+            .pool
+            .readers()
+            .expect("an SQLite file has readers of its own");
+        let mut open = Vec::new();
         for _ in 0..3 {
-            readers.push(db.pool.acquire().await.unwrap());
+            open.push(readers.acquire().await.unwrap());
         }
-        let mut busy = readers.pop().unwrap();
-        drop(readers);
-        // A dropped connection goes back to the pool on a task of its own.
+        let mut busy = open.pop().unwrap();
+        drop(open);
+        assert_eq!(readers.num_idle(), 2, "back at once, with no round trip");
+        // The writer goes back to sqlx's pool on a task of its own.
         for _ in 0..500 {
-            if db.pool.num_idle() == 2 && db.writer.num_idle() == 1 {
+            if db.writer.num_idle() == 1 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
 
+        // sqlx's pool keeps the connection it opened to check the URL, for migrations.
+        let pooled = db.pool.num_idle();
         assert_eq!(
             db.release_memory().await.unwrap(),
-            3,
-            "two readers and the writer"
+            pooled + 3,
+            "two readers, the writer and the pool's idle ones"
         );
 
         let mmap: i64 = sqlx::query_scalar("PRAGMA mmap_size")
-            .fetch_one(&mut *busy)
+            .fetch_one(busy.conn())
             .await
             .unwrap();
         assert_eq!(mmap, 0);
@@ -505,17 +495,17 @@ mod tests {
         drop(writer);
         let mut all = Vec::new();
         for _ in 0..3 {
-            let mut conn = db.pool.acquire().await.unwrap();
+            let mut reader = readers.acquire().await.unwrap();
             let mmap: i64 = sqlx::query_scalar("PRAGMA mmap_size")
-                .fetch_one(&mut *conn)
+                .fetch_one(reader.conn())
                 .await
                 .unwrap();
             let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-                .fetch_one(&mut *conn)
+                .fetch_one(reader.conn())
                 .await
                 .unwrap();
             assert_eq!((mmap, rows), (0, 0));
-            all.push(conn);
+            all.push(reader);
         }
     }
 
