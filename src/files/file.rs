@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use davgate_storage::blob::BlobReader;
-use davgate_storage::{CreateMode, NodeId, QuotaOverrun, StorageError};
+use davgate_storage::{CreateMode, NameWas, NodeId, QuotaOverrun, StorageError};
 use rustix::fs::Advice;
 use rustix::io::ReadWriteFlags;
 
@@ -22,6 +22,8 @@ pub(crate) struct UploadPlan {
     pub(crate) parent: NodeId,
     pub(crate) name: String,
     pub(crate) mode: CreateMode,
+    /// Whether a file was at the name when the request looked.
+    pub(crate) name_was: NameWas,
     /// Per-file limit in bytes.
     pub(crate) limit: u64,
     /// The account's quota, if it has one.

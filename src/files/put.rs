@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 use davgate_storage::blob::Md5Pace;
-use davgate_storage::{CreateMode, NewContent, Node};
+use davgate_storage::{CreateMode, NameWas, NewContent, Node};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
@@ -71,6 +71,10 @@ where
         parent: parent.id,
         name: name.clone(),
         mode,
+        name_was: match existing {
+            Some(_) => NameWas::Taken,
+            None => NameWas::Free,
+        },
         limit: upload.limit,
         quota: account.quota_bytes.map(|quota| QuotaRoom {
             quota,
@@ -140,7 +144,14 @@ where
     };
     let node = ctx
         .store
-        .commit_upload(account.id, plan.parent, &plan.name, content, plan.mode)
+        .commit_upload(
+            account.id,
+            plan.parent,
+            &plan.name,
+            content,
+            plan.mode,
+            plan.name_was,
+        )
         .await?;
 
     let mut resp = Response::new(response::empty());

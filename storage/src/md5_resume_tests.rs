@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::accounts::Account;
 use crate::blob::{Md5Prefix, Md5Resume, Md5Stream};
 use crate::tree::Node;
-use crate::{CreateMode, Digests, NewContent, Store};
+use crate::{CreateMode, Digests, NameWas, NewContent, Store};
 
 /// Uploads `data` as a new file in the account's root.
 async fn upload(store: &Store, account: &Account, name: &str, data: &[u8]) -> Node {
@@ -21,7 +21,14 @@ async fn upload(store: &Store, account: &Account, name: &str, data: &[u8]) -> No
     };
     let root = account.files_root;
     store
-        .commit_upload(account.id, root, name, content, CreateMode::CreateNew)
+        .commit_upload(
+            account.id,
+            root,
+            name,
+            content,
+            CreateMode::CreateNew,
+            NameWas::Free,
+        )
         .await
         .unwrap()
 }

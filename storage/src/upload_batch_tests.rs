@@ -14,7 +14,7 @@ use crate::db::batch::{BatchItem, write_batch};
 use crate::error::{Result, StorageError};
 use crate::tree::Node;
 use crate::tree::write::{PendingUpload, QueuedUpload};
-use crate::{CreateMode, NewContent, Store};
+use crate::{CreateMode, NameWas, NewContent, Store};
 
 async fn staged(store: &Store, bytes: &'static [u8]) -> NewContent {
     let mut writer = store.upload().await.unwrap();
@@ -43,6 +43,8 @@ async fn one_batch(
             size_db: content.blob.size() as i64,
             content,
             mode,
+            // Every name thought free: one taken in the batch goes the long way.
+            name_was: NameWas::Free,
         };
         let item: Box<dyn BatchItem> = Box::new(PendingUpload {
             upload,
@@ -87,7 +89,9 @@ async fn uploads_finishing_together_share_a_transaction() {
         tasks.push(tokio::spawn(async move {
             let mode = CreateMode::CreateOrReplace;
             let name = format!("f{i:02}");
-            store.commit_upload(id, root, &name, content, mode).await
+            store
+                .commit_upload(id, root, &name, content, mode, NameWas::Free)
+                .await
         }));
     }
     // Bounded: 500 looks, 10 ms apart.
@@ -110,7 +114,7 @@ async fn uploads_finishing_together_share_a_transaction() {
     let mode = CreateMode::CreateNew;
     let root = account.files_root;
     store
-        .commit_upload(account.id, root, "later", content, mode)
+        .commit_upload(account.id, root, "later", content, mode, NameWas::Free)
         .await
         .unwrap();
     assert_eq!(store.write_batches.begun.load(Ordering::SeqCst), begun + 1);

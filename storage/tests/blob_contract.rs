@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use davgate_storage::blob::{BlobStore, MIN_PART_SIZE};
 use davgate_storage::{
-    BlobStoreConfig, CreateMode, Digests, LocalBlobStore, NewContent, S3BlobStore, S3Config, Store,
-    StoreConfig,
+    BlobStoreConfig, CreateMode, Digests, LocalBlobStore, NameWas, NewContent, S3BlobStore,
+    S3Config, Store, StoreConfig,
 };
 
 /// An S3 configuration on a bucket of its own (SeaweedFS creates it on first upload),
@@ -207,6 +207,7 @@ async fn store_contract(blob_store: BlobStoreConfig) {
                 content_type: None,
             },
             CreateMode::CreateOrReplace,
+            NameWas::Free,
         )
         .await
         .unwrap();
@@ -237,6 +238,7 @@ async fn store_contract(blob_store: BlobStoreConfig) {
                 content_type: None,
             },
             CreateMode::CreateOrReplace,
+            NameWas::Free,
         )
         .await
         .unwrap();

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use davgate_storage::blob::{BlobStore, MIN_PART_SIZE};
 use davgate_storage::{
     Account, BlobStoreConfig, CopyDepth, CreateMode, DeadProp, Digests, Location, LockRecord,
-    NewContent, NodeId, Overwrite, PropChange, S3BlobStore, S3Config, StorageError, Store,
+    NameWas, NewContent, NodeId, Overwrite, PropChange, S3BlobStore, S3Config, StorageError, Store,
     StoreConfig, Target,
 };
 use sqlx::Executor;
@@ -237,6 +237,7 @@ impl Fixture {
             mtime_ms: None,
             content_type: None,
         };
+        // Free whether or not it is: a taken name tries the short way and falls back.
         self.store
             .commit_upload(
                 account.id,
@@ -244,7 +245,30 @@ impl Fixture {
                 name,
                 content,
                 CreateMode::CreateOrReplace,
+                NameWas::Free,
             )
+            .await
+    }
+
+    /// `data` committed to `parent/name` as `mode` allows, the name thought `was`.
+    async fn commit(
+        &self,
+        account: &Account,
+        parent: NodeId,
+        name: &str,
+        data: &[u8],
+        mode: CreateMode,
+        was: NameWas,
+    ) -> davgate_storage::Result<davgate_storage::Node> {
+        let mut writer = self.store.upload().await?;
+        writer.write(Bytes::copy_from_slice(data)).await?;
+        let content = NewContent {
+            blob: writer.finish().await?,
+            mtime_ms: None,
+            content_type: None,
+        };
+        self.store
+            .commit_upload(account.id, parent, name, content, mode, was)
             .await
     }
 
@@ -404,6 +428,7 @@ suite!(
     kept_rows_follow_every_commit_at_once,
     uploads_commit_replace_and_release,
     create_new_refuses_an_existing_name,
+    an_upload_ends_alike_whatever_its_name_was_thought_to_be,
     large_uploads_read_back_exactly,
     background_md5_waits_while_uploads_stream,
     abandoned_and_refused_uploads_leave_nothing,
@@ -616,10 +641,104 @@ async fn create_new_refuses_an_existing_name(f: &Fixture) {
     };
     let err = f
         .store
-        .commit_upload(a.id, a.files_root, "x", content, CreateMode::CreateNew)
+        .commit_upload(
+            a.id,
+            a.files_root,
+            "x",
+            content,
+            CreateMode::CreateNew,
+            NameWas::Free,
+        )
         .await;
     assert!(matches!(err, Err(StorageError::Conflict(_))));
     assert_eq!(f.stored_blobs().await, 1, "the refused blob is gone");
+}
+
+/// The request's guess about the name (`NameWas`) picks how the commit writes, never
+/// what it does: each case answers the same, charges the same and leaves the same
+/// tree under either guess.
+async fn an_upload_ends_alike_whatever_its_name_was_thought_to_be(f: &Fixture) {
+    for was in [NameWas::Free, NameWas::Taken] {
+        let a = f.account(&format!("user{was:?}").to_lowercase()).await;
+        let root = a.files_root;
+        let used = |n: u64| async move { assert_eq!(f.fresh(a.id).await.used_bytes, n, "{was:?}") };
+
+        let new = f
+            .commit(&a, root, "f", b"1234", CreateMode::CreateOrReplace, was)
+            .await
+            .unwrap();
+        used(4).await;
+        let replaced = f
+            .commit(&a, root, "f", b"12", CreateMode::CreateOrReplace, was)
+            .await
+            .unwrap();
+        assert_eq!((replaced.id, replaced.size), (new.id, 2), "{was:?}");
+        used(2).await;
+        let replaced = f
+            .commit(&a, root, "f", b"123", CreateMode::ReplaceExisting, was)
+            .await
+            .unwrap();
+        assert_eq!(replaced.id, new.id, "{was:?}");
+        used(3).await;
+
+        let dir = f.store.create_dir(a.id, root, "d").await.unwrap();
+        let refusals = [
+            ("f", CreateMode::CreateNew, root, "the file exists"),
+            (
+                "d",
+                CreateMode::CreateOrReplace,
+                root,
+                "a folder has that name",
+            ),
+            ("missing", CreateMode::ReplaceExisting, root, "not found"),
+            (
+                "in-a-file",
+                CreateMode::CreateOrReplace,
+                new.id,
+                "not found",
+            ),
+        ];
+        for (name, mode, parent, why) in refusals {
+            let err = f
+                .commit(&a, parent, name, b"xy", mode, was)
+                .await
+                .unwrap_err();
+            match (&err, why) {
+                (StorageError::Conflict(said), _) => assert_eq!(*said, why, "{was:?} {name}"),
+                (StorageError::NotFound, "not found") => {}
+                _ => panic!("{was:?} {name}: {err:?}, expected {why}"),
+            }
+        }
+        used(3).await;
+
+        f.store.set_quota(a.id, Some(5)).await.unwrap();
+        let err = f
+            .commit(&a, dir.id, "big", b"123", CreateMode::CreateOrReplace, was)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StorageError::QuotaExceeded(ref o) if (o.used, o.needed) == (3, 3)),
+            "{was:?}: {err:?}"
+        );
+        used(3).await;
+        f.commit(&a, dir.id, "fits", b"12", CreateMode::CreateNew, was)
+            .await
+            .unwrap();
+        used(5).await;
+        f.commit(&a, dir.id, "empty", b"", CreateMode::CreateOrReplace, was)
+            .await
+            .unwrap();
+        used(5).await;
+        let names: Vec<String> = f
+            .store
+            .children(dir.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        assert_eq!(names, ["empty", "fits"], "{was:?}");
+    }
 }
 
 /// Past the writer's first megabytes (which go through the page cache) the bytes go to

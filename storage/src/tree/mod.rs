@@ -11,7 +11,7 @@ pub(crate) mod write;
 
 pub use relocate::{CopyDepth, Overwrite, Placed, Target};
 pub(crate) use write::require_node;
-pub use write::{CreateMode, NewContent};
+pub use write::{CreateMode, NameWas, NewContent};
 
 // Kept under this path too: `tree::write` names the id here, as it does the node types.
 pub use crate::ids::NodeId;
