@@ -154,9 +154,17 @@ impl Store {
         self.db.release_memory().await
     }
 
-    /// Database connections open in the pool, and how many of them are idle.
+    /// Database connections open for queries (on an SQLite file, the read connections
+    /// too), and how many of them are idle.
     pub fn pool_connections(&self) -> (u32, usize) {
-        (self.db.pool.size(), self.db.pool.num_idle())
+        let (size, idle) = (self.db.pool.size(), self.db.pool.num_idle());
+        match self.db.pool.readers() {
+            Some(readers) => (
+                size.saturating_add(u32::try_from(readers.size()).unwrap_or(u32::MAX)),
+                idle + readers.num_idle(),
+            ),
+            None => (size, idle),
+        }
     }
 
     /// How SQLite commits are made durable, checked on one pooled connection: `None` on

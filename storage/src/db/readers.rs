@@ -16,6 +16,7 @@
 //! and one that failed at the driver level closed rather than lent again. Idle
 //! connections stay open; [`Readers::release_memory`] empties their caches.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub(crate) struct Readers {
     options: AnyConnectOptions,
     idle: Mutex<Vec<AnyConnection>>,
     slots: Semaphore,
+    /// Connections open, idle or lent out.
+    open: AtomicUsize,
 }
 
 impl std::fmt::Debug for Readers {
@@ -59,6 +62,7 @@ impl Readers {
             options,
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(max.max(1) as usize),
+            open: AtomicUsize::new(0),
         })
     }
 
@@ -81,6 +85,7 @@ impl Readers {
             None => {
                 let mut conn = AnyConnection::connect_with(&self.options).await?;
                 super::sqlite_settings::apply(&mut conn).await?;
+                self.open.fetch_add(1, Ordering::Relaxed);
                 conn
             }
         };
@@ -117,8 +122,12 @@ impl Readers {
         Ok(released)
     }
 
+    /// Connections open, idle or lent out.
+    pub(crate) fn size(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
     /// Connections open and idle.
-    #[cfg(test)]
     pub(crate) fn num_idle(&self) -> usize {
         self.idle().len()
     }
@@ -207,6 +216,7 @@ impl Reader<'_> {
         ) {
             tracing::info!(%error, "closing a database read connection that failed");
             self.conn = None;
+            self.readers.open.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -217,7 +227,9 @@ impl Drop for Reader<'_> {
             return;
         };
         // Reads never begin a transaction; one that did is not lent to the next reader.
-        if !conn.is_in_transaction() {
+        if conn.is_in_transaction() {
+            self.readers.open.fetch_sub(1, Ordering::Relaxed);
+        } else {
             self.readers.idle().push(conn);
         }
     }

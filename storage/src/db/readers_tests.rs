@@ -42,6 +42,7 @@ async fn a_connection_is_back_as_soon_as_its_query_is_done() {
             .unwrap();
         assert_eq!(n, 5000);
         assert_eq!(readers(&db).num_idle(), 1, "one connection, reused");
+        assert_eq!(readers(&db).size(), 1);
     }
     let rows: Vec<i64> = sqlx::query_scalar("SELECT v FROM t WHERE v <= 3 ORDER BY v")
         .fetch_all(&db.pool)
@@ -84,6 +85,7 @@ async fn reads_beyond_the_limit_wait_for_a_connection() {
     let readers = readers(&db);
     let first = readers.acquire().await.unwrap();
     let _second = readers.acquire().await.unwrap();
+    assert_eq!((readers.size(), readers.num_idle()), (2, 0));
     let third = tokio::time::timeout(Duration::from_millis(200), readers.acquire()).await;
     assert!(third.is_err(), "a third connection was handed out");
     drop(first);
