@@ -214,6 +214,12 @@ impl Fixture {
             .unwrap()
     }
 
+    /// The names in `parent`, in the listing's order.
+    async fn names(&self, parent: NodeId) -> Vec<String> {
+        let children = self.store.children(parent).await.unwrap();
+        children.into_iter().map(|n| n.name).collect()
+    }
+
     async fn fresh(&self, id: davgate_storage::AccountId) -> Account {
         self.store.account(id).await.unwrap().unwrap()
     }
@@ -729,15 +735,7 @@ async fn an_upload_ends_alike_whatever_its_name_was_thought_to_be(f: &Fixture) {
             .await
             .unwrap();
         used(5).await;
-        let names: Vec<String> = f
-            .store
-            .children(dir.id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|n| n.name)
-            .collect();
-        assert_eq!(names, ["empty", "fits"], "{was:?}");
+        assert_eq!(f.names(dir.id).await, ["empty", "fits"], "{was:?}");
     }
 }
 
@@ -977,14 +975,7 @@ async fn names_compare_in_nfc(f: &Fixture) {
     f.upload(&a, found.id, "b.txt", b"b").await.unwrap();
     f.upload(&a, found.id, "a.txt", b"a").await.unwrap();
     f.store.create_dir(a.id, found.id, "c").await.unwrap();
-    let names: Vec<String> = f
-        .store
-        .children(found.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
+    let names = f.names(found.id).await;
     assert_eq!(
         names,
         ["a.txt", "b.txt", "c"],
