@@ -253,20 +253,31 @@ async fn insert_root(tx: &mut WriteTx, account: i64, name: &str, now: i64) -> Re
     Ok(id)
 }
 
+/// An `UPDATE` that charges `$1` bytes to account `$2` if its quota has room for them (a
+/// release, `$1 <= 0`, always has), and if `$rest`'s further conditions hold: the one
+/// quota check of every statement that charges.
+macro_rules! charge_if_room {
+    ($rest:literal) => {
+        concat!(
+            "UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2 \
+             AND ($1 <= 0 OR quota_bytes IS NULL OR used_bytes + $1 <= quota_bytes)",
+            $rest
+        )
+    };
+}
+pub(crate) use charge_if_room;
+
 /// Adds `delta` bytes to the account's usage, refusing to pass its quota.
 /// Shrinking always succeeds.
 pub(crate) async fn charge(tx: &mut WriteTx, account: AccountId, delta: i64) -> Result<()> {
     if delta == 0 {
         return Ok(());
     }
-    let done = sqlx::query(
-        "UPDATE accounts SET used_bytes = used_bytes + $1 \
-         WHERE id = $2 AND ($1 <= 0 OR quota_bytes IS NULL OR used_bytes + $1 <= quota_bytes)",
-    )
-    .bind(delta)
-    .bind(account.0)
-    .execute(&mut *tx.tx)
-    .await?;
+    let done = sqlx::query(charge_if_room!(""))
+        .bind(delta)
+        .bind(account.0)
+        .execute(&mut *tx.tx)
+        .await?;
     if done.rows_affected() == 1 {
         return Ok(());
     }

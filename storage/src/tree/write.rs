@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 
 use crate::Store;
-use crate::accounts::{AccountId, charge, release_blobs};
+use crate::accounts::{AccountId, charge, charge_if_room, release_blobs};
 use crate::blob::{BlobKey, StagedBlob};
 use crate::db::batch::{BatchItem, write_batch};
 use crate::db::{Durability, WriteTx, now_ms};
@@ -414,12 +414,10 @@ async fn claim_free_name(
     name: &str,
     size: i64,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE accounts SET used_bytes = used_bytes + $1 \
-         WHERE id = $2 AND ($1 <= 0 OR quota_bytes IS NULL OR used_bytes + $1 <= quota_bytes) \
-         AND EXISTS (SELECT 1 FROM nodes WHERE id = $3 AND account_id = $2 AND kind = $4) \
-         AND NOT EXISTS (SELECT 1 FROM nodes WHERE parent_id = $3 AND name_key = $5)",
-    )
+    let done = sqlx::query(charge_if_room!(
+        " AND EXISTS (SELECT 1 FROM nodes WHERE id = $3 AND account_id = $2 AND kind = $4) \
+         AND NOT EXISTS (SELECT 1 FROM nodes WHERE parent_id = $3 AND name_key = $5)"
+    ))
     .bind(size)
     .bind(account.0)
     .bind(parent.0)
