@@ -22,7 +22,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
@@ -349,7 +349,7 @@ impl Db {
 fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
     let pool = AnyPoolOptions::new()
         .max_connections(max)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(readers::CONNECTION_WAIT)
         .before_acquire(|conn, _meta| Box::pin(discard_if_still_in_transaction(conn)));
     if backend == Backend::Postgres {
         return pool.after_connect(|conn, _meta| {
@@ -411,6 +411,7 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
 
     use super::*;
 

@@ -27,8 +27,8 @@ use sqlx::any::{AnyConnectOptions, AnyQueryResult, AnyRow};
 use sqlx::{Any, AnyConnection, Connection, Either, Execute, Executor};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// How long a read waits for a connection before it fails, as the pool waited.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a query waits for a connection before it fails, here and in sqlx's pool.
+pub(super) const CONNECTION_WAIT: Duration = Duration::from_secs(30);
 
 /// The read connections of one SQLite file.
 pub(crate) struct Readers {
@@ -75,7 +75,7 @@ impl Readers {
 
     /// An idle connection, or a new one when none is idle and fewer than `max` are out.
     pub(crate) async fn acquire(&self) -> sqlx::Result<Reader<'_>> {
-        let slot = tokio::time::timeout(ACQUIRE_TIMEOUT, self.slots.acquire())
+        let slot = tokio::time::timeout(CONNECTION_WAIT, self.slots.acquire())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
