@@ -22,10 +22,18 @@ impl BlobKey {
 
     /// Accepts a key read back from the database or a directory listing.
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = s.len() == 32
+        Self::well_formed(s).then(|| BlobKey(s.to_owned()))
+    }
+
+    /// [`Self::parse`] keeping the string it is given: a listing reads thousands of keys.
+    pub fn parse_owned(s: String) -> Option<Self> {
+        Self::well_formed(&s).then_some(BlobKey(s))
+    }
+
+    fn well_formed(s: &str) -> bool {
+        s.len() == 32
             && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-        ok.then(|| BlobKey(s.to_owned()))
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     }
 
     /// The key as text.
@@ -206,5 +214,27 @@ impl Digests {
             _ => return None,
         };
         Some(ours.eq_ignore_ascii_case(hex.trim()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BlobKey;
+
+    #[test]
+    fn a_key_is_32_lowercase_hex_digits_borrowed_or_owned() {
+        let good = "0123456789abcdef0123456789abcdef";
+        for bad in [
+            "",
+            "0123456789abcdef0123456789abcde",
+            "0123456789ABCDEF0123456789ABCDEF",
+            "0123456789abcdef0123456789abcdeg",
+            "../3456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(BlobKey::parse(bad), None, "{bad}");
+            assert_eq!(BlobKey::parse_owned(bad.to_owned()), None, "{bad}");
+        }
+        assert_eq!(BlobKey::parse(good).unwrap().as_str(), good);
+        assert_eq!(BlobKey::parse_owned(good.to_owned()), BlobKey::parse(good));
     }
 }

@@ -106,7 +106,7 @@ impl From<NodeRow> for Node {
             mtime_ms: r.mtime_ms,
             created_ms: r.created_ms,
             content_type: r.content_type,
-            blob: r.blob_key.as_deref().and_then(BlobKey::parse),
+            blob: r.blob_key.and_then(BlobKey::parse_owned),
             trashed_ms: r.trashed_ms,
             trash_origin: r.trash_origin,
             digests: r.sha1.map(|sha1| Digests { md5: r.md5, sha1 }),
