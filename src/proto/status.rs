@@ -70,9 +70,44 @@ impl fmt::Debug for Status {
     }
 }
 
+impl Status {
+    /// Appends `HTTP/1.1 404 Not Found`, the form `D:status` carries, without going
+    /// through a formatter: a 10,000-entry listing writes it 10,000 times.
+    pub fn write_line(self, out: &mut String) {
+        out.push_str("HTTP/1.1 ");
+        if (100..1000).contains(&self.0) {
+            for digit in [self.0 / 100, self.0 / 10 % 10, self.0 % 10] {
+                out.push(char::from(b'0' + digit as u8));
+            }
+        } else {
+            out.push_str(&self.0.to_string());
+        }
+        out.push(' ');
+        out.push_str(self.reason());
+    }
+}
+
 /// `HTTP/1.1 404 Not Found`, the form `D:status` carries.
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HTTP/1.1 {} {}", self.0, self.reason())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_line_is_the_displayed_one() {
+        for code in [200, 207, 404, 423, 507, 99, 1000, 0] {
+            let status = Status::from_code(code);
+            let mut line = String::new();
+            status.write_line(&mut line);
+            assert_eq!(line, status.to_string());
+        }
+        let mut line = String::new();
+        Status::NOT_FOUND.write_line(&mut line);
+        assert_eq!(line, "HTTP/1.1 404 Not Found");
     }
 }

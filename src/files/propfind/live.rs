@@ -1,5 +1,6 @@
 //! Live properties of files and folders: their names, and their values for one node.
 
+use std::cell::RefCell;
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -170,11 +171,11 @@ pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
     }
     let name = prop.qualified();
     if prop == Live::ResourceType && !dir {
-        let _ = write!(out, "<{name}/>");
+        tag(out, "<", name, "/>");
         return true;
     }
     let start = out.len();
-    let _ = write!(out, "<{name}>");
+    tag(out, "<", name, ">");
     let content = out.len();
     match prop {
         Live::ResourceType => out.push_str("<D:collection/>"),
@@ -242,15 +243,36 @@ pub(crate) fn write(out: &mut String, prop: Live, s: &Subject) -> bool {
         // No value (an unlocked entry's lockdiscovery): one empty element, 17 bytes less
         // on every entry of a listing.
         out.truncate(start);
-        let _ = write!(out, "<{name}/>");
+        tag(out, "<", name, "/>");
     } else {
-        let _ = write!(out, "</{name}>");
+        tag(out, "</", name, ">");
     }
     true
 }
 
+/// `open`, `name`, `close` appended as they are: an element's tag without a formatter,
+/// 100,000 times in a 10,000-entry listing.
+fn tag(out: &mut String, open: &str, name: &str, close: &str) {
+    out.push_str(open);
+    out.push_str(name);
+    out.push_str(close);
+}
+
 fn http_date(out: &mut String, ms: i64) {
-    let _ = write!(out, "{}", httpdate::HttpDate::from(time(ms)));
+    thread_local! {
+        /// The second last formatted on this thread and its text: the files of a folder
+        /// mostly share their second, as a sync client uploads them together.
+        static LAST: RefCell<(i64, String)> = const { RefCell::new((-1, String::new())) };
+    }
+    let second = ms.max(0) / 1000;
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != second {
+            text.clear();
+            let _ = write!(text, "{}", httpdate::HttpDate::from(time(ms)));
+            *last = second;
+        }
+        out.push_str(text);
+    });
 }
 
 const SUPPORTED_LOCK: &str = "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>\
@@ -282,5 +304,26 @@ fn lock_discovery(out: &mut String, s: &Subject) {
     for lock in s.locks.iter().filter(|l| lockdiscovery::applies(l, s.path)) {
         let seconds = lockdiscovery::seconds_left(lock.expires_ms, now);
         lockdiscovery::write_active_lock(out, (s.mount, s.tree), lock, seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(ms: i64) -> String {
+        let mut out = String::new();
+        http_date(&mut out, ms);
+        out
+    }
+
+    #[test]
+    fn a_date_kept_from_the_entry_before_is_only_reused_within_its_second() {
+        assert_eq!(date(1_000), "Thu, 01 Jan 1970 00:00:01 GMT");
+        assert_eq!(date(1_999), "Thu, 01 Jan 1970 00:00:01 GMT");
+        assert_eq!(date(2_000), "Thu, 01 Jan 1970 00:00:02 GMT");
+        assert_eq!(date(1_796_601_600_500), "Mon, 07 Dec 2026 00:00:00 GMT");
+        assert_eq!(date(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(date(-5_000), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

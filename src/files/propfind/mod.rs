@@ -115,6 +115,10 @@ async fn listing(
     } else {
         path.clone()
     };
+    let named_live = match &request {
+        PropfindRequest::Prop(names) => names.iter().map(Live::from_name).collect(),
+        _ => Vec::new(),
+    };
     Ok(Some(Listing {
         writer: Writer {
             out: MultistatusStream::new(&PREFIXES),
@@ -123,6 +127,7 @@ async fn listing(
             mount: t.mount,
             locks,
             request,
+            named_live,
             dead,
             found: String::new(),
             missing: String::new(),
@@ -214,6 +219,9 @@ struct Writer {
     mount: Mount,
     locks: Vec<LockRecord>,
     request: PropfindRequest,
+    /// The live property each name of a `prop` request stands for, looked up once for
+    /// the listing rather than once per entry.
+    named_live: Vec<Option<Live>>,
     dead: HashMap<NodeId, Vec<DeadProp>>,
     /// Reused for every entry: one allocation per listing, not one per entry.
     found: String,
@@ -276,13 +284,13 @@ impl Writer {
                 }
             }
             PropfindRequest::Prop(names) => {
-                for name in names {
-                    let hit = match (stored_value(dead, name), Live::from_name(name)) {
+                for (name, named_live) in names.iter().zip(&self.named_live) {
+                    let hit = match (stored_value(dead, name), named_live) {
                         (Some(prop), _) => {
                             found.push_str(embeddable(&prop.xml));
                             true
                         }
-                        (None, Some(live)) => live::write(found, live, &subject),
+                        (None, Some(live)) => live::write(found, *live, &subject),
                         (None, None) => false,
                     };
                     if !hit {

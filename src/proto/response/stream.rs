@@ -62,10 +62,9 @@ impl MultistatusStream {
         }
         self.out.push_str("<D:propstat><D:prop>");
         self.out.push_str(props);
-        let _ = write!(
-            self.out,
-            "</D:prop><D:status>{status}</D:status></D:propstat>"
-        );
+        self.out.push_str("</D:prop><D:status>");
+        status.write_line(&mut self.out);
+        self.out.push_str("</D:status></D:propstat>");
     }
 
     /// Closes the `D:response`.
@@ -121,12 +120,16 @@ pub(super) fn propstat(out: &mut String, status: Status, props: &str) {
         out.push_str(props);
         out.push_str("</D:prop>");
     }
-    let _ = write!(out, "<D:status>{status}</D:status></D:propstat>");
+    out.push_str("<D:status>");
+    status.write_line(out);
+    out.push_str("</D:status></D:propstat>");
 }
 
 /// `<D:status>` of a response that has no propstat.
 pub(super) fn status(out: &mut String, status: Status) {
-    let _ = write!(out, "<D:status>{status}</D:status>");
+    out.push_str("<D:status>");
+    status.write_line(out);
+    out.push_str("</D:status>");
 }
 
 #[cfg(test)]
