@@ -18,7 +18,8 @@ uploads left running runs during the download; median of --after-runs batches). 
 upload is preceded by a sync, so a server that does not fsync pays for its own writes. The
 server's CPU time (utime + stime of it and its child processes, from /proc) is read around
 each upload: until its 2xx, and until the server has gone quiet afterwards, so background
-work an upload causes counts against it.
+work an upload causes counts against it; the median of --cost-runs batches, the servers
+taking turns.
 
 usage: readers.py --target LABEL BASE PID [--target ...] --user USER --bench DRIVER
                   --out-dir DIR [--size BYTES] [--batch N] [--runs N] [--after-runs N]
@@ -212,21 +213,43 @@ def upload_batch(server, args, tag):
     return rates, cpu
 
 
-def upload_cost(server, args):
+def upload_cost(server, args, run):
     """One batch's MB/s and CPU per GiB, until the 2xx and until the server went quiet."""
     gib = args.size * args.batch / (1 << 30)
-    log(f"{server.label}: uploads, {args.batch} × {args.size} bytes")
+    log(f"{server.label}: uploads {run + 1}/{args.cost_runs}, {args.batch} × {args.size} bytes")
     wait_until_quiet(server.pid)
     start = cpu_seconds(server.pid)
-    rates, until_2xx = upload_batch(server, args, "cpu")
+    rates, until_2xx = upload_batch(server, args, f"cpu{run}")
     waited = wait_until_quiet(server.pid)
     total = cpu_seconds(server.pid) - start
+    for i in range(args.batch):
+        server.request("DELETE", f"{FOLDER}batch-cpu{run}-{i}.bin")
     return {
         "put_mbps": rates,
         "cpu_s_per_gib_until_2xx": until_2xx / gib,
         "cpu_s_per_gib_total": total / gib,
         "quiet_after_s": waited,
     }
+
+
+def upload_costs(servers, args):
+    """--cost-runs batches per server, the servers taking turns; for each server, every
+    batch's figures and the median of each. One batch gave one draw per invocation, and
+    the same upload cost nginx 1.1 to 6.3 CPU-seconds per GiB from one invocation to the
+    next."""
+    runs = {s.label: [] for s in servers}
+    for run in range(args.cost_runs):
+        for server in rotated(servers, run):
+            runs[server.label].append(upload_cost(server, args, run))
+    costs = {}
+    for label, each in runs.items():
+        costs[label] = {
+            "put_mbps": [rate for batch in each for rate in batch["put_mbps"]],
+            **{key: statistics.median(batch[key] for batch in each)
+               for key in ("cpu_s_per_gib_until_2xx", "cpu_s_per_gib_total", "quiet_after_s")},
+            "runs": each,
+        }
+    return costs
 
 
 def rotated(servers, k):
@@ -246,8 +269,8 @@ def measure(servers, args):
         read_python(server, BIG)  # in the page cache, as a file read before would be
     reports = {s.label: {"label": s.label, "size": args.size, "batch": args.batch, "get": {}}
                for s in servers}
-    for server in servers:
-        reports[server.label]["uploads"] = upload_cost(server, args)
+    for label, cost in upload_costs(servers, args).items():
+        reports[label]["uploads"] = cost
 
     for turn, reader in enumerate(args.readers):
         after = {s.label: [] for s in servers}
@@ -273,9 +296,6 @@ def measure(servers, args):
                 f"idle: {rates['idle_mbps']} MB/s")
             for i in range(args.batch):
                 server.request("DELETE", f"{FOLDER}batch-{reader}-{i}.bin")
-    for server in servers:
-        for i in range(args.batch):
-            server.request("DELETE", f"{FOLDER}batch-cpu-{i}.bin")
     return reports
 
 
@@ -340,9 +360,10 @@ def table(paths):
         paired(reader)
     row("PUT with Content-Length (MB/s, median)",
         [value(r, "uploads", "put_mbps", reduce=statistics.median) for r in reports], True)
-    row("server CPU per uploaded GiB until the 2xx (s)",
+    cost_runs = max((len(value(r, "uploads", "runs") or [1]) for r in reports), default=1)
+    row(f"server CPU per uploaded GiB until the 2xx (s, median of {cost_runs})",
         [value(r, "uploads", "cpu_s_per_gib_until_2xx") for r in reports], False)
-    row("server CPU per uploaded GiB, background included (s)",
+    row(f"server CPU per uploaded GiB, background included (s, median of {cost_runs})",
         [value(r, "uploads", "cpu_s_per_gib_total") for r in reports], False)
     measured = next((r for r in reports if "skipped" not in r), None)
     if measured:
@@ -371,6 +392,8 @@ def main():
     parser.add_argument("--runs", type=int, default=8, help="idle downloads per reader")
     parser.add_argument("--after-runs", type=int, default=8,
                         help="batches of uploads, each followed by a download, per reader")
+    parser.add_argument("--cost-runs", type=int, default=3,
+                        help="batches of uploads whose CPU is measured, per server")
     parser.add_argument("--readers", default=",".join(READERS),
                         help=f"comma-separated, of {', '.join(READERS)} (default: all)")
     args = parser.parse_args()
