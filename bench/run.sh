@@ -20,8 +20,8 @@
 #
 # After the driver, bench/readers.py measures on nginx and davgate (get_readers) the 1 GiB GET
 # by three readers (davgate-bench, curl, Python http.client), idle and right after a batch of
-# uploads, and the server CPU per uploaded GiB, background work included; the two servers
-# take turns at each measure.
+# uploads, and the server CPU per uploaded GiB, background work included (median of three
+# batches); the two servers take turns at each measure.
 #
 # Every server listens on 127.0.0.1 only, runs as the invoking user with every path (config,
 # pid, logs, data) in one temp dir, and is stopped, and the temp dir removed, on any exit.
@@ -372,7 +372,7 @@ synced) and right after a batch of uploads (a sync before each upload; no wait, 
 uploads left running runs beside the download; median of the batches). The servers take
 turns at each measure, the first of each turn alternating. Server CPU is utime+stime of the
 server and its children, until each upload's 2xx and until the server went quiet after the
-batch.
+batch; the median of three batches per server, the servers taking turns.
 
 EOF
     python3 "$HERE/readers.py" --table "$WORK/nginx-readers.json" "$WORK/davgate-readers.json"
