@@ -41,12 +41,6 @@ fn main() -> ExitCode {
 /// returned to the system when freed: an upload's two write buffers (4 MiB and their
 /// alignment, `blob::hand_off` in davgate-storage) are among them. Smaller ones (request
 /// body chunks, read buffers) stay in the heap.
-///
-/// Fixing the mmap threshold also fixes the trim threshold at its 128 KiB default, so a
-/// heap gave back everything above 128 KiB free at its top after each request and took it
-/// again, page fault by page fault, in the next: 2,350 faults in every PROPFIND of 10,000
-/// entries. Heap tops now keep up to [`KEPT_AT_HEAP_TOP`]; after a large answer
-/// `memory::trim_after_large_answers` returns all free pages anyway.
 fn return_large_frees_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -54,12 +48,6 @@ fn return_large_frees_to_the_system() {
         // SAFETY: mallopt only adjusts allocator tuning; called before any thread starts.
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, LARGE);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, KEPT_AT_HEAP_TOP);
         }
     }
 }
-
-/// Free memory a heap keeps at its top for the next request (see
-/// [`return_large_frees_to_the_system`]).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const KEPT_AT_HEAP_TOP: libc::c_int = 16 << 20;
