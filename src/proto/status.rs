@@ -87,10 +87,12 @@ impl Status {
     }
 }
 
-/// `HTTP/1.1 404 Not Found`, the form `D:status` carries.
+/// `HTTP/1.1 404 Not Found`, the form `D:status` carries: [`Status::write_line`]'s text.
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP/1.1 {} {}", self.0, self.reason())
+        let mut line = String::with_capacity(32);
+        self.write_line(&mut line);
+        f.write_str(&line)
     }
 }
 
@@ -100,11 +102,21 @@ mod tests {
 
     #[test]
     fn the_written_line_is_the_displayed_one() {
-        for code in [200, 207, 404, 423, 507, 99, 1000, 0] {
+        for (code, expected) in [
+            (200, "HTTP/1.1 200 OK"),
+            (207, "HTTP/1.1 207 "),
+            (404, "HTTP/1.1 404 Not Found"),
+            (423, "HTTP/1.1 423 Locked"),
+            (507, "HTTP/1.1 507 Insufficient Storage"),
+            (99, "HTTP/1.1 99 "),
+            (1000, "HTTP/1.1 1000 "),
+            (0, "HTTP/1.1 0 "),
+        ] {
             let status = Status::from_code(code);
             let mut line = String::new();
             status.write_line(&mut line);
             assert_eq!(line, status.to_string());
+            assert_eq!(line, expected);
         }
         let mut line = String::new();
         Status::NOT_FOUND.write_line(&mut line);
