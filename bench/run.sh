@@ -55,9 +55,10 @@ else
     READERS_ARGS=()
 fi
 BENCH_ARGS=("${BASE_ARGS[@]}")
-# get_readers is not the driver's: it runs bench/readers.py. The durability and initial-sync
-# workloads run on davgate instances of their own.
-OWN_INSTANCE='get_readers|durable_upload|durability_check|caldav_initial_sync'
+# get_readers is not the driver's: it runs bench/readers.py. The sign-in, durability and
+# initial-sync workloads run on davgate instances of their own (auth_flood needs that
+# instance's app password and fails on any other).
+OWN_INSTANCE='get_readers|auth_cold|auth_flood|durable_upload|durability_check|caldav_initial_sync'
 DRIVER_WORKLOADS=$(tr ',' '\n' <<<"$WORKLOADS" | grep -Evx "$OWN_INSTANCE" | paste -sd, - || true)
 if [[ -n $DRIVER_WORKLOADS ]]; then
     BENCH_ARGS+=(--workloads "$DRIVER_WORKLOADS")
