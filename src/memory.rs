@@ -1,22 +1,25 @@
-//! Giving freed heap memory back to the system after a large answer.
+//! Giving freed heap memory back to the system after a large body, sent or received.
 //!
 //! A 50,000-entry listing or a 20,000-event sync allocates hundreds of thousands of small
 //! blocks (rows, names, XML pieces) on several threads' glibc heaps. Freed, they stay with
 //! the process: glibc returns only what lies at the top of each heap, so RSS stayed at
-//! ~190 MiB after one such answer for as long as the server ran (idle: 14.5 MiB). Large
+//! ~190 MiB after one such answer for as long as the server ran (idle: 14.5 MiB). Uploads
+//! leave the same behind: eight 1 GiB PUTs at once left 89–153 MiB resident for good,
+//! their first hand-offs and the connections' read buffers spread over the heaps. Large
 //! blocks already go back by themselves (`main` keeps them in mmap); this handles the
-//! small ones. A large answer, once sent, asks for a trim ([`large_answer_sent`]), and
-//! [`trim_after_large_answers`] calls `malloc_trim(0)` at its next tick, which returns the
-//! free pages of every arena (not only the tops) to the kernel. Asking is one atomic
-//! store, and a burst of large answers costs one trim per tick, so busy servers do not
-//! trim after every request.
+//! small ones. A body counted by a [`LargeBody`] asks for a trim when it is dropped past
+//! its size, and [`trim_after_large_bodies`] calls `malloc_trim(0)` at its next tick,
+//! which returns the free pages of every arena (not only the tops) to the kernel. Asking
+//! is one atomic store, and a burst of large bodies costs one trim per tick, so busy
+//! servers do not trim after every request.
 //!
 //! Before the trim, the idle database connections give back their page caches
 //! ([`Store::release_memory`]): after one 50,000-entry listing those, with the file pages
 //! SQLite's memory map then held, were most of what stayed (103 MiB).
 //!
-//! Owns nothing else: which answers count as large is the response body's business
-//! ([`crate::response::pieces`]). On other allocators than glibc's this does nothing.
+//! Owns nothing else: which bodies count as large is their owners' business
+//! ([`crate::response::pieces`], the PUT handler). On other allocators than glibc's this
+//! does nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -30,17 +33,42 @@ use tokio::time::MissedTickBehavior;
 /// costs nothing noticeable.
 const TRIM_EVERY: Duration = Duration::from_secs(5);
 
-/// Whether a large answer finished since the last trim. Process-wide, as the heap is.
+/// Whether a large body finished since the last trim. Process-wide, as the heap is.
 static TRIM_WANTED: AtomicBool = AtomicBool::new(false);
 
-/// Records that a large answer was sent (or abandoned): its memory is free now.
-pub fn large_answer_sent() {
-    TRIM_WANTED.store(true, Ordering::Relaxed);
+/// The bytes of one body as they pass. Dropped (the body sent, received or abandoned) at
+/// `large` bytes or more, it asks for a trim: the body's memory is free by then.
+pub struct LargeBody {
+    bytes: u64,
+    large: u64,
 }
 
-/// Releases the database connections' caches and trims the heap after large answers,
+impl LargeBody {
+    /// A body that counts as large from `large` bytes.
+    pub fn from(large: u64) -> Self {
+        LargeBody { bytes: 0, large }
+    }
+
+    pub fn passed(&mut self, bytes: usize) {
+        self.bytes += bytes as u64;
+    }
+
+    pub fn is_large(&self) -> bool {
+        self.bytes >= self.large
+    }
+}
+
+impl Drop for LargeBody {
+    fn drop(&mut self) {
+        if self.is_large() {
+            TRIM_WANTED.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Releases the database connections' caches and trims the heap after large bodies,
 /// until `stopped` turns true.
-pub async fn trim_after_large_answers(store: Option<Store>, mut stopped: watch::Receiver<bool>) {
+pub async fn trim_after_large_bodies(store: Option<Store>, mut stopped: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(TRIM_EVERY);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Bounded by the server's life: the loop ends when it is told to stop.
@@ -123,11 +151,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_body_is_large_from_its_size_on() {
+        let mut body = LargeBody::from(1 << 20);
+        body.passed((1 << 20) - 1);
+        assert!(!body.is_large());
+        body.passed(1);
+        assert!(body.is_large());
+        let empty = LargeBody::from(1);
+        assert!(!empty.is_large());
+    }
+
     #[tokio::test]
     async fn a_requested_trim_runs_at_the_first_tick_and_the_task_stops() {
-        large_answer_sent();
+        let mut body = LargeBody::from(1);
+        body.passed(1);
+        drop(body);
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(trim_after_large_answers(None, stopped));
+        let task = tokio::spawn(trim_after_large_bodies(None, stopped));
         // The first tick is immediate.
         for _ in 0..100 {
             if !TRIM_WANTED.load(Ordering::Relaxed) {

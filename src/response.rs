@@ -7,13 +7,15 @@ use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 
+use crate::memory::LargeBody;
+
 /// Every response body davgate sends: full, empty, made piece by piece, or streamed from
 /// a blob.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// A body made piece by piece of at least this much asks for its memory to be given
 /// back once sent ([`crate::memory`]).
-const LARGE_ANSWER: usize = 1 << 20;
+const LARGE_ANSWER: u64 = 1 << 20;
 
 /// A body made piece by piece as the connection takes it: `pieces` makes the next piece
 /// only when the previous one was sent, so a listing of 50,000 entries is never whole in
@@ -29,8 +31,10 @@ where
     if pieces.peek().is_none() {
         return full(first);
     }
+    let mut sent = LargeBody::from(LARGE_ANSWER);
+    sent.passed(first.len());
     let counted = Counted {
-        sent: first.len(),
+        sent,
         pieces: std::iter::once(first).chain(pieces),
     };
     let frames = futures_util::stream::iter(
@@ -39,10 +43,11 @@ where
     StreamBody::new(frames).boxed_unsync()
 }
 
-/// The pieces of a body and how many bytes they came to so far.
+/// The pieces of a body and how many bytes they came to so far: sent or abandoned, a
+/// large body's memory (and its rows') is free, and its count asks for a trim.
 struct Counted<I> {
     pieces: I,
-    sent: usize,
+    sent: LargeBody,
 }
 
 impl<I: Iterator<Item = Bytes>> Iterator for Counted<I> {
@@ -50,17 +55,8 @@ impl<I: Iterator<Item = Bytes>> Iterator for Counted<I> {
 
     fn next(&mut self) -> Option<Bytes> {
         let piece = self.pieces.next()?;
-        self.sent += piece.len();
+        self.sent.passed(piece.len());
         Some(piece)
-    }
-}
-
-impl<I> Drop for Counted<I> {
-    /// Sent or abandoned, a large body's memory (and its rows') is free now.
-    fn drop(&mut self) {
-        if self.sent >= LARGE_ANSWER {
-            crate::memory::large_answer_sent();
-        }
     }
 }
 

@@ -215,7 +215,7 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         settings.reminders.clone(),
         stopped.clone(),
     ));
-    tokio::spawn(crate::memory::trim_after_large_answers(
+    tokio::spawn(crate::memory::trim_after_large_bodies(
         Some(store.clone()),
         stopped.clone(),
     ));
