@@ -125,11 +125,11 @@ fi
 cat <<EOF
 ## davgate builds compared: files, sign-ins and CalDAV
 
-- Command: \`bench/regress.sh${RUN_ARGS[*]:+ ${RUN_ARGS[*]}} --rounds $ROUNDS $(for i in "${!LABELS[@]}"; do printf '%s=… ' "${LABELS[$i]}"; done)\`
+- Command: \`bench/regress.sh${RUN_ARGS[*]:+ ${RUN_ARGS[*]}} --rounds $ROUNDS$(printf ' %s=…' "${LABELS[@]}")\`
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(uname -sr)
 - Workloads: \`bench/run.sh --workloads $FILE_WORKLOADS\` and the driver's $CALDAV_WORKLOADS
-  (\`${CALDAV_ARGS[*]}\`), each build in turn, $ROUNDS rounds
+  (\`${CALDAV_ARGS[*]}\`), each build in turn; rounds: $ROUNDS
 
 EOF
 python3 "$HERE/regress.py" --work "$WORK" --rounds "$ROUNDS" "${LABELS[@]}"
