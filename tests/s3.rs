@@ -159,7 +159,7 @@ async fn the_check_finds_missing_and_orphaned_objects_in_s3() {
     let name = s3::bucket_name("davgate-it");
     let srv = TestServer::start_with(&format!(
         "blob_store = \"s3\"\ns3_endpoint = {endpoint:?}\ns3_bucket = {name:?}\n\
-         s3_allow_http = true\ns3_gc_grace = \"1s\"\n\
+         s3_allow_http = true\ns3_gc_grace = \"3s\"\n\
          inline_blob_max = 0"
     ))
     .await;
@@ -180,10 +180,13 @@ async fn the_check_finds_missing_and_orphaned_objects_in_s3() {
     let stray_key = stray.key().as_str().to_owned();
     stray.committed();
     // Younger than the grace: maybe an upload in flight on another node, no orphan yet.
+    // The grace leaves room for a Last-Modified in whole seconds, as S3 listings give it
+    // (an object then looks up to a second older), and for a slow check on a loaded
+    // machine: with 1 s, CI once found the stray already an orphan here.
     let young = srv.store.check_blobs().await.unwrap();
     assert_eq!(young.in_flight, 1, "{young:?}");
     assert_eq!(young.problems.len(), 1, "{young:?}");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let report = srv.store.check_blobs().await.unwrap();
     assert!(
         report
