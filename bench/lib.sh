@@ -1,7 +1,8 @@
-# Shell helpers shared by the bench/*.sh scripts: process checks, ports, starting a server on
-# a free port, the driver, nginx and davgate's lifecycle. Sourced, never run. The sourcing
-# script defines `log` and sets the globals these read: HERE (bench/), WORK (the temp dir),
-# BENCH_USER, BENCH_PASS, BENCH_ARGS (extra driver flags) and FAILED, and may set
+# Shell helpers shared by the bench/*.sh scripts: the run's temp dir, process checks, ports,
+# starting a server on a free port, the driver, nginx and davgate's lifecycle. Sourced, never
+# run. The sourcing script defines `log` and sets the globals these read: HERE (bench/), WORK
+# (the temp dir, or start_work_dir sets it), BENCH_USER, BENCH_PASS, BENCH_ARGS (extra driver
+# flags) and FAILED, and may set
 # DAVGATE_BIN; they set BENCH, DAVGATE_PID, DAVGATE_URL, DAVGATE_DATA and DAVGATE_SKIP, for
 # nginx NGINX, NGINX_PID, NGINX_URL and NGINX_HASH, and for any server started on a free
 # port STARTED_PID and STARTED_PORTS.
@@ -21,6 +22,26 @@ parse_args() {
             *) log "unknown argument $arg"; usage >&2; exit 2 ;;
         esac
     done
+}
+
+# NAME: the run's private temp dir in WORK (davgate-NAME.XXXXXX, under TMPDIR), FAILED=0,
+# and a umask that keeps what goes in it (passwords, htpasswd files) to the invoking user.
+# On any exit the davgate in DAVGATE_PID is stopped and the dir removed; for scripts that
+# run one davgate at a time (the others stop their own servers in a cleanup of their own).
+start_work_dir() {
+    umask 077
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/davgate-$1.XXXXXX")
+    DAVGATE_PID=
+    FAILED=0
+    trap stop_davgate_and_remove_work_dir EXIT
+    trap 'exit 130' INT TERM
+}
+
+stop_davgate_and_remove_work_dir() {
+    local rc=$?
+    stop_server "$DAVGATE_PID"
+    rm -rf "$WORK"
+    exit "$rc"
 }
 
 # A background child that has exited stays a zombie until waited for, so `kill -0` alone would

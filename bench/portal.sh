@@ -40,19 +40,7 @@ BENCH_ARGS+=(--flood-connections 16)
 BENCH_PASS="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 export DAVGATE_BENCH_PASSWORD=$BENCH_PASS
 
-umask 077
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/davgate-portal.XXXXXX")
-DAVGATE_PID=
-FAILED=0
-
-cleanup() {
-    local rc=$?
-    stop_server "$DAVGATE_PID"
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_work_dir portal
 
 build_driver
 # The sign-in flood comes from new X-Forwarded-For addresses, as in auth_flood: only the

@@ -64,19 +64,7 @@ if ((QUICK)); then
     CALDAV_ARGS=(--events 500 --caldav-runs 3)
 fi
 
-umask 077
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/davgate-regress.XXXXXX")
-DAVGATE_PID=
-FAILED=0
-
-cleanup() {
-    local rc=$?
-    stop_server "$DAVGATE_PID"
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_work_dir regress
 
 # BINARY DIR: the CalDAV workloads on a fresh davgate of BINARY, into DIR/davgate-caldav4.json.
 caldav_round() {

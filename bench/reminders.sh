@@ -53,19 +53,7 @@ BENCH_ARGS=(--reminder-events "$EVENTS" --burst-alarms "$BURST" --put-clients 8)
 BENCH_PASS="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 export DAVGATE_BENCH_PASSWORD=$BENCH_PASS
 
-umask 077
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/davgate-reminders.XXXXXX")
-DAVGATE_PID=
-FAILED=0
-
-cleanup() {
-    local rc=$?
-    stop_server "$DAVGATE_PID"
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_work_dir reminders
 
 # The davgate CLI on the running instance's data dir and config.
 cli() {
