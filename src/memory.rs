@@ -44,8 +44,8 @@ pub struct LargeBody {
 }
 
 impl LargeBody {
-    /// A body that counts as large from `large` bytes.
-    pub fn from(large: u64) -> Self {
+    /// A body that counts as large from `large` bytes on.
+    pub fn at_least(large: u64) -> Self {
         LargeBody { bytes: 0, large }
     }
 
@@ -153,18 +153,18 @@ mod tests {
 
     #[test]
     fn a_body_is_large_from_its_size_on() {
-        let mut body = LargeBody::from(1 << 20);
+        let mut body = LargeBody::at_least(1 << 20);
         body.passed((1 << 20) - 1);
         assert!(!body.is_large());
         body.passed(1);
         assert!(body.is_large());
-        let empty = LargeBody::from(1);
+        let empty = LargeBody::at_least(1);
         assert!(!empty.is_large());
     }
 
     #[tokio::test]
     async fn a_requested_trim_runs_at_the_first_tick_and_the_task_stops() {
-        let mut body = LargeBody::from(1);
+        let mut body = LargeBody::at_least(1);
         body.passed(1);
         drop(body);
         let (stop, stopped) = watch::channel(false);

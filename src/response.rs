@@ -31,7 +31,7 @@ where
     if pieces.peek().is_none() {
         return full(first);
     }
-    let mut sent = LargeBody::from(LARGE_ANSWER);
+    let mut sent = LargeBody::at_least(LARGE_ANSWER);
     sent.passed(first.len());
     let counted = Counted {
         sent,

@@ -108,7 +108,7 @@ where
     };
     // Declared before the writer, so dropped after it: the upload's buffers are free by
     // the time it asks for a trim.
-    let mut received = LargeBody::from(LARGE_UPLOAD);
+    let mut received = LargeBody::at_least(LARGE_UPLOAD);
     let mut writer = ctx.store.upload_paced(md5_pace).await?;
     let mut body = std::pin::pin!(body);
     while let Some(frame) = body.frame().await {
