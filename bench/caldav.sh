@@ -226,10 +226,9 @@ DAVGATE_SKIP=
 davgate_rc=0
 start_davgate davgate || davgate_rc=$?
 if ((davgate_rc == 0)); then
-    # start_davgate gives the WebDAV files URL; the calendars live beside it.
-    calendar_url="${DAVGATE_URL%/files/}/dav/calendars/$BENCH_USER/$CALENDAR/"
-    log "davgate $calendar_url (pid $DAVGATE_PID)"
-    run_driver davgate "$DAVGATE_PID" --calendar-url "$calendar_url" --workloads "$WORKLOADS"
+    url=$(calendar_url "$CALENDAR")
+    log "davgate $url (pid $DAVGATE_PID)"
+    run_driver davgate "$DAVGATE_PID" --calendar-url "$url" --workloads "$WORKLOADS"
     stop_server "$DAVGATE_PID"
     DAVGATE_PID=
 else

@@ -206,6 +206,12 @@ start_davgate() {
     return 2
 }
 
+# NAME: the URL of the bench account's calendar NAME on the davgate start_davgate started.
+# start_davgate gives the WebDAV files URL; the calendars live beside it.
+calendar_url() {
+    echo "${DAVGATE_URL%/files/}/dav/calendars/$BENCH_USER/$1/"
+}
+
 # Creates an app password for the bench account in $DAVGATE_DATA and writes it to
 # $WORK/app-password (mode 0600 by the umask), never to the terminal or a command line. The
 # CLI prints it alone on an indented line: 8 characters of id, then 4 groups of 7.

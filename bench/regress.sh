@@ -77,7 +77,7 @@ caldav_round() {
         stub_report davgate-caldav4 "$DAVGATE_SKIP" >"$2/davgate-caldav4.json"
         return
     fi
-    url="${DAVGATE_URL%/files/}/dav/calendars/$BENCH_USER/$CALENDAR/"
+    url=$(calendar_url "$CALENDAR")
     run_driver davgate-caldav4 "$DAVGATE_PID" --calendar-url "$url" --workloads "$CALDAV_WORKLOADS"
     mv "$WORK/davgate-caldav4.json" "$2/"
     stop_server "$DAVGATE_PID"
@@ -95,7 +95,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         log "round $round of $ROUNDS: $label, files and sign-ins (bench/run.sh)"
         if ! DAVGATE_BIN=${BINARIES[$i]} BENCH_JSON_DIR=$dir "$HERE/run.sh" "${RUN_ARGS[@]}" \
             --workloads "$FILE_WORKLOADS" >"$dir/run.md"; then
-            log "$label: bench/run.sh failed in round $round; its missing rows show as not measured"
+            log "$label: bench/run.sh failed in round $round (its log is above); its rows show as not measured, so check the binary and run again"
             FAILED=1
         fi
         log "round $round of $ROUNDS: $label, CalDAV"

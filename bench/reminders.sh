@@ -147,14 +147,14 @@ if ((rc != 0)); then
     log "$DAVGATE_SKIP"
     exit 1
 fi
-calendar_url="${DAVGATE_URL%/files/}/dav/calendars/$BENCH_USER/$ROUTED/"
-mkcalendar "$calendar_url"
+routed_url=$(calendar_url "$ROUTED")
+mkcalendar "$routed_url"
 RECEIVER_PORT=$(pick_port)
 cli reminders webhook add "$BENCH_USER" "$HOOK" "http://127.0.0.1:$RECEIVER_PORT/hook" \
     --format json >&2
 cli reminders route "$BENCH_USER" "$ROUTED" "$HOOK" >&2
-log "davgate $calendar_url (pid $DAVGATE_PID), webhooks to 127.0.0.1:$RECEIVER_PORT"
-run_driver reminders "$DAVGATE_PID" --calendar-url "$calendar_url" --workloads reminders \
+log "davgate $routed_url (pid $DAVGATE_PID), webhooks to 127.0.0.1:$RECEIVER_PORT"
+run_driver reminders "$DAVGATE_PID" --calendar-url "$routed_url" --workloads reminders \
     --receiver-port "$RECEIVER_PORT"
 rows=$(scheduled_rows)
 stop_server "$DAVGATE_PID"

@@ -199,7 +199,7 @@ run_durability_check() {
 # caldav_initial_sync on a davgate of its own, as bench/caldav.sh runs it: initial syncs from
 # scratch of calendars of growing size, into $WORK/davgate-caldav.json.
 run_initial_sync() {
-    local rc=0 calendar_url
+    local rc=0 url
     DAVGATE_SKIP=
     start_davgate davgate-caldav "${DAVGATE_BENCH_CONFIG:-}" || rc=$?
     if ((rc != 0)); then
@@ -208,10 +208,9 @@ run_initial_sync() {
         stub_report davgate-caldav "$DAVGATE_SKIP" >"$WORK/davgate-caldav.json"
         return
     fi
-    # start_davgate gives the WebDAV files URL; the calendars live beside it.
-    calendar_url="${DAVGATE_URL%/files/}/dav/calendars/$BENCH_USER/bench/"
-    log "caldav_initial_sync on $calendar_url (pid $DAVGATE_PID)"
-    run_driver davgate-caldav "$DAVGATE_PID" --calendar-url "$calendar_url" \
+    url=$(calendar_url bench)
+    log "caldav_initial_sync on $url (pid $DAVGATE_PID)"
+    run_driver davgate-caldav "$DAVGATE_PID" --calendar-url "$url" \
         --workloads caldav_initial_sync
     stop_server "$DAVGATE_PID"
     DAVGATE_PID=
