@@ -65,7 +65,10 @@ def ratio(base, value, better):
 
 
 def verdict(base, values, better):
-    """"better" or "worse" when the two ranges do not overlap, else "noise"."""
+    """"better" or "worse" when the two ranges do not overlap, else "noise"; nothing from
+    one round, whose single values are no range."""
+    if len(base) < 2 or len(values) < 2:
+        return ""
     if max(values) < min(base):
         return "better" if better == "lower" else "worse"
     if min(values) > max(base):
@@ -122,7 +125,8 @@ def main():
         print(line)
     print()
     print("Medians over the rounds, each round's value in brackets. ÷ base is above 1 when the")
-    print("build did better. The last column calls a difference noise while the ranges overlap.")
+    print("build did better. The last column calls a difference noise while the ranges overlap")
+    print("(given two rounds or more).")
 
 
 if __name__ == "__main__":
