@@ -2,15 +2,15 @@
 //! as they stream in.
 //!
 //! Sync clients compare them instead of downloading (rclone reads ownCloud's
-//! `oc:checksums`). An upload hands each full batch of its body's chunks (refcounted
-//! `Bytes`, never copied) to two hashing lanes of its own on the blocking pool, one per
-//! digest, and goes on receiving; the blob is not read back while the lanes keep pace.
-//! Reading it back cost more than the hashing: large blobs are written past the page
-//! cache, so the read came from the disk, with seconds of kernel time per gigabyte. The
-//! lanes run side by side because MD5 has no CPU help and is the slower of the two, while
-//! SHA-1 uses the CPU's SHA extensions where it has them (the `sha1` crate detects them at
-//! run time). A small upload, whose bytes all fit in one batch, is hashed at its end
-//! without a lane.
+//! `oc:checksums`). An upload hands each batch of its body's chunks (refcounted `Bytes`,
+//! never copied; a batch goes when full or after `hand_off::MAX_GATHER`) to two hashing
+//! lanes of its own on the blocking pool, one per digest, and goes on receiving; the
+//! blob is not read back while the lanes keep pace. Reading it back cost more than the
+//! hashing: large blobs are written past the page cache, so the read came from the disk,
+//! with seconds of kernel time per gigabyte. The lanes run side by side because MD5 has
+//! no CPU help and is the slower of the two, while SHA-1 uses the CPU's SHA extensions
+//! where it has them (the `sha1` crate detects them at run time). A small upload, whose
+//! bytes all fit in one batch, is hashed at its end without a lane.
 //!
 //! The lanes differ when they fall behind (memory stays bounded either way). The SHA-1
 //! lane makes the upload wait once `LANE_QUEUE` batches are queued: it is faster than any
@@ -47,7 +47,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::contract::{BlobKey, BlobWriter, Digests, StagedBlob};
-use super::hand_off::{self, FIRST_HAND_OFFS};
+use super::hand_off;
 use super::md5::Md5;
 use crate::error::{Result, StorageError};
 
@@ -340,7 +340,7 @@ impl Lanes {
         let md5_queue = match md5_pace {
             // Room for every batch `MD5_LAG` lets through: all but the last are at least
             // this large.
-            Md5Pace::RideAlong => MD5_LAG / FIRST_HAND_OFFS + 1,
+            Md5Pace::RideAlong => MD5_LAG / hand_off::SHORTEST + 1,
             Md5Pace::Wait => LANE_QUEUE,
         };
         Lanes {
@@ -395,9 +395,10 @@ impl Lanes {
 /// A writer that hashes what passes through it.
 pub(crate) struct DigestingWriter {
     inner: Box<dyn BlobWriter>,
-    /// Chunks not yet handed to the lanes.
+    /// Chunks not yet handed to the lanes, and since when they gather.
     pending: Vec<Bytes>,
     pending_len: usize,
+    gathering: hand_off::Gathering,
     lanes: Option<Lanes>,
     md5_pace: Md5Pace,
     md5_resumer: Md5Resumer,
@@ -418,6 +419,7 @@ impl DigestingWriter {
             inner,
             pending: Vec::new(),
             pending_len: 0,
+            gathering: hand_off::Gathering::default(),
             lanes: None,
             md5_pace,
             md5_resumer,
@@ -456,7 +458,11 @@ impl BlobWriter for DigestingWriter {
         self.pending.push(data.clone());
         // SHA-1 is never left behind: what it was sent is what the lanes were handed.
         let handed = self.lanes.as_ref().map_or(0, |lanes| lanes.sha1.sent);
-        if self.pending_len >= hand_off::next_hand_off(handed) {
+        if self
+            .gathering
+            .due(self.pending_len, hand_off::next_hand_off(handed))
+        {
+            self.gathering.handed_off();
             let batch = std::mem::take(&mut self.pending);
             let len = std::mem::take(&mut self.pending_len);
             let (md5_pace, began, md5_stall) = (self.md5_pace, self.began, &self.md5_stall);
@@ -477,6 +483,7 @@ impl BlobWriter for DigestingWriter {
             inner,
             pending,
             pending_len,
+            gathering: _,
             lanes,
             md5_pace,
             md5_resumer,
@@ -533,7 +540,7 @@ impl StagedBlob for DigestedBlob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blob::hand_off::HAND_OFF;
+    use crate::blob::hand_off::{FIRST_HAND_OFFS, HAND_OFF};
 
     #[test]
     fn known_digests_and_claims() {
@@ -831,6 +838,7 @@ mod tests {
         let (resumer, _) = kept();
         let inner = Box::new(Discard(0));
         let mut writer = Box::new(DigestingWriter::new(inner, Md5Pace::RideAlong, resumer));
+        writer.gathering = hand_off::Gathering::patient();
         let mut chunks = data.chunks(65_536);
         for part in chunks.by_ref().take(FIRST_HAND_OFFS / 65_536) {
             writer.write(Bytes::copy_from_slice(part)).await.unwrap();
@@ -842,6 +850,32 @@ mod tests {
         }
         let sent = writer.lanes.as_ref().map(|lanes| lanes.sha1.sent);
         assert_eq!(sent, Some(3 * FIRST_HAND_OFFS as u64));
+        let staged = writer.finish().await.unwrap();
+        assert_eq!(staged.digests(), Some(&Digests::of(&data)));
+    }
+
+    /// A slow upload's bytes go to the lanes once they have gathered for `MAX_GATHER`,
+    /// however few, instead of waiting in memory for a full batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_upload_is_hashed_as_it_trickles_in() {
+        let some = hand_off::SHORTEST + 100;
+        let data: Vec<u8> = (0..some + 1).map(|i| (i * 13 % 233) as u8).collect();
+        let (resumer, _) = kept();
+        let inner = Box::new(Discard(0));
+        let mut writer = Box::new(DigestingWriter::new(inner, Md5Pace::RideAlong, resumer));
+        writer
+            .write(Bytes::copy_from_slice(&data[..some]))
+            .await
+            .unwrap();
+        assert!(writer.lanes.is_none(), "a fresh batch is not due");
+        tokio::time::sleep(hand_off::MAX_GATHER).await;
+        writer
+            .write(Bytes::copy_from_slice(&data[some..]))
+            .await
+            .unwrap();
+        let sent = writer.lanes.as_ref().map(|lanes| lanes.sha1.sent);
+        assert_eq!(sent, Some(some as u64 + 1));
+        assert!(writer.pending.is_empty());
         let staged = writer.finish().await.unwrap();
         assert_eq!(staged.digests(), Some(&Digests::of(&data)));
     }
