@@ -44,6 +44,55 @@ stop_davgate_and_remove_work_dir() {
     exit "$rc"
 }
 
+# NAME [LABEL=BINARY]...: for scripts that measure nginx and davgate builds, all up at
+# once: the run's temp dir (as start_work_dir), nginx, and a davgate under each LABEL
+# (BINARY empty: this workspace's release build; none given: davgate=), all stopped and the
+# dir removed on any exit. Sets NGINX_PID, DAVGATE_PIDS, LABELS (nginx first) and TARGETS
+# (--target LABEL URL PID for each, as readers.py and uploads.py take them).
+start_nginx_and_builds() {
+    local name=$1 build label
+    shift
+    umask 077
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/davgate-$name.XXXXXX")
+    NGINX_PID=
+    DAVGATE_PIDS=()
+    FAILED=0
+    trap stop_servers_and_remove_work_dir EXIT
+    trap 'exit 130' INT TERM
+    ensure_nginx
+    if ! start_nginx; then
+        log "nginx did not start"
+        exit 1
+    fi
+    log "nginx $NGINX_URL (pid $NGINX_PID)"
+    TARGETS=(--target nginx "$NGINX_URL" "$NGINX_PID")
+    LABELS=(nginx)
+    (($#)) || set -- davgate=
+    for build in "$@"; do
+        label=${build%%=*}
+        [[ $label =~ ^[A-Za-z0-9_.-]+$ && $label != nginx ]] ||
+            { log "a build's label is letters, digits, '.', '_' or '-', and not nginx: $label"; exit 2; }
+        DAVGATE_BIN=${build#*=}
+        DAVGATE_SKIP=
+        if ! start_davgate "$label"; then
+            log "$label: $DAVGATE_SKIP"
+            exit 1
+        fi
+        DAVGATE_PIDS+=("$DAVGATE_PID")
+        log "$label $DAVGATE_URL (pid $DAVGATE_PID, $DAVGATE_BIN)"
+        TARGETS+=(--target "$label" "$DAVGATE_URL" "$DAVGATE_PID")
+        LABELS+=("$label")
+    done
+}
+
+stop_servers_and_remove_work_dir() {
+    local rc=$? pid
+    for pid in "${DAVGATE_PIDS[@]}"; do stop_server "$pid"; done
+    stop_server "$NGINX_PID"
+    rm -rf "$WORK"
+    exit "$rc"
+}
+
 # A background child that has exited stays a zombie until waited for, so `kill -0` alone would
 # call it alive. One read of the state, so a process vanishing mid-check counts as gone.
 alive() {

@@ -53,51 +53,10 @@ done
 BENCH_PASS="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 export DAVGATE_BENCH_PASSWORD=$BENCH_PASS
 
-umask 077
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/davgate-readers.XXXXXX")
-NGINX_PID=
-DAVGATE_PIDS=()
-FAILED=0
-
-cleanup() {
-    local rc=$? pid
-    for pid in "${DAVGATE_PIDS[@]}"; do stop_server "$pid"; done
-    stop_server "$NGINX_PID"
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 build_driver
-ensure_nginx
 [[ ,$READERS, != *,curl,* ]] || command -v curl >/dev/null ||
     { log "the curl reader needs curl; install it (apt-get install curl)"; exit 1; }
-if ! start_nginx; then
-    log "nginx did not start"
-    exit 1
-fi
-log "nginx $NGINX_URL (pid $NGINX_PID)"
-TARGETS=(--target nginx "$NGINX_URL" "$NGINX_PID")
-LABELS=(nginx)
-if ((${#BUILDS[@]} == 0)); then
-    BUILDS=(davgate=)
-fi
-for build in "${BUILDS[@]}"; do
-    label=${build%%=*}
-    [[ $label =~ ^[A-Za-z0-9_.-]+$ && $label != nginx ]] ||
-        { log "a build's label is letters, digits, '.', '_' or '-', and not nginx: $label"; exit 2; }
-    DAVGATE_BIN=${build#*=}
-    DAVGATE_SKIP=
-    if ! start_davgate "$label"; then
-        log "$label: $DAVGATE_SKIP"
-        exit 1
-    fi
-    DAVGATE_PIDS+=("$DAVGATE_PID")
-    log "$label $DAVGATE_URL (pid $DAVGATE_PID, $DAVGATE_BIN)"
-    TARGETS+=(--target "$label" "$DAVGATE_URL" "$DAVGATE_PID")
-    LABELS+=("$label")
-done
+start_nginx_and_builds readers "${BUILDS[@]}"
 
 python3 "$HERE/readers.py" "${TARGETS[@]}" --user "$BENCH_USER" --bench "$BENCH" \
     --out-dir "$WORK" --readers "$READERS" --after-runs "$ROUNDS" --runs "$IDLE_RUNS" \
