@@ -4,7 +4,8 @@
 bench/uploads.sh starts nginx and one or more davgate builds and runs this once against
 them all. For each case (a number of curl clients sharing a rate, or unlimited), every
 server in turn, the first changing every round, receives one upload of --size from each
-client at once; a sync comes before, so no server pays for another's writes. Measured:
+client at once, each replacing a file an untimed first pass created; a sync comes before,
+so no server pays for another's writes. Measured:
 
   peak RSS   above the server's RSS just before the uploads (VmHWM reset through
              /proc/PID/clear_refs), summed over its processes (nginx works in children)
@@ -78,7 +79,8 @@ def reset_peaks(pids):
 
 
 def upload_all(server, source, clients, rate, tag):
-    """`clients` curls at once, each PUTting `source`, sharing `rate` bytes/s (0: no limit)."""
+    """`clients` curls at once, each PUTting `source` to its own file named after `tag`,
+    sharing `rate` bytes/s (0: no limit)."""
     config = f'user = "{server.user}:{server.password}"\n'
     limit = ["--limit-rate", str(rate // clients)] if rate else []
     procs = []
@@ -98,7 +100,11 @@ def upload_all(server, source, clients, rate, tag):
         raise SystemExit(f"uploads.py: {server.label}: uploads answered {', '.join(bad)}")
 
 
-def one(server, source, size, clients, rate, tag):
+def file_tag(clients, rate):
+    return f"{clients}at{rate}"
+
+
+def one(server, source, size, clients, rate):
     """One case on one server: peak RSS above the start (MiB), CPU-s per GiB, MB/s."""
     wait_until_quiet(server.pid)
     os.sync()
@@ -107,13 +113,11 @@ def one(server, source, size, clients, rate, tag):
     before = status_kib(pids, "VmRSS")
     cpu = cpu_seconds(server.pid)
     started = time.perf_counter()
-    upload_all(server, source, clients, rate, tag)
+    upload_all(server, source, clients, rate, file_tag(clients, rate))
     elapsed = time.perf_counter() - started
     peak = status_kib(tree(server.pid), "VmHWM")
     wait_until_quiet(server.pid)
     cpu = cpu_seconds(server.pid) - cpu
-    for i in range(clients):
-        server.request("DELETE", f"{FOLDER}{tag}-{i}.bin")
     return {
         "peak_mib": (peak - before) / 1024,
         "cpu_per_gib": cpu / (clients * size / (1 << 30)),
@@ -154,13 +158,18 @@ def main():
     servers = [Server(label, base, int(pid), args.user, password)
                for label, base, pid in args.target]
     size = os.path.getsize(args.file)
+    # Every timed upload replaces a file, as a sync client's upload of a changed file
+    # does: deleted ones would pile up in davgate's trash, a round's worth each time.
+    log("creating the files every timed upload replaces (untimed, no rate limit)")
     for server in servers:
         server.request("MKCOL", FOLDER)
+        for clients, rate in cases:
+            upload_all(server, args.file, clients, 0, file_tag(clients, rate))
     results = {(c, s.label): [] for c in cases for s in servers}
     for run in range(args.rounds):
         for case in cases:
             for server in rotated(servers, run):
-                got = one(server, args.file, size, *case, tag=f"r{run}")
+                got = one(server, args.file, size, *case)
                 results[(case, server.label)].append(got)
                 log(f"{server.label}: {case_name(*case)}: peak {got['peak_mib']:.1f} MiB "
                     f"above the start, {got['cpu_per_gib']:.2f} CPU-s/GiB, "

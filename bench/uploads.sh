@@ -61,7 +61,8 @@ cat <<EOF
 - Command: \`bench/uploads.sh --rounds $ROUNDS --size $SIZE --cases $CASES${BUILDS[*]:+ ${BUILDS[*]}}\`
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $(uname -sr)
 - Each case: as many curl clients as it says upload $SIZE bytes each at once, sharing the
-  rate (curl --limit-rate) or not; a sync and a quiet server before, the servers in turn.
+  rate (curl --limit-rate) or not, each replacing a file of its own; a sync and a quiet
+  server before, the servers in turn.
   The median of $ROUNDS round(s), each round's value in brackets.
 
 EOF
