@@ -7,8 +7,10 @@ server in turn, the first changing every round, receives one upload of --size fr
 client at once, each replacing a file an untimed first pass created; a sync comes before,
 so no server pays for another's writes. Measured:
 
-  peak RSS   above the server's RSS just before the uploads (VmHWM reset through
-             /proc/PID/clear_refs), summed over its processes (nginx works in children)
+  RSS        the server's, just before the uploads and at its peak during them (VmHWM
+             reset through /proc/PID/clear_refs), summed over its processes (nginx works
+             in children); the first depends on what earlier uploads left behind, so
+             both are shown
   CPU        utime + stime of the server and its children per uploaded GiB, until it has
              gone quiet afterwards, so background work an upload causes counts (not the
              kernel's writeback of what went through the page cache, as nginx's does)
@@ -119,7 +121,8 @@ def one(server, source, size, clients, rate):
     wait_until_quiet(server.pid)
     cpu = cpu_seconds(server.pid) - cpu
     return {
-        "peak_mib": (peak - before) / 1024,
+        "before_mib": before / 1024,
+        "peak_mib": peak / 1024,
         "cpu_per_gib": cpu / (clients * size / (1 << 30)),
         "mbps": clients * size / elapsed / 1e6,
     }
@@ -171,14 +174,16 @@ def main():
             for server in rotated(servers, run):
                 got = one(server, args.file, size, *case)
                 results[(case, server.label)].append(got)
-                log(f"{server.label}: {case_name(*case)}: peak {got['peak_mib']:.1f} MiB "
-                    f"above the start, {got['cpu_per_gib']:.2f} CPU-s/GiB, "
+                log(f"{server.label}: {case_name(*case)}: RSS {got['before_mib']:.1f} MiB "
+                    f"before, {got['peak_mib']:.1f} at the peak, "
+                    f"{got['cpu_per_gib']:.2f} CPU-s/GiB, "
                     f"{got['mbps']:.0f} MB/s (round {run + 1}/{args.rounds})")
 
     labels = [s.label for s in servers]
     print("| case | measure | " + " | ".join(labels) + " |")
     print("|---|---|" + "---:|" * len(labels))
-    measures = (("peak_mib", "peak RSS above the start (MiB)", "{:.1f}"),
+    measures = (("before_mib", "RSS before (MiB)", "{:.1f}"),
+                ("peak_mib", "peak RSS (MiB)", "{:.1f}"),
                 ("cpu_per_gib", "server CPU per GiB, background included (s)", "{:.2f}"),
                 ("mbps", "MB/s", "{:.0f}"))
     for case in cases:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Concurrent uploads at a network's pace: nginx and one or more davgate builds, all up at
 # once, take turns under bench/uploads.py. curl clients share a rate (a gigabit link by
-# default) or run unlimited, each uploading one file at once; each server's peak RSS above
-# its RSS before, its CPU per uploaded GiB (background included) and the MB/s. Prints the
+# default) or run unlimited, each uploading one file at once; each server's RSS before and
+# at its peak, its CPU per uploaded GiB (background included) and the MB/s. Prints the
 # markdown table (medians of the rounds) on stdout; progress on stderr.
 #
 # usage: bench/uploads.sh [--quick] [--rounds N] [--size BYTES] [--cases LIST]
