@@ -60,15 +60,14 @@ def ticks_of(pid):
     return int(fields[11]) + int(fields[12]), int(fields[1])
 
 
-def cpu_seconds(root):
-    """utime + stime of `root` and its descendants (nginx works in child processes)."""
+def process_tree(root):
+    """`root` and its descendants (nginx works in child processes)."""
     parents = {}
-    busy = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            busy[int(entry)], parents[int(entry)] = ticks_of(entry)
+            parents[int(entry)] = ticks_of(entry)[1]
         except (OSError, IndexError, ValueError):
             continue
     tree, frontier = {root}, [root]
@@ -78,7 +77,18 @@ def cpu_seconds(root):
             if ppid == parent and pid not in tree:
                 tree.add(pid)
                 frontier.append(pid)
-    return sum(busy.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+    return tree
+
+
+def cpu_seconds(root):
+    """utime + stime of `root` and its descendants."""
+    busy = 0
+    for pid in process_tree(root):
+        try:
+            busy += ticks_of(pid)[0]
+        except (OSError, IndexError, ValueError):
+            continue  # gone since the tree was read: its time went with it
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_quiet(pid, limit=60.0):

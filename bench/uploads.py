@@ -30,33 +30,13 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/ from importing readers
-from readers import Server, cpu_seconds, rotated, wait_until_quiet  # noqa: E402
+from readers import Server, cpu_seconds, process_tree, rotated, wait_until_quiet  # noqa: E402
 
 FOLDER = "davgate-bench-uploads/"
 
 
 def log(*words):
     print("uploads.py:", *words, file=sys.stderr, flush=True)
-
-
-def tree(root):
-    """`root` and its descendants."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    pids, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in pids:
-                pids.add(pid)
-                frontier.append(pid)
-    return pids
 
 
 def status_kib(pids, field):
@@ -110,14 +90,14 @@ def one(server, source, size, clients, rate):
     """One case on one server: peak RSS above the start (MiB), CPU-s per GiB, MB/s."""
     wait_until_quiet(server.pid)
     os.sync()
-    pids = tree(server.pid)
+    pids = process_tree(server.pid)
     reset_peaks(pids)
     before = status_kib(pids, "VmRSS")
     cpu = cpu_seconds(server.pid)
     started = time.perf_counter()
     upload_all(server, source, clients, rate, file_tag(clients, rate))
     elapsed = time.perf_counter() - started
-    peak = status_kib(tree(server.pid), "VmHWM")
+    peak = status_kib(process_tree(server.pid), "VmHWM")
     wait_until_quiet(server.pid)
     cpu = cpu_seconds(server.pid) - cpu
     return {

@@ -430,15 +430,21 @@ mod tests {
         assert!(buf.filled().is_empty());
     }
 
+    /// A writer of a new file in a temp dir, which lives as long as the dir handle.
+    fn new_writer() -> (tempfile::TempDir, PathBuf, Box<LocalWriter>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let file = File::create(&path).unwrap();
+        let writer = Box::new(LocalWriter::new(file, path.clone(), BlobKey::random()));
+        (dir, path, writer)
+    }
+
     /// A file of a few megabytes is written while it streams: the first write starts
     /// with its first megabyte, not with its first 4 MiB (which left files under 4 MiB
     /// to be written after their last byte).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_start_with_the_first_megabyte() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("blob");
-        let file = File::create(&path).unwrap();
-        let mut writer = Box::new(LocalWriter::new(file, path.clone(), BlobKey::random()));
+        let (_dir, path, mut writer) = new_writer();
         let data: Vec<u8> = (0..2 * WRITE_BUFFER + 11)
             .map(|i| (i * 23 % 227) as u8)
             .collect();
@@ -467,10 +473,7 @@ mod tests {
     /// aligned part is written, and the rest waits for the next bytes.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_upload_writes_what_it_has_gathered() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("blob");
-        let file = File::create(&path).unwrap();
-        let mut writer = Box::new(LocalWriter::new(file, path.clone(), BlobKey::random()));
+        let (_dir, path, mut writer) = new_writer();
         // A batch that goes short carries SHORTEST bytes at least, a multiple of ALIGN.
         let aligned = hand_off::SHORTEST + ALIGN;
         let data: Vec<u8> = (0..aligned + 300).map(|i| (i * 7 % 249) as u8).collect();
