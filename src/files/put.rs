@@ -22,9 +22,10 @@ use crate::memory::LargeBody;
 use crate::response::{self, Body};
 use crate::route::EtagList;
 
-/// An upload of this size or more asks for a trim once done ([`crate::memory`]): past its
-/// first hand-offs, whose 1 MiB buffers and the connection's read buffers come from the
-/// heap. Eight 1 GiB uploads at once left 89–153 MiB resident without it.
+/// An upload of this size or more asks for a trim once done ([`crate::memory`]): the
+/// connection's read buffers, which its chunks are cut from, come from the heap, and the
+/// first hand-offs are below the size glibc maps apart. Eight 1 GiB uploads at once left
+/// 89–153 MiB resident without it.
 const LARGE_UPLOAD: u64 = 4 << 20;
 
 /// What the request says about the upload beyond its body.
