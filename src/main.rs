@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(davgate::memory::check_own_heap_top)
         .build()
     {
         Ok(runtime) => runtime,

@@ -18,7 +18,7 @@ use super::body::classify;
 use super::errors::{BodyFailure, FilesError, Occupant};
 use super::file::{QuotaRoom, UploadPlan};
 use super::request::Ctx;
-use crate::memory::LargeBody;
+use crate::memory::{HeapTopsKept, LargeBody};
 use crate::response::{self, Body};
 use crate::route::EtagList;
 
@@ -111,6 +111,9 @@ where
     // the time it asks for a trim.
     let mut received = LargeBody::at_least(LARGE_UPLOAD);
     let mut writer = ctx.store.upload_paced(md5_pace).await?;
+    // Let go of when the body ends, or on a refusal before the writer is dropped: the
+    // frees that follow (the last batch, the MD5 lag) are what trims the heaps again.
+    let mut heap_tops_kept = None;
     let mut body = std::pin::pin!(body);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -131,8 +134,12 @@ where
             });
         }
         received.passed(data.len());
+        if heap_tops_kept.is_none() && received.is_large() {
+            heap_tops_kept = Some(HeapTopsKept::hold());
+        }
         writer.write(data).await?;
     }
+    drop(heap_tops_kept);
     if let Some(expected) = expected
         && writer.written() != expected
     {
