@@ -273,9 +273,26 @@ mod tests {
         resident.values().sum()
     }
 
+    /// In a process of its own: in this one, other tests' threads leave memory on the
+    /// heap the scenario's thread is given, and with it the top passed the raised
+    /// threshold and went at once (38 MiB grown, 144 KiB kept, in one full run).
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn a_heap_keeps_its_freed_top_while_an_upload_streams_and_gives_it_back_after() {
+        let scenario = "memory::tests::heap_tops_kept_then_given_back";
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", scenario, "--include-ignored", "--test-threads=1"])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{scenario} failed:\n{said}");
+        assert!(said.contains("1 passed"), "{scenario} did not run:\n{said}");
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    #[ignore = "run in a process of its own by the test above"]
+    fn heap_tops_kept_then_given_back() {
         use std::sync::Barrier;
         use std::sync::atomic::AtomicUsize;
 
