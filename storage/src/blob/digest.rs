@@ -460,9 +460,8 @@ impl BlobWriter for DigestingWriter {
         let handed = self.lanes.as_ref().map_or(0, |lanes| lanes.sha1.sent);
         if self
             .gathering
-            .due(self.pending_len, hand_off::next_hand_off(handed))
+            .goes_now(self.pending_len, hand_off::next_hand_off(handed))
         {
-            self.gathering.handed_off();
             let batch = std::mem::take(&mut self.pending);
             let len = std::mem::take(&mut self.pending_len);
             let (md5_pace, began, md5_stall) = (self.md5_pace, self.began, &self.md5_stall);

@@ -41,7 +41,7 @@ pub(crate) const MAX_GATHER: Duration = Duration::from_millis(50);
 /// this per `MAX_GATHER` holds no more than this.
 pub(crate) const SHORTEST: usize = 64 * 1024;
 
-/// When the batch being gathered started: it is due once full, or once it is
+/// When the batch being gathered started: it goes once full, or once it is
 /// `MAX_GATHER` old and holds at least `SHORTEST` bytes.
 #[derive(Debug)]
 pub(crate) struct Gathering {
@@ -69,19 +69,17 @@ impl Gathering {
         }
     }
 
-    /// Whether a batch of `len` bytes, which is to reach `size`, should go now; the clock
-    /// starts with its first bytes.
-    pub(crate) fn due(&mut self, len: usize, size: usize) -> bool {
-        if len >= size {
-            return true;
+    /// Whether a batch of `len` bytes, which is to reach `size`, goes now. Its clock
+    /// starts with its first bytes; once it goes, the next batch starts its own.
+    pub(crate) fn goes_now(&mut self, len: usize, size: usize) -> bool {
+        let goes = len >= size || {
+            let since = *self.since.get_or_insert_with(Instant::now);
+            len >= SHORTEST && since.elapsed() >= self.max
+        };
+        if goes {
+            self.since = None;
         }
-        let since = *self.since.get_or_insert_with(Instant::now);
-        len >= SHORTEST && since.elapsed() >= self.max
-    }
-
-    /// A batch went: the next one starts with its own first bytes.
-    pub(crate) fn handed_off(&mut self) {
-        self.since = None;
+        goes
     }
 }
 
@@ -93,20 +91,24 @@ mod tests {
     fn a_batch_is_due_when_full_or_old() {
         let (some, full) = (SHORTEST, 4 * SHORTEST);
         let mut gathering = Gathering::default();
-        assert!(!gathering.due(some, full));
-        assert!(gathering.due(full, full));
-        gathering.handed_off();
-        assert!(!gathering.due(some, full));
+        assert!(!gathering.goes_now(some, full));
+        assert!(gathering.goes_now(full, full));
+        assert!(!gathering.goes_now(some, full));
         std::thread::sleep(MAX_GATHER);
-        assert!(gathering.due(some, full), "gathering for MAX_GATHER");
-        assert!(!gathering.due(some - 1, full), "too little to go short");
-        gathering.handed_off();
-        assert!(!gathering.due(some, full), "a new batch has a new clock");
+        assert!(
+            !gathering.goes_now(some - 1, full),
+            "too little to go short"
+        );
+        assert!(gathering.goes_now(some, full), "gathering for MAX_GATHER");
+        assert!(
+            !gathering.goes_now(some, full),
+            "a new batch has a new clock"
+        );
         let mut patient = Gathering::patient();
-        assert!(!patient.due(some, full));
+        assert!(!patient.goes_now(some, full));
         std::thread::sleep(MAX_GATHER);
-        assert!(!patient.due(some, full));
-        assert!(patient.due(full, full));
+        assert!(!patient.goes_now(some, full));
+        assert!(patient.goes_now(full, full));
     }
 
     #[test]

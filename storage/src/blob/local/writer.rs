@@ -192,8 +192,7 @@ impl BlobWriter for LocalWriter {
             // A batch that goes short still ends on an aligned offset, so the file can
             // go on with direct I/O; the rest waits for the next batch.
             let aligned = self.gathered_len / ALIGN * ALIGN;
-            if self.gathering.due(aligned, size) {
-                self.gathering.handed_off();
+            if self.gathering.goes_now(aligned, size) {
                 self.hand_off(aligned).await?;
             }
         }
