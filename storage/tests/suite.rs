@@ -207,6 +207,20 @@ impl Fixture {
         self.blob_files().await + inline as usize
     }
 
+    /// Rows of `blobs` no node points at: what a refused upload must not leave.
+    async fn unreferenced_blob_rows(&self) -> i64 {
+        let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.url)
+            .await
+            .unwrap();
+        sqlx::query_scalar(
+            "SELECT count(*) FROM blobs b \
+             WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.blob_key = b.key)",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+    }
+
     async fn account(&self, name: &str) -> Account {
         self.store
             .create_account(name, "$argon2id$placeholder")
@@ -716,6 +730,7 @@ async fn an_upload_ends_alike_whatever_its_name_was_thought_to_be(f: &Fixture) {
             }
         }
         used(3).await;
+        assert_eq!(f.unreferenced_blob_rows().await, 0, "{was:?}");
 
         f.store.set_quota(a.id, Some(5)).await.unwrap();
         let err = f
@@ -727,6 +742,7 @@ async fn an_upload_ends_alike_whatever_its_name_was_thought_to_be(f: &Fixture) {
             "{was:?}: {err:?}"
         );
         used(3).await;
+        assert_eq!(f.unreferenced_blob_rows().await, 0, "{was:?}");
         f.commit(&a, dir.id, "fits", b"12", CreateMode::CreateNew, was)
             .await
             .unwrap();

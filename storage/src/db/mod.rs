@@ -130,6 +130,7 @@ pub(crate) struct Db {
 /// A write transaction; holds the SQLite write gate until it ends.
 pub(crate) struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,
+    pub(crate) backend: Backend,
     _gate: Option<OwnedMutexGuard<()>>,
     changes: Arc<Changes>,
     wal: Option<Arc<WalFlusher>>,
@@ -151,6 +152,7 @@ impl WriteTx {
             _gate: gate,
             changes,
             wal,
+            ..
         } = self;
         let committed = tx.commit().await;
         // Also when the commit failed: whether it reached the database is unknown.
@@ -307,6 +309,7 @@ impl Db {
         };
         Ok(WriteTx {
             tx,
+            backend: self.backend,
             _gate: gate,
             changes: self.changes.clone(),
             wal: self.wal.clone(),

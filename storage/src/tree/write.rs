@@ -9,13 +9,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sqlx::Row;
 use tokio::sync::oneshot;
 
 use crate::Store;
 use crate::accounts::{AccountId, charge, charge_if_room, release_blobs};
 use crate::blob::{BlobKey, StagedBlob};
 use crate::db::batch::{BatchItem, write_batch};
-use crate::db::{Durability, WriteTx, now_ms};
+use crate::db::{Backend, Durability, WriteTx, now_ms};
 use crate::error::{Result, StorageError};
 use crate::names::{name_key, validate_name};
 use crate::tree::{MAX_DEPTH, Node, NodeId, NodeKind, NodeRow, select_nodes};
@@ -283,11 +284,41 @@ async fn apply_upload(
     let mtime = content.mtime_ms.unwrap_or(now);
     let content_type = content.content_type.clone();
 
-    let claimed = name_was == NameWas::Free
-        && mode != CreateMode::ReplaceExisting
-        && claim_free_name(tx, account, parent, name, size_db)
+    let new_file = |id| Node {
+        id,
+        account,
+        parent: Some(parent),
+        name: name.clone(),
+        kind: NodeKind::File,
+        size: size_db as u64,
+        etag: key.as_str().to_owned(),
+        mtime_ms: mtime,
+        created_ms: now,
+        content_type: content_type.clone(),
+        blob: Some(key.clone()),
+        trashed_ms: None,
+        trash_origin: None,
+        digests: digests.clone(),
+    };
+    let seen_free = name_was == NameWas::Free && mode != CreateMode::ReplaceExisting;
+    let claimed = match (seen_free, tx.backend) {
+        (false, _) => false,
+        (true, Backend::Sqlite) => {
+            let created = create_if_free(tx, upload, now, mtime, content_type.as_deref())
+                .await
+                .map_err(NotApplied::Broken)?;
+            if let Some(id) = created {
+                return Ok(Applied {
+                    node: new_file(id),
+                    freed: Vec::new(),
+                });
+            }
+            false
+        }
+        (true, Backend::Postgres) => claim_free_name(tx, account, parent, name, size_db)
             .await
-            .map_err(NotApplied::Broken)?;
+            .map_err(NotApplied::Broken)?,
+    };
     let existing = if claimed {
         None
     } else {
@@ -335,7 +366,6 @@ async fn apply_upload(
                 .execute(&mut *tx.tx)
                 .await?;
         }
-        let size = size_db as u64;
         Ok(match existing {
             Some(old) => {
                 sqlx::query(
@@ -354,12 +384,12 @@ async fn apply_upload(
                     None => Vec::new(),
                 };
                 let node = Node {
-                    size,
+                    size: size_db as u64,
                     etag: key.as_str().to_owned(),
                     mtime_ms: mtime,
-                    content_type,
+                    content_type: content_type.clone(),
                     blob: Some(key.clone()),
-                    digests,
+                    digests: digests.clone(),
                     ..old
                 };
                 Applied { node, freed }
@@ -377,30 +407,78 @@ async fn apply_upload(
                     content_type.as_deref(),
                 )
                 .await?;
-                let node = Node {
-                    id,
-                    account,
-                    parent: Some(parent),
-                    name: name.clone(),
-                    kind: NodeKind::File,
-                    size,
-                    etag: key.as_str().to_owned(),
-                    mtime_ms: mtime,
-                    created_ms: now,
-                    content_type,
-                    blob: Some(key.clone()),
-                    trashed_ms: None,
-                    trash_origin: None,
-                    digests,
-                };
                 Applied {
-                    node,
+                    node: new_file(id),
                     freed: Vec::new(),
                 }
             }
         })
     };
     written.await.map_err(NotApplied::Broken)
+}
+
+/// [`claim_free_name`]'s statement: `$1` the size, `$2` the account, `$3` the folder,
+/// `$4` the folder kind, `$5` the name's key.
+macro_rules! claim_free_name_sql {
+    () => {
+        charge_if_room!(
+            " AND EXISTS (SELECT 1 FROM nodes WHERE id = $3 AND account_id = $2 AND kind = $4) \
+             AND NOT EXISTS (SELECT 1 FROM nodes WHERE parent_id = $3 AND name_key = $5)"
+        )
+    };
+}
+
+/// On SQLite, [`claim_free_name`] and the rows of the new file (its blob, the blob's
+/// bytes when inline, its node) as one list of statements: one round trip to the
+/// connection's thread where the long way takes four, while the write lock waits for
+/// each upload of a batch in turn. The blob's row is written only when the claim
+/// charged, its bytes only when that row was written, and the node only when that row
+/// is there; so a claim that does not hold writes nothing and gives `None`, and the
+/// long way then finds out why.
+async fn create_if_free(
+    tx: &mut WriteTx,
+    upload: &QueuedUpload,
+    now: i64,
+    mtime: i64,
+    content_type: Option<&str>,
+) -> Result<Option<NodeId>> {
+    const CREATE_IF_FREE: &str = concat!(
+        claim_free_name_sql!(),
+        ";\nINSERT INTO blobs (key, size, created_ms, md5, sha1) \
+         SELECT $6, $1, $7, $8, $9 WHERE changes() = 1",
+        ";\nINSERT INTO blob_data (key, bytes) \
+         SELECT $6, $10 WHERE $10 IS NOT NULL AND changes() = 1",
+        ";\nINSERT INTO nodes (account_id, parent_id, name, name_key, kind, size, etag, \
+         mtime_ms, created_ms, content_type, blob_key) \
+         SELECT $2, $3, $11, $5, $12, $1, $6, $13, $7, $14, $6 \
+         WHERE EXISTS (SELECT 1 FROM blobs WHERE key = $6) RETURNING id",
+    );
+    let blob = &upload.content.blob;
+    let digests = blob.digests();
+    // fetch_all, not fetch_optional: sqlx stops reading at a list's first result, which
+    // is the claim's, and would leave the inserts unrun.
+    let rows = sqlx::query(CREATE_IF_FREE)
+        .bind(upload.size_db)
+        .bind(upload.account.0)
+        .bind(upload.parent.0)
+        .bind(NodeKind::Dir.to_db())
+        .bind(name_key(&upload.name))
+        .bind(blob.key().as_str())
+        .bind(now)
+        .bind(digests.and_then(|d| d.md5.as_deref()))
+        .bind(digests.map(|d| d.sha1.as_str()))
+        .bind(blob.inline())
+        .bind(upload.name.as_str())
+        .bind(NodeKind::File.to_db())
+        .bind(mtime)
+        .bind(content_type)
+        .fetch_all(&mut *tx.tx)
+        .await
+        .map_err(|e| StorageError::from_unique(e, "the name is taken"))?;
+    match rows.first() {
+        Some(row) => Ok(Some(NodeId(row.try_get(0)?))),
+        None => Ok(None),
+    }
 }
 
 /// Charges `size` to the account if `name` is free in `parent`, a folder of the
@@ -414,17 +492,14 @@ async fn claim_free_name(
     name: &str,
     size: i64,
 ) -> Result<bool> {
-    let done = sqlx::query(charge_if_room!(
-        " AND EXISTS (SELECT 1 FROM nodes WHERE id = $3 AND account_id = $2 AND kind = $4) \
-         AND NOT EXISTS (SELECT 1 FROM nodes WHERE parent_id = $3 AND name_key = $5)"
-    ))
-    .bind(size)
-    .bind(account.0)
-    .bind(parent.0)
-    .bind(NodeKind::Dir.to_db())
-    .bind(name_key(name))
-    .execute(&mut *tx.tx)
-    .await?;
+    let done = sqlx::query(claim_free_name_sql!())
+        .bind(size)
+        .bind(account.0)
+        .bind(parent.0)
+        .bind(NodeKind::Dir.to_db())
+        .bind(name_key(name))
+        .execute(&mut *tx.tx)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
