@@ -752,6 +752,25 @@ async fn an_upload_ends_alike_whatever_its_name_was_thought_to_be(f: &Fixture) {
             .unwrap();
         used(5).await;
         assert_eq!(f.names(dir.id).await, ["empty", "fits"], "{was:?}");
+
+        // Replacing charges the difference: more is refused whole, less always fits.
+        let err = f
+            .commit(&a, dir.id, "fits", b"123", CreateMode::CreateOrReplace, was)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StorageError::QuotaExceeded(ref o) if (o.used, o.needed) == (5, 1)),
+            "{was:?}: {err:?}"
+        );
+        used(5).await;
+        assert_eq!(f.unreferenced_blob_rows().await, 0, "{was:?}");
+        let smaller = f
+            .commit(&a, dir.id, "fits", b"1", CreateMode::CreateOrReplace, was)
+            .await
+            .unwrap();
+        assert_eq!(f.read(&smaller).await, b"1", "{was:?}");
+        used(4).await;
+        assert_eq!(f.unreferenced_blob_rows().await, 0, "{was:?}");
     }
 }
 
@@ -1180,6 +1199,24 @@ async fn copies_share_blobs_and_count_quota(f: &Fixture) {
     f.store.purge(a.id, t2.id).await.unwrap();
     assert_eq!(f.stored_blobs().await, 0);
     assert_eq!(f.fresh(a.id).await.used_bytes, 0);
+
+    // Replacing one of two files that share a blob leaves the other's bytes alone.
+    let src = f.upload(&a, a.files_root, "s2", b"abc").await.unwrap();
+    f.store
+        .copy_tree(
+            a.id,
+            src.id,
+            &at(a.files_root, "s2"),
+            &target(a.files_root, "c2", Overwrite::Refuse),
+            CopyDepth::Subtree,
+        )
+        .await
+        .unwrap();
+    let replaced = f.upload(&a, a.files_root, "c2", b"wxyz").await.unwrap();
+    assert_eq!(f.read(&replaced).await, b"wxyz");
+    assert_eq!(f.read(&src).await, b"abc");
+    assert_eq!(f.stored_blobs().await, 2);
+    assert_eq!(f.fresh(a.id).await.used_bytes, 7);
 }
 
 fn target<'a>(parent: NodeId, name: &'a str, overwrite: Overwrite) -> Target<'a> {

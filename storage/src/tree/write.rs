@@ -300,6 +300,15 @@ async fn apply_upload(
         trash_origin: None,
         digests: digests.clone(),
     };
+    let replaced = |old: Node| Node {
+        size: size_db as u64,
+        etag: key.as_str().to_owned(),
+        mtime_ms: mtime,
+        content_type: content_type.clone(),
+        blob: Some(key.clone()),
+        digests: digests.clone(),
+        ..old
+    };
     let seen_free = name_was == NameWas::Free && mode != CreateMode::ReplaceExisting;
     let claimed = match (seen_free, tx.backend) {
         (false, _) => false,
@@ -340,6 +349,18 @@ async fn apply_upload(
                 return Err(NotApplied::Refused(StorageError::NotFound));
             }
             _ => {}
+        }
+        if let (Some(old), Backend::Sqlite) = (&existing, tx.backend) {
+            let freed = replace_file(tx, upload, old, now, mtime, content_type.as_deref())
+                .await
+                .map_err(NotApplied::Broken)?;
+            if let Some(freed) = freed {
+                return Ok(Applied {
+                    node: replaced(old.clone()),
+                    freed,
+                });
+            }
+            // Nothing was written: the charge below refuses again, and says why.
         }
         let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
         // The quota first: a conditional UPDATE that changes nothing when it refuses.
@@ -383,16 +404,10 @@ async fn apply_upload(
                     Some(old_key) => release_blobs(tx, std::slice::from_ref(old_key)).await?,
                     None => Vec::new(),
                 };
-                let node = Node {
-                    size: size_db as u64,
-                    etag: key.as_str().to_owned(),
-                    mtime_ms: mtime,
-                    content_type: content_type.clone(),
-                    blob: Some(key.clone()),
-                    digests: digests.clone(),
-                    ..old
-                };
-                Applied { node, freed }
+                Applied {
+                    node: replaced(old),
+                    freed,
+                }
             }
             None => {
                 let id = insert_node(
@@ -415,6 +430,69 @@ async fn apply_upload(
         })
     };
     written.await.map_err(NotApplied::Broken)
+}
+
+/// On SQLite, the long way's writes for a file that replaces `old` (charge the
+/// difference, the blob's rows, point the node at it, release the old blob) as one list
+/// of statements: one round trip where the long way takes six. The blob's row is
+/// written only when the charge held, its bytes only when that row was written, the
+/// node only when that row is there, and the old blob's rows are deleted only when no
+/// node points at them any more. `None` when the charge did not hold: nothing was
+/// written. Otherwise the blobs nothing references now, to delete once durable.
+async fn replace_file(
+    tx: &mut WriteTx,
+    upload: &QueuedUpload,
+    old: &Node,
+    now: i64,
+    mtime: i64,
+    content_type: Option<&str>,
+) -> Result<Option<Vec<BlobKey>>> {
+    const REPLACE: &str = concat!(
+        charge_if_room!(""),
+        ";\nINSERT INTO blobs (key, size, created_ms, md5, sha1) \
+         SELECT $3, $4, $5, $6, $7 WHERE changes() = 1",
+        ";\nINSERT INTO blob_data (key, bytes) \
+         SELECT $3, $8 WHERE $8 IS NOT NULL AND changes() = 1",
+        ";\nUPDATE nodes SET size = $4, etag = $3, mtime_ms = $9, blob_key = $3, \
+         content_type = $10 WHERE id = $11 AND EXISTS (SELECT 1 FROM blobs WHERE key = $3) \
+         RETURNING 'replaced'",
+        ";\nDELETE FROM blob_data WHERE key = $12 \
+         AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $12) RETURNING 'inline'",
+        ";\nDELETE FROM blobs WHERE key = $12 \
+         AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $12) RETURNING 'row'",
+    );
+    let blob = &upload.content.blob;
+    let digests = blob.digests();
+    // fetch_all for the reason create_if_free gives.
+    let rows = sqlx::query(REPLACE)
+        .bind(upload.size_db - old.size as i64)
+        .bind(upload.account.0)
+        .bind(blob.key().as_str())
+        .bind(upload.size_db)
+        .bind(now)
+        .bind(digests.and_then(|d| d.md5.as_deref()))
+        .bind(digests.map(|d| d.sha1.as_str()))
+        .bind(blob.inline())
+        .bind(mtime)
+        .bind(content_type)
+        .bind(old.id.0)
+        .bind(old.blob.as_ref().map(BlobKey::as_str))
+        .fetch_all(&mut *tx.tx)
+        .await?;
+    let mut done = Vec::with_capacity(rows.len());
+    for row in &rows {
+        done.push(row.try_get::<String, _>(0)?);
+    }
+    let did = |what: &str| done.iter().any(|d| d == what);
+    if !did("replaced") {
+        return Ok(None);
+    }
+    // As release_blobs decides: a blob whose bytes were in the database is gone with
+    // its rows; one in a file still has a file to delete.
+    Ok(Some(match &old.blob {
+        Some(old_key) if did("row") && !did("inline") => vec![old_key.clone()],
+        _ => Vec::new(),
+    }))
 }
 
 /// [`claim_free_name`]'s statement: `$1` the size, `$2` the account, `$3` the folder,
