@@ -207,6 +207,27 @@ impl Fixture {
         self.blob_files().await + inline as usize
     }
 
+    /// Copies `src`, named `from` in the account's files root, to `to` beside it.
+    async fn copy_in_root(
+        &self,
+        account: &Account,
+        src: NodeId,
+        from: &str,
+        to: &str,
+    ) -> davgate_storage::Node {
+        self.store
+            .copy_tree(
+                account.id,
+                src,
+                &at(account.files_root, from),
+                &target(account.files_root, to, Overwrite::Refuse),
+                CopyDepth::Subtree,
+            )
+            .await
+            .unwrap()
+            .node
+    }
+
     /// Rows of `blobs` no node points at: what a refused upload must not leave.
     async fn unreferenced_blob_rows(&self) -> i64 {
         let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.url)
@@ -733,16 +754,28 @@ async fn an_upload_ends_alike_whatever_its_name_was_thought_to_be(f: &Fixture) {
         assert_eq!(f.unreferenced_blob_rows().await, 0, "{was:?}");
 
         f.store.set_quota(a.id, Some(5)).await.unwrap();
-        let err = f
-            .commit(&a, dir.id, "big", b"123", CreateMode::CreateOrReplace, was)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, StorageError::QuotaExceeded(ref o) if (o.used, o.needed) == (3, 3)),
-            "{was:?}: {err:?}"
-        );
+        // Refused whole: (used, needed) as the error says, and no blob row left behind.
+        let account = &a;
+        let over_quota = |name: &'static str, data: &'static [u8], said: (u64, u64)| async move {
+            let err = f
+                .commit(
+                    account,
+                    dir.id,
+                    name,
+                    data,
+                    CreateMode::CreateOrReplace,
+                    was,
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, StorageError::QuotaExceeded(ref o) if (o.used, o.needed) == said),
+                "{was:?} {name}: {err:?}"
+            );
+            assert_eq!(f.unreferenced_blob_rows().await, 0, "{was:?} {name}");
+        };
+        over_quota("big", b"123", (3, 3)).await;
         used(3).await;
-        assert_eq!(f.unreferenced_blob_rows().await, 0, "{was:?}");
         f.commit(&a, dir.id, "fits", b"12", CreateMode::CreateNew, was)
             .await
             .unwrap();
@@ -754,16 +787,8 @@ async fn an_upload_ends_alike_whatever_its_name_was_thought_to_be(f: &Fixture) {
         assert_eq!(f.names(dir.id).await, ["empty", "fits"], "{was:?}");
 
         // Replacing charges the difference: more is refused whole, less always fits.
-        let err = f
-            .commit(&a, dir.id, "fits", b"123", CreateMode::CreateOrReplace, was)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, StorageError::QuotaExceeded(ref o) if (o.used, o.needed) == (5, 1)),
-            "{was:?}: {err:?}"
-        );
+        over_quota("fits", b"123", (5, 1)).await;
         used(5).await;
-        assert_eq!(f.unreferenced_blob_rows().await, 0, "{was:?}");
         let smaller = f
             .commit(&a, dir.id, "fits", b"1", CreateMode::CreateOrReplace, was)
             .await
@@ -1155,18 +1180,7 @@ async fn copies_share_blobs_and_count_quota(f: &Fixture) {
         )
         .await
         .unwrap();
-    let copy = f
-        .store
-        .copy_tree(
-            a.id,
-            src.id,
-            &at(a.files_root, "src"),
-            &target(a.files_root, "copy", Overwrite::Refuse),
-            CopyDepth::Subtree,
-        )
-        .await
-        .unwrap()
-        .node;
+    let copy = f.copy_in_root(&a, src.id, "src", "copy").await;
     assert_eq!(f.read(&copy).await, b"12345");
     assert_eq!(f.fresh(a.id).await.used_bytes, 10);
     assert_eq!(
@@ -1202,16 +1216,7 @@ async fn copies_share_blobs_and_count_quota(f: &Fixture) {
 
     // Replacing one of two files that share a blob leaves the other's bytes alone.
     let src = f.upload(&a, a.files_root, "s2", b"abc").await.unwrap();
-    f.store
-        .copy_tree(
-            a.id,
-            src.id,
-            &at(a.files_root, "s2"),
-            &target(a.files_root, "c2", Overwrite::Refuse),
-            CopyDepth::Subtree,
-        )
-        .await
-        .unwrap();
+    f.copy_in_root(&a, src.id, "s2", "c2").await;
     let replaced = f.upload(&a, a.files_root, "c2", b"wxyz").await.unwrap();
     assert_eq!(f.read(&replaced).await, b"wxyz");
     assert_eq!(f.read(&src).await, b"abc");
