@@ -4,7 +4,10 @@
 //! theirs (`db::batch`). An upload's bytes are already durable in a staged blob when
 //! [`Store::commit_upload`] runs (or, for a small one, in memory, and the commit writes
 //! them); the commit swaps the node's blob pointer and charges the quota together, and
-//! only then is the old blob released.
+//! only then is the old blob released. On SQLite each upload's rows go to the
+//! connection's thread as one list of statements (`create_if_free`, `replace_file`):
+//! a hand-off there costs as much as a small write, and the batch's write lock waits
+//! for each.
 
 use std::sync::Arc;
 
