@@ -296,27 +296,47 @@ pub(crate) async fn charge(tx: &mut WriteTx, account: AccountId, delta: i64) -> 
     }
 }
 
+/// A `DELETE` of blob `$key`'s row in `$table` (`blob_data`, then `blobs`) unless a node
+/// still points at the blob, returning `$returning`: how every release decides.
+macro_rules! release_if_unreferenced {
+    ($table:literal, $key:literal, $returning:literal) => {
+        concat!(
+            "DELETE FROM ",
+            $table,
+            " WHERE key = ",
+            $key,
+            " AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = ",
+            $key,
+            ") RETURNING ",
+            $returning
+        )
+    };
+}
+pub(crate) use release_if_unreferenced;
+
+/// Whether a released blob leaves bytes in the blob store to delete once the commit is
+/// durable: its row went, and its bytes were not in the database (those went with it).
+pub(crate) fn leaves_stored_bytes(row_deleted: bool, bytes_deleted: bool) -> bool {
+    row_deleted && !bytes_deleted
+}
+
 /// Drops the `blobs` rows of keys no node references any more and returns those whose
 /// bytes are in the blob store, so they can be deleted once the transaction commits.
 /// The bytes of an inline blob go with its rows here.
 pub(crate) async fn release_blobs(tx: &mut WriteTx, keys: &[BlobKey]) -> Result<Vec<BlobKey>> {
     let mut freed = Vec::new();
     for key in keys {
-        let inline: Option<String> = sqlx::query_scalar(
-            "DELETE FROM blob_data WHERE key = $1 \
-             AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $1) RETURNING key",
-        )
-        .bind(key.as_str())
-        .fetch_optional(&mut *tx.tx)
-        .await?;
-        let gone: Option<String> = sqlx::query_scalar(
-            "DELETE FROM blobs WHERE key = $1 \
-             AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $1) RETURNING key",
-        )
-        .bind(key.as_str())
-        .fetch_optional(&mut *tx.tx)
-        .await?;
-        if gone.is_some() && inline.is_none() {
+        let inline: Option<String> =
+            sqlx::query_scalar(release_if_unreferenced!("blob_data", "$1", "key"))
+                .bind(key.as_str())
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+        let gone: Option<String> =
+            sqlx::query_scalar(release_if_unreferenced!("blobs", "$1", "key"))
+                .bind(key.as_str())
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+        if leaves_stored_bytes(gone.is_some(), inline.is_some()) {
             freed.push(key.clone());
         }
     }

@@ -16,7 +16,9 @@ use sqlx::Row;
 use tokio::sync::oneshot;
 
 use crate::Store;
-use crate::accounts::{AccountId, charge, charge_if_room, release_blobs};
+use crate::accounts::{
+    AccountId, charge, charge_if_room, leaves_stored_bytes, release_blobs, release_if_unreferenced,
+};
 use crate::blob::{BlobKey, StagedBlob};
 use crate::db::batch::{BatchItem, write_batch};
 use crate::db::{Backend, Durability, WriteTx, now_ms};
@@ -435,6 +437,34 @@ async fn apply_upload(
     written.await.map_err(NotApplied::Broken)
 }
 
+/// A new blob's rows, appended to a list of statements after the one that decides
+/// whether it is written: its `blobs` row only when that statement changed a row, its
+/// bytes (`$bytes`, NULL when not inline) only when that row was written. The
+/// arguments are the parameters holding each column.
+macro_rules! blob_rows_after_a_write {
+    ($key:literal, $size:literal, $now:literal, $md5:literal, $sha1:literal, $bytes:literal) => {
+        concat!(
+            ";\nINSERT INTO blobs (key, size, created_ms, md5, sha1) SELECT ",
+            $key,
+            ", ",
+            $size,
+            ", ",
+            $now,
+            ", ",
+            $md5,
+            ", ",
+            $sha1,
+            " WHERE changes() = 1;\nINSERT INTO blob_data (key, bytes) SELECT ",
+            $key,
+            ", ",
+            $bytes,
+            " WHERE ",
+            $bytes,
+            " IS NOT NULL AND changes() = 1"
+        )
+    };
+}
+
 /// On SQLite, the long way's writes for a file that replaces `old` (charge the
 /// difference, the blob's rows, point the node at it, release the old blob) as one list
 /// of statements: one round trip where the long way takes six. The blob's row is
@@ -452,17 +482,13 @@ async fn replace_file(
 ) -> Result<Option<Vec<BlobKey>>> {
     const REPLACE: &str = concat!(
         charge_if_room!(""),
-        ";\nINSERT INTO blobs (key, size, created_ms, md5, sha1) \
-         SELECT $3, $4, $5, $6, $7 WHERE changes() = 1",
-        ";\nINSERT INTO blob_data (key, bytes) \
-         SELECT $3, $8 WHERE $8 IS NOT NULL AND changes() = 1",
+        blob_rows_after_a_write!("$3", "$4", "$5", "$6", "$7", "$8"),
         ";\nUPDATE nodes SET size = $4, etag = $3, mtime_ms = $9, blob_key = $3, \
          content_type = $10 WHERE id = $11 AND EXISTS (SELECT 1 FROM blobs WHERE key = $3) \
-         RETURNING 'replaced'",
-        ";\nDELETE FROM blob_data WHERE key = $12 \
-         AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $12) RETURNING 'inline'",
-        ";\nDELETE FROM blobs WHERE key = $12 \
-         AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = $12) RETURNING 'row'",
+         RETURNING 'replaced';\n",
+        release_if_unreferenced!("blob_data", "$12", "'inline'"),
+        ";\n",
+        release_if_unreferenced!("blobs", "$12", "'row'"),
     );
     let blob = &upload.content.blob;
     let digests = blob.digests();
@@ -490,10 +516,8 @@ async fn replace_file(
     if !did("replaced") {
         return Ok(None);
     }
-    // As release_blobs decides: a blob whose bytes were in the database is gone with
-    // its rows; one in a file still has a file to delete.
     Ok(Some(match &old.blob {
-        Some(old_key) if did("row") && !did("inline") => vec![old_key.clone()],
+        Some(old_key) if leaves_stored_bytes(did("row"), did("inline")) => vec![old_key.clone()],
         _ => Vec::new(),
     }))
 }
@@ -525,10 +549,7 @@ async fn create_if_free(
 ) -> Result<Option<NodeId>> {
     const CREATE_IF_FREE: &str = concat!(
         claim_free_name_sql!(),
-        ";\nINSERT INTO blobs (key, size, created_ms, md5, sha1) \
-         SELECT $6, $1, $7, $8, $9 WHERE changes() = 1",
-        ";\nINSERT INTO blob_data (key, bytes) \
-         SELECT $6, $10 WHERE $10 IS NOT NULL AND changes() = 1",
+        blob_rows_after_a_write!("$6", "$1", "$7", "$8", "$9", "$10"),
         ";\nINSERT INTO nodes (account_id, parent_id, name, name_key, kind, size, etag, \
          mtime_ms, created_ms, content_type, blob_key) \
          SELECT $2, $3, $11, $5, $12, $1, $6, $13, $7, $14, $6 \
