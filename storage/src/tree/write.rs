@@ -4,10 +4,10 @@
 //! theirs (`db::batch`). An upload's bytes are already durable in a staged blob when
 //! [`Store::commit_upload`] runs (or, for a small one, in memory, and the commit writes
 //! them); the commit swaps the node's blob pointer and charges the quota together, and
-//! only then is the old blob released. On SQLite each upload's rows go to the
-//! connection's thread as one list of statements (`create_if_free`, `replace_file`):
-//! a hand-off there costs as much as a small write, and the batch's write lock waits
-//! for each.
+//! only then is the old blob released. A new file's rows go to the database in one
+//! round trip (`create_if_free`), and on SQLite a replaced file's too (`replace_file`):
+//! a hand-off to SQLite's thread, or a round trip to PostgreSQL, costs as much as a
+//! small write, and the batch's write lock waits for each.
 
 use std::sync::Arc;
 
@@ -315,65 +315,53 @@ async fn apply_upload(
         ..old
     };
     let seen_free = name_was == NameWas::Free && mode != CreateMode::ReplaceExisting;
-    let claimed = match (seen_free, tx.backend) {
-        (false, _) => false,
-        (true, Backend::Sqlite) => {
-            let created = create_if_free(tx, upload, now, mtime, content_type.as_deref())
-                .await
-                .map_err(NotApplied::Broken)?;
-            if let Some(id) = created {
-                return Ok(Applied {
-                    node: new_file(id),
-                    freed: Vec::new(),
-                });
-            }
-            false
-        }
-        (true, Backend::Postgres) => claim_free_name(tx, account, parent, name, size_db)
+    if seen_free {
+        let created = create_if_free(tx, upload, now, mtime, content_type.as_deref())
             .await
-            .map_err(NotApplied::Broken)?,
-    };
-    let existing = if claimed {
-        None
-    } else {
-        let existing = fetch_child_of_dir(tx, account, parent, name)
-            .await
-            .map_err(refused_unless_backend)?;
-        match (&existing, mode) {
-            (Some(node), _) if node.is_dir() => {
-                return Err(NotApplied::Refused(StorageError::Conflict(
-                    "a folder has that name",
-                )));
-            }
-            (Some(_), CreateMode::CreateNew) => {
-                return Err(NotApplied::Refused(StorageError::Conflict(
-                    "the file exists",
-                )));
-            }
-            (None, CreateMode::ReplaceExisting) => {
-                return Err(NotApplied::Refused(StorageError::NotFound));
-            }
-            _ => {}
+            .map_err(NotApplied::Broken)?;
+        if let Some(id) = created {
+            return Ok(Applied {
+                node: new_file(id),
+                freed: Vec::new(),
+            });
         }
-        if let (Some(old), Backend::Sqlite) = (&existing, tx.backend) {
-            let freed = replace_file(tx, upload, old, now, mtime, content_type.as_deref())
-                .await
-                .map_err(NotApplied::Broken)?;
-            if let Some(freed) = freed {
-                return Ok(Applied {
-                    node: replaced(old.clone()),
-                    freed,
-                });
-            }
-            // Nothing was written: the charge below refuses again, and says why.
+    }
+    let existing = fetch_child_of_dir(tx, account, parent, name)
+        .await
+        .map_err(refused_unless_backend)?;
+    match (&existing, mode) {
+        (Some(node), _) if node.is_dir() => {
+            return Err(NotApplied::Refused(StorageError::Conflict(
+                "a folder has that name",
+            )));
         }
-        let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
-        // The quota first: a conditional UPDATE that changes nothing when it refuses.
-        charge(tx, account, size_db - old_size)
+        (Some(_), CreateMode::CreateNew) => {
+            return Err(NotApplied::Refused(StorageError::Conflict(
+                "the file exists",
+            )));
+        }
+        (None, CreateMode::ReplaceExisting) => {
+            return Err(NotApplied::Refused(StorageError::NotFound));
+        }
+        _ => {}
+    }
+    if let (Some(old), Backend::Sqlite) = (&existing, tx.backend) {
+        let freed = replace_file(tx, upload, old, now, mtime, content_type.as_deref())
             .await
-            .map_err(refused_unless_backend)?;
-        existing
-    };
+            .map_err(NotApplied::Broken)?;
+        if let Some(freed) = freed {
+            return Ok(Applied {
+                node: replaced(old.clone()),
+                freed,
+            });
+        }
+        // Nothing was written: the charge below refuses again, and says why.
+    }
+    let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
+    // The quota first: a conditional UPDATE that changes nothing when it refuses.
+    charge(tx, account, size_db - old_size)
+        .await
+        .map_err(refused_unless_backend)?;
     let written = async {
         sqlx::query(
             "INSERT INTO blobs (key, size, created_ms, md5, sha1) VALUES ($1, $2, $3, $4, $5)",
@@ -522,8 +510,10 @@ async fn replace_file(
     }))
 }
 
-/// [`claim_free_name`]'s statement: `$1` the size, `$2` the account, `$3` the folder,
-/// `$4` the folder kind, `$5` the name's key.
+/// The claim of a free name, as the long way would check it with a read and a
+/// charge, in one statement: charges `$1` bytes to account `$2` if the quota has room,
+/// `$3` is a folder of the account (`$4` the folder kind) and no node in it has the
+/// name key `$5`. It changes no row when any of that does not hold.
 macro_rules! claim_free_name_sql {
     () => {
         charge_if_room!(
@@ -533,13 +523,33 @@ macro_rules! claim_free_name_sql {
     };
 }
 
-/// On SQLite, [`claim_free_name`] and the rows of the new file (its blob, the blob's
-/// bytes when inline, its node) as one list of statements: one round trip to the
-/// connection's thread where the long way takes four, while the write lock waits for
-/// each upload of a batch in turn. The blob's row is written only when the claim
-/// charged, its bytes only when that row was written, and the node only when that row
-/// is there; so a claim that does not hold writes nothing and gives `None`, and the
-/// long way then finds out why.
+/// The new file's node, inserted from a row that carries its blob's key (`FROM` what
+/// follows). The parameters are those [`create_if_free`] binds.
+macro_rules! insert_new_file_node {
+    ($from:literal) => {
+        concat!(
+            "INSERT INTO nodes (account_id, parent_id, name, name_key, kind, size, etag, \
+             mtime_ms, created_ms, content_type, blob_key) \
+             SELECT $2, $3, $11, $5, $12, $1, $6, $13, $7, $14, $6 ",
+            $from,
+            " RETURNING id"
+        )
+    };
+}
+
+/// Claims the free name the upload was seen to go to (`claim_free_name_sql!`) and
+/// writes the new file's rows (its blob, the blob's bytes when inline, its node) in one
+/// round trip to the database, where the long way takes four while the batch's write
+/// lock waits for each. The blob's row is written only when the claim charged, its
+/// bytes only when that row was written, and the node only when that row is there; so
+/// a claim that does not hold writes nothing and gives `None`, and the long way then
+/// finds out why.
+///
+/// SQLite runs it as a list of statements, each gated on the one before
+/// (`changes()`). PostgreSQL takes one statement per query, so there each step is a
+/// data-modifying `WITH` that selects from the step before; all of them see the same
+/// snapshot, which the steps do not need, as each only reads what the one before
+/// returned.
 async fn create_if_free(
     tx: &mut WriteTx,
     upload: &QueuedUpload,
@@ -547,19 +557,31 @@ async fn create_if_free(
     mtime: i64,
     content_type: Option<&str>,
 ) -> Result<Option<NodeId>> {
-    const CREATE_IF_FREE: &str = concat!(
+    const SQLITE: &str = concat!(
         claim_free_name_sql!(),
         blob_rows_after_a_write!("$6", "$1", "$7", "$8", "$9", "$10"),
-        ";\nINSERT INTO nodes (account_id, parent_id, name, name_key, kind, size, etag, \
-         mtime_ms, created_ms, content_type, blob_key) \
-         SELECT $2, $3, $11, $5, $12, $1, $6, $13, $7, $14, $6 \
-         WHERE EXISTS (SELECT 1 FROM blobs WHERE key = $6) RETURNING id",
+        ";\n",
+        insert_new_file_node!("WHERE EXISTS (SELECT 1 FROM blobs WHERE key = $6)"),
     );
+    const POSTGRES: &str = concat!(
+        "WITH claim AS (",
+        claim_free_name_sql!(),
+        " RETURNING 1), \
+         blob AS (INSERT INTO blobs (key, size, created_ms, md5, sha1) \
+         SELECT $6, $1, $7, $8, $9 FROM claim RETURNING key), \
+         bytes AS (INSERT INTO blob_data (key, bytes) \
+         SELECT key, $10 FROM blob WHERE $10 IS NOT NULL)\n",
+        insert_new_file_node!("FROM blob"),
+    );
+    let sql = match tx.backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
     let blob = &upload.content.blob;
     let digests = blob.digests();
     // fetch_all, not fetch_optional: sqlx stops reading at a list's first result, which
-    // is the claim's, and would leave the inserts unrun.
-    let rows = sqlx::query(CREATE_IF_FREE)
+    // on SQLite is the claim's, and would leave the inserts unrun.
+    let rows = sqlx::query(sql)
         .bind(upload.size_db)
         .bind(upload.account.0)
         .bind(upload.parent.0)
@@ -581,28 +603,6 @@ async fn create_if_free(
         Some(row) => Ok(Some(NodeId(row.try_get(0)?))),
         None => Ok(None),
     }
-}
-
-/// Charges `size` to the account if `name` is free in `parent`, a folder of the
-/// account, and the quota has room: what the long way checks with a read and a charge,
-/// in one statement. `false` (nothing written) when any of it does not hold; the long
-/// way then finds out which, and answers accordingly.
-async fn claim_free_name(
-    tx: &mut WriteTx,
-    account: AccountId,
-    parent: NodeId,
-    name: &str,
-    size: i64,
-) -> Result<bool> {
-    let done = sqlx::query(claim_free_name_sql!())
-        .bind(size)
-        .bind(account.0)
-        .bind(parent.0)
-        .bind(NodeKind::Dir.to_db())
-        .bind(name_key(name))
-        .execute(&mut *tx.tx)
-        .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// A check's error: a refusal, unless the database itself failed.
