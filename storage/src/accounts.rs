@@ -311,6 +311,25 @@ macro_rules! release_if_unreferenced {
             $returning
         )
     };
+    // Inside one PostgreSQL statement, whose steps all see the rows as they were before
+    // it: node `$node`, which step `$after` pointed at another blob, no longer counts,
+    // and nothing is deleted unless that step did so.
+    ($table:literal, $key:literal, $returning:literal, after $after:literal moved $node:literal) => {
+        concat!(
+            "DELETE FROM ",
+            $table,
+            " WHERE key = ",
+            $key,
+            " AND EXISTS (SELECT 1 FROM ",
+            $after,
+            ") AND NOT EXISTS (SELECT 1 FROM nodes WHERE blob_key = ",
+            $key,
+            " AND id <> ",
+            $node,
+            ") RETURNING ",
+            $returning
+        )
+    };
 }
 pub(crate) use release_if_unreferenced;
 

@@ -468,6 +468,7 @@ suite!(
     accounts_are_unique_and_versioned,
     kept_rows_follow_every_commit_at_once,
     uploads_commit_replace_and_release,
+    a_same_size_replacement_waits_for_no_lock_on_the_account,
     create_new_refuses_an_existing_name,
     an_upload_ends_alike_whatever_its_name_was_thought_to_be,
     large_uploads_read_back_exactly,
@@ -668,6 +669,66 @@ async fn uploads_commit_replace_and_release(f: &Fixture) {
     assert_eq!(f.read(&second).await, b"hello, world");
     assert_eq!(f.fresh(a.id).await.used_bytes, 12);
     assert_eq!(f.stored_blobs().await, 1, "the replaced blob is deleted");
+}
+
+/// Replacing a file with one of its size charges nothing, so its commit takes no lock
+/// on the account's row: on PostgreSQL, sync clients overwriting many files of one
+/// account at once would otherwise wait for each other's commits in turn. The lock is
+/// held here by another transaction for as long as the replacement runs; a
+/// replacement that changes the size still charges the difference afterwards.
+async fn a_same_size_replacement_waits_for_no_lock_on_the_account(f: &Fixture) {
+    let a = f.account("alice").await;
+    f.upload(&a, a.files_root, "note.txt", b"hello")
+        .await
+        .unwrap();
+    let mut holder = None;
+    if f.store.backend() == davgate_storage::Backend::Postgres {
+        let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&f.url)
+            .await
+            .unwrap();
+        db.execute("BEGIN").await.unwrap();
+        sqlx::query("UPDATE accounts SET used_bytes = used_bytes WHERE id = $1")
+            .bind(a.id.0)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        holder = Some(db);
+    }
+    let same_size = tokio::time::timeout(
+        Duration::from_secs(20),
+        f.commit(
+            &a,
+            a.files_root,
+            "note.txt",
+            b"world",
+            CreateMode::CreateOrReplace,
+            NameWas::Taken,
+        ),
+    )
+    .await
+    .expect("the replacement waited for the lock on the account's row")
+    .unwrap();
+    if let Some(mut db) = holder {
+        db.execute("ROLLBACK").await.unwrap();
+    }
+    assert_eq!(f.read(&same_size).await, b"world");
+    assert_eq!(f.fresh(a.id).await.used_bytes, 5);
+    assert_eq!(f.stored_blobs().await, 1, "the replaced blob is deleted");
+
+    let longer = f
+        .commit(
+            &a,
+            a.files_root,
+            "note.txt",
+            b"hello, world",
+            CreateMode::CreateOrReplace,
+            NameWas::Taken,
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.read(&longer).await, b"hello, world");
+    assert_eq!(f.fresh(a.id).await.used_bytes, 12);
+    assert_eq!(f.stored_blobs().await, 1);
 }
 
 async fn create_new_refuses_an_existing_name(f: &Fixture) {

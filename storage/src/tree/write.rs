@@ -4,10 +4,10 @@
 //! theirs (`db::batch`). An upload's bytes are already durable in a staged blob when
 //! [`Store::commit_upload`] runs (or, for a small one, in memory, and the commit writes
 //! them); the commit swaps the node's blob pointer and charges the quota together, and
-//! only then is the old blob released. A new file's rows go to the database in one
-//! round trip (`create_if_free`), and on SQLite a replaced file's too (`replace_file`):
-//! a hand-off to SQLite's thread, or a round trip to PostgreSQL, costs as much as a
-//! small write, and the batch's write lock waits for each.
+//! only then is the old blob released. Each upload's rows go to the database in one
+//! round trip (`create_if_free`, `replace_file`): a hand-off to SQLite's thread, or a
+//! round trip to PostgreSQL, costs as much as a small write, and the batch's write
+//! lock waits for each.
 
 use std::sync::Arc;
 
@@ -345,7 +345,7 @@ async fn apply_upload(
         }
         _ => {}
     }
-    if let (Some(old), Backend::Sqlite) = (&existing, tx.backend) {
+    if let Some(old) = &existing {
         let freed = replace_file(tx, upload, old, now, mtime, content_type.as_deref())
             .await
             .map_err(NotApplied::Broken)?;
@@ -453,13 +453,40 @@ macro_rules! blob_rows_after_a_write {
     };
 }
 
-/// On SQLite, the long way's writes for a file that replaces `old` (charge the
-/// difference, the blob's rows, point the node at it, release the old blob) as one list
-/// of statements: one round trip where the long way takes six. The blob's row is
-/// written only when the charge held, its bytes only when that row was written, the
-/// node only when that row is there, and the old blob's rows are deleted only when no
-/// node points at them any more. `None` when the charge did not hold: nothing was
-/// written. Otherwise the blobs nothing references now, to delete once durable.
+/// The same rows in one PostgreSQL statement: two `WITH` steps, `blob` and `bytes`,
+/// written only when `$when` holds (it names the step before).
+macro_rules! blob_rows_in_steps {
+    ($when:literal, $key:literal, $size:literal, $now:literal, $md5:literal, $sha1:literal, $bytes:literal) => {
+        concat!(
+            "blob AS (INSERT INTO blobs (key, size, created_ms, md5, sha1) SELECT ",
+            $key,
+            ", ",
+            $size,
+            ", ",
+            $now,
+            ", ",
+            $md5,
+            ", ",
+            $sha1,
+            " WHERE ",
+            $when,
+            " RETURNING key), bytes AS (INSERT INTO blob_data (key, bytes) SELECT key, ",
+            $bytes,
+            " FROM blob WHERE ",
+            $bytes,
+            " IS NOT NULL)"
+        )
+    };
+}
+
+/// The long way's writes for a file that replaces `old` (charge the difference, the
+/// blob's rows, point the node at it, release the old blob) in one round trip, where
+/// the long way takes six. The blob's row is written only when the charge held, its
+/// bytes only when that row was written, the node only when that row is there, and the
+/// old blob's rows are deleted only when no node points at them any more. `None` when
+/// the charge did not hold: nothing was written. Otherwise the blobs nothing references
+/// now, to delete once durable. As in [`create_if_free`], SQLite runs a list of
+/// statements and PostgreSQL one statement of `WITH` steps.
 async fn replace_file(
     tx: &mut WriteTx,
     upload: &QueuedUpload,
@@ -468,7 +495,7 @@ async fn replace_file(
     mtime: i64,
     content_type: Option<&str>,
 ) -> Result<Option<Vec<BlobKey>>> {
-    const REPLACE: &str = concat!(
+    const SQLITE: &str = concat!(
         charge_if_room!(""),
         blob_rows_after_a_write!("$3", "$4", "$5", "$6", "$7", "$8"),
         ";\nUPDATE nodes SET size = $4, etag = $3, mtime_ms = $9, blob_key = $3, \
@@ -478,10 +505,37 @@ async fn replace_file(
         ";\n",
         release_if_unreferenced!("blobs", "$12", "'row'"),
     );
+    const POSTGRES: &str = concat!(
+        // A file replaced by one of its size charges nothing, and takes no lock on
+        // the account's row: concurrent overwrites would wait for each other's commit.
+        "WITH charged AS (",
+        charge_if_room!(" AND $1 <> 0"),
+        " RETURNING 1), ",
+        blob_rows_in_steps!(
+            "$1 = 0 OR EXISTS (SELECT 1 FROM charged)",
+            "$3",
+            "$4",
+            "$5",
+            "$6",
+            "$7",
+            "$8"
+        ),
+        ", node AS (UPDATE nodes SET size = $4, etag = $3, mtime_ms = $9, blob_key = blob.key, \
+         content_type = $10 FROM blob WHERE id = $11 RETURNING 'replaced'::text AS done), \
+         inline AS (",
+        release_if_unreferenced!("blob_data", "$12", "'inline'::text AS done", after "node" moved "$11"),
+        "), gone AS (",
+        release_if_unreferenced!("blobs", "$12", "'row'::text AS done", after "node" moved "$11"),
+        ")\nSELECT done FROM node UNION ALL SELECT done FROM inline UNION ALL SELECT done FROM gone",
+    );
+    let sql = match tx.backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
     let blob = &upload.content.blob;
     let digests = blob.digests();
     // fetch_all for the reason create_if_free gives.
-    let rows = sqlx::query(REPLACE)
+    let rows = sqlx::query(sql)
         .bind(upload.size_db - old.size as i64)
         .bind(upload.account.0)
         .bind(blob.key().as_str())
@@ -566,11 +620,17 @@ async fn create_if_free(
     const POSTGRES: &str = concat!(
         "WITH claim AS (",
         claim_free_name_sql!(),
-        " RETURNING 1), \
-         blob AS (INSERT INTO blobs (key, size, created_ms, md5, sha1) \
-         SELECT $6, $1, $7, $8, $9 FROM claim RETURNING key), \
-         bytes AS (INSERT INTO blob_data (key, bytes) \
-         SELECT key, $10 FROM blob WHERE $10 IS NOT NULL)\n",
+        " RETURNING 1), ",
+        blob_rows_in_steps!(
+            "EXISTS (SELECT 1 FROM claim)",
+            "$6",
+            "$1",
+            "$7",
+            "$8",
+            "$9",
+            "$10"
+        ),
+        "\n",
         insert_new_file_node!("FROM blob"),
     );
     let sql = match tx.backend {
