@@ -425,14 +425,13 @@ async fn apply_upload(
     written.await.map_err(NotApplied::Broken)
 }
 
-/// A new blob's rows, appended to a list of statements after the one that decides
-/// whether it is written: its `blobs` row only when that statement changed a row, its
-/// bytes (`$bytes`, NULL when not inline) only when that row was written. The
-/// arguments are the parameters holding each column.
-macro_rules! blob_rows_after_a_write {
-    ($key:literal, $size:literal, $now:literal, $md5:literal, $sha1:literal, $bytes:literal) => {
+/// The insert of a new blob's `blobs` row from a `SELECT` of the parameters holding
+/// each column, for the caller to finish with the `WHERE` that decides whether it is
+/// written.
+macro_rules! insert_blob_row {
+    ($key:literal, $size:literal, $now:literal, $md5:literal, $sha1:literal) => {
         concat!(
-            ";\nINSERT INTO blobs (key, size, created_ms, md5, sha1) SELECT ",
+            "INSERT INTO blobs (key, size, created_ms, md5, sha1) SELECT ",
             $key,
             ", ",
             $size,
@@ -441,7 +440,20 @@ macro_rules! blob_rows_after_a_write {
             ", ",
             $md5,
             ", ",
-            $sha1,
+            $sha1
+        )
+    };
+}
+
+/// A new blob's rows, appended to a list of statements after the one that decides
+/// whether it is written: its `blobs` row only when that statement changed a row, its
+/// bytes (`$bytes`, NULL when not inline) only when that row was written. The
+/// arguments are the parameters holding each column.
+macro_rules! blob_rows_after_a_write {
+    ($key:literal, $size:literal, $now:literal, $md5:literal, $sha1:literal, $bytes:literal) => {
+        concat!(
+            ";\n",
+            insert_blob_row!($key, $size, $now, $md5, $sha1),
             " WHERE changes() = 1;\nINSERT INTO blob_data (key, bytes) SELECT ",
             $key,
             ", ",
@@ -458,16 +470,8 @@ macro_rules! blob_rows_after_a_write {
 macro_rules! blob_rows_in_steps {
     ($when:literal, $key:literal, $size:literal, $now:literal, $md5:literal, $sha1:literal, $bytes:literal) => {
         concat!(
-            "blob AS (INSERT INTO blobs (key, size, created_ms, md5, sha1) SELECT ",
-            $key,
-            ", ",
-            $size,
-            ", ",
-            $now,
-            ", ",
-            $md5,
-            ", ",
-            $sha1,
+            "blob AS (",
+            insert_blob_row!($key, $size, $now, $md5, $sha1),
             " WHERE ",
             $when,
             " RETURNING key), bytes AS (INSERT INTO blob_data (key, bytes) SELECT key, ",
