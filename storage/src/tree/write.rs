@@ -490,7 +490,10 @@ macro_rules! blob_rows_in_steps {
 /// old blob's rows are deleted only when no node points at them any more. `None` when
 /// the charge did not hold: nothing was written. Otherwise the blobs nothing references
 /// now, to delete once durable. As in [`create_if_free`], SQLite runs a list of
-/// statements and PostgreSQL one statement of `WITH` steps.
+/// statements and PostgreSQL one statement of `WITH` steps. On PostgreSQL another
+/// transaction may delete the node meanwhile: then too the node is not updated and the
+/// answer is `None`, but the blob's rows were written, so the long way's insert of them
+/// fails and the batch is rolled back and retried item by item, finding the name free.
 async fn replace_file(
     tx: &mut WriteTx,
     upload: &QueuedUpload,
