@@ -43,7 +43,7 @@ async fn one_batch(
             size_db: content.blob.size() as i64,
             content,
             mode,
-            // Every name thought free: one taken in the batch goes the long way.
+            // Every name thought free: one taken in the batch is looked up and replaced.
             name_was: NameWas::Free,
         };
         let item: Box<dyn BatchItem> = Box::new(PendingUpload {

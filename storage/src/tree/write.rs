@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::Store;
 use crate::accounts::{
-    AccountId, charge, charge_if_room, leaves_stored_bytes, release_blobs, release_if_unreferenced,
+    AccountId, charge, charge_if_room, leaves_stored_bytes, release_if_unreferenced,
 };
 use crate::blob::{BlobKey, StagedBlob};
 use crate::db::batch::{BatchItem, write_batch};
@@ -39,8 +39,9 @@ pub enum CreateMode {
 
 /// Whether the name an upload goes to was free when the request looked, before its
 /// body arrived. Only a guess (it is checked again in the commit's transaction), it
-/// picks the cheaper way to write: a name seen free is claimed and charged in one
-/// statement, and one taken meanwhile falls back to the long way.
+/// picks the cheaper way to write: a name seen free is claimed and written at once, and
+/// one taken meanwhile is then looked up and replaced; a name seen taken is looked up
+/// first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameWas {
     /// Nothing was there.
@@ -289,21 +290,24 @@ async fn apply_upload(
     let mtime = content.mtime_ms.unwrap_or(now);
     let content_type = content.content_type.clone();
 
-    let new_file = |id| Node {
-        id,
-        account,
-        parent: Some(parent),
-        name: name.clone(),
-        kind: NodeKind::File,
-        size: size_db as u64,
-        etag: key.as_str().to_owned(),
-        mtime_ms: mtime,
-        created_ms: now,
-        content_type: content_type.clone(),
-        blob: Some(key.clone()),
-        trashed_ms: None,
-        trash_origin: None,
-        digests: digests.clone(),
+    let created = |id| Applied {
+        node: Node {
+            id,
+            account,
+            parent: Some(parent),
+            name: name.clone(),
+            kind: NodeKind::File,
+            size: size_db as u64,
+            etag: key.as_str().to_owned(),
+            mtime_ms: mtime,
+            created_ms: now,
+            content_type: content_type.clone(),
+            blob: Some(key.clone()),
+            trashed_ms: None,
+            trash_origin: None,
+            digests: digests.clone(),
+        },
+        freed: Vec::new(),
     };
     let replaced = |old: Node| Node {
         size: size_db as u64,
@@ -315,16 +319,12 @@ async fn apply_upload(
         ..old
     };
     let seen_free = name_was == NameWas::Free && mode != CreateMode::ReplaceExisting;
-    if seen_free {
-        let created = create_if_free(tx, upload, now, mtime, content_type.as_deref())
+    if seen_free
+        && let Some(id) = create_if_free(tx, upload, now, mtime, content_type.as_deref())
             .await
-            .map_err(NotApplied::Broken)?;
-        if let Some(id) = created {
-            return Ok(Applied {
-                node: new_file(id),
-                freed: Vec::new(),
-            });
-        }
+            .map_err(NotApplied::Broken)?
+    {
+        return Ok(created(id));
     }
     let existing = fetch_child_of_dir(tx, account, parent, name)
         .await
@@ -345,84 +345,73 @@ async fn apply_upload(
         }
         _ => {}
     }
-    if let Some(old) = &existing {
-        let freed = replace_file(tx, upload, old, now, mtime, content_type.as_deref())
-            .await
-            .map_err(NotApplied::Broken)?;
-        if let Some(freed) = freed {
-            return Ok(Applied {
-                node: replaced(old.clone()),
-                freed,
-            });
+    match &existing {
+        Some(old) => {
+            match replace_file(tx, upload, old, now, mtime, content_type.as_deref())
+                .await
+                .map_err(NotApplied::Broken)?
+            {
+                Replacement::Done { freed } => {
+                    return Ok(Applied {
+                        node: replaced(old.clone()),
+                        freed,
+                    });
+                }
+                Replacement::NotCharged => {}
+                Replacement::NodeGoneMeanwhile => {
+                    return Err(NotApplied::Broken(changed_meanwhile()));
+                }
+            }
         }
-        // Nothing was written: the charge below refuses again, and says why.
+        // Claimed above already, and refused: a second try would fail alike.
+        None if seen_free => {}
+        None => {
+            if let Some(id) = create_if_free(tx, upload, now, mtime, content_type.as_deref())
+                .await
+                .map_err(NotApplied::Broken)?
+            {
+                return Ok(created(id));
+            }
+        }
     }
+    // Nothing was written, and every check but the quota passed above: the charge
+    // refuses and says why. One that holds here means another transaction changed the
+    // account between the statements (PostgreSQL): undone, and the upload tried alone.
     let old_size = existing.as_ref().map_or(0, |n| n.size as i64);
-    // The quota first: a conditional UPDATE that changes nothing when it refuses.
     charge(tx, account, size_db - old_size)
         .await
         .map_err(refused_unless_backend)?;
-    let written = async {
-        sqlx::query(
-            "INSERT INTO blobs (key, size, created_ms, md5, sha1) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(key.as_str())
-        .bind(size_db)
-        .bind(now)
-        .bind(digests.as_ref().and_then(|d| d.md5.as_deref()))
-        .bind(digests.as_ref().map(|d| d.sha1.as_str()))
-        .execute(&mut *tx.tx)
-        .await?;
-        if let Some(bytes) = blob.inline() {
-            sqlx::query("INSERT INTO blob_data (key, bytes) VALUES ($1, $2)")
-                .bind(key.as_str())
-                .bind(bytes)
-                .execute(&mut *tx.tx)
-                .await?;
-        }
-        Ok(match existing {
-            Some(old) => {
-                sqlx::query(
-                    "UPDATE nodes SET size = $1, etag = $2, mtime_ms = $3, blob_key = $2, \
-                     content_type = $4 WHERE id = $5",
-                )
-                .bind(size_db)
-                .bind(key.as_str())
-                .bind(mtime)
-                .bind(&content_type)
-                .bind(old.id.0)
-                .execute(&mut *tx.tx)
-                .await?;
-                let freed = match &old.blob {
-                    Some(old_key) => release_blobs(tx, std::slice::from_ref(old_key)).await?,
-                    None => Vec::new(),
-                };
-                Applied {
-                    node: replaced(old),
-                    freed,
-                }
-            }
-            None => {
-                let id = insert_node(
-                    tx,
-                    account,
-                    parent,
-                    name,
-                    NodeKind::File,
-                    Some((key, size_db)),
-                    mtime,
-                    now,
-                    content_type.as_deref(),
-                )
-                .await?;
-                Applied {
-                    node: new_file(id),
-                    freed: Vec::new(),
-                }
-            }
-        })
-    };
-    written.await.map_err(NotApplied::Broken)
+    Err(NotApplied::Broken(changed_meanwhile()))
+}
+
+/// Another transaction changed what an upload's commit read, between its statements
+/// (PostgreSQL runs them beside others). The batch is rolled back and the upload
+/// written alone; if that meets another change, the uploader gets this.
+fn changed_meanwhile() -> StorageError {
+    StorageError::Io(std::io::Error::other(
+        "the file or the account changed while the upload was committed; upload the file again",
+    ))
+}
+
+/// Which of an upload's one-round-trip writes `backend` runs: SQLite takes a list of
+/// statements in one hand-off, PostgreSQL one statement of `WITH` steps.
+fn one_round_trip(backend: Backend, sqlite: &'static str, postgres: &'static str) -> &'static str {
+    match backend {
+        Backend::Sqlite => sqlite,
+        Backend::Postgres => postgres,
+    }
+}
+
+/// What [`replace_file`] did.
+enum Replacement {
+    /// The node points at the new blob; `freed` are blobs nothing references now, to
+    /// delete once durable.
+    Done { freed: Vec<BlobKey> },
+    /// The quota refused the difference: nothing was written.
+    NotCharged,
+    /// The node was deleted by another transaction after it was read (PostgreSQL): the
+    /// charge and the blob's rows may be written, so the transaction must be undone.
+    NodeGoneMeanwhile,
 }
 
 /// The insert of a new blob's `blobs` row from a `SELECT` of the parameters holding
@@ -483,17 +472,14 @@ macro_rules! blob_rows_in_steps {
     };
 }
 
-/// The long way's writes for a file that replaces `old` (charge the difference, the
-/// blob's rows, point the node at it, release the old blob) in one round trip, where
-/// the long way takes six. The blob's row is written only when the charge held, its
-/// bytes only when that row was written, the node only when that row is there, and the
-/// old blob's rows are deleted only when no node points at them any more. `None` when
-/// the charge did not hold: nothing was written. Otherwise the blobs nothing references
-/// now, to delete once durable. As in [`create_if_free`], SQLite runs a list of
-/// statements and PostgreSQL one statement of `WITH` steps. On PostgreSQL another
-/// transaction may delete the node meanwhile: then too the node is not updated and the
-/// answer is `None`, but the blob's rows were written, so the long way's insert of them
-/// fails and the batch is rolled back and retried item by item, finding the name free.
+/// The writes for a file that replaces `old` (charge the difference, the blob's rows,
+/// point the node at it, release the old blob) in one round trip, where separate
+/// statements took six. The blob's row is written only when the charge held, its bytes
+/// only when that row was written, the node only when that row is there, and the old
+/// blob's rows are deleted only when no node points at them any more. As in
+/// [`create_if_free`], SQLite runs a list of statements and PostgreSQL one statement of
+/// `WITH` steps; only there can another transaction delete the node meanwhile, and its
+/// statement says when the blob's row was written for a node it then did not find.
 async fn replace_file(
     tx: &mut WriteTx,
     upload: &QueuedUpload,
@@ -501,7 +487,7 @@ async fn replace_file(
     now: i64,
     mtime: i64,
     content_type: Option<&str>,
-) -> Result<Option<Vec<BlobKey>>> {
+) -> Result<Replacement> {
     const SQLITE: &str = concat!(
         charge_if_room!(""),
         blob_rows_after_a_write!("$3", "$4", "$5", "$6", "$7", "$8"),
@@ -533,16 +519,13 @@ async fn replace_file(
         release_if_unreferenced!("blob_data", "$12", "'inline'::text AS done", after "node" moved "$11"),
         "), gone AS (",
         release_if_unreferenced!("blobs", "$12", "'row'::text AS done", after "node" moved "$11"),
-        ")\nSELECT done FROM node UNION ALL SELECT done FROM inline UNION ALL SELECT done FROM gone",
+        ")\nSELECT 'written'::text FROM blob UNION ALL SELECT done FROM node \
+         UNION ALL SELECT done FROM inline UNION ALL SELECT done FROM gone",
     );
-    let sql = match tx.backend {
-        Backend::Sqlite => SQLITE,
-        Backend::Postgres => POSTGRES,
-    };
     let blob = &upload.content.blob;
     let digests = blob.digests();
     // fetch_all for the reason create_if_free gives.
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query(one_round_trip(tx.backend, SQLITE, POSTGRES))
         .bind(upload.size_db - old.size as i64)
         .bind(upload.account.0)
         .bind(blob.key().as_str())
@@ -563,16 +546,20 @@ async fn replace_file(
     }
     let did = |what: &str| done.iter().any(|d| d == what);
     if !did("replaced") {
-        return Ok(None);
+        return Ok(if did("written") {
+            Replacement::NodeGoneMeanwhile
+        } else {
+            Replacement::NotCharged
+        });
     }
-    Ok(Some(match &old.blob {
+    let freed = match &old.blob {
         Some(old_key) if leaves_stored_bytes(did("row"), did("inline")) => vec![old_key.clone()],
         _ => Vec::new(),
-    }))
+    };
+    Ok(Replacement::Done { freed })
 }
 
-/// The claim of a free name, as the long way would check it with a read and a
-/// charge, in one statement: charges `$1` bytes to account `$2` if the quota has room,
+/// The claim of a free name, what a read and a charge would check, in one statement: charges `$1` bytes to account `$2` if the quota has room,
 /// `$3` is a folder of the account (`$4` the folder kind) and no node in it has the
 /// name key `$5`. It changes no row when any of that does not hold.
 macro_rules! claim_free_name_sql {
@@ -600,10 +587,10 @@ macro_rules! insert_new_file_node {
 
 /// Claims the free name the upload was seen to go to (`claim_free_name_sql!`) and
 /// writes the new file's rows (its blob, the blob's bytes when inline, its node) in one
-/// round trip to the database, where the long way takes four while the batch's write
-/// lock waits for each. The blob's row is written only when the claim charged, its
-/// bytes only when that row was written, and the node only when that row is there; so
-/// a claim that does not hold writes nothing and gives `None`, and the long way then
+/// round trip to the database, where separate statements took four while the batch's
+/// write lock waited for each. The blob's row is written only when the claim charged,
+/// its bytes only when that row was written, and the node only when that row is there;
+/// so a claim that does not hold writes nothing and gives `None`, and the caller then
 /// finds out why.
 ///
 /// SQLite runs it as a list of statements, each gated on the one before
@@ -640,15 +627,11 @@ async fn create_if_free(
         "\n",
         insert_new_file_node!("FROM blob"),
     );
-    let sql = match tx.backend {
-        Backend::Sqlite => SQLITE,
-        Backend::Postgres => POSTGRES,
-    };
     let blob = &upload.content.blob;
     let digests = blob.digests();
     // fetch_all, not fetch_optional: sqlx stops reading at a list's first result, which
     // on SQLite is the claim's, and would leave the inserts unrun.
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query(one_round_trip(tx.backend, SQLITE, POSTGRES))
         .bind(upload.size_db)
         .bind(upload.account.0)
         .bind(upload.parent.0)
