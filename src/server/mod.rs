@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use davgate_storage::{BlobStoreConfig, Job, StorageError, Store, StoreConfig};
+use davgate_storage::{Backend, BlobStoreConfig, Job, StorageError, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -45,6 +45,9 @@ pub use crate::sendfile::FileRanges;
 
 /// How often expired trash is purged and unreferenced blobs collected, at most.
 const UPKEEP_EVERY: Duration = Duration::from_secs(3600);
+/// How often PostgreSQL's tables are checked for growth (`Store::refresh_statistics`):
+/// a table filled from empty gets plans for its size within this long of each doubling.
+const STATISTICS_EVERY: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +222,9 @@ pub async fn start_on(settings: Settings, listener: TcpListener) -> Result<Runni
         Some(store.clone()),
         stopped.clone(),
     ));
+    if store.backend() == Backend::Postgres {
+        tokio::spawn(refresh_statistics(store.clone(), stopped.clone()));
+    }
     tokio::spawn(upkeep(store, settings.trash_retention, stopped.clone()));
     let flush = tokio::spawn(flush_usage(app.auth.usage().clone(), stopped.clone()));
     if let Some(certs) = &certs {
@@ -323,7 +329,7 @@ fn narrate(
             endpoint::PATH
         );
     }
-    if store.backend() == davgate_storage::Backend::Sqlite
+    if store.backend() == Backend::Sqlite
         && settings.sqlite_synchronous == davgate_storage::SqliteSynchronous::Normal
     {
         tracing::info!(
@@ -340,6 +346,37 @@ fn narrate(
     }
     // Last, on stdout: scripts and tests wait for this line to know the port.
     println!("davgate listening on {scheme}://{addr}");
+}
+
+/// Keeps PostgreSQL's plans made from the tables' current sizes as they grow, until
+/// `stopped` turns true.
+async fn refresh_statistics(store: Store, mut stopped: watch::Receiver<bool>) {
+    let mut failing = false;
+    loop {
+        match store.refresh_statistics().await {
+            Ok(tables) => {
+                failing = false;
+                if !tables.is_empty() {
+                    tracing::debug!(?tables, "analyzed tables that had grown");
+                }
+            }
+            // Once per run of failures: a database that is down would otherwise repeat
+            // it every few seconds.
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(
+                    error = %e,
+                    "cannot check the tables for growth or analyze them; PostgreSQL's \
+                     autovacuum will analyze them, a minute or more later. Will retry"
+                );
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(STATISTICS_EVERY) => {}
+            _ = stopped.changed() => return,
+        }
+    }
 }
 
 /// Purges expired trash and collects unreferenced blobs, at start and then hourly. Each

@@ -131,6 +131,14 @@ impl Store {
         self.md5.transfer()
     }
 
+    /// Analyzes the PostgreSQL tables that have doubled, or changed as many rows as they
+    /// held, since their last ANALYZE, so that the generic plans of prepared statements
+    /// follow their growth; returns their names. Call it every few seconds. Nothing on
+    /// SQLite.
+    pub async fn refresh_statistics(&self) -> Result<Vec<String>> {
+        self.db.analyze_grown_tables().await
+    }
+
     /// Which database is behind this store.
     pub fn backend(&self) -> Backend {
         self.db.backend

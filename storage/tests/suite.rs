@@ -469,6 +469,7 @@ suite!(
     kept_rows_follow_every_commit_at_once,
     uploads_commit_replace_and_release,
     a_same_size_replacement_waits_for_no_lock_on_the_account,
+    generic_plans_follow_a_growing_table,
     create_new_refuses_an_existing_name,
     an_upload_ends_alike_whatever_its_name_was_thought_to_be,
     large_uploads_read_back_exactly,
@@ -676,6 +677,80 @@ async fn uploads_commit_replace_and_release(f: &Fixture) {
 /// account at once would otherwise wait for each other's commits in turn. The lock is
 /// held here by another transaction for as long as the replacement runs; a
 /// replacement that changes the size still charges the difference afterwards.
+/// PostgreSQL keeps a prepared statement's generic plan until the table's next ANALYZE.
+/// Made while `nodes` held a handful of rows, the plan of a lookup by name scans the whole
+/// table; once the table has grown, `refresh_statistics` analyzes it and the same
+/// statement, on the same connection, uses the index. SQLite has nothing to refresh.
+async fn generic_plans_follow_a_growing_table(f: &Fixture) {
+    let a = f.account("alice").await;
+    if f.store.backend() == davgate_storage::Backend::Sqlite {
+        assert_eq!(
+            f.store.refresh_statistics().await.unwrap(),
+            Vec::<String>::new()
+        );
+        return;
+    }
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&f.url)
+        .await
+        .unwrap();
+    // Generic at once, where a pooled connection switches after five runs; and the
+    // statistics autovacuum would have taken of the few rows there are.
+    for setup in [
+        "SET plan_cache_mode = force_generic_plan",
+        "ANALYZE nodes",
+        "PREPARE child (bigint, text) AS \
+         SELECT id FROM nodes WHERE parent_id = $1 AND name_key = $2",
+    ] {
+        db.execute(setup).await.unwrap();
+    }
+    async fn plan(db: &mut sqlx::AnyConnection) -> String {
+        sqlx::query_scalar::<_, String>("EXPLAIN EXECUTE child (1, 'x')")
+            .fetch_all(db)
+            .await
+            .unwrap()
+            .join("\n")
+    }
+    let small = plan(&mut db).await;
+    assert!(
+        small.contains("Seq Scan"),
+        "the plan on a few rows: {small}"
+    );
+
+    let folder = f.store.create_dir(a.id, a.files_root, "big").await.unwrap();
+    for i in 0..1_000 {
+        f.store
+            .create_dir(a.id, folder.id, &format!("d{i}"))
+            .await
+            .unwrap();
+    }
+    // The pooled connections report their changes to the statistics within seconds.
+    let mut analyzed = Vec::new();
+    for _ in 0..120 {
+        analyzed = f.store.refresh_statistics().await.unwrap();
+        if analyzed.iter().any(|t| t == "nodes") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        analyzed.iter().any(|t| t == "nodes"),
+        "analyzed: {analyzed:?}"
+    );
+    let grown = plan(&mut db).await;
+    assert!(
+        grown.contains("Index Scan using nodes_by_parent") && !grown.contains("Seq Scan"),
+        "the plan on 1,000 rows: {grown}"
+    );
+    // Analyzed now: nothing has grown since.
+    assert!(
+        !f.store
+            .refresh_statistics()
+            .await
+            .unwrap()
+            .contains(&"nodes".to_owned())
+    );
+}
+
 async fn a_same_size_replacement_waits_for_no_lock_on_the_account(f: &Fixture) {
     let a = f.account("alice").await;
     f.upload(&a, a.files_root, "note.txt", b"hello")

@@ -16,6 +16,7 @@ mod readers;
 mod readers_tests;
 mod snapshots;
 mod sqlite_settings;
+mod statistics;
 mod wal_flush;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -87,15 +88,6 @@ pub enum SqliteSynchronous {
 /// The `PRAGMA synchronous` level of every SQLite connection: NORMAL, so a COMMIT does
 /// not fsync; [`SqliteSynchronous::Full`] adds the grouped fsync after it.
 pub(crate) const SQLITE_SYNCHRONOUS_LEVEL: i64 = 1;
-
-/// Plans every PostgreSQL statement for the values it runs with. sqlx prepares each
-/// query once per connection, and after five runs PostgreSQL may switch the statement to
-/// a generic plan, costed on the table sizes of that moment and kept until the next
-/// ANALYZE. Prepared while `nodes` held a handful of rows, the path walk kept a
-/// sequential scan of the whole table per step: 5 ms on a 10,000-entry folder against
-/// 0.09 ms planned afresh. A custom plan costs a fraction of a millisecond to make and
-/// always sees the current sizes; keeping the statements prepared still saves the parse.
-const POSTGRES_PLAN_CACHE_MODE: &str = "SET plan_cache_mode = force_custom_plan";
 
 /// What an idle SQLite connection gives back in [`Db::release_memory`]: its page cache
 /// (heap: pages read from the file and the log). After a 50,000-entry listing the caches
@@ -354,13 +346,10 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
         .max_connections(max)
         .acquire_timeout(readers::CONNECTION_WAIT)
         .before_acquire(|conn, _meta| Box::pin(discard_if_still_in_transaction(conn)));
+    // PostgreSQL keeps its generic plans of the prepared statements: `statistics` keeps
+    // them made from the tables' current sizes.
     if backend == Backend::Postgres {
-        return pool.after_connect(|conn, _meta| {
-            Box::pin(async move {
-                conn.execute(POSTGRES_PLAN_CACHE_MODE).await?;
-                Ok(())
-            })
-        });
+        return pool;
     }
     // An SQLite connection is a handle in this process that cannot go away under us:
     // pinging it before each use (sqlx's default) only added a round trip to its worker
