@@ -358,6 +358,11 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
         .after_connect(|conn, _meta| Box::pin(sqlite_settings::apply(conn)))
 }
 
+/// `name` as a quoted SQL identifier, whatever characters it holds.
+pub(crate) fn quoted_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Whether an SQLite URL asks for the database to be created (`mode=rwc`).
 fn creates_if_missing(url: &str) -> bool {
     url.split_once('?')
@@ -413,6 +418,12 @@ mod tests {
         assert!(creates_if_missing("sqlite://x.db?cache=shared&mode=rwc"));
         assert!(!creates_if_missing("sqlite://x.db?mode=rw"));
         assert!(!creates_if_missing("sqlite://x.db"));
+    }
+
+    #[test]
+    fn identifiers_are_quoted_with_inner_quotes_doubled() {
+        assert_eq!(quoted_identifier("nodes"), "\"nodes\"");
+        assert_eq!(quoted_identifier("a\"b"), "\"a\"\"b\"");
     }
 
     #[test]

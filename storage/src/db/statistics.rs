@@ -15,7 +15,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{Backend, Db};
+use super::{Backend, Db, quoted_identifier};
 use crate::error::Result;
 
 /// Fewer changes than this never call for an ANALYZE: below it a sequential scan is
@@ -52,21 +52,5 @@ impl Db {
             .await?;
         }
         Ok(grown)
-    }
-}
-
-/// `name` as a PostgreSQL identifier, whatever characters it holds.
-fn quoted_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quoted_identifier;
-
-    #[test]
-    fn identifiers_are_quoted_with_inner_quotes_doubled() {
-        assert_eq!(quoted_identifier("nodes"), "\"nodes\"");
-        assert_eq!(quoted_identifier("a\"b"), "\"a\"\"b\"");
     }
 }

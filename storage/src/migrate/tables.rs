@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
 use super::report::MigrationError;
+use crate::db::quoted_identifier;
 
 /// Every table copied, parents before children (the order foreign keys need).
 pub(super) const TABLES: &[&str] = &[
@@ -75,7 +76,7 @@ pub(super) async fn source_tables(source: &AnyPool) -> Result<Vec<&'static str>,
 /// Refuses a target with a row in any table a migration would fill.
 pub(super) async fn ensure_empty(target: &AnyPool) -> Result<(), MigrationError> {
     for table in TABLES {
-        let sql = format!("SELECT 1 FROM {} LIMIT 1", quoted(table));
+        let sql = format!("SELECT 1 FROM {} LIMIT 1", quoted_identifier(table));
         // Only names from TABLES are formatted into the statement.
         let row: Option<i32> = sqlx::query_scalar(AssertSqlSafe(sql))
             .fetch_optional(target)
@@ -198,7 +199,7 @@ pub(super) async fn copy_table(
     table: &'static str,
 ) -> Result<u64, MigrationError> {
     let columns = columns(source, tx, table).await?;
-    let names: Vec<String> = columns.iter().map(|c| quoted(&c.name)).collect();
+    let names: Vec<String> = columns.iter().map(|c| quoted_identifier(&c.name)).collect();
     let select = if table == "nodes" {
         // A folder before what it holds: a file moved into a newer folder has a parent
         // with a higher id, so id order would break the parent's foreign key.
@@ -211,11 +212,15 @@ pub(super) async fn copy_table(
             prefixed.join(", ")
         )
     } else {
-        format!("SELECT {} FROM {}", names.join(", "), quoted(table))
+        format!(
+            "SELECT {} FROM {}",
+            names.join(", "),
+            quoted_identifier(table)
+        )
     };
     let insert = format!(
         "INSERT INTO {} ({}) VALUES ",
-        quoted(table),
+        quoted_identifier(table),
         names.join(", ")
     );
     let rows_per_batch = BATCH_ROWS.min(BATCH_PARAMS / columns.len().max(1));
@@ -241,7 +246,7 @@ pub(super) async fn copy_table(
     drop(rows);
     copied += insert_batch(tx, &insert, columns.len(), &mut batch).await?;
 
-    let count = format!("SELECT COUNT(*) FROM {}", quoted(table));
+    let count = format!("SELECT COUNT(*) FROM {}", quoted_identifier(table));
     let source_rows: i64 = sqlx::query_scalar(AssertSqlSafe(count))
         .fetch_one(source)
         .await?;
@@ -312,19 +317,14 @@ pub(super) async fn advance_sequences(
             let sql = format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), \
                  (SELECT COALESCE(MAX({col}), 0) + 1 FROM {tab}), false)",
-                col = quoted(&column),
-                tab = quoted(table),
+                col = quoted_identifier(&column),
+                tab = quoted_identifier(table),
             );
             // `table` is from TABLES and `column` from the schema: plain identifiers.
             sqlx::query(AssertSqlSafe(sql)).execute(&mut **tx).await?;
         }
     }
     Ok(())
-}
-
-/// `name` as a quoted SQL identifier.
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]
