@@ -366,8 +366,10 @@ async fn refresh_statistics(store: Store, mut stopped: watch::Receiver<bool>) {
                 failing = true;
                 tracing::warn!(
                     error = %e,
-                    "cannot check the tables for growth or analyze them; PostgreSQL's \
-                     autovacuum will analyze them, a minute or more later. Will retry"
+                    "cannot check the tables for growth or analyze them (retrying every \
+                     {}); check that PostgreSQL is up and reachable. Meanwhile its \
+                     autovacuum analyzes them, a minute or more later",
+                    humantime::format_duration(STATISTICS_EVERY)
                 );
             }
             Err(_) => {}
