@@ -100,6 +100,47 @@ async fn per_account_limits_override_the_server_default() {
         .says("4MiB");
 }
 
+/// The account each request reads is kept across uploads (a sync job's stream of them
+/// costs one read of it, not one each), so the usage it holds can lag: the quota
+/// figures of PROPFIND, and any refusal over the quota, read the usage again. Replacing
+/// a file with a smaller one makes room for the very next upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_figures_and_refusals_follow_each_upload_at_once() {
+    let srv = TestServer::start().await;
+    let alice = srv.account("alice").await;
+    srv.store
+        .set_quota(alice.id, Some(3 * MIB as u64))
+        .await
+        .unwrap();
+    let dav = srv.alice();
+    let used = || async {
+        dav.props("/files/", "0", &["quota-used-bytes"])
+            .await
+            .status(207)
+            .values("quota-used-bytes")[0]
+            .clone()
+    };
+    assert_eq!(used().await, "0");
+    dav.put("/files/a.bin", vec![1u8; 2 * MIB])
+        .await
+        .status(201);
+    assert_eq!(used().await, (2 * MIB).to_string());
+    // A folder: a commit that is not an upload, so the next request reads the account
+    // again (2 MiB used) and keeps it across the uploads that follow.
+    dav.req("MKCOL", "/files/dir").send().await.status(201);
+    dav.put("/files/a.bin", vec![2u8; 1024]).await.status(204);
+    assert_eq!(used().await, "1024");
+    // 2.5 MiB: refused on the kept row's 2 MiB, taken on the usage read again.
+    dav.put("/files/b.bin", vec![3u8; 5 * MIB / 2])
+        .await
+        .status(201);
+    assert_eq!(used().await, (1024 + 5 * MIB / 2).to_string());
+    dav.put("/files/c.bin", vec![4u8; MIB])
+        .await
+        .status(507)
+        .says("quota of 3MiB");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_overrun_is_507_and_a_failed_replace_keeps_the_old_content() {
     let srv = TestServer::start().await;

@@ -152,7 +152,9 @@ impl Authenticator {
                 .cache
                 .check_with(key, self.counted_check(&creds, client))
                 .await?;
-            let account = self.store.account(check.account).await?;
+            // Kept across uploads: a sync job's stream of them would otherwise cost a
+            // read of the account each. Its usage may lag; what needs it reads it.
+            let account = self.store.account_settings(check.account).await?;
             match account {
                 Some(account) if still_valid(&account, &check) => {
                     if !cached {

@@ -8,7 +8,8 @@ use super::scope::Access;
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// The account, as read for this request.
+    /// The account, as read for this request; its `used_bytes` may miss the last
+    /// second's uploads (`Store::account_settings`).
     pub account: Account,
     /// Which credential signed in.
     pub credential: Credential,

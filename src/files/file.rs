@@ -37,14 +37,7 @@ pub(crate) struct UploadPlan {
 }
 
 impl UploadPlan {
-    /// Refuses an announced length over a limit before a byte of the body is read.
-    pub(crate) fn check_announced(&self) -> Result<(), StorageError> {
-        match self.expected {
-            Some(len) => self.check(len),
-            None => Ok(()),
-        }
-    }
-
+    /// Refuses `len` bytes over the per-file limit or the quota.
     pub(crate) fn check(&self, len: u64) -> Result<(), StorageError> {
         if len > self.limit {
             return Err(StorageError::TooLarge { limit: self.limit });
@@ -67,8 +60,35 @@ impl UploadPlan {
 pub(crate) struct QuotaRoom {
     pub(crate) quota: u64,
     pub(crate) used: u64,
+    /// Where `used` comes from.
+    pub(crate) used_from: UsageFrom,
     /// Size of the file the upload replaces: its bytes are freed by the commit.
     pub(crate) replaced: u64,
+}
+
+/// Where an upload's idea of the account's usage comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UsageFrom {
+    /// The request's account row, which may miss the last second's uploads.
+    RequestAccount,
+    /// The database, read when the row's figure would have refused the upload.
+    ReadAgain,
+}
+
+impl UploadPlan {
+    /// Whether a refusal over the quota would rest on the request's account row alone.
+    pub(crate) fn usage_may_lag(&self) -> bool {
+        self.quota
+            .is_some_and(|q| q.used_from == UsageFrom::RequestAccount)
+    }
+
+    /// Takes the account's usage as the database has it now.
+    pub(crate) fn usage_read_again(&mut self, used: u64) {
+        if let Some(q) = &mut self.quota {
+            q.used = used;
+            q.used_from = UsageFrom::ReadAgain;
+        }
+    }
 }
 
 /// The most bytes a GET reads into memory at once; it holds two such chunks at most.

@@ -10,13 +10,13 @@
 
 use bytes::Bytes;
 use davgate_storage::blob::Md5Pace;
-use davgate_storage::{CreateMode, NameWas, NewContent, Node};
+use davgate_storage::{CreateMode, NameWas, NewContent, Node, StorageError};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
 use super::body::classify;
 use super::errors::{BodyFailure, FilesError, Occupant};
-use super::file::{QuotaRoom, UploadPlan};
+use super::file::{QuotaRoom, UploadPlan, UsageFrom};
 use super::request::Ctx;
 use crate::memory::{HeapTopsKept, LargeBody};
 use crate::response::{self, Body};
@@ -74,7 +74,7 @@ where
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let account = ctx.account;
-    let plan = UploadPlan {
+    let mut plan = UploadPlan {
         parent: parent.id,
         name: name.clone(),
         mode,
@@ -86,6 +86,7 @@ where
         quota: account.quota_bytes.map(|quota| QuotaRoom {
             quota,
             used: account.used_bytes,
+            used_from: UsageFrom::RequestAccount,
             replaced: existing.as_ref().map_or(0, |n| n.size),
         }),
         expected,
@@ -93,7 +94,9 @@ where
         content_type: upload.content_type,
         checksum,
     };
-    plan.check_announced()?;
+    if let Some(len) = plan.expected {
+        check_length(ctx, &mut plan, len).await?;
+    }
 
     // Both digests are computed as the body streams (davgate_storage::blob::digest),
     // so a checksum the client sent is verified before the commit. MD5 is slower than a
@@ -127,7 +130,7 @@ where
             continue;
         };
         // Dropping the writer on any refusal deletes what was staged so far.
-        plan.check(writer.written() + data.len() as u64)?;
+        check_length(ctx, &mut plan, writer.written() + data.len() as u64).await?;
         if expected.is_some_and(|len| writer.written() + data.len() as u64 > len) {
             return Err(FilesError::LongBody {
                 expected: expected.unwrap_or_default(),
@@ -195,6 +198,20 @@ where
         headers.insert("x-oc-mtime", HeaderValue::from_static("accepted"));
     }
     Ok(resp)
+}
+
+/// [`UploadPlan::check`], refusing over the quota only on the usage the database holds
+/// now: the request's account row may miss the last second's uploads, and the room
+/// that replacing a file by a smaller one made.
+async fn check_length(ctx: &Ctx<'_>, plan: &mut UploadPlan, len: u64) -> Result<(), FilesError> {
+    match plan.check(len) {
+        Err(StorageError::QuotaExceeded(_)) if plan.usage_may_lag() => {
+            let used = ctx.store.used_bytes(ctx.account.id).await?;
+            plan.usage_read_again(used.ok_or(StorageError::NotFound)?);
+            Ok(plan.check(len)?)
+        }
+        checked => Ok(checked?),
+    }
 }
 
 /// The length the client announced: `Content-Length`, or `X-Expected-Entity-Length`

@@ -84,6 +84,29 @@ impl Store {
             .await
     }
 
+    /// The account with this id, as [`Self::account`] reads it, but kept across the
+    /// commits of uploads (see `db::changes`): its settings and credentials are as
+    /// current, while its `used_bytes` may miss what uploads changed in the last second.
+    /// For the account read on every request; what shows or enforces usage asks
+    /// [`Self::used_bytes`].
+    pub async fn account_settings(&self, id: AccountId) -> Result<Option<Account>> {
+        let version = self.db.changes.version_beyond_content();
+        self.snapshots
+            .account_settings
+            .kept_or_read(version, &id, || self.account(id))
+            .await
+    }
+
+    /// The bytes the account stores now, read from the database; `None` when there is
+    /// no such account.
+    pub async fn used_bytes(&self, id: AccountId) -> Result<Option<u64>> {
+        let used: Option<i64> = sqlx::query_scalar("SELECT used_bytes FROM accounts WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(used.map(|used| used.max(0) as u64))
+    }
+
     /// The account with this user name, if it exists.
     /// Names are compared without case (they are ASCII, so `lower` is exact on both
     /// databases).

@@ -4,59 +4,12 @@
 //! The rules for which locks conflict live with the protocol code; this module makes
 //! "check for conflicts, then insert" one atomic step.
 
-use sqlx::FromRow;
-
 use crate::Store;
-use crate::db::now_ms;
+use crate::db::{Backend, now_ms};
 use crate::error::Result;
 use crate::ids::AccountId;
-
-/// One lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockRecord {
-    /// The lock token URI.
-    pub token: String,
-    /// The locked path below the account's files root, NFC-normalised.
-    pub path: String,
-    /// Who took the lock.
-    pub principal: Option<String>,
-    /// The client's `DAV:owner` element, as sent.
-    pub owner_xml: Option<Vec<u8>>,
-    /// When the lock expires, ms since the epoch. Every lock expires: a client that
-    /// crashes must not leave a file locked for good.
-    pub expires_ms: i64,
-    /// Shared or exclusive.
-    pub shared: bool,
-    /// Depth infinity.
-    pub deep: bool,
-}
-
-#[derive(FromRow)]
-struct LockRow {
-    token: String,
-    path: String,
-    principal: Option<String>,
-    owner_xml: Option<Vec<u8>>,
-    timeout_ms: Option<i64>,
-    shared: i64,
-    deep: i64,
-}
-
-impl From<LockRow> for LockRecord {
-    fn from(r: LockRow) -> Self {
-        LockRecord {
-            token: r.token,
-            path: r.path,
-            principal: r.principal,
-            owner_xml: r.owner_xml,
-            // Migration 0005 gave every older row an expiry and davgate writes none
-            // without one, so a NULL comes from outside: read as long expired.
-            expires_ms: r.timeout_ms.unwrap_or(0),
-            shared: r.shared != 0,
-            deep: r.deep != 0,
-        }
-    }
-}
+pub use crate::model::lock::LockRecord;
+use crate::model::lock::LockRow;
 
 /// The columns of a lock, in `LockRow` order.
 macro_rules! lock_columns {
@@ -68,21 +21,35 @@ macro_rules! lock_columns {
 impl Store {
     /// The account's locks that have not expired. Expired ones found on the way are
     /// deleted, so the table holds only locks that still mean something.
+    ///
+    /// Every write to the files asks for them, so on SQLite they are kept across
+    /// uploads, which leave locks alone (see `db::changes`). PostgreSQL announces
+    /// changes to accounts, nodes and blobs only (`0012_change_notices`): a lock another
+    /// node took would go unseen, so there they are read every time.
     pub async fn locks(&self, account: AccountId) -> Result<Vec<LockRecord>> {
+        let version = match self.db.backend {
+            Backend::Sqlite => self.db.changes.version_beyond_content(),
+            Backend::Postgres => None,
+        };
         let sql = concat!(
             "SELECT ",
             lock_columns!(),
             " FROM locks WHERE account_id = $1 ORDER BY path"
         );
-        let rows: Vec<LockRow> = sqlx::query_as(sql)
-            .bind(account.0)
-            .fetch_all(&self.db.pool)
+        let rows = self
+            .snapshots
+            .locks
+            .kept_or_read(version, &account, || async {
+                let rows: Vec<LockRow> = sqlx::query_as(sql)
+                    .bind(account.0)
+                    .fetch_all(&self.db.pool)
+                    .await?;
+                Ok(rows.into_iter().map(LockRecord::from).collect::<Vec<_>>())
+            })
             .await?;
         let now = now_ms();
-        let (live, expired): (Vec<LockRecord>, Vec<LockRecord>) = rows
-            .into_iter()
-            .map(LockRecord::from)
-            .partition(|l| l.expires_ms > now);
+        let (live, expired): (Vec<LockRecord>, Vec<LockRecord>) =
+            rows.into_iter().partition(|l| l.expires_ms > now);
         // Reads stay reads: the write happens only when there is something to purge.
         if !expired.is_empty() {
             self.purge_expired_locks(account, now).await?;

@@ -25,7 +25,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::blob::{BlobKey, BlobStore, BlobWriter, Md5Prefix, Md5Resume, Md5Resumer, StagedBlob};
-use crate::db::Db;
+use crate::db::{Db, Wrote};
 use crate::error::{Result, StorageError};
 
 /// Blobs waiting for their MD5 at most; more wait for the next upkeep.
@@ -159,6 +159,7 @@ impl Worker {
             hasher.update(read);
         }
         let mut tx = self.db.begin_write().await?;
+        tx.wrote = Wrote::FileContent;
         sqlx::query("UPDATE blobs SET md5 = $1 WHERE key = $2 AND md5 IS NULL")
             .bind(hasher.finish())
             .bind(key.as_str())

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::ids::{AccountId, NodeId};
 use crate::md5_fill;
 use crate::model::account::Account;
+use crate::model::lock::LockRecord;
 use crate::model::node::Node;
 
 /// Where the store keeps its data.
@@ -64,6 +65,10 @@ impl BlobStoreConfig {
 #[derive(Default)]
 pub(crate) struct KeptRows {
     pub(crate) accounts: db::Snapshots<AccountId, Option<Account>>,
+    /// The same rows, kept across commits of file content (`Store::account_settings`).
+    pub(crate) account_settings: db::Snapshots<AccountId, Option<Account>>,
+    /// Each account's locks, expired ones too, kept across commits of file content.
+    pub(crate) locks: db::Snapshots<AccountId, Vec<LockRecord>>,
     /// Path walks by root and the segments' NFC keys as JSON; misses too.
     pub(crate) paths: db::Snapshots<(NodeId, String), Option<Node>>,
 }

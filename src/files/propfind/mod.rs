@@ -115,14 +115,22 @@ async fn listing(
     } else {
         path.clone()
     };
-    let named_live = match &request {
+    let named_live: Vec<Option<Live>> = match &request {
         PropfindRequest::Prop(names) => names.iter().map(Live::from_name).collect(),
         _ => Vec::new(),
     };
+    let mut account = t.account.clone();
+    let wants_quota = named_live
+        .iter()
+        .any(|live| matches!(live, Some(Live::QuotaUsed | Live::QuotaAvailable)));
+    if wants_quota && let Some(used) = t.store.used_bytes(account.id).await? {
+        // The request's account row may miss the last second's uploads.
+        account.used_bytes = used;
+    }
     Ok(Some(Listing {
         writer: Writer {
             out: MultistatusStream::new(&PREFIXES),
-            account: t.account.clone(),
+            account,
             tree: t.tree,
             mount: t.mount,
             locks,

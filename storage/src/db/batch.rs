@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Db, Durability, WriteTx};
+use super::{Db, Durability, WriteTx, Wrote};
 use crate::error::StorageError;
 
 /// Items in one transaction at most: bounds how long the write gate is held.
@@ -42,6 +42,9 @@ pub(crate) trait BatchItem: Send {
     /// The batch committed, or failed with `Err` (nothing of it was committed, or it
     /// is unknown whether the COMMIT landed): the item answers its writer.
     fn finish(self: Box<Self>, commit: Result<Arc<Durability>, StorageError>);
+    /// The most the item writes: the batch's transaction says it wrote the most any
+    /// of its items does (see `changes`).
+    fn wrote(&self) -> Wrote;
 }
 
 type Item = Box<dyn BatchItem>;
@@ -135,6 +138,11 @@ pub(crate) async fn write_batch(db: &Db, mut batch: Vec<Item>) {
         Ok(tx) => tx,
         Err(e) => return write_each_alone(db, batch, e).await,
     };
+    tx.wrote = batch
+        .iter()
+        .map(|item| item.wrote())
+        .max()
+        .unwrap_or(Wrote::Anything);
     for item in &mut batch {
         if let Err(e) = item.apply(&mut tx).await {
             // Rolled back when the connection is next used.

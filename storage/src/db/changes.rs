@@ -7,6 +7,13 @@
 //! server runs shows on the server's very next read. PostgreSQL may have writers on other
 //! machines: there the version also counts the notices they send (see `notices`), and
 //! while nobody listens for them nothing is tracked and nothing may be kept.
+//!
+//! A second version leaves out this process's commits of file content alone
+//! ([`Wrote::FileContent`]): rows those commits cannot change (an account's settings
+//! and credentials, locks) are kept across them. A sync job's stream of uploads would
+//! otherwise make every request read its account and its locks again; those two reads
+//! were two of the three a small upload cost. The commits of other processes count
+//! whole in both versions, as they cannot say what they wrote.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
@@ -24,7 +31,11 @@ pub(crate) struct Version {
     shared: [u8; SHARED_LEN],
 }
 
-const SHARED_LEN: usize = 16;
+/// The marker's bytes. The first half changes with each commit that wrote more than
+/// file content (binaries before the split wrote only those 16, for every commit), the
+/// second with each commit of file content alone.
+const SHARED_LEN: usize = 32;
+const HALF: usize = SHARED_LEN / 2;
 
 /// How far commits can be seen.
 #[derive(Debug)]
@@ -39,10 +50,23 @@ enum Reach {
     ThisMachine(File),
 }
 
+/// What a commit wrote, as far as the rows kept between commits are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Wrote {
+    /// Files' content only: their nodes and blobs, and the usage charged to their
+    /// account. No account's settings or credentials, no lock.
+    FileContent,
+    /// Anything (or nobody knows what).
+    Anything,
+}
+
 /// The commit version of one database.
 #[derive(Debug)]
 pub(crate) struct Changes {
+    /// Commits this process made.
     local: AtomicU64,
+    /// Commits this process made that wrote more than file content.
+    beyond_content: AtomicU64,
     reach: Reach,
 }
 
@@ -52,6 +76,7 @@ impl Changes {
     pub(crate) fn untracked() -> Self {
         Changes {
             local: AtomicU64::new(0),
+            beyond_content: AtomicU64::new(0),
             reach: Reach::Untracked,
         }
     }
@@ -61,6 +86,7 @@ impl Changes {
     pub(crate) fn notified(url: &str) -> Self {
         Changes {
             local: AtomicU64::new(0),
+            beyond_content: AtomicU64::new(0),
             reach: Reach::Notified(Arc::new(Notices::new(url))),
         }
     }
@@ -79,6 +105,7 @@ impl Changes {
         let Some(database) = database else {
             return Changes {
                 local: AtomicU64::new(0),
+                beyond_content: AtomicU64::new(0),
                 reach: Reach::ThisProcess,
             };
         };
@@ -114,13 +141,25 @@ impl Changes {
         };
         Changes {
             local: AtomicU64::new(0),
+            beyond_content: AtomicU64::new(0),
             reach,
         }
     }
 
     /// The version now, or `None` when nothing read may be kept.
     pub(crate) fn version(&self) -> Option<Version> {
-        let local = self.local.load(Ordering::SeqCst);
+        self.version_counting(&self.local, SHARED_LEN)
+    }
+
+    /// The version of the rows no commit of file content changes (see the module's
+    /// header): this process's commits of [`Wrote::FileContent`] leave it as it was.
+    pub(crate) fn version_beyond_content(&self) -> Option<Version> {
+        self.version_counting(&self.beyond_content, HALF)
+    }
+
+    /// The version made of `commits` and the first `marker_len` bytes of the marker.
+    fn version_counting(&self, commits: &AtomicU64, marker_len: usize) -> Option<Version> {
+        let local = commits.load(Ordering::SeqCst);
         let mut shared = [0; SHARED_LEN];
         match &self.reach {
             Reach::Untracked => return None,
@@ -128,23 +167,30 @@ impl Changes {
             Reach::Notified(notices) => {
                 shared[..8].copy_from_slice(&notices.heard()?.to_le_bytes())
             }
-            // A 16-byte read of a page the kernel holds: cheaper than any query. A
-            // short read (a marker no commit has written yet) leaves zeros.
+            // A read of a page the kernel holds: cheaper than any query. A short read
+            // (a marker no commit has written yet, or an older binary's) leaves zeros.
             Reach::ThisMachine(file) => {
-                file.read_at(&mut shared, 0).ok()?;
+                file.read_at(&mut shared[..marker_len], 0).ok()?;
             }
         }
         Some(Version { local, shared })
     }
 
-    /// Records a commit (or an attempt whose outcome is unknown).
-    pub(crate) fn committed(&self) {
+    /// Records a commit (or an attempt whose outcome is unknown) that wrote `wrote`.
+    pub(crate) fn committed(&self, wrote: Wrote) {
+        if wrote == Wrote::Anything {
+            self.beyond_content.fetch_add(1, Ordering::SeqCst);
+        }
         self.local.fetch_add(1, Ordering::SeqCst);
         if let Reach::ThisMachine(file) = &self.reach {
             // Random bytes rather than a counter: concurrent writers need no lock, and
             // any write makes the version differ from every one read before.
-            let fresh: [u8; SHARED_LEN] = rand::random();
-            if let Err(e) = file.write_all_at(&fresh, 0) {
+            let fresh: [u8; HALF] = rand::random();
+            let half = match wrote {
+                Wrote::Anything => 0,
+                Wrote::FileContent => HALF,
+            };
+            if let Err(e) = file.write_all_at(&fresh, half as u64) {
                 tracing::warn!(error = %e, "cannot update the change marker");
             }
         }
@@ -170,18 +216,53 @@ mod tests {
         let cli = Changes::sqlite(Some(&db));
         let before = server.version().expect("tracked");
         assert_eq!(server.version(), Some(before));
-        cli.committed();
+        cli.committed(Wrote::Anything);
         let after_cli = server.version().expect("tracked");
         assert_ne!(after_cli, before);
-        server.committed();
+        server.committed(Wrote::Anything);
         assert_ne!(server.version().expect("tracked"), after_cli);
+    }
+
+    #[test]
+    fn file_content_leaves_the_version_beyond_content_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("davgate.db");
+        let server = Changes::sqlite(Some(&db));
+        let (all, beyond) = (server.version(), server.version_beyond_content());
+        server.committed(Wrote::FileContent);
+        assert_ne!(server.version(), all);
+        assert_eq!(server.version_beyond_content(), beyond);
+
+        let all = server.version();
+        server.committed(Wrote::Anything);
+        assert_ne!(server.version(), all);
+        assert_ne!(server.version_beyond_content(), beyond);
+
+        // Another process's commits show in the marker, each in its half.
+        let cli = Changes::sqlite(Some(&db));
+        let (all, beyond) = (server.version(), server.version_beyond_content());
+        cli.committed(Wrote::FileContent);
+        assert_ne!(server.version(), all);
+        assert_eq!(server.version_beyond_content(), beyond);
+        cli.committed(Wrote::Anything);
+        assert_ne!(server.version_beyond_content(), beyond);
+
+        // A binary from before the split wrote 16 bytes at the start, for any commit.
+        let beyond = server.version_beyond_content();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(shared_path(&db))
+            .unwrap()
+            .write_all_at(&[7; 16], 0)
+            .unwrap();
+        assert_ne!(server.version_beyond_content(), beyond);
     }
 
     #[test]
     fn in_memory_tracks_this_process_and_postgres_nothing() {
         let memory = Changes::sqlite(None);
         let before = memory.version().expect("tracked");
-        memory.committed();
+        memory.committed(Wrote::Anything);
         assert_ne!(memory.version(), Some(before));
         assert_eq!(Changes::untracked().version(), None);
     }
@@ -190,7 +271,7 @@ mod tests {
     fn postgres_keeps_nothing_until_it_listens() {
         let changes = Changes::notified("postgres://localhost/unused");
         assert_eq!(changes.version(), None);
-        changes.committed();
+        changes.committed(Wrote::Anything);
         assert_eq!(changes.version(), None);
     }
 

@@ -32,7 +32,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
 
-pub(crate) use changes::{Changes, Version};
+pub(crate) use changes::{Changes, Version, Wrote};
 pub use counted::QueryCount;
 pub(crate) use counted::{CountedPool, count_one};
 use readers::Readers;
@@ -126,6 +126,8 @@ pub(crate) struct WriteTx {
     _gate: Option<OwnedMutexGuard<()>>,
     changes: Arc<Changes>,
     wal: Option<Arc<WalFlusher>>,
+    /// What the transaction writes; [`Wrote::Anything`] unless its writer says less.
+    pub(crate) wrote: Wrote,
 }
 
 impl WriteTx {
@@ -144,11 +146,12 @@ impl WriteTx {
             _gate: gate,
             changes,
             wal,
+            wrote,
             ..
         } = self;
         let committed = tx.commit().await;
         // Also when the commit failed: whether it reached the database is unknown.
-        changes.committed();
+        changes.committed(wrote);
         committed?;
         // The next writer commits while this one waits for the disk: that is what lets
         // one fsync cover both.
@@ -305,6 +308,7 @@ impl Db {
             _gate: gate,
             changes: self.changes.clone(),
             wal: self.wal.clone(),
+            wrote: Wrote::Anything,
         })
     }
 

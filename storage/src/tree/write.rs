@@ -21,7 +21,7 @@ use crate::accounts::{
 };
 use crate::blob::{BlobKey, StagedBlob};
 use crate::db::batch::{BatchItem, write_batch};
-use crate::db::{Backend, Durability, WriteTx, now_ms};
+use crate::db::{Backend, Durability, WriteTx, Wrote, now_ms};
 use crate::error::{Result, StorageError};
 use crate::names::{name_key, validate_name};
 use crate::tree::{MAX_DEPTH, Node, NodeId, NodeKind, NodeRow, select_nodes};
@@ -258,6 +258,11 @@ impl BatchItem for PendingUpload {
         // An uploader that went away still had its upload committed, as it would
         // written alone once its COMMIT was sent.
         let _ = reply.send(answer);
+    }
+
+    fn wrote(&self) -> Wrote {
+        // A node, a blob's rows, the account's usage: see `apply_upload`.
+        Wrote::FileContent
     }
 }
 
