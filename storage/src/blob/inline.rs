@@ -212,7 +212,7 @@ impl BlobWriter for InlineWriter {
                     }
                 };
                 Ok(Box::new(InlineStaged {
-                    key: BlobKey::random(),
+                    key: BlobKey::time_ordered(),
                     bytes,
                 }))
             }
