@@ -573,6 +573,39 @@ async fn assert_a_cached_get_is_free(node: &ServerProcess) {
     panic!("every cached GET went to the database: {counts:?} statements");
 }
 
+/// A sync job's uploads into one folder, on SQLite: once the account, its locks and
+/// where the uploads go are kept, an upload sends its commit and nothing else. Kept rows
+/// are read again after a second, so the first of five uploads that costs one
+/// statement is the proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_amid_others_costs_its_commit_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    davgate_ok(
+        dir.path(),
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let node = ServerProcess::start(dir.path(), &[]);
+    let alice = Dav::new(node.addr, Some(("alice".into(), PASSWORD.into())));
+    alice.req("MKCOL", "/files/sync").send().await.status(201);
+    alice.put("/files/sync/0.txt", "first").await.status(201);
+    let mut counts = Vec::new();
+    for i in 1..=5 {
+        let resp = alice
+            .put(&format!("/files/sync/{i}.txt"), "a small note")
+            .await
+            .status(201);
+        counts.push(queries_of(&node, &resp));
+        if counts.last() == Some(&1) {
+            // And an overwrite, guessed free from the kept walk, still says 204.
+            let again = alice.put(&format!("/files/sync/{i}.txt"), "changed").await;
+            again.status(204);
+            return;
+        }
+    }
+    panic!("no upload went with its commit alone: {counts:?} statements");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_get_costs_no_database_round_trip_on_either_database() {
     let dir = tempfile::tempdir().unwrap();

@@ -100,6 +100,31 @@ async fn per_account_limits_override_the_server_default() {
         .says("4MiB");
 }
 
+/// Where uploads go is kept across them, so what holds the name is a guess before the
+/// body arrives: the status still says what the commit did, and a folder at the name is
+/// refused before the body is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_of_an_upload_says_what_its_commit_did() {
+    let srv = TestServer::start().await;
+    let dav = srv.alice();
+    dav.req("MKCOL", "/files/dir").send().await.status(201);
+    dav.put("/files/dir/a.txt", "one").await.status(201);
+    dav.put("/files/dir/a.txt", "two").await.status(204);
+    dav.put("/files/dir/a.txt", "three").await.status(204);
+    assert_eq!(
+        dav.get("/files/dir/a.txt").await.status(200).text(),
+        "three"
+    );
+    dav.req("DELETE", "/files/dir/a.txt")
+        .send()
+        .await
+        .status(204);
+    dav.put("/files/dir/a.txt", "again").await.status(201);
+    dav.req("MKCOL", "/files/dir/sub").send().await.status(201);
+    dav.put("/files/dir/sub", "not a folder").await.status(405);
+    dav.put("/files/missing/a.txt", "x").await.status(409);
+}
+
 /// The account each request reads is kept across uploads (a sync job's stream of them
 /// costs one read of it, not one each), so the usage it holds can lag: the quota
 /// figures of PROPFIND, and any refusal over the quota, read the usage again. Replacing

@@ -60,33 +60,36 @@ impl UploadPlan {
 pub(crate) struct QuotaRoom {
     pub(crate) quota: u64,
     pub(crate) used: u64,
-    /// Where `used` comes from.
-    pub(crate) used_from: UsageFrom,
     /// Size of the file the upload replaces: its bytes are freed by the commit.
     pub(crate) replaced: u64,
+    /// Where `used` and `replaced` come from.
+    pub(crate) figures_from: FiguresFrom,
 }
 
-/// Where an upload's idea of the account's usage comes from.
+/// Where an upload's figures for the quota (the account's usage, the size of the file
+/// it replaces) come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UsageFrom {
-    /// The request's account row, which may miss the last second's uploads.
-    RequestAccount,
-    /// The database, read when the row's figure would have refused the upload.
+pub(crate) enum FiguresFrom {
+    /// Rows kept across uploads, which may miss the last second's, or nothing read.
+    Kept,
+    /// The database, read when the kept figures would have refused the upload.
     ReadAgain,
 }
 
 impl UploadPlan {
-    /// Whether a refusal over the quota would rest on the request's account row alone.
-    pub(crate) fn usage_may_lag(&self) -> bool {
+    /// Whether a refusal over the quota would rest on kept figures alone.
+    pub(crate) fn figures_may_lag(&self) -> bool {
         self.quota
-            .is_some_and(|q| q.used_from == UsageFrom::RequestAccount)
+            .is_some_and(|q| q.figures_from == FiguresFrom::Kept)
     }
 
-    /// Takes the account's usage as the database has it now.
-    pub(crate) fn usage_read_again(&mut self, used: u64) {
+    /// Takes the account's usage and the replaced file's size as the database has
+    /// them now.
+    pub(crate) fn figures_read_again(&mut self, used: u64, replaced: u64) {
         if let Some(q) = &mut self.quota {
             q.used = used;
-            q.used_from = UsageFrom::ReadAgain;
+            q.replaced = replaced;
+            q.figures_from = FiguresFrom::ReadAgain;
         }
     }
 }

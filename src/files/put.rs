@@ -10,13 +10,15 @@
 
 use bytes::Bytes;
 use davgate_storage::blob::Md5Pace;
-use davgate_storage::{CreateMode, NameWas, NewContent, Node, StorageError};
+use davgate_storage::{
+    CreateMode, FOLDER_AT_NAME, FileWritten, NameWas, NewContent, Node, StorageError, Uploaded,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
 use super::body::classify;
 use super::errors::{BodyFailure, FilesError, Occupant};
-use super::file::{QuotaRoom, UploadPlan, UsageFrom};
+use super::file::{FiguresFrom, QuotaRoom, UploadPlan};
 use super::request::Ctx;
 use crate::memory::{HeapTopsKept, LargeBody};
 use crate::response::{self, Body};
@@ -51,12 +53,24 @@ where
     let Some(name) = ctx.routed.path.last() else {
         return Err(FilesError::Taken(Occupant::Folder));
     };
-    let Some((parent, existing)) = ctx.parent_and_child().await? else {
-        return Err(FilesError::NoParent);
+    // A conditional request needs what is at its path now. Any other only needs the
+    // folder, kept across uploads, so a sync job's uploads into one folder read nothing
+    // before their commit: the commit finds what holds the name, and says whether it
+    // created or replaced.
+    let (folder, at_name) = if ctx.is_conditional() {
+        let Some((folder, existing)) = ctx.parent_and_child().await? else {
+            return Err(FilesError::NoParent);
+        };
+        ctx.check_conditions(existing.as_ref()).await?;
+        (folder.id, AtName::of(existing.as_ref()))
+    } else {
+        let Some(folder) = ctx.upload_folder().await? else {
+            return Err(FilesError::NoParent);
+        };
+        (folder.id, AtName::NotLooked)
     };
-    ctx.check_conditions(existing.as_ref()).await?;
     ctx.check_locks(false).await?;
-    if existing.as_ref().is_some_and(Node::is_dir) {
+    if at_name == AtName::Folder {
         return Err(FilesError::Taken(Occupant::Folder));
     }
     let conditions = &ctx.routed.conditions;
@@ -75,19 +89,22 @@ where
         .map(str::to_owned);
     let account = ctx.account;
     let mut plan = UploadPlan {
-        parent: parent.id,
+        parent: folder,
         name: name.clone(),
         mode,
-        name_was: match existing {
-            Some(_) => NameWas::Taken,
-            None => NameWas::Free,
+        name_was: match at_name {
+            AtName::File { .. } | AtName::Folder => NameWas::Taken,
+            AtName::Nothing | AtName::NotLooked => NameWas::Free,
         },
         limit: upload.limit,
         quota: account.quota_bytes.map(|quota| QuotaRoom {
             quota,
             used: account.used_bytes,
-            used_from: UsageFrom::RequestAccount,
-            replaced: existing.as_ref().map_or(0, |n| n.size),
+            replaced: match at_name {
+                AtName::File { size } => size,
+                AtName::Nothing | AtName::Folder | AtName::NotLooked => 0,
+            },
+            figures_from: FiguresFrom::Kept,
         }),
         expected,
         mtime_ms: upload.mtime_ms,
@@ -163,7 +180,7 @@ where
         mtime_ms: plan.mtime_ms,
         content_type: plan.content_type.clone(),
     };
-    let node = ctx
+    let Uploaded { node, written } = ctx
         .store
         .commit_upload(
             account.id,
@@ -173,15 +190,22 @@ where
             plan.mode,
             plan.name_was,
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(why) if why == FOLDER_AT_NAME => {
+                FilesError::Taken(Occupant::Folder)
+            }
+            e => e.into(),
+        })?;
 
     let mut resp = Response::new(response::empty());
-    if existing.is_some() {
-        *resp.status_mut() = StatusCode::NO_CONTENT;
-    } else {
-        *resp.status_mut() = StatusCode::CREATED;
-        resp.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    match written {
+        FileWritten::Replaced => *resp.status_mut() = StatusCode::NO_CONTENT,
+        FileWritten::Created => {
+            *resp.status_mut() = StatusCode::CREATED;
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
     }
     let headers = resp.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", node.etag)) {
@@ -200,14 +224,41 @@ where
     Ok(resp)
 }
 
-/// [`UploadPlan::check`], refusing over the quota only on the usage the database holds
-/// now: the request's account row may miss the last second's uploads, and the room
-/// that replacing a file by a smaller one made.
+/// What holds an upload's name, as far as the request knows before its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AtName {
+    Nothing,
+    File {
+        size: u64,
+    },
+    Folder,
+    /// Not looked up: the commit finds out.
+    NotLooked,
+}
+
+impl AtName {
+    /// What holds the name, `node` being what was found there.
+    fn of(node: Option<&Node>) -> Self {
+        match node {
+            None => AtName::Nothing,
+            Some(node) if node.is_dir() => AtName::Folder,
+            Some(node) => AtName::File { size: node.size },
+        }
+    }
+}
+
+/// [`UploadPlan::check`], refusing over the quota only on figures the database holds
+/// now: the request's account row may miss the last second's uploads, and the size of
+/// the file replaced may not have been looked up (see [`put`]).
 async fn check_length(ctx: &Ctx<'_>, plan: &mut UploadPlan, len: u64) -> Result<(), FilesError> {
     match plan.check(len) {
-        Err(StorageError::QuotaExceeded(_)) if plan.usage_may_lag() => {
+        Err(StorageError::QuotaExceeded(_)) if plan.figures_may_lag() => {
             let used = ctx.store.used_bytes(ctx.account.id).await?;
-            plan.usage_read_again(used.ok_or(StorageError::NotFound)?);
+            let replaced = match ctx.parent_and_child().await? {
+                Some((_, Some(file))) if !file.is_dir() => file.size,
+                _ => 0,
+            };
+            plan.figures_read_again(used.ok_or(StorageError::NotFound)?, replaced);
             Ok(plan.check(len)?)
         }
         checked => Ok(checked?),

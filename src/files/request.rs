@@ -70,22 +70,40 @@ impl Ctx<'_> {
             .await?)
     }
 
+    /// The folder an upload to the request path goes into, kept across uploads (see
+    /// `Store::upload_folder`); `None` when there is no such folder.
+    pub(crate) async fn upload_folder(&self) -> Result<Option<Node>, FilesError> {
+        let Some((_, folder)) = self.routed.path.split_last() else {
+            return Ok(None);
+        };
+        let names: Vec<&str> = folder.iter().map(String::as_str).collect();
+        Ok(self
+            .store
+            .upload_folder(self.tree.of(self.account), &names)
+            .await?)
+    }
+
     /// The node at the request path, if any.
     pub(crate) async fn node(&self) -> Result<Option<Node>, FilesError> {
         self.node_at(&self.routed.path).await
     }
 
+    /// Whether the request has a conditional header, which needs what is at its path.
+    pub(crate) fn is_conditional(&self) -> bool {
+        let conditions = &self.routed.conditions;
+        !conditions.if_lists.is_empty()
+            || conditions.if_match.is_some()
+            || conditions.if_none_match.is_some()
+            || self.unmodified_since.is_some()
+    }
+
     /// 412 unless the conditional headers hold for the request's resource, `node`
     /// being what is there now (`None`: nothing).
     pub(crate) async fn check_conditions(&self, node: Option<&Node>) -> Result<(), FilesError> {
-        let conditions = &self.routed.conditions;
-        if conditions.if_lists.is_empty()
-            && conditions.if_match.is_none()
-            && conditions.if_none_match.is_none()
-            && self.unmodified_since.is_none()
-        {
+        if !self.is_conditional() {
             return Ok(());
         }
+        let conditions = &self.routed.conditions;
         let etag = node.map(|n| n.etag.as_str());
         if !conditions.http_hold(etag.unwrap_or_default()) {
             return Err(FilesError::ConditionFailed);

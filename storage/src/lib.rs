@@ -76,6 +76,6 @@ pub use reminders::{
 pub use sessions::{NewSession, PortalSession, SessionLimits, SessionStage};
 pub use store::{BlobStoreConfig, DEFAULT_INLINE_BLOB_MAX, Store, StoreConfig};
 pub use tree::{
-    ChildDigests, CopyDepth, CreateMode, Location, MAX_DEPTH, NameWas, NewContent, Node, NodeKind,
-    Overwrite, Placed, Target, TreeRoot,
+    ChildDigests, CopyDepth, CreateMode, FOLDER_AT_NAME, FileWritten, Location, MAX_DEPTH, NameWas,
+    NewContent, Node, NodeKind, Overwrite, Placed, Target, TreeRoot, Uploaded,
 };

@@ -31,6 +31,7 @@ async fn upload(store: &Store, account: &Account, name: &str, data: &[u8]) -> No
         )
         .await
         .unwrap()
+        .node
 }
 
 /// A resumed MD5 goes on from its hasher state, reading the blob only from the

@@ -71,6 +71,9 @@ pub(crate) struct KeptRows {
     pub(crate) locks: db::Snapshots<AccountId, Vec<LockRecord>>,
     /// Path walks by root and the segments' NFC keys as JSON; misses too.
     pub(crate) paths: db::Snapshots<(NodeId, String), Option<Node>>,
+    /// The folders uploads go into, by the same keys, kept across commits of file
+    /// content; `None` where there is no folder.
+    pub(crate) upload_folders: db::Snapshots<(NodeId, String), Option<Node>>,
 }
 
 /// The database plus the blob store.

@@ -210,7 +210,8 @@ async fn store_contract(blob_store: BlobStoreConfig) {
             NameWas::Free,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .node;
     let mut stored = None;
     for _ in 0..500 {
         stored = store.node(node.id).await.unwrap().unwrap().digests;
@@ -241,7 +242,8 @@ async fn store_contract(blob_store: BlobStoreConfig) {
             NameWas::Free,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .node;
     assert_eq!(small.digests, Some(Digests::of(b"small")));
     let small_key = small.blob.clone().unwrap();
     assert_eq!(read_all(store.blobs(), &small_key, 2).await, b"small");

@@ -289,6 +289,7 @@ impl Fixture {
                 NameWas::Free,
             )
             .await
+            .map(|uploaded| uploaded.node)
     }
 
     /// `data` committed to `parent/name` as `mode` allows, the name thought `was`.
@@ -311,6 +312,7 @@ impl Fixture {
         self.store
             .commit_upload(account.id, parent, name, content, mode, was)
             .await
+            .map(|uploaded| uploaded.node)
     }
 
     /// The node's MD5 once the background thread filled it in, or `None` after `wait`.
@@ -468,6 +470,7 @@ suite!(
     accounts_are_unique_and_versioned,
     kept_rows_follow_every_commit_at_once,
     the_account_and_its_locks_are_kept_across_uploads,
+    uploads_say_what_they_wrote_and_their_folder_is_kept,
     uploads_commit_replace_and_release,
     a_same_size_replacement_waits_for_no_lock_on_the_account,
     generic_plans_follow_a_growing_table,
@@ -612,6 +615,78 @@ async fn the_account_and_its_locks_are_kept_across_uploads(f: &Fixture) {
     f.store.set_disabled(a.id, true).await.unwrap();
     let (_, account, _) = statements(f.store.clone()).await;
     assert!(account.disabled);
+}
+
+/// An upload says whether it made its file or replaced one, whatever was guessed before
+/// its body arrived. The folder uploads go into (`upload_folder`) is kept across them,
+/// and ends with any other commit, here or by the CLI.
+async fn uploads_say_what_they_wrote_and_their_folder_is_kept(f: &Fixture) {
+    use davgate_storage::{FOLDER_AT_NAME, FileWritten, QueryCount};
+    let a = f.account("alice").await;
+    let root = a.files_root;
+    let commit = |name: String, was: NameWas| async move {
+        let mut writer = f.store.upload().await.unwrap();
+        writer.write(Bytes::from_static(b"x")).await.unwrap();
+        let content = NewContent {
+            blob: writer.finish().await.unwrap(),
+            mtime_ms: None,
+            content_type: None,
+        };
+        let mode = CreateMode::CreateOrReplace;
+        f.store
+            .commit_upload(a.id, root, &name, content, mode, was)
+            .await
+    };
+    for was in [NameWas::Free, NameWas::Taken] {
+        let name = format!("{was:?}.txt");
+        let first = commit(name.clone(), was).await.unwrap();
+        assert_eq!(first.written, FileWritten::Created, "{was:?}");
+        let second = commit(name, was).await.unwrap();
+        assert_eq!(second.written, FileWritten::Replaced, "{was:?}");
+    }
+
+    let dir = f.store.create_dir(a.id, root, "dir").await.unwrap();
+    let folder = |segments: &'static [&'static str]| async move {
+        let count = QueryCount::new();
+        let found = count
+            .scope(f.store.upload_folder(root, segments))
+            .await
+            .unwrap();
+        (found.map(|node| node.id), count.get())
+    };
+    assert_eq!(folder(&["dir"]).await.0, Some(dir.id));
+    assert_eq!(folder(&[]).await.0, Some(root));
+    f.upload(&a, dir.id, "file.txt", b"12345").await.unwrap();
+    if f.store.backend() == davgate_storage::Backend::Sqlite {
+        // Read again after a second: the first of five looks that costs nothing.
+        let mut counts = Vec::new();
+        for _ in 0..5 {
+            folder(&["dir"]).await;
+            f.upload(&a, dir.id, "file.txt", b"123").await.unwrap();
+            counts.push(folder(&["dir"]).await.1);
+            if counts.last() == Some(&0) {
+                break;
+            }
+        }
+        assert_eq!(counts.last(), Some(&0), "{counts:?} statements");
+    }
+    assert_eq!(
+        folder(&["dir", "file.txt"]).await.0,
+        None,
+        "a file is no folder"
+    );
+    assert_eq!(folder(&["missing"]).await.0, None);
+    // A folder at an upload's name is refused by its commit, and says so.
+    let refused = commit("dir".into(), NameWas::Free).await;
+    assert!(
+        matches!(refused, Err(StorageError::Conflict(why)) if why == FOLDER_AT_NAME),
+        "{refused:?}"
+    );
+
+    // The folder deleted by the CLI: gone for the next upload.
+    let cli = f.second_store().await;
+    cli.trash(a.id, a.trash_root, dir.id, "/dir").await.unwrap();
+    assert_eq!(folder(&["dir"]).await.0, None);
 }
 
 /// Two stores on one database are two nodes: a job one of them runs is skipped by the

@@ -8,12 +8,13 @@
 //! machines: there the version also counts the notices they send (see `notices`), and
 //! while nobody listens for them nothing is tracked and nothing may be kept.
 //!
-//! A second version leaves out this process's commits of file content alone
+//! A second version leaves out the commits of file content alone
 //! ([`Wrote::FileContent`]): rows those commits cannot change (an account's settings
-//! and credentials, locks) are kept across them. A sync job's stream of uploads would
-//! otherwise make every request read its account and its locks again; those two reads
-//! were two of the three a small upload cost. The commits of other processes count
-//! whole in both versions, as they cannot say what they wrote.
+//! and credentials, its locks, its folders) are kept across them. A sync job's stream
+//! of uploads would otherwise make every request read its account, its locks and the
+//! folder it uploads into again: the three reads a small upload cost. The marker has a
+//! half for each kind of commit; PostgreSQL's notices do not tell them apart, so there
+//! every commit counts in both versions.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};

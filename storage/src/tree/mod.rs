@@ -11,7 +11,7 @@ pub(crate) mod write;
 
 pub use relocate::{CopyDepth, Overwrite, Placed, Target};
 pub(crate) use write::require_node;
-pub use write::{CreateMode, NameWas, NewContent};
+pub use write::{CreateMode, FOLDER_AT_NAME, FileWritten, NameWas, NewContent, Uploaded};
 
 // Kept under this path too: `tree::write` names the id here, as it does the node types.
 pub use crate::ids::NodeId;
@@ -233,6 +233,42 @@ impl Store {
         }
         let keys: Vec<String> = segments.iter().map(|s| name_key(s)).collect();
         let keys = serde_json::to_string(&keys).expect("strings serialise");
+        self.parent_and_child_by_keys(root, &keys, segments.len())
+            .await
+    }
+
+    /// The folder at `segments`, for uploads into it: `None` when there is no folder
+    /// there. Kept across commits of file content (see `db::changes`), which neither
+    /// make, move nor delete a folder, so a sync job's stream of uploads into one folder
+    /// walks down to it once.
+    pub async fn upload_folder(&self, root: NodeId, segments: &[&str]) -> Result<Option<Node>> {
+        if segments.len() > MAX_DEPTH {
+            return Ok(None);
+        }
+        let keys: Vec<String> = segments.iter().map(|s| name_key(s)).collect();
+        let keys = serde_json::to_string(&keys).expect("strings serialise");
+        let version = self
+            .db
+            .changes
+            .version_beyond_content()
+            .filter(|_| keys.len() <= MAX_KEPT_PATH);
+        let key = (root, keys);
+        self.snapshots
+            .upload_folders
+            .kept_or_read(version, &key, || async {
+                let found = self.resolve(root, segments).await?;
+                Ok(found.filter(Node::is_dir))
+            })
+            .await
+    }
+
+    /// [`Self::resolve_parent_and_child`] of the `depth` segments' keys, as JSON.
+    async fn parent_and_child_by_keys(
+        &self,
+        root: NodeId,
+        keys: &str,
+        depth: usize,
+    ) -> Result<Option<(Node, Option<Node>)>> {
         let sql = match self.db.backend {
             Backend::Sqlite => concat!(
                 walk_down!(Sqlite),
@@ -249,10 +285,10 @@ impl Store {
                  WHERE walk.depth >= $3 - 1"
             ),
         };
-        let depth = segments.len() as i64;
+        let depth = depth as i64;
         let rows = sqlx::query(sql)
             .bind(root.0)
-            .bind(keys.as_str())
+            .bind(keys)
             .bind(depth)
             .fetch_all(&self.db.pool)
             .await?;

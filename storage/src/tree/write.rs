@@ -50,6 +50,27 @@ pub enum NameWas {
     Taken,
 }
 
+/// Why an upload's commit refuses a name a folder holds (`StorageError::Conflict`).
+pub const FOLDER_AT_NAME: &str = "a folder has that name";
+
+/// What a committed upload did at its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileWritten {
+    /// Made a new file.
+    Created,
+    /// Replaced the content of the file there.
+    Replaced,
+}
+
+/// A committed, durable upload.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    /// The file as written.
+    pub node: Node,
+    /// Whether it made the file or replaced one.
+    pub written: FileWritten,
+}
+
 /// The content of a finished upload, ready to commit.
 pub struct NewContent {
     /// The durable, still unreferenced blob.
@@ -107,6 +128,7 @@ impl Store {
             NameWas::Free,
         )
         .await
+        .map(|uploaded| uploaded.node)
     }
 
     /// Makes an uploaded blob the content of `parent/name`, creating or replacing the
@@ -121,7 +143,7 @@ impl Store {
         content: NewContent,
         mode: CreateMode,
         name_was: NameWas,
-    ) -> Result<Node> {
+    ) -> Result<Uploaded> {
         validate_name(name)?;
         let size_db = i64::try_from(content.blob.size()).map_err(|_| StorageError::TooLarge {
             limit: i64::MAX as u64,
@@ -157,7 +179,10 @@ impl Store {
         {
             tracing::debug!("the MD5 queue is full; upkeep fills this blob's in later");
         }
-        Ok(node)
+        Ok(Uploaded {
+            node,
+            written: committed.written,
+        })
     }
 
     /// Sets a node's modification time (X-OC-Mtime, Win32LastModifiedTime).
@@ -193,6 +218,7 @@ pub(crate) struct Applied {
     /// The node as written, built from what was stored rather than read back: one
     /// statement fewer while the write lock is held.
     pub(crate) node: Node,
+    pub(crate) written: FileWritten,
     /// Blobs the replaced content held that nothing references any more.
     pub(crate) freed: Vec<BlobKey>,
 }
@@ -209,6 +235,7 @@ enum NotApplied {
 /// An upload committed to the database, not yet known to be durable.
 pub(crate) struct Committed {
     pub(crate) node: Node,
+    pub(crate) written: FileWritten,
     /// Blobs nothing references any more, to delete once the commit is durable.
     pub(crate) freed: Vec<BlobKey>,
     /// Shared by every write of the batch.
@@ -247,6 +274,7 @@ impl BatchItem for PendingUpload {
                 upload.content.blob.committed();
                 Ok(Committed {
                     node: applied.node,
+                    written: applied.written,
                     freed: applied.freed,
                     durability,
                 })
@@ -312,6 +340,7 @@ async fn apply_upload(
             trash_origin: None,
             digests: digests.clone(),
         },
+        written: FileWritten::Created,
         freed: Vec::new(),
     };
     let replaced = |old: Node| Node {
@@ -336,9 +365,7 @@ async fn apply_upload(
         .map_err(refused_unless_backend)?;
     match (&existing, mode) {
         (Some(node), _) if node.is_dir() => {
-            return Err(NotApplied::Refused(StorageError::Conflict(
-                "a folder has that name",
-            )));
+            return Err(NotApplied::Refused(StorageError::Conflict(FOLDER_AT_NAME)));
         }
         (Some(_), CreateMode::CreateNew) => {
             return Err(NotApplied::Refused(StorageError::Conflict(
@@ -359,6 +386,7 @@ async fn apply_upload(
                 Replacement::Done { freed } => {
                     return Ok(Applied {
                         node: replaced(old.clone()),
+                        written: FileWritten::Replaced,
                         freed,
                     });
                 }
