@@ -236,8 +236,11 @@ start_davgate() {
         return 2
     fi
     DAVGATE_DATA=$data
+    # Emptied before the start, not by its redirection: on a restart the loop below could
+    # otherwise read the last start's address before the new process truncates the file.
+    : >"$WORK/$name.out"
     "$DAVGATE_BIN" "${config_args[@]}" serve --listen 127.0.0.1:0 --data-dir "$data" \
-        >"$WORK/$name.out" 2>>"$WORK/$name.log" &
+        >>"$WORK/$name.out" 2>>"$WORK/$name.log" &
     DAVGATE_PID=$!
     for i in $(seq 1 100); do
         addr=$(sed -n 's|^davgate listening on http://||p' "$WORK/$name.out")

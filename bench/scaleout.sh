@@ -161,8 +161,11 @@ start_node() {
         tail -n 5 "$WORK/$name.log" >&2 || true
         return 1
     fi
+    # Emptied before the start (see start_davgate in lib.sh): a restarted node's address
+    # is never read from its last start's line.
+    : >"$WORK/$name.out"
     "$DAVGATE_BIN" --config "$WORK/$name.toml" serve --listen 127.0.0.1:0 --data-dir "$data" \
-        >"$WORK/$name.out" 2>>"$WORK/$name.log" &
+        >>"$WORK/$name.out" 2>>"$WORK/$name.log" &
     NODE_PID=$!
     NODE_PIDS+=("$NODE_PID")
     for _ in $(seq 1 150); do
