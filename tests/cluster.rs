@@ -573,19 +573,25 @@ async fn assert_a_cached_get_is_free(node: &ServerProcess) {
     panic!("every cached GET went to the database: {counts:?} statements");
 }
 
-/// A sync job's uploads into one folder, on SQLite: once the account, its locks and
-/// where the uploads go are kept, an upload sends its commit and nothing else. Kept rows
-/// are read again after a second, so the first of five uploads that costs one
-/// statement is the proof.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upload_amid_others_costs_its_commit_alone() {
+/// A server on SQLite in a data directory of its own, with the account alice.
+fn sqlite_server_with_alice() -> (tempfile::TempDir, ServerProcess) {
     let dir = tempfile::tempdir().unwrap();
     davgate_ok(
         dir.path(),
         &["user", "add", "alice", "--password-stdin"],
         &format!("{PASSWORD}\n"),
     );
-    let node = ServerProcess::start(dir.path(), &[]);
+    let server = ServerProcess::start(dir.path(), &[]);
+    (dir, server)
+}
+
+/// A sync job's uploads into one folder, on SQLite: once the account, its locks and
+/// where the uploads go are kept, an upload sends its commit and nothing else. Kept rows
+/// are read again after a second, so the first of five uploads that costs one
+/// statement is the proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_amid_others_costs_its_commit_alone() {
+    let (_dir, node) = sqlite_server_with_alice();
     let alice = Dav::new(node.addr, Some(("alice".into(), PASSWORD.into())));
     alice.req("MKCOL", "/files/sync").send().await.status(201);
     alice.put("/files/sync/0.txt", "first").await.status(201);
@@ -608,13 +614,7 @@ async fn an_upload_amid_others_costs_its_commit_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_get_costs_no_database_round_trip_on_either_database() {
-    let dir = tempfile::tempdir().unwrap();
-    davgate_ok(
-        dir.path(),
-        &["user", "add", "alice", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    );
-    let sqlite = ServerProcess::start(dir.path(), &[]);
+    let (_dir, sqlite) = sqlite_server_with_alice();
     assert_a_cached_get_is_free(&sqlite).await;
     drop(sqlite);
 

@@ -125,18 +125,24 @@ async fn the_status_of_an_upload_says_what_its_commit_did() {
     dav.put("/files/missing/a.txt", "x").await.status(409);
 }
 
-/// The account each request reads is kept across uploads (a sync job's stream of them
-/// costs one read of it, not one each), so the usage it holds can lag: the quota
-/// figures of PROPFIND, and any refusal over the quota, read the usage again. Replacing
-/// a file with a smaller one makes room for the very next upload.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quota_figures_and_refusals_follow_each_upload_at_once() {
+/// A server whose alice may store 3 MiB.
+async fn server_with_a_3_mib_quota() -> TestServer {
     let srv = TestServer::start().await;
     let alice = srv.account("alice").await;
     srv.store
         .set_quota(alice.id, Some(3 * MIB as u64))
         .await
         .unwrap();
+    srv
+}
+
+/// The account each request reads is kept across uploads (a sync job's stream of them
+/// costs one read of it, not one each), so the usage it holds can lag: the quota
+/// figures of PROPFIND, and any refusal over the quota, read the usage again. Replacing
+/// a file with a smaller one makes room for the very next upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_figures_and_refusals_follow_each_upload_at_once() {
+    let srv = server_with_a_3_mib_quota().await;
     let dav = srv.alice();
     let used = || async {
         dav.props("/files/", "0", &["quota-used-bytes"])
@@ -168,12 +174,7 @@ async fn quota_figures_and_refusals_follow_each_upload_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_overrun_is_507_and_a_failed_replace_keeps_the_old_content() {
-    let srv = TestServer::start().await;
-    let alice = srv.account("alice").await;
-    srv.store
-        .set_quota(alice.id, Some(3 * MIB as u64))
-        .await
-        .unwrap();
+    let srv = server_with_a_3_mib_quota().await;
     let dav = srv.alice();
     dav.put("/files/doc.bin", vec![7u8; 2 * MIB])
         .await

@@ -584,15 +584,7 @@ async fn the_account_and_its_locks_are_kept_across_uploads(f: &Fixture) {
     // A lock and a password changed by the CLI, then a lock taken here: each is seen
     // by the next read.
     let cli = f.second_store().await;
-    let lock = LockRecord {
-        token: "opaquelocktoken:kept".into(),
-        path: "/one.txt".into(),
-        principal: Some("alice".into()),
-        owner_xml: None,
-        expires_ms: davgate_storage::now_ms() + 60_000,
-        shared: false,
-        deep: false,
-    };
+    let lock = alice_lock("opaquelocktoken:kept", "/one.txt", false);
     let taken = cli.add_lock(a.id, lock.clone(), |_| None).await.unwrap();
     assert!(taken.is_ok());
     let (_, _, locks) = statements(f.store.clone()).await;
@@ -1977,17 +1969,22 @@ async fn dead_props_patch_atomically(f: &Fixture) {
     ));
 }
 
-async fn locks_check_and_insert_atomically(f: &Fixture) {
-    let a = f.account("alice").await;
-    let lock = LockRecord {
-        token: "opaquelocktoken:1".into(),
-        path: "/a".into(),
+/// An exclusive lock alice holds for a minute.
+fn alice_lock(token: &str, path: &str, deep: bool) -> LockRecord {
+    LockRecord {
+        token: token.into(),
+        path: path.into(),
         principal: Some("alice".into()),
         owner_xml: None,
         expires_ms: davgate_storage::now_ms() + 60_000,
         shared: false,
-        deep: true,
-    };
+        deep,
+    }
+}
+
+async fn locks_check_and_insert_atomically(f: &Fixture) {
+    let a = f.account("alice").await;
+    let lock = alice_lock("opaquelocktoken:1", "/a", true);
     assert!(
         f.store
             .add_lock(a.id, lock.clone(), |_| None)

@@ -24,7 +24,7 @@ use sqlx::{FromRow, Row};
 
 use crate::Store;
 use crate::accounts::Account;
-use crate::db::Backend;
+use crate::db::{Backend, Version};
 use crate::error::{Result, StorageError};
 use crate::names::name_key;
 
@@ -181,14 +181,8 @@ impl Store {
         if segments.is_empty() {
             return self.node(root).await;
         }
-        let keys: Vec<String> = segments.iter().map(|s| name_key(s)).collect();
-        let keys = serde_json::to_string(&keys).expect("strings serialise");
-        // Paths of unusual length are not worth their memory.
-        let version = self
-            .db
-            .changes
-            .version()
-            .filter(|_| keys.len() <= MAX_KEPT_PATH);
+        let keys = walk_keys(segments);
+        let version = kept_walk_version(self.db.changes.version(), &keys);
         let sql = match self.db.backend {
             Backend::Sqlite => concat!(
                 walk_down!(Sqlite),
@@ -231,44 +225,7 @@ impl Store {
         if segments.is_empty() || segments.len() > MAX_DEPTH {
             return Ok(None);
         }
-        let keys: Vec<String> = segments.iter().map(|s| name_key(s)).collect();
-        let keys = serde_json::to_string(&keys).expect("strings serialise");
-        self.parent_and_child_by_keys(root, &keys, segments.len())
-            .await
-    }
-
-    /// The folder at `segments`, for uploads into it: `None` when there is no folder
-    /// there. Kept across commits of file content (see `db::changes`), which neither
-    /// make, move nor delete a folder, so a sync job's stream of uploads into one folder
-    /// walks down to it once.
-    pub async fn upload_folder(&self, root: NodeId, segments: &[&str]) -> Result<Option<Node>> {
-        if segments.len() > MAX_DEPTH {
-            return Ok(None);
-        }
-        let keys: Vec<String> = segments.iter().map(|s| name_key(s)).collect();
-        let keys = serde_json::to_string(&keys).expect("strings serialise");
-        let version = self
-            .db
-            .changes
-            .version_beyond_content()
-            .filter(|_| keys.len() <= MAX_KEPT_PATH);
-        let key = (root, keys);
-        self.snapshots
-            .upload_folders
-            .kept_or_read(version, &key, || async {
-                let found = self.resolve(root, segments).await?;
-                Ok(found.filter(Node::is_dir))
-            })
-            .await
-    }
-
-    /// [`Self::resolve_parent_and_child`] of the `depth` segments' keys, as JSON.
-    async fn parent_and_child_by_keys(
-        &self,
-        root: NodeId,
-        keys: &str,
-        depth: usize,
-    ) -> Result<Option<(Node, Option<Node>)>> {
+        let keys = walk_keys(segments);
         let sql = match self.db.backend {
             Backend::Sqlite => concat!(
                 walk_down!(Sqlite),
@@ -285,10 +242,10 @@ impl Store {
                  WHERE walk.depth >= $3 - 1"
             ),
         };
-        let depth = depth as i64;
+        let depth = segments.len() as i64;
         let rows = sqlx::query(sql)
             .bind(root.0)
-            .bind(keys)
+            .bind(keys.as_str())
             .bind(depth)
             .fetch_all(&self.db.pool)
             .await?;
@@ -303,10 +260,43 @@ impl Store {
         }
         Ok(parent.filter(Node::is_dir).map(|parent| (parent, child)))
     }
+
+    /// The folder at `segments`, for uploads into it: `None` when there is no folder
+    /// there. Kept across commits of file content (see `db::changes`), which neither
+    /// make, move nor delete a folder, so a sync job's stream of uploads into one folder
+    /// walks down to it once.
+    pub async fn upload_folder(&self, root: NodeId, segments: &[&str]) -> Result<Option<Node>> {
+        if segments.len() > MAX_DEPTH {
+            return Ok(None);
+        }
+        let keys = walk_keys(segments);
+        let version = kept_walk_version(self.db.changes.version_beyond_content(), &keys);
+        let key = (root, keys);
+        self.snapshots
+            .upload_folders
+            .kept_or_read(version, &key, || async {
+                let found = self.resolve(root, segments).await?;
+                Ok(found.filter(Node::is_dir))
+            })
+            .await
+    }
 }
 
 /// Longest path walk (as JSON of its segments' keys) whose result is kept.
 const MAX_KEPT_PATH: usize = 1024;
+
+/// The segments' NFC keys as JSON: what a walk down binds, and what kept walks are keyed
+/// by.
+fn walk_keys(segments: &[&str]) -> String {
+    let keys: Vec<String> = segments.iter().map(|s| name_key(s)).collect();
+    serde_json::to_string(&keys).expect("strings serialise")
+}
+
+/// `version` to keep a walk of `keys` under, unless the path is of unusual length and
+/// not worth its memory.
+fn kept_walk_version(version: Option<Version>, keys: &str) -> Option<Version> {
+    version.filter(|_| keys.len() <= MAX_KEPT_PATH)
+}
 
 #[cfg(test)]
 mod tests {
